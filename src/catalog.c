@@ -1,0 +1,396 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  The estimator.* tables: models, checkpoints and the training log.
+ *
+ * Users cannot write these tables; the functions do, through SPI, as the
+ * owner of the schema "estimator" (a local user switch like the one
+ * PostgreSQL's referential integrity triggers make), after checking that
+ * the caller may act on the model.  Sources are read elsewhere, as the
+ * caller.  Every query names its tables and operators with their schema,
+ * so no search_path can redirect it.
+ *
+ * Training locks the model's row (SELECT ... FOR UPDATE), so two sessions
+ * training one model take turns, and a rolled back training leaves the
+ * model as it was.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "estimator.h"
+
+#define MODEL_COLUMNS \
+	"name, owner, model_type, label, features, feature_types, " \
+	"feature_widths, n_inputs, n_classes, hidden_units, activation, " \
+	"optimizer, learning_rate, batch_size, params, global_step"
+
+static Oid
+CatalogOwner(void)
+{
+	Oid			nsp = get_namespace_oid("estimator", true);
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("schema \"estimator\" does not exist"),
+				 errhint("Create the extension with CREATE EXTENSION estimator.")));
+	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for namespace %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * CatalogExecute runs one catalog statement as the owner of the schema
+ * "estimator" and returns the SPI result code.
+ */
+static int
+CatalogExecute(const char *sql, int nargs, Oid *types, Datum *values,
+			   const char *nulls, bool read_only, long count)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			ret;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(CatalogOwner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only,
+								count);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (ret < 0)
+		elog(ERROR, "catalog query failed: %s: %s",
+			 SPI_result_code_string(ret), sql);
+	return ret;
+}
+
+static Datum
+TextArrayDatum(char **strings, int n)
+{
+	Datum	   *elems = palloc(n * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(strings[i]);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+static Datum
+Int4ArrayDatum(const int *ints, int n)
+{
+	Datum	   *elems = palloc(Max(n, 1) * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(ints[i]);
+	return PointerGetDatum(construct_array(elems, n, INT4OID, sizeof(int32),
+										   true, TYPALIGN_INT));
+}
+
+static void
+DeconstructInts(Datum arr, Oid elemtype, int *out, int max, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			count;
+
+	deconstruct_array(DatumGetArrayTypeP(arr), elemtype, 4, true,
+					  TYPALIGN_INT, &elems, &nulls, &count);
+	if (count > max)
+		elog(ERROR, "catalog array has %d elements, at most %d expected",
+			 count, max);
+	for (int i = 0; i < count; i++)
+		out[i] = DatumGetInt32(elems[i]);
+	*n = count;
+}
+
+/*
+ * ModelFromTuple copies a row of estimator.model_catalog into a new
+ * EstModelDef, in the current memory context.
+ */
+static EstModelDef *
+ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
+{
+	EstModelDef *def = palloc0(sizeof(EstModelDef));
+	bool		isnull;
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+	int		   *types;
+	int		   *widths;
+	int			n_types;
+	int			n_widths;
+
+#define COL(i) SPI_getbinval(tuple, tupdesc, (i), &isnull)
+	def->name = TextDatumGetCString(COL(1));
+	def->owner = DatumGetObjectId(COL(2));
+	def->model_type = TextDatumGetCString(COL(3));
+	def->label = TextDatumGetCString(COL(4));
+
+	deconstruct_array(DatumGetArrayTypeP(COL(5)), TEXTOID, -1, false,
+					  TYPALIGN_INT, &names, &nulls, &n);
+	types = palloc(Max(n, 1) * sizeof(int));
+	widths = palloc(Max(n, 1) * sizeof(int));
+	DeconstructInts(COL(6), REGTYPEOID, types, n, &n_types);
+	DeconstructInts(COL(7), INT4OID, widths, n, &n_widths);
+	if (n_types != n || n_widths != n)
+		elog(ERROR, "model \"%s\" has %d features but %d types and %d widths",
+			 def->name, n, n_types, n_widths);
+	def->n_features = n;
+	def->features = palloc0(Max(n, 1) * sizeof(EstColumn));
+	for (int i = 0; i < n; i++)
+	{
+		def->features[i].name = TextDatumGetCString(names[i]);
+		def->features[i].type = (Oid) types[i];
+		def->features[i].kind = EstClassifyType((Oid) types[i]);
+		def->features[i].width = widths[i];
+	}
+
+	def->n_inputs = DatumGetInt32(COL(8));
+	def->n_classes = DatumGetInt32(COL(9));
+	DeconstructInts(COL(10), INT4OID, def->hidden, EST_MAX_LAYERS,
+					&def->n_hidden);
+	def->activation = EstActivationFromName(TextDatumGetCString(COL(11)));
+	def->optimizer = EstOptimizerFromName(TextDatumGetCString(COL(12)));
+	def->learning_rate = DatumGetFloat8(COL(13));
+	def->batch_size = DatumGetInt32(COL(14));
+	def->params = DatumGetJsonbPCopy(COL(15));
+	def->global_step = DatumGetInt64(COL(16));
+#undef COL
+	return def;
+}
+
+/*
+ * EstCatalogGetModel returns the definition of a model, allocated in the
+ * caller's memory context, or NULL when missing_ok and there is none.
+ * for_update locks the model's row until the end of the transaction.
+ */
+EstModelDef *
+EstCatalogGetModel(const char *name, bool for_update, bool missing_ok)
+{
+	MemoryContext target = CurrentMemoryContext;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	EstModelDef *def;
+
+	values[0] = CStringGetTextDatum(name);
+	CatalogExecute(for_update ?
+				   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
+				   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE" :
+				   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
+				   " WHERE name OPERATOR(pg_catalog.=) $1",
+				   1, types, values, NULL, !for_update, 1);
+	MemoryContextSwitchTo(target);
+	if (SPI_processed == 0)
+	{
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("Train it with est_train first.")));
+	}
+	def = ModelFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+	SPI_freetuptable(SPI_tuptable);
+	return def;
+}
+
+/*
+ * EstCatalogCheckOwner lets only the owner of a model (a member of the
+ * owning role, or a superuser) change it.
+ */
+void
+EstCatalogCheckOwner(const EstModelDef *def, const char *action)
+{
+	if (!has_privs_of_role(GetUserId(), def->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of model \"%s\" to %s it",
+						def->name, action)));
+}
+
+/*
+ * EstCatalogInsertModel stores a new model; false when a concurrent
+ * transaction created one of the same name first.
+ */
+bool
+EstCatalogInsertModel(const EstModelDef *def)
+{
+	Oid			types[15] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+		OIDARRAYOID, INT4ARRAYOID, INT4OID, INT4OID, INT4ARRAYOID, TEXTOID,
+	TEXTOID, FLOAT8OID, INT4OID, JSONBOID};
+	Datum		values[15];
+	char	  **names = palloc(def->n_features * sizeof(char *));
+	Datum	   *typoids = palloc(def->n_features * sizeof(Datum));
+	int		   *widths = palloc(def->n_features * sizeof(int));
+
+	for (int i = 0; i < def->n_features; i++)
+	{
+		names[i] = def->features[i].name;
+		typoids[i] = ObjectIdGetDatum(def->features[i].type);
+		widths[i] = def->features[i].width;
+	}
+
+	values[0] = CStringGetTextDatum(def->name);
+	values[1] = ObjectIdGetDatum(def->owner);
+	values[2] = CStringGetTextDatum(def->model_type);
+	values[3] = CStringGetTextDatum(def->label);
+	values[4] = TextArrayDatum(names, def->n_features);
+	values[5] = PointerGetDatum(construct_array(typoids, def->n_features,
+												OIDOID, sizeof(Oid), true,
+												TYPALIGN_INT));
+	values[6] = Int4ArrayDatum(widths, def->n_features);
+	values[7] = Int32GetDatum(def->n_inputs);
+	values[8] = Int32GetDatum(def->n_classes);
+	values[9] = Int4ArrayDatum(def->hidden, def->n_hidden);
+	values[10] = CStringGetTextDatum(EstActivationName(def->activation));
+	values[11] = CStringGetTextDatum(EstOptimizerName(def->optimizer));
+	values[12] = Float8GetDatum(def->learning_rate);
+	values[13] = Int32GetDatum(def->batch_size);
+	values[14] = def->params ? JsonbPGetDatum(def->params) :
+		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+
+	CatalogExecute("INSERT INTO estimator.model_catalog"
+				   " (name, owner, model_type, label, features, feature_types,"
+				   " feature_widths, n_inputs, n_classes, hidden_units,"
+				   " activation, optimizer, learning_rate, batch_size, params)"
+				   " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regtype[],"
+				   " $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+				   " ON CONFLICT (name) DO NOTHING",
+				   15, types, values, NULL, false, 0);
+	return SPI_processed == 1;
+}
+
+/*
+ * EstCatalogUpdateModel records a model's new global step.
+ */
+void
+EstCatalogUpdateModel(const EstModelDef *def)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(def->name);
+	values[1] = Int64GetDatum(def->global_step);
+	CatalogExecute("UPDATE estimator.model_catalog"
+				   " SET global_step = $2, updated = pg_catalog.now()"
+				   " WHERE name OPERATOR(pg_catalog.=) $1",
+				   2, types, values, NULL, false, 0);
+}
+
+/*
+ * EstCatalogDropModel deletes a model; its checkpoints and log go with it
+ * (ON DELETE CASCADE).
+ */
+void
+EstCatalogDropModel(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(name);
+	CatalogExecute("DELETE FROM estimator.model_catalog"
+				   " WHERE name OPERATOR(pg_catalog.=) $1",
+				   1, types, values, NULL, false, 0);
+}
+
+/*
+ * EstCatalogLatestCheckpoint returns a copy of the newest checkpoint of a
+ * model, in the caller's memory context, or NULL if it has none.
+ */
+bytea *
+EstCatalogLatestCheckpoint(const char *name, int64 *global_step)
+{
+	MemoryContext target = CurrentMemoryContext;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	bytea	   *data;
+
+	values[0] = CStringGetTextDatum(name);
+	CatalogExecute("SELECT global_step, data FROM estimator.checkpoints"
+				   " WHERE model OPERATOR(pg_catalog.=) $1"
+				   " ORDER BY global_step DESC LIMIT 1",
+				   1, types, values, NULL, true, 1);
+	MemoryContextSwitchTo(target);
+	if (SPI_processed == 0)
+		return NULL;
+	*global_step = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1,
+											   &isnull));
+	data = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2,
+											&isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return data;
+}
+
+/*
+ * EstCatalogStoreCheckpoint adds a checkpoint and keeps only the newest
+ * keep of the model.
+ */
+void
+EstCatalogStoreCheckpoint(const char *name, int64 global_step, double loss,
+						  bytea *data, int keep)
+{
+	Oid			types[4] = {TEXTOID, INT8OID, FLOAT8OID, BYTEAOID};
+	Datum		values[4];
+	Oid			del_types[2] = {TEXTOID, INT4OID};
+	Datum		del_values[2];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(global_step);
+	values[2] = Float8GetDatum(loss);
+	values[3] = PointerGetDatum(data);
+	CatalogExecute("INSERT INTO estimator.checkpoints"
+				   " (model, global_step, loss, data) VALUES ($1, $2, $3, $4)",
+				   4, types, values, NULL, false, 0);
+
+	del_values[0] = values[0];
+	del_values[1] = Int32GetDatum(keep);
+	CatalogExecute("DELETE FROM estimator.checkpoints"
+				   " WHERE model OPERATOR(pg_catalog.=) $1"
+				   " AND global_step OPERATOR(pg_catalog.<)"
+				   " (SELECT pg_catalog.min(s.global_step) FROM"
+				   "  (SELECT global_step FROM estimator.checkpoints"
+				   "   WHERE model OPERATOR(pg_catalog.=) $1"
+				   "   ORDER BY global_step DESC LIMIT $2) s)",
+				   2, del_types, del_values, NULL, false, 0);
+}
+
+/*
+ * EstCatalogLog writes one row of estimator.training_log.
+ */
+void
+EstCatalogLog(const char *name, int64 global_step, double loss,
+			  double seconds)
+{
+	Oid			types[4] = {TEXTOID, INT8OID, FLOAT8OID, FLOAT8OID};
+	Datum		values[4];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(global_step);
+	values[2] = Float8GetDatum(loss);
+	values[3] = Float8GetDatum(seconds);
+	CatalogExecute("INSERT INTO estimator.training_log"
+				   " (model, global_step, loss, seconds)"
+				   " VALUES ($1, $2, $3, $4)",
+				   4, types, values, NULL, false, 0);
+}

@@ -1,0 +1,193 @@
+/*-------------------------------------------------------------------------
+ *
+ * estimator.c
+ *	  Module entry point: settings, the core's allocator, BLAS threads and
+ *	  the translation of core errors into PostgreSQL errors.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <cblas.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "estimator.h"
+
+PG_MODULE_MAGIC;
+
+int			estimator_max_memory = 1024 * 1024;	/* kB */
+int			estimator_log_step_count_steps = 100;
+
+void		_PG_init(void);
+
+/*
+ * BackendAlloc gives the core memory from the current memory context.
+ * Huge allocations are allowed and failure returns NULL, so that the core
+ * can report EST_ENOMEM and the shell a clean error.
+ */
+static void *
+BackendAlloc(size_t size)
+{
+	return MemoryContextAllocExtended(CurrentMemoryContext,
+									  size == 0 ? 1 : size,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+BackendFree(void *ptr)
+{
+	if (ptr != NULL)
+		pfree(ptr);
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("estimator.max_memory",
+							"Memory that training may use for its data.",
+							"Training reads its source into memory; a larger "
+							"source is refused with an error that gives both "
+							"sizes.",
+							&estimator_max_memory,
+							1024 * 1024,
+							1024,
+							MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("estimator.log_step_count_steps",
+							"Training steps between two loss reports.",
+							"Every so many steps training raises a NOTICE and "
+							"writes a row to estimator.training_log; the "
+							"model parameter log_step_count_steps overrides it.",
+							&estimator_log_step_count_steps,
+							100,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("estimator");
+
+	EstSetAllocator(BackendAlloc, BackendFree);
+
+	/*
+	 * One BLAS thread per backend: the server already runs one process per
+	 * connection, and BLAS threads must never call palloc or ereport.
+	 */
+	openblas_set_num_threads(1);
+}
+
+/*
+ * EstReportCoreError raises the PostgreSQL error for a core status.  The
+ * core's message becomes the detail, as a sentence.
+ */
+void
+EstReportCoreError(EstStatus status, const char *coremsg, const char *what)
+{
+	char		detail[EST_ERRMSG_LEN + 2];
+	size_t		len;
+
+	strlcpy(detail, coremsg, EST_ERRMSG_LEN);
+	detail[0] = toupper((unsigned char) detail[0]);
+	len = strlen(detail);
+	if (len > 0 && detail[len - 1] != '.')
+		strcat(detail, ".");
+
+	switch (status)
+	{
+		case EST_OK:
+			return;
+		case EST_ENOMEM:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory while building %s", what),
+					 errdetail("%s", detail)));
+			break;
+		case EST_ELIMIT:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s is too large", what),
+					 errdetail("%s", detail)));
+			break;
+		case EST_ECORRUPT:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s is corrupted", what),
+					 errdetail("%s", detail)));
+			break;
+		case EST_EVERSION:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s was written by a newer version of estimator",
+							what),
+					 errdetail("%s", detail),
+					 errhint("Update the extension with ALTER EXTENSION estimator UPDATE.")));
+			break;
+		case EST_EINVAL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid %s", what),
+					 errdetail("%s", detail)));
+			break;
+	}
+	elog(ERROR, "unrecognized core status: %d", (int) status);
+}
+
+/*
+ * EstLoadCheckpoint decodes the latest checkpoint of a model and checks
+ * that it matches the model's definition.
+ */
+void
+EstLoadCheckpoint(const EstModelDef *def, EstCheckpoint *ckpt)
+{
+	bytea	   *data;
+	int64		step;
+	char		coremsg[EST_ERRMSG_LEN];
+	char		what[128 + EST_MAX_NAME_LEN];
+	EstStatus	status;
+
+	data = EstCatalogLatestCheckpoint(def->name, &step);
+	if (data == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no checkpoint", def->name),
+				 errhint("Train it with est_train first.")));
+
+	snprintf(what, sizeof(what), "checkpoint of model \"%s\" at step " INT64_FORMAT,
+			 def->name, step);
+	coremsg[0] = '\0';
+	status = EstCheckpointDecode((const uint8_t *) VARDATA_ANY(data),
+								 VARSIZE_ANY_EXHDR(data), ckpt, coremsg);
+	pfree(data);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, what);
+
+	if (ckpt->net.sizes[0] != def->n_inputs ||
+		ckpt->net.sizes[ckpt->net.n_layers] != def->n_classes ||
+		ckpt->net.n_layers != def->n_hidden + 1 ||
+		ckpt->global_step != step)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s is corrupted", what),
+				 errdetail("The checkpoint holds a network of %d inputs, %d layers and %d outputs at step " INT64_FORMAT ", the model has %d inputs, %d layers and %d classes.",
+						   ckpt->net.sizes[0], ckpt->net.n_layers,
+						   ckpt->net.sizes[ckpt->net.n_layers],
+						   ckpt->global_step,
+						   def->n_inputs, def->n_hidden + 1,
+						   def->n_classes)));
+	for (int l = 0; l < def->n_hidden; l++)
+		if (ckpt->net.sizes[l + 1] != def->hidden[l])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s is corrupted", what),
+					 errdetail("Hidden layer %d has %d units in the checkpoint and %d in the model.",
+							   l + 1, ckpt->net.sizes[l + 1], def->hidden[l])));
+}
