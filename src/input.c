@@ -120,6 +120,25 @@ IsQuerySource(const char *source)
 		StartsWithKeyword(p, "values") || StartsWithKeyword(p, "table");
 }
 
+static void
+ReportMissingLabel(const char *label, const char *source)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("label column \"%s\" does not exist in source \"%s\"",
+					label, source),
+			 errhint("Name the label column with label => 'column'.")));
+}
+
+static void
+ReportMissingFeature(const char *column, const char *source)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("feature column \"%s\" does not exist in source \"%s\"",
+					column, source)));
+}
+
 /*
  * RelationQuery resolves a relation name and builds the query that reads
  * it: the columns wanted, or every column.
@@ -128,19 +147,31 @@ static char *
 RelationQuery(const char *source, const char *label, EstColumn *features,
 			  int n_features, bool infer)
 {
-	List	   *names;
+	List	   *idents;
+	List	   *names = NIL;
+	ListCell   *lc;
 	RangeVar   *rv;
 	Oid			relid;
 	char		relkind;
 	StringInfoData sql;
 
-	names = stringToQualifiedNameList(source);
+	/* SplitIdentifierString parses like SQL, without raising an error */
+	if (!SplitIdentifierString(pstrdup(source), '.', &idents) ||
+		list_length(idents) < 1 || list_length(idents) > 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("source \"%s\" is neither a relation name nor a query",
+						source),
+				 errhint("Name a table or view, schema-qualified and quoted as in SQL if need be, or write one SELECT, VALUES or WITH query.")));
+	foreach(lc, idents)
+		names = lappend(names, makeString(lfirst(lc)));
 	rv = makeRangeVarFromNameList(names);
 	relid = RangeVarGetRelid(rv, AccessShareLock, true);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"%s\" does not exist", source),
+				 errmsg("relation \"%s\" does not exist",
+						NameListToString(names)),
 				 errhint("Name a table, view or materialized view, or write a SELECT query.")));
 
 	relkind = get_rel_relkind(relid);
@@ -150,8 +181,18 @@ RelationQuery(const char *source, const char *label, EstColumn *features,
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table, view or materialized view",
-						source),
+						NameListToString(names)),
 				 errhint("Name a table, view or materialized view, or write a SELECT query.")));
+
+	/* name missing columns here, rather than in a parse error */
+	if (!infer)
+	{
+		if (label != NULL && get_attnum(relid, label) == InvalidAttrNumber)
+			ReportMissingLabel(label, source);
+		for (int i = 0; i < n_features; i++)
+			if (get_attnum(relid, features[i].name) == InvalidAttrNumber)
+				ReportMissingFeature(features[i].name, source);
+	}
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
@@ -300,6 +341,13 @@ EstReaderOpen(const char *source, const char *label, EstColumn *features,
 				 errmsg("source must not be empty"),
 				 errhint("Name a table or view, or write a SELECT query.")));
 
+	for (int i = 0; i < n_features && label != NULL; i++)
+		if (strcmp(features[i].name, label) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column \"%s\" cannot be both the label and a feature",
+							label)));
+
 	if (IsQuerySource(source))
 		sql = (char *) source;
 	else
@@ -328,11 +376,7 @@ EstReaderOpen(const char *source, const char *label, EstColumn *features,
 	{
 		reader->label_att = FindColumn(tupdesc, label, source);
 		if (reader->label_att < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("label column \"%s\" does not exist in source \"%s\"",
-							label, source),
-					 errhint("Name the label column with label => 'column'.")));
+			ReportMissingLabel(label, source);
 		reader->label_type = TupleDescAttr(tupdesc, reader->label_att)->atttypid;
 		if (!IsLabelType(reader->label_type))
 			ereport(ERROR,
@@ -379,17 +423,9 @@ EstReaderOpen(const char *source, const char *label, EstColumn *features,
 		int			att;
 		EstColumnKind kind;
 
-		if (label != NULL && strcmp(col->name, label) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("column \"%s\" cannot be both the label and a feature",
-							label)));
 		att = FindColumn(tupdesc, col->name, source);
 		if (att < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("feature column \"%s\" does not exist in source \"%s\"",
-							col->name, source)));
+			ReportMissingFeature(col->name, source);
 		reader->atts[i] = att;
 		col->type = TupleDescAttr(tupdesc, att)->atttypid;
 		kind = EstClassifyType(col->type);
@@ -670,8 +706,8 @@ EstCheckMemory(Size needed, const char *what)
 	if (needed > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s does not fit in estimator.max_memory", what),
-				 errdetail("It needs %zu kB, estimator.max_memory is %d kB.",
+				 errmsg("estimator.max_memory is too small for %s", what),
+				 errdetail("Training needs %zu kB, estimator.max_memory is %d kB.",
 						   (needed + 1023) / 1024, estimator_max_memory),
 				 errhint("Raise estimator.max_memory, or train on a sample of the source.")));
 }

@@ -508,6 +508,12 @@ Contradiction(const EstModelDef *def, const char *what, const char *given,
 }
 
 static char *
+Quoted(const char *value)
+{
+	return psprintf("\"%s\"", value);
+}
+
+static char *
 FormatHidden(const int *hidden, int n)
 {
 	StringInfoData buf;
@@ -528,10 +534,10 @@ void
 EstCheckCompatible(const EstModelDef *def, const EstTrainRequest *req)
 {
 	if (req->model_type && strcmp(req->model_type, def->model_type) != 0)
-		Contradiction(def, "model_type", req->model_type, def->model_type);
+		Contradiction(def, "model_type", Quoted(req->model_type),
+					  Quoted(def->model_type));
 	if (req->label && strcmp(req->label, def->label) != 0)
-		Contradiction(def, "label", quote_identifier(req->label),
-					  quote_identifier(def->label));
+		Contradiction(def, "label", Quoted(req->label), Quoted(def->label));
 	if (req->n_hidden >= 0 &&
 		(req->n_hidden != def->n_hidden ||
 		 memcmp(req->hidden, def->hidden, def->n_hidden * sizeof(int)) != 0))
@@ -539,11 +545,12 @@ EstCheckCompatible(const EstModelDef *def, const EstTrainRequest *req)
 					  FormatHidden(req->hidden, req->n_hidden),
 					  FormatHidden(def->hidden, def->n_hidden));
 	if (req->optimizer && req->optimizer != def->optimizer)
-		Contradiction(def, "optimizer", EstOptimizerName(req->optimizer),
-					  EstOptimizerName(def->optimizer));
+		Contradiction(def, "optimizer", Quoted(EstOptimizerName(req->optimizer)),
+					  Quoted(EstOptimizerName(def->optimizer)));
 	if (req->activation && req->activation != def->activation)
-		Contradiction(def, "activation_fn", EstActivationName(req->activation),
-					  EstActivationName(def->activation));
+		Contradiction(def, "activation_fn",
+					  Quoted(EstActivationName(req->activation)),
+					  Quoted(EstActivationName(def->activation)));
 	if (req->n_classes && req->n_classes != def->n_classes)
 		Contradiction(def, "n_classes", psprintf("%d", req->n_classes),
 					  psprintf("%d", def->n_classes));

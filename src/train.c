@@ -292,6 +292,26 @@ StoreCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt,
 	EstCatalogStoreCheckpoint(def->name, ckpt->global_step, loss, data, keep);
 }
 
+static void
+ReportTooManyParams(const EstModelDef *def)
+{
+	double		count = 0;
+	int			prev = def->n_inputs;
+
+	for (int l = 0; l <= def->n_hidden; l++)
+	{
+		int			units = l < def->n_hidden ? def->hidden[l] : def->n_classes;
+
+		count += ((double) prev + 1) * units;
+		prev = units;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("network of model \"%s\" is too large", def->name),
+			 errdetail("It has %.0f parameters, the limit is %zu.",
+					   count, (size_t) EST_MAX_PARAMS)));
+}
+
 /*
  * TrainModel does the work of est_train inside an SPI connection.
  */
@@ -315,6 +335,7 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 	Size		model_bytes;
+	size_t		n_params;
 	float		max_label = 0;
 
 	def = EstCatalogGetModel(req->model, true, true);
@@ -395,9 +416,11 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 					 EST_DEFAULT_KEEP_CHECKPOINTS);
 
 	/* the model and its workspace must fit beside the data */
-	model_bytes = mul_size(EstNetworkParamCount(def->n_inputs, def->hidden,
-												def->n_hidden, def->n_classes),
-						   4 * sizeof(float));
+	n_params = EstNetworkParamCount(def->n_inputs, def->hidden,
+									def->n_hidden, def->n_classes);
+	if (n_params == 0)
+		ReportTooManyParams(def);
+	model_bytes = mul_size(n_params, 4 * sizeof(float));
 	for (int l = 0; l < def->n_hidden; l++)
 		model_bytes = add_size(model_bytes,
 							   mul_size((Size) Max(batch_size, 1024) * 2,
@@ -405,7 +428,7 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 	EstCheckMemory(add_size(model_bytes,
 							mul_size(data.n_rows,
 									 (data.n_inputs + 2) * sizeof(float))),
-				   "training data and model");
+				   "the training data and the model");
 
 	if (created)
 	{
