@@ -185,6 +185,7 @@ SELECT global_step FROM estimator.models WHERE name = 'train_iris';
 SELECT count(*) FROM estimator.checkpoints
  WHERE model = 'train_iris' AND global_step > 6010;
 
-SELECT est_drop_model(name) FROM estimator.models
- WHERE name LIKE 'train\_%' ORDER BY name;
+SELECT count(*) AS dropped FROM
+	(SELECT est_drop_model(name) FROM estimator.models
+	  WHERE name LIKE 'train\_%') d;
 SELECT count(*) FROM estimator.models;

@@ -72,7 +72,9 @@ GetModel(FunctionCallInfo fcinfo)
 	cache = palloc0(sizeof(PredictCache));
 	strlcpy(cache->name, name, sizeof(cache->name));
 
+	/* SPI_connect makes its own context current: the cache outlives it */
 	SPI_connect();
+	MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	cache->def = EstCatalogGetModel(name, false, false);
 	EstLoadCheckpoint(cache->def, &cache->ckpt);
 	SPI_finish();
@@ -197,7 +199,11 @@ ScoreArray(FunctionCallInfo fcinfo)
 	const double *values;
 	EstColumn	col;
 
-	if (ARR_NDIM(arr) > 1 || n != cache->def->n_inputs)
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("feature array must be one-dimensional")));
+	if (n != cache->def->n_inputs)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("feature array has %d elements, model \"%s\" expects %d",

@@ -1,0 +1,113 @@
+-- est_evaluate, est_predict and est_predict_proba.
+SET client_min_messages = warning;
+SELECT global_step FROM est_train('predict_iris', 'iris_train', params => '{"seed": 11}');
+
+-- EVAL: TensorFlow's keys, on the held-out rows.
+SELECT metric, round(value::numeric, 4) AS value
+  FROM est_evaluate('predict_iris', 'iris_test');
+-- extra columns in the source are ignored
+SELECT metric, round(value::numeric, 4) AS value
+  FROM est_evaluate('predict_iris', 'SELECT * FROM iris_test WHERE id <= 10');
+
+-- PREDICT a whole row: its feature columns are picked by name.
+SELECT id, label, est_predict('predict_iris', t) AS predicted,
+	   est_predict_proba('predict_iris', t)::numeric(4,3)[] AS probabilities
+  FROM iris_test t ORDER BY id LIMIT 8;
+
+-- Predictions agree with est_evaluate's accuracy, with the probabilities'
+-- argmax, and the probabilities sum to one.
+SELECT round(avg((est_predict('predict_iris', t) = label)::int), 4) AS accuracy
+  FROM iris_test t;
+SELECT bool_and(abs(p[1] + p[2] + p[3] - 1) < 1e-6) AS sums_to_one,
+	   bool_and(est_predict('predict_iris', t) + 1 =
+				array_position(p, greatest(p[1], p[2], p[3]))) AS argmax
+  FROM iris_test t, LATERAL est_predict_proba('predict_iris', t) AS p;
+
+-- A feature array in the model's input order gives the same answers; the
+-- examples of TensorFlow's tutorial are setosa, versicolor, virginica.
+SELECT bool_and(est_predict('predict_iris', t) =
+				est_predict('predict_iris', ARRAY[sepal_length, sepal_width,
+												  petal_length, petal_width]::float8[]))
+	   AS same_as_array
+  FROM iris_test t;
+SELECT x, est_predict('predict_iris', x) AS class
+  FROM (VALUES (ARRAY[5.1, 3.3, 1.7, 0.5]), (ARRAY[5.9, 3.0, 4.2, 1.5]),
+			   (ARRAY[6.9, 3.1, 5.4, 2.1])) v(x);
+SELECT est_predict('predict_iris', ARRAY[5, 3, 2, 0]) AS from_integers;
+
+-- Rows of other shapes: columns in another order, of other numeric types,
+-- with extra columns.
+SELECT bool_and(est_predict('predict_iris', r) = est_predict('predict_iris', t))
+	   AS reordered_and_retyped
+  FROM iris_test t,
+	   LATERAL (SELECT t.petal_width::numeric AS petal_width,
+					   'x'::text AS note,
+					   t.sepal_length::float8 AS sepal_length,
+					   t.petal_length::float8 AS petal_length,
+					   t.sepal_width::numeric AS sepal_width) r;
+
+-- NULL in, NULL out; bad rows and arrays are errors that say what is wrong.
+SELECT est_predict('predict_iris', NULL::float8[]) IS NULL AS null_array,
+	   est_predict(NULL, ARRAY[1, 2, 3, 4]) IS NULL AS null_model,
+	   est_predict_proba('predict_iris', NULL::iris_test) IS NULL AS null_row;
+SELECT est_predict('predict_iris', ROW(1, 2)::record);
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT sepal_length, sepal_width, petal_length FROM iris_test) t$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT ARRAY[sepal_length] AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT 'x'::text AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT NULL::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT 'NaN'::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[1, 2, 3])$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[[1, 2], [3, 4]])$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[1, 2, 3, NULL])$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[1, 2, 3, 'Infinity'::float8])$$);
+SELECT expect_error($$SELECT est_predict_proba('predict_iris', ARRAY[1, 2, 3, 1e39])$$);
+SELECT expect_error($$SELECT est_predict('no_such_model', ARRAY[1, 2, 3, 4])$$);
+SELECT expect_error($$SELECT est_predict('', ARRAY[1, 2, 3, 4])$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('no_such_model', 'iris_test')$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', NULL)$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT * FROM iris_test WHERE false')$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT sepal_length, sepal_width, petal_length, petal_width, 5 AS label FROM iris_test')$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT sepal_length, sepal_width, petal_length, label FROM iris_test')$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT sepal_length, sepal_width, petal_length, petal_width FROM iris_test')$$);
+
+-- The model argument may change from row to row.
+SELECT global_step FROM est_train('predict_other', 'iris_train', steps => 1,
+								  params => '{"seed": 1}');
+SELECT m, est_predict(m, ARRAY[6.9, 3.1, 5.4, 2.1]) IS NOT NULL AS scored
+  FROM (VALUES ('predict_iris'), ('predict_other'), ('predict_iris')) v(m);
+
+-- STABLE and PARALLEL SAFE, so parallel scans score in their workers and
+-- agree with a serial scan.
+SELECT proname, provolatile, proparallel, proisstrict FROM pg_proc
+ WHERE proname LIKE 'est\_predict%' ORDER BY proname, pg_get_function_arguments(oid);
+CREATE TABLE predict_big AS
+	SELECT t.*, g FROM iris_test t, generate_series(1, 2000) g;
+ANALYZE predict_big;
+CREATE TEMP TABLE predict_serial AS
+	SELECT est_predict('predict_iris', b) AS class, count(*)
+	  FROM predict_big b GROUP BY 1;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+	SELECT count(*) FROM predict_big b WHERE est_predict('predict_iris', b) = 2;
+SELECT count(*) = (SELECT count FROM predict_serial WHERE class = 2) AS parallel_agrees
+  FROM predict_big b WHERE est_predict('predict_iris', b) = 2;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
+-- A query keeps the checkpoint it started with; the next statement sees a
+-- newer one.
+SELECT metric, value FROM est_evaluate('predict_iris', 'iris_test')
+ WHERE metric = 'global_step';
+SELECT global_step FROM est_train('predict_iris', 'iris_train', steps => 100);
+SELECT metric, value FROM est_evaluate('predict_iris', 'iris_test')
+ WHERE metric = 'global_step';
+
+DROP TABLE predict_big;
+SELECT count(*) AS dropped FROM
+	(SELECT est_drop_model(name) FROM estimator.models
+	  WHERE name LIKE 'predict\_%') d;
