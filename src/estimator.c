@@ -167,6 +167,9 @@ EstLoadCheckpoint(const EstModelDef *def, EstCheckpoint *ckpt)
 	status = EstCheckpointDecode((const uint8_t *) VARDATA_ANY(data),
 								 VARSIZE_ANY_EXHDR(data), ckpt, coremsg);
 	pfree(data);
+	/* stored shapes beyond the limits were never written by us */
+	if (status == EST_ELIMIT)
+		status = EST_ECORRUPT;
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, what);
 

@@ -15,6 +15,9 @@
  */
 #include "postgres.h"
 
+#include <float.h>
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -197,7 +200,6 @@ ScoreArray(FunctionCallInfo fcinfo)
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
 	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	const double *values;
-	EstColumn	col;
 
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
@@ -214,12 +216,22 @@ ScoreArray(FunctionCallInfo fcinfo)
 				 errmsg("feature array must not contain nulls")));
 
 	values = (const double *) ARR_DATA_PTR(arr);
-	col.name = "features";
-	col.type = FLOAT8OID;
-	col.kind = EST_COL_SCALAR;
-	col.width = 1;
 	for (int i = 0; i < n; i++)
-		EstConvertValue(Float8GetDatum(values[i]), false, &col, &cache->x[i]);
+	{
+		if (isnan(values[i]) || isinf(values[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("feature array element %d is %s", i + 1,
+							isnan(values[i]) ? "NaN" : "infinite"),
+					 errhint("Feature values must be finite numbers.")));
+		if (fabs(values[i]) > FLT_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("feature array element %d is out of range for type real",
+							i + 1),
+					 errdetail("Networks compute in single precision.")));
+		cache->x[i] = (float) values[i];
+	}
 	EstFeatureStateApply(&cache->ckpt.features, cache->x, 1);
 	EstNetworkPredictOne(&cache->ckpt.net, cache->x, cache->scratch,
 						 cache->out);

@@ -1,0 +1,1015 @@
+/*-------------------------------------------------------------------------
+ *
+ * checkpoint.c
+ *	  Serialize trained networks to bytes and check them on load.
+ *
+ * Format (little-endian on every machine, see estcore.h): magic, format
+ * version, total length and section count, then the sections NETW
+ * (shape and float32 weights in row-major order), OPTM (optimizer
+ * hyperparameters and slots), FEAT (feature transform) and STEP (global
+ * step and random state), each as tag, payload length and payload, then
+ * a CRC-32C of all preceding bytes.  Every value is written and read
+ * byte by byte, so neither alignment nor host byte order matters.
+ *
+ * The decoder treats its input as hostile: checkpoints are bytea values
+ * that a user can replace.  It checks the magic, the version, the total
+ * length and the checksum first; then it walks the sections, checking
+ * each length against the bytes that remain, and accepts each known tag
+ * exactly once.  Each count is compared with the EST_MAX_* limits and
+ * with its section's length before anything is allocated, so a few bytes
+ * cannot make it allocate much, and every weight, slot and feature value
+ * must be finite.  On failure it frees what it allocated and leaves the
+ * checkpoint zeroed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "estcore.h"
+
+#define HEADER_LEN			24	/* magic 8, version 4, length 8, count 4 */
+#define SECTION_HEADER_LEN	12	/* tag 4, payload length 8 */
+#define TRAILER_LEN			4	/* CRC-32C */
+
+#define NETW_FIXED_LEN		12	/* n_layers, activation, head */
+#define OPTM_FIXED_LEN		64	/* kind, n_slots, 5 doubles, iterations, n */
+#define FEAT_FIXED_LEN		4	/* n_inputs */
+#define STEP_LEN			40	/* global_step, 4 words of rng state */
+
+enum
+{
+	SEC_NETW = 0,
+	SEC_OPTM,
+	SEC_FEAT,
+	SEC_STEP,
+	N_SECTIONS
+};
+
+static const char *const section_tags[N_SECTIONS] = {
+	"NETW", "OPTM", "FEAT", "STEP"
+};
+
+/* CRC-32C table for the reflected polynomial 0x82F63B78. */
+static const uint32_t crc32c_table[256] = {
+	0x00000000, 0xF26B8303, 0xE13B70F7, 0x1350F3F4,
+	0xC79A971F, 0x35F1141C, 0x26A1E7E8, 0xD4CA64EB,
+	0x8AD958CF, 0x78B2DBCC, 0x6BE22838, 0x9989AB3B,
+	0x4D43CFD0, 0xBF284CD3, 0xAC78BF27, 0x5E133C24,
+	0x105EC76F, 0xE235446C, 0xF165B798, 0x030E349B,
+	0xD7C45070, 0x25AFD373, 0x36FF2087, 0xC494A384,
+	0x9A879FA0, 0x68EC1CA3, 0x7BBCEF57, 0x89D76C54,
+	0x5D1D08BF, 0xAF768BBC, 0xBC267848, 0x4E4DFB4B,
+	0x20BD8EDE, 0xD2D60DDD, 0xC186FE29, 0x33ED7D2A,
+	0xE72719C1, 0x154C9AC2, 0x061C6936, 0xF477EA35,
+	0xAA64D611, 0x580F5512, 0x4B5FA6E6, 0xB93425E5,
+	0x6DFE410E, 0x9F95C20D, 0x8CC531F9, 0x7EAEB2FA,
+	0x30E349B1, 0xC288CAB2, 0xD1D83946, 0x23B3BA45,
+	0xF779DEAE, 0x05125DAD, 0x1642AE59, 0xE4292D5A,
+	0xBA3A117E, 0x4851927D, 0x5B016189, 0xA96AE28A,
+	0x7DA08661, 0x8FCB0562, 0x9C9BF696, 0x6EF07595,
+	0x417B1DBC, 0xB3109EBF, 0xA0406D4B, 0x522BEE48,
+	0x86E18AA3, 0x748A09A0, 0x67DAFA54, 0x95B17957,
+	0xCBA24573, 0x39C9C670, 0x2A993584, 0xD8F2B687,
+	0x0C38D26C, 0xFE53516F, 0xED03A29B, 0x1F682198,
+	0x5125DAD3, 0xA34E59D0, 0xB01EAA24, 0x42752927,
+	0x96BF4DCC, 0x64D4CECF, 0x77843D3B, 0x85EFBE38,
+	0xDBFC821C, 0x2997011F, 0x3AC7F2EB, 0xC8AC71E8,
+	0x1C661503, 0xEE0D9600, 0xFD5D65F4, 0x0F36E6F7,
+	0x61C69362, 0x93AD1061, 0x80FDE395, 0x72966096,
+	0xA65C047D, 0x5437877E, 0x4767748A, 0xB50CF789,
+	0xEB1FCBAD, 0x197448AE, 0x0A24BB5A, 0xF84F3859,
+	0x2C855CB2, 0xDEEEDFB1, 0xCDBE2C45, 0x3FD5AF46,
+	0x7198540D, 0x83F3D70E, 0x90A324FA, 0x62C8A7F9,
+	0xB602C312, 0x44694011, 0x5739B3E5, 0xA55230E6,
+	0xFB410CC2, 0x092A8FC1, 0x1A7A7C35, 0xE811FF36,
+	0x3CDB9BDD, 0xCEB018DE, 0xDDE0EB2A, 0x2F8B6829,
+	0x82F63B78, 0x709DB87B, 0x63CD4B8F, 0x91A6C88C,
+	0x456CAC67, 0xB7072F64, 0xA457DC90, 0x563C5F93,
+	0x082F63B7, 0xFA44E0B4, 0xE9141340, 0x1B7F9043,
+	0xCFB5F4A8, 0x3DDE77AB, 0x2E8E845F, 0xDCE5075C,
+	0x92A8FC17, 0x60C37F14, 0x73938CE0, 0x81F80FE3,
+	0x55326B08, 0xA759E80B, 0xB4091BFF, 0x466298FC,
+	0x1871A4D8, 0xEA1A27DB, 0xF94AD42F, 0x0B21572C,
+	0xDFEB33C7, 0x2D80B0C4, 0x3ED04330, 0xCCBBC033,
+	0xA24BB5A6, 0x502036A5, 0x4370C551, 0xB11B4652,
+	0x65D122B9, 0x97BAA1BA, 0x84EA524E, 0x7681D14D,
+	0x2892ED69, 0xDAF96E6A, 0xC9A99D9E, 0x3BC21E9D,
+	0xEF087A76, 0x1D63F975, 0x0E330A81, 0xFC588982,
+	0xB21572C9, 0x407EF1CA, 0x532E023E, 0xA145813D,
+	0x758FE5D6, 0x87E466D5, 0x94B49521, 0x66DF1622,
+	0x38CC2A06, 0xCAA7A905, 0xD9F75AF1, 0x2B9CD9F2,
+	0xFF56BD19, 0x0D3D3E1A, 0x1E6DCDEE, 0xEC064EED,
+	0xC38D26C4, 0x31E6A5C7, 0x22B65633, 0xD0DDD530,
+	0x0417B1DB, 0xF67C32D8, 0xE52CC12C, 0x1747422F,
+	0x49547E0B, 0xBB3FFD08, 0xA86F0EFC, 0x5A048DFF,
+	0x8ECEE914, 0x7CA56A17, 0x6FF599E3, 0x9D9E1AE0,
+	0xD3D3E1AB, 0x21B862A8, 0x32E8915C, 0xC083125F,
+	0x144976B4, 0xE622F5B7, 0xF5720643, 0x07198540,
+	0x590AB964, 0xAB613A67, 0xB831C993, 0x4A5A4A90,
+	0x9E902E7B, 0x6CFBAD78, 0x7FAB5E8C, 0x8DC0DD8F,
+	0xE330A81A, 0x115B2B19, 0x020BD8ED, 0xF0605BEE,
+	0x24AA3F05, 0xD6C1BC06, 0xC5914FF2, 0x37FACCF1,
+	0x69E9F0D5, 0x9B8273D6, 0x88D28022, 0x7AB90321,
+	0xAE7367CA, 0x5C18E4C9, 0x4F48173D, 0xBD23943E,
+	0xF36E6F75, 0x0105EC76, 0x12551F82, 0xE03E9C81,
+	0x34F4F86A, 0xC69F7B69, 0xD5CF889D, 0x27A40B9E,
+	0x79B737BA, 0x8BDCB4B9, 0x988C474D, 0x6AE7C44E,
+	0xBE2DA0A5, 0x4C4623A6, 0x5F16D052, 0xAD7D5351,
+};
+
+/*
+ * EstCrc32c continues the CRC-32C crc over len more bytes; start with 0.
+ */
+uint32_t
+EstCrc32c(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t		i;
+
+	crc = ~crc;
+	for (i = 0; i < len; i++)
+		crc = crc32c_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+	return ~crc;
+}
+
+/*
+ * SetError formats a message into errmsg, which may be NULL.
+ */
+#ifdef __GNUC__
+static void SetError(char *errmsg, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+#endif
+
+static void
+SetError(char *errmsg, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (errmsg == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errmsg, EST_ERRMSG_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* ----------------------------------------------------------------
+ * Little-endian access, byte by byte
+ * ----------------------------------------------------------------
+ */
+static uint32_t
+GetU32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
+		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
+}
+
+static uint64_t
+GetU64(const uint8_t *p)
+{
+	return (uint64_t) GetU32(p) | ((uint64_t) GetU32(p + 4) << 32);
+}
+
+static float
+GetF32(const uint8_t *p)
+{
+	uint32_t	bits = GetU32(p);
+	float		f;
+
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+static double
+GetF64(const uint8_t *p)
+{
+	uint64_t	bits = GetU64(p);
+	double		d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
+static uint8_t *
+PutU32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) v;
+	p[1] = (uint8_t) (v >> 8);
+	p[2] = (uint8_t) (v >> 16);
+	p[3] = (uint8_t) (v >> 24);
+	return p + 4;
+}
+
+static uint8_t *
+PutU64(uint8_t *p, uint64_t v)
+{
+	p = PutU32(p, (uint32_t) v);
+	return PutU32(p, (uint32_t) (v >> 32));
+}
+
+static uint8_t *
+PutF32(uint8_t *p, float f)
+{
+	uint32_t	bits;
+
+	memcpy(&bits, &f, sizeof(bits));
+	return PutU32(p, bits);
+}
+
+static uint8_t *
+PutF64(uint8_t *p, double d)
+{
+	uint64_t	bits;
+
+	memcpy(&bits, &d, sizeof(bits));
+	return PutU64(p, bits);
+}
+
+static uint8_t *
+PutSectionHeader(uint8_t *p, int section, uint64_t payload_len)
+{
+	memcpy(p, section_tags[section], 4);
+	return PutU64(p + 4, payload_len);
+}
+
+/* ----------------------------------------------------------------
+ * Checks shared by the encoder and the decoder
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * ShapeParamCount returns the exact parameter count of sizes[0..n_layers]
+ * in 64 bits; the sizes must already be within the limits.
+ */
+static uint64_t
+ShapeParamCount(const int *sizes, int n_layers)
+{
+	uint64_t	total = 0;
+	int			l;
+
+	for (l = 0; l < n_layers; l++)
+		total += (uint64_t) sizes[l] * (uint64_t) sizes[l + 1] +
+			(uint64_t) sizes[l + 1];
+	return total;
+}
+
+static int
+ValidActivation(uint32_t a)
+{
+	return a == EST_ACT_RELU || a == EST_ACT_TANH ||
+		a == EST_ACT_SIGMOID || a == EST_ACT_LINEAR;
+}
+
+static int
+ValidHead(uint32_t h)
+{
+	return h == EST_HEAD_SOFTMAX || h == EST_HEAD_SQUARED;
+}
+
+/*
+ * CheckHyperparameters returns NULL when the optimizer's scalars are
+ * usable (finite, betas in [0, 1), nothing negative), else the name of
+ * the first bad one.
+ */
+static const char *
+CheckHyperparameters(double learning_rate, double beta1, double beta2,
+					 double epsilon, double initial_accumulator,
+					 int64_t iterations)
+{
+	if (!isfinite(learning_rate) || learning_rate < 0.0)
+		return "learning rate";
+	if (!isfinite(beta1) || beta1 < 0.0 || beta1 >= 1.0)
+		return "beta1";
+	if (!isfinite(beta2) || beta2 < 0.0 || beta2 >= 1.0)
+		return "beta2";
+	if (!isfinite(epsilon) || epsilon < 0.0)
+		return "epsilon";
+	if (!isfinite(initial_accumulator) || initial_accumulator < 0.0)
+		return "initial accumulator";
+	if (iterations < 0)
+		return "iteration count";
+	return NULL;
+}
+
+/*
+ * SlotValueValid says whether v may be stored in the given slot: every
+ * slot value is finite, and the accumulators that go under a square root
+ * (adagrad's, adam's second moment) are not negative.
+ */
+static int
+SlotValueValid(EstOptimizerKind kind, int slot, float v)
+{
+	if (!isfinite(v))
+		return 0;
+	if (v < 0.0f &&
+		((kind == EST_OPT_ADAGRAD && slot == 0) ||
+		 (kind == EST_OPT_ADAM && slot == 1)))
+		return 0;
+	return 1;
+}
+
+/* ----------------------------------------------------------------
+ * Encoder
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * CheckForEncode makes sure that ckpt is complete and consistent, so
+ * that the decoder will accept what the encoder writes.
+ */
+static EstStatus
+CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
+{
+	const EstNetwork *net = &ckpt->net;
+	const EstOptimizer *opt = &ckpt->opt;
+	const EstFeatureState *fs = &ckpt->features;
+	const char *bad;
+	size_t		i;
+	int			l;
+	int			s;
+
+	if (net->n_layers < 1 || net->n_layers > EST_MAX_LAYERS + 1 ||
+		net->params == NULL)
+	{
+		SetError(errmsg, "cannot encode a network with %d layers",
+				 net->n_layers);
+		return EST_EINVAL;
+	}
+	for (l = 0; l <= net->n_layers; l++)
+	{
+		int			limit = (l == net->n_layers) ? EST_MAX_CLASSES : EST_MAX_UNITS;
+
+		if (net->sizes[l] < 1 || net->sizes[l] > limit)
+		{
+			SetError(errmsg, "cannot encode a layer of %d units",
+					 net->sizes[l]);
+			return EST_EINVAL;
+		}
+	}
+	if (ShapeParamCount(net->sizes, net->n_layers) != (uint64_t) net->n_params ||
+		net->n_params > EST_MAX_PARAMS)
+	{
+		SetError(errmsg, "network has %zu parameters, but its shape needs %llu",
+				 net->n_params,
+				 (unsigned long long) ShapeParamCount(net->sizes,
+													  net->n_layers));
+		return EST_EINVAL;
+	}
+	if (!ValidActivation((uint32_t) net->activation) ||
+		!ValidHead((uint32_t) net->head))
+	{
+		SetError(errmsg, "network has an unrecognized activation or head");
+		return EST_EINVAL;
+	}
+	for (i = 0; i < net->n_params; i++)
+	{
+		if (!isfinite(net->params[i]))
+		{
+			SetError(errmsg, "network parameter %zu is not finite", i);
+			return EST_EINVAL;
+		}
+	}
+
+	if (EstOptimizerSlotCount(opt->kind) < 0 ||
+		opt->n_slots != EstOptimizerSlotCount(opt->kind))
+	{
+		SetError(errmsg, "unrecognized optimizer: %d", (int) opt->kind);
+		return EST_EINVAL;
+	}
+	if (opt->n != net->n_params)
+	{
+		SetError(errmsg, "optimizer has %zu parameters, the network %zu",
+				 opt->n, net->n_params);
+		return EST_EINVAL;
+	}
+	bad = CheckHyperparameters(opt->learning_rate, opt->beta1, opt->beta2,
+							   opt->epsilon, opt->initial_accumulator,
+							   opt->iterations);
+	if (bad != NULL)
+	{
+		SetError(errmsg, "optimizer %s is out of range", bad);
+		return EST_EINVAL;
+	}
+	for (s = 0; s < opt->n_slots; s++)
+	{
+		if (opt->slot[s] == NULL)
+		{
+			SetError(errmsg, "optimizer slot %d is missing", s);
+			return EST_EINVAL;
+		}
+		for (i = 0; i < opt->n; i++)
+		{
+			if (!SlotValueValid(opt->kind, s, opt->slot[s][i]))
+			{
+				SetError(errmsg, "optimizer slot %d value %zu is out of range",
+						 s, i);
+				return EST_EINVAL;
+			}
+		}
+	}
+
+	if (fs->n_inputs != net->sizes[0] || fs->shift == NULL ||
+		fs->scale == NULL)
+	{
+		SetError(errmsg, "feature state has %d inputs, the network %d",
+				 fs->n_inputs, net->sizes[0]);
+		return EST_EINVAL;
+	}
+	for (l = 0; l < fs->n_inputs; l++)
+	{
+		if (!isfinite(fs->shift[l]) || !isfinite(fs->scale[l]) ||
+			fs->scale[l] == 0.0)
+		{
+			SetError(errmsg, "feature state of input %d is out of range", l);
+			return EST_EINVAL;
+		}
+	}
+
+	if (ckpt->global_step < 0)
+	{
+		SetError(errmsg, "global step %lld is negative",
+				 (long long) ckpt->global_step);
+		return EST_EINVAL;
+	}
+	if ((ckpt->rng.s[0] | ckpt->rng.s[1] | ckpt->rng.s[2] | ckpt->rng.s[3]) == 0)
+	{
+		SetError(errmsg, "random number generator state is all zero");
+		return EST_EINVAL;
+	}
+	return EST_OK;
+}
+
+/*
+ * EstCheckpointEncode checks ckpt and writes it into a new buffer.
+ */
+EstStatus
+EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
+					size_t *out_len, char *errmsg)
+{
+	const EstNetwork *net = &ckpt->net;
+	const EstOptimizer *opt = &ckpt->opt;
+	const EstFeatureState *fs = &ckpt->features;
+	uint64_t	netw_len;
+	uint64_t	optm_len;
+	uint64_t	feat_len;
+	uint64_t	total;
+	uint8_t    *buf;
+	uint8_t    *p;
+	EstStatus	status;
+	size_t		i;
+	int			l;
+	int			s;
+
+	*out = NULL;
+	*out_len = 0;
+	status = CheckForEncode(ckpt, errmsg);
+	if (status != EST_OK)
+		return status;
+
+	/* n_params <= 2^28, so none of these can overflow 64 bits. */
+	netw_len = NETW_FIXED_LEN + 4 * (uint64_t) (net->n_layers + 1) + 8 +
+		4 * (uint64_t) net->n_params;
+	optm_len = OPTM_FIXED_LEN + 4 * (uint64_t) opt->n_slots * opt->n;
+	feat_len = FEAT_FIXED_LEN + 16 * (uint64_t) fs->n_inputs;
+	total = HEADER_LEN + 4 * (uint64_t) SECTION_HEADER_LEN +
+		netw_len + optm_len + feat_len + STEP_LEN + TRAILER_LEN;
+	if (total > (uint64_t) ((size_t) -1))
+	{
+		SetError(errmsg, "checkpoint of %llu bytes is too large",
+				 (unsigned long long) total);
+		return EST_ELIMIT;
+	}
+	buf = EstAlloc((size_t) total);
+	if (buf == NULL)
+	{
+		SetError(errmsg, "could not allocate %llu bytes for the checkpoint",
+				 (unsigned long long) total);
+		return EST_ENOMEM;
+	}
+
+	p = buf;
+	memcpy(p, EST_CHECKPOINT_MAGIC, 8);
+	p += 8;
+	p = PutU32(p, EST_CHECKPOINT_VERSION);
+	p = PutU64(p, total);
+	p = PutU32(p, N_SECTIONS);
+
+	p = PutSectionHeader(p, SEC_NETW, netw_len);
+	p = PutU32(p, (uint32_t) net->n_layers);
+	p = PutU32(p, (uint32_t) net->activation);
+	p = PutU32(p, (uint32_t) net->head);
+	for (l = 0; l <= net->n_layers; l++)
+		p = PutU32(p, (uint32_t) net->sizes[l]);
+	p = PutU64(p, (uint64_t) net->n_params);
+	for (i = 0; i < net->n_params; i++)
+		p = PutF32(p, net->params[i]);
+
+	p = PutSectionHeader(p, SEC_OPTM, optm_len);
+	p = PutU32(p, (uint32_t) opt->kind);
+	p = PutU32(p, (uint32_t) opt->n_slots);
+	p = PutF64(p, opt->learning_rate);
+	p = PutF64(p, opt->beta1);
+	p = PutF64(p, opt->beta2);
+	p = PutF64(p, opt->epsilon);
+	p = PutF64(p, opt->initial_accumulator);
+	p = PutU64(p, (uint64_t) opt->iterations);
+	p = PutU64(p, (uint64_t) opt->n);
+	for (s = 0; s < opt->n_slots; s++)
+		for (i = 0; i < opt->n; i++)
+			p = PutF32(p, opt->slot[s][i]);
+
+	p = PutSectionHeader(p, SEC_FEAT, feat_len);
+	p = PutU32(p, (uint32_t) fs->n_inputs);
+	for (l = 0; l < fs->n_inputs; l++)
+		p = PutF64(p, fs->shift[l]);
+	for (l = 0; l < fs->n_inputs; l++)
+		p = PutF64(p, fs->scale[l]);
+
+	p = PutSectionHeader(p, SEC_STEP, STEP_LEN);
+	p = PutU64(p, (uint64_t) ckpt->global_step);
+	for (l = 0; l < 4; l++)
+		p = PutU64(p, ckpt->rng.s[l]);
+
+	p = PutU32(p, EstCrc32c(0, buf, (size_t) (p - buf)));
+
+	*out = buf;
+	*out_len = (size_t) total;
+	return EST_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Decoder
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * DecodeNetwork reads the NETW payload into ckpt->net.
+ */
+static EstStatus
+DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
+			  char *errmsg)
+{
+	uint32_t	n_layers;
+	uint32_t	activation;
+	uint32_t	head;
+	int			sizes[EST_MAX_LAYERS + 2];
+	uint64_t	fixed;
+	uint64_t	n_params;
+	uint64_t	expected;
+	EstStatus	status;
+	uint32_t	l;
+	size_t		i;
+
+	if (len < NETW_FIXED_LEN)
+	{
+		SetError(errmsg, "network section is too short: %llu bytes",
+				 (unsigned long long) len);
+		return EST_ECORRUPT;
+	}
+	n_layers = GetU32(p);
+	activation = GetU32(p + 4);
+	head = GetU32(p + 8);
+	if (n_layers == 0)
+	{
+		SetError(errmsg, "network has no layers");
+		return EST_ECORRUPT;
+	}
+	if (n_layers > EST_MAX_LAYERS + 1)
+	{
+		SetError(errmsg, "network has %lu layers, the limit is %d",
+				 (unsigned long) n_layers, EST_MAX_LAYERS + 1);
+		return EST_ELIMIT;
+	}
+	if (!ValidActivation(activation))
+	{
+		SetError(errmsg, "unrecognized activation: %lu",
+				 (unsigned long) activation);
+		return EST_ECORRUPT;
+	}
+	if (!ValidHead(head))
+	{
+		SetError(errmsg, "unrecognized head: %lu", (unsigned long) head);
+		return EST_ECORRUPT;
+	}
+	fixed = NETW_FIXED_LEN + 4 * (uint64_t) (n_layers + 1) + 8;
+	if (len < fixed)
+	{
+		SetError(errmsg, "network section of %llu bytes cannot hold %lu layers",
+				 (unsigned long long) len, (unsigned long) n_layers);
+		return EST_ECORRUPT;
+	}
+	for (l = 0; l <= n_layers; l++)
+	{
+		uint32_t	size = GetU32(p + NETW_FIXED_LEN + 4 * l);
+		uint32_t	limit = (l == n_layers) ? EST_MAX_CLASSES : EST_MAX_UNITS;
+
+		if (size == 0)
+		{
+			SetError(errmsg, "layer size %lu is zero", (unsigned long) l);
+			return EST_ECORRUPT;
+		}
+		if (size > limit)
+		{
+			SetError(errmsg, "layer size %lu is %lu, the limit is %lu",
+					 (unsigned long) l, (unsigned long) size,
+					 (unsigned long) limit);
+			return EST_ELIMIT;
+		}
+		sizes[l] = (int) size;
+	}
+	expected = ShapeParamCount(sizes, (int) n_layers);
+	if (expected > (uint64_t) EST_MAX_PARAMS)
+	{
+		SetError(errmsg, "network needs %llu parameters, the limit is %llu",
+				 (unsigned long long) expected,
+				 (unsigned long long) EST_MAX_PARAMS);
+		return EST_ELIMIT;
+	}
+	n_params = GetU64(p + fixed - 8);
+	if (n_params != expected)
+	{
+		SetError(errmsg, "network claims %llu parameters, its shape needs %llu",
+				 (unsigned long long) n_params,
+				 (unsigned long long) expected);
+		return EST_ECORRUPT;
+	}
+	if (len - fixed != 4 * n_params)
+	{
+		SetError(errmsg, "network section has %llu bytes, %llu parameters need %llu",
+				 (unsigned long long) len, (unsigned long long) n_params,
+				 (unsigned long long) (fixed + 4 * n_params));
+		return EST_ECORRUPT;
+	}
+
+	status = EstNetworkInit(&ckpt->net, sizes[0], &sizes[1],
+							(int) n_layers - 1, sizes[n_layers],
+							(EstActivation) activation, (EstHead) head,
+							NULL, errmsg);
+	if (status != EST_OK)
+		return status;
+	p += fixed;
+	for (i = 0; i < ckpt->net.n_params; i++)
+	{
+		float		v = GetF32(p + 4 * i);
+
+		if (!isfinite(v))
+		{
+			SetError(errmsg, "network parameter %zu is not finite", i);
+			return EST_ECORRUPT;
+		}
+		ckpt->net.params[i] = v;
+	}
+	return EST_OK;
+}
+
+/*
+ * DecodeOptimizer reads the OPTM payload into ckpt->opt; the network must
+ * already be decoded.
+ */
+static EstStatus
+DecodeOptimizer(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
+				char *errmsg)
+{
+	EstOptimizer *opt = &ckpt->opt;
+	uint32_t	kind;
+	uint32_t	n_slots;
+	double		hp[5];
+	int64_t		iterations;
+	uint64_t	n;
+	const char *bad;
+	EstStatus	status;
+	uint32_t	s;
+	size_t		i;
+
+	if (len < OPTM_FIXED_LEN)
+	{
+		SetError(errmsg, "optimizer section is too short: %llu bytes",
+				 (unsigned long long) len);
+		return EST_ECORRUPT;
+	}
+	kind = GetU32(p);
+	n_slots = GetU32(p + 4);
+	if (kind != EST_OPT_SGD && kind != EST_OPT_ADAGRAD && kind != EST_OPT_ADAM)
+	{
+		SetError(errmsg, "unrecognized optimizer: %lu", (unsigned long) kind);
+		return EST_ECORRUPT;
+	}
+	if (n_slots != (uint32_t) EstOptimizerSlotCount((EstOptimizerKind) kind))
+	{
+		SetError(errmsg, "optimizer has %lu slots, its kind keeps %d",
+				 (unsigned long) n_slots,
+				 EstOptimizerSlotCount((EstOptimizerKind) kind));
+		return EST_ECORRUPT;
+	}
+	for (i = 0; i < 5; i++)
+		hp[i] = GetF64(p + 8 + 8 * i);
+	iterations = (int64_t) GetU64(p + 48);
+	n = GetU64(p + 56);
+	bad = CheckHyperparameters(hp[0], hp[1], hp[2], hp[3], hp[4], iterations);
+	if (bad != NULL)
+	{
+		SetError(errmsg, "optimizer %s is out of range", bad);
+		return EST_ECORRUPT;
+	}
+	if (n != (uint64_t) ckpt->net.n_params)
+	{
+		SetError(errmsg, "optimizer has %llu parameters, the network %zu",
+				 (unsigned long long) n, ckpt->net.n_params);
+		return EST_ECORRUPT;
+	}
+	/* n <= EST_MAX_PARAMS and n_slots <= 2: no overflow */
+	if (len - OPTM_FIXED_LEN != 4 * (uint64_t) n_slots * n)
+	{
+		SetError(errmsg, "optimizer section has %llu bytes, expected %llu",
+				 (unsigned long long) len,
+				 (unsigned long long) (OPTM_FIXED_LEN +
+									   4 * (uint64_t) n_slots * n));
+		return EST_ECORRUPT;
+	}
+
+	EstOptimizerDefaults(opt, (EstOptimizerKind) kind);
+	opt->learning_rate = hp[0];
+	opt->beta1 = hp[1];
+	opt->beta2 = hp[2];
+	opt->epsilon = hp[3];
+	opt->initial_accumulator = hp[4];
+	status = EstOptimizerInit(opt, (size_t) n, errmsg);
+	if (status != EST_OK)
+		return status;
+	opt->iterations = iterations;
+	p += OPTM_FIXED_LEN;
+	for (s = 0; s < n_slots; s++)
+	{
+		for (i = 0; i < (size_t) n; i++)
+		{
+			float		v = GetF32(p + 4 * ((size_t) s * (size_t) n + i));
+
+			if (!SlotValueValid(opt->kind, (int) s, v))
+			{
+				SetError(errmsg, "optimizer slot %lu value %zu is out of range",
+						 (unsigned long) s, i);
+				return EST_ECORRUPT;
+			}
+			opt->slot[s][i] = v;
+		}
+	}
+	return EST_OK;
+}
+
+/*
+ * DecodeFeatures reads the FEAT payload into ckpt->features; the network
+ * must already be decoded.
+ */
+static EstStatus
+DecodeFeatures(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
+			   char *errmsg)
+{
+	EstFeatureState *fs = &ckpt->features;
+	uint32_t	n;
+	EstStatus	status;
+	uint32_t	j;
+
+	if (len < FEAT_FIXED_LEN)
+	{
+		SetError(errmsg, "feature section is too short: %llu bytes",
+				 (unsigned long long) len);
+		return EST_ECORRUPT;
+	}
+	n = GetU32(p);
+	if (n != (uint32_t) ckpt->net.sizes[0])
+	{
+		SetError(errmsg, "feature state has %lu inputs, the network %d",
+				 (unsigned long) n, ckpt->net.sizes[0]);
+		return EST_ECORRUPT;
+	}
+	if (len - FEAT_FIXED_LEN != 16 * (uint64_t) n)
+	{
+		SetError(errmsg, "feature section has %llu bytes, expected %llu",
+				 (unsigned long long) len,
+				 (unsigned long long) (FEAT_FIXED_LEN + 16 * (uint64_t) n));
+		return EST_ECORRUPT;
+	}
+	status = EstFeatureStateInit(fs, (int) n, errmsg);
+	if (status != EST_OK)
+		return status;
+	p += FEAT_FIXED_LEN;
+	for (j = 0; j < n; j++)
+	{
+		double		shift = GetF64(p + 8 * (size_t) j);
+		double		scale = GetF64(p + 8 * ((size_t) n + j));
+
+		if (!isfinite(shift) || !isfinite(scale) || scale == 0.0)
+		{
+			SetError(errmsg, "feature state of input %lu is out of range",
+					 (unsigned long) j);
+			return EST_ECORRUPT;
+		}
+		fs->shift[j] = shift;
+		fs->scale[j] = scale;
+	}
+	return EST_OK;
+}
+
+/*
+ * DecodeStep reads the STEP payload.  An all-zero random state is
+ * rejected: xoshiro would then return only zeros, and EstRngBounded
+ * would never finish.
+ */
+static EstStatus
+DecodeStep(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
+		   char *errmsg)
+{
+	int64_t		step;
+	int			i;
+
+	if (len != STEP_LEN)
+	{
+		SetError(errmsg, "step section has %llu bytes, expected %d",
+				 (unsigned long long) len, STEP_LEN);
+		return EST_ECORRUPT;
+	}
+	step = (int64_t) GetU64(p);
+	if (step < 0)
+	{
+		SetError(errmsg, "global step %lld is negative", (long long) step);
+		return EST_ECORRUPT;
+	}
+	for (i = 0; i < 4; i++)
+		ckpt->rng.s[i] = GetU64(p + 8 + 8 * i);
+	if ((ckpt->rng.s[0] | ckpt->rng.s[1] | ckpt->rng.s[2] | ckpt->rng.s[3]) == 0)
+	{
+		SetError(errmsg, "random number generator state is all zero");
+		return EST_ECORRUPT;
+	}
+	ckpt->global_step = step;
+	return EST_OK;
+}
+
+/*
+ * DecodeChecked does the work of EstCheckpointDecode; the caller frees
+ * whatever it allocated when it fails.
+ */
+static EstStatus
+DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
+			  char *errmsg)
+{
+	const uint8_t *payload[N_SECTIONS] = {NULL, NULL, NULL, NULL};
+	uint64_t	payload_len[N_SECTIONS] = {0, 0, 0, 0};
+	uint32_t	version;
+	uint64_t	total;
+	uint32_t	stored;
+	uint32_t	computed;
+	uint32_t	n_sections;
+	uint32_t	found = 0;
+	size_t		pos;
+	size_t		end;
+	EstStatus	status;
+	int			sec;
+
+	if (buf == NULL || len < 12)
+	{
+		SetError(errmsg, "checkpoint is too short: %zu bytes",
+				 buf == NULL ? (size_t) 0 : len);
+		return EST_ECORRUPT;
+	}
+	if (memcmp(buf, EST_CHECKPOINT_MAGIC, 8) != 0)
+	{
+		SetError(errmsg, "checkpoint does not start with the magic number");
+		return EST_ECORRUPT;
+	}
+	version = GetU32(buf + 8);
+	if (version > EST_CHECKPOINT_VERSION)
+	{
+		SetError(errmsg, "checkpoint format version %lu is newer than the supported version %d",
+				 (unsigned long) version, EST_CHECKPOINT_VERSION);
+		return EST_EVERSION;
+	}
+	if (version == 0)
+	{
+		SetError(errmsg, "checkpoint format version 0 is invalid");
+		return EST_ECORRUPT;
+	}
+	if (len < HEADER_LEN + TRAILER_LEN)
+	{
+		SetError(errmsg, "checkpoint is too short: %zu bytes", len);
+		return EST_ECORRUPT;
+	}
+	total = GetU64(buf + 12);
+	if (total != (uint64_t) len)
+	{
+		SetError(errmsg, "checkpoint length field is %llu, but the checkpoint has %zu bytes",
+				 (unsigned long long) total, len);
+		return EST_ECORRUPT;
+	}
+	stored = GetU32(buf + len - TRAILER_LEN);
+	computed = EstCrc32c(0, buf, len - TRAILER_LEN);
+	if (stored != computed)
+	{
+		SetError(errmsg, "stored checksum is %08X, computed %08X",
+				 (unsigned int) stored, (unsigned int) computed);
+		return EST_ECORRUPT;
+	}
+
+	/* Walk the sections, checking each length against what remains. */
+	n_sections = GetU32(buf + 20);
+	pos = HEADER_LEN;
+	end = len - TRAILER_LEN;
+	while (pos < end)
+	{
+		const uint8_t *tag;
+		uint64_t	plen;
+
+		if (end - pos < SECTION_HEADER_LEN)
+		{
+			SetError(errmsg, "section header at byte %zu is truncated", pos);
+			return EST_ECORRUPT;
+		}
+		tag = buf + pos;
+		plen = GetU64(buf + pos + 4);
+		pos += SECTION_HEADER_LEN;
+		for (sec = 0; sec < N_SECTIONS; sec++)
+			if (memcmp(tag, section_tags[sec], 4) == 0)
+				break;
+		if (sec == N_SECTIONS)
+		{
+			SetError(errmsg, "unrecognized section tag %02X%02X%02X%02X at byte %zu",
+					 tag[0], tag[1], tag[2], tag[3], pos - SECTION_HEADER_LEN);
+			return EST_ECORRUPT;
+		}
+		if (plen > (uint64_t) (end - pos))
+		{
+			SetError(errmsg, "section \"%s\" claims %llu bytes, but only %zu remain",
+					 section_tags[sec], (unsigned long long) plen, end - pos);
+			return EST_ECORRUPT;
+		}
+		if (payload[sec] != NULL)
+		{
+			SetError(errmsg, "section \"%s\" appears more than once",
+					 section_tags[sec]);
+			return EST_ECORRUPT;
+		}
+		payload[sec] = buf + pos;
+		payload_len[sec] = plen;
+		pos += (size_t) plen;
+		found++;
+	}
+	if (found != n_sections)
+	{
+		SetError(errmsg, "checkpoint claims %lu sections, but has %lu",
+				 (unsigned long) n_sections, (unsigned long) found);
+		return EST_ECORRUPT;
+	}
+	for (sec = 0; sec < N_SECTIONS; sec++)
+	{
+		if (payload[sec] == NULL)
+		{
+			SetError(errmsg, "section \"%s\" is missing", section_tags[sec]);
+			return EST_ECORRUPT;
+		}
+	}
+
+	status = DecodeNetwork(payload[SEC_NETW], payload_len[SEC_NETW], ckpt,
+						   errmsg);
+	if (status == EST_OK)
+		status = DecodeOptimizer(payload[SEC_OPTM], payload_len[SEC_OPTM],
+								 ckpt, errmsg);
+	if (status == EST_OK)
+		status = DecodeFeatures(payload[SEC_FEAT], payload_len[SEC_FEAT],
+								ckpt, errmsg);
+	if (status == EST_OK)
+		status = DecodeStep(payload[SEC_STEP], payload_len[SEC_STEP], ckpt,
+							errmsg);
+	return status;
+}
+
+/*
+ * EstCheckpointDecode fills ckpt from len bytes of buf.  On failure it
+ * frees everything it allocated and leaves ckpt zeroed, so that
+ * EstCheckpointFree is still safe.
+ */
+EstStatus
+EstCheckpointDecode(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
+					char *errmsg)
+{
+	EstStatus	status;
+
+	memset(ckpt, 0, sizeof(*ckpt));
+	status = DecodeChecked(buf, len, ckpt, errmsg);
+	if (status != EST_OK)
+		EstCheckpointFree(ckpt);
+	return status;
+}
+
+/*
+ * EstCheckpointFree releases every part of ckpt and zeroes it.
+ */
+void
+EstCheckpointFree(EstCheckpoint *ckpt)
+{
+	EstNetworkFree(&ckpt->net);
+	EstOptimizerFree(&ckpt->opt);
+	EstFeatureStateFree(&ckpt->features);
+	memset(ckpt, 0, sizeof(*ckpt));
+}
