@@ -70,6 +70,16 @@ SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT sepal_l
 SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT sepal_length, sepal_width, petal_length, label FROM iris_test')$$);
 SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT sepal_length, sepal_width, petal_length, petal_width FROM iris_test')$$);
 
+-- A new checkpoint is decoded once, whatever the rows and call sites that
+-- use it, and stays decoded for the queries that follow.
+SELECT global_step FROM est_train('predict_iris', 'iris_train', steps => 1);
+SET client_min_messages = debug1;
+SELECT count(*) FROM iris_test t
+ WHERE (est_predict_proba('predict_iris', t))[1] >= 0
+   AND est_predict('predict_iris', t) >= 0;
+SELECT count(est_predict('predict_iris', t)) FROM iris_test t;
+SET client_min_messages = warning;
+
 -- The model argument may change from row to row.
 SELECT global_step FROM est_train('predict_other', 'iris_train', steps => 1,
 								  params => '{"seed": 1}');

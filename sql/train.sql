@@ -172,9 +172,11 @@ SELECT global_step FROM estimator.models WHERE name = 'train_iris';
 SELECT max(global_step) FROM estimator.checkpoints WHERE model = 'train_iris';
 
 -- statement_timeout stops a long training, and the model stays as it was.
+\set SHOW_CONTEXT never
 SET statement_timeout = '300ms';
 SELECT * FROM est_train('train_iris', 'iris_train', steps => 100000000);
 RESET statement_timeout;
+\set SHOW_CONTEXT errors
 SELECT global_step FROM estimator.models WHERE name = 'train_iris';
 
 -- ROLLBACK undoes a training.

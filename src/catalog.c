@@ -343,6 +343,48 @@ EstCatalogLatestCheckpoint(const char *name, int64 *global_step)
 }
 
 /*
+ * EstCatalogModelVersion tells which rows hold a model's definition and
+ * newest checkpoint now: a change to either gives another xmin or ctid.
+ * Returns false when the model does not exist.
+ */
+bool
+EstCatalogModelVersion(const char *name, EstModelVersion *version)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	CatalogExecute("SELECT m.xmin, m.ctid, c.ckpt_xmin, c.ckpt_ctid,"
+				   " c.global_step"
+				   " FROM estimator.model_catalog m LEFT JOIN LATERAL"
+				   " (SELECT xmin AS ckpt_xmin, ctid AS ckpt_ctid, global_step"
+				   "  FROM estimator.checkpoints"
+				   "  WHERE model OPERATOR(pg_catalog.=) m.name"
+				   "  ORDER BY global_step DESC LIMIT 1) c ON true"
+				   " WHERE m.name OPERATOR(pg_catalog.=) $1",
+				   1, types, values, NULL, true, 1);
+	if (SPI_processed == 0)
+		return false;
+	tuple = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	memset(version, 0, sizeof(*version));
+	version->model_xmin = DatumGetTransactionId(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	version->model_tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+	version->ckpt_xmin = DatumGetTransactionId(SPI_getbinval(tuple, tupdesc, 3, &isnull));
+	version->has_checkpoint = !isnull;
+	if (version->has_checkpoint)
+	{
+		version->ckpt_tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+		version->global_step = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
+/*
  * EstCatalogStoreCheckpoint adds a checkpoint and keeps only the newest
  * keep of the model.
  */

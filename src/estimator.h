@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "storage/itemptr.h"
 #include "utils/jsonb.h"
 
 #include "estcore.h"
@@ -132,6 +133,18 @@ extern void EstCheckMemory(Size needed, const char *what);
  * The catalog (catalog.c)
  * ----------------------------------------------------------------
  */
+/* identity of the rows that hold a model now (see cache.c) */
+typedef struct EstModelVersion
+{
+	TransactionId model_xmin;
+	ItemPointerData model_tid;
+	bool		has_checkpoint;
+	TransactionId ckpt_xmin;
+	ItemPointerData ckpt_tid;
+	int64		global_step;
+} EstModelVersion;
+
+extern bool EstCatalogModelVersion(const char *name, EstModelVersion *version);
 extern EstModelDef *EstCatalogGetModel(const char *name, bool for_update,
 									   bool missing_ok);
 extern bool EstCatalogInsertModel(const EstModelDef *def);
@@ -151,5 +164,24 @@ extern void EstCatalogLog(const char *name, int64 global_step, double loss,
 extern void EstLoadCheckpoint(const EstModelDef *def, EstCheckpoint *ckpt);
 extern void EstReportCoreError(EstStatus status, const char *coremsg,
 							   const char *what);
+
+/* ----------------------------------------------------------------
+ * Decoded models kept across queries (cache.c)
+ * ----------------------------------------------------------------
+ */
+typedef struct EstCachedModel
+{
+	char		name[EST_MAX_NAME_LEN + 1];
+	EstModelVersion version;
+	MemoryContext context;		/* holds def and the checkpoint's arrays */
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	int			pins;			/* call sites using it now */
+	bool		cached;			/* in a slot of the cache */
+	uint64		last_used;
+} EstCachedModel;
+
+extern EstCachedModel *EstCacheAcquire(const char *name);
+extern void EstCacheRelease(EstCachedModel *model);
 
 #endif							/* ESTIMATOR_H */

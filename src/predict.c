@@ -3,11 +3,11 @@
  * predict.c
  *	  est_predict and est_predict_proba: the PREDICT mode of an estimator.
  *
- * Prediction runs once per row inside ordinary queries, so the model is
- * looked up and its checkpoint decoded once per query (per parallel
- * worker), and kept in fn_extra for the rows that follow.  The cache
- * lives as long as the query's function call site, so a query sees the
- * checkpoint that was current when it first scored a row, and the next
+ * Prediction runs once per row inside ordinary queries.  Each call site
+ * keeps, in fn_extra, the decoded model it uses (pinned in the backend's
+ * model cache, cache.c) and looks the model up again only when the model
+ * name or the active snapshot changes: once per query for a scan, so a
+ * query sees the checkpoint that its snapshot sees, and the next
  * statement sees a newer one.  A row argument is matched to the model's
  * feature columns by name once per row type; extra columns are ignored.
  *
@@ -25,15 +25,22 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
 #include "estimator.h"
 
-typedef struct PredictCache
+typedef struct PredictState
 {
-	char		name[EST_MAX_NAME_LEN + 1];
-	EstModelDef *def;
-	EstCheckpoint ckpt;
+	EstCachedModel *model;		/* pinned until the call site goes away */
+	MemoryContextCallback unpin;
+
+	/* the snapshot under which model was looked up */
+	TransactionId snap_xmin;
+	TransactionId snap_xmax;
+	CommandId	snap_curcid;
+	uint64		snap_completions;
+
 	float	   *x;				/* n_inputs */
 	float	   *scratch;
 	double	   *out;			/* n_classes */
@@ -44,55 +51,100 @@ typedef struct PredictCache
 	TupleDesc	row_desc;
 	int		   *atts;			/* 0-based attribute of each feature */
 	EstColumn  *cols;			/* features with the row's column types */
-} PredictCache;
+} PredictState;
 
 PG_FUNCTION_INFO_V1(est_predict_record);
 PG_FUNCTION_INFO_V1(est_predict_array);
 PG_FUNCTION_INFO_V1(est_predict_proba_record);
 PG_FUNCTION_INFO_V1(est_predict_proba_array);
 
+static void
+UnpinModel(void *arg)
+{
+	PredictState *state = (PredictState *) arg;
+
+	if (state->model != NULL)
+		EstCacheRelease(state->model);
+	state->model = NULL;
+}
+
 /*
- * GetModel returns the cached model of this call site, loading it when
- * the call site has none or the model name changed.
+ * SameSnapshot tells whether the active snapshot sees the catalog as it
+ * was when the model was looked up: no transaction completed and no
+ * command of ours ran since.
  */
-static PredictCache *
+static bool
+SameSnapshot(PredictState *state, Snapshot snap)
+{
+	return state->snap_xmin == snap->xmin &&
+		state->snap_xmax == snap->xmax &&
+		state->snap_curcid == snap->curcid &&
+		state->snap_completions == snap->snapXactCompletionCount;
+}
+
+/*
+ * GetModel returns the state of this call site with the model named by
+ * the first argument, as the active snapshot sees it.  The catalog is
+ * consulted again only when the name or the snapshot changes, so a query
+ * looks the model up once, and decodes it only if the cache does not
+ * hold that version (cache.c).
+ */
+static PredictState *
 GetModel(FunctionCallInfo fcinfo)
 {
-	PredictCache *cache = (PredictCache *) fcinfo->flinfo->fn_extra;
+	PredictState *state = (PredictState *) fcinfo->flinfo->fn_extra;
 	char	   *name = EstModelNameArg(fcinfo, 0);
+	Snapshot	snap = GetActiveSnapshot();
 	MemoryContext oldcontext;
+	EstCachedModel *model;
 	int			widest;
 
-	if (cache != NULL && strcmp(cache->name, name) == 0)
-		return cache;
+	if (state != NULL && state->model != NULL &&
+		strcmp(state->model->name, name) == 0 && SameSnapshot(state, snap))
+		return state;
 
 	oldcontext = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (cache != NULL)
+	if (state == NULL)
 	{
-		EstCheckpointFree(&cache->ckpt);
-		fcinfo->flinfo->fn_extra = NULL;
+		state = palloc0(sizeof(PredictState));
+		state->unpin.func = UnpinModel;
+		state->unpin.arg = state;
+		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt,
+										   &state->unpin);
+		fcinfo->flinfo->fn_extra = state;
 	}
-	cache = palloc0(sizeof(PredictCache));
-	strlcpy(cache->name, name, sizeof(cache->name));
 
-	/* SPI_connect makes its own context current: the cache outlives it */
-	SPI_connect();
-	MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	cache->def = EstCatalogGetModel(name, false, false);
-	EstLoadCheckpoint(cache->def, &cache->ckpt);
-	SPI_finish();
+	model = EstCacheAcquire(name);
+	state->snap_xmin = snap->xmin;
+	state->snap_xmax = snap->xmax;
+	state->snap_curcid = snap->curcid;
+	state->snap_completions = snap->snapXactCompletionCount;
+	if (model == state->model)
+	{
+		/* a new snapshot, the same model */
+		EstCacheRelease(model);
+		MemoryContextSwitchTo(oldcontext);
+		return state;
+	}
+	UnpinModel(state);
+	state->model = model;
 
-	widest = cache->def->n_inputs;
-	for (int l = 1; l <= cache->ckpt.net.n_layers; l++)
-		widest = Max(widest, cache->ckpt.net.sizes[l]);
-	cache->x = palloc(cache->def->n_inputs * sizeof(float));
-	cache->scratch = palloc(2 * widest * sizeof(float));
-	cache->out = palloc(cache->def->n_classes * sizeof(double));
-	cache->row_type = InvalidOid;
+	widest = model->def->n_inputs;
+	for (int l = 1; l <= model->ckpt.net.n_layers; l++)
+		widest = Max(widest, model->ckpt.net.sizes[l]);
+	if (state->x != NULL)
+	{
+		pfree(state->x);
+		pfree(state->scratch);
+		pfree(state->out);
+	}
+	state->x = palloc(model->def->n_inputs * sizeof(float));
+	state->scratch = palloc(2 * widest * sizeof(float));
+	state->out = palloc(model->def->n_classes * sizeof(double));
+	state->row_desc = NULL;		/* match the row type again */
 
-	fcinfo->flinfo->fn_extra = cache;
 	MemoryContextSwitchTo(oldcontext);
-	return cache;
+	return state;
 }
 
 /*
@@ -100,33 +152,33 @@ GetModel(FunctionCallInfo fcinfo)
  * row type, once per row type.
  */
 static void
-MatchRowType(FunctionCallInfo fcinfo, PredictCache *cache, Oid type,
+MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 			 int32 typmod)
 {
-	EstModelDef *def = cache->def;
+	EstModelDef *def = state->model->def;
 	TupleDesc	tupdesc;
 	MemoryContext oldcontext;
 
-	if (cache->row_type == type && cache->row_typmod == typmod &&
-		cache->row_desc != NULL)
+	if (state->row_type == type && state->row_typmod == typmod &&
+		state->row_desc != NULL)
 		return;
 
 	oldcontext = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	tupdesc = lookup_rowtype_tupdesc(type, typmod);
-	cache->row_desc = CreateTupleDescCopy(tupdesc);
+	state->row_desc = CreateTupleDescCopy(tupdesc);
 	ReleaseTupleDesc(tupdesc);
-	cache->atts = palloc(def->n_features * sizeof(int));
-	cache->cols = palloc(def->n_features * sizeof(EstColumn));
+	state->atts = palloc(def->n_features * sizeof(int));
+	state->cols = palloc(def->n_features * sizeof(EstColumn));
 
 	for (int i = 0; i < def->n_features; i++)
 	{
-		EstColumn  *col = &cache->cols[i];
+		EstColumn  *col = &state->cols[i];
 		int			found = -1;
 
 		*col = def->features[i];
-		for (int a = 0; a < cache->row_desc->natts; a++)
+		for (int a = 0; a < state->row_desc->natts; a++)
 		{
-			Form_pg_attribute att = TupleDescAttr(cache->row_desc, a);
+			Form_pg_attribute att = TupleDescAttr(state->row_desc, a);
 
 			if (!att->attisdropped &&
 				strcmp(NameStr(att->attname), col->name) == 0)
@@ -141,32 +193,32 @@ MatchRowType(FunctionCallInfo fcinfo, PredictCache *cache, Oid type,
 					 errmsg("feature column \"%s\" of model \"%s\" is missing from the row",
 							col->name, def->name),
 					 errhint("Pass a row with the columns the model was trained on, or a feature array.")));
-		col->type = TupleDescAttr(cache->row_desc, found)->atttypid;
+		col->type = TupleDescAttr(state->row_desc, found)->atttypid;
 		if (EstClassifyType(col->type) != def->features[i].kind)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" has type %s, but model \"%s\" expects %s",
 							col->name, format_type_be(col->type), def->name,
 							format_type_be(def->features[i].type))));
-		cache->atts[i] = found;
+		state->atts[i] = found;
 	}
-	cache->row_type = type;
-	cache->row_typmod = typmod;
+	state->row_type = type;
+	state->row_typmod = typmod;
 	MemoryContextSwitchTo(oldcontext);
 }
 
 /*
- * ScoreRecord fills cache->out with the class probabilities of a row.
+ * ScoreRecord fills state->out with the class probabilities of a row.
  */
-static PredictCache *
+static PredictState *
 ScoreRecord(FunctionCallInfo fcinfo)
 {
-	PredictCache *cache = GetModel(fcinfo);
+	PredictState *state = GetModel(fcinfo);
 	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(1);
 	HeapTupleData tuple;
-	float	   *x = cache->x;
+	float	   *x = state->x;
 
-	MatchRowType(fcinfo, cache, HeapTupleHeaderGetTypeId(rec),
+	MatchRowType(fcinfo, state, HeapTupleHeaderGetTypeId(rec),
 				 HeapTupleHeaderGetTypMod(rec));
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
@@ -174,29 +226,29 @@ ScoreRecord(FunctionCallInfo fcinfo)
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = rec;
 
-	for (int i = 0; i < cache->def->n_features; i++)
+	for (int i = 0; i < state->model->def->n_features; i++)
 	{
 		bool		isnull;
-		Datum		value = heap_getattr(&tuple, cache->atts[i] + 1,
-										 cache->row_desc, &isnull);
+		Datum		value = heap_getattr(&tuple, state->atts[i] + 1,
+										 state->row_desc, &isnull);
 
-		EstConvertValue(value, isnull, &cache->cols[i], x);
-		x += cache->cols[i].width;
+		EstConvertValue(value, isnull, &state->cols[i], x);
+		x += state->cols[i].width;
 	}
-	EstFeatureStateApply(&cache->ckpt.features, cache->x, 1);
-	EstNetworkPredictOne(&cache->ckpt.net, cache->x, cache->scratch,
-						 cache->out);
-	return cache;
+	EstFeatureStateApply(&state->model->ckpt.features, state->x, 1);
+	EstNetworkPredictOne(&state->model->ckpt.net, state->x, state->scratch,
+						 state->out);
+	return state;
 }
 
 /*
- * ScoreArray fills cache->out with the class probabilities of a feature
+ * ScoreArray fills state->out with the class probabilities of a feature
  * array given in the order of the model's inputs.
  */
-static PredictCache *
+static PredictState *
 ScoreArray(FunctionCallInfo fcinfo)
 {
-	PredictCache *cache = GetModel(fcinfo);
+	PredictState *state = GetModel(fcinfo);
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
 	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	const double *values;
@@ -205,11 +257,11 @@ ScoreArray(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("feature array must be one-dimensional")));
-	if (n != cache->def->n_inputs)
+	if (n != state->model->def->n_inputs)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("feature array has %d elements, model \"%s\" expects %d",
-						n, cache->def->name, cache->def->n_inputs)));
+						n, state->model->def->name, state->model->def->n_inputs)));
 	if (ARR_HASNULL(arr))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -230,33 +282,33 @@ ScoreArray(FunctionCallInfo fcinfo)
 					 errmsg("feature array element %d is out of range for type real",
 							i + 1),
 					 errdetail("Networks compute in single precision.")));
-		cache->x[i] = (float) values[i];
+		state->x[i] = (float) values[i];
 	}
-	EstFeatureStateApply(&cache->ckpt.features, cache->x, 1);
-	EstNetworkPredictOne(&cache->ckpt.net, cache->x, cache->scratch,
-						 cache->out);
-	return cache;
+	EstFeatureStateApply(&state->model->ckpt.features, state->x, 1);
+	EstNetworkPredictOne(&state->model->ckpt.net, state->x, state->scratch,
+						 state->out);
+	return state;
 }
 
 static Datum
-ClassOf(PredictCache *cache)
+ClassOf(PredictState *state)
 {
 	int			best = 0;
 
-	for (int k = 1; k < cache->def->n_classes; k++)
-		if (cache->out[k] > cache->out[best])
+	for (int k = 1; k < state->model->def->n_classes; k++)
+		if (state->out[k] > state->out[best])
 			best = k;
 	return Float8GetDatum((double) best);
 }
 
 static Datum
-Probabilities(PredictCache *cache)
+Probabilities(PredictState *state)
 {
-	int			n = cache->def->n_classes;
+	int			n = state->model->def->n_classes;
 	Datum	   *elems = palloc(n * sizeof(Datum));
 
 	for (int k = 0; k < n; k++)
-		elems[k] = Float8GetDatum(cache->out[k]);
+		elems[k] = Float8GetDatum(state->out[k]);
 	return PointerGetDatum(construct_array(elems, n, FLOAT8OID, sizeof(float8),
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
