@@ -1,0 +1,153 @@
+/*-------------------------------------------------------------------------
+ *
+ * run_tests.c
+ *	  Runs the unit tests of the core and reports the results.
+ *
+ * Prints one line per test and then "N passed, N failed"; the exit
+ * status is nonzero when a test failed.  Every test runs with a counting
+ * allocator, and a test that leaves core memory allocated fails.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "unit.h"
+
+long		unit_live_allocs = 0;
+long		unit_total_allocs = 0;
+size_t		unit_largest_alloc = 0;
+
+static int	current_failures = 0;
+static int	current_checks = 0;
+
+/*
+ * UnitFail reports one failed check of the current test.
+ */
+void
+UnitFail(const char *file, int line, const char *fmt,...)
+{
+	va_list		ap;
+
+	current_failures++;
+	if (current_failures > 20)
+		return;					/* enough to diagnose */
+	printf("    %s:%d: check failed: ", file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+int
+UnitCheckCount(void)
+{
+	return ++current_checks;
+}
+
+static void *
+CountingAlloc(size_t size)
+{
+	void	   *p = malloc(size);
+
+	if (p != NULL)
+	{
+		unit_live_allocs++;
+		unit_total_allocs++;
+		if (size > unit_largest_alloc)
+			unit_largest_alloc = size;
+	}
+	return p;
+}
+
+static void
+CountingFree(void *p)
+{
+	unit_live_allocs--;
+	free(p);
+}
+
+typedef struct UnitTest
+{
+	const char *name;
+	void		(*fn) (void);
+} UnitTest;
+
+static const UnitTest tests[] = {
+	{"rng: splitmix64 seeding gives the published values", TestRngSeedKnown},
+	{"rng: xoshiro256** matches a reference implementation", TestRngReference},
+	{"rng: uniform doubles", TestRngUniform},
+	{"rng: bounded integers", TestRngBounded},
+	{"rng: shuffle", TestRngShuffle},
+	{"network: init, layout and Glorot kernels", TestNetworkInit},
+	{"network: shape limits", TestNetworkLimits},
+	{"network: forward pass by hand", TestForwardByHand},
+	{"network: forward matches EstNetworkPredictOne", TestForwardMatchesPredictOne},
+	{"network: head loss values", TestHeadLossValues},
+	{"network: head loss stability", TestHeadLossStability},
+	{"gradient: relu, softmax", TestGradReluSoftmax},
+	{"gradient: tanh, softmax", TestGradTanhSoftmax},
+	{"gradient: sigmoid, squared", TestGradSigmoidSquared},
+	{"gradient: linear, squared", TestGradLinearSquared},
+	{"gradient: 3 tanh layers, softmax, row weights", TestGradDeepTanhWeighted},
+	{"gradient: 3 relu layers, squared, row weights", TestGradDeepReluSquaredWeighted},
+	{"gradient: 2 sigmoid layers, softmax, row weights", TestGradDeepSigmoidSoftmaxWeighted},
+	{"gradient: no hidden layer, softmax", TestGradNoHiddenSoftmax},
+	{"gradient: no hidden layer, squared, 3 outputs", TestGradNoHiddenSquared},
+	{"gradient: the check detects a wrong gradient", TestGradCheckDetectsErrors},
+	{"optimizer: defaults and slots", TestOptimizerDefaults},
+	{"optimizer: sgd steps", TestOptimizerSgd},
+	{"optimizer: adagrad steps", TestOptimizerAdagrad},
+	{"optimizer: adam steps", TestOptimizerAdam},
+	{"metrics: softmax head", TestMetricsSoftmax},
+	{"metrics: squared head", TestMetricsSquared},
+	{"features: fit and apply", TestFeatureState},
+	{"training: adagrad classifier on separable blobs", TestTrainAdagradClassifier},
+	{"training: adam linear regressor", TestTrainAdamRegressor},
+	{"checkpoint: CRC-32C", TestCrc32c},
+	{"checkpoint: bit-exact round trip", TestCheckpointRoundTrip},
+	{"checkpoint: every single-byte flip is detected", TestCheckpointByteFlips},
+	{"checkpoint: every truncation is detected", TestCheckpointTruncations},
+	{"checkpoint: lying lengths with a valid CRC", TestCheckpointLyingLengths},
+	{"checkpoint: bad values with a valid CRC", TestCheckpointBadValues},
+	{"checkpoint: newer format version", TestCheckpointNewerVersion},
+	{"checkpoint: limits checked before allocating", TestCheckpointLimits},
+	{"checkpoint: section structure", TestCheckpointSections},
+	{"checkpoint: encoder rejects invalid input", TestCheckpointEncodeRejects},
+};
+
+int
+main(void)
+{
+	int			passed = 0;
+	int			failed = 0;
+	size_t		i;
+
+	EstSetAllocator(CountingAlloc, CountingFree);
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+	{
+		long		live_before = unit_live_allocs;
+
+		current_failures = 0;
+		current_checks = 0;
+		tests[i].fn();
+		if (unit_live_allocs != live_before)
+			UnitFail(__FILE__, __LINE__, "%ld core allocations leaked",
+					 unit_live_allocs - live_before);
+		if (current_failures == 0)
+		{
+			passed++;
+			printf("ok   %s (%d checks)\n", tests[i].name, current_checks);
+		}
+		else
+		{
+			failed++;
+			printf("FAIL %s (%d of %d checks failed)\n", tests[i].name,
+				   current_failures, current_checks);
+		}
+		fflush(stdout);
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed == 0 ? 0 : 1;
+}
