@@ -29,13 +29,15 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core \
 PG_CFLAGS = -Wall -Wextra
 SHLIB_LINK = -lopenblas -lm
 
-EXTRA_CLEAN = test/results test/unit/run_tests tmp_cluster
+EXTRA_CLEAN = test/results test/unit/run_tests tmp_cluster test/fuzz/fuzz_checkpoint \
+	test/fuzz/make_seeds test/fuzz/corpus
 
-PG_CONFIG ?= pg_config
+# PostgreSQL 15 even where newer versions are installed too
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: unit demo test
+.PHONY: unit demo test fuzz
 
 # C tests of the core, built without PostgreSQL.
 UNIT_SRCS = $(wildcard test/unit/*.c)
@@ -51,3 +53,25 @@ demo:
 
 test:
 	bash test/scripts/test.sh
+
+# libFuzzer with AddressSanitizer and UBSan on the checkpoint decoder
+# (clang-14, libclang-rt-14-dev), seeded with real checkpoints.
+#   make fuzz                      a short run, as make test does
+#   make fuzz FUZZ_SECONDS=600     the ten-minute run
+FUZZ_SECONDS ?= 20
+FUZZ_CC ?= clang-14
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Isrc/core
+test/fuzz/fuzz_checkpoint: test/fuzz/fuzz_checkpoint.c $(CORE_OBJS:.o=.c) src/core/estcore.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ test/fuzz/fuzz_checkpoint.c \
+		$(CORE_OBJS:.o=.c) -lopenblas -lm
+
+test/fuzz/make_seeds: test/fuzz/make_seeds.c $(CORE_OBJS:.o=.c) src/core/estcore.h
+	$(CC) -std=c99 -O2 -Wall -Wextra -Werror -Isrc/core -o $@ \
+		test/fuzz/make_seeds.c $(CORE_OBJS:.o=.c) -lopenblas -lm
+
+fuzz: test/fuzz/fuzz_checkpoint test/fuzz/make_seeds
+	mkdir -p test/fuzz/corpus
+	test/fuzz/make_seeds test/fuzz/corpus
+	test/fuzz/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=4096 -print_final_stats=1 test/fuzz/corpus

@@ -3,6 +3,9 @@
 #
 # Checks each package with dpkg-query and calls apt-get only for the missing
 # ones, so it is fast when everything is there.  Installing needs root.
+#
+#   deps.sh          what building and the demo need
+#   deps.sh test     that, and what the test suites need (the fuzzer)
 
 set -euo pipefail
 
@@ -14,6 +17,12 @@ PACKAGES=(
 	make
 	gcc
 )
+if [[ "${1:-}" == test ]]; then
+	PACKAGES+=(
+		clang-14             # libFuzzer
+		libclang-rt-14-dev   # its sanitizer runtimes
+	)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -4,6 +4,7 @@
 #
 #   build      make from clean; any compiler "warning:" fails the suite
 #   unit       make unit: C tests of src/core, without a server
+#   fuzz       make fuzz: a short libFuzzer run on the checkpoint decoder
 #   regress    make installcheck: pg_regress on test/regress_schedule
 #              (sql/<name>.sql against expected/<name>.out)
 #   isolation  pg_isolation_regress on test/isolation/specs/*.spec, in the
@@ -48,7 +49,7 @@ Banner()
 	echo "=== $1"
 }
 
-bash test/scripts/deps.sh
+bash test/scripts/deps.sh test
 
 # Finish keeps the server log with the results, then stops the cluster.
 Finish()
@@ -99,6 +100,16 @@ if make -s unit; then
 	Record unit PASS
 else
 	Record unit FAIL
+fi
+
+# fuzz: a short libFuzzer run on the checkpoint decoder (make fuzz;
+# FUZZ_SECONDS sets its length).
+Banner "fuzz"
+if make -s fuzz >"$RESULTS/fuzz.log" 2>&1; then
+	Record fuzz PASS "$(grep -o 'Done [0-9]* runs.*' "$RESULTS/fuzz.log" | tail -n 1)"
+else
+	tail -n 40 "$RESULTS/fuzz.log"
+	Record fuzz FAIL "see test/results/fuzz.log"
 fi
 
 if [[ "$built" != yes ]]; then
