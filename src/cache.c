@@ -75,7 +75,7 @@ LoadEntry(const char *name, const EstModelVersion *version)
 	entry->version = *version;
 	entry->context = context;
 	entry->def = EstCatalogGetModel(name, false, false);
-	EstLoadCheckpoint(entry->def, &entry->ckpt);
+	EstLoadCheckpoint(entry->def, false, &entry->ckpt);
 	MemoryContextSwitchTo(oldcontext);
 
 	/* the rows may have changed between the two lookups: check again */

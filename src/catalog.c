@@ -313,10 +313,12 @@ EstCatalogDropModel(const char *name)
 
 /*
  * EstCatalogLatestCheckpoint returns a copy of the newest checkpoint of a
- * model, in the caller's memory context, or NULL if it has none.
+ * model, in the caller's memory context, or NULL if it has none.  With
+ * latest, it reads under a new snapshot: what a trainer that waited for the
+ * model's lock must continue from; without, under the query's snapshot.
  */
 bytea *
-EstCatalogLatestCheckpoint(const char *name, int64 *global_step)
+EstCatalogLatestCheckpoint(const char *name, bool latest, int64 *global_step)
 {
 	MemoryContext target = CurrentMemoryContext;
 	Oid			types[1] = {TEXTOID};
@@ -328,7 +330,7 @@ EstCatalogLatestCheckpoint(const char *name, int64 *global_step)
 	CatalogExecute("SELECT global_step, data FROM estimator.checkpoints"
 				   " WHERE model OPERATOR(pg_catalog.=) $1"
 				   " ORDER BY global_step DESC LIMIT 1",
-				   1, types, values, NULL, true, 1);
+				   1, types, values, NULL, !latest, 1);
 	MemoryContextSwitchTo(target);
 	if (SPI_processed == 0)
 		return NULL;

@@ -142,11 +142,12 @@ EstReportCoreError(EstStatus status, const char *coremsg, const char *what)
 }
 
 /*
- * EstLoadCheckpoint decodes the latest checkpoint of a model and checks
- * that it matches the model's definition.
+ * EstLoadCheckpoint decodes the newest checkpoint of a model (see
+ * EstCatalogLatestCheckpoint for latest) and checks that it matches the
+ * model's definition.
  */
 void
-EstLoadCheckpoint(const EstModelDef *def, EstCheckpoint *ckpt)
+EstLoadCheckpoint(const EstModelDef *def, bool latest, EstCheckpoint *ckpt)
 {
 	bytea	   *data;
 	int64		step;
@@ -154,7 +155,7 @@ EstLoadCheckpoint(const EstModelDef *def, EstCheckpoint *ckpt)
 	char		what[128 + EST_MAX_NAME_LEN];
 	EstStatus	status;
 
-	data = EstCatalogLatestCheckpoint(def->name, &step);
+	data = EstCatalogLatestCheckpoint(def->name, latest, &step);
 	if (data == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

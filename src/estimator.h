@@ -151,7 +151,8 @@ extern bool EstCatalogInsertModel(const EstModelDef *def);
 extern void EstCatalogUpdateModel(const EstModelDef *def);
 extern void EstCatalogDropModel(const char *name);
 extern void EstCatalogCheckOwner(const EstModelDef *def, const char *action);
-extern bytea *EstCatalogLatestCheckpoint(const char *name, int64 *global_step);
+extern bytea *EstCatalogLatestCheckpoint(const char *name, bool latest,
+										 int64 *global_step);
 extern void EstCatalogStoreCheckpoint(const char *name, int64 global_step,
 									  double loss, bytea *data, int keep);
 extern void EstCatalogLog(const char *name, int64 global_step, double loss,
@@ -161,7 +162,8 @@ extern void EstCatalogLog(const char *name, int64 global_step, double loss,
  * Checkpoints and the core (estimator.c)
  * ----------------------------------------------------------------
  */
-extern void EstLoadCheckpoint(const EstModelDef *def, EstCheckpoint *ckpt);
+extern void EstLoadCheckpoint(const EstModelDef *def, bool latest,
+							  EstCheckpoint *ckpt);
 extern void EstReportCoreError(EstStatus status, const char *coremsg,
 							   const char *what);
 

@@ -67,7 +67,7 @@ est_evaluate(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	def = EstCatalogGetModel(model, false, false);
-	EstLoadCheckpoint(def, &ckpt);
+	EstLoadCheckpoint(def, false, &ckpt);
 	global_step = ckpt.global_step;
 
 	reader = EstReaderOpen(source, def->label, def->features,

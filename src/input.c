@@ -231,9 +231,15 @@ CheckReadOnlyQuery(SPIPlanPtr plan)
 						   list_length(sources))));
 
 	ps = linitial(sources);
-	if (ps->raw_parse_tree == NULL ||
-		!IsA(ps->raw_parse_tree->stmt, SelectStmt) ||
+	if (ps->raw_parse_tree != NULL &&
+		IsA(ps->raw_parse_tree->stmt, SelectStmt) &&
 		((SelectStmt *) ps->raw_parse_tree->stmt)->intoClause != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source query must not modify data"),
+				 errdetail("SELECT INTO creates a table.")));
+	if (ps->raw_parse_tree == NULL ||
+		!IsA(ps->raw_parse_tree->stmt, SelectStmt))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source must be a SELECT, VALUES or WITH query"),

@@ -444,7 +444,16 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 	}
 	else
 	{
-		EstLoadCheckpoint(def, &ckpt);
+		/* after waiting for the lock, continue from the newest checkpoint */
+		EstLoadCheckpoint(def, true, &ckpt);
+		if (ckpt.global_step != def->global_step)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("model \"%s\" was trained by a concurrent transaction",
+							def->name),
+					 errdetail("Its newest checkpoint is at step " INT64_FORMAT ", the model at step " INT64_FORMAT ".",
+							   ckpt.global_step, def->global_step),
+					 errhint("Run est_train again.")));
 		if (ckpt.opt.kind != def->optimizer)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
