@@ -25,8 +25,15 @@ SELECT label, count(*) FROM iris_train GROUP BY label ORDER BY label;
 -- {10,10}, ReLU, Adagrad with learning rate 0.05, batches of 32.
 --
 -- Step 3, train: est_train reads the table in shuffled mini-batches inside
--- the server and stores checkpoints in the database (the model_dir).
+-- the server and stores checkpoints in the database (the model_dir).  Like
+-- TensorFlow it reports the loss every 100 steps; this demo asks for every
+-- 1000 of the 5000 steps.
+SET estimator.log_step_count_steps = 1000;
 SELECT * FROM est_train('iris_model', 'iris_train');
+
+-- The same figures are kept in a table, as TensorBoard summaries would be.
+SELECT global_step, round(loss::numeric, 4) AS loss
+  FROM estimator.training_log WHERE model = 'iris_model' ORDER BY global_step;
 
 -- Step 4, evaluate: like estimator.evaluate(input_fn=test_input_fn), on the
 -- 30 flowers the model has never seen.
@@ -42,9 +49,14 @@ FROM iris_test t
 ORDER BY id
 LIMIT 10;
 
--- Or pass the four measurements of a new flower as an array, like the
--- tutorial's predict_x (sepal length, sepal width, petal length, petal width).
-SELECT est_predict('iris_model', ARRAY[5.1, 3.3, 1.7, 0.5]);
+-- Or pass the four measurements of new flowers as arrays: the tutorial's
+-- predict_x (sepal length, sepal width, petal length, petal width), which
+-- TensorFlow classifies as Setosa, Versicolor and Virginica.
+SELECT x AS measurements, est_predict('iris_model', x) AS class,
+       (ARRAY['Setosa', 'Versicolor', 'Virginica'])[est_predict('iris_model', x) + 1] AS species,
+       round(100 * (est_predict_proba('iris_model', x))[est_predict('iris_model', x) + 1]) AS "probability %"
+FROM (VALUES (ARRAY[5.1, 3.3, 1.7, 0.5]), (ARRAY[5.9, 3.0, 4.2, 1.5]),
+             (ARRAY[6.9, 3.1, 5.4, 2.1])) AS predict_x(x);
 
 -- Step 6: every model, its definition and training state live in the
 -- schema "estimator"; \x shows the one row as a list of fields.
