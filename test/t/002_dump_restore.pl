@@ -1,0 +1,195 @@
+# 002_dump_restore.pl: models survive pg_dump and restore.
+#
+# The catalog tables are extension configuration tables
+# (pg_extension_config_dump), so pg_dump dumps their rows.  A database with
+# seeded models of several kinds is dumped in plain format (restored with
+# psql -f) and in custom format (restored with pg_restore); in both copies
+# the models, the checkpoints (count and md5 of their data), the training
+# log and the predictions are identical, and training goes on where it
+# stopped, bit for bit as it does in the original.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use EstimatorTest;
+
+my $node = EstimatorTest::new_node('dump');
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+EstimatorTest::setup_db($node, 'src');
+
+# A model owned by an ordinary role, and models of several shapes: the
+# one-liner with two checkpoints, a narrower one on two features with Adam
+# and tanh, one with more trainings than keep_checkpoint_max, and one with
+# an array feature trained on a view.
+$node->safe_psql(
+	'src', q{
+CREATE ROLE alice LOGIN;
+GRANT SELECT ON iris_train, iris_test TO alice;
+CREATE VIEW iris_train_arr AS
+	SELECT ARRAY[sepal_length, sepal_width] AS sepal, petal_length,
+		   petal_width, label
+	  FROM iris_train;
+CREATE VIEW iris_test_arr AS
+	SELECT id, ARRAY[sepal_length, sepal_width] AS sepal, petal_length,
+		   petal_width, label
+	  FROM iris_test;
+SET client_min_messages = warning;
+SELECT est_train('dr_default', 'iris_train', params => '{"seed": 1}');
+SELECT est_train('dr_default', 'iris_train', steps => 1000);
+SELECT est_train('dr_adam', 'iris_train', features => '{petal_length,petal_width}',
+				 optimizer => 'adam', hidden_units => '{16,8}', batch_size => 16,
+				 steps => 1000,
+				 params => '{"seed": 2, "activation_fn": "tanh"}');
+SELECT est_train('dr_sgd', 'iris_train', optimizer => 'sgd',
+				 learning_rate => 0.1, steps => 300, params => '{"seed": 3}');
+SELECT est_train('dr_sgd', 'iris_train', steps => 100);
+SELECT est_train('dr_sgd', 'iris_train', steps => 100);
+SELECT est_train('dr_sgd', 'iris_train', steps => 100);
+SELECT est_train('dr_sgd', 'iris_train', steps => 100);
+SELECT est_train('dr_sgd', 'iris_train', steps => 100);
+SELECT est_train('dr_sgd', 'iris_train', steps => 100);
+SELECT est_train('dr_array', 'iris_train_arr', steps => 2000,
+				 params => '{"seed": 4}');
+SET ROLE alice;
+SELECT est_train('dr_alice', 'iris_train', hidden_units => '{8}', steps => 500,
+				 params => '{"seed": 5}');
+RESET ROLE;
+});
+
+# snapshot: everything the estimator keeps about the models of a database,
+# and what they predict, as text.
+sub snapshot
+{
+	my ($db) = @_;
+	my %s;
+	$s{models} = $node->safe_psql($db,
+		'SELECT * FROM estimator.models ORDER BY name');
+	$s{catalog} = $node->safe_psql($db,
+		'SELECT * FROM estimator.model_catalog ORDER BY name');
+	$s{checkpoints} = $node->safe_psql(
+		$db, q{
+SELECT model, global_step, created, loss, length(data), md5(data)
+  FROM estimator.checkpoints ORDER BY model, global_step});
+	$s{checkpoint_count} = $node->safe_psql($db,
+		'SELECT count(*) FROM estimator.checkpoints');
+	$s{log} = $node->safe_psql(
+		$db, q{
+SELECT model, count(*),
+	   md5(string_agg(global_step || ' ' || loss || ' ' || seconds || ' ' || logged_at,
+					  ',' ORDER BY global_step, logged_at))
+  FROM estimator.training_log GROUP BY model ORDER BY model});
+	$s{predictions} = $node->safe_psql(
+		$db, q{
+SELECT m.name,
+	   string_agg(est_predict(m.name, t)::text, ',' ORDER BY t.id),
+	   string_agg(est_predict_proba(m.name, t)::text, ';' ORDER BY t.id)
+  FROM estimator.models m, iris_test t
+ WHERE m.name <> 'dr_array'
+ GROUP BY m.name ORDER BY m.name});
+	$s{predictions_array} = $node->safe_psql(
+		$db, q{
+SELECT string_agg(est_predict('dr_array', t)::text, ',' ORDER BY t.id),
+	   string_agg(est_predict_proba('dr_array', t)::text, ';' ORDER BY t.id)
+  FROM iris_test_arr t});
+	$s{evaluate} = $node->safe_psql(
+		$db, q{
+SELECT m.name, e.metric, e.value
+  FROM estimator.models m,
+	   est_evaluate(m.name, CASE WHEN m.name = 'dr_array' THEN 'iris_test_arr'
+								 ELSE 'iris_test' END) e
+ ORDER BY 1, 2});
+	return \%s;
+}
+
+my $orig = snapshot('src');
+is( $node->safe_psql(
+		'src',
+		q{SELECT string_agg(name || ':' || global_step || ':' || owner, ' ' ORDER BY name)
+			FROM estimator.models}),
+	'dr_adam:1000:postgres dr_alice:500:alice dr_array:2000:postgres '
+	  . 'dr_default:6000:postgres dr_sgd:900:postgres',
+	'the source database has its models');
+is($orig->{checkpoint_count}, '10',
+	'with 10 checkpoints (dr_sgd keeps its newest 5 of 7)');
+note("checkpoints:\n$orig->{checkpoints}");
+# (so that the comparisons below compare something)
+is(scalar(my @p = split /\n/, $orig->{predictions}),
+	4, 'predictions of 4 models over iris_test');
+like($orig->{predictions_array}, qr/^[0-2](,[0-2]){29}\|\{/,
+	'and of the model with an array feature');
+is(scalar(my @l = split /\n/, $orig->{log}), 5, 'training logs of 5 models');
+is(scalar(my @e = split /\n/, $orig->{evaluate}),
+	25, 'evaluation metrics of 5 models');
+
+# Dump and restore, both ways.
+my $plain = "$tmp/src.sql";
+my $custom = "$tmp/src.dump";
+$node->command_ok([ 'pg_dump', '-d', 'src', '-f', $plain ],
+	'pg_dump in plain format');
+$node->command_ok([ 'pg_dump', '-Fc', '-d', 'src', '-f', $custom ],
+	'pg_dump in custom format');
+
+$node->safe_psql('postgres', 'CREATE DATABASE r_plain');
+$node->command_ok(
+	[
+		'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'r_plain', '-f',
+		$plain
+	],
+	'the plain dump restores with psql -f');
+
+$node->safe_psql('postgres', 'CREATE DATABASE r_custom');
+$node->command_ok(
+	[ 'pg_restore', '--exit-on-error', '-d', 'r_custom', $custom ],
+	'the custom dump restores with pg_restore');
+
+for my $db ('r_plain', 'r_custom')
+{
+	my $copy = snapshot($db);
+	for my $what (sort keys %$orig)
+	{
+		is($copy->{$what}, $orig->{$what}, "$db: same $what");
+	}
+}
+
+# Training goes on in the copies: the same steps from the same checkpoint
+# give the same bytes as in the original.
+for my $db ('src', 'r_plain', 'r_custom')
+{
+	is( $node->safe_psql(
+			$db, q{
+SET client_min_messages = warning;
+SELECT global_step FROM est_train('dr_default', 'iris_train', steps => 100);
+SET ROLE alice;
+SELECT global_step FROM est_train('dr_alice', 'iris_train', steps => 100);
+RESET ROLE;
+SELECT global_step FROM est_train('dr_array', 'iris_train_arr', steps => 100);
+}),
+		"6100\n600\n2100",
+		"$db: dr_default, dr_alice and dr_array train on");
+}
+my $continued = q{
+SELECT string_agg(model || ':' || global_step || ':' || md5(data), ' '
+				  ORDER BY model, global_step)
+  FROM estimator.checkpoints
+ WHERE (model, global_step) IN (('dr_default', 6100), ('dr_alice', 600),
+								('dr_array', 2100))};
+my $want = $node->safe_psql('src', $continued);
+for my $db ('r_plain', 'r_custom')
+{
+	is($node->safe_psql($db, $continued),
+		$want, "$db: the new checkpoints are those of the original");
+}
+
+$node->stop;
+EstimatorTest::server_log_ok($node);
+
+done_testing();
