@@ -12,7 +12,10 @@ CREATE EXTENSION estimator;
 -- Step 1, the input_fn: the data is just a table.  120 flowers to train on
 -- and 30 held out to test with; label is the species as a class id
 -- (0 setosa, 1 versicolor, 2 virginica).
+-- (test/scripts/load_iris.sql copies test/data/iris.csv into them.)
+\set ECHO none
 \i test/scripts/load_iris.sql
+\set ECHO all
 
 SELECT * FROM iris_train LIMIT 5;
 
