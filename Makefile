@@ -11,7 +11,7 @@ EXTENSION = estimator
 MODULE_big = estimator
 DATA = sql/estimator--0.1.0.sql
 
-CORE_OBJS = src/core/alloc.o src/core/rng.o src/core/network.o \
+CORE_OBJS = src/core/status.o src/core/alloc.o src/core/rng.o src/core/network.o \
 	src/core/optim.o src/core/metrics.o src/core/features.o \
 	src/core/checkpoint.o
 SHELL_OBJS = src/estimator.o src/spec.o src/input.o src/catalog.o \

@@ -70,77 +70,113 @@ EstModelNameArg(FunctionCallInfo fcinfo, int argno)
 	return name;
 }
 
+/* names of enumerated arguments, as SQL spells them */
+typedef struct NamedValue
+{
+	const char *name;
+	int			value;
+} NamedValue;
+
+static const NamedValue optimizer_names[] = {
+	{"sgd", EST_OPT_SGD},
+	{"adagrad", EST_OPT_ADAGRAD},
+	{"adam", EST_OPT_ADAM},
+	{NULL, 0}
+};
+
+/* optimizers of the contract that this version does not have yet */
+static const char *const later_optimizers[] = {
+	"momentum", "rmsprop", "ftrl", NULL
+};
+
+static const NamedValue activation_names[] = {
+	{"relu", EST_ACT_RELU},
+	{"tanh", EST_ACT_TANH},
+	{"sigmoid", EST_ACT_SIGMOID},
+	{"linear", EST_ACT_LINEAR},
+	{NULL, 0}
+};
+
+static const char *
+NameOf(const NamedValue *table, int value, const char *what)
+{
+	for (int i = 0; table[i].name != NULL; i++)
+		if (table[i].value == value)
+			return table[i].name;
+	elog(ERROR, "unrecognized %s: %d", what, value);
+	return NULL;				/* keep compiler quiet */
+}
+
+/* ValueOf returns the value of a name, or -1 if the table lacks it. */
+static int
+ValueOf(const NamedValue *table, const char *name)
+{
+	for (int i = 0; table[i].name != NULL; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return table[i].value;
+	return -1;
+}
+
+/* NameList writes the names of a table as: "a", "b" or "c" */
+static char *
+NameList(const NamedValue *table)
+{
+	StringInfoData buf;
+	int			n = 0;
+
+	while (table[n].name != NULL)
+		n++;
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s\"%s\"",
+						 i == 0 ? "" : (i == n - 1 ? " or " : ", "),
+						 table[i].name);
+	return buf.data;
+}
+
 const char *
 EstOptimizerName(EstOptimizerKind kind)
 {
-	switch (kind)
-	{
-		case EST_OPT_SGD:
-			return "sgd";
-		case EST_OPT_ADAGRAD:
-			return "adagrad";
-		case EST_OPT_ADAM:
-			return "adam";
-	}
-	elog(ERROR, "unrecognized optimizer: %d", (int) kind);
-	return NULL;				/* keep compiler quiet */
+	return NameOf(optimizer_names, kind, "optimizer");
 }
 
 EstOptimizerKind
 EstOptimizerFromName(const char *name)
 {
-	if (strcmp(name, "sgd") == 0)
-		return EST_OPT_SGD;
-	if (strcmp(name, "adagrad") == 0)
-		return EST_OPT_ADAGRAD;
-	if (strcmp(name, "adam") == 0)
-		return EST_OPT_ADAM;
-	if (strcmp(name, "momentum") == 0 || strcmp(name, "rmsprop") == 0 ||
-		strcmp(name, "ftrl") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("optimizer \"%s\" is not supported yet", name),
-				 errhint("Use \"sgd\", \"adagrad\" or \"adam\".")));
+	int			kind = ValueOf(optimizer_names, name);
+
+	if (kind >= 0)
+		return (EstOptimizerKind) kind;
+	for (int i = 0; later_optimizers[i] != NULL; i++)
+		if (strcmp(name, later_optimizers[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("optimizer \"%s\" is not supported yet", name),
+					 errhint("Use %s.", NameList(optimizer_names))));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized optimizer \"%s\"", name),
-			 errhint("Use \"sgd\", \"adagrad\" or \"adam\".")));
+			 errhint("Use %s.", NameList(optimizer_names))));
 	return 0;					/* keep compiler quiet */
 }
 
 const char *
 EstActivationName(EstActivation act)
 {
-	switch (act)
-	{
-		case EST_ACT_RELU:
-			return "relu";
-		case EST_ACT_TANH:
-			return "tanh";
-		case EST_ACT_SIGMOID:
-			return "sigmoid";
-		case EST_ACT_LINEAR:
-			return "linear";
-	}
-	elog(ERROR, "unrecognized activation: %d", (int) act);
-	return NULL;				/* keep compiler quiet */
+	return NameOf(activation_names, act, "activation");
 }
 
 EstActivation
 EstActivationFromName(const char *name)
 {
-	if (strcmp(name, "relu") == 0)
-		return EST_ACT_RELU;
-	if (strcmp(name, "tanh") == 0)
-		return EST_ACT_TANH;
-	if (strcmp(name, "sigmoid") == 0)
-		return EST_ACT_SIGMOID;
-	if (strcmp(name, "linear") == 0)
-		return EST_ACT_LINEAR;
+	int			act = ValueOf(activation_names, name);
+
+	if (act >= 0)
+		return (EstActivation) act;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized activation_fn \"%s\"", name),
-			 errhint("Use \"relu\", \"tanh\", \"sigmoid\" or \"linear\".")));
+			 errhint("Use %s.", NameList(activation_names))));
 	return 0;					/* keep compiler quiet */
 }
 

@@ -24,7 +24,6 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -135,25 +134,6 @@ EstCrc32c(uint32_t crc, const void *data, size_t len)
 	return ~crc;
 }
 
-/*
- * SetError formats a message into errmsg, which may be NULL.
- */
-#ifdef __GNUC__
-static void SetError(char *errmsg, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-#endif
-
-static void
-SetError(char *errmsg, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (errmsg == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errmsg, EST_ERRMSG_LEN, fmt, ap);
-	va_end(ap);
-}
 
 /* ----------------------------------------------------------------
  * Little-endian access, byte by byte
@@ -333,7 +313,7 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 	if (net->n_layers < 1 || net->n_layers > EST_MAX_LAYERS + 1 ||
 		net->params == NULL)
 	{
-		SetError(errmsg, "cannot encode a network with %d layers",
+		EstSetError(errmsg, "cannot encode a network with %d layers",
 				 net->n_layers);
 		return EST_EINVAL;
 	}
@@ -343,7 +323,7 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 
 		if (net->sizes[l] < 1 || net->sizes[l] > limit)
 		{
-			SetError(errmsg, "cannot encode a layer of %d units",
+			EstSetError(errmsg, "cannot encode a layer of %d units",
 					 net->sizes[l]);
 			return EST_EINVAL;
 		}
@@ -351,7 +331,7 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 	if (ShapeParamCount(net->sizes, net->n_layers) != (uint64_t) net->n_params ||
 		net->n_params > EST_MAX_PARAMS)
 	{
-		SetError(errmsg, "network has %zu parameters, but its shape needs %llu",
+		EstSetError(errmsg, "network has %zu parameters, but its shape needs %llu",
 				 net->n_params,
 				 (unsigned long long) ShapeParamCount(net->sizes,
 													  net->n_layers));
@@ -360,14 +340,14 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 	if (!ValidActivation((uint32_t) net->activation) ||
 		!ValidHead((uint32_t) net->head))
 	{
-		SetError(errmsg, "network has an unrecognized activation or head");
+		EstSetError(errmsg, "network has an unrecognized activation or head");
 		return EST_EINVAL;
 	}
 	for (i = 0; i < net->n_params; i++)
 	{
 		if (!isfinite(net->params[i]))
 		{
-			SetError(errmsg, "network parameter %zu is not finite", i);
+			EstSetError(errmsg, "network parameter %zu is not finite", i);
 			return EST_EINVAL;
 		}
 	}
@@ -375,12 +355,12 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 	if (EstOptimizerSlotCount(opt->kind) < 0 ||
 		opt->n_slots != EstOptimizerSlotCount(opt->kind))
 	{
-		SetError(errmsg, "unrecognized optimizer: %d", (int) opt->kind);
+		EstSetError(errmsg, "unrecognized optimizer: %d", (int) opt->kind);
 		return EST_EINVAL;
 	}
 	if (opt->n != net->n_params)
 	{
-		SetError(errmsg, "optimizer has %zu parameters, the network %zu",
+		EstSetError(errmsg, "optimizer has %zu parameters, the network %zu",
 				 opt->n, net->n_params);
 		return EST_EINVAL;
 	}
@@ -389,21 +369,21 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 							   opt->iterations);
 	if (bad != NULL)
 	{
-		SetError(errmsg, "optimizer %s is out of range", bad);
+		EstSetError(errmsg, "optimizer %s is out of range", bad);
 		return EST_EINVAL;
 	}
 	for (s = 0; s < opt->n_slots; s++)
 	{
 		if (opt->slot[s] == NULL)
 		{
-			SetError(errmsg, "optimizer slot %d is missing", s);
+			EstSetError(errmsg, "optimizer slot %d is missing", s);
 			return EST_EINVAL;
 		}
 		for (i = 0; i < opt->n; i++)
 		{
 			if (!SlotValueValid(opt->kind, s, opt->slot[s][i]))
 			{
-				SetError(errmsg, "optimizer slot %d value %zu is out of range",
+				EstSetError(errmsg, "optimizer slot %d value %zu is out of range",
 						 s, i);
 				return EST_EINVAL;
 			}
@@ -413,7 +393,7 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 	if (fs->n_inputs != net->sizes[0] || fs->shift == NULL ||
 		fs->scale == NULL)
 	{
-		SetError(errmsg, "feature state has %d inputs, the network %d",
+		EstSetError(errmsg, "feature state has %d inputs, the network %d",
 				 fs->n_inputs, net->sizes[0]);
 		return EST_EINVAL;
 	}
@@ -422,20 +402,20 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 		if (!isfinite(fs->shift[l]) || !isfinite(fs->scale[l]) ||
 			fs->scale[l] == 0.0)
 		{
-			SetError(errmsg, "feature state of input %d is out of range", l);
+			EstSetError(errmsg, "feature state of input %d is out of range", l);
 			return EST_EINVAL;
 		}
 	}
 
 	if (ckpt->global_step < 0)
 	{
-		SetError(errmsg, "global step %lld is negative",
+		EstSetError(errmsg, "global step %lld is negative",
 				 (long long) ckpt->global_step);
 		return EST_EINVAL;
 	}
 	if ((ckpt->rng.s[0] | ckpt->rng.s[1] | ckpt->rng.s[2] | ckpt->rng.s[3]) == 0)
 	{
-		SetError(errmsg, "random number generator state is all zero");
+		EstSetError(errmsg, "random number generator state is all zero");
 		return EST_EINVAL;
 	}
 	return EST_OK;
@@ -477,14 +457,14 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 		netw_len + optm_len + feat_len + STEP_LEN + TRAILER_LEN;
 	if (total > (uint64_t) ((size_t) -1))
 	{
-		SetError(errmsg, "checkpoint of %llu bytes is too large",
+		EstSetError(errmsg, "checkpoint of %llu bytes is too large",
 				 (unsigned long long) total);
 		return EST_ELIMIT;
 	}
 	buf = EstAlloc((size_t) total);
 	if (buf == NULL)
 	{
-		SetError(errmsg, "could not allocate %llu bytes for the checkpoint",
+		EstSetError(errmsg, "could not allocate %llu bytes for the checkpoint",
 				 (unsigned long long) total);
 		return EST_ENOMEM;
 	}
@@ -564,7 +544,7 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 	if (len < NETW_FIXED_LEN)
 	{
-		SetError(errmsg, "network section is too short: %llu bytes",
+		EstSetError(errmsg, "network section is too short: %llu bytes",
 				 (unsigned long long) len);
 		return EST_ECORRUPT;
 	}
@@ -573,30 +553,30 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 	head = GetU32(p + 8);
 	if (n_layers == 0)
 	{
-		SetError(errmsg, "network has no layers");
+		EstSetError(errmsg, "network has no layers");
 		return EST_ECORRUPT;
 	}
 	if (n_layers > EST_MAX_LAYERS + 1)
 	{
-		SetError(errmsg, "network has %lu layers, the limit is %d",
+		EstSetError(errmsg, "network has %lu layers, the limit is %d",
 				 (unsigned long) n_layers, EST_MAX_LAYERS + 1);
 		return EST_ELIMIT;
 	}
 	if (!ValidActivation(activation))
 	{
-		SetError(errmsg, "unrecognized activation: %lu",
+		EstSetError(errmsg, "unrecognized activation: %lu",
 				 (unsigned long) activation);
 		return EST_ECORRUPT;
 	}
 	if (!ValidHead(head))
 	{
-		SetError(errmsg, "unrecognized head: %lu", (unsigned long) head);
+		EstSetError(errmsg, "unrecognized head: %lu", (unsigned long) head);
 		return EST_ECORRUPT;
 	}
 	fixed = NETW_FIXED_LEN + 4 * (uint64_t) (n_layers + 1) + 8;
 	if (len < fixed)
 	{
-		SetError(errmsg, "network section of %llu bytes cannot hold %lu layers",
+		EstSetError(errmsg, "network section of %llu bytes cannot hold %lu layers",
 				 (unsigned long long) len, (unsigned long) n_layers);
 		return EST_ECORRUPT;
 	}
@@ -607,12 +587,12 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 		if (size == 0)
 		{
-			SetError(errmsg, "layer size %lu is zero", (unsigned long) l);
+			EstSetError(errmsg, "layer size %lu is zero", (unsigned long) l);
 			return EST_ECORRUPT;
 		}
 		if (size > limit)
 		{
-			SetError(errmsg, "layer size %lu is %lu, the limit is %lu",
+			EstSetError(errmsg, "layer size %lu is %lu, the limit is %lu",
 					 (unsigned long) l, (unsigned long) size,
 					 (unsigned long) limit);
 			return EST_ELIMIT;
@@ -622,7 +602,7 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 	expected = ShapeParamCount(sizes, (int) n_layers);
 	if (expected > (uint64_t) EST_MAX_PARAMS)
 	{
-		SetError(errmsg, "network needs %llu parameters, the limit is %llu",
+		EstSetError(errmsg, "network needs %llu parameters, the limit is %llu",
 				 (unsigned long long) expected,
 				 (unsigned long long) EST_MAX_PARAMS);
 		return EST_ELIMIT;
@@ -630,14 +610,14 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 	n_params = GetU64(p + fixed - 8);
 	if (n_params != expected)
 	{
-		SetError(errmsg, "network claims %llu parameters, its shape needs %llu",
+		EstSetError(errmsg, "network claims %llu parameters, its shape needs %llu",
 				 (unsigned long long) n_params,
 				 (unsigned long long) expected);
 		return EST_ECORRUPT;
 	}
 	if (len - fixed != 4 * n_params)
 	{
-		SetError(errmsg, "network section has %llu bytes, %llu parameters need %llu",
+		EstSetError(errmsg, "network section has %llu bytes, %llu parameters need %llu",
 				 (unsigned long long) len, (unsigned long long) n_params,
 				 (unsigned long long) (fixed + 4 * n_params));
 		return EST_ECORRUPT;
@@ -656,7 +636,7 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 		if (!isfinite(v))
 		{
-			SetError(errmsg, "network parameter %zu is not finite", i);
+			EstSetError(errmsg, "network parameter %zu is not finite", i);
 			return EST_ECORRUPT;
 		}
 		ckpt->net.params[i] = v;
@@ -685,7 +665,7 @@ DecodeOptimizer(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 	if (len < OPTM_FIXED_LEN)
 	{
-		SetError(errmsg, "optimizer section is too short: %llu bytes",
+		EstSetError(errmsg, "optimizer section is too short: %llu bytes",
 				 (unsigned long long) len);
 		return EST_ECORRUPT;
 	}
@@ -693,12 +673,12 @@ DecodeOptimizer(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 	n_slots = GetU32(p + 4);
 	if (kind != EST_OPT_SGD && kind != EST_OPT_ADAGRAD && kind != EST_OPT_ADAM)
 	{
-		SetError(errmsg, "unrecognized optimizer: %lu", (unsigned long) kind);
+		EstSetError(errmsg, "unrecognized optimizer: %lu", (unsigned long) kind);
 		return EST_ECORRUPT;
 	}
 	if (n_slots != (uint32_t) EstOptimizerSlotCount((EstOptimizerKind) kind))
 	{
-		SetError(errmsg, "optimizer has %lu slots, its kind keeps %d",
+		EstSetError(errmsg, "optimizer has %lu slots, its kind keeps %d",
 				 (unsigned long) n_slots,
 				 EstOptimizerSlotCount((EstOptimizerKind) kind));
 		return EST_ECORRUPT;
@@ -710,19 +690,19 @@ DecodeOptimizer(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 	bad = CheckHyperparameters(hp[0], hp[1], hp[2], hp[3], hp[4], iterations);
 	if (bad != NULL)
 	{
-		SetError(errmsg, "optimizer %s is out of range", bad);
+		EstSetError(errmsg, "optimizer %s is out of range", bad);
 		return EST_ECORRUPT;
 	}
 	if (n != (uint64_t) ckpt->net.n_params)
 	{
-		SetError(errmsg, "optimizer has %llu parameters, the network %zu",
+		EstSetError(errmsg, "optimizer has %llu parameters, the network %zu",
 				 (unsigned long long) n, ckpt->net.n_params);
 		return EST_ECORRUPT;
 	}
 	/* n <= EST_MAX_PARAMS and n_slots <= 2: no overflow */
 	if (len - OPTM_FIXED_LEN != 4 * (uint64_t) n_slots * n)
 	{
-		SetError(errmsg, "optimizer section has %llu bytes, expected %llu",
+		EstSetError(errmsg, "optimizer section has %llu bytes, expected %llu",
 				 (unsigned long long) len,
 				 (unsigned long long) (OPTM_FIXED_LEN +
 									   4 * (uint64_t) n_slots * n));
@@ -748,7 +728,7 @@ DecodeOptimizer(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 			if (!SlotValueValid(opt->kind, (int) s, v))
 			{
-				SetError(errmsg, "optimizer slot %lu value %zu is out of range",
+				EstSetError(errmsg, "optimizer slot %lu value %zu is out of range",
 						 (unsigned long) s, i);
 				return EST_ECORRUPT;
 			}
@@ -773,20 +753,20 @@ DecodeFeatures(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 	if (len < FEAT_FIXED_LEN)
 	{
-		SetError(errmsg, "feature section is too short: %llu bytes",
+		EstSetError(errmsg, "feature section is too short: %llu bytes",
 				 (unsigned long long) len);
 		return EST_ECORRUPT;
 	}
 	n = GetU32(p);
 	if (n != (uint32_t) ckpt->net.sizes[0])
 	{
-		SetError(errmsg, "feature state has %lu inputs, the network %d",
+		EstSetError(errmsg, "feature state has %lu inputs, the network %d",
 				 (unsigned long) n, ckpt->net.sizes[0]);
 		return EST_ECORRUPT;
 	}
 	if (len - FEAT_FIXED_LEN != 16 * (uint64_t) n)
 	{
-		SetError(errmsg, "feature section has %llu bytes, expected %llu",
+		EstSetError(errmsg, "feature section has %llu bytes, expected %llu",
 				 (unsigned long long) len,
 				 (unsigned long long) (FEAT_FIXED_LEN + 16 * (uint64_t) n));
 		return EST_ECORRUPT;
@@ -802,7 +782,7 @@ DecodeFeatures(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 		if (!isfinite(shift) || !isfinite(scale) || scale == 0.0)
 		{
-			SetError(errmsg, "feature state of input %lu is out of range",
+			EstSetError(errmsg, "feature state of input %lu is out of range",
 					 (unsigned long) j);
 			return EST_ECORRUPT;
 		}
@@ -826,21 +806,21 @@ DecodeStep(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 	if (len != STEP_LEN)
 	{
-		SetError(errmsg, "step section has %llu bytes, expected %d",
+		EstSetError(errmsg, "step section has %llu bytes, expected %d",
 				 (unsigned long long) len, STEP_LEN);
 		return EST_ECORRUPT;
 	}
 	step = (int64_t) GetU64(p);
 	if (step < 0)
 	{
-		SetError(errmsg, "global step %lld is negative", (long long) step);
+		EstSetError(errmsg, "global step %lld is negative", (long long) step);
 		return EST_ECORRUPT;
 	}
 	for (i = 0; i < 4; i++)
 		ckpt->rng.s[i] = GetU64(p + 8 + 8 * i);
 	if ((ckpt->rng.s[0] | ckpt->rng.s[1] | ckpt->rng.s[2] | ckpt->rng.s[3]) == 0)
 	{
-		SetError(errmsg, "random number generator state is all zero");
+		EstSetError(errmsg, "random number generator state is all zero");
 		return EST_ECORRUPT;
 	}
 	ckpt->global_step = step;
@@ -870,36 +850,36 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 
 	if (buf == NULL || len < 12)
 	{
-		SetError(errmsg, "checkpoint is too short: %zu bytes",
+		EstSetError(errmsg, "checkpoint is too short: %zu bytes",
 				 buf == NULL ? (size_t) 0 : len);
 		return EST_ECORRUPT;
 	}
 	if (memcmp(buf, EST_CHECKPOINT_MAGIC, 8) != 0)
 	{
-		SetError(errmsg, "checkpoint does not start with the magic number");
+		EstSetError(errmsg, "checkpoint does not start with the magic number");
 		return EST_ECORRUPT;
 	}
 	version = GetU32(buf + 8);
 	if (version > EST_CHECKPOINT_VERSION)
 	{
-		SetError(errmsg, "checkpoint format version %lu is newer than the supported version %d",
+		EstSetError(errmsg, "checkpoint format version %lu is newer than the supported version %d",
 				 (unsigned long) version, EST_CHECKPOINT_VERSION);
 		return EST_EVERSION;
 	}
 	if (version == 0)
 	{
-		SetError(errmsg, "checkpoint format version 0 is invalid");
+		EstSetError(errmsg, "checkpoint format version 0 is invalid");
 		return EST_ECORRUPT;
 	}
 	if (len < HEADER_LEN + TRAILER_LEN)
 	{
-		SetError(errmsg, "checkpoint is too short: %zu bytes", len);
+		EstSetError(errmsg, "checkpoint is too short: %zu bytes", len);
 		return EST_ECORRUPT;
 	}
 	total = GetU64(buf + 12);
 	if (total != (uint64_t) len)
 	{
-		SetError(errmsg, "checkpoint length field is %llu, but the checkpoint has %zu bytes",
+		EstSetError(errmsg, "checkpoint length field is %llu, but the checkpoint has %zu bytes",
 				 (unsigned long long) total, len);
 		return EST_ECORRUPT;
 	}
@@ -907,7 +887,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	computed = EstCrc32c(0, buf, len - TRAILER_LEN);
 	if (stored != computed)
 	{
-		SetError(errmsg, "stored checksum is %08X, computed %08X",
+		EstSetError(errmsg, "stored checksum is %08X, computed %08X",
 				 (unsigned int) stored, (unsigned int) computed);
 		return EST_ECORRUPT;
 	}
@@ -923,7 +903,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 
 		if (end - pos < SECTION_HEADER_LEN)
 		{
-			SetError(errmsg, "section header at byte %zu is truncated", pos);
+			EstSetError(errmsg, "section header at byte %zu is truncated", pos);
 			return EST_ECORRUPT;
 		}
 		tag = buf + pos;
@@ -934,19 +914,19 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 				break;
 		if (sec == N_SECTIONS)
 		{
-			SetError(errmsg, "unrecognized section tag %02X%02X%02X%02X at byte %zu",
+			EstSetError(errmsg, "unrecognized section tag %02X%02X%02X%02X at byte %zu",
 					 tag[0], tag[1], tag[2], tag[3], pos - SECTION_HEADER_LEN);
 			return EST_ECORRUPT;
 		}
 		if (plen > (uint64_t) (end - pos))
 		{
-			SetError(errmsg, "section \"%s\" claims %llu bytes, but only %zu remain",
+			EstSetError(errmsg, "section \"%s\" claims %llu bytes, but only %zu remain",
 					 section_tags[sec], (unsigned long long) plen, end - pos);
 			return EST_ECORRUPT;
 		}
 		if (payload[sec] != NULL)
 		{
-			SetError(errmsg, "section \"%s\" appears more than once",
+			EstSetError(errmsg, "section \"%s\" appears more than once",
 					 section_tags[sec]);
 			return EST_ECORRUPT;
 		}
@@ -957,7 +937,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	}
 	if (found != n_sections)
 	{
-		SetError(errmsg, "checkpoint claims %lu sections, but has %lu",
+		EstSetError(errmsg, "checkpoint claims %lu sections, but has %lu",
 				 (unsigned long) n_sections, (unsigned long) found);
 		return EST_ECORRUPT;
 	}
@@ -965,7 +945,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	{
 		if (payload[sec] == NULL)
 		{
-			SetError(errmsg, "section \"%s\" is missing", section_tags[sec]);
+			EstSetError(errmsg, "section \"%s\" is missing", section_tags[sec]);
 			return EST_ECORRUPT;
 		}
 	}

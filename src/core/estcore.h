@@ -36,6 +36,13 @@ typedef enum EstStatus
 	EST_EVERSION				/* checkpoint written by a newer format */
 } EstStatus;
 
+/* Formats a message into errmsg (EST_ERRMSG_LEN bytes, may be NULL). */
+extern void EstSetError(char *errmsg, const char *fmt,...)
+#ifdef __GNUC__
+			__attribute__((format(printf, 2, 3)))
+#endif
+			;
+
 /* ----------------------------------------------------------------
  * Allocator
  * ----------------------------------------------------------------

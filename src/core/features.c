@@ -29,16 +29,13 @@ EstFeatureStateInit(EstFeatureState *fs, int n_inputs, char *errmsg)
 	memset(fs, 0, sizeof(*fs));
 	if (n_inputs < 1)
 	{
-		if (errmsg)
-			snprintf(errmsg, EST_ERRMSG_LEN,
-					 "feature state needs at least 1 input, not %d", n_inputs);
+		EstSetError(errmsg, "feature state needs at least 1 input, not %d",
+					n_inputs);
 		return EST_EINVAL;
 	}
 	if (n_inputs > EST_MAX_UNITS)
 	{
-		if (errmsg)
-			snprintf(errmsg, EST_ERRMSG_LEN,
-					 "feature state has %d inputs, the limit is %d",
+		EstSetError(errmsg, "feature state has %d inputs, the limit is %d",
 					 n_inputs, EST_MAX_UNITS);
 		return EST_ELIMIT;
 	}
@@ -47,9 +44,7 @@ EstFeatureStateInit(EstFeatureState *fs, int n_inputs, char *errmsg)
 	if (fs->shift == NULL || fs->scale == NULL)
 	{
 		EstFeatureStateFree(fs);
-		if (errmsg)
-			snprintf(errmsg, EST_ERRMSG_LEN,
-					 "could not allocate the feature state of %d inputs",
+		EstSetError(errmsg, "could not allocate the feature state of %d inputs",
 					 n_inputs);
 		return EST_ENOMEM;
 	}

@@ -23,7 +23,6 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,25 +30,6 @@
 
 #include "estcore.h"
 
-/*
- * SetError formats a message into errmsg, which may be NULL.
- */
-#ifdef __GNUC__
-static void SetError(char *errmsg, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-#endif
-
-static void
-SetError(char *errmsg, const char *fmt,...)
-{
-	va_list		ap;
-
-	if (errmsg == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errmsg, EST_ERRMSG_LEN, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * ExactParamCount returns the number of parameters of a network whose
@@ -133,24 +113,24 @@ EstNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
 
 	if (n_hidden < 0 || (n_hidden > 0 && hidden == NULL))
 	{
-		SetError(errmsg, "invalid number of hidden layers: %d", n_hidden);
+		EstSetError(errmsg, "invalid number of hidden layers: %d", n_hidden);
 		return EST_EINVAL;
 	}
 	if (n_hidden > EST_MAX_LAYERS)
 	{
-		SetError(errmsg, "network has %d hidden layers, the limit is %d",
+		EstSetError(errmsg, "network has %d hidden layers, the limit is %d",
 				 n_hidden, EST_MAX_LAYERS);
 		return EST_ELIMIT;
 	}
 	if (n_inputs < 1)
 	{
-		SetError(errmsg, "network must have at least 1 input, not %d",
+		EstSetError(errmsg, "network must have at least 1 input, not %d",
 				 n_inputs);
 		return EST_EINVAL;
 	}
 	if (n_inputs > EST_MAX_UNITS)
 	{
-		SetError(errmsg, "network has %d inputs, the limit is %d",
+		EstSetError(errmsg, "network has %d inputs, the limit is %d",
 				 n_inputs, EST_MAX_UNITS);
 		return EST_ELIMIT;
 	}
@@ -158,38 +138,38 @@ EstNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
 	{
 		if (hidden[i] < 1)
 		{
-			SetError(errmsg, "hidden layer %d must have at least 1 unit, not %d",
+			EstSetError(errmsg, "hidden layer %d must have at least 1 unit, not %d",
 					 i + 1, hidden[i]);
 			return EST_EINVAL;
 		}
 		if (hidden[i] > EST_MAX_UNITS)
 		{
-			SetError(errmsg, "hidden layer %d has %d units, the limit is %d",
+			EstSetError(errmsg, "hidden layer %d has %d units, the limit is %d",
 					 i + 1, hidden[i], EST_MAX_UNITS);
 			return EST_ELIMIT;
 		}
 	}
 	if (n_outputs < 1)
 	{
-		SetError(errmsg, "network must have at least 1 output, not %d",
+		EstSetError(errmsg, "network must have at least 1 output, not %d",
 				 n_outputs);
 		return EST_EINVAL;
 	}
 	if (n_outputs > EST_MAX_CLASSES)
 	{
-		SetError(errmsg, "network has %d outputs, the limit is %d",
+		EstSetError(errmsg, "network has %d outputs, the limit is %d",
 				 n_outputs, EST_MAX_CLASSES);
 		return EST_ELIMIT;
 	}
 	if (activation != EST_ACT_RELU && activation != EST_ACT_TANH &&
 		activation != EST_ACT_SIGMOID && activation != EST_ACT_LINEAR)
 	{
-		SetError(errmsg, "unrecognized activation: %d", (int) activation);
+		EstSetError(errmsg, "unrecognized activation: %d", (int) activation);
 		return EST_EINVAL;
 	}
 	if (head != EST_HEAD_SOFTMAX && head != EST_HEAD_SQUARED)
 	{
-		SetError(errmsg, "unrecognized head: %d", (int) head);
+		EstSetError(errmsg, "unrecognized head: %d", (int) head);
 		return EST_EINVAL;
 	}
 
@@ -198,7 +178,7 @@ EstNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
 	total = ExactParamCount(net->sizes, net->n_layers);
 	if (total > (uint64_t) EST_MAX_PARAMS)
 	{
-		SetError(errmsg, "network needs %llu parameters, the limit is %llu",
+		EstSetError(errmsg, "network needs %llu parameters, the limit is %llu",
 				 (unsigned long long) total,
 				 (unsigned long long) EST_MAX_PARAMS);
 		memset(net, 0, sizeof(*net));
@@ -220,7 +200,7 @@ EstNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
 	net->params = EstAllocZero(net->n_params, sizeof(float));
 	if (net->params == NULL)
 	{
-		SetError(errmsg, "could not allocate %zu parameters",
+		EstSetError(errmsg, "could not allocate %zu parameters",
 				 net->n_params);
 		memset(net, 0, sizeof(*net));
 		return EST_ENOMEM;
@@ -268,7 +248,7 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 	memset(ws, 0, sizeof(*ws));
 	if (max_batch < 1)
 	{
-		SetError(errmsg, "batch size must be at least 1, not %d", max_batch);
+		EstSetError(errmsg, "batch size must be at least 1, not %d", max_batch);
 		return EST_EINVAL;
 	}
 	ws->max_batch = max_batch;
@@ -291,7 +271,7 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 
 nomem:
 	EstWorkspaceFree(ws);
-	SetError(errmsg, "could not allocate a workspace for batches of %d rows",
+	EstSetError(errmsg, "could not allocate a workspace for batches of %d rows",
 			 max_batch);
 	return EST_ENOMEM;
 }

@@ -88,16 +88,13 @@ EstOptimizerInit(EstOptimizer *opt, size_t n, char *errmsg)
 	opt->iterations = 0;
 	if (n_slots < 0)
 	{
-		if (errmsg)
-			snprintf(errmsg, EST_ERRMSG_LEN, "unrecognized optimizer: %d",
+		EstSetError(errmsg, "unrecognized optimizer: %d",
 					 (int) opt->kind);
 		return EST_EINVAL;
 	}
 	if (n > EST_MAX_PARAMS)
 	{
-		if (errmsg)
-			snprintf(errmsg, EST_ERRMSG_LEN,
-					 "optimizer needs %zu parameters, the limit is %zu",
+		EstSetError(errmsg, "optimizer needs %zu parameters, the limit is %zu",
 					 n, (size_t) EST_MAX_PARAMS);
 		return EST_ELIMIT;
 	}
@@ -108,9 +105,7 @@ EstOptimizerInit(EstOptimizer *opt, size_t n, char *errmsg)
 		{
 			EstFree(opt->slot[0]);
 			opt->slot[0] = NULL;
-			if (errmsg)
-				snprintf(errmsg, EST_ERRMSG_LEN,
-						 "could not allocate optimizer slots for %zu parameters",
+			EstSetError(errmsg, "could not allocate optimizer slots for %zu parameters",
 						 n);
 			return EST_ENOMEM;
 		}
