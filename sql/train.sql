@@ -121,8 +121,6 @@ SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', learning_rate 
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', learning_rate => 'NaN')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', learning_rate => 'Infinity')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', optimizer => 'lbfgs')$$);
-SELECT * FROM est_train('train_bad', 'iris_train', optimizer => 'ftrl');
-SELECT * FROM est_train('train_bad', 'iris_train', model_type => 'dnn_regressor');
 SELECT * FROM est_train('train_bad', 'iris_train', model_type => 'svm');
 SELECT * FROM est_train('train_bad', 'iris_train', params => '{"sed": 1}');
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '[1]')$$);

@@ -10,9 +10,10 @@
  * caller.  Every query names its tables and operators with their schema,
  * so no search_path can redirect it.
  *
- * Training locks the model's row (SELECT ... FOR UPDATE), so two sessions
- * training one model take turns, and a rolled back training leaves the
- * model as it was.
+ * Training locks the model's row (SELECT ... FOR NO KEY UPDATE), so two
+ * sessions training one model take turns, while evaluations and
+ * predictions never wait; a rolled back training leaves the model as it
+ * was.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,7 +37,8 @@
 #define MODEL_COLUMNS \
 	"name, owner, model_type, label, features, feature_types, " \
 	"feature_widths, n_inputs, n_classes, hidden_units, activation, " \
-	"optimizer, learning_rate, batch_size, params, global_step"
+	"optimizer, learning_rate, batch_size, params, global_step, " \
+	"label_dimension"
 
 static Oid
 CatalogOwner(void)
@@ -141,7 +143,7 @@ ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
 #define COL(i) SPI_getbinval(tuple, tupdesc, (i), &isnull)
 	def->name = TextDatumGetCString(COL(1));
 	def->owner = DatumGetObjectId(COL(2));
-	def->model_type = TextDatumGetCString(COL(3));
+	def->type = EstModelTypeFromName(TextDatumGetCString(COL(3)));
 	def->label = TextDatumGetCString(COL(4));
 
 	deconstruct_array(DatumGetArrayTypeP(COL(5)), TEXTOID, -1, false,
@@ -165,6 +167,8 @@ ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
 
 	def->n_inputs = DatumGetInt32(COL(8));
 	def->n_classes = DatumGetInt32(COL(9));
+	if (isnull)
+		def->n_classes = 0;
 	DeconstructInts(COL(10), INT4OID, def->hidden, EST_MAX_LAYERS,
 					&def->n_hidden);
 	def->activation = EstActivationFromName(TextDatumGetCString(COL(11)));
@@ -173,6 +177,9 @@ ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
 	def->batch_size = DatumGetInt32(COL(14));
 	def->params = DatumGetJsonbPCopy(COL(15));
 	def->global_step = DatumGetInt64(COL(16));
+	def->label_dimension = DatumGetInt32(COL(17));
+	if (isnull)
+		def->label_dimension = 0;
 #undef COL
 	return def;
 }
@@ -193,7 +200,7 @@ EstCatalogGetModel(const char *name, bool for_update, bool missing_ok)
 	values[0] = CStringGetTextDatum(name);
 	CatalogExecute(for_update ?
 				   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
-				   " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE" :
+				   " WHERE name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE" :
 				   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
 				   " WHERE name OPERATOR(pg_catalog.=) $1",
 				   1, types, values, NULL, !for_update, 1);
@@ -233,10 +240,11 @@ EstCatalogCheckOwner(const EstModelDef *def, const char *action)
 bool
 EstCatalogInsertModel(const EstModelDef *def)
 {
-	Oid			types[15] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+	Oid			types[16] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
 		OIDARRAYOID, INT4ARRAYOID, INT4OID, INT4OID, INT4ARRAYOID, TEXTOID,
-	TEXTOID, FLOAT8OID, INT4OID, JSONBOID};
-	Datum		values[15];
+	TEXTOID, FLOAT8OID, INT4OID, JSONBOID, INT4OID};
+	Datum		values[16];
+	char		nulls[16];
 	char	  **names = palloc(def->n_features * sizeof(char *));
 	Datum	   *typoids = palloc(def->n_features * sizeof(Datum));
 	int		   *widths = palloc(def->n_features * sizeof(int));
@@ -250,7 +258,8 @@ EstCatalogInsertModel(const EstModelDef *def)
 
 	values[0] = CStringGetTextDatum(def->name);
 	values[1] = ObjectIdGetDatum(def->owner);
-	values[2] = CStringGetTextDatum(def->model_type);
+	memset(nulls, ' ', sizeof(nulls));
+	values[2] = CStringGetTextDatum(EstModelTypeName(def->type));
 	values[3] = CStringGetTextDatum(def->label);
 	values[4] = TextArrayDatum(names, def->n_features);
 	values[5] = PointerGetDatum(construct_array(typoids, def->n_features,
@@ -259,6 +268,8 @@ EstCatalogInsertModel(const EstModelDef *def)
 	values[6] = Int4ArrayDatum(widths, def->n_features);
 	values[7] = Int32GetDatum(def->n_inputs);
 	values[8] = Int32GetDatum(def->n_classes);
+	if (def->n_classes == 0)
+		nulls[8] = 'n';
 	values[9] = Int4ArrayDatum(def->hidden, def->n_hidden);
 	values[10] = CStringGetTextDatum(EstActivationName(def->activation));
 	values[11] = CStringGetTextDatum(EstOptimizerName(def->optimizer));
@@ -266,15 +277,19 @@ EstCatalogInsertModel(const EstModelDef *def)
 	values[13] = Int32GetDatum(def->batch_size);
 	values[14] = def->params ? JsonbPGetDatum(def->params) :
 		DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	values[15] = Int32GetDatum(def->label_dimension);
+	if (def->label_dimension == 0)
+		nulls[15] = 'n';
 
 	CatalogExecute("INSERT INTO estimator.model_catalog"
 				   " (name, owner, model_type, label, features, feature_types,"
 				   " feature_widths, n_inputs, n_classes, hidden_units,"
-				   " activation, optimizer, learning_rate, batch_size, params)"
+				   " activation, optimizer, learning_rate, batch_size, params,"
+				   " label_dimension)"
 				   " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regtype[],"
-				   " $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+				   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 				   " ON CONFLICT (name) DO NOTHING",
-				   15, types, values, NULL, false, 0);
+				   16, types, values, nulls, false, 0);
 	return SPI_processed == 1;
 }
 
@@ -297,7 +312,7 @@ EstCatalogUpdateModel(const EstModelDef *def)
 
 /*
  * EstCatalogDropModel deletes a model; its checkpoints and log go with it
- * (ON DELETE CASCADE).
+ * (ON DELETE CASCADE), and its evaluations, which have no foreign key.
  */
 void
 EstCatalogDropModel(const char *name)
@@ -308,6 +323,24 @@ EstCatalogDropModel(const char *name)
 	values[0] = CStringGetTextDatum(name);
 	CatalogExecute("DELETE FROM estimator.model_catalog"
 				   " WHERE name OPERATOR(pg_catalog.=) $1",
+				   1, types, values, NULL, false, 0);
+	EstCatalogForgetEvaluations(name);
+}
+
+/*
+ * EstCatalogForgetEvaluations deletes the evaluations recorded under a
+ * model name: when the model is dropped, and when a new model takes the
+ * name of one whose evaluation committed after it was dropped.
+ */
+void
+EstCatalogForgetEvaluations(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(name);
+	CatalogExecute("DELETE FROM estimator.evaluations"
+				   " WHERE model OPERATOR(pg_catalog.=) $1",
 				   1, types, values, NULL, false, 0);
 }
 
@@ -424,17 +457,42 @@ EstCatalogStoreCheckpoint(const char *name, int64 global_step, double loss,
  */
 void
 EstCatalogLog(const char *name, int64 global_step, double loss,
-			  double seconds)
+			  double seconds, Jsonb *eval_metrics)
 {
-	Oid			types[4] = {TEXTOID, INT8OID, FLOAT8OID, FLOAT8OID};
-	Datum		values[4];
+	Oid			types[5] = {TEXTOID, INT8OID, FLOAT8OID, FLOAT8OID, JSONBOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int64GetDatum(global_step);
 	values[2] = Float8GetDatum(loss);
 	values[3] = Float8GetDatum(seconds);
+	values[4] = eval_metrics ? JsonbPGetDatum(eval_metrics) : (Datum) 0;
+	if (eval_metrics == NULL)
+		nulls[4] = 'n';
 	CatalogExecute("INSERT INTO estimator.training_log"
-				   " (model, global_step, loss, seconds)"
+				   " (model, global_step, loss, seconds, eval_metrics)"
+				   " VALUES ($1, $2, $3, $4, $5)",
+				   5, types, values, nulls, false, 0);
+}
+
+/*
+ * EstCatalogRecordEvaluation keeps the metrics of an evaluation in
+ * estimator.evaluations, with the checkpoint they scored.
+ */
+void
+EstCatalogRecordEvaluation(const char *name, int64 global_step,
+						   const char *source, Jsonb *metrics)
+{
+	Oid			types[4] = {TEXTOID, INT8OID, TEXTOID, JSONBOID};
+	Datum		values[4];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(global_step);
+	values[2] = CStringGetTextDatum(source);
+	values[3] = JsonbPGetDatum(metrics);
+	CatalogExecute("INSERT INTO estimator.evaluations"
+				   " (model, global_step, source, metrics)"
 				   " VALUES ($1, $2, $3, $4)",
 				   4, types, values, NULL, false, 0);
 }

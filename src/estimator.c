@@ -174,19 +174,21 @@ EstLoadCheckpoint(const EstModelDef *def, bool latest, EstCheckpoint *ckpt)
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, what);
 
-	if (ckpt->net.sizes[0] != def->n_inputs ||
-		ckpt->net.sizes[ckpt->net.n_layers] != def->n_classes ||
+	if (ckpt->net.n_inputs != def->n_inputs ||
+		ckpt->net.sizes[ckpt->net.n_layers] != EstModelOutputs(def) ||
+		ckpt->net.head != EstModelHead(def) ||
+		ckpt->labels.n_inputs != (EST_IS_REGRESSOR(def->type) ? def->label_dimension : 0) ||
 		ckpt->net.n_layers != def->n_hidden + 1 ||
 		ckpt->global_step != step)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("%s is corrupted", what),
-				 errdetail("The checkpoint holds a network of %d inputs, %d layers and %d outputs at step " INT64_FORMAT ", the model has %d inputs, %d layers and %d classes.",
-						   ckpt->net.sizes[0], ckpt->net.n_layers,
+				 errdetail("The checkpoint holds a network of %d inputs, %d layers and %d outputs at step " INT64_FORMAT ", the model has %d inputs, %d layers and %d outputs.",
+						   ckpt->net.n_inputs, ckpt->net.n_layers,
 						   ckpt->net.sizes[ckpt->net.n_layers],
 						   ckpt->global_step,
 						   def->n_inputs, def->n_hidden + 1,
-						   def->n_classes)));
+						   EstModelOutputs(def))));
 	for (int l = 0; l < def->n_hidden; l++)
 		if (ckpt->net.sizes[l + 1] != def->hidden[l])
 			ereport(ERROR,
@@ -194,4 +196,19 @@ EstLoadCheckpoint(const EstModelDef *def, bool latest, EstCheckpoint *ckpt)
 					 errmsg("%s is corrupted", what),
 					 errdetail("Hidden layer %d has %d units in the checkpoint and %d in the model.",
 							   l + 1, ckpt->net.sizes[l + 1], def->hidden[l])));
+}
+
+/*
+ * EstRestoreLabels turns rows of standardised regression outputs back into
+ * the units of the label: value * scale + shift.
+ */
+void
+EstRestoreLabels(const EstFeatureState *labels, float *values, int rows)
+{
+	int			d = labels->n_inputs;
+
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < d; j++)
+			values[(size_t) i * d + j] = (float)
+				(values[(size_t) i * d + j] * labels->scale[j] + labels->shift[j]);
 }

@@ -49,26 +49,101 @@ typedef struct EstColumn
 	int			width;			/* inputs it feeds; -1 until known */
 } EstColumn;
 
+/* The model types of TensorFlow's premade estimators. */
+typedef enum EstModelType
+{
+	EST_DNN_CLASSIFIER = 1,
+	EST_DNN_REGRESSOR,
+	EST_LINEAR_CLASSIFIER,
+	EST_LINEAR_REGRESSOR,
+	EST_COMBINED_CLASSIFIER,	/* dnn_linear_combined_classifier */
+	EST_COMBINED_REGRESSOR		/* dnn_linear_combined_regressor */
+} EstModelType;
+
+#define EST_IS_REGRESSOR(t) \
+	((t) == EST_DNN_REGRESSOR || (t) == EST_LINEAR_REGRESSOR || \
+	 (t) == EST_COMBINED_REGRESSOR)
+#define EST_IS_LINEAR(t) \
+	((t) == EST_LINEAR_CLASSIFIER || (t) == EST_LINEAR_REGRESSOR)
+#define EST_IS_COMBINED(t) \
+	((t) == EST_COMBINED_CLASSIFIER || (t) == EST_COMBINED_REGRESSOR)
+
 /* A model as stored in estimator.model_catalog. */
 typedef struct EstModelDef
 {
 	char	   *name;
 	Oid			owner;
-	char	   *model_type;
+	EstModelType type;
 	char	   *label;
 	int			n_features;
 	EstColumn  *features;
 	int			n_inputs;
-	int			n_classes;
+	int			n_classes;		/* classifiers; 0 for regressors */
+	int			label_dimension;	/* regressors; 0 for classifiers */
 	int			n_hidden;
 	int			hidden[EST_MAX_LAYERS];
 	EstActivation activation;
 	EstOptimizerKind optimizer;
 	double		learning_rate;
 	int			batch_size;
-	Jsonb	   *params;
+	Jsonb	   *params;			/* of the creating call */
 	int64		global_step;
 } EstModelDef;
+
+/* The optimizer hyperparameters that params set, as bits of a mask. */
+#define EST_HYPER_BETA1					(1 << 0)
+#define EST_HYPER_BETA2					(1 << 1)
+#define EST_HYPER_EPSILON				(1 << 2)
+#define EST_HYPER_INITIAL_ACCUMULATOR	(1 << 3)
+#define EST_HYPER_MOMENTUM				(1 << 4)
+#define EST_HYPER_NESTEROV				(1 << 5)
+#define EST_HYPER_RHO					(1 << 6)
+#define EST_HYPER_CENTERED				(1 << 7)
+#define EST_HYPER_LR_POWER				(1 << 8)
+#define EST_HYPER_L1					(1 << 9)
+#define EST_HYPER_L2					(1 << 10)
+#define EST_HYPER_L2_SHRINKAGE			(1 << 11)
+#define EST_HYPER_BETA					(1 << 12)
+
+/* What params says (params.c); zero, -1 or NULL where it is silent. */
+typedef struct EstOptions
+{
+	/* how a call trains */
+	bool		has_seed;
+	uint64		seed;
+	int32		log_step_count_steps;
+	int32		keep_checkpoint_max;
+	double		clip_norm;
+	double		l1_regularization;	/* -1: not given */
+	double		l2_regularization;	/* -1: not given */
+	bool		has_schedule;
+	EstSchedule schedule;
+	double		eval_fraction;
+	char	   *eval_source;
+	int64		eval_every_steps;
+	bool		has_early_stopping;
+	char	   *es_metric;
+	int32		es_patience;
+	double		es_min_delta;
+	double		linear_learning_rate;
+
+	/* what a model is */
+	int32		n_classes;
+	int32		label_dimension;
+	EstActivation activation;
+	double		dropout;		/* -1: not given */
+	int			batch_norm;		/* -1: not given */
+	EstReduction reduction;
+	int			n_linear_columns;	/* -1: not given */
+	char	  **linear_columns;
+	int			n_dnn_columns;	/* -1: not given */
+	char	  **dnn_columns;
+	EstOptimizerKind linear_optimizer;
+	uint32		opt_given;		/* EST_HYPER_* set in opt */
+	EstOptimizer opt;
+	uint32		linear_opt_given;
+	EstOptimizer linear_opt;
+} EstOptions;
 
 /* One call of est_train, after validation; NULL arguments are unset. */
 typedef struct EstTrainRequest
@@ -78,7 +153,7 @@ typedef struct EstTrainRequest
 	char	   *label;
 	int			n_features;		/* -1: every column except the label */
 	char	  **features;
-	char	   *model_type;		/* NULL: not given */
+	EstModelType model_type;	/* 0: not given */
 	int			n_hidden;		/* -1: not given */
 	int			hidden[EST_MAX_LAYERS];
 	int64		steps;			/* 0: not given */
@@ -87,14 +162,7 @@ typedef struct EstTrainRequest
 	double		learning_rate;	/* 0: not given */
 	EstOptimizerKind optimizer; /* 0: not given */
 	Jsonb	   *params;			/* NULL: not given */
-
-	/* from params */
-	bool		has_seed;
-	uint64		seed;
-	int32		log_step_count_steps;	/* 0: not given */
-	int32		keep_checkpoint_max;	/* 0: not given */
-	int32		n_classes;		/* 0: not given */
-	EstActivation activation;	/* 0: not given */
+	EstOptions	opts;			/* what params says */
 } EstTrainRequest;
 
 extern char *EstModelNameArg(FunctionCallInfo fcinfo, int argno);
@@ -103,10 +171,29 @@ extern void EstParseTrainRequest(FunctionCallInfo fcinfo,
 extern EstModelDef *EstNewModelDef(const EstTrainRequest *req);
 extern void EstCheckCompatible(const EstModelDef *def,
 							   const EstTrainRequest *req);
+extern void EstCheckCompatibleNetwork(const EstModelDef *def,
+									  const EstOptions *opts,
+									  const EstCheckpoint *ckpt);
+extern double EstDefaultLearningRate(EstOptimizerKind kind, bool linear,
+									 int n_columns);
 extern const char *EstOptimizerName(EstOptimizerKind kind);
 extern const char *EstActivationName(EstActivation act);
+extern const char *EstModelTypeName(EstModelType type);
 extern EstOptimizerKind EstOptimizerFromName(const char *name);
 extern EstActivation EstActivationFromName(const char *name);
+extern EstModelType EstModelTypeFromName(const char *name);
+extern EstReduction EstReductionFromName(const char *name);
+extern EstHead EstModelHead(const EstModelDef *def);
+extern int	EstModelOutputs(const EstModelDef *def);
+
+/* params (params.c) */
+extern void EstParseParams(Jsonb *params, EstOptions *opts);
+extern void EstMergeOptions(EstOptions *call, const EstOptions *stored);
+extern void EstApplyHyperparameters(EstOptimizer *opt,
+									const EstOptimizer *given, uint32 mask);
+extern const char *EstHyperparametersDiffer(const EstOptimizer *opt,
+											const EstOptimizer *given,
+											uint32 mask);
 extern int32 EstParamsInt(Jsonb *params, const char *key, int32 dflt);
 
 /* ----------------------------------------------------------------
@@ -116,9 +203,17 @@ extern int32 EstParamsInt(Jsonb *params, const char *key, int32 dflt);
 typedef struct EstReader EstReader;
 
 extern EstColumnKind EstClassifyType(Oid type);
+typedef enum EstLabelKind
+{
+	EST_LABEL_CLASS = 1,		/* integer class ids */
+	EST_LABEL_VALUE				/* numbers or arrays of numbers */
+} EstLabelKind;
+
 extern EstReader *EstReaderOpen(const char *source, const char *label,
+								EstLabelKind label_kind, int label_width,
 								EstColumn *features, int n_features,
 								bool infer_features);
+extern int	EstReaderLabelWidth(EstReader *reader);
 extern void EstReaderColumns(EstReader *reader, EstColumn **features,
 							 int *n_features);
 extern int	EstReaderInputs(EstReader *reader);
@@ -128,6 +223,36 @@ extern void EstConvertValue(Datum value, bool isnull, const EstColumn *col,
 							float *out);
 extern void EstCheckLabel(int64 label, int n_classes, const char *column);
 extern void EstCheckMemory(Size needed, const char *what);
+
+/* ----------------------------------------------------------------
+ * Data in memory and its metrics (train.c, evaluate.c)
+ * ----------------------------------------------------------------
+ */
+typedef struct EstData
+{
+	int64		n_rows;
+	int			n_inputs;
+	int			label_width;	/* label floats of a row */
+	float	   *X;				/* n_rows x n_inputs */
+	float	   *y;				/* n_rows x label_width */
+} EstData;
+
+#define EST_MAX_METRICS 20
+
+/* Metrics under TensorFlow's keys, in the order est_evaluate shows them. */
+typedef struct EstMetricSet
+{
+	int			n;
+	const char *keys[EST_MAX_METRICS];
+	double		values[EST_MAX_METRICS];
+} EstMetricSet;
+
+extern bool EstMetricKnown(const EstModelDef *def, const char *key);
+extern void EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt,
+						 EstWorkspace *ws, const EstData *data,
+						 EstMetricSet *set);
+extern double EstMetricSetValue(const EstMetricSet *set, const char *key);
+extern Jsonb *EstMetricSetJsonb(const EstMetricSet *set);
 
 /* ----------------------------------------------------------------
  * The catalog (catalog.c)
@@ -150,13 +275,16 @@ extern EstModelDef *EstCatalogGetModel(const char *name, bool for_update,
 extern bool EstCatalogInsertModel(const EstModelDef *def);
 extern void EstCatalogUpdateModel(const EstModelDef *def);
 extern void EstCatalogDropModel(const char *name);
+extern void EstCatalogForgetEvaluations(const char *name);
 extern void EstCatalogCheckOwner(const EstModelDef *def, const char *action);
 extern bytea *EstCatalogLatestCheckpoint(const char *name, bool latest,
 										 int64 *global_step);
 extern void EstCatalogStoreCheckpoint(const char *name, int64 global_step,
 									  double loss, bytea *data, int keep);
 extern void EstCatalogLog(const char *name, int64 global_step, double loss,
-						  double seconds);
+						  double seconds, Jsonb *eval_metrics);
+extern void EstCatalogRecordEvaluation(const char *name, int64 global_step,
+									   const char *source, Jsonb *metrics);
 
 /* ----------------------------------------------------------------
  * Checkpoints and the core (estimator.c)
@@ -166,6 +294,8 @@ extern void EstLoadCheckpoint(const EstModelDef *def, bool latest,
 							  EstCheckpoint *ckpt);
 extern void EstReportCoreError(EstStatus status, const char *coremsg,
 							   const char *what);
+extern void EstRestoreLabels(const EstFeatureState *labels, float *values,
+							 int rows);
 
 /* ----------------------------------------------------------------
  * Decoded models kept across queries (cache.c)

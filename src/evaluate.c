@@ -1,85 +1,237 @@
 /*-------------------------------------------------------------------------
  *
  * evaluate.c
- *	  est_evaluate: the EVAL mode of an estimator.
+ *	  est_evaluate, est_confusion_matrix and est_roc_curve: the EVAL mode
+ *	  of an estimator, and the scoring that training's evaluations share.
  *
- * Streams the source through the latest checkpoint in blocks, applying
- * the feature transform stored with the model, and returns TensorFlow's
- * evaluation keys as rows of (metric, value).  Memory stays one block
- * whatever the size of the source.
+ * A labelled source goes through the latest checkpoint in blocks, with the
+ * feature transform stored with the model; regressors' outputs go back to
+ * the units of the label before they are scored.  The metrics carry
+ * TensorFlow's keys; every est_evaluate also records them in
+ * estimator.evaluations with the checkpoint they scored.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 
 #include "estimator.h"
 
 #define EST_EVAL_BLOCK	1000
 
 PG_FUNCTION_INFO_V1(est_evaluate);
+PG_FUNCTION_INFO_V1(est_confusion_matrix);
+PG_FUNCTION_INFO_V1(est_roc_curve);
 
-static void
-PutMetric(ReturnSetInfo *rsinfo, const char *metric, double value)
+static const char *const classifier_metrics[] = {
+	"accuracy", "accuracy_baseline", "auc", "auc_precision_recall",
+	"average_loss", "label/mean", "loss", "precision", "prediction/mean",
+	"recall", "f1", NULL
+};
+
+static const char *const regressor_metrics[] = {
+	"average_loss", "label/mean", "loss", "prediction/mean", "mse", "rmse",
+	"mae", "r2", "explained_variance", NULL
+};
+
+static const char *const *
+MetricKeys(const EstModelDef *def)
 {
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	return EST_IS_REGRESSOR(def->type) ? regressor_metrics : classifier_metrics;
+}
 
-	values[0] = CStringGetTextDatum(metric);
-	values[1] = Float8GetDatum(value);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+/* EstMetricKnown tells whether a model's evaluations have that key. */
+bool
+EstMetricKnown(const EstModelDef *def, const char *key)
+{
+	const char *const *keys = MetricKeys(def);
+
+	for (int i = 0; keys[i] != NULL; i++)
+		if (strcmp(keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+static double
+MetricValue(const EstMetrics *m, const char *key)
+{
+	if (strcmp(key, "accuracy") == 0)
+		return EstMetricsAccuracy(m);
+	if (strcmp(key, "accuracy_baseline") == 0)
+		return EstMetricsAccuracyBaseline(m);
+	if (strcmp(key, "auc") == 0)
+		return EstMetricsAuc(m);
+	if (strcmp(key, "auc_precision_recall") == 0)
+		return EstMetricsAucPr(m);
+	if (strcmp(key, "average_loss") == 0 || strcmp(key, "loss") == 0)
+		return EstMetricsMeanLoss(m);
+	if (strcmp(key, "label/mean") == 0)
+		return EstMetricsLabelMean(m);
+	if (strcmp(key, "prediction/mean") == 0)
+		return EstMetricsPredictionMean(m);
+	if (strcmp(key, "precision") == 0)
+		return EstMetricsPrecision(m);
+	if (strcmp(key, "recall") == 0)
+		return EstMetricsRecall(m);
+	if (strcmp(key, "f1") == 0)
+		return EstMetricsF1(m);
+	if (strcmp(key, "mse") == 0)
+		return EstMetricsMse(m);
+	if (strcmp(key, "rmse") == 0)
+		return sqrt(EstMetricsMse(m));
+	if (strcmp(key, "mae") == 0)
+		return EstMetricsMae(m);
+	if (strcmp(key, "r2") == 0)
+		return EstMetricsR2(m);
+	if (strcmp(key, "explained_variance") == 0)
+		return EstMetricsExplainedVariance(m);
+	elog(ERROR, "unrecognized metric: %s", key);
+	return 0;					/* keep compiler quiet */
 }
 
 /*
- * est_evaluate(model, source) returns rows of (metric, value):
- * accuracy, average_loss, loss, global_step and rows.
+ * ScoreRows adds n rows (X transformed, y in the label's units) to the
+ * metrics, in blocks of the workspace's size.
  */
-Datum
-est_evaluate(PG_FUNCTION_ARGS)
+static void
+ScoreRows(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
+		  const float *X, const float *y, int64 n, int label_width,
+		  EstMetrics *m)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *model = EstModelNameArg(fcinfo, 0);
-	char	   *source;
-	EstModelDef *def;
-	EstCheckpoint ckpt;
-	EstWorkspace ws;
-	EstReader  *reader;
-	EstMetrics	metrics;
-	float	   *X;
-	float	   *y;
-	int64		rows = 0;
-	int64		global_step;
+	char		coremsg[EST_ERRMSG_LEN];
+	bool		regressor = EST_IS_REGRESSOR(def->type);
+
+	for (int64 start = 0; start < n; start += ws->max_batch)
+	{
+		int			rows = (int) Min(ws->max_batch, n - start);
+		EstStatus	status;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!regressor)
+			for (int i = 0; i < rows; i++)
+				EstCheckLabel((int64) y[start + i], def->n_classes, def->label);
+		EstNetworkForward(&ckpt->net, ws, X + start * ckpt->net.n_inputs, rows);
+		if (regressor)
+			EstRestoreLabels(&ckpt->labels, ws->act[ckpt->net.n_layers],
+							 rows);
+		coremsg[0] = '\0';
+		status = EstMetricsAdd(m, &ckpt->net, ws, y + start * label_width,
+							   NULL, rows, coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "metrics");
+	}
+}
+
+static void
+CollectMetrics(const EstModelDef *def, const EstMetrics *m, EstMetricSet *set)
+{
+	const char *const *keys = MetricKeys(def);
+
+	set->n = 0;
+	for (int i = 0; keys[i] != NULL; i++)
+	{
+		set->keys[set->n] = keys[i];
+		set->values[set->n] = MetricValue(m, keys[i]);
+		set->n++;
+	}
+}
+
+/*
+ * EstScoreData scores a data set held in memory (inputs already
+ * transformed) and fills set with its metrics.
+ */
+void
+EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
+			 const EstData *data, EstMetricSet *set)
+{
+	EstMetrics	m;
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("source must not be null"),
-				 errhint("Name a table or view, or write a SELECT query.")));
-	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	def = EstCatalogGetModel(model, false, false);
-	EstLoadCheckpoint(def, false, &ckpt);
-	global_step = ckpt.global_step;
-
-	reader = EstReaderOpen(source, def->label, def->features,
-						   def->n_features, false);
 	coremsg[0] = '\0';
-	status = EstWorkspaceInit(&ws, &ckpt.net, EST_EVAL_BLOCK, coremsg);
+	status = EstMetricsInit(&m, &ckpt->net, !EST_IS_REGRESSOR(def->type),
+							coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "metrics");
+	ScoreRows(def, ckpt, ws, data->X, data->y, data->n_rows,
+			  data->label_width, &m);
+	CollectMetrics(def, &m, set);
+	EstMetricsFree(&m);
+}
+
+double
+EstMetricSetValue(const EstMetricSet *set, const char *key)
+{
+	for (int i = 0; i < set->n; i++)
+		if (strcmp(set->keys[i], key) == 0)
+			return set->values[i];
+	elog(ERROR, "unrecognized metric: %s", key);
+	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * EstMetricSetJsonb writes the metrics as a jsonb object; NaN (an
+ * undefined metric, such as the AUC of one class) becomes null.
+ */
+Jsonb *
+EstMetricSetJsonb(const EstMetricSet *set)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < set->n; i++)
+	{
+		appendStringInfo(&buf, "%s\"%s\": ", i > 0 ? ", " : "", set->keys[i]);
+		if (isnan(set->values[i]) || isinf(set->values[i]))
+			appendStringInfoString(&buf, "null");
+		else
+			appendStringInfo(&buf, "%.17g", set->values[i]);
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(buf.data)));
+}
+
+/*
+ * ScoreSource streams a labelled source through the model's latest
+ * checkpoint into m (initialised here) and returns the rows scored.
+ */
+static int64
+ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
+			EstMetrics *m)
+{
+	EstWorkspace ws;
+	EstReader  *reader;
+	float	   *X;
+	float	   *y;
+	int64		rows = 0;
+	int			label_width;
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+	bool		regressor = EST_IS_REGRESSOR(def->type);
+
+	reader = EstReaderOpen(source, def->label,
+						   regressor ? EST_LABEL_VALUE : EST_LABEL_CLASS,
+						   regressor ? def->label_dimension : 1,
+						   def->features, def->n_features, false);
+	label_width = EstReaderLabelWidth(reader);
+	coremsg[0] = '\0';
+	status = EstWorkspaceInit(&ws, &ckpt->net, EST_EVAL_BLOCK, coremsg);
+	if (status == EST_OK)
+		status = EstMetricsInit(m, &ckpt->net, !regressor, coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 	X = palloc(mul_size(EST_EVAL_BLOCK, def->n_inputs * sizeof(float)));
-	y = palloc(EST_EVAL_BLOCK * sizeof(float));
+	y = palloc(mul_size(EST_EVAL_BLOCK, Max(label_width, 1) * sizeof(float)));
 
-	EstMetricsReset(&metrics);
 	for (;;)
 	{
 		int			n;
@@ -88,28 +240,182 @@ est_evaluate(PG_FUNCTION_ARGS)
 		n = EstReaderNext(reader, X, y, EST_EVAL_BLOCK);
 		if (n == 0)
 			break;
-		for (int i = 0; i < n; i++)
-			EstCheckLabel((int64) y[i], def->n_classes, def->label);
-		EstFeatureStateApply(&ckpt.features, X, n);
-		EstNetworkForward(&ckpt.net, &ws, X, n);
-		EstMetricsAdd(&metrics, &ckpt.net, &ws, y, NULL, n);
+		EstFeatureStateApply(&ckpt->features, X, n);
+		ScoreRows(def, ckpt, &ws, X, y, n, label_width, m);
 		rows += n;
 	}
 	EstReaderClose(reader);
 	EstWorkspaceFree(&ws);
-	EstCheckpointFree(&ckpt);
-	SPI_finish();
-
 	if (rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source \"%s\" returned no rows", source),
 				 errhint("Evaluation needs at least one labelled row.")));
+	return rows;
+}
 
-	PutMetric(rsinfo, "accuracy", EstMetricsAccuracy(&metrics));
-	PutMetric(rsinfo, "average_loss", EstMetricsMeanLoss(&metrics));
-	PutMetric(rsinfo, "loss", EstMetricsMeanLoss(&metrics));
-	PutMetric(rsinfo, "global_step", (double) global_step);
-	PutMetric(rsinfo, "rows", (double) rows);
+static char *
+SourceArg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source must not be null"),
+				 errhint("Name a table or view, or write a SELECT query.")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static void
+PutRow(ReturnSetInfo *rsinfo, Datum *values, bool *nulls)
+{
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * est_evaluate(model, source) returns rows of (metric, value) with
+ * TensorFlow's keys, then global_step and rows, and records them in
+ * estimator.evaluations.
+ */
+Datum
+est_evaluate(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *model = EstModelNameArg(fcinfo, 0);
+	char	   *source = SourceArg(fcinfo, 1);
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	EstMetrics	m;
+	EstMetricSet set;
+	int64		rows;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	def = EstCatalogGetModel(model, false, false);
+	EstLoadCheckpoint(def, false, &ckpt);
+	rows = ScoreSource(def, &ckpt, source, &m);
+	CollectMetrics(def, &m, &set);
+	set.keys[set.n] = "global_step";
+	set.values[set.n++] = (double) ckpt.global_step;
+	set.keys[set.n] = "rows";
+	set.values[set.n++] = (double) rows;
+	EstCatalogRecordEvaluation(def->name, ckpt.global_step, source,
+							   EstMetricSetJsonb(&set));
+	EstMetricsFree(&m);
+	EstCheckpointFree(&ckpt);
+
+	for (int i = 0; i < set.n; i++)
+	{
+		values[0] = CStringGetTextDatum(set.keys[i]);
+		values[1] = Float8GetDatum(set.values[i]);
+		nulls[1] = isnan(set.values[i]);
+		PutRow(rsinfo, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static void
+RequireClassifier(const EstModelDef *def, const char *function)
+{
+	if (EST_IS_REGRESSOR(def->type))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s needs a classifier, and model \"%s\" is a %s",
+						function, def->name, EstModelTypeName(def->type))));
+}
+
+/*
+ * est_confusion_matrix(model, source) returns (label, predicted, count)
+ * for every pair of classes, zeros included.
+ */
+Datum
+est_confusion_matrix(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *model = EstModelNameArg(fcinfo, 0);
+	char	   *source = SourceArg(fcinfo, 1);
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	EstMetrics	m;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	def = EstCatalogGetModel(model, false, false);
+	RequireClassifier(def, "est_confusion_matrix");
+	EstLoadCheckpoint(def, false, &ckpt);
+	ScoreSource(def, &ckpt, source, &m);
+	for (int label = 0; label < def->n_classes; label++)
+		for (int predicted = 0; predicted < def->n_classes; predicted++)
+		{
+			values[0] = Int32GetDatum(label);
+			values[1] = Int32GetDatum(predicted);
+			values[2] = Float8GetDatum(m.confusion[label * def->n_classes + predicted]);
+			PutRow(rsinfo, values, nulls);
+		}
+	EstMetricsFree(&m);
+	EstCheckpointFree(&ckpt);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * est_roc_curve(model, source) returns the ROC curve of a binary
+ * classifier: (threshold, fpr, tpr) by decreasing threshold.
+ */
+Datum
+est_roc_curve(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *model = EstModelNameArg(fcinfo, 0);
+	char	   *source = SourceArg(fcinfo, 1);
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	EstMetrics	m;
+	double	   *thresholds;
+	double	   *fpr;
+	double	   *tpr;
+	size_t		n_points;
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	def = EstCatalogGetModel(model, false, false);
+	RequireClassifier(def, "est_roc_curve");
+	if (def->n_classes != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("est_roc_curve needs a binary classifier, and model \"%s\" has %d classes",
+						def->name, def->n_classes),
+				 errhint("Use est_evaluate for the macro-averaged AUC of a multi-class model.")));
+	EstLoadCheckpoint(def, false, &ckpt);
+	ScoreSource(def, &ckpt, source, &m);
+	coremsg[0] = '\0';
+	status = EstMetricsRocCurve(&m, 1, &thresholds, &fpr, &tpr, &n_points,
+								coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "ROC curve");
+	for (size_t i = 0; i < n_points; i++)
+	{
+		values[0] = Float8GetDatum(thresholds[i]);
+		values[1] = Float8GetDatum(fpr[i]);
+		values[2] = Float8GetDatum(tpr[i]);
+		PutRow(rsinfo, values, nulls);
+	}
+	EstFree(thresholds);
+	EstFree(fpr);
+	EstFree(tpr);
+	EstMetricsFree(&m);
+	EstCheckpointFree(&ckpt);
+	SPI_finish();
 	return (Datum) 0;
 }

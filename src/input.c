@@ -50,6 +50,8 @@ struct EstReader
 	TupleDesc	tupdesc;
 	int			label_att;		/* 0-based, -1 when no label is read */
 	Oid			label_type;
+	EstLabelKind label_kind;
+	EstColumn	label_col;		/* for values: name, type, kind, width */
 	int			n_features;
 	EstColumn  *features;
 	int		   *atts;			/* 0-based attribute of each feature */
@@ -325,14 +327,50 @@ FetchBlock(EstReader *reader)
 }
 
 /*
+ * ArrayWidth measures the array in attribute attnum of a row, which must
+ * be one-dimensional, not empty and within the limits.
+ */
+static int
+ArrayWidth(HeapTuple tuple, int attnum, TupleDesc tupdesc, const char *column)
+{
+	bool		isnull;
+	Datum		value = heap_getattr(tuple, attnum, tupdesc, &isnull);
+	ArrayType  *arr;
+	int			width;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("column \"%s\" contains a null value", column)));
+	arr = DatumGetArrayTypeP(value);
+	width = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (ARR_NDIM(arr) != 1 || width < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("column \"%s\" must hold one-dimensional arrays with at least one element",
+						column)));
+	if (width > EST_MAX_UNITS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column \"%s\" holds arrays of %d elements",
+						column, width),
+				 errdetail("A model has at most %d inputs or outputs.",
+						   EST_MAX_UNITS)));
+	return width;
+}
+
+/*
  * EstReaderOpen opens a source for reading.  label names the label column
- * (NULL: none is read).  With infer_features every other column is a
+ * (NULL: none is read): class ids for EST_LABEL_CLASS, numbers or arrays
+ * of label_width (-1: measured on the first row) for EST_LABEL_VALUE.
+ * With infer_features every other column is a
  * feature; otherwise features lists the columns (their kinds and widths
  * are checked against the source when known, and set when not).
  */
 EstReader *
-EstReaderOpen(const char *source, const char *label, EstColumn *features,
-			  int n_features, bool infer_features)
+EstReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
+			  int label_width, EstColumn *features, int n_features,
+			  bool infer_features)
 {
 	EstReader  *reader = palloc0(sizeof(EstReader));
 	SPIPlanPtr	plan;
@@ -384,12 +422,38 @@ EstReaderOpen(const char *source, const char *label, EstColumn *features,
 		if (reader->label_att < 0)
 			ReportMissingLabel(label, source);
 		reader->label_type = TupleDescAttr(tupdesc, reader->label_att)->atttypid;
-		if (!IsLabelType(reader->label_type))
+		reader->label_kind = label_kind;
+		if (label_kind == EST_LABEL_CLASS && !IsLabelType(reader->label_type))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("label column \"%s\" has type %s",
 							label, format_type_be(reader->label_type)),
-					 errdetail("Class labels must be integers from 0 to n_classes - 1.")));
+					 errdetail("Class labels must be integers from 0 to n_classes - 1."),
+					 errhint("For a numeric target, use a regressor model type such as dnn_regressor.")));
+		reader->label_col.name = pstrdup(label);
+		reader->label_col.type = reader->label_type;
+		reader->label_col.kind = EstClassifyType(reader->label_type);
+		reader->label_col.width = label_kind == EST_LABEL_CLASS ? 1 : label_width;
+		if (label_kind == EST_LABEL_VALUE)
+		{
+			if (reader->label_col.kind == EST_COL_UNSUPPORTED)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("label column \"%s\" has type %s",
+								label, format_type_be(reader->label_type)),
+						 errdetail("Regression labels must be numbers, or real[] or double precision[] for label_dimension > 1.")));
+			if (reader->label_col.kind == EST_COL_SCALAR)
+			{
+				if (label_width > 1)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("label column \"%s\" has type %s, but the model has label_dimension %d",
+									label, format_type_be(reader->label_type),
+									label_width),
+							 errhint("Pass the labels as an array.")));
+				reader->label_col.width = 1;
+			}
+		}
 	}
 
 	if (infer_features)
@@ -453,41 +517,26 @@ EstReaderOpen(const char *source, const char *label, EstColumn *features,
 	reader->values = palloc(tupdesc->natts * sizeof(Datum));
 	reader->nulls = palloc(tupdesc->natts * sizeof(bool));
 
+	if (reader->label_att >= 0 && label_kind == EST_LABEL_VALUE &&
+		reader->label_col.width < 0)
+		widths_known = false;
+
 	/* array widths come from the first row */
 	if (!widths_known && FetchBlock(reader))
 	{
 		HeapTuple	tuple = reader->tuptable->vals[0];
 
 		for (int i = 0; i < n_features; i++)
-		{
-			EstColumn  *col = &features[i];
-			bool		isnull;
-			Datum		value;
-			ArrayType  *arr;
-
-			if (col->width >= 0)
-				continue;
-			value = heap_getattr(tuple, reader->atts[i] + 1, tupdesc, &isnull);
-			if (isnull)
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("column \"%s\" contains a null value", col->name)));
-			arr = DatumGetArrayTypeP(value);
-			col->width = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-			if (ARR_NDIM(arr) != 1 || col->width < 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-						 errmsg("column \"%s\" must hold one-dimensional arrays with at least one element",
-								col->name)));
-			if (col->width > EST_MAX_UNITS)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("column \"%s\" holds arrays of %d elements",
-								col->name, col->width),
-						 errdetail("A model has at most %d inputs.",
-								   EST_MAX_UNITS)));
-		}
+			if (features[i].width < 0)
+				features[i].width = ArrayWidth(tuple, reader->atts[i] + 1,
+											   tupdesc, features[i].name);
+		if (reader->label_att >= 0 && reader->label_col.width < 0)
+			reader->label_col.width = ArrayWidth(tuple, reader->label_att + 1,
+												 tupdesc,
+												 reader->label_col.name);
 	}
+	if (reader->label_col.width < 0)
+		reader->label_col.width = 0;	/* empty source: no row to measure */
 
 	reader->n_inputs = 0;
 	for (int i = 0; i < n_features; i++)
@@ -516,6 +565,15 @@ int
 EstReaderInputs(EstReader *reader)
 {
 	return reader->n_inputs;
+}
+
+/* EstReaderLabelWidth is the number of label floats of a row. */
+int
+EstReaderLabelWidth(EstReader *reader)
+{
+	if (reader->label_att < 0)
+		return 0;
+	return reader->label_kind == EST_LABEL_VALUE ? reader->label_col.width : 1;
 }
 
 /*
@@ -660,10 +718,18 @@ EstReaderNext(EstReader *reader, float *X, float *y, int max_rows)
 			x += col->width;
 		}
 
-		if (reader->label_att >= 0)
+		if (reader->label_att >= 0 && reader->label_kind == EST_LABEL_VALUE)
 		{
 			int			att = reader->label_att;
-			const char *name = NameStr(TupleDescAttr(reader->tupdesc, att)->attname);
+
+			EstConvertValue(reader->values[att], reader->nulls[att],
+							&reader->label_col,
+							y + (size_t) n * reader->label_col.width);
+		}
+		else if (reader->label_att >= 0)
+		{
+			int			att = reader->label_att;
+			const char *name = reader->label_col.name;
 			int64		label;
 
 			if (reader->nulls[att])

@@ -43,7 +43,7 @@ typedef struct PredictState
 
 	float	   *x;				/* n_inputs */
 	float	   *scratch;
-	double	   *out;			/* n_classes */
+	double	   *out;			/* the head's values (at least 2) */
 
 	/* row type last matched to the feature columns */
 	Oid			row_type;
@@ -57,6 +57,8 @@ PG_FUNCTION_INFO_V1(est_predict_record);
 PG_FUNCTION_INFO_V1(est_predict_array);
 PG_FUNCTION_INFO_V1(est_predict_proba_record);
 PG_FUNCTION_INFO_V1(est_predict_proba_array);
+PG_FUNCTION_INFO_V1(est_predict_values_record);
+PG_FUNCTION_INFO_V1(est_predict_values_array);
 
 static void
 UnpinModel(void *arg)
@@ -97,7 +99,7 @@ GetModel(FunctionCallInfo fcinfo)
 	Snapshot	snap = GetActiveSnapshot();
 	MemoryContext oldcontext;
 	EstCachedModel *model;
-	int			widest;
+	int			n_out;
 
 	if (state != NULL && state->model != NULL &&
 		strcmp(state->model->name, name) == 0 && SameSnapshot(state, snap))
@@ -129,9 +131,7 @@ GetModel(FunctionCallInfo fcinfo)
 	UnpinModel(state);
 	state->model = model;
 
-	widest = model->def->n_inputs;
-	for (int l = 1; l <= model->ckpt.net.n_layers; l++)
-		widest = Max(widest, model->ckpt.net.sizes[l]);
+	n_out = Max(model->ckpt.net.sizes[model->ckpt.net.n_layers], 2);
 	if (state->x != NULL)
 	{
 		pfree(state->x);
@@ -139,8 +139,9 @@ GetModel(FunctionCallInfo fcinfo)
 		pfree(state->out);
 	}
 	state->x = palloc(model->def->n_inputs * sizeof(float));
-	state->scratch = palloc(2 * widest * sizeof(float));
-	state->out = palloc(model->def->n_classes * sizeof(double));
+	state->scratch = palloc(Max(EstNetworkScratchSize(&model->ckpt.net), 1) *
+							sizeof(float));
+	state->out = palloc(n_out * sizeof(double));
 	state->row_desc = NULL;		/* match the row type again */
 
 	MemoryContextSwitchTo(oldcontext);
@@ -208,7 +209,7 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 }
 
 /*
- * ScoreRecord fills state->out with the class probabilities of a row.
+ * ScoreRecord fills state->out with the network's values for a row.
  */
 static PredictState *
 ScoreRecord(FunctionCallInfo fcinfo)
@@ -242,7 +243,7 @@ ScoreRecord(FunctionCallInfo fcinfo)
 }
 
 /*
- * ScoreArray fills state->out with the class probabilities of a feature
+ * ScoreArray fills state->out with the network's values for a feature
  * array given in the order of the model's inputs.
  */
 static PredictState *
@@ -290,21 +291,77 @@ ScoreArray(FunctionCallInfo fcinfo)
 	return state;
 }
 
-static Datum
-ClassOf(PredictState *state)
+/*
+ * Outputs turns the network's values into the head's: regressors' values
+ * go back to the label's units.  Returns how many there are.
+ */
+static int
+Outputs(PredictState *state)
 {
+	const EstModelDef *def = state->model->def;
+	const EstCheckpoint *ckpt = &state->model->ckpt;
+
+	if (EST_IS_REGRESSOR(def->type))
+	{
+		for (int j = 0; j < def->label_dimension; j++)
+			state->out[j] = state->out[j] * ckpt->labels.scale[j] +
+				ckpt->labels.shift[j];
+		return def->label_dimension;
+	}
+	if (def->n_classes == 2)
+	{
+		/* the sigmoid head gives the probability of class 1 */
+		state->out[1] = state->out[0];
+		state->out[0] = 1 - state->out[1];
+	}
+	return def->n_classes;
+}
+
+static void
+RequireClassifier(PredictState *state, const char *function)
+{
+	const EstModelDef *def = state->model->def;
+
+	if (EST_IS_REGRESSOR(def->type))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s needs a classifier, and model \"%s\" is a %s",
+						function, def->name, EstModelTypeName(def->type)),
+				 errhint("Use est_predict or est_predict_values.")));
+}
+
+/*
+ * Prediction is the class id of a classifier (the most probable class;
+ * for two classes, class 1 when its probability exceeds 0.5, as
+ * TensorFlow's logistic head) or the value of a regressor.
+ */
+static Datum
+Prediction(PredictState *state)
+{
+	const EstModelDef *def = state->model->def;
+	int			n = Outputs(state);
 	int			best = 0;
 
-	for (int k = 1; k < state->model->def->n_classes; k++)
+	if (EST_IS_REGRESSOR(def->type))
+	{
+		if (n != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("model \"%s\" predicts %d values", def->name, n),
+					 errhint("Use est_predict_values for a model with label_dimension above 1.")));
+		return Float8GetDatum(state->out[0]);
+	}
+	if (n == 2)
+		return Float8GetDatum(state->out[1] > 0.5 ? 1.0 : 0.0);
+	for (int k = 1; k < n; k++)
 		if (state->out[k] > state->out[best])
 			best = k;
 	return Float8GetDatum((double) best);
 }
 
 static Datum
-Probabilities(PredictState *state)
+ValueArray(PredictState *state, int n)
 {
-	int			n = state->model->def->n_classes;
 	Datum	   *elems = palloc(n * sizeof(Datum));
 
 	for (int k = 0; k < n; k++)
@@ -313,18 +370,39 @@ Probabilities(PredictState *state)
 										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* est_predict(model, record): the class id of a row */
+static Datum
+Probabilities(PredictState *state)
+{
+	RequireClassifier(state, "est_predict_proba");
+	return ValueArray(state, Outputs(state));
+}
+
+static Datum
+Values(PredictState *state)
+{
+	const EstModelDef *def = state->model->def;
+
+	if (!EST_IS_REGRESSOR(def->type))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("est_predict_values needs a regressor, and model \"%s\" is a %s",
+						def->name, EstModelTypeName(def->type)),
+				 errhint("Use est_predict_proba for the class probabilities.")));
+	return ValueArray(state, Outputs(state));
+}
+
+/* est_predict(model, record): the class id or value of a row */
 Datum
 est_predict_record(PG_FUNCTION_ARGS)
 {
-	return ClassOf(ScoreRecord(fcinfo));
+	return Prediction(ScoreRecord(fcinfo));
 }
 
-/* est_predict(model, float8[]): the class id of a feature array */
+/* est_predict(model, float8[]): the class id or value of a feature array */
 Datum
 est_predict_array(PG_FUNCTION_ARGS)
 {
-	return ClassOf(ScoreArray(fcinfo));
+	return Prediction(ScoreArray(fcinfo));
 }
 
 /* est_predict_proba(model, record): class probabilities of a row */
@@ -339,4 +417,18 @@ Datum
 est_predict_proba_array(PG_FUNCTION_ARGS)
 {
 	return Probabilities(ScoreArray(fcinfo));
+}
+
+/* est_predict_values(model, record): a regressor's values for a row */
+Datum
+est_predict_values_record(PG_FUNCTION_ARGS)
+{
+	return Values(ScoreRecord(fcinfo));
+}
+
+/* est_predict_values(model, float8[]): a regressor's values */
+Datum
+est_predict_values_array(PG_FUNCTION_ARGS)
+{
+	return Values(ScoreArray(fcinfo));
 }

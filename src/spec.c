@@ -26,22 +26,10 @@
 #include "estimator.h"
 
 /* TensorFlow's DNNClassifier defaults, as in the Iris tutorial. */
-#define EST_DEFAULT_MODEL_TYPE	"dnn_classifier"
 #define EST_DEFAULT_BATCH_SIZE	32
 #define EST_DEFAULT_LABEL		"label"
 
 static const int default_hidden[] = {10, 10};
-
-static const char *const known_params[] = {
-	"seed", "log_step_count_steps", "keep_checkpoint_max", "n_classes",
-	"activation_fn", NULL
-};
-
-/* model types of the contract that this version does not train yet */
-static const char *const later_model_types[] = {
-	"dnn_regressor", "linear_classifier", "linear_regressor",
-	"dnn_linear_combined_classifier", "dnn_linear_combined_regressor", NULL
-};
 
 /*
  * EstModelNameArg returns argument argno as a model name, checked: not
@@ -79,14 +67,12 @@ typedef struct NamedValue
 
 static const NamedValue optimizer_names[] = {
 	{"sgd", EST_OPT_SGD},
+	{"momentum", EST_OPT_MOMENTUM},
 	{"adagrad", EST_OPT_ADAGRAD},
 	{"adam", EST_OPT_ADAM},
+	{"rmsprop", EST_OPT_RMSPROP},
+	{"ftrl", EST_OPT_FTRL},
 	{NULL, 0}
-};
-
-/* optimizers of the contract that this version does not have yet */
-static const char *const later_optimizers[] = {
-	"momentum", "rmsprop", "ftrl", NULL
 };
 
 static const NamedValue activation_names[] = {
@@ -94,6 +80,26 @@ static const NamedValue activation_names[] = {
 	{"tanh", EST_ACT_TANH},
 	{"sigmoid", EST_ACT_SIGMOID},
 	{"linear", EST_ACT_LINEAR},
+	{"elu", EST_ACT_ELU},
+	{"leaky_relu", EST_ACT_LEAKY_RELU},
+	{"gelu", EST_ACT_GELU},
+	{NULL, 0}
+};
+
+static const NamedValue model_type_names[] = {
+	{"dnn_classifier", EST_DNN_CLASSIFIER},
+	{"dnn_regressor", EST_DNN_REGRESSOR},
+	{"linear_classifier", EST_LINEAR_CLASSIFIER},
+	{"linear_regressor", EST_LINEAR_REGRESSOR},
+	{"dnn_linear_combined_classifier", EST_COMBINED_CLASSIFIER},
+	{"dnn_linear_combined_regressor", EST_COMBINED_REGRESSOR},
+	{NULL, 0}
+};
+
+static const NamedValue reduction_names[] = {
+	{"sum_over_batch_size", EST_REDUCE_SUM_OVER_BATCH_SIZE},
+	{"sum", EST_REDUCE_SUM},
+	{"mean", EST_REDUCE_MEAN},
 	{NULL, 0}
 };
 
@@ -145,18 +151,73 @@ EstOptimizerFromName(const char *name)
 {
 	int			kind = ValueOf(optimizer_names, name);
 
-	if (kind >= 0)
-		return (EstOptimizerKind) kind;
-	for (int i = 0; later_optimizers[i] != NULL; i++)
-		if (strcmp(name, later_optimizers[i]) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("optimizer \"%s\" is not supported yet", name),
-					 errhint("Use %s.", NameList(optimizer_names))));
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized optimizer \"%s\"", name),
-			 errhint("Use %s.", NameList(optimizer_names))));
+	if (kind < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized optimizer \"%s\"", name),
+				 errhint("Use %s.", NameList(optimizer_names))));
+	return (EstOptimizerKind) kind;
+}
+
+const char *
+EstModelTypeName(EstModelType type)
+{
+	return NameOf(model_type_names, type, "model type");
+}
+
+EstModelType
+EstModelTypeFromName(const char *name)
+{
+	int			type = ValueOf(model_type_names, name);
+
+	if (type < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized model type \"%s\"", name),
+				 errhint("Use %s.", NameList(model_type_names))));
+	return (EstModelType) type;
+}
+
+EstReduction
+EstReductionFromName(const char *name)
+{
+	int			reduction = ValueOf(reduction_names, name);
+
+	if (reduction < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized loss_reduction \"%s\"", name),
+				 errhint("Use %s.", NameList(reduction_names))));
+	return (EstReduction) reduction;
+}
+
+/*
+ * EstModelHead is the head of a model: squared error for regressors, a
+ * single sigmoid logit for two classes (as TensorFlow's binary head), a
+ * softmax over more.
+ */
+EstHead
+EstModelHead(const EstModelDef *def)
+{
+	if (EST_IS_REGRESSOR(def->type))
+		return EST_HEAD_SQUARED;
+	return def->n_classes == 2 ? EST_HEAD_SIGMOID : EST_HEAD_SOFTMAX;
+}
+
+/* EstModelOutputs is the number of logits of a model's network. */
+int
+EstModelOutputs(const EstModelDef *def)
+{
+	switch (EstModelHead(def))
+	{
+		case EST_HEAD_SQUARED:
+			return def->label_dimension;
+		case EST_HEAD_SIGMOID:
+			return 1;
+		case EST_HEAD_SOFTMAX:
+			return def->n_classes;
+	}
+	elog(ERROR, "unrecognized head");
 	return 0;					/* keep compiler quiet */
 }
 
@@ -180,117 +241,6 @@ EstActivationFromName(const char *name)
 	return 0;					/* keep compiler quiet */
 }
 
-/*
- * JsonbIntValue returns a JSON number that must be a whole number in
- * [min, max], or raises an error naming the parameter.
- */
-static int64
-JsonbIntValue(const JsonbValue *v, const char *key, int64 min, int64 max)
-{
-	double		d;
-
-	if (v->type != jbvNumeric)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("parameter \"%s\" must be a number", key)));
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-										   NumericGetDatum(v->val.numeric)));
-	if (isnan(d) || d != floor(d) || d < (double) min || d > (double) max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("parameter \"%s\" must be a whole number between "
-						INT64_FORMAT " and " INT64_FORMAT, key, min, max)));
-	return DatumGetInt64(DirectFunctionCall1(numeric_int8,
-											 NumericGetDatum(v->val.numeric)));
-}
-
-static char *
-JsonbStringValue(const JsonbValue *v, const char *key)
-{
-	if (v->type != jbvString)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("parameter \"%s\" must be a string", key)));
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
- * ParseParams checks every key of the params object and stores the known
- * ones in req.  An unknown key is an error, so that a misspelt parameter
- * is never silently ignored.
- */
-static void
-ParseParams(Jsonb *params, EstTrainRequest *req)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-
-	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("params must be a JSON object"),
-				 errhint("Write params as '{\"seed\": 42}'.")));
-
-	it = JsonbIteratorInit(&params->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		char	   *key;
-
-		if (tok != WJB_KEY)
-			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
-		tok = JsonbIteratorNext(&it, &v, true);
-		Assert(tok == WJB_VALUE);
-
-		if (strcmp(key, "seed") == 0)
-		{
-			req->has_seed = true;
-			req->seed = (uint64) JsonbIntValue(&v, key, 0, PG_INT64_MAX);
-		}
-		else if (strcmp(key, "log_step_count_steps") == 0)
-			req->log_step_count_steps = (int32) JsonbIntValue(&v, key, 1,
-															  PG_INT32_MAX);
-		else if (strcmp(key, "keep_checkpoint_max") == 0)
-			req->keep_checkpoint_max = (int32) JsonbIntValue(&v, key, 1, 1000);
-		else if (strcmp(key, "n_classes") == 0)
-			req->n_classes = (int32) JsonbIntValue(&v, key, 2,
-												   EST_MAX_CLASSES);
-		else if (strcmp(key, "activation_fn") == 0)
-			req->activation = EstActivationFromName(JsonbStringValue(&v, key));
-		else
-		{
-			StringInfoData known;
-
-			initStringInfo(&known);
-			for (int i = 0; known_params[i] != NULL; i++)
-				appendStringInfo(&known, "%s%s", i > 0 ? ", " : "",
-								 known_params[i]);
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unrecognized parameter \"%s\" in params", key),
-					 errhint("Known parameters are: %s.", known.data)));
-		}
-	}
-}
-
-/*
- * EstParamsInt reads an integer parameter stored with a model, or dflt.
- */
-int32
-EstParamsInt(Jsonb *params, const char *key, int32 dflt)
-{
-	JsonbValue *v;
-
-	if (params == NULL)
-		return dflt;
-	v = getKeyJsonValueFromContainer(&params->root, key, strlen(key), NULL);
-	if (v == NULL || v->type != jbvNumeric)
-		return dflt;
-	return DatumGetInt32(DirectFunctionCall1(numeric_int4,
-											 NumericGetDatum(v->val.numeric)));
-}
-
 static void
 ParseHiddenUnits(ArrayType *arr, EstTrainRequest *req)
 {
@@ -304,6 +254,11 @@ ParseHiddenUnits(ArrayType *arr, EstTrainRequest *req)
 				 errmsg("hidden_units must be a one-dimensional array")));
 	deconstruct_array(arr, INT4OID, sizeof(int32), true, TYPALIGN_INT,
 					  &values, &nulls, &n);
+	if (n == 0 && req->model_type != 0 && EST_IS_LINEAR(req->model_type))
+	{
+		req->n_hidden = 0;
+		return;
+	}
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -352,6 +307,11 @@ ParseFeatureNames(ArrayType *arr, EstTrainRequest *req)
 				 errmsg("features must be a one-dimensional array")));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
 					  &values, &nulls, &n);
+	if (n == 0 && req->model_type != 0 && EST_IS_LINEAR(req->model_type))
+	{
+		req->n_hidden = 0;
+		return;
+	}
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -379,23 +339,6 @@ ParseFeatureNames(ArrayType *arr, EstTrainRequest *req)
 								req->features[i])));
 	}
 	req->n_features = n;
-}
-
-static void
-CheckModelType(const char *type)
-{
-	if (strcmp(type, EST_DEFAULT_MODEL_TYPE) == 0)
-		return;
-	for (int i = 0; later_model_types[i] != NULL; i++)
-		if (strcmp(type, later_model_types[i]) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("model type \"%s\" is not supported yet", type),
-					 errhint("Use \"dnn_classifier\".")));
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized model type \"%s\"", type),
-			 errhint("Use \"dnn_classifier\".")));
 }
 
 /*
@@ -432,10 +375,7 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 		ParseFeatureNames(PG_GETARG_ARRAYTYPE_P(3), req);
 
 	if (!PG_ARGISNULL(4))
-	{
-		req->model_type = text_to_cstring(PG_GETARG_TEXT_PP(4));
-		CheckModelType(req->model_type);
-	}
+		req->model_type = EstModelTypeFromName(text_to_cstring(PG_GETARG_TEXT_PP(4)));
 
 	if (!PG_ARGISNULL(5))
 		ParseHiddenUnits(PG_GETARG_ARRAYTYPE_P(5), req);
@@ -488,28 +428,37 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 		req->optimizer = EstOptimizerFromName(text_to_cstring(PG_GETARG_TEXT_PP(10)));
 
 	if (!PG_ARGISNULL(11))
-	{
 		req->params = PG_GETARG_JSONB_P(11);
-		ParseParams(req->params, req);
-	}
+	EstParseParams(req->params, &req->opts);
+
+	if (req->model_type != 0 && EST_IS_LINEAR(req->model_type) &&
+		req->n_hidden > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a %s has no hidden_units",
+						EstModelTypeName(req->model_type)),
+				 errhint("Leave hidden_units out, or use a DNN model type.")));
 }
 
 /*
  * EstNewModelDef builds the definition of a new model from the request,
- * filling TensorFlow's defaults.  Features, inputs and classes are set by
- * the caller once the source has been read.
+ * filling TensorFlow's defaults: a DNN of {10,10} ReLU units trained by
+ * Adagrad, a linear model trained by FTRL.  Features, inputs, classes and
+ * the learning rate of FTRL (which depends on the number of feature
+ * columns) are set by the caller once the source has been read.
  */
 EstModelDef *
 EstNewModelDef(const EstTrainRequest *req)
 {
 	EstModelDef *def = palloc0(sizeof(EstModelDef));
-	EstOptimizer defaults;
 
 	def->name = req->model;
 	def->owner = GetUserId();
-	def->model_type = req->model_type ? req->model_type : EST_DEFAULT_MODEL_TYPE;
+	def->type = req->model_type ? req->model_type : EST_DNN_CLASSIFIER;
 	def->label = req->label ? req->label : EST_DEFAULT_LABEL;
-	if (req->n_hidden >= 0)
+	if (EST_IS_LINEAR(def->type))
+		def->n_hidden = 0;
+	else if (req->n_hidden >= 0)
 	{
 		def->n_hidden = req->n_hidden;
 		memcpy(def->hidden, req->hidden, req->n_hidden * sizeof(int));
@@ -519,16 +468,35 @@ EstNewModelDef(const EstTrainRequest *req)
 		def->n_hidden = lengthof(default_hidden);
 		memcpy(def->hidden, default_hidden, sizeof(default_hidden));
 	}
-	def->activation = req->activation ? req->activation : EST_ACT_RELU;
-	def->optimizer = req->optimizer ? req->optimizer : EST_OPT_ADAGRAD;
-	EstOptimizerDefaults(&defaults, def->optimizer);
-	def->learning_rate = req->learning_rate > 0 ? req->learning_rate :
-		defaults.learning_rate;
+	def->activation = req->opts.activation ? req->opts.activation : EST_ACT_RELU;
+	if (req->optimizer)
+		def->optimizer = req->optimizer;
+	else
+		def->optimizer = EST_IS_LINEAR(def->type) ? EST_OPT_FTRL : EST_OPT_ADAGRAD;
+	def->learning_rate = req->learning_rate;	/* 0: the default, later */
 	def->batch_size = req->batch_size > 0 ? req->batch_size :
 		EST_DEFAULT_BATCH_SIZE;
 	def->params = req->params;
 	def->global_step = 0;
 	return def;
+}
+
+/*
+ * EstDefaultLearningRate is TensorFlow's: 0.05 for DNN optimizers, and
+ * min(0.2, 1 / sqrt(feature columns)) for FTRL on a linear part; other
+ * optimizers take Keras' default.
+ */
+double
+EstDefaultLearningRate(EstOptimizerKind kind, bool linear, int n_columns)
+{
+	EstOptimizer defaults;
+
+	if (linear && kind == EST_OPT_FTRL)
+		return Min(0.2, 1.0 / sqrt((double) Max(n_columns, 1)));
+	if (kind == EST_OPT_ADAGRAD)
+		return 0.05;
+	EstOptimizerDefaults(&defaults, kind);
+	return defaults.learning_rate;
 }
 
 static void
@@ -541,6 +509,17 @@ Contradiction(const EstModelDef *def, const char *what, const char *given,
 					what, given, def->name, what, stored),
 			 errhint("Leave %s out to continue training, or drop the model with est_drop_model and train it anew.",
 					 what)));
+}
+
+static void
+HyperContradiction(const EstModelDef *def, const char *parameter)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("parameter \"%s\" contradicts the optimizer of model \"%s\"",
+					parameter, def->name),
+			 errhint("Leave %s out to continue training, or drop the model with est_drop_model and train it anew.",
+					 parameter)));
 }
 
 static char *
@@ -569,9 +548,11 @@ FormatHidden(const int *hidden, int n)
 void
 EstCheckCompatible(const EstModelDef *def, const EstTrainRequest *req)
 {
-	if (req->model_type && strcmp(req->model_type, def->model_type) != 0)
-		Contradiction(def, "model_type", Quoted(req->model_type),
-					  Quoted(def->model_type));
+	const EstOptions *opts = &req->opts;
+
+	if (req->model_type && req->model_type != def->type)
+		Contradiction(def, "model_type", Quoted(EstModelTypeName(req->model_type)),
+					  Quoted(EstModelTypeName(def->type)));
 	if (req->label && strcmp(req->label, def->label) != 0)
 		Contradiction(def, "label", Quoted(req->label), Quoted(def->label));
 	if (req->n_hidden >= 0 &&
@@ -583,13 +564,18 @@ EstCheckCompatible(const EstModelDef *def, const EstTrainRequest *req)
 	if (req->optimizer && req->optimizer != def->optimizer)
 		Contradiction(def, "optimizer", Quoted(EstOptimizerName(req->optimizer)),
 					  Quoted(EstOptimizerName(def->optimizer)));
-	if (req->activation && req->activation != def->activation)
+	if (opts->activation && opts->activation != def->activation)
 		Contradiction(def, "activation_fn",
-					  Quoted(EstActivationName(req->activation)),
+					  Quoted(EstActivationName(opts->activation)),
 					  Quoted(EstActivationName(def->activation)));
-	if (req->n_classes && req->n_classes != def->n_classes)
-		Contradiction(def, "n_classes", psprintf("%d", req->n_classes),
-					  psprintf("%d", def->n_classes));
+	if (opts->n_classes && opts->n_classes != def->n_classes)
+		Contradiction(def, "n_classes", psprintf("%d", opts->n_classes),
+					  def->n_classes ? psprintf("%d", def->n_classes) : "none");
+	if (opts->label_dimension && opts->label_dimension != def->label_dimension)
+		Contradiction(def, "label_dimension",
+					  psprintf("%d", opts->label_dimension),
+					  def->label_dimension ?
+					  psprintf("%d", def->label_dimension) : "none");
 	if (req->n_features >= 0)
 	{
 		bool		same = req->n_features == def->n_features;
@@ -613,5 +599,42 @@ EstCheckCompatible(const EstModelDef *def, const EstTrainRequest *req)
 			appendStringInfoChar(&stored, '}');
 			Contradiction(def, "features", given.data, stored.data);
 		}
+	}
+}
+
+/*
+ * EstCheckCompatibleNetwork raises an error when params ask for another
+ * network or optimizer than the model's checkpoint holds.
+ */
+void
+EstCheckCompatibleNetwork(const EstModelDef *def, const EstOptions *opts,
+						  const EstCheckpoint *ckpt)
+{
+	const char *hyper;
+
+	if (opts->dropout >= 0 && opts->dropout != ckpt->net.dropout)
+		Contradiction(def, "dropout", psprintf("%g", opts->dropout),
+					  psprintf("%g", ckpt->net.dropout));
+	if (opts->batch_norm >= 0 && opts->batch_norm != (ckpt->net.batch_norm != 0))
+		Contradiction(def, "batch_norm", opts->batch_norm ? "true" : "false",
+					  ckpt->net.batch_norm ? "true" : "false");
+	if (opts->reduction && opts->reduction != ckpt->net.reduction)
+		Contradiction(def, "loss_reduction",
+					  Quoted(NameOf(reduction_names, opts->reduction, "reduction")),
+					  Quoted(NameOf(reduction_names, ckpt->net.reduction, "reduction")));
+	hyper = EstHyperparametersDiffer(&ckpt->opt, &opts->opt, opts->opt_given);
+	if (hyper != NULL)
+		HyperContradiction(def, hyper);
+	if (opts->linear_optimizer && ckpt->net.n_linear_inputs > 0 &&
+		opts->linear_optimizer != ckpt->opt_linear.kind)
+		Contradiction(def, "linear_optimizer",
+					  Quoted(EstOptimizerName(opts->linear_optimizer)),
+					  Quoted(EstOptimizerName(ckpt->opt_linear.kind)));
+	if (ckpt->net.n_linear_inputs > 0)
+	{
+		hyper = EstHyperparametersDiffer(&ckpt->opt_linear, &opts->linear_opt,
+										 opts->linear_opt_given);
+		if (hyper != NULL)
+			HyperContradiction(def, psprintf("linear_%s", hyper));
 	}
 }

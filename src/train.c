@@ -4,16 +4,24 @@
  *	  est_train: the TRAIN mode of an estimator.
  *
  * A call reads the source once into a float32 matrix (within
- * estimator.max_memory), creates the model on first use or loads its
- * latest checkpoint, applies the feature transform stored with the model,
- * then runs mini-batch steps over a seeded shuffle of the rows: each
- * epoch visits every row once, and batches run across epoch boundaries
- * as in tf.data's shuffle().repeat().batch().  Every log_step_count_steps
- * it raises a NOTICE and writes a row of estimator.training_log.  At the
- * end it scores the training data, stores a checkpoint and keeps the
- * newest keep_checkpoint_max.  Everything happens in the caller's
- * transaction: an error, a cancel or a ROLLBACK leaves the model as it
- * was.
+ * estimator.max_memory), holds out evaluation rows when asked, creates the
+ * model on first use or loads its newest checkpoint, applies the feature
+ * transform stored with the model (and, for regressors, standardises the
+ * targets), then runs mini-batch steps over a seeded shuffle of the rows:
+ * each epoch visits every row once, and batches run across epoch
+ * boundaries as in tf.data's shuffle().repeat().batch().  The checkpoint
+ * records where the current epoch stands, so that a later call over the
+ * same rows carries on exactly: 2 x 500 steps equal 1000 steps, bit for
+ * bit.
+ *
+ * Every log_step_count_steps it raises a NOTICE and writes a row of
+ * estimator.training_log; with evaluation data (eval_fraction or
+ * eval_source) it scores them every eval_every_steps, logs the metrics,
+ * and with early_stopping stops when the chosen metric has not improved
+ * for patience evaluations, keeping the best checkpoint.  At the end it
+ * scores the training rows, stores a checkpoint and keeps the newest
+ * keep_checkpoint_max.  Everything happens in the caller's transaction:
+ * an error, a cancel or a ROLLBACK leaves the model as it was.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,43 +43,52 @@
 #define EST_DEFAULT_STEPS			5000
 #define EST_DEFAULT_KEEP_CHECKPOINTS 5
 #define EST_INITIAL_ROWS			1024
-
-typedef struct TrainData
-{
-	int64		n_rows;
-	int			n_inputs;
-	float	   *X;				/* n_rows x n_inputs */
-	float	   *y;				/* n_rows */
-} TrainData;
+#define EST_SPLIT_SEED				UINT64CONST(0x5EED5EED5EED5EED)
 
 typedef struct TrainResult
 {
 	int64		global_step;
 	double		loss;
-	double		accuracy;
+	double		accuracy;		/* NaN for regressors */
 	int64		rows;
 } TrainResult;
+
+/* What one call trains with, once the request and the model are known. */
+typedef struct TrainPlan
+{
+	int			batch_size;
+	int64		steps;
+	int			log_every;
+	int			keep;
+	double		learning_rate;
+	double		linear_learning_rate;
+	EstOptions	opts;			/* effective per-call settings */
+	int64		eval_every;		/* 0: no evaluation */
+	bool		eval_max;		/* early stopping maximises its metric */
+} TrainPlan;
 
 PG_FUNCTION_INFO_V1(est_train);
 
 /*
- * ReadTrainingData reads every row of the source, growing the matrix by
- * doubling and checking estimator.max_memory before each allocation.
+ * ReadAll reads every row of the source, growing the matrix by doubling
+ * and checking estimator.max_memory before each allocation.
  */
 static void
-ReadTrainingData(EstReader *reader, const char *source, TrainData *data)
+ReadAll(EstReader *reader, const char *source, EstData *data)
 {
 	int64		capacity = EST_INITIAL_ROWS;
 	int			n_inputs = EstReaderInputs(reader);
-	Size		row_bytes = (n_inputs + 2) * sizeof(float);	/* x, y, perm */
+	int			label_width = EstReaderLabelWidth(reader);
+	Size		row_bytes = (n_inputs + 2 * label_width + 1) * sizeof(float);
 
 	data->n_inputs = n_inputs;
+	data->label_width = label_width;
 	data->n_rows = 0;
 	EstCheckMemory(mul_size(capacity, row_bytes), "training data");
 	data->X = MemoryContextAllocHuge(CurrentMemoryContext,
 									 mul_size(capacity, n_inputs * sizeof(float)) + 1);
 	data->y = MemoryContextAllocHuge(CurrentMemoryContext,
-									 mul_size(capacity, sizeof(float)));
+									 mul_size(capacity, label_width * sizeof(float)) + 1);
 	for (;;)
 	{
 		int			want = (int) Min(capacity - data->n_rows, 1000);
@@ -90,11 +107,12 @@ ReadTrainingData(EstReader *reader, const char *source, TrainData *data)
 			EstCheckMemory(mul_size(capacity, row_bytes), "training data");
 			data->X = repalloc_huge(data->X,
 									mul_size(capacity, n_inputs * sizeof(float)) + 1);
-			data->y = repalloc_huge(data->y, mul_size(capacity, sizeof(float)));
+			data->y = repalloc_huge(data->y,
+									mul_size(capacity, label_width * sizeof(float)) + 1);
 			continue;
 		}
 		got = EstReaderNext(reader, data->X + data->n_rows * n_inputs,
-							data->y + data->n_rows, want);
+							data->y + data->n_rows * label_width, want);
 		if (got == 0)
 			break;
 		data->n_rows += got;
@@ -102,33 +120,114 @@ ReadTrainingData(EstReader *reader, const char *source, TrainData *data)
 }
 
 /*
- * InitCheckpoint builds the first checkpoint of a new model: initial
- * weights, optimizer slots and the feature statistics of the data.
+ * SwapRows exchanges rows a and b of a data set.
  */
 static void
-InitCheckpoint(const EstModelDef *def, const TrainData *data, EstRng *rng,
-			   EstCheckpoint *ckpt)
+SwapRows(EstData *data, int64 a, int64 b)
 {
-	char		coremsg[EST_ERRMSG_LEN];
-	EstStatus	status;
+	int			d = data->n_inputs;
+	int			w = data->label_width;
 
-	memset(ckpt, 0, sizeof(*ckpt));
-	coremsg[0] = '\0';
-	status = EstNetworkInit(&ckpt->net, def->n_inputs, def->hidden,
-							def->n_hidden, def->n_classes, def->activation,
-							EST_HEAD_SOFTMAX, rng, coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "network");
-	EstOptimizerDefaults(&ckpt->opt, def->optimizer);
-	ckpt->opt.learning_rate = def->learning_rate;
-	status = EstOptimizerInit(&ckpt->opt, ckpt->net.n_params, coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "optimizer");
-	status = EstFeatureStateInit(&ckpt->features, def->n_inputs, coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "feature state");
-	EstFeatureStateFit(&ckpt->features, data->X, data->n_rows);
-	ckpt->global_step = 0;
+	for (int j = 0; j < d; j++)
+	{
+		float		t = data->X[a * d + j];
+
+		data->X[a * d + j] = data->X[b * d + j];
+		data->X[b * d + j] = t;
+	}
+	for (int j = 0; j < w; j++)
+	{
+		float		t = data->y[a * w + j];
+
+		data->y[a * w + j] = data->y[b * w + j];
+		data->y[b * w + j] = t;
+	}
+}
+
+/*
+ * HoldOut moves a seeded sample of fraction of the rows to the end of the
+ * data and returns how many rows stay for training.  For classifiers the
+ * sample is stratified: each class gives its share (rounded), so that
+ * evaluation sees every class the data has.  The sample depends only on
+ * the rows and the seed, so every call over the same rows holds out the
+ * same ones.
+ */
+static int64
+HoldOut(EstData *data, double fraction, bool classifier, uint64 seed)
+{
+	int64		n = data->n_rows;
+	bool	   *held = palloc0(Max(n, 1) * sizeof(bool));
+	uint32	   *perm = MemoryContextAllocHuge(CurrentMemoryContext,
+											  Max(n, 1) * sizeof(uint32));
+	EstRng		rng;
+	int64		n_train;
+	int64		next;
+
+	EstRngSeed(&rng, seed);
+	for (int64 i = 0; i < n; i++)
+		perm[i] = (uint32) i;
+	EstRngShuffle(&rng, perm, n);
+
+	if (classifier)
+	{
+		int			max_class = 0;
+		int64	   *count;
+		int64	   *taken;
+
+		for (int64 i = 0; i < n; i++)
+			max_class = Max(max_class, (int) data->y[i]);
+		count = palloc0((max_class + 1) * sizeof(int64));
+		taken = palloc0((max_class + 1) * sizeof(int64));
+		for (int64 i = 0; i < n; i++)
+			count[(int) data->y[i]]++;
+		for (int64 i = 0; i < n; i++)
+		{
+			int			c = (int) data->y[perm[i]];
+
+			if (taken[c] < (int64) rint(fraction * count[c]))
+			{
+				held[perm[i]] = true;
+				taken[c]++;
+			}
+		}
+	}
+	else
+	{
+		int64		want = (int64) rint(fraction * n);
+
+		for (int64 i = 0; i < want; i++)
+			held[perm[i]] = true;
+	}
+
+	/* stable partition: training rows keep their order */
+	n_train = 0;
+	for (int64 i = 0; i < n; i++)
+		if (!held[i])
+			n_train++;
+	if (n_train == 0 || n_train == n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("eval_fraction %g of %lld rows leaves %s",
+						fraction, (long long) n,
+						n_train == 0 ? "no training rows" : "no evaluation rows"),
+				 errhint("Use a fraction that holds out some rows and keeps some.")));
+	next = 0;
+	for (int64 i = 0; i < n; i++)
+	{
+		if (held[i])
+			continue;
+		if (i != next)
+		{
+			/* row i moves up to next; the held row at next moves to i */
+			SwapRows(data, i, next);
+			held[i] = true;
+			held[next] = false;
+		}
+		next++;
+	}
+	pfree(held);
+	pfree(perm);
+	return n_train;
 }
 
 static uint64
@@ -152,133 +251,166 @@ ElapsedSeconds(instr_time start)
 }
 
 /*
- * RunSteps trains for steps mini-batches and returns the global step
- * reached.  The permutation of rows is reshuffled each time an epoch ends.
+ * ColumnInputs lists the network inputs of the named feature columns (each
+ * column gives as many inputs as its width), for the two parts of a wide
+ * & deep model.  NULL names mean every column.
  */
-static void
-RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const TrainData *data,
-		 int batch_size, int64 steps, int log_every, EstWorkspace *ws)
+static int *
+ColumnInputs(const EstModelDef *def, char **names, int n_names,
+			 const char *param, int *n_inputs)
 {
-	uint32	   *perm;
-	float	   *Xb;
-	float	   *yb;
-	int64		pos = 0;
-	int64		n = data->n_rows;
-	int			d = data->n_inputs;
-	double		loss_sum = 0;
-	int64		loss_count = 0;
-	instr_time	log_start;
+	int		   *inputs = palloc(Max(def->n_inputs, 1) * sizeof(int));
+	int			n = 0;
 
-	perm = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(n, sizeof(uint32)));
-	for (int64 i = 0; i < n; i++)
-		perm[i] = (uint32) i;
-	EstRngShuffle(&ckpt->rng, perm, n);
-	Xb = palloc(mul_size(batch_size, d * sizeof(float)));
-	yb = palloc(batch_size * sizeof(float));
-
-	INSTR_TIME_SET_CURRENT(log_start);
-	for (int64 step = 0; step < steps; step++)
+	for (int k = 0; k < (names ? n_names : def->n_features); k++)
 	{
-		double		loss;
+		int			offset = 0;
+		int			found = -1;
 
-		CHECK_FOR_INTERRUPTS();
-
-		for (int b = 0; b < batch_size; b++)
+		for (int i = 0; i < def->n_features; i++)
 		{
-			uint32		row;
-
-			if (pos == n)
+			if (names == NULL ? i == k :
+				strcmp(def->features[i].name, names[k]) == 0)
 			{
-				EstRngShuffle(&ckpt->rng, perm, n);
-				pos = 0;
+				found = i;
+				break;
 			}
-			row = perm[pos++];
-			memcpy(Xb + (size_t) b * d, data->X + (size_t) row * d,
-				   d * sizeof(float));
-			yb[b] = data->y[row];
+			offset += def->features[i].width;
 		}
-
-		EstNetworkForward(&ckpt->net, ws, Xb, batch_size);
-		loss = EstHeadLoss(&ckpt->net, ws, yb, NULL, batch_size, 1);
-		if (isnan(loss) || isinf(loss))
+		if (found < 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("training of model \"%s\" diverged at step " INT64_FORMAT,
-							def->name, ckpt->global_step + 1),
-					 errdetail("The loss became %s; no checkpoint was stored.",
-							   isnan(loss) ? "NaN" : "infinite"),
-					 errhint("Lower the learning_rate.")));
-		EstNetworkBackward(&ckpt->net, ws, Xb, batch_size);
-		EstOptimizerApply(&ckpt->opt, ckpt->net.params, ws->grad);
-		ckpt->global_step++;
-
-		loss_sum += loss;
-		loss_count++;
-		if (ckpt->global_step % log_every == 0 || step == steps - 1)
-		{
-			double		seconds = ElapsedSeconds(log_start);
-			double		mean = loss_sum / loss_count;
-
-			ereport(NOTICE,
-					(errmsg("loss = %.4g, step = " INT64_FORMAT " (%.3f sec)",
-							mean, ckpt->global_step, seconds)));
-			EstCatalogLog(def->name, ckpt->global_step, mean, seconds);
-			loss_sum = 0;
-			loss_count = 0;
-			INSTR_TIME_SET_CURRENT(log_start);
-		}
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of \"%s\" is not a feature of model \"%s\"",
+							names[k], param, def->name)));
+		for (int j = 0; j < def->features[found].width; j++)
+			inputs[n++] = offset + j;
 	}
-	pfree(perm);
-	pfree(Xb);
-	pfree(yb);
+	*n_inputs = n;
+	return inputs;
 }
 
 /*
- * ScoreTrainingData computes the mean loss and accuracy of the network on
- * all training rows, in blocks of the workspace's size.
+ * InitCheckpoint builds the first checkpoint of a new model: its network,
+ * initial weights, optimizer slots and the statistics of the training
+ * rows (inputs, and targets of regressors).
  */
 static void
-ScoreTrainingData(EstCheckpoint *ckpt, const TrainData *data,
-				  EstWorkspace *ws, TrainResult *result)
+InitCheckpoint(const EstModelDef *def, const EstOptions *opts,
+			   const EstData *data, int64 n_train, EstRng *rng,
+			   EstCheckpoint *ckpt)
 {
-	EstMetrics	metrics;
+	char		coremsg[EST_ERRMSG_LEN];
+	EstNetworkSpec spec;
+	EstStatus	status;
 
-	EstMetricsReset(&metrics);
-	for (int64 start = 0; start < data->n_rows; start += ws->max_batch)
+	memset(ckpt, 0, sizeof(*ckpt));
+	memset(&spec, 0, sizeof(spec));
+	coremsg[0] = '\0';
+	spec.n_inputs = def->n_inputs;
+	spec.n_hidden = def->n_hidden;
+	spec.hidden = def->hidden;
+	spec.n_outputs = EstModelOutputs(def);
+	spec.activation = def->activation;
+	spec.head = EstModelHead(def);
+	spec.reduction = opts->reduction ? opts->reduction :
+		EST_REDUCE_SUM_OVER_BATCH_SIZE;
+	spec.batch_norm = opts->batch_norm > 0;
+	spec.dropout = opts->dropout > 0 ? opts->dropout : 0;
+	if (EST_IS_COMBINED(def->type))
 	{
-		int			n = (int) Min(ws->max_batch, data->n_rows - start);
-		const float *X = data->X + start * data->n_inputs;
-
-		CHECK_FOR_INTERRUPTS();
-		EstNetworkForward(&ckpt->net, ws, X, n);
-		EstMetricsAdd(&metrics, &ckpt->net, ws, data->y + start, NULL, n);
+		spec.dnn_inputs = ColumnInputs(def, opts->dnn_columns,
+									   opts->n_dnn_columns,
+									   "dnn_feature_columns",
+									   &spec.n_dnn_inputs);
+		spec.linear_inputs = ColumnInputs(def, opts->linear_columns,
+										  opts->n_linear_columns,
+										  "linear_feature_columns",
+										  &spec.n_linear_inputs);
 	}
-	result->loss = EstMetricsMeanLoss(&metrics);
-	result->accuracy = EstMetricsAccuracy(&metrics);
+	else if (opts->n_dnn_columns >= 0 || opts->n_linear_columns >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("linear_feature_columns and dnn_feature_columns belong to dnn_linear_combined models"),
+				 errhint("Use features => to choose the columns of a %s.",
+						 EstModelTypeName(def->type))));
+	status = EstNetworkInit(&ckpt->net, &spec, rng, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "network");
+
+	EstOptimizerDefaults(&ckpt->opt, def->optimizer);
+	EstApplyHyperparameters(&ckpt->opt, &opts->opt, opts->opt_given);
+	ckpt->opt.learning_rate = def->learning_rate;
+	status = EstOptimizerInit(&ckpt->opt, ckpt->net.linear_offset, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "optimizer");
+	if (ckpt->net.n_linear_inputs > 0)
+	{
+		EstOptimizerKind kind = opts->linear_optimizer ?
+			opts->linear_optimizer : EST_OPT_FTRL;
+
+		EstOptimizerDefaults(&ckpt->opt_linear, kind);
+		EstApplyHyperparameters(&ckpt->opt_linear, &opts->linear_opt,
+								opts->linear_opt_given);
+		ckpt->opt_linear.learning_rate =
+			EstDefaultLearningRate(kind, true, opts->n_linear_columns > 0 ?
+								   opts->n_linear_columns : def->n_features);
+		status = EstOptimizerInit(&ckpt->opt_linear,
+								  ckpt->net.n_params - ckpt->net.linear_offset,
+								  coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "linear optimizer");
+	}
+
+	status = EstFeatureStateInit(&ckpt->features, def->n_inputs, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "feature state");
+	EstFeatureStateFit(&ckpt->features, data->X, n_train);
+	if (EST_IS_REGRESSOR(def->type))
+	{
+		status = EstFeatureStateInit(&ckpt->labels, def->label_dimension,
+									 coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "label state");
+		EstFeatureStateFit(&ckpt->labels, data->y, n_train);
+	}
+	ckpt->global_step = 0;
+}
+
+/*
+ * MetricIsMaximised tells whether early stopping wants a metric high.
+ */
+static bool
+MetricIsMaximised(const char *metric)
+{
+	return !(strcmp(metric, "loss") == 0 ||
+			 strcmp(metric, "average_loss") == 0 ||
+			 strcmp(metric, "mse") == 0 || strcmp(metric, "rmse") == 0 ||
+			 strcmp(metric, "mae") == 0);
+}
+
+/*
+ * Evaluate scores the evaluation rows (or source) with the current
+ * weights and returns the metrics as jsonb; *value receives the metric
+ * that early stopping watches.
+ */
+static Jsonb *
+Evaluate(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *eval,
+		 EstWorkspace *ws, const char *metric, double *value)
+{
+	EstMetricSet set;
+
+	EstScoreData(def, ckpt, ws, eval, &set);
+	if (metric != NULL)
+		*value = EstMetricSetValue(&set, metric);
+	return EstMetricSetJsonb(&set);
 }
 
 static void
-StoreCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt,
-				double loss, int keep)
+StoreCheckpointBytes(const EstModelDef *def, int64 step, double loss,
+					 const uint8_t *buf, size_t len, int keep)
 {
-	uint8_t    *buf;
-	size_t		len;
-	char		coremsg[EST_ERRMSG_LEN];
-	EstStatus	status;
 	bytea	   *data;
 
-	for (size_t i = 0; i < ckpt->net.n_params; i++)
-		if (isnan(ckpt->net.params[i]) || isinf(ckpt->net.params[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("training of model \"%s\" diverged", def->name),
-					 errdetail("A weight became NaN or infinite; no checkpoint was stored."),
-					 errhint("Lower the learning_rate.")));
-
-	coremsg[0] = '\0';
-	status = EstCheckpointEncode(ckpt, &buf, &len, coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "checkpoint");
 	if (len > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -288,8 +420,253 @@ StoreCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt,
 	data = palloc(len + VARHDRSZ);
 	SET_VARSIZE(data, len + VARHDRSZ);
 	memcpy(VARDATA(data), buf, len);
-	EstFree(buf);
-	EstCatalogStoreCheckpoint(def->name, ckpt->global_step, loss, data, keep);
+	EstCatalogStoreCheckpoint(def->name, step, loss, data, keep);
+}
+
+/*
+ * EncodeCheckpoint checks that training did not diverge, then encodes.
+ */
+static void
+EncodeCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt,
+				 uint8_t **buf, size_t *len)
+{
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+
+	for (size_t i = 0; i < ckpt->net.n_params; i++)
+		if (isnan(ckpt->net.params[i]) || isinf(ckpt->net.params[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("training of model \"%s\" diverged", def->name),
+					 errdetail("A weight became NaN or infinite; no checkpoint was stored."),
+					 errhint("Lower the learning_rate.")));
+	coremsg[0] = '\0';
+	status = EstCheckpointEncode(ckpt, buf, len, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "checkpoint");
+}
+
+/*
+ * StartEpoch draws the permutation of a new epoch from the model's rng,
+ * remembering the rng state that drew it.
+ */
+static void
+StartEpoch(EstCheckpoint *ckpt, uint32 *perm, int64 n)
+{
+	for (int64 i = 0; i < n; i++)
+		perm[i] = (uint32) i;
+	ckpt->epoch.rng = ckpt->rng;
+	ckpt->epoch.position = 0;
+	ckpt->epoch.n_rows = (uint64) n;
+	EstRngShuffle(&ckpt->rng, perm, n);
+}
+
+/*
+ * ResumeEpoch redraws the permutation of the epoch a checkpoint stopped
+ * in, when the rows are the same in number; otherwise it starts anew.
+ */
+static void
+ResumeEpoch(EstCheckpoint *ckpt, uint32 *perm, int64 n)
+{
+	EstRng		rng = ckpt->epoch.rng;
+
+	if (ckpt->epoch.n_rows != (uint64) n || ckpt->epoch.position > (uint64) n)
+	{
+		StartEpoch(ckpt, perm, n);
+		return;
+	}
+	for (int64 i = 0; i < n; i++)
+		perm[i] = (uint32) i;
+	EstRngShuffle(&rng, perm, n);
+}
+
+/*
+ * RunSteps trains for plan->steps mini-batches over the first n_train
+ * rows of data, evaluating on eval (when not NULL) as the plan says.  It
+ * returns the encoded checkpoint to store: the last one, or the best one
+ * under early stopping.
+ */
+static void
+RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
+		 int64 n_train, const float *y_train, const EstData *eval,
+		 const TrainPlan *plan, EstWorkspace *ws, uint8_t **out,
+		 size_t *out_len, int64 *out_step)
+{
+	const EstOptions *opts = &plan->opts;
+	int			d = data->n_inputs;
+	int			w = data->label_width;
+	int			batch_size = plan->batch_size;
+	uint32	   *perm;
+	float	   *Xb;
+	float	   *yb;
+	double		loss_sum = 0;
+	int64		loss_count = 0;
+	instr_time	log_start;
+	double		l1 = Max(opts->l1_regularization, 0);
+	double		l2 = Max(opts->l2_regularization, 0);
+	double		loss_scale = 1;
+	uint8_t    *best = NULL;
+	size_t		best_len = 0;
+	int64		best_step = -1;
+	double		best_value = 0;
+	int			bad_evals = 0;
+
+	/* NOTICEs report regression losses in the units of the label */
+	if (EST_IS_REGRESSOR(def->type))
+	{
+		double		sum = 0;
+
+		for (int j = 0; j < ckpt->labels.n_inputs; j++)
+			sum += ckpt->labels.scale[j] * ckpt->labels.scale[j];
+		loss_scale = sum / Max(ckpt->labels.n_inputs, 1);
+	}
+
+	perm = MemoryContextAllocHuge(CurrentMemoryContext,
+								  mul_size(n_train, sizeof(uint32)));
+	ResumeEpoch(ckpt, perm, n_train);
+	Xb = palloc(mul_size(batch_size, d * sizeof(float)));
+	yb = palloc(mul_size(batch_size, w * sizeof(float)));
+
+	INSTR_TIME_SET_CURRENT(log_start);
+	for (int64 step = 0; step < plan->steps; step++)
+	{
+		double		loss;
+		bool		last = (step == plan->steps - 1);
+		bool		due_log;
+		bool		due_eval;
+		Jsonb	   *metrics = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+
+		for (int b = 0; b < batch_size; b++)
+		{
+			uint32		row;
+
+			if (ckpt->epoch.position == (uint64) n_train)
+				StartEpoch(ckpt, perm, n_train);
+			row = perm[ckpt->epoch.position++];
+			memcpy(Xb + (size_t) b * d, data->X + (size_t) row * d,
+				   d * sizeof(float));
+			memcpy(yb + (size_t) b * w, y_train + (size_t) row * w,
+				   w * sizeof(float));
+		}
+
+		if (opts->has_schedule)
+		{
+			ckpt->opt.learning_rate =
+				EstScheduleRate(&opts->schedule, plan->learning_rate,
+								ckpt->global_step);
+			ckpt->opt_linear.learning_rate =
+				EstScheduleRate(&opts->schedule, plan->linear_learning_rate,
+								ckpt->global_step);
+		}
+
+		EstNetworkForwardTrain(&ckpt->net, ws, Xb, batch_size, &ckpt->rng);
+		loss = EstHeadLoss(&ckpt->net, ws, yb, NULL, batch_size, 1);
+		EstNetworkBackward(&ckpt->net, ws, Xb, batch_size);
+		if (l1 > 0 || l2 > 0)
+		{
+			loss += EstNetworkPenalty(&ckpt->net, l1, l2);
+			EstNetworkPenaltyGrad(&ckpt->net, ws, l1, l2);
+		}
+		if (isnan(loss) || isinf(loss))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("training of model \"%s\" diverged at step " INT64_FORMAT,
+							def->name, ckpt->global_step + 1),
+					 errdetail("The loss became %s; no checkpoint was stored.",
+							   isnan(loss) ? "NaN" : "infinite"),
+					 errhint("Lower the learning_rate.")));
+		if (opts->clip_norm > 0)
+			EstClipByGlobalNorm(ws->grad, ckpt->net.n_params, opts->clip_norm);
+		EstOptimizerApply(&ckpt->opt, ckpt->net.params, ws->grad);
+		if (ckpt->net.n_linear_inputs > 0)
+			EstOptimizerApply(&ckpt->opt_linear,
+							  ckpt->net.params + ckpt->net.linear_offset,
+							  ws->grad + ckpt->net.linear_offset);
+		ckpt->global_step++;
+
+		loss_sum += loss;
+		loss_count++;
+		due_log = ckpt->global_step % plan->log_every == 0 || last;
+		due_eval = eval != NULL &&
+			(ckpt->global_step % plan->eval_every == 0 || last);
+		if (due_eval)
+		{
+			double		value = 0;
+			bool		stop = false;
+
+			metrics = Evaluate(def, ckpt, eval, ws,
+							   opts->has_early_stopping ? opts->es_metric : NULL,
+							   &value);
+			if (opts->has_early_stopping)
+			{
+				bool		better = best_step < 0 ||
+					(plan->eval_max ? value > best_value + opts->es_min_delta :
+					 value < best_value - opts->es_min_delta);
+
+				if (better)
+				{
+					if (best != NULL)
+						EstFree(best);
+					EncodeCheckpoint(def, ckpt, &best, &best_len);
+					best_step = ckpt->global_step;
+					best_value = value;
+					bad_evals = 0;
+				}
+				else if (++bad_evals >= opts->es_patience)
+					stop = true;
+			}
+			if (stop)
+			{
+				ereport(NOTICE,
+						(errmsg("early stopping at step " INT64_FORMAT ": %s has not improved for %d evaluations, keeping step " INT64_FORMAT,
+								ckpt->global_step, opts->es_metric,
+								opts->es_patience, best_step)));
+				due_log = true;
+				last = true;
+			}
+		}
+		if (due_log || due_eval)
+		{
+			double		seconds = ElapsedSeconds(log_start);
+			double		mean = loss_sum / Max(loss_count, 1) * loss_scale;
+
+			if (metrics != NULL)
+				ereport(NOTICE,
+						(errmsg("loss = %.4g, step = " INT64_FORMAT " (%.3f sec), eval: %s",
+								mean, ckpt->global_step, seconds,
+								JsonbToCString(NULL, &metrics->root,
+											   VARSIZE(metrics)))));
+			else
+				ereport(NOTICE,
+						(errmsg("loss = %.4g, step = " INT64_FORMAT " (%.3f sec)",
+								mean, ckpt->global_step, seconds)));
+			EstCatalogLog(def->name, ckpt->global_step, mean, seconds, metrics);
+			loss_sum = 0;
+			loss_count = 0;
+			INSTR_TIME_SET_CURRENT(log_start);
+		}
+		if (last)
+			break;
+	}
+	pfree(perm);
+	pfree(Xb);
+	pfree(yb);
+
+	if (best != NULL && best_step != ckpt->global_step)
+	{
+		*out = best;
+		*out_len = best_len;
+		*out_step = best_step;
+	}
+	else
+	{
+		if (best != NULL)
+			EstFree(best);
+		EncodeCheckpoint(def, ckpt, out, out_len);
+		*out_step = ckpt->global_step;
+	}
 }
 
 static void
@@ -300,7 +677,8 @@ ReportTooManyParams(const EstModelDef *def)
 
 	for (int l = 0; l <= def->n_hidden; l++)
 	{
-		int			units = l < def->n_hidden ? def->hidden[l] : def->n_classes;
+		int			units = l < def->n_hidden ? def->hidden[l] :
+			EstModelOutputs(def);
 
 		count += ((double) prev + 1) * units;
 		prev = units;
@@ -313,10 +691,63 @@ ReportTooManyParams(const EstModelDef *def)
 }
 
 /*
+ * CheckMemory refuses a training whose data and model would not fit in
+ * estimator.max_memory, before allocating the model.
+ */
+static void
+CheckMemory(const EstModelDef *def, const EstData *data, int batch_size)
+{
+	EstNetworkSpec spec;
+	size_t		n_params;
+	Size		bytes;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.n_inputs = def->n_inputs;
+	spec.n_hidden = def->n_hidden;
+	spec.hidden = def->hidden;
+	spec.n_outputs = EstModelOutputs(def);
+	spec.activation = def->activation;
+	spec.head = EstModelHead(def);
+	n_params = EstNetworkParamCount(&spec);
+	if (n_params == 0)
+		ReportTooManyParams(def);
+
+	/* weights, gradient, up to three slots, a linear part at most as large */
+	bytes = mul_size(n_params, 2 * (2 + EST_MAX_SLOTS) * sizeof(float));
+	for (int l = 0; l < def->n_hidden; l++)
+		bytes = add_size(bytes,
+						 mul_size((Size) Max(batch_size, 1024) * 6,
+								  def->hidden[l] * sizeof(float)));
+	bytes = add_size(bytes, mul_size(data->n_rows,
+									 (data->n_inputs + 2 * data->label_width + 1) * sizeof(float)));
+	EstCheckMemory(bytes, "the training data and the model");
+}
+
+/*
+ * ReadEvalSource reads the rows of eval_source, with the model's columns.
+ */
+static void
+ReadEvalSource(const EstModelDef *def, const char *source, EstData *eval)
+{
+	EstReader  *reader;
+
+	reader = EstReaderOpen(source, def->label,
+						   EST_IS_REGRESSOR(def->type) ? EST_LABEL_VALUE : EST_LABEL_CLASS,
+						   EST_IS_REGRESSOR(def->type) ? def->label_dimension : 1,
+						   def->features, def->n_features, false);
+	ReadAll(reader, source, eval);
+	EstReaderClose(reader);
+	if (eval->n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("eval_source \"%s\" returned no rows", source)));
+}
+
+/*
  * TrainModel does the work of est_train inside an SPI connection.
  */
 static void
-TrainModel(const EstTrainRequest *req, TrainResult *result)
+TrainModel(EstTrainRequest *req, TrainResult *result)
 {
 	EstModelDef *def;
 	EstReader  *reader;
@@ -324,19 +755,22 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 	int			n_features = 0;
 	bool		infer = false;
 	bool		created = false;
-	TrainData	data;
+	bool		regressor;
+	EstData		data;
+	EstData		eval_data;
+	EstData    *eval = NULL;
+	int64		n_train;
+	float	   *y_train;
 	EstCheckpoint ckpt;
 	EstWorkspace ws;
-	EstRng		rng;
-	int			batch_size;
-	int64		steps;
-	int			log_every;
-	int			keep;
+	TrainPlan	plan;
+	EstOptions	stored;
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
-	Size		model_bytes;
-	size_t		n_params;
-	float		max_label = 0;
+	uint8_t    *buf;
+	size_t		len;
+	int64		stored_step;
+	EstMetricSet set;
 
 	def = EstCatalogGetModel(req->model, true, true);
 	if (def != NULL)
@@ -358,13 +792,28 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 	}
 	else
 		infer = true;
+	regressor = def ? EST_IS_REGRESSOR(def->type) :
+		(req->model_type != 0 && EST_IS_REGRESSOR(req->model_type));
+	if (def == NULL && !regressor && req->opts.label_dimension)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label_dimension belongs to regressors"),
+				 errhint("Use n_classes for a classifier.")));
+	if (def == NULL && regressor && req->opts.n_classes)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n_classes belongs to classifiers"),
+				 errhint("Use label_dimension for a regressor.")));
 
 	/* input_fn: read the source as the caller */
 	reader = EstReaderOpen(req->source,
 						   def ? def->label : (req->label ? req->label : "label"),
+						   regressor ? EST_LABEL_VALUE : EST_LABEL_CLASS,
+						   def ? (regressor ? def->label_dimension : 1) :
+						   (req->opts.label_dimension ? req->opts.label_dimension : -1),
 						   features, n_features, infer);
 	EstReaderColumns(reader, &features, &n_features);
-	ReadTrainingData(reader, req->source, &data);
+	ReadAll(reader, req->source, &data);
 	EstReaderClose(reader);
 	if (data.n_rows == 0)
 		ereport(ERROR,
@@ -372,68 +821,108 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 				 errmsg("source \"%s\" returned no rows", req->source),
 				 errhint("Training needs at least one labelled row.")));
 
-	for (int64 i = 0; i < data.n_rows; i++)
-		max_label = Max(max_label, data.y[i]);
-
 	if (def == NULL)
 	{
+		float		max_label = 0;
+
 		def = EstNewModelDef(req);
 		def->features = features;
 		def->n_features = n_features;
 		def->n_inputs = data.n_inputs;
-		def->n_classes = req->n_classes ? req->n_classes : (int) max_label + 1;
-		if (def->n_classes < 2)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("source \"%s\" has only one class", req->source),
-					 errdetail("Every label is 0, and a classifier needs at least two classes."),
-					 errhint("Set n_classes in params when the source lacks some classes.")));
+		if (regressor)
+			def->label_dimension = data.label_width;
+		else
+		{
+			for (int64 i = 0; i < data.n_rows; i++)
+				max_label = Max(max_label, data.y[i]);
+			def->n_classes = req->opts.n_classes ? req->opts.n_classes :
+				(int) max_label + 1;
+			if (def->n_classes < 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("source \"%s\" has only one class", req->source),
+						 errdetail("Every label is 0, and a classifier needs at least two classes."),
+						 errhint("Set n_classes in params when the source lacks some classes.")));
+		}
+		if (def->learning_rate == 0)
+			def->learning_rate =
+				EstDefaultLearningRate(def->optimizer, EST_IS_LINEAR(def->type),
+									   def->n_features);
 		created = true;
 	}
-	if ((int) max_label >= def->n_classes)
-		EstCheckLabel((int64) max_label, def->n_classes, def->label);
+	if (!regressor)
+		for (int64 i = 0; i < data.n_rows; i++)
+			if ((int) data.y[i] >= def->n_classes)
+				EstCheckLabel((int64) data.y[i], def->n_classes, def->label);
 
 	/* what this call trains with */
-	batch_size = req->batch_size ? req->batch_size : def->batch_size;
+	EstParseParams(created ? NULL : def->params, &stored);
+	plan.opts = req->opts;
+	EstMergeOptions(&plan.opts, &stored);
+	plan.batch_size = req->batch_size ? req->batch_size : def->batch_size;
+	plan.log_every = plan.opts.log_step_count_steps ?
+		plan.opts.log_step_count_steps : estimator_log_step_count_steps;
+	plan.keep = plan.opts.keep_checkpoint_max ?
+		plan.opts.keep_checkpoint_max : EST_DEFAULT_KEEP_CHECKPOINTS;
+	if (plan.opts.has_early_stopping)
+	{
+		if (!EstMetricKnown(def, plan.opts.es_metric))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("early_stopping metric \"%s\" is not a metric of a %s",
+							plan.opts.es_metric, EstModelTypeName(def->type)),
+					 errhint("Use a key of est_evaluate, such as \"loss\".")));
+		if (plan.opts.eval_fraction == 0 && plan.opts.eval_source == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("early_stopping needs evaluation data"),
+					 errhint("Set eval_fraction or eval_source in params.")));
+		plan.eval_max = MetricIsMaximised(plan.opts.es_metric);
+	}
+
+	/* hold out evaluation rows before any statistics are taken */
+	n_train = data.n_rows;
+	if (plan.opts.eval_fraction > 0)
+	{
+		n_train = HoldOut(&data, plan.opts.eval_fraction, !regressor,
+						  EST_SPLIT_SEED ^ (uint64) data.n_rows);
+		eval_data = data;
+		eval_data.X = data.X + n_train * data.n_inputs;
+		eval_data.y = data.y + n_train * data.label_width;
+		eval_data.n_rows = data.n_rows - n_train;
+		eval = &eval_data;
+	}
+	else if (plan.opts.eval_source != NULL)
+	{
+		ReadEvalSource(def, plan.opts.eval_source, &eval_data);
+		eval = &eval_data;
+	}
+	plan.eval_every = plan.opts.eval_every_steps ? plan.opts.eval_every_steps :
+		Max((n_train + plan.batch_size - 1) / plan.batch_size, 1);
+
 	if (req->steps > 0)
-		steps = req->steps;
+		plan.steps = req->steps;
 	else if (req->epochs == 0)
-		steps = EST_DEFAULT_STEPS;
+		plan.steps = EST_DEFAULT_STEPS;
 	else
-		steps = PG_INT64_MAX;
+		plan.steps = PG_INT64_MAX;
 	if (req->epochs > 0)
 	{
-		double		epoch_steps = ceil((double) req->epochs * data.n_rows /
-									   batch_size);
+		double		epoch_steps = ceil((double) req->epochs * n_train /
+									   plan.batch_size);
 
-		steps = Min(steps, (int64) Min(epoch_steps, (double) PG_INT64_MAX / 2));
+		plan.steps = Min(plan.steps,
+						 (int64) Min(epoch_steps, (double) PG_INT64_MAX / 2));
 	}
-	log_every = req->log_step_count_steps ? req->log_step_count_steps :
-		EstParamsInt(def->params, "log_step_count_steps",
-					 estimator_log_step_count_steps);
-	keep = req->keep_checkpoint_max ? req->keep_checkpoint_max :
-		EstParamsInt(def->params, "keep_checkpoint_max",
-					 EST_DEFAULT_KEEP_CHECKPOINTS);
 
-	/* the model and its workspace must fit beside the data */
-	n_params = EstNetworkParamCount(def->n_inputs, def->hidden,
-									def->n_hidden, def->n_classes);
-	if (n_params == 0)
-		ReportTooManyParams(def);
-	model_bytes = mul_size(n_params, 4 * sizeof(float));
-	for (int l = 0; l < def->n_hidden; l++)
-		model_bytes = add_size(model_bytes,
-							   mul_size((Size) Max(batch_size, 1024) * 2,
-										def->hidden[l] * sizeof(float)));
-	EstCheckMemory(add_size(model_bytes,
-							mul_size(data.n_rows,
-									 (data.n_inputs + 2) * sizeof(float))),
-				   "the training data and the model");
+	CheckMemory(def, &data, plan.batch_size);
 
 	if (created)
 	{
-		EstRngSeed(&rng, req->has_seed ? req->seed : RandomSeed());
-		InitCheckpoint(def, &data, &rng, &ckpt);
+		EstRng		rng;
+
+		EstRngSeed(&rng, plan.opts.has_seed ? plan.opts.seed : RandomSeed());
+		InitCheckpoint(def, &plan.opts, &data, n_train, &rng, &ckpt);
 		ckpt.rng = rng;
 		if (!EstCatalogInsertModel(def))
 			ereport(ERROR,
@@ -441,6 +930,7 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 					 errmsg("model \"%s\" was created by a concurrent transaction",
 							def->name),
 					 errhint("Run est_train again to continue training it.")));
+		EstCatalogForgetEvaluations(def->name);
 	}
 	else
 	{
@@ -462,28 +952,68 @@ TrainModel(const EstTrainRequest *req, TrainResult *result)
 					 errdetail("The checkpoint holds %s slots, the model uses %s.",
 							   EstOptimizerName(ckpt.opt.kind),
 							   EstOptimizerName(def->optimizer))));
-		if (req->has_seed)
+		EstCheckCompatibleNetwork(def, &req->opts, &ckpt);
+		if (req->opts.has_seed)
 			EstRngSeed(&ckpt.rng,
-					   req->seed ^ ((uint64) ckpt.global_step * UINT64CONST(0x9E3779B97F4A7C15)));
+					   req->opts.seed ^ ((uint64) ckpt.global_step * UINT64CONST(0x9E3779B97F4A7C15)));
 	}
-	ckpt.opt.learning_rate = req->learning_rate > 0 ? req->learning_rate :
+	plan.learning_rate = req->learning_rate > 0 ? req->learning_rate :
 		def->learning_rate;
+	ckpt.opt.learning_rate = plan.learning_rate;
+	if (ckpt.net.n_linear_inputs > 0)
+	{
+		if (plan.opts.linear_learning_rate > 0)
+			ckpt.opt_linear.learning_rate = plan.opts.linear_learning_rate;
+		plan.linear_learning_rate = ckpt.opt_linear.learning_rate;
+	}
+	else
+		plan.linear_learning_rate = 0;
 
+	/* the model's transforms; regressors train on standardised targets */
 	EstFeatureStateApply(&ckpt.features, data.X, data.n_rows);
+	if (eval == &eval_data && eval_data.X != data.X + n_train * data.n_inputs)
+		EstFeatureStateApply(&ckpt.features, eval_data.X, eval_data.n_rows);
+	y_train = data.y;
+	if (regressor)
+	{
+		y_train = MemoryContextAllocHuge(CurrentMemoryContext,
+										 mul_size(n_train, data.label_width * sizeof(float)) + 1);
+		memcpy(y_train, data.y, n_train * data.label_width * sizeof(float));
+		EstFeatureStateApply(&ckpt.labels, y_train, n_train);
+	}
 
 	coremsg[0] = '\0';
-	status = EstWorkspaceInit(&ws, &ckpt.net, Max(batch_size, 1024), coremsg);
+	status = EstWorkspaceInit(&ws, &ckpt.net, Max(plan.batch_size, 1024),
+							  coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 
-	RunSteps(def, &ckpt, &data, batch_size, steps, log_every, &ws);
-	ScoreTrainingData(&ckpt, &data, &ws, result);
+	RunSteps(def, &ckpt, &data, n_train, y_train, eval, &plan, &ws,
+			 &buf, &len, &stored_step);
 
-	StoreCheckpoint(def, &ckpt, result->loss, keep);
-	def->global_step = ckpt.global_step;
+	/* score the training rows with the weights that are kept */
+	if (stored_step != ckpt.global_step)
+	{
+		EstCheckpointFree(&ckpt);
+		status = EstCheckpointDecode(buf, len, &ckpt, coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "best checkpoint");
+	}
+	{
+		EstData		train_rows = data;
+
+		train_rows.n_rows = n_train;
+		EstScoreData(def, &ckpt, &ws, &train_rows, &set);
+	}
+	result->loss = EstMetricSetValue(&set, "average_loss");
+	result->accuracy = regressor ? NAN : EstMetricSetValue(&set, "accuracy");
+
+	StoreCheckpointBytes(def, stored_step, result->loss, buf, len, plan.keep);
+	EstFree(buf);
+	def->global_step = stored_step;
 	EstCatalogUpdateModel(def);
 
-	result->global_step = ckpt.global_step;
+	result->global_step = stored_step;
 	result->rows = data.n_rows;
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);
@@ -519,6 +1049,7 @@ est_train(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(result.global_step);
 	values[2] = Float8GetDatum(result.loss);
 	values[3] = Float8GetDatum(result.accuracy);
+	nulls[3] = isnan(result.accuracy);
 	values[4] = Int64GetDatum(result.rows);
 	values[5] = Float8GetDatum(ElapsedSeconds(start));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

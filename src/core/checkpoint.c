@@ -5,21 +5,31 @@
  *
  * Format (little-endian on every machine, see estcore.h): magic, format
  * version, total length and section count, then the sections NETW
- * (shape and float32 weights in row-major order), OPTM (optimizer
- * hyperparameters and slots), FEAT (feature transform) and STEP (global
- * step and random state), each as tag, payload length and payload, then
- * a CRC-32C of all preceding bytes.  Every value is written and read
- * byte by byte, so neither alignment nor host byte order matters.
+ * (specification, float32 weights in row-major order and batch
+ * normalisation statistics), OPTM (the optimizer of the DNN part: every
+ * hyperparameter and the slots), OPTL (the same for the linear part,
+ * present exactly when the network has one), FEAT (feature transform)
+ * and STEP (global step, random state and epoch position), each as tag,
+ * payload length and payload, then a CRC-32C of all preceding bytes.
+ * Every value is written and read byte by byte, so neither alignment nor
+ * host byte order matters.
  *
  * The decoder treats its input as hostile: checkpoints are bytea values
  * that a user can replace.  It checks the magic, the version, the total
  * length and the checksum first; then it walks the sections, checking
  * each length against the bytes that remain, and accepts each known tag
- * exactly once.  Each count is compared with the EST_MAX_* limits and
- * with its section's length before anything is allocated, so a few bytes
- * cannot make it allocate much, and every weight, slot and feature value
- * must be finite.  On failure it frees what it allocated and leaves the
- * checkpoint zeroed.
+ * at most once.  Inside a section it reads through a cursor that never
+ * passes the section's end.  Each count is compared with the EST_MAX_*
+ * limits and with the bytes that remain before anything is allocated, so
+ * a few bytes cannot make it allocate much; every index must name an
+ * input, every enum a known value, every float be finite and within its
+ * range (rates and momenta in [0, 1), epsilons positive, variances and
+ * accumulators not negative).  On failure it frees what it allocated and
+ * leaves the checkpoint zeroed.  The encoder applies the same checks and
+ * returns EST_EINVAL rather than write bytes that the decoder would
+ * reject; only the learning rate may be 0 in a checkpoint (a schedule
+ * such as cosine decay with alpha 0 ends there), whereas
+ * EstOptimizerCheck wants it positive.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,22 +43,24 @@
 #define SECTION_HEADER_LEN	12	/* tag 4, payload length 8 */
 #define TRAILER_LEN			4	/* CRC-32C */
 
-#define NETW_FIXED_LEN		12	/* n_layers, activation, head */
-#define OPTM_FIXED_LEN		64	/* kind, n_slots, 5 doubles, iterations, n */
+#define OPTM_FIXED_LEN		128 /* everything before the slots */
 #define FEAT_FIXED_LEN		4	/* n_inputs */
-#define STEP_LEN			40	/* global_step, 4 words of rng state */
+#define STEP_LEN			88	/* global_step, 2 x 4 words of rng state,
+								 * epoch position and rows */
 
 enum
 {
 	SEC_NETW = 0,
 	SEC_OPTM,
+	SEC_OPTL,
 	SEC_FEAT,
 	SEC_STEP,
+	SEC_LABL,
 	N_SECTIONS
 };
 
 static const char *const section_tags[N_SECTIONS] = {
-	"NETW", "OPTM", "FEAT", "STEP"
+	"NETW", "OPTM", "OPTL", "FEAT", "STEP", "LABL"
 };
 
 /* CRC-32C table for the reflected polynomial 0x82F63B78. */
@@ -214,69 +226,122 @@ PutSectionHeader(uint8_t *p, int section, uint64_t payload_len)
 	return PutU64(p + 4, payload_len);
 }
 
+
 /* ----------------------------------------------------------------
  * Checks shared by the encoder and the decoder
  * ----------------------------------------------------------------
  */
 
 /*
- * ShapeParamCount returns the exact parameter count of sizes[0..n_layers]
- * in 64 bits; the sizes must already be within the limits.
+ * NetCounts holds what the shape of a network implies.
  */
-static uint64_t
-ShapeParamCount(const int *sizes, int n_layers)
+typedef struct NetCounts
 {
-	uint64_t	total = 0;
+	uint64_t	n_params;
+	uint64_t	linear_offset;
+	uint64_t	n_stats;
+} NetCounts;
+
+/*
+ * ShapeCounts computes the parameter and statistics counts of the shape
+ * in 64 bits; the sizes must already be within the limits, so nothing
+ * can overflow.
+ */
+static NetCounts
+ShapeCounts(const int *sizes, int n_layers, int batch_norm,
+			int n_linear_inputs)
+{
+	NetCounts	c;
+	uint64_t	hidden_units = 0;
 	int			l;
 
+	c.n_params = 0;
 	for (l = 0; l < n_layers; l++)
-		total += (uint64_t) sizes[l] * (uint64_t) sizes[l + 1] +
+		c.n_params += (uint64_t) sizes[l] * (uint64_t) sizes[l + 1] +
 			(uint64_t) sizes[l + 1];
-	return total;
+	for (l = 1; l < n_layers; l++)
+		hidden_units += (uint64_t) sizes[l];
+	c.n_stats = batch_norm ? 2 * hidden_units : 0;
+	c.n_params += c.n_stats;
+	c.linear_offset = c.n_params;
+	if (n_linear_inputs > 0)
+		c.n_params += ((uint64_t) n_linear_inputs + 1) *
+			(uint64_t) sizes[n_layers];
+	return c;
 }
 
 static int
 ValidActivation(uint32_t a)
 {
-	return a == EST_ACT_RELU || a == EST_ACT_TANH ||
-		a == EST_ACT_SIGMOID || a == EST_ACT_LINEAR;
+	return a >= EST_ACT_RELU && a <= EST_ACT_GELU;
 }
 
 static int
 ValidHead(uint32_t h)
 {
-	return h == EST_HEAD_SOFTMAX || h == EST_HEAD_SQUARED;
+	return h == EST_HEAD_SOFTMAX || h == EST_HEAD_SQUARED ||
+		h == EST_HEAD_SIGMOID;
+}
+
+static int
+ValidReduction(uint32_t r)
+{
+	return r == EST_REDUCE_SUM_OVER_BATCH_SIZE || r == EST_REDUCE_SUM ||
+		r == EST_REDUCE_MEAN;
 }
 
 /*
- * CheckHyperparameters returns NULL when the optimizer's scalars are
- * usable (finite, betas in [0, 1), nothing negative), else the name of
- * the first bad one.
+ * HeadOutputsValid says whether the head accepts that many outputs: the
+ * sigmoid head exactly 1, the softmax head at least 2.
+ */
+static int
+HeadOutputsValid(uint32_t head, int n_outputs)
+{
+	if (head == EST_HEAD_SIGMOID)
+		return n_outputs == 1;
+	if (head == EST_HEAD_SOFTMAX)
+		return n_outputs >= 2;
+	return 1;
+}
+
+/*
+ * BatchNormError returns NULL when the batch normalisation and dropout
+ * settings are valid, else the name of the first bad one.
  */
 static const char *
-CheckHyperparameters(double learning_rate, double beta1, double beta2,
-					 double epsilon, double initial_accumulator,
-					 int64_t iterations)
+BatchNormError(uint32_t batch_norm, double momentum, double epsilon,
+			   double dropout)
 {
-	if (!isfinite(learning_rate) || learning_rate < 0.0)
-		return "learning rate";
-	if (!isfinite(beta1) || beta1 < 0.0 || beta1 >= 1.0)
-		return "beta1";
-	if (!isfinite(beta2) || beta2 < 0.0 || beta2 >= 1.0)
-		return "beta2";
-	if (!isfinite(epsilon) || epsilon < 0.0)
-		return "epsilon";
-	if (!isfinite(initial_accumulator) || initial_accumulator < 0.0)
-		return "initial accumulator";
-	if (iterations < 0)
-		return "iteration count";
+	if (batch_norm > 1)
+		return "batch normalization flag";
+	if (!isfinite(momentum) || momentum < 0.0 || momentum >= 1.0)
+		return "batch normalization momentum";
+	if (!isfinite(epsilon) || !(epsilon > 0.0))
+		return "batch normalization epsilon";
+	if (!isfinite(dropout) || dropout < 0.0 || dropout >= 1.0)
+		return "dropout rate";
 	return NULL;
+}
+
+/*
+ * CheckOptimizerValues checks opt's hyperparameters as EstOptimizerCheck
+ * does, except that a learning rate of 0 is allowed.
+ */
+static EstStatus
+CheckOptimizerValues(const EstOptimizer *opt, char *errmsg)
+{
+	EstOptimizer copy = *opt;
+
+	if (copy.learning_rate == 0.0)
+		copy.learning_rate = 1.0;
+	return EstOptimizerCheck(&copy, errmsg);
 }
 
 /*
  * SlotValueValid says whether v may be stored in the given slot: every
  * slot value is finite, and the accumulators that go under a square root
- * (adagrad's, adam's second moment) are not negative.
+ * or a power (adagrad's, adam's second moment, rmsprop's mean square,
+ * ftrl's accumulator) are not negative.
  */
 static int
 SlotValueValid(EstOptimizerKind kind, int slot, float v)
@@ -285,9 +350,32 @@ SlotValueValid(EstOptimizerKind kind, int slot, float v)
 		return 0;
 	if (v < 0.0f &&
 		((kind == EST_OPT_ADAGRAD && slot == 0) ||
-		 (kind == EST_OPT_ADAM && slot == 1)))
+		 (kind == EST_OPT_ADAM && slot == 1) ||
+		 (kind == EST_OPT_RMSPROP && slot == 0) ||
+		 (kind == EST_OPT_FTRL && slot == 0)))
 		return 0;
 	return 1;
+}
+
+static int
+RngIsZero(const EstRng *rng)
+{
+	return (rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3]) == 0;
+}
+
+/*
+ * EpochError returns NULL when the epoch state is valid, else what is
+ * wrong: the position is at most the rows, and a started epoch has a
+ * usable generator.
+ */
+static const char *
+EpochError(const EstEpochState *epoch)
+{
+	if (epoch->position > epoch->n_rows)
+		return "epoch position is past the epoch's rows";
+	if (epoch->n_rows > 0 && RngIsZero(&epoch->rng))
+		return "epoch random number generator state is all zero";
+	return NULL;
 }
 
 /* ----------------------------------------------------------------
@@ -296,25 +384,44 @@ SlotValueValid(EstOptimizerKind kind, int slot, float v)
  */
 
 /*
- * CheckForEncode makes sure that ckpt is complete and consistent, so
- * that the decoder will accept what the encoder writes.
+ * IndexesValid checks n indexes against n_inputs.
+ */
+static int
+IndexesValid(const int *idx, int n, int n_inputs)
+{
+	int			i;
+
+	if (n < 0 || n > EST_MAX_UNITS || (n > 0 && idx == NULL))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (idx[i] < 0 || idx[i] >= n_inputs)
+			return 0;
+	return 1;
+}
+
+/*
+ * CheckNetworkForEncode makes sure that the network is complete and
+ * consistent.
  */
 static EstStatus
-CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
+CheckNetworkForEncode(const EstNetwork *net, char *errmsg)
 {
-	const EstNetwork *net = &ckpt->net;
-	const EstOptimizer *opt = &ckpt->opt;
-	const EstFeatureState *fs = &ckpt->features;
+	NetCounts	counts;
 	const char *bad;
 	size_t		i;
 	int			l;
-	int			s;
 
 	if (net->n_layers < 1 || net->n_layers > EST_MAX_LAYERS + 1 ||
 		net->params == NULL)
 	{
 		EstSetError(errmsg, "cannot encode a network with %d layers",
-				 net->n_layers);
+					net->n_layers);
+		return EST_EINVAL;
+	}
+	if (net->n_inputs < 1 || net->n_inputs > EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "cannot encode a network of %d inputs",
+					net->n_inputs);
 		return EST_EINVAL;
 	}
 	for (l = 0; l <= net->n_layers; l++)
@@ -324,23 +431,48 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 		if (net->sizes[l] < 1 || net->sizes[l] > limit)
 		{
 			EstSetError(errmsg, "cannot encode a layer of %d units",
-					 net->sizes[l]);
+						net->sizes[l]);
 			return EST_EINVAL;
 		}
 	}
-	if (ShapeParamCount(net->sizes, net->n_layers) != (uint64_t) net->n_params ||
-		net->n_params > EST_MAX_PARAMS)
+	if (!ValidActivation((uint32_t) net->activation) ||
+		!ValidHead((uint32_t) net->head) ||
+		!ValidReduction((uint32_t) net->reduction) ||
+		!HeadOutputsValid((uint32_t) net->head, net->sizes[net->n_layers]))
 	{
-		EstSetError(errmsg, "network has %zu parameters, but its shape needs %llu",
-				 net->n_params,
-				 (unsigned long long) ShapeParamCount(net->sizes,
-													  net->n_layers));
+		EstSetError(errmsg, "network has an unrecognized activation, head or reduction");
 		return EST_EINVAL;
 	}
-	if (!ValidActivation((uint32_t) net->activation) ||
-		!ValidHead((uint32_t) net->head))
+	if (!IndexesValid(net->dnn_inputs, net->n_dnn_inputs, net->n_inputs) ||
+		net->sizes[0] != (net->n_dnn_inputs > 0 ? net->n_dnn_inputs :
+						  net->n_inputs))
 	{
-		EstSetError(errmsg, "network has an unrecognized activation or head");
+		EstSetError(errmsg, "network DNN inputs are inconsistent");
+		return EST_EINVAL;
+	}
+	if (!IndexesValid(net->linear_inputs, net->n_linear_inputs,
+					  net->n_inputs))
+	{
+		EstSetError(errmsg, "network linear inputs are inconsistent");
+		return EST_EINVAL;
+	}
+	bad = BatchNormError((uint32_t) net->batch_norm, net->bn_momentum,
+						 net->bn_epsilon, net->dropout);
+	if (bad != NULL || net->batch_norm < 0)
+	{
+		EstSetError(errmsg, "network %s is out of range",
+					bad ? bad : "batch normalization flag");
+		return EST_EINVAL;
+	}
+	counts = ShapeCounts(net->sizes, net->n_layers, net->batch_norm,
+						 net->n_linear_inputs);
+	if (counts.n_params != (uint64_t) net->n_params ||
+		net->n_params > EST_MAX_PARAMS ||
+		counts.linear_offset != (uint64_t) net->linear_offset ||
+		counts.n_stats != (uint64_t) net->n_stats)
+	{
+		EstSetError(errmsg, "network has %zu parameters, but its shape needs %llu",
+					net->n_params, (unsigned long long) counts.n_params);
 		return EST_EINVAL;
 	}
 	for (i = 0; i < net->n_params; i++)
@@ -351,50 +483,145 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 			return EST_EINVAL;
 		}
 	}
+	if (net->n_stats > 0 && net->stats == NULL)
+	{
+		EstSetError(errmsg, "network statistics are missing");
+		return EST_EINVAL;
+	}
+	for (l = 1; net->batch_norm && l < net->n_layers; l++)
+	{
+		const float *st = net->stats + net->offset_stats[l];
+		int			units = net->sizes[l];
+		int			j;
 
-	if (EstOptimizerSlotCount(opt->kind) < 0 ||
-		opt->n_slots != EstOptimizerSlotCount(opt->kind))
+		for (j = 0; j < 2 * units; j++)
+		{
+			if (!isfinite(st[j]) || (j >= units && st[j] < 0.0f))
+			{
+				EstSetError(errmsg, "moving statistic %d of layer %d is out of range",
+							j, l);
+				return EST_EINVAL;
+			}
+		}
+	}
+	return EST_OK;
+}
+
+/*
+ * CheckOptimizerForEncode makes sure that opt is valid for n parameters.
+ */
+static EstStatus
+CheckOptimizerForEncode(const EstOptimizer *opt, size_t n, const char *what,
+						char *errmsg)
+{
+	EstStatus	status;
+	size_t		i;
+	int			s;
+
+	status = CheckOptimizerValues(opt, errmsg);
+	if (status != EST_OK)
+		return status;
+	if (opt->n_slots != EstOptimizerSlotCount(opt))
 	{
-		EstSetError(errmsg, "unrecognized optimizer: %d", (int) opt->kind);
+		EstSetError(errmsg, "%s has %d slots, its kind keeps %d", what,
+					opt->n_slots, EstOptimizerSlotCount(opt));
 		return EST_EINVAL;
 	}
-	if (opt->n != net->n_params)
+	if (opt->n != n)
 	{
-		EstSetError(errmsg, "optimizer has %zu parameters, the network %zu",
-				 opt->n, net->n_params);
-		return EST_EINVAL;
-	}
-	bad = CheckHyperparameters(opt->learning_rate, opt->beta1, opt->beta2,
-							   opt->epsilon, opt->initial_accumulator,
-							   opt->iterations);
-	if (bad != NULL)
-	{
-		EstSetError(errmsg, "optimizer %s is out of range", bad);
+		EstSetError(errmsg, "%s has %zu parameters, the network part %zu",
+					what, opt->n, n);
 		return EST_EINVAL;
 	}
 	for (s = 0; s < opt->n_slots; s++)
 	{
 		if (opt->slot[s] == NULL)
 		{
-			EstSetError(errmsg, "optimizer slot %d is missing", s);
+			EstSetError(errmsg, "%s slot %d is missing", what, s);
 			return EST_EINVAL;
 		}
 		for (i = 0; i < opt->n; i++)
 		{
 			if (!SlotValueValid(opt->kind, s, opt->slot[s][i]))
 			{
-				EstSetError(errmsg, "optimizer slot %d value %zu is out of range",
-						 s, i);
+				EstSetError(errmsg, "%s slot %d value %zu is out of range",
+							what, s, i);
 				return EST_EINVAL;
 			}
 		}
 	}
+	return EST_OK;
+}
 
-	if (fs->n_inputs != net->sizes[0] || fs->shift == NULL ||
+/*
+ * LabelsExpected is the size of the label state a network needs: its
+ * outputs for the squared head (regressors standardise their targets),
+ * none otherwise.
+ */
+static int
+LabelsExpected(const EstNetwork *net)
+{
+	return net->head == EST_HEAD_SQUARED ? net->sizes[net->n_layers] : 0;
+}
+
+static EstStatus
+CheckLabelsForEncode(const EstCheckpoint *ckpt, char *errmsg)
+{
+	const EstFeatureState *ls = &ckpt->labels;
+
+	if (ls->n_inputs != LabelsExpected(&ckpt->net) ||
+		(ls->n_inputs > 0 && (ls->shift == NULL || ls->scale == NULL)))
+	{
+		EstSetError(errmsg, "label state has %d values, the network needs %d",
+					ls->n_inputs, LabelsExpected(&ckpt->net));
+		return EST_EINVAL;
+	}
+	for (int l = 0; l < ls->n_inputs; l++)
+	{
+		if (!isfinite(ls->shift[l]) || !isfinite(ls->scale[l]) ||
+			ls->scale[l] == 0.0)
+		{
+			EstSetError(errmsg, "label state of output %d is out of range", l);
+			return EST_EINVAL;
+		}
+	}
+	return EST_OK;
+}
+
+/*
+ * CheckForEncode makes sure that ckpt is complete and consistent, so
+ * that the decoder will accept what the encoder writes.
+ */
+static EstStatus
+CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
+{
+	const EstNetwork *net = &ckpt->net;
+	const EstFeatureState *fs = &ckpt->features;
+	EstStatus	status;
+	const char *bad;
+	int			l;
+
+	status = CheckNetworkForEncode(net, errmsg);
+	if (status != EST_OK)
+		return status;
+	status = CheckOptimizerForEncode(&ckpt->opt, net->linear_offset,
+									 "optimizer", errmsg);
+	if (status != EST_OK)
+		return status;
+	if (net->n_linear_inputs > 0)
+	{
+		status = CheckOptimizerForEncode(&ckpt->opt_linear,
+										 net->n_params - net->linear_offset,
+										 "linear optimizer", errmsg);
+		if (status != EST_OK)
+			return status;
+	}
+
+	if (fs->n_inputs != net->n_inputs || fs->shift == NULL ||
 		fs->scale == NULL)
 	{
 		EstSetError(errmsg, "feature state has %d inputs, the network %d",
-				 fs->n_inputs, net->sizes[0]);
+					fs->n_inputs, net->n_inputs);
 		return EST_EINVAL;
 	}
 	for (l = 0; l < fs->n_inputs; l++)
@@ -407,18 +634,79 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 		}
 	}
 
+	status = CheckLabelsForEncode(ckpt, errmsg);
+	if (status != EST_OK)
+		return status;
+
 	if (ckpt->global_step < 0)
 	{
 		EstSetError(errmsg, "global step %lld is negative",
-				 (long long) ckpt->global_step);
+					(long long) ckpt->global_step);
 		return EST_EINVAL;
 	}
-	if ((ckpt->rng.s[0] | ckpt->rng.s[1] | ckpt->rng.s[2] | ckpt->rng.s[3]) == 0)
+	if (RngIsZero(&ckpt->rng))
 	{
 		EstSetError(errmsg, "random number generator state is all zero");
 		return EST_EINVAL;
 	}
+	bad = EpochError(&ckpt->epoch);
+	if (bad != NULL)
+	{
+		EstSetError(errmsg, "%s", bad);
+		return EST_EINVAL;
+	}
 	return EST_OK;
+}
+
+/*
+ * PutOptimizer writes an OPTM or OPTL section.
+ */
+static uint8_t *
+PutOptimizer(uint8_t *p, int section, const EstOptimizer *opt)
+{
+	size_t		i;
+	int			s;
+
+	p = PutSectionHeader(p, section, OPTM_FIXED_LEN +
+						 4 * (uint64_t) opt->n_slots * opt->n);
+	p = PutU32(p, (uint32_t) opt->kind);
+	p = PutU32(p, (uint32_t) opt->n_slots);
+	p = PutF64(p, opt->learning_rate);
+	p = PutF64(p, opt->beta1);
+	p = PutF64(p, opt->beta2);
+	p = PutF64(p, opt->epsilon);
+	p = PutF64(p, opt->initial_accumulator);
+	p = PutF64(p, opt->momentum);
+	p = PutU32(p, (uint32_t) opt->nesterov);
+	p = PutF64(p, opt->rho);
+	p = PutU32(p, (uint32_t) opt->centered);
+	p = PutF64(p, opt->lr_power);
+	p = PutF64(p, opt->l1);
+	p = PutF64(p, opt->l2);
+	p = PutF64(p, opt->l2_shrinkage);
+	p = PutF64(p, opt->beta);
+	p = PutU64(p, (uint64_t) opt->iterations);
+	p = PutU64(p, (uint64_t) opt->n);
+	for (s = 0; s < opt->n_slots; s++)
+		for (i = 0; i < opt->n; i++)
+			p = PutF32(p, opt->slot[s][i]);
+	return p;
+}
+
+/*
+ * PutTransform writes a FEAT or LABL section: a shift and a scale for each
+ * value.
+ */
+static uint8_t *
+PutTransform(uint8_t *p, int section, const EstFeatureState *fs)
+{
+	p = PutSectionHeader(p, section, FEAT_FIXED_LEN + 16 * (uint64_t) fs->n_inputs);
+	p = PutU32(p, (uint32_t) fs->n_inputs);
+	for (int l = 0; l < fs->n_inputs; l++)
+		p = PutF64(p, fs->shift[l]);
+	for (int l = 0; l < fs->n_inputs; l++)
+		p = PutF64(p, fs->scale[l]);
+	return p;
 }
 
 /*
@@ -430,17 +718,22 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 {
 	const EstNetwork *net = &ckpt->net;
 	const EstOptimizer *opt = &ckpt->opt;
+	const EstOptimizer *optl = &ckpt->opt_linear;
 	const EstFeatureState *fs = &ckpt->features;
+	int			has_linear = net->n_linear_inputs > 0;
 	uint64_t	netw_len;
 	uint64_t	optm_len;
+	uint64_t	optl_len = 0;
 	uint64_t	feat_len;
+	uint64_t	labl_len = 0;
 	uint64_t	total;
+	int			has_labels = ckpt->labels.n_inputs > 0;
+	uint32_t	n_sections = 4 + (has_linear ? 1 : 0) + (has_labels ? 1 : 0);
 	uint8_t    *buf;
 	uint8_t    *p;
 	EstStatus	status;
 	size_t		i;
 	int			l;
-	int			s;
 
 	*out = NULL;
 	*out_len = 0;
@@ -448,24 +741,32 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 	if (status != EST_OK)
 		return status;
 
-	/* n_params <= 2^28, so none of these can overflow 64 bits. */
-	netw_len = NETW_FIXED_LEN + 4 * (uint64_t) (net->n_layers + 1) + 8 +
-		4 * (uint64_t) net->n_params;
+	/* n_params <= 2^28 and counts <= 2^16: none of these can overflow */
+	netw_len = 20 + 4 * (uint64_t) (net->n_layers + 1) +
+		4 + 4 * (uint64_t) net->n_dnn_inputs +
+		4 + 4 * (uint64_t) net->n_linear_inputs +
+		4 + 24 + 8 + 4 * (uint64_t) net->n_params +
+		8 + 4 * (uint64_t) net->n_stats;
 	optm_len = OPTM_FIXED_LEN + 4 * (uint64_t) opt->n_slots * opt->n;
+	if (has_linear)
+		optl_len = OPTM_FIXED_LEN + 4 * (uint64_t) optl->n_slots * optl->n;
 	feat_len = FEAT_FIXED_LEN + 16 * (uint64_t) fs->n_inputs;
-	total = HEADER_LEN + 4 * (uint64_t) SECTION_HEADER_LEN +
-		netw_len + optm_len + feat_len + STEP_LEN + TRAILER_LEN;
+	if (has_labels)
+		labl_len = FEAT_FIXED_LEN + 16 * (uint64_t) ckpt->labels.n_inputs;
+	total = HEADER_LEN + (uint64_t) n_sections * SECTION_HEADER_LEN +
+		netw_len + optm_len + optl_len + feat_len + labl_len + STEP_LEN +
+		TRAILER_LEN;
 	if (total > (uint64_t) ((size_t) -1))
 	{
 		EstSetError(errmsg, "checkpoint of %llu bytes is too large",
-				 (unsigned long long) total);
+					(unsigned long long) total);
 		return EST_ELIMIT;
 	}
 	buf = EstAlloc((size_t) total);
 	if (buf == NULL)
 	{
 		EstSetError(errmsg, "could not allocate %llu bytes for the checkpoint",
-				 (unsigned long long) total);
+					(unsigned long long) total);
 		return EST_ENOMEM;
 	}
 
@@ -474,43 +775,49 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 	p += 8;
 	p = PutU32(p, EST_CHECKPOINT_VERSION);
 	p = PutU64(p, total);
-	p = PutU32(p, N_SECTIONS);
+	p = PutU32(p, n_sections);
 
 	p = PutSectionHeader(p, SEC_NETW, netw_len);
+	p = PutU32(p, (uint32_t) net->n_inputs);
 	p = PutU32(p, (uint32_t) net->n_layers);
 	p = PutU32(p, (uint32_t) net->activation);
 	p = PutU32(p, (uint32_t) net->head);
+	p = PutU32(p, (uint32_t) net->reduction);
 	for (l = 0; l <= net->n_layers; l++)
 		p = PutU32(p, (uint32_t) net->sizes[l]);
+	p = PutU32(p, (uint32_t) net->n_dnn_inputs);
+	for (l = 0; l < net->n_dnn_inputs; l++)
+		p = PutU32(p, (uint32_t) net->dnn_inputs[l]);
+	p = PutU32(p, (uint32_t) net->n_linear_inputs);
+	for (l = 0; l < net->n_linear_inputs; l++)
+		p = PutU32(p, (uint32_t) net->linear_inputs[l]);
+	p = PutU32(p, (uint32_t) net->batch_norm);
+	p = PutF64(p, net->bn_momentum);
+	p = PutF64(p, net->bn_epsilon);
+	p = PutF64(p, net->dropout);
 	p = PutU64(p, (uint64_t) net->n_params);
 	for (i = 0; i < net->n_params; i++)
 		p = PutF32(p, net->params[i]);
+	p = PutU64(p, (uint64_t) net->n_stats);
+	for (i = 0; i < net->n_stats; i++)
+		p = PutF32(p, net->stats[i]);
 
-	p = PutSectionHeader(p, SEC_OPTM, optm_len);
-	p = PutU32(p, (uint32_t) opt->kind);
-	p = PutU32(p, (uint32_t) opt->n_slots);
-	p = PutF64(p, opt->learning_rate);
-	p = PutF64(p, opt->beta1);
-	p = PutF64(p, opt->beta2);
-	p = PutF64(p, opt->epsilon);
-	p = PutF64(p, opt->initial_accumulator);
-	p = PutU64(p, (uint64_t) opt->iterations);
-	p = PutU64(p, (uint64_t) opt->n);
-	for (s = 0; s < opt->n_slots; s++)
-		for (i = 0; i < opt->n; i++)
-			p = PutF32(p, opt->slot[s][i]);
+	p = PutOptimizer(p, SEC_OPTM, opt);
+	if (has_linear)
+		p = PutOptimizer(p, SEC_OPTL, optl);
 
-	p = PutSectionHeader(p, SEC_FEAT, feat_len);
-	p = PutU32(p, (uint32_t) fs->n_inputs);
-	for (l = 0; l < fs->n_inputs; l++)
-		p = PutF64(p, fs->shift[l]);
-	for (l = 0; l < fs->n_inputs; l++)
-		p = PutF64(p, fs->scale[l]);
+	p = PutTransform(p, SEC_FEAT, fs);
+	if (has_labels)
+		p = PutTransform(p, SEC_LABL, &ckpt->labels);
 
 	p = PutSectionHeader(p, SEC_STEP, STEP_LEN);
 	p = PutU64(p, (uint64_t) ckpt->global_step);
 	for (l = 0; l < 4; l++)
 		p = PutU64(p, ckpt->rng.s[l]);
+	for (l = 0; l < 4; l++)
+		p = PutU64(p, ckpt->epoch.rng.s[l]);
+	p = PutU64(p, ckpt->epoch.position);
+	p = PutU64(p, ckpt->epoch.n_rows);
 
 	p = PutU32(p, EstCrc32c(0, buf, (size_t) (p - buf)));
 
@@ -525,32 +832,157 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
  */
 
 /*
- * DecodeNetwork reads the NETW payload into ckpt->net.
+ * A Cursor reads a section's payload and never passes its end.
+ */
+typedef struct Cursor
+{
+	const uint8_t *p;
+	uint64_t	left;
+} Cursor;
+
+static int
+TakeU32(Cursor *c, uint32_t *v)
+{
+	if (c->left < 4)
+		return 0;
+	*v = GetU32(c->p);
+	c->p += 4;
+	c->left -= 4;
+	return 1;
+}
+
+static int
+TakeU64(Cursor *c, uint64_t *v)
+{
+	if (c->left < 8)
+		return 0;
+	*v = GetU64(c->p);
+	c->p += 8;
+	c->left -= 8;
+	return 1;
+}
+
+static int
+TakeF64(Cursor *c, double *v)
+{
+	if (c->left < 8)
+		return 0;
+	*v = GetF64(c->p);
+	c->p += 8;
+	c->left -= 8;
+	return 1;
+}
+
+/*
+ * TakeIndexes reads a count and that many input indexes into a new array
+ * (NULL for a count of 0), checking the count against the limit and the
+ * bytes that remain before allocating, and each index against n_inputs.
  */
 static EstStatus
-DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
-			  char *errmsg)
+TakeIndexes(Cursor *c, const char *what, uint32_t n_inputs, int *count,
+			int **indexes, char *errmsg)
 {
+	uint32_t	n;
+	uint32_t	i;
+
+	*count = 0;
+	*indexes = NULL;
+	if (!TakeU32(c, &n))
+	{
+		EstSetError(errmsg, "network section ends before its %s", what);
+		return EST_ECORRUPT;
+	}
+	if (n > EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "network has %lu %s, the limit is %d",
+					(unsigned long) n, what, EST_MAX_UNITS);
+		return EST_ELIMIT;
+	}
+	if (c->left < 4 * (uint64_t) n)
+	{
+		EstSetError(errmsg, "network section is too short for %lu %s",
+					(unsigned long) n, what);
+		return EST_ECORRUPT;
+	}
+	if (n == 0)
+		return EST_OK;
+	*indexes = EstAlloc(sizeof(int) * (size_t) n);
+	if (*indexes == NULL)
+	{
+		EstSetError(errmsg, "could not allocate %lu %s",
+					(unsigned long) n, what);
+		return EST_ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	v = 0;
+
+		(void) TakeU32(c, &v);
+		if (v >= n_inputs)
+		{
+			EstSetError(errmsg, "%s %lu is %lu, not an input index below %lu",
+						what, (unsigned long) i, (unsigned long) v,
+						(unsigned long) n_inputs);
+			EstFree(*indexes);
+			*indexes = NULL;
+			return EST_ECORRUPT;
+		}
+		(*indexes)[i] = (int) v;
+	}
+	*count = (int) n;
+	return EST_OK;
+}
+
+/*
+ * DecodeNetworkBody reads the NETW payload into ckpt->net, using
+ * dnn_inputs and linear_inputs (which the caller frees) for the index
+ * arrays.
+ */
+static EstStatus
+DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
+				  int **linear_inputs, char *errmsg)
+{
+	uint32_t	n_inputs;
 	uint32_t	n_layers;
 	uint32_t	activation;
 	uint32_t	head;
+	uint32_t	reduction;
+	uint32_t	batch_norm;
+	double		momentum;
+	double		epsilon;
+	double		dropout;
 	int			sizes[EST_MAX_LAYERS + 2];
-	uint64_t	fixed;
+	int			n_dnn;
+	int			n_linear;
 	uint64_t	n_params;
-	uint64_t	expected;
+	uint64_t	n_stats;
+	NetCounts	counts;
+	EstNetworkSpec spec;
+	EstNetwork *net = &ckpt->net;
+	const char *bad;
 	EstStatus	status;
 	uint32_t	l;
 	size_t		i;
 
-	if (len < NETW_FIXED_LEN)
+	if (!TakeU32(c, &n_inputs) || !TakeU32(c, &n_layers) ||
+		!TakeU32(c, &activation) || !TakeU32(c, &head) ||
+		!TakeU32(c, &reduction))
 	{
 		EstSetError(errmsg, "network section is too short: %llu bytes",
-				 (unsigned long long) len);
+					(unsigned long long) c->left);
 		return EST_ECORRUPT;
 	}
-	n_layers = GetU32(p);
-	activation = GetU32(p + 4);
-	head = GetU32(p + 8);
+	if (n_inputs == 0)
+	{
+		EstSetError(errmsg, "network has no inputs");
+		return EST_ECORRUPT;
+	}
+	if (n_inputs > EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "network has %lu inputs, the limit is %d",
+					(unsigned long) n_inputs, EST_MAX_UNITS);
+		return EST_ELIMIT;
+	}
 	if (n_layers == 0)
 	{
 		EstSetError(errmsg, "network has no layers");
@@ -559,13 +991,13 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 	if (n_layers > EST_MAX_LAYERS + 1)
 	{
 		EstSetError(errmsg, "network has %lu layers, the limit is %d",
-				 (unsigned long) n_layers, EST_MAX_LAYERS + 1);
+					(unsigned long) n_layers, EST_MAX_LAYERS + 1);
 		return EST_ELIMIT;
 	}
 	if (!ValidActivation(activation))
 	{
 		EstSetError(errmsg, "unrecognized activation: %lu",
-				 (unsigned long) activation);
+					(unsigned long) activation);
 		return EST_ECORRUPT;
 	}
 	if (!ValidHead(head))
@@ -573,18 +1005,23 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 		EstSetError(errmsg, "unrecognized head: %lu", (unsigned long) head);
 		return EST_ECORRUPT;
 	}
-	fixed = NETW_FIXED_LEN + 4 * (uint64_t) (n_layers + 1) + 8;
-	if (len < fixed)
+	if (!ValidReduction(reduction))
 	{
-		EstSetError(errmsg, "network section of %llu bytes cannot hold %lu layers",
-				 (unsigned long long) len, (unsigned long) n_layers);
+		EstSetError(errmsg, "unrecognized loss reduction: %lu",
+					(unsigned long) reduction);
 		return EST_ECORRUPT;
 	}
 	for (l = 0; l <= n_layers; l++)
 	{
-		uint32_t	size = GetU32(p + NETW_FIXED_LEN + 4 * l);
+		uint32_t	size;
 		uint32_t	limit = (l == n_layers) ? EST_MAX_CLASSES : EST_MAX_UNITS;
 
+		if (!TakeU32(c, &size))
+		{
+			EstSetError(errmsg, "network section cannot hold %lu layers",
+						(unsigned long) n_layers);
+			return EST_ECORRUPT;
+		}
 		if (size == 0)
 		{
 			EstSetError(errmsg, "layer size %lu is zero", (unsigned long) l);
@@ -593,143 +1030,280 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 		if (size > limit)
 		{
 			EstSetError(errmsg, "layer size %lu is %lu, the limit is %lu",
-					 (unsigned long) l, (unsigned long) size,
-					 (unsigned long) limit);
+						(unsigned long) l, (unsigned long) size,
+						(unsigned long) limit);
 			return EST_ELIMIT;
 		}
 		sizes[l] = (int) size;
 	}
-	expected = ShapeParamCount(sizes, (int) n_layers);
-	if (expected > (uint64_t) EST_MAX_PARAMS)
+	if (!HeadOutputsValid(head, sizes[n_layers]))
 	{
-		EstSetError(errmsg, "network needs %llu parameters, the limit is %llu",
-				 (unsigned long long) expected,
-				 (unsigned long long) EST_MAX_PARAMS);
-		return EST_ELIMIT;
-	}
-	n_params = GetU64(p + fixed - 8);
-	if (n_params != expected)
-	{
-		EstSetError(errmsg, "network claims %llu parameters, its shape needs %llu",
-				 (unsigned long long) n_params,
-				 (unsigned long long) expected);
-		return EST_ECORRUPT;
-	}
-	if (len - fixed != 4 * n_params)
-	{
-		EstSetError(errmsg, "network section has %llu bytes, %llu parameters need %llu",
-				 (unsigned long long) len, (unsigned long long) n_params,
-				 (unsigned long long) (fixed + 4 * n_params));
+		EstSetError(errmsg, "head %lu cannot have %d outputs",
+					(unsigned long) head, sizes[n_layers]);
 		return EST_ECORRUPT;
 	}
 
-	status = EstNetworkInit(&ckpt->net, sizes[0], &sizes[1],
-							(int) n_layers - 1, sizes[n_layers],
-							(EstActivation) activation, (EstHead) head,
-							NULL, errmsg);
+	status = TakeIndexes(c, "DNN inputs", n_inputs, &n_dnn, dnn_inputs,
+						 errmsg);
 	if (status != EST_OK)
 		return status;
-	p += fixed;
-	for (i = 0; i < ckpt->net.n_params; i++)
+	if (sizes[0] != (n_dnn > 0 ? n_dnn : (int) n_inputs))
 	{
-		float		v = GetF32(p + 4 * i);
+		EstSetError(errmsg, "network reads %d inputs, but its first layer has %d",
+					n_dnn > 0 ? n_dnn : (int) n_inputs, sizes[0]);
+		return EST_ECORRUPT;
+	}
+	status = TakeIndexes(c, "linear inputs", n_inputs, &n_linear,
+						 linear_inputs, errmsg);
+	if (status != EST_OK)
+		return status;
+
+	if (!TakeU32(c, &batch_norm) || !TakeF64(c, &momentum) ||
+		!TakeF64(c, &epsilon) || !TakeF64(c, &dropout))
+	{
+		EstSetError(errmsg, "network section ends before its batch normalization");
+		return EST_ECORRUPT;
+	}
+	bad = BatchNormError(batch_norm, momentum, epsilon, dropout);
+	if (bad != NULL)
+	{
+		EstSetError(errmsg, "network %s is out of range", bad);
+		return EST_ECORRUPT;
+	}
+
+	counts = ShapeCounts(sizes, (int) n_layers, (int) batch_norm, n_linear);
+	if (counts.n_params > (uint64_t) EST_MAX_PARAMS)
+	{
+		EstSetError(errmsg, "network needs %llu parameters, the limit is %llu",
+					(unsigned long long) counts.n_params,
+					(unsigned long long) EST_MAX_PARAMS);
+		return EST_ELIMIT;
+	}
+	if (!TakeU64(c, &n_params))
+	{
+		EstSetError(errmsg, "network section ends before its parameters");
+		return EST_ECORRUPT;
+	}
+	if (n_params != counts.n_params)
+	{
+		EstSetError(errmsg, "network claims %llu parameters, its shape needs %llu",
+					(unsigned long long) n_params,
+					(unsigned long long) counts.n_params);
+		return EST_ECORRUPT;
+	}
+	/* n_params <= 2^28: no overflow */
+	if (c->left < 4 * n_params + 8)
+	{
+		EstSetError(errmsg, "network section has %llu bytes left, %llu parameters need %llu",
+					(unsigned long long) c->left,
+					(unsigned long long) n_params,
+					(unsigned long long) (4 * n_params + 8));
+		return EST_ECORRUPT;
+	}
+	n_stats = GetU64(c->p + 4 * n_params);
+	if (n_stats != counts.n_stats)
+	{
+		EstSetError(errmsg, "network claims %llu statistics, its shape needs %llu",
+					(unsigned long long) n_stats,
+					(unsigned long long) counts.n_stats);
+		return EST_ECORRUPT;
+	}
+	if (c->left - 4 * n_params - 8 != 4 * n_stats)
+	{
+		EstSetError(errmsg, "network section has %llu bytes, expected %llu",
+					(unsigned long long) c->left,
+					(unsigned long long) (4 * n_params + 8 + 4 * n_stats));
+		return EST_ECORRUPT;
+	}
+
+	memset(&spec, 0, sizeof(spec));
+	spec.n_inputs = (int) n_inputs;
+	spec.n_hidden = (int) n_layers - 1;
+	spec.hidden = &sizes[1];
+	spec.n_outputs = sizes[n_layers];
+	spec.activation = (EstActivation) activation;
+	spec.head = (EstHead) head;
+	spec.reduction = (EstReduction) reduction;
+	spec.n_dnn_inputs = n_dnn;
+	spec.dnn_inputs = *dnn_inputs;
+	spec.n_linear_inputs = n_linear;
+	spec.linear_inputs = *linear_inputs;
+	spec.batch_norm = (int) batch_norm;
+	spec.bn_momentum = momentum;
+	spec.bn_epsilon = epsilon;
+	spec.dropout = dropout;
+	status = EstNetworkInit(net, &spec, NULL, errmsg);
+	if (status == EST_EINVAL)
+		return EST_ECORRUPT;
+	if (status != EST_OK)
+		return status;
+	/* 0 means the default to EstNetworkInit, but not here */
+	net->bn_momentum = momentum;
+	net->bn_epsilon = epsilon;
+
+	for (i = 0; i < net->n_params; i++)
+	{
+		float		v = GetF32(c->p + 4 * i);
 
 		if (!isfinite(v))
 		{
 			EstSetError(errmsg, "network parameter %zu is not finite", i);
 			return EST_ECORRUPT;
 		}
-		ckpt->net.params[i] = v;
+		net->params[i] = v;
+	}
+	c->p += 4 * n_params + 8;
+	for (l = 1; net->batch_norm && l < n_layers; l++)
+	{
+		float	   *st = net->stats + net->offset_stats[l];
+		int			units = net->sizes[l];
+		int			j;
+
+		for (j = 0; j < 2 * units; j++)
+		{
+			float		v = GetF32(c->p + 4 * (net->offset_stats[l] + (size_t) j));
+
+			if (!isfinite(v) || (j >= units && v < 0.0f))
+			{
+				EstSetError(errmsg, "moving statistic %d of layer %lu is out of range",
+							j, (unsigned long) l);
+				return EST_ECORRUPT;
+			}
+			st[j] = v;
+		}
 	}
 	return EST_OK;
 }
 
 /*
- * DecodeOptimizer reads the OPTM payload into ckpt->opt; the network must
- * already be decoded.
+ * DecodeNetwork reads the NETW payload into ckpt->net.
  */
 static EstStatus
-DecodeOptimizer(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
-				char *errmsg)
+DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
+			  char *errmsg)
 {
-	EstOptimizer *opt = &ckpt->opt;
-	uint32_t	kind;
-	uint32_t	n_slots;
-	double		hp[5];
-	int64_t		iterations;
-	uint64_t	n;
-	const char *bad;
+	Cursor		c;
+	int		   *dnn_inputs = NULL;
+	int		   *linear_inputs = NULL;
 	EstStatus	status;
+
+	c.p = p;
+	c.left = len;
+	status = DecodeNetworkBody(&c, ckpt, &dnn_inputs, &linear_inputs,
+							   errmsg);
+	EstFree(dnn_inputs);
+	EstFree(linear_inputs);
+	return status;
+}
+
+/*
+ * DecodeOptimizer reads an OPTM or OPTL payload into opt, which must
+ * cover n parameters.
+ */
+static EstStatus
+DecodeOptimizer(const uint8_t *p, uint64_t len, EstOptimizer *opt,
+				size_t n, const char *what, char *errmsg)
+{
+	Cursor		c;
+	uint32_t	kind = 0;
+	uint32_t	n_slots = 0;
+	uint32_t	nesterov = 0;
+	uint32_t	centered = 0;
+	uint64_t	iterations = 0;
+	uint64_t	stored_n = 0;
+	double		learning_rate;
+	EstStatus	status;
+	int			expected_slots;
 	uint32_t	s;
 	size_t		i;
 
 	if (len < OPTM_FIXED_LEN)
 	{
-		EstSetError(errmsg, "optimizer section is too short: %llu bytes",
-				 (unsigned long long) len);
+		EstSetError(errmsg, "%s section is too short: %llu bytes", what,
+					(unsigned long long) len);
 		return EST_ECORRUPT;
 	}
-	kind = GetU32(p);
-	n_slots = GetU32(p + 4);
-	if (kind != EST_OPT_SGD && kind != EST_OPT_ADAGRAD && kind != EST_OPT_ADAM)
+	c.p = p;
+	c.left = len;
+	(void) TakeU32(&c, &kind);
+	(void) TakeU32(&c, &n_slots);
+	if (kind < EST_OPT_SGD || kind > EST_OPT_FTRL)
 	{
-		EstSetError(errmsg, "unrecognized optimizer: %lu", (unsigned long) kind);
+		EstSetError(errmsg, "unrecognized %s: %lu", what,
+					(unsigned long) kind);
 		return EST_ECORRUPT;
 	}
-	if (n_slots != (uint32_t) EstOptimizerSlotCount((EstOptimizerKind) kind))
+	EstOptimizerDefaults(opt, (EstOptimizerKind) kind);
+	(void) TakeF64(&c, &opt->learning_rate);
+	(void) TakeF64(&c, &opt->beta1);
+	(void) TakeF64(&c, &opt->beta2);
+	(void) TakeF64(&c, &opt->epsilon);
+	(void) TakeF64(&c, &opt->initial_accumulator);
+	(void) TakeF64(&c, &opt->momentum);
+	(void) TakeU32(&c, &nesterov);
+	(void) TakeF64(&c, &opt->rho);
+	(void) TakeU32(&c, &centered);
+	(void) TakeF64(&c, &opt->lr_power);
+	(void) TakeF64(&c, &opt->l1);
+	(void) TakeF64(&c, &opt->l2);
+	(void) TakeF64(&c, &opt->l2_shrinkage);
+	(void) TakeF64(&c, &opt->beta);
+	(void) TakeU64(&c, &iterations);
+	(void) TakeU64(&c, &stored_n);
+	opt->nesterov = nesterov > 1 ? 2 : (int) nesterov;
+	opt->centered = centered > 1 ? 2 : (int) centered;
+	opt->iterations = (int64_t) iterations;
+	status = CheckOptimizerValues(opt, errmsg);
+	if (status != EST_OK)
 	{
-		EstSetError(errmsg, "optimizer has %lu slots, its kind keeps %d",
-				 (unsigned long) n_slots,
-				 EstOptimizerSlotCount((EstOptimizerKind) kind));
+		memset(opt, 0, sizeof(*opt));
 		return EST_ECORRUPT;
 	}
-	for (i = 0; i < 5; i++)
-		hp[i] = GetF64(p + 8 + 8 * i);
-	iterations = (int64_t) GetU64(p + 48);
-	n = GetU64(p + 56);
-	bad = CheckHyperparameters(hp[0], hp[1], hp[2], hp[3], hp[4], iterations);
-	if (bad != NULL)
+	expected_slots = EstOptimizerSlotCount(opt);
+	if (n_slots != (uint32_t) expected_slots)
 	{
-		EstSetError(errmsg, "optimizer %s is out of range", bad);
+		EstSetError(errmsg, "%s has %lu slots, its kind keeps %d", what,
+					(unsigned long) n_slots, expected_slots);
+		memset(opt, 0, sizeof(*opt));
 		return EST_ECORRUPT;
 	}
-	if (n != (uint64_t) ckpt->net.n_params)
+	if (stored_n != (uint64_t) n)
 	{
-		EstSetError(errmsg, "optimizer has %llu parameters, the network %zu",
-				 (unsigned long long) n, ckpt->net.n_params);
+		EstSetError(errmsg, "%s has %llu parameters, the network part %zu",
+					what, (unsigned long long) stored_n, n);
+		memset(opt, 0, sizeof(*opt));
 		return EST_ECORRUPT;
 	}
-	/* n <= EST_MAX_PARAMS and n_slots <= 2: no overflow */
-	if (len - OPTM_FIXED_LEN != 4 * (uint64_t) n_slots * n)
+	/* n <= EST_MAX_PARAMS and n_slots <= 3: no overflow */
+	if (c.left != 4 * (uint64_t) n_slots * stored_n)
 	{
-		EstSetError(errmsg, "optimizer section has %llu bytes, expected %llu",
-				 (unsigned long long) len,
-				 (unsigned long long) (OPTM_FIXED_LEN +
-									   4 * (uint64_t) n_slots * n));
+		EstSetError(errmsg, "%s section has %llu bytes, expected %llu", what,
+					(unsigned long long) len,
+					(unsigned long long) (OPTM_FIXED_LEN +
+										  4 * (uint64_t) n_slots * stored_n));
+		memset(opt, 0, sizeof(*opt));
 		return EST_ECORRUPT;
 	}
 
-	EstOptimizerDefaults(opt, (EstOptimizerKind) kind);
-	opt->learning_rate = hp[0];
-	opt->beta1 = hp[1];
-	opt->beta2 = hp[2];
-	opt->epsilon = hp[3];
-	opt->initial_accumulator = hp[4];
-	status = EstOptimizerInit(opt, (size_t) n, errmsg);
+	/* EstOptimizerInit wants a positive rate; a checkpoint may hold 0 */
+	learning_rate = opt->learning_rate;
+	if (learning_rate == 0.0)
+		opt->learning_rate = 1.0;
+	status = EstOptimizerInit(opt, n, errmsg);
+	opt->learning_rate = learning_rate;
 	if (status != EST_OK)
 		return status;
-	opt->iterations = iterations;
-	p += OPTM_FIXED_LEN;
+	opt->iterations = (int64_t) iterations;
 	for (s = 0; s < n_slots; s++)
 	{
-		for (i = 0; i < (size_t) n; i++)
+		for (i = 0; i < n; i++)
 		{
-			float		v = GetF32(p + 4 * ((size_t) s * (size_t) n + i));
+			float		v = GetF32(c.p + 4 * ((size_t) s * n + i));
 
 			if (!SlotValueValid(opt->kind, (int) s, v))
 			{
-				EstSetError(errmsg, "optimizer slot %lu value %zu is out of range",
-						 (unsigned long) s, i);
+				EstSetError(errmsg, "%s slot %lu value %zu is out of range",
+							what, (unsigned long) s, i);
 				return EST_ECORRUPT;
 			}
 			opt->slot[s][i] = v;
@@ -739,36 +1313,35 @@ DecodeOptimizer(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 }
 
 /*
- * DecodeFeatures reads the FEAT payload into ckpt->features; the network
- * must already be decoded.
+ * DecodeTransform reads a FEAT or LABL payload into fs, which must hold
+ * expected values (the network's inputs, or its outputs for LABL).
  */
 static EstStatus
-DecodeFeatures(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
-			   char *errmsg)
+DecodeTransform(const uint8_t *p, uint64_t len, EstFeatureState *fs,
+				int expected, const char *what, char *errmsg)
 {
-	EstFeatureState *fs = &ckpt->features;
 	uint32_t	n;
 	EstStatus	status;
 	uint32_t	j;
 
 	if (len < FEAT_FIXED_LEN)
 	{
-		EstSetError(errmsg, "feature section is too short: %llu bytes",
-				 (unsigned long long) len);
+		EstSetError(errmsg, "%s section is too short: %llu bytes", what,
+					(unsigned long long) len);
 		return EST_ECORRUPT;
 	}
 	n = GetU32(p);
-	if (n != (uint32_t) ckpt->net.sizes[0])
+	if (n != (uint32_t) expected)
 	{
-		EstSetError(errmsg, "feature state has %lu inputs, the network %d",
-				 (unsigned long) n, ckpt->net.sizes[0]);
+		EstSetError(errmsg, "%s state has %lu values, the network needs %d",
+					what, (unsigned long) n, expected);
 		return EST_ECORRUPT;
 	}
 	if (len - FEAT_FIXED_LEN != 16 * (uint64_t) n)
 	{
-		EstSetError(errmsg, "feature section has %llu bytes, expected %llu",
-				 (unsigned long long) len,
-				 (unsigned long long) (FEAT_FIXED_LEN + 16 * (uint64_t) n));
+		EstSetError(errmsg, "%s section has %llu bytes, expected %llu", what,
+					(unsigned long long) len,
+					(unsigned long long) (FEAT_FIXED_LEN + 16 * (uint64_t) n));
 		return EST_ECORRUPT;
 	}
 	status = EstFeatureStateInit(fs, (int) n, errmsg);
@@ -782,8 +1355,8 @@ DecodeFeatures(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 		if (!isfinite(shift) || !isfinite(scale) || scale == 0.0)
 		{
-			EstSetError(errmsg, "feature state of input %lu is out of range",
-					 (unsigned long) j);
+			EstSetError(errmsg, "%s state of value %lu is out of range", what,
+						(unsigned long) j);
 			return EST_ECORRUPT;
 		}
 		fs->shift[j] = shift;
@@ -802,12 +1375,13 @@ DecodeStep(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 		   char *errmsg)
 {
 	int64_t		step;
+	const char *bad;
 	int			i;
 
 	if (len != STEP_LEN)
 	{
 		EstSetError(errmsg, "step section has %llu bytes, expected %d",
-				 (unsigned long long) len, STEP_LEN);
+					(unsigned long long) len, STEP_LEN);
 		return EST_ECORRUPT;
 	}
 	step = (int64_t) GetU64(p);
@@ -817,10 +1391,21 @@ DecodeStep(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 		return EST_ECORRUPT;
 	}
 	for (i = 0; i < 4; i++)
+	{
 		ckpt->rng.s[i] = GetU64(p + 8 + 8 * i);
-	if ((ckpt->rng.s[0] | ckpt->rng.s[1] | ckpt->rng.s[2] | ckpt->rng.s[3]) == 0)
+		ckpt->epoch.rng.s[i] = GetU64(p + 40 + 8 * i);
+	}
+	ckpt->epoch.position = GetU64(p + 72);
+	ckpt->epoch.n_rows = GetU64(p + 80);
+	if (RngIsZero(&ckpt->rng))
 	{
 		EstSetError(errmsg, "random number generator state is all zero");
+		return EST_ECORRUPT;
+	}
+	bad = EpochError(&ckpt->epoch);
+	if (bad != NULL)
+	{
+		EstSetError(errmsg, "%s", bad);
 		return EST_ECORRUPT;
 	}
 	ckpt->global_step = step;
@@ -835,8 +1420,8 @@ static EstStatus
 DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 			  char *errmsg)
 {
-	const uint8_t *payload[N_SECTIONS] = {NULL, NULL, NULL, NULL};
-	uint64_t	payload_len[N_SECTIONS] = {0, 0, 0, 0};
+	const uint8_t *payload[N_SECTIONS] = {NULL, NULL, NULL, NULL, NULL};
+	uint64_t	payload_len[N_SECTIONS] = {0, 0, 0, 0, 0};
 	uint32_t	version;
 	uint64_t	total;
 	uint32_t	stored;
@@ -851,7 +1436,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	if (buf == NULL || len < 12)
 	{
 		EstSetError(errmsg, "checkpoint is too short: %zu bytes",
-				 buf == NULL ? (size_t) 0 : len);
+					buf == NULL ? (size_t) 0 : len);
 		return EST_ECORRUPT;
 	}
 	if (memcmp(buf, EST_CHECKPOINT_MAGIC, 8) != 0)
@@ -863,7 +1448,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	if (version > EST_CHECKPOINT_VERSION)
 	{
 		EstSetError(errmsg, "checkpoint format version %lu is newer than the supported version %d",
-				 (unsigned long) version, EST_CHECKPOINT_VERSION);
+					(unsigned long) version, EST_CHECKPOINT_VERSION);
 		return EST_EVERSION;
 	}
 	if (version == 0)
@@ -880,7 +1465,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	if (total != (uint64_t) len)
 	{
 		EstSetError(errmsg, "checkpoint length field is %llu, but the checkpoint has %zu bytes",
-				 (unsigned long long) total, len);
+					(unsigned long long) total, len);
 		return EST_ECORRUPT;
 	}
 	stored = GetU32(buf + len - TRAILER_LEN);
@@ -888,7 +1473,7 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	if (stored != computed)
 	{
 		EstSetError(errmsg, "stored checksum is %08X, computed %08X",
-				 (unsigned int) stored, (unsigned int) computed);
+					(unsigned int) stored, (unsigned int) computed);
 		return EST_ECORRUPT;
 	}
 
@@ -915,19 +1500,19 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 		if (sec == N_SECTIONS)
 		{
 			EstSetError(errmsg, "unrecognized section tag %02X%02X%02X%02X at byte %zu",
-					 tag[0], tag[1], tag[2], tag[3], pos - SECTION_HEADER_LEN);
+						tag[0], tag[1], tag[2], tag[3], pos - SECTION_HEADER_LEN);
 			return EST_ECORRUPT;
 		}
 		if (plen > (uint64_t) (end - pos))
 		{
 			EstSetError(errmsg, "section \"%s\" claims %llu bytes, but only %zu remain",
-					 section_tags[sec], (unsigned long long) plen, end - pos);
+						section_tags[sec], (unsigned long long) plen, end - pos);
 			return EST_ECORRUPT;
 		}
 		if (payload[sec] != NULL)
 		{
 			EstSetError(errmsg, "section \"%s\" appears more than once",
-					 section_tags[sec]);
+						section_tags[sec]);
 			return EST_ECORRUPT;
 		}
 		payload[sec] = buf + pos;
@@ -938,12 +1523,12 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 	if (found != n_sections)
 	{
 		EstSetError(errmsg, "checkpoint claims %lu sections, but has %lu",
-				 (unsigned long) n_sections, (unsigned long) found);
+					(unsigned long) n_sections, (unsigned long) found);
 		return EST_ECORRUPT;
 	}
 	for (sec = 0; sec < N_SECTIONS; sec++)
 	{
-		if (payload[sec] == NULL)
+		if (payload[sec] == NULL && sec != SEC_OPTL && sec != SEC_LABL)
 		{
 			EstSetError(errmsg, "section \"%s\" is missing", section_tags[sec]);
 			return EST_ECORRUPT;
@@ -952,12 +1537,42 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 
 	status = DecodeNetwork(payload[SEC_NETW], payload_len[SEC_NETW], ckpt,
 						   errmsg);
+	if (status != EST_OK)
+		return status;
+	if (ckpt->net.n_linear_inputs > 0 && payload[SEC_OPTL] == NULL)
+	{
+		EstSetError(errmsg, "section \"OPTL\" is missing, but the network has a linear part");
+		return EST_ECORRUPT;
+	}
+	if (ckpt->net.n_linear_inputs == 0 && payload[SEC_OPTL] != NULL)
+	{
+		EstSetError(errmsg, "section \"OPTL\" is present, but the network has no linear part");
+		return EST_ECORRUPT;
+	}
+	status = DecodeOptimizer(payload[SEC_OPTM], payload_len[SEC_OPTM],
+							 &ckpt->opt, ckpt->net.linear_offset,
+							 "optimizer", errmsg);
+	if (status == EST_OK && payload[SEC_OPTL] != NULL)
+		status = DecodeOptimizer(payload[SEC_OPTL], payload_len[SEC_OPTL],
+								 &ckpt->opt_linear,
+								 ckpt->net.n_params - ckpt->net.linear_offset,
+								 "linear optimizer", errmsg);
 	if (status == EST_OK)
-		status = DecodeOptimizer(payload[SEC_OPTM], payload_len[SEC_OPTM],
-								 ckpt, errmsg);
-	if (status == EST_OK)
-		status = DecodeFeatures(payload[SEC_FEAT], payload_len[SEC_FEAT],
-								ckpt, errmsg);
+		status = DecodeTransform(payload[SEC_FEAT], payload_len[SEC_FEAT],
+								 &ckpt->features, ckpt->net.n_inputs,
+								 "feature", errmsg);
+	if (status == EST_OK && (payload[SEC_LABL] != NULL) !=
+		(LabelsExpected(&ckpt->net) > 0))
+	{
+		EstSetError(errmsg, "section \"LABL\" is %s, but the network is %sa regressor",
+					payload[SEC_LABL] != NULL ? "present" : "missing",
+					payload[SEC_LABL] != NULL ? "not " : "");
+		status = EST_ECORRUPT;
+	}
+	if (status == EST_OK && payload[SEC_LABL] != NULL)
+		status = DecodeTransform(payload[SEC_LABL], payload_len[SEC_LABL],
+								 &ckpt->labels, LabelsExpected(&ckpt->net),
+								 "label", errmsg);
 	if (status == EST_OK)
 		status = DecodeStep(payload[SEC_STEP], payload_len[SEC_STEP], ckpt,
 							errmsg);
@@ -990,6 +1605,8 @@ EstCheckpointFree(EstCheckpoint *ckpt)
 {
 	EstNetworkFree(&ckpt->net);
 	EstOptimizerFree(&ckpt->opt);
+	EstOptimizerFree(&ckpt->opt_linear);
 	EstFeatureStateFree(&ckpt->features);
+	EstFeatureStateFree(&ckpt->labels);
 	memset(ckpt, 0, sizeof(*ckpt));
 }

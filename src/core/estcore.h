@@ -82,10 +82,31 @@ extern void EstRngShuffle(EstRng *rng, uint32_t *perm, size_t n);
  *
  * A network is a stack of dense layers: sizes[0] inputs, hidden layers
  * sizes[1..n_layers-1] with the hidden activation, and sizes[n_layers]
- * outputs (logits, no activation) read by the head.  All parameters live
- * in one float32 vector, layer by layer: the kernel W_l (sizes[l] rows x
- * sizes[l+1] columns, row-major), then the bias b_l (sizes[l+1]).  One
- * flat vector lets optimizers and the checkpoint treat it as a whole.
+ * outputs (logits, no activation) read by the head.  Optionally:
+ *
+ *	 - the DNN reads only some of the inputs (dnn_inputs, in that order),
+ *	   so that sizes[0] == n_dnn_inputs; by default it reads all n_inputs;
+ *	 - a linear part (wide & deep) maps some inputs (linear_inputs) straight
+ *	   to the logits, which it adds to the DNN's: logits = DNN(x_dnn) +
+ *	   x_lin W_lin + b_lin.  A linear model is a network with no hidden
+ *	   layer, not a linear part;
+ *	 - batch normalisation of every hidden layer's pre-activation (as
+ *	   Keras' BatchNormalization after each Dense, before the activation):
+ *	   gamma and beta are trained, the moving mean and variance are
+ *	   updated by training forwards (moving = momentum * moving + (1 -
+ *	   momentum) * batch, with the batch's population variance) and used
+ *	   by inference forwards;
+ *	 - dropout of every hidden layer's output during training forwards
+ *	   (inverted dropout: kept units are scaled by 1 / (1 - rate)).
+ *
+ * All trainable parameters live in one float32 vector: for each dense layer
+ * l the kernel W_l (sizes[l] rows x sizes[l+1] columns, row-major) then
+ * the bias b_l; then, with batch_norm, gamma_l and beta_l of each hidden
+ * layer (sizes[l] each, l = 1 .. n_layers-1); then, with a linear part, its
+ * kernel (n_linear_inputs x n_outputs, row-major) and bias (n_outputs),
+ * starting at linear_offset.  Optimizers work on ranges of that vector, so
+ * the linear part can have an optimizer of its own ([linear_offset,
+ * n_params)) while the DNN has [0, linear_offset).
  * ----------------------------------------------------------------
  */
 typedef enum EstActivation
@@ -93,56 +114,116 @@ typedef enum EstActivation
 	EST_ACT_RELU = 1,
 	EST_ACT_TANH = 2,
 	EST_ACT_SIGMOID = 3,
-	EST_ACT_LINEAR = 4
+	EST_ACT_LINEAR = 4,
+	EST_ACT_ELU = 5,			/* alpha 1 */
+	EST_ACT_LEAKY_RELU = 6,		/* alpha 0.2, as tf.nn.leaky_relu */
+	EST_ACT_GELU = 7			/* exact: x * Phi(x), with erf */
 } EstActivation;
 
 typedef enum EstHead
 {
 	EST_HEAD_SOFTMAX = 1,		/* multi-class: softmax cross-entropy; label
 								 * is the class id 0..n_outputs-1 */
-	EST_HEAD_SQUARED = 2		/* regression: mean squared error over the
+	EST_HEAD_SQUARED = 2,		/* regression: squared error over the
 								 * n_outputs label values */
+	EST_HEAD_SIGMOID = 3		/* binary: one logit, sigmoid cross-entropy;
+								 * label is 0 or 1 */
 } EstHead;
+
+/* TensorFlow's loss_reduction: how the row losses of a batch combine. */
+typedef enum EstReduction
+{
+	EST_REDUCE_SUM_OVER_BATCH_SIZE = 1, /* sum of weighted losses / rows
+										 * (TF 2's default) */
+	EST_REDUCE_SUM = 2,			/* sum of weighted losses */
+	EST_REDUCE_MEAN = 3			/* sum of weighted losses / sum of weights */
+} EstReduction;
+
+/* What a network is; EstNetworkInit checks it. */
+typedef struct EstNetworkSpec
+{
+	int			n_inputs;		/* columns of X */
+	int			n_hidden;		/* hidden layers, 0 for a linear model */
+	const int  *hidden;			/* their sizes */
+	int			n_outputs;		/* 1 for the sigmoid head */
+	EstActivation activation;
+	EstHead		head;
+	EstReduction reduction;		/* 0: EST_REDUCE_SUM_OVER_BATCH_SIZE */
+	int			n_dnn_inputs;	/* 0: all inputs, in order */
+	const int  *dnn_inputs;		/* indexes into the inputs */
+	int			n_linear_inputs;	/* 0: no linear part */
+	const int  *linear_inputs;
+	int			batch_norm;		/* nonzero: normalise hidden layers */
+	double		bn_momentum;	/* 0: 0.99 (Keras) */
+	double		bn_epsilon;		/* 0: 0.001 (Keras) */
+	double		dropout;		/* rate in [0, 1) */
+} EstNetworkSpec;
 
 typedef struct EstNetwork
 {
+	int			n_inputs;
 	int			n_layers;		/* dense layers, output layer included: >= 1 */
-	int			sizes[EST_MAX_LAYERS + 2];	/* sizes[0] inputs ..
+	int			sizes[EST_MAX_LAYERS + 2];	/* sizes[0] DNN inputs ..
 											 * sizes[n_layers] outputs */
 	EstActivation activation;	/* of the hidden layers */
 	EstHead		head;
+	EstReduction reduction;
+	int			n_dnn_inputs;	/* 0: the DNN reads X as it is */
+	int		   *dnn_inputs;
+	int			n_linear_inputs;	/* 0: no linear part */
+	int		   *linear_inputs;
+	int			batch_norm;
+	double		bn_momentum;
+	double		bn_epsilon;
+	double		dropout;
 	size_t		n_params;
 	float	   *params;			/* n_params floats, layout above */
 	size_t		offset_w[EST_MAX_LAYERS + 1];	/* of W_l in params */
 	size_t		offset_b[EST_MAX_LAYERS + 1];	/* of b_l in params */
+	size_t		offset_gamma[EST_MAX_LAYERS + 1];	/* hidden layer l = 1.. */
+	size_t		offset_beta[EST_MAX_LAYERS + 1];
+	size_t		linear_offset;	/* n_params when there is no linear part */
+	size_t		n_stats;		/* 2 x hidden units with batch_norm, else 0 */
+	float	   *stats;			/* per hidden layer: moving mean, then
+								 * moving variance (not trained) */
+	size_t		offset_stats[EST_MAX_LAYERS + 1];
 } EstNetwork;
 
 /*
- * EstNetworkInit checks the shape and allocates the parameters.  hidden
- * holds n_hidden sizes (n_hidden may be 0: a linear model).  Kernels get
- * Glorot-uniform values drawn from rng (TensorFlow's Dense default),
- * biases zero; rng may be NULL to leave all parameters zero (the decoder
- * fills them).  Returns EST_ELIMIT with a message giving both figures when
- * a size limit is exceeded.
+ * EstNetworkInit checks the specification and allocates the network.
+ * Kernels get Glorot-uniform values drawn from rng (TensorFlow's Dense
+ * default), biases and beta zero, gamma one, moving means zero and moving
+ * variances one; rng may be NULL to leave the trainable parameters zero
+ * (the decoder fills them).  Returns EST_ELIMIT with a message giving both
+ * figures when a size limit is exceeded, EST_EINVAL for an inconsistent
+ * specification (the sigmoid head needs one output, indexes out of range,
+ * a dropout rate outside [0, 1)...).
  */
-extern EstStatus EstNetworkInit(EstNetwork *net, int n_inputs,
-								const int *hidden, int n_hidden,
-								int n_outputs, EstActivation activation,
-								EstHead head, EstRng *rng, char *errmsg);
+extern EstStatus EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec,
+								EstRng *rng, char *errmsg);
 extern void EstNetworkFree(EstNetwork *net);
-/* Number of parameters of that shape, or 0 if over EST_MAX_PARAMS. */
-extern size_t EstNetworkParamCount(int n_inputs, const int *hidden,
-								   int n_hidden, int n_outputs);
+/* Number of trainable parameters of that specification, or 0 if over
+ * EST_MAX_PARAMS or inconsistent. */
+extern size_t EstNetworkParamCount(const EstNetworkSpec *spec);
 
 /* Buffers for batches of up to max_batch rows. */
 typedef struct EstWorkspace
 {
 	int			max_batch;
+	float	   *input;			/* max_batch x sizes[0]: the gathered DNN
+								 * inputs (used when dnn_inputs is set) */
 	float	   *act[EST_MAX_LAYERS + 2];	/* act[l]: batch x sizes[l];
 											 * act[0] unused (input is
-											 * the caller's X) */
-	float	   *delta[EST_MAX_LAYERS + 2];	/* gradient of the loss with
-											 * respect to act[l] */
+											 * the caller's X or input) */
+	float	   *delta[EST_MAX_LAYERS + 2];	/* gradients during backward */
+	float	   *pre[EST_MAX_LAYERS + 2];	/* hidden layers: normalised
+										 * pre-activations x_hat with
+										 * batch_norm, else the
+										 * pre-activations */
+	float	   *batch_mean[EST_MAX_LAYERS + 2];	/* batch_norm, per unit */
+	float	   *batch_inv_std[EST_MAX_LAYERS + 2];
+	float	   *mask[EST_MAX_LAYERS + 2];	/* dropout: 0 or 1/(1-rate) */
+	int			training;		/* the last forward was a training one */
 	float	   *grad;			/* n_params, layout of params */
 } EstWorkspace;
 
@@ -151,21 +232,31 @@ extern EstStatus EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net,
 extern void EstWorkspaceFree(EstWorkspace *ws);
 
 /*
- * EstNetworkForward runs n rows of X (n x sizes[0], row-major, n <=
- * max_batch) through the network with cblas_sgemm and keeps every
- * activation in the workspace; the logits are ws->act[n_layers].
+ * EstNetworkForward runs n rows of X (n x n_inputs, row-major, n <=
+ * max_batch) through the network for inference (moving statistics, no
+ * dropout) with cblas_sgemm and keeps every activation in the workspace;
+ * the logits are ws->act[n_layers].
  */
 extern void EstNetworkForward(const EstNetwork *net, EstWorkspace *ws,
 							  const float *X, int n);
 
 /*
+ * EstNetworkForwardTrain is the training forward: batch statistics for
+ * batch normalisation (and an update of the moving statistics, which is
+ * why net is not const), and dropout masks drawn from rng.
+ */
+extern void EstNetworkForwardTrain(EstNetwork *net, EstWorkspace *ws,
+								   const float *X, int n, EstRng *rng);
+
+/*
  * EstHeadLoss reads the logits of the last forward pass and returns the
- * mean loss over the n rows (softmax cross-entropy computed stably with
- * log-sum-exp; squared error averaged over rows and outputs).  y holds
- * one float per row for the softmax head (the class id) and n_outputs per
- * row for the squared head.  weights (NULL for all 1) scales each row's
- * loss; the mean divides by the sum of weights.  When with_grad is
- * nonzero it also stores d(mean loss)/d(logits) in ws->delta[n_layers].
+ * batch loss under net->reduction (softmax cross-entropy computed stably
+ * with log-sum-exp; sigmoid cross-entropy stably; squared error averaged
+ * over the outputs of a row).  y holds one float per row for the softmax
+ * head (the class id) and the sigmoid head (0 or 1), and n_outputs per row
+ * for the squared head.  weights (NULL for all 1) scales each row's loss.
+ * When with_grad is nonzero it also stores d(loss)/d(logits) in
+ * ws->delta[n_layers].  A label out of range gives a NaN loss.
  */
 extern double EstHeadLoss(const EstNetwork *net, EstWorkspace *ws,
 						  const float *y, const float *weights, int n,
@@ -173,33 +264,65 @@ extern double EstHeadLoss(const EstNetwork *net, EstWorkspace *ws,
 
 /*
  * EstNetworkBackward backpropagates ws->delta[n_layers] (set by
- * EstHeadLoss) and writes the gradient of the mean loss with respect to
- * every parameter into ws->grad.  X must be the batch of the last forward.
+ * EstHeadLoss) through the last forward (its dropout masks and batch
+ * statistics) and writes the gradient of the loss with respect to every
+ * trainable parameter into ws->grad.  X must be the batch of that forward.
  */
 extern void EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws,
 							   const float *X, int n);
 
 /*
- * EstNetworkPredictOne scores one row x without a workspace: out receives
- * sizes[n_layers] values, softmax probabilities for the softmax head and
- * raw values for the squared head.  scratch must hold 2 * (largest layer
- * size) floats.  Used for per-row prediction, where sgemm would not pay.
+ * Regularisation of the kernels (not biases, gamma, beta): EstNetwork-
+ * Penalty returns l1 * sum|w| + l2 * sum w^2 over every kernel, the linear
+ * part's included, and EstNetworkPenaltyGrad adds its gradient to
+ * ws->grad (l1 * sign(w) + 2 * l2 * w).
+ */
+extern double EstNetworkPenalty(const EstNetwork *net, double l1, double l2);
+extern void EstNetworkPenaltyGrad(const EstNetwork *net, EstWorkspace *ws,
+								  double l1, double l2);
+
+/*
+ * EstClipByGlobalNorm scales grad[0..n-1] so that its L2 norm is at most
+ * clip_norm (tf.clip_by_global_norm) and returns the norm before clipping.
+ */
+extern double EstClipByGlobalNorm(float *grad, size_t n, double clip_norm);
+
+/*
+ * EstNetworkPredictOne scores one row x (n_inputs floats) without a
+ * workspace, for inference: out receives the head's values, softmax
+ * probabilities (n_outputs) for the softmax head, the probability of
+ * class 1 (one value) for the sigmoid head, raw values for the squared
+ * head.  scratch must hold EstNetworkScratchSize(net) floats.
  */
 extern void EstNetworkPredictOne(const EstNetwork *net, const float *x,
 								 float *scratch, double *out);
+extern size_t EstNetworkScratchSize(const EstNetwork *net);
 
-/* Softmax of each row of ws->act[n_layers] into probs (n x outputs). */
+/* The head's values (as EstNetworkPredictOne) of the last forward's n
+ * rows into out (n x n_outputs). */
 extern void EstHeadProbabilities(const EstNetwork *net, const EstWorkspace *ws,
-								 int n, double *probs);
+								 int n, double *out);
 
 /* ----------------------------------------------------------------
- * Optimizers (optim.c), with Keras' update rules and defaults:
- *	 sgd:	  w -= lr * g
- *	 adagrad: a += g^2;  w -= lr * g / (sqrt(a) + epsilon),
- *			  a starts at initial_accumulator (0.1), epsilon 1e-7
- *	 adam:	  t += 1; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- *			  w -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + epsilon),
- *			  b1 0.9, b2 0.999, epsilon 1e-7
+ * Optimizers (optim.c), with Keras' update rules and defaults (g is the
+ * gradient, lr the learning rate of the step):
+ *	 sgd:	   w -= lr * g								(lr 0.01)
+ *	 momentum: v = momentum * v - lr * g; w += v, or with nesterov
+ *			   w += momentum * v - lr * g				(lr 0.01, 0.9)
+ *	 adagrad:  a += g^2;  w -= lr * g / (sqrt(a) + epsilon),
+ *			   a starts at initial_accumulator			(lr 0.05 as TF's
+ *			   DNNClassifier, 0.1, 1e-7)
+ *	 adam:	   t += 1; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *			   w -= lr * sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + epsilon)
+ *			   (lr 0.001, 0.9, 0.999, 1e-7)
+ *	 rmsprop:  s = rho s + (1-rho) g^2; centered: c = rho c + (1-rho) g,
+ *			   d = s - c^2, else d = s; step = lr * g / (sqrt(d) + eps);
+ *			   with momentum: u = momentum u + step, w -= u; else
+ *			   w -= step								(lr 0.001, rho 0.9,
+ *			   momentum 0, 1e-7)
+ *	 ftrl:	   Keras' Ftrl (McMahan et al.), with learning_rate_power
+ *			   -0.5, initial_accumulator 0.1, l1, l2, l2_shrinkage and
+ *			   beta; weights whose |z| <= l1 are exactly zero (lr 0.001)
  * The slots are saved in checkpoints, so training continues where it
  * stopped.
  * ----------------------------------------------------------------
@@ -208,58 +331,169 @@ typedef enum EstOptimizerKind
 {
 	EST_OPT_SGD = 1,
 	EST_OPT_ADAGRAD = 2,
-	EST_OPT_ADAM = 3
+	EST_OPT_ADAM = 3,
+	EST_OPT_MOMENTUM = 4,
+	EST_OPT_RMSPROP = 5,
+	EST_OPT_FTRL = 6
 } EstOptimizerKind;
+
+#define EST_MAX_SLOTS	3
 
 typedef struct EstOptimizer
 {
 	EstOptimizerKind kind;
-	double		learning_rate;
-	double		beta1;
-	double		beta2;
-	double		epsilon;
-	double		initial_accumulator;
+	double		learning_rate;	/* of the next step (schedules set it) */
+	double		beta1;			/* adam */
+	double		beta2;			/* adam */
+	double		epsilon;		/* adagrad, adam, rmsprop */
+	double		initial_accumulator;	/* adagrad, ftrl */
+	double		momentum;		/* momentum, rmsprop */
+	int			nesterov;		/* momentum */
+	double		rho;			/* rmsprop */
+	int			centered;		/* rmsprop */
+	double		lr_power;		/* ftrl: learning_rate_power, <= 0 */
+	double		l1;				/* ftrl */
+	double		l2;				/* ftrl */
+	double		l2_shrinkage;	/* ftrl */
+	double		beta;			/* ftrl */
 	int64_t		iterations;		/* updates applied so far */
 	size_t		n;				/* parameters */
-	int			n_slots;		/* 0 sgd, 1 adagrad, 2 adam */
-	float	   *slot[2];		/* adagrad: accumulator; adam: m, v */
+	int			n_slots;		/* see EstOptimizerSlotCount */
+	float	   *slot[EST_MAX_SLOTS];
 } EstOptimizer;
 
-/* Number of slot vectors the kind keeps. */
-extern int	EstOptimizerSlotCount(EstOptimizerKind kind);
+/*
+ * Number of slot vectors the optimizer keeps: sgd 0, momentum 1, adagrad
+ * 1, adam 2, rmsprop 1 + (momentum > 0) + centered, ftrl 2.
+ */
+extern int	EstOptimizerSlotCount(const EstOptimizer *opt);
 /* Fills the kind's defaults (learning rate included) without allocating. */
 extern void EstOptimizerDefaults(EstOptimizer *opt, EstOptimizerKind kind);
-/* Allocates and initialises the slots for n parameters; opt's kind and
- * hyperparameters must be set (EstOptimizerDefaults, then overrides). */
+/* Checks the hyperparameters (EST_EINVAL with a message naming the bad
+ * one: learning rate > 0 and finite, momentum and rho in [0, 1), betas in
+ * [0, 1), epsilon > 0, lr_power <= 0, l1, l2, l2_shrinkage, beta and
+ * initial_accumulator >= 0...). */
+extern EstStatus EstOptimizerCheck(const EstOptimizer *opt, char *errmsg);
+/* Checks, then allocates and initialises the slots for n parameters; opt's
+ * kind and hyperparameters must be set (EstOptimizerDefaults, then
+ * overrides). */
 extern EstStatus EstOptimizerInit(EstOptimizer *opt, size_t n, char *errmsg);
 extern void EstOptimizerFree(EstOptimizer *opt);
-/* Applies one update to params with gradient grad (both n long). */
+/* Applies one update to params with gradient grad (both opt->n long). */
 extern void EstOptimizerApply(EstOptimizer *opt, float *params,
 							  const float *grad);
 
 /* ----------------------------------------------------------------
- * Metrics (metrics.c): streaming accumulators over scored batches.
+ * Learning-rate schedules (optim.c), as functions of the global step:
+ *	 constant:			  lr
+ *	 exponential_decay:	  lr * rate^(step / decay_steps), the exponent
+ *						  floored when staircase
+ *	 step:				  lr * rate^floor(step / decay_steps)
+ *	 cosine:			  lr * ((1 - alpha) * (1 + cos(pi * min(step,
+ *						  decay_steps) / decay_steps)) / 2 + alpha)
+ * ----------------------------------------------------------------
+ */
+typedef enum EstScheduleKind
+{
+	EST_SCHED_CONSTANT = 1,
+	EST_SCHED_EXPONENTIAL = 2,
+	EST_SCHED_STEP = 3,
+	EST_SCHED_COSINE = 4
+} EstScheduleKind;
+
+typedef struct EstSchedule
+{
+	EstScheduleKind kind;
+	int64_t		decay_steps;	/* > 0 unless constant */
+	double		decay_rate;		/* exponential, step: > 0 */
+	int			staircase;		/* exponential */
+	double		alpha;			/* cosine: in [0, 1] */
+} EstSchedule;
+
+extern double EstScheduleRate(const EstSchedule *schedule, double base_rate,
+							  int64_t global_step);
+
+/* ----------------------------------------------------------------
+ * Metrics (metrics.c): streaming accumulators over scored batches, with
+ * TensorFlow's evaluation keys.  Classification keeps a weighted confusion
+ * matrix; with keep_scores it also keeps every row's score (probability of
+ * class 1 for the sigmoid head, of each class for softmax) for exact AUCs
+ * and ROC curves.  Regression keeps the sums for MSE, MAE, R^2 and the
+ * explained variance over all outputs.
  * ----------------------------------------------------------------
  */
 typedef struct EstMetrics
 {
+	EstHead		head;
+	int			n_outputs;		/* classes (2 for sigmoid), or values */
 	double		weight_sum;		/* rows (or sum of row weights) */
 	double		loss_sum;		/* sum of row loss x weight */
-	double		correct;		/* weight of rows whose argmax is the label */
-	double		sq_error_sum;	/* regression */
+	double	   *confusion;		/* classification: n_classes x n_classes,
+								 * [label * n + predicted] */
+	double		label_sum;		/* sums of label and prediction values x */
+	double		label_sq_sum;	/* weight, over all outputs */
+	double		pred_sum;
+	double		sq_error_sum;	/* regression: of (y - p)^2 x weight */
 	double		abs_error_sum;
+	double		error_sum;		/* of (y - p) x weight */
+	double		error_sq_sum;	/* of (y - p)^2 x weight, = sq_error_sum */
+	int			keep_scores;
+	size_t		n_scores;		/* rows kept */
+	size_t		cap_scores;
+	float	   *scores;			/* n_scores x (n_outputs for softmax, 1 for
+								 * sigmoid) */
+	int32_t    *score_labels;
+	float	   *score_weights;
 } EstMetrics;
 
-extern void EstMetricsReset(EstMetrics *m);
+extern EstStatus EstMetricsInit(EstMetrics *m, const EstNetwork *net,
+								int keep_scores, char *errmsg);
+extern void EstMetricsFree(EstMetrics *m);
 /*
  * EstMetricsAdd scores the logits of the last forward pass of n rows
- * against y (layout of EstHeadLoss) and adds them to m.
+ * against y (layout of EstHeadLoss) and adds them to m; EST_ENOMEM when
+ * the kept scores cannot grow.  Rows whose label is out of range count as
+ * wrong and add a NaN loss; the shell checks labels first.
  */
-extern void EstMetricsAdd(EstMetrics *m, const EstNetwork *net,
-						  const EstWorkspace *ws, const float *y,
-						  const float *weights, int n);
-extern double EstMetricsAccuracy(const EstMetrics *m);
+extern EstStatus EstMetricsAdd(EstMetrics *m, const EstNetwork *net,
+							   const EstWorkspace *ws, const float *y,
+							   const float *weights, int n, char *errmsg);
 extern double EstMetricsMeanLoss(const EstMetrics *m);
+/* classification */
+extern double EstMetricsAccuracy(const EstMetrics *m);
+extern double EstMetricsAccuracyBaseline(const EstMetrics *m);	/* share of
+																 * the most
+																 * frequent
+																 * label */
+extern double EstMetricsPrecision(const EstMetrics *m);	/* binary: class
+														 * 1; else macro */
+extern double EstMetricsRecall(const EstMetrics *m);
+extern double EstMetricsF1(const EstMetrics *m);
+/* Exact ROC AUC and PR AUC (average precision, as scikit-learn's
+ * average_precision_score) from the kept scores; binary: class 1, else the
+ * macro average of one-vs-rest.  NaN when undefined (one class only, or no
+ * scores kept). */
+extern double EstMetricsAuc(const EstMetrics *m);
+extern double EstMetricsAucPr(const EstMetrics *m);
+/*
+ * EstMetricsRocCurve returns the ROC curve of class cls against the rest
+ * (cls 1 for a binary model): points in order of decreasing threshold, the
+ * first at threshold +inf (fpr 0, tpr 0); arrays from EstAlloc.
+ */
+extern EstStatus EstMetricsRocCurve(const EstMetrics *m, int cls,
+									double **thresholds, double **fpr,
+									double **tpr, size_t *n_points,
+									char *errmsg);
+/* label/mean and prediction/mean: for classification the mean label and
+ * the mean predicted probability of class 1 (binary) or the mean predicted
+ * class (multi-class); for regression the mean label and prediction. */
+extern double EstMetricsLabelMean(const EstMetrics *m);
+extern double EstMetricsPredictionMean(const EstMetrics *m);
+/* regression */
+extern double EstMetricsMse(const EstMetrics *m);
+extern double EstMetricsMae(const EstMetrics *m);
+extern double EstMetricsR2(const EstMetrics *m);
+extern double EstMetricsExplainedVariance(const EstMetrics *m);
 
 /* ----------------------------------------------------------------
  * Feature state: the numeric transform x' = (x - shift) / scale for each
@@ -294,30 +528,63 @@ extern void EstFeatureStateApply(const EstFeatureState *fs, float *X,
  *	 header: magic "ESTCKPT\0" (8 bytes), format version (u32),
  *			 total length (u64), section count (u32)
  *	 sections, each: tag (4 ASCII bytes), payload length (u64), payload
- *		 "NETW": n_layers u32, activation u32, head u32, sizes (n_layers+1)
- *				 x u32, n_params u64, params n_params x f32
- *		 "OPTM": kind u32, n_slots u32, learning_rate f64, beta1 f64,
- *				 beta2 f64, epsilon f64, initial_accumulator f64,
+ *		 "NETW": n_inputs u32, n_layers u32, activation u32, head u32,
+ *				 reduction u32, sizes (n_layers+1) x u32,
+ *				 n_dnn_inputs u32, dnn_inputs x u32,
+ *				 n_linear_inputs u32, linear_inputs x u32,
+ *				 batch_norm u32, bn_momentum f64, bn_epsilon f64,
+ *				 dropout f64, n_params u64, params n_params x f32,
+ *				 n_stats u64, stats n_stats x f32
+ *		 "OPTM": the optimizer of [0, linear_offset) (all parameters
+ *				 without a linear part), and "OPTL": that of the linear part
+ *				 [linear_offset, n_params), present exactly when the network
+ *				 has one; each: kind u32, n_slots u32, learning_rate f64,
+ *				 beta1 f64, beta2 f64, epsilon f64, initial_accumulator
+ *				 f64, momentum f64, nesterov u32, rho f64, centered u32,
+ *				 lr_power f64, l1 f64, l2 f64, l2_shrinkage f64, beta f64,
  *				 iterations i64, n u64, slots n_slots x n x f32
  *		 "FEAT": n_inputs u32, shift n x f64, scale n x f64
- *		 "STEP": global_step i64, rng state 4 x u64
+ *		 "LABL": the same for the targets of a regressor (squared head),
+ *				 present exactly then, with n = the network's outputs
+ *		 "STEP": global_step i64, rng state 4 x u64, epoch rng state
+ *				 4 x u64, epoch position u64, epoch rows u64
  *	 trailer: CRC-32C (Castagnoli, as in iSCSI) of all preceding bytes, u32
  *
- * The decoder checks the CRC first, then every length against the bytes
- * that remain and against the EST_MAX_* limits before it allocates, and
- * rejects non-finite weights, slots or feature state.
+ * The decoder checks the magic and the version first (a newer version is
+ * EST_EVERSION whatever follows), then the length and the CRC, then every
+ * length against the bytes that remain and against the EST_MAX_* limits
+ * before it allocates, and rejects non-finite or out-of-range values.
  * ----------------------------------------------------------------
  */
 #define EST_CHECKPOINT_MAGIC	"ESTCKPT"	/* plus its NUL: 8 bytes */
 #define EST_CHECKPOINT_VERSION	1
 
+/*
+ * Where training stands in its shuffled pass over the rows: the rng state
+ * that drew the current epoch's permutation, how many rows of it were
+ * used, and how many rows the data had.  A later call over the same rows
+ * redraws the permutation and carries on, so that 2 x 500 steps equal
+ * 1000 steps bit for bit; over other data it starts a new epoch.
+ */
+typedef struct EstEpochState
+{
+	EstRng		rng;
+	uint64_t	position;
+	uint64_t	n_rows;			/* 0: no epoch started */
+} EstEpochState;
+
 typedef struct EstCheckpoint
 {
 	EstNetwork	net;
-	EstOptimizer opt;
+	EstOptimizer opt;			/* of [0, net.linear_offset) */
+	EstOptimizer opt_linear;	/* of the linear part, when net has one */
 	EstFeatureState features;
+	EstFeatureState labels;		/* regressors: the standardisation of the
+								 * targets (n_inputs = label dimension);
+								 * classifiers: empty */
 	int64_t		global_step;
-	EstRng		rng;
+	EstRng		rng;			/* initialisation, dropout */
+	EstEpochState epoch;
 } EstCheckpoint;
 
 /*

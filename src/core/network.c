@@ -1,24 +1,51 @@
 /*-------------------------------------------------------------------------
  *
  * network.c
- *	  Dense layers: shapes, initialisation, forward and backward passes.
+ *	  Dense layers: specifications, initialisation, forward and backward
+ *	  passes, heads and regularisation.
  *
- * A network keeps all of its parameters in one float32 vector, layer by
- * layer (kernel W_l row-major, then bias b_l).  A batch of n rows flows
- * through the layers as row-major matrices:
+ * A network keeps its trainable parameters in one float32 vector (layout
+ * in estcore.h): kernels and biases of the dense layers, then gamma and
+ * beta of each batch-normalised hidden layer (gamma_1, beta_1, gamma_2,
+ * beta_2, ...), then the kernel and bias of the linear part.  A batch of
+ * n rows flows through the layers as row-major matrices.  For a hidden
+ * layer l (1 <= l < n_layers):
  *
- *		act[l+1] = f(act[l] * W_l + b_l)
+ *		z = act[l-1] * W_{l-1} + b_{l-1}				(cblas_sgemm)
+ *		y = gamma_l * (z - mean) / sqrt(var + eps) + beta_l	(batch_norm)
+ *		act[l] = f(y) * mask_l							(dropout, training)
  *
- * where act[0] is the caller's X, f is the hidden activation for hidden
- * layers and the identity for the output layer, whose values are the
- * logits read by the head.  Both passes use cblas_sgemm; the per-row
- * scorer EstNetworkPredictOne uses plain loops, because a matrix product
- * of one row would not pay for the BLAS call.
+ * where act[0] is the caller's X, or the gathered DNN inputs ws->input
+ * when the specification names dnn_inputs; without batch_norm y = z.
+ * ws->pre[l] keeps, per hidden layer, what the backward pass needs to
+ * recover y: x_hat = (z - mean) / sqrt(var + eps) with batch_norm (y is
+ * then recomputed as gamma * x_hat + beta), z itself without.  The
+ * output layer has neither batch_norm nor activation nor dropout; its
+ * values plus the linear part's X[:, linear_inputs] W_lin + b_lin are
+ * the logits read by the head.
  *
- * The backward pass leaves in ws->delta[l] (for l >= 1) the gradient of
- * the mean loss with respect to the pre-activation values of layer l-1's
- * output, i.e. after multiplying by f'; ws->delta[n_layers] is the
- * gradient with respect to the logits, written by EstHeadLoss.
+ * A training forward normalises with the batch's mean and population
+ * variance (computed in double, column by column) and then moves the
+ * moving statistics towards them; an inference forward normalises with
+ * the moving statistics.  Dropout masks are drawn only by a training
+ * forward with dropout > 0: one EstRngUniform per unit, layer by layer
+ * (l = 1 .. n_layers-1), row by row, unit by unit; a unit is dropped
+ * when its draw is below the rate, and kept units are scaled by
+ * 1 / (1 - rate).
+ *
+ * The backward pass leaves in ws->delta[l] the gradient of the loss with
+ * respect to the dense output z of layer l (before batch_norm), and in
+ * ws->delta[n_layers] the gradient with respect to the logits, written by
+ * EstHeadLoss.  After a training forward, batch_norm is differentiated
+ * through the batch statistics; after an inference forward the moving
+ * statistics are constants.
+ *
+ * EstNetworkPredictOne scores one row with plain loops, because a matrix
+ * product of one row would not pay for the BLAS call.  Each layer walks
+ * its kernel row by row (out[j] += x[i] * W[i * out + j], i outside),
+ * which reads W sequentially: hidden layers accumulate in float, the
+ * logits in double, always in the same order, so results are
+ * deterministic.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,88 +57,51 @@
 
 #include "estcore.h"
 
+#define EST_DEFAULT_BN_MOMENTUM		0.99
+#define EST_DEFAULT_BN_EPSILON		0.001
+#define EST_LEAKY_RELU_ALPHA		0.2f
+
+/* ----------------------------------------------------------------
+ * Specifications
+ * ----------------------------------------------------------------
+ */
 
 /*
- * ExactParamCount returns the number of parameters of a network whose
- * layer sizes are sizes[0..n_layers], computed in 64 bits.  With sizes of
- * at most 65536 and at most EST_MAX_LAYERS + 1 layers it cannot overflow.
+ * SpecCount holds the sizes of a checked specification.
  */
-static uint64_t
-ExactParamCount(const int *sizes, int n_layers)
+typedef struct SpecCount
 {
-	uint64_t	total = 0;
-	int			l;
-
-	for (l = 0; l < n_layers; l++)
-		total += (uint64_t) sizes[l] * (uint64_t) sizes[l + 1] +
-			(uint64_t) sizes[l + 1];
-	return total;
-}
-
-/*
- * FillSizes builds the sizes array of a shape.  It returns 0 when a count
- * is out of range, without looking at sizes beyond the limits.
- */
-static int
-FillSizes(int *sizes, int n_inputs, const int *hidden, int n_hidden,
-		  int n_outputs)
-{
-	int			i;
-
-	if (n_hidden < 0 || n_hidden > EST_MAX_LAYERS ||
-		(n_hidden > 0 && hidden == NULL))
-		return 0;
-	if (n_inputs < 1 || n_inputs > EST_MAX_UNITS ||
-		n_outputs < 1 || n_outputs > EST_MAX_CLASSES)
-		return 0;
-	sizes[0] = n_inputs;
-	for (i = 0; i < n_hidden; i++)
-	{
-		if (hidden[i] < 1 || hidden[i] > EST_MAX_UNITS)
-			return 0;
-		sizes[i + 1] = hidden[i];
-	}
-	sizes[n_hidden + 1] = n_outputs;
-	return 1;
-}
-
-/*
- * EstNetworkParamCount returns the number of parameters of the shape, or
- * 0 when the shape is invalid or needs more than EST_MAX_PARAMS.
- */
-size_t
-EstNetworkParamCount(int n_inputs, const int *hidden, int n_hidden,
-					 int n_outputs)
-{
+	int			n_layers;
 	int			sizes[EST_MAX_LAYERS + 2];
-	uint64_t	total;
+	uint64_t	n_params;
+	uint64_t	linear_offset;
+	uint64_t	n_stats;
+} SpecCount;
 
-	if (!FillSizes(sizes, n_inputs, hidden, n_hidden, n_outputs))
-		return 0;
-	total = ExactParamCount(sizes, n_hidden + 1);
-	if (total > (uint64_t) EST_MAX_PARAMS)
-		return 0;
-	return (size_t) total;
+static int
+ValidActivation(EstActivation a)
+{
+	return a >= EST_ACT_RELU && a <= EST_ACT_GELU;
 }
 
 /*
- * EstNetworkInit checks the shape against the limits, allocates the
- * parameter vector and, when rng is given, draws Glorot-uniform kernels
- * in parameter order.  On failure net is left zeroed.
+ * CheckSpec checks spec against the limits and for consistency and fills
+ * count.  It allocates nothing.  The parameter count is computed in 64
+ * bits: with every size at most 65536 and at most 33 dense layers it
+ * cannot overflow.
  */
-EstStatus
-EstNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
-			   int n_hidden, int n_outputs, EstActivation activation,
-			   EstHead head, EstRng *rng, char *errmsg)
+static EstStatus
+CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 {
-	uint64_t	total;
-	size_t		offset;
+	int			n_hidden = spec->n_hidden;
+	int			n_outputs = spec->n_outputs;
+	uint64_t	total = 0;
+	uint64_t	hidden_units = 0;
 	int			l;
 	int			i;
 
-	memset(net, 0, sizeof(*net));
-
-	if (n_hidden < 0 || (n_hidden > 0 && hidden == NULL))
+	memset(count, 0, sizeof(*count));
+	if (n_hidden < 0 || (n_hidden > 0 && spec->hidden == NULL))
 	{
 		EstSetError(errmsg, "invalid number of hidden layers: %d", n_hidden);
 		return EST_EINVAL;
@@ -119,74 +109,262 @@ EstNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
 	if (n_hidden > EST_MAX_LAYERS)
 	{
 		EstSetError(errmsg, "network has %d hidden layers, the limit is %d",
-				 n_hidden, EST_MAX_LAYERS);
+					n_hidden, EST_MAX_LAYERS);
 		return EST_ELIMIT;
 	}
-	if (n_inputs < 1)
+	if (spec->n_inputs < 1)
 	{
 		EstSetError(errmsg, "network must have at least 1 input, not %d",
-				 n_inputs);
+					spec->n_inputs);
 		return EST_EINVAL;
 	}
-	if (n_inputs > EST_MAX_UNITS)
+	if (spec->n_inputs > EST_MAX_UNITS)
 	{
 		EstSetError(errmsg, "network has %d inputs, the limit is %d",
-				 n_inputs, EST_MAX_UNITS);
+					spec->n_inputs, EST_MAX_UNITS);
 		return EST_ELIMIT;
 	}
 	for (i = 0; i < n_hidden; i++)
 	{
-		if (hidden[i] < 1)
+		if (spec->hidden[i] < 1)
 		{
 			EstSetError(errmsg, "hidden layer %d must have at least 1 unit, not %d",
-					 i + 1, hidden[i]);
+						i + 1, spec->hidden[i]);
 			return EST_EINVAL;
 		}
-		if (hidden[i] > EST_MAX_UNITS)
+		if (spec->hidden[i] > EST_MAX_UNITS)
 		{
 			EstSetError(errmsg, "hidden layer %d has %d units, the limit is %d",
-					 i + 1, hidden[i], EST_MAX_UNITS);
+						i + 1, spec->hidden[i], EST_MAX_UNITS);
 			return EST_ELIMIT;
 		}
 	}
 	if (n_outputs < 1)
 	{
 		EstSetError(errmsg, "network must have at least 1 output, not %d",
-				 n_outputs);
+					n_outputs);
 		return EST_EINVAL;
 	}
 	if (n_outputs > EST_MAX_CLASSES)
 	{
 		EstSetError(errmsg, "network has %d outputs, the limit is %d",
-				 n_outputs, EST_MAX_CLASSES);
+					n_outputs, EST_MAX_CLASSES);
 		return EST_ELIMIT;
 	}
-	if (activation != EST_ACT_RELU && activation != EST_ACT_TANH &&
-		activation != EST_ACT_SIGMOID && activation != EST_ACT_LINEAR)
+	if (!ValidActivation(spec->activation))
 	{
-		EstSetError(errmsg, "unrecognized activation: %d", (int) activation);
+		EstSetError(errmsg, "unrecognized activation: %d",
+					(int) spec->activation);
 		return EST_EINVAL;
 	}
-	if (head != EST_HEAD_SOFTMAX && head != EST_HEAD_SQUARED)
+	switch (spec->head)
 	{
-		EstSetError(errmsg, "unrecognized head: %d", (int) head);
+		case EST_HEAD_SOFTMAX:
+			if (n_outputs < 2)
+			{
+				EstSetError(errmsg, "softmax head needs at least 2 classes, not %d",
+							n_outputs);
+				return EST_EINVAL;
+			}
+			break;
+		case EST_HEAD_SQUARED:
+			break;
+		case EST_HEAD_SIGMOID:
+			if (n_outputs != 1)
+			{
+				EstSetError(errmsg, "sigmoid head needs 1 output, not %d",
+							n_outputs);
+				return EST_EINVAL;
+			}
+			break;
+		default:
+			EstSetError(errmsg, "unrecognized head: %d", (int) spec->head);
+			return EST_EINVAL;
+	}
+	if (spec->reduction != 0 &&
+		spec->reduction != EST_REDUCE_SUM_OVER_BATCH_SIZE &&
+		spec->reduction != EST_REDUCE_SUM &&
+		spec->reduction != EST_REDUCE_MEAN)
+	{
+		EstSetError(errmsg, "unrecognized loss reduction: %d",
+					(int) spec->reduction);
 		return EST_EINVAL;
 	}
 
-	net->n_layers = n_hidden + 1;
-	(void) FillSizes(net->sizes, n_inputs, hidden, n_hidden, n_outputs);
-	total = ExactParamCount(net->sizes, net->n_layers);
+	/* DNN inputs */
+	if (spec->n_dnn_inputs < 0 ||
+		(spec->n_dnn_inputs > 0 && spec->dnn_inputs == NULL))
+	{
+		EstSetError(errmsg, "invalid number of DNN inputs: %d",
+					spec->n_dnn_inputs);
+		return EST_EINVAL;
+	}
+	if (spec->n_dnn_inputs > EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "network reads %d DNN inputs, the limit is %d",
+					spec->n_dnn_inputs, EST_MAX_UNITS);
+		return EST_ELIMIT;
+	}
+	for (i = 0; i < spec->n_dnn_inputs; i++)
+	{
+		if (spec->dnn_inputs[i] < 0 || spec->dnn_inputs[i] >= spec->n_inputs)
+		{
+			EstSetError(errmsg, "DNN input %d is %d, not an input index below %d",
+						i, spec->dnn_inputs[i], spec->n_inputs);
+			return EST_EINVAL;
+		}
+	}
+
+	/* linear part */
+	if (spec->n_linear_inputs < 0 ||
+		(spec->n_linear_inputs > 0 && spec->linear_inputs == NULL))
+	{
+		EstSetError(errmsg, "invalid number of linear inputs: %d",
+					spec->n_linear_inputs);
+		return EST_EINVAL;
+	}
+	if (spec->n_linear_inputs > EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "linear part reads %d inputs, the limit is %d",
+					spec->n_linear_inputs, EST_MAX_UNITS);
+		return EST_ELIMIT;
+	}
+	for (i = 0; i < spec->n_linear_inputs; i++)
+	{
+		if (spec->linear_inputs[i] < 0 ||
+			spec->linear_inputs[i] >= spec->n_inputs)
+		{
+			EstSetError(errmsg, "linear input %d is %d, not an input index below %d",
+						i, spec->linear_inputs[i], spec->n_inputs);
+			return EST_EINVAL;
+		}
+	}
+
+	/* batch normalisation and dropout */
+	if (!isfinite(spec->bn_momentum) || spec->bn_momentum < 0.0 ||
+		spec->bn_momentum >= 1.0)
+	{
+		EstSetError(errmsg, "batch normalization momentum must be in [0, 1), not %g",
+					spec->bn_momentum);
+		return EST_EINVAL;
+	}
+	if (!isfinite(spec->bn_epsilon) || spec->bn_epsilon < 0.0)
+	{
+		EstSetError(errmsg, "batch normalization epsilon must be positive, not %g",
+					spec->bn_epsilon);
+		return EST_EINVAL;
+	}
+	if (!isfinite(spec->dropout) || spec->dropout < 0.0 ||
+		spec->dropout >= 1.0)
+	{
+		EstSetError(errmsg, "dropout rate must be in [0, 1), not %g",
+					spec->dropout);
+		return EST_EINVAL;
+	}
+
+	count->n_layers = n_hidden + 1;
+	count->sizes[0] = spec->n_dnn_inputs > 0 ? spec->n_dnn_inputs :
+		spec->n_inputs;
+	for (i = 0; i < n_hidden; i++)
+	{
+		count->sizes[i + 1] = spec->hidden[i];
+		hidden_units += (uint64_t) spec->hidden[i];
+	}
+	count->sizes[n_hidden + 1] = n_outputs;
+	for (l = 0; l < count->n_layers; l++)
+		total += (uint64_t) count->sizes[l] * (uint64_t) count->sizes[l + 1] +
+			(uint64_t) count->sizes[l + 1];
+	if (spec->batch_norm)
+	{
+		total += 2 * hidden_units;
+		count->n_stats = 2 * hidden_units;
+	}
+	count->linear_offset = total;
+	if (spec->n_linear_inputs > 0)
+		total += ((uint64_t) spec->n_linear_inputs + 1) * (uint64_t) n_outputs;
+	count->n_params = total;
 	if (total > (uint64_t) EST_MAX_PARAMS)
 	{
 		EstSetError(errmsg, "network needs %llu parameters, the limit is %llu",
-				 (unsigned long long) total,
-				 (unsigned long long) EST_MAX_PARAMS);
-		memset(net, 0, sizeof(*net));
+					(unsigned long long) total,
+					(unsigned long long) EST_MAX_PARAMS);
 		return EST_ELIMIT;
 	}
-	net->activation = activation;
-	net->head = head;
-	net->n_params = (size_t) total;
+	return EST_OK;
+}
+
+/*
+ * EstNetworkParamCount returns the number of trainable parameters of the
+ * specification, or 0 when it is invalid or needs more than
+ * EST_MAX_PARAMS.
+ */
+size_t
+EstNetworkParamCount(const EstNetworkSpec *spec)
+{
+	SpecCount	count;
+
+	if (CheckSpec(spec, &count, NULL) != EST_OK)
+		return 0;
+	return (size_t) count.n_params;
+}
+
+/*
+ * GlorotFill draws count Glorot-uniform values for a kernel of fan_in
+ * rows and fan_out columns: (2u - 1) * sqrt(6 / (fan_in + fan_out)).
+ */
+static void
+GlorotFill(EstRng *rng, float *w, size_t count, int fan_in, int fan_out)
+{
+	double		limit = sqrt(6.0 / ((double) fan_in + (double) fan_out));
+	size_t		k;
+
+	for (k = 0; k < count; k++)
+		w[k] = (float) ((2.0 * EstRngUniform(rng) - 1.0) * limit);
+}
+
+/*
+ * EstNetworkInit checks the specification, allocates the network and,
+ * when rng is given, draws the Glorot-uniform kernels: those of the dense
+ * layers in order (each row-major), then the linear part's.  Biases and
+ * beta start at zero, gamma at one, moving means at zero and moving
+ * variances at one (these last three also without rng).  Zero momentum,
+ * epsilon and reduction mean the defaults.  On failure net is left
+ * zeroed.
+ */
+EstStatus
+EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
+			   char *errmsg)
+{
+	SpecCount	count;
+	EstStatus	status;
+	size_t		offset;
+	size_t		stats_offset;
+	int			n_hidden;
+	int			l;
+	int			i;
+
+	memset(net, 0, sizeof(*net));
+	status = CheckSpec(spec, &count, errmsg);
+	if (status != EST_OK)
+		return status;
+
+	n_hidden = spec->n_hidden;
+	net->n_inputs = spec->n_inputs;
+	net->n_layers = count.n_layers;
+	memcpy(net->sizes, count.sizes, sizeof(net->sizes));
+	net->activation = spec->activation;
+	net->head = spec->head;
+	net->reduction = spec->reduction != 0 ? spec->reduction :
+		EST_REDUCE_SUM_OVER_BATCH_SIZE;
+	net->batch_norm = spec->batch_norm ? 1 : 0;
+	net->bn_momentum = spec->bn_momentum != 0.0 ? spec->bn_momentum :
+		EST_DEFAULT_BN_MOMENTUM;
+	net->bn_epsilon = spec->bn_epsilon != 0.0 ? spec->bn_epsilon :
+		EST_DEFAULT_BN_EPSILON;
+	net->dropout = spec->dropout;
+	net->n_params = (size_t) count.n_params;
+	net->linear_offset = (size_t) count.linear_offset;
+	net->n_stats = (size_t) count.n_stats;
 
 	offset = 0;
 	for (l = 0; l < net->n_layers; l++)
@@ -196,48 +374,113 @@ EstNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
 		net->offset_b[l] = offset;
 		offset += (size_t) net->sizes[l + 1];
 	}
+	stats_offset = 0;
+	if (net->batch_norm)
+	{
+		for (l = 1; l <= n_hidden; l++)
+		{
+			net->offset_gamma[l] = offset;
+			offset += (size_t) net->sizes[l];
+			net->offset_beta[l] = offset;
+			offset += (size_t) net->sizes[l];
+			net->offset_stats[l] = stats_offset;
+			stats_offset += 2 * (size_t) net->sizes[l];
+		}
+	}
 
 	net->params = EstAllocZero(net->n_params, sizeof(float));
-	if (net->params == NULL)
+	if (net->n_stats > 0)
+		net->stats = EstAllocZero(net->n_stats, sizeof(float));
+	if (spec->n_dnn_inputs > 0)
+		net->dnn_inputs = EstAllocZero((size_t) spec->n_dnn_inputs,
+									   sizeof(int));
+	if (spec->n_linear_inputs > 0)
+		net->linear_inputs = EstAllocZero((size_t) spec->n_linear_inputs,
+										  sizeof(int));
+	if (net->params == NULL ||
+		(net->n_stats > 0 && net->stats == NULL) ||
+		(spec->n_dnn_inputs > 0 && net->dnn_inputs == NULL) ||
+		(spec->n_linear_inputs > 0 && net->linear_inputs == NULL))
 	{
-		EstSetError(errmsg, "could not allocate %zu parameters",
-				 net->n_params);
-		memset(net, 0, sizeof(*net));
+		EstSetError(errmsg, "could not allocate a network of %zu parameters",
+					net->n_params);
+		EstNetworkFree(net);
 		return EST_ENOMEM;
+	}
+	net->n_dnn_inputs = spec->n_dnn_inputs;
+	for (i = 0; i < spec->n_dnn_inputs; i++)
+		net->dnn_inputs[i] = spec->dnn_inputs[i];
+	net->n_linear_inputs = spec->n_linear_inputs;
+	for (i = 0; i < spec->n_linear_inputs; i++)
+		net->linear_inputs[i] = spec->linear_inputs[i];
+
+	if (net->batch_norm)
+	{
+		for (l = 1; l <= n_hidden; l++)
+		{
+			float	   *gamma = net->params + net->offset_gamma[l];
+			float	   *var = net->stats + net->offset_stats[l] + net->sizes[l];
+
+			for (i = 0; i < net->sizes[l]; i++)
+			{
+				gamma[i] = 1.0f;
+				var[i] = 1.0f;
+			}
+		}
 	}
 
 	if (rng != NULL)
 	{
 		for (l = 0; l < net->n_layers; l++)
-		{
-			size_t		count = (size_t) net->sizes[l] *
-				(size_t) net->sizes[l + 1];
-			double		limit = sqrt(6.0 / ((double) net->sizes[l] +
-											(double) net->sizes[l + 1]));
-			float	   *w = net->params + net->offset_w[l];
-			size_t		k;
-
-			for (k = 0; k < count; k++)
-				w[k] = (float) ((2.0 * EstRngUniform(rng) - 1.0) * limit);
-		}
+			GlorotFill(rng, net->params + net->offset_w[l],
+					   (size_t) net->sizes[l] * (size_t) net->sizes[l + 1],
+					   net->sizes[l], net->sizes[l + 1]);
+		if (net->n_linear_inputs > 0)
+			GlorotFill(rng, net->params + net->linear_offset,
+					   (size_t) net->n_linear_inputs *
+					   (size_t) net->sizes[net->n_layers],
+					   net->n_linear_inputs, net->sizes[net->n_layers]);
 	}
 	return EST_OK;
 }
 
 /*
- * EstNetworkFree releases the parameters and zeroes net; it is safe on a
+ * EstNetworkFree releases the network and zeroes net; it is safe on a
  * zeroed or already freed network.
  */
 void
 EstNetworkFree(EstNetwork *net)
 {
 	EstFree(net->params);
+	EstFree(net->stats);
+	EstFree(net->dnn_inputs);
+	EstFree(net->linear_inputs);
 	memset(net, 0, sizeof(*net));
 }
 
+/* ----------------------------------------------------------------
+ * Workspaces
+ * ----------------------------------------------------------------
+ */
+
 /*
- * EstWorkspaceInit allocates the activation and gradient buffers for
- * batches of up to max_batch rows.  On failure ws is left zeroed.
+ * AllocMatrix allocates rows x cols zeroed floats, or returns NULL.
+ */
+static float *
+AllocMatrix(int rows, int cols)
+{
+	size_t		count = (size_t) rows;
+
+	if (cols > 0 && count > ((size_t) -1) / sizeof(float) / (size_t) cols)
+		return NULL;
+	return EstAllocZero(count * (size_t) cols, sizeof(float));
+}
+
+/*
+ * EstWorkspaceInit allocates the buffers for batches of up to max_batch
+ * rows of net: activations and gradients of every layer, the gathered
+ * DNN inputs, pre-activations of the hidden layers, batch statistics and
+ * dropout masks as the network needs them.  On failure ws is zeroed.
  */
 EstStatus
 EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
@@ -252,17 +495,36 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 		return EST_EINVAL;
 	}
 	ws->max_batch = max_batch;
+	if (net->n_dnn_inputs > 0)
+	{
+		ws->input = AllocMatrix(max_batch, net->sizes[0]);
+		if (ws->input == NULL)
+			goto nomem;
+	}
 	for (l = 1; l <= net->n_layers; l++)
 	{
-		size_t		count = (size_t) max_batch;
-
-		if ((size_t) net->sizes[l] > ((size_t) -1) / sizeof(float) / count)
-			goto nomem;
-		count *= (size_t) net->sizes[l];
-		ws->act[l] = EstAllocZero(count, sizeof(float));
-		ws->delta[l] = EstAllocZero(count, sizeof(float));
+		ws->act[l] = AllocMatrix(max_batch, net->sizes[l]);
+		ws->delta[l] = AllocMatrix(max_batch, net->sizes[l]);
 		if (ws->act[l] == NULL || ws->delta[l] == NULL)
 			goto nomem;
+		if (l == net->n_layers)
+			break;
+		ws->pre[l] = AllocMatrix(max_batch, net->sizes[l]);
+		if (ws->pre[l] == NULL)
+			goto nomem;
+		if (net->batch_norm)
+		{
+			ws->batch_mean[l] = AllocMatrix(1, net->sizes[l]);
+			ws->batch_inv_std[l] = AllocMatrix(1, net->sizes[l]);
+			if (ws->batch_mean[l] == NULL || ws->batch_inv_std[l] == NULL)
+				goto nomem;
+		}
+		if (net->dropout > 0.0)
+		{
+			ws->mask[l] = AllocMatrix(max_batch, net->sizes[l]);
+			if (ws->mask[l] == NULL)
+				goto nomem;
+		}
 	}
 	ws->grad = EstAllocZero(net->n_params, sizeof(float));
 	if (ws->grad == NULL)
@@ -272,7 +534,7 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 nomem:
 	EstWorkspaceFree(ws);
 	EstSetError(errmsg, "could not allocate a workspace for batches of %d rows",
-			 max_batch);
+				max_batch);
 	return EST_ENOMEM;
 }
 
@@ -284,14 +546,24 @@ EstWorkspaceFree(EstWorkspace *ws)
 {
 	int			l;
 
+	EstFree(ws->input);
 	for (l = 0; l < EST_MAX_LAYERS + 2; l++)
 	{
 		EstFree(ws->act[l]);
 		EstFree(ws->delta[l]);
+		EstFree(ws->pre[l]);
+		EstFree(ws->batch_mean[l]);
+		EstFree(ws->batch_inv_std[l]);
+		EstFree(ws->mask[l]);
 	}
 	EstFree(ws->grad);
 	memset(ws, 0, sizeof(*ws));
 }
+
+/* ----------------------------------------------------------------
+ * Activations
+ * ----------------------------------------------------------------
+ */
 
 /*
  * Sigmoid computes the logistic function without overflowing exp: for
@@ -310,8 +582,25 @@ Sigmoid(float x)
 	}
 }
 
+static inline double
+SigmoidD(double x)
+{
+	if (x >= 0.0)
+		return 1.0 / (1.0 + exp(-x));
+	else
+	{
+		double		e = exp(x);
+
+		return e / (1.0 + e);
+	}
+}
+
+#define EST_SQRT1_2		0.70710678118654752440f	/* 1 / sqrt(2) */
+#define EST_INV_SQRT_2PI 0.39894228040143267794f	/* 1 / sqrt(2 pi) */
+
 /*
- * Activate applies the activation to count values in place.
+ * Activate applies the activation to count values in place.  gelu is the
+ * exact form x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2.
  */
 static void
 Activate(EstActivation activation, float *v, size_t count)
@@ -334,60 +623,154 @@ Activate(EstActivation activation, float *v, size_t count)
 			break;
 		case EST_ACT_LINEAR:
 			break;
+		case EST_ACT_ELU:
+			for (k = 0; k < count; k++)
+				v[k] = v[k] > 0.0f ? v[k] : expm1f(v[k]);
+			break;
+		case EST_ACT_LEAKY_RELU:
+			for (k = 0; k < count; k++)
+				v[k] = v[k] > 0.0f ? v[k] : EST_LEAKY_RELU_ALPHA * v[k];
+			break;
+		case EST_ACT_GELU:
+			for (k = 0; k < count; k++)
+				v[k] = 0.5f * v[k] * (1.0f + erff(v[k] * EST_SQRT1_2));
+			break;
 	}
 }
 
 /*
- * MultiplyDerivative multiplies d by the activation's derivative, which
- * it computes from the activation's outputs a.
+ * Derivative returns f'(y) for the activation's input y.
  */
-static void
-MultiplyDerivative(EstActivation activation, const float *a, float *d,
-				   size_t count)
+static inline float
+Derivative(EstActivation activation, float y)
 {
-	size_t		k;
-
 	switch (activation)
 	{
 		case EST_ACT_RELU:
-			for (k = 0; k < count; k++)
-				if (!(a[k] > 0.0f))
-					d[k] = 0.0f;
-			break;
+			return y > 0.0f ? 1.0f : 0.0f;
 		case EST_ACT_TANH:
-			for (k = 0; k < count; k++)
-				d[k] *= 1.0f - a[k] * a[k];
-			break;
+			{
+				float		t = tanhf(y);
+
+				return 1.0f - t * t;
+			}
 		case EST_ACT_SIGMOID:
-			for (k = 0; k < count; k++)
-				d[k] *= a[k] * (1.0f - a[k]);
-			break;
+			{
+				float		s = Sigmoid(y);
+
+				return s * (1.0f - s);
+			}
 		case EST_ACT_LINEAR:
-			break;
+			return 1.0f;
+		case EST_ACT_ELU:
+			return y > 0.0f ? 1.0f : expf(y);
+		case EST_ACT_LEAKY_RELU:
+			return y > 0.0f ? 1.0f : EST_LEAKY_RELU_ALPHA;
+		case EST_ACT_GELU:
+			return 0.5f * (1.0f + erff(y * EST_SQRT1_2)) +
+				y * EST_INV_SQRT_2PI * expf(-0.5f * y * y);
+	}
+	return 1.0f;
+}
+
+/* ----------------------------------------------------------------
+ * Forward pass
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * DnnInput returns the matrix the first dense layer reads: X itself, or
+ * the dnn_inputs columns of X gathered into ws->input.
+ */
+static const float *
+DnnInput(const EstNetwork *net, EstWorkspace *ws, const float *X, int n)
+{
+	int			s0 = net->sizes[0];
+	int			i;
+	int			k;
+
+	if (net->n_dnn_inputs == 0)
+		return X;
+	for (i = 0; i < n; i++)
+	{
+		const float *xi = X + (size_t) i * net->n_inputs;
+		float	   *gi = ws->input + (size_t) i * s0;
+
+		for (k = 0; k < s0; k++)
+			gi[k] = xi[net->dnn_inputs[k]];
+	}
+	return ws->input;
+}
+
+/*
+ * BatchStatistics computes each unit's batch mean and population variance
+ * of the n rows of z (in double, two passes), stores the mean and
+ * 1 / sqrt(var + eps) in the workspace and, when moving is given, moves
+ * the moving statistics towards them.
+ */
+static void
+BatchStatistics(const EstNetwork *net, EstWorkspace *ws, int l,
+				const float *z, int n, float *moving)
+{
+	int			units = net->sizes[l];
+	double		momentum = net->bn_momentum;
+	int			i;
+	int			j;
+
+	for (j = 0; j < units; j++)
+	{
+		double		mean = 0.0;
+		double		var = 0.0;
+
+		for (i = 0; i < n; i++)
+			mean += z[(size_t) i * units + j];
+		mean /= n;
+		for (i = 0; i < n; i++)
+		{
+			double		d = z[(size_t) i * units + j] - mean;
+
+			var += d * d;
+		}
+		var /= n;
+		ws->batch_mean[l][j] = (float) mean;
+		ws->batch_inv_std[l][j] = (float) (1.0 / sqrt(var + net->bn_epsilon));
+		if (moving != NULL)
+		{
+			moving[j] = (float) (momentum * moving[j] + (1.0 - momentum) * mean);
+			moving[units + j] = (float) (momentum * moving[units + j] +
+										 (1.0 - momentum) * var);
+		}
 	}
 }
 
 /*
- * EstNetworkForward runs n rows of X through the network and keeps every
- * activation in the workspace for the backward pass.
+ * ForwardPass runs n rows of X through net.  With training, batch_norm
+ * uses (and moving_net's moving statistics follow) the batch statistics,
+ * and dropout masks are drawn from rng; otherwise the moving statistics
+ * are used and nothing is dropped.
  */
-void
-EstNetworkForward(const EstNetwork *net, EstWorkspace *ws, const float *X,
-				  int n)
+static void
+ForwardPass(const EstNetwork *net, EstNetwork *moving_net, EstWorkspace *ws,
+			const float *X, int n, int training, EstRng *rng)
 {
+	const float *in;
 	int			l;
 
+	ws->training = training;
 	if (n <= 0)
 		return;
+	in = DnnInput(net, ws, X, n);
 	for (l = 0; l < net->n_layers; l++)
 	{
 		int			in_size = net->sizes[l];
 		int			out_size = net->sizes[l + 1];
-		const float *in = (l == 0) ? X : ws->act[l];
 		float	   *out = ws->act[l + 1];
 		const float *w = net->params + net->offset_w[l];
 		const float *b = net->params + net->offset_b[l];
+		size_t		count = (size_t) n * out_size;
+		int			hidden = l + 1;
 		int			i;
+		int			j;
 
 		/* Start from the bias and let sgemm add the product (beta = 1). */
 		for (i = 0; i < n; i++)
@@ -396,10 +779,122 @@ EstNetworkForward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 					n, out_size, in_size,
 					1.0f, in, in_size, w, out_size,
 					1.0f, out, out_size);
-		if (l < net->n_layers - 1)
-			Activate(net->activation, out, (size_t) n * out_size);
+		if (hidden == net->n_layers)
+			break;
+
+		if (net->batch_norm)
+		{
+			const float *gamma = net->params + net->offset_gamma[hidden];
+			const float *beta = net->params + net->offset_beta[hidden];
+			const float *moving = net->stats + net->offset_stats[hidden];
+			float	   *mean = ws->batch_mean[hidden];
+			float	   *inv_std = ws->batch_inv_std[hidden];
+			float	   *xhat = ws->pre[hidden];
+
+			if (training)
+				BatchStatistics(net, ws, hidden, out, n,
+								moving_net->stats +
+								moving_net->offset_stats[hidden]);
+			else
+			{
+				for (j = 0; j < out_size; j++)
+				{
+					mean[j] = moving[j];
+					inv_std[j] = (float) (1.0 / sqrt((double) moving[out_size + j] +
+													 net->bn_epsilon));
+				}
+			}
+			for (i = 0; i < n; i++)
+			{
+				float	   *zi = out + (size_t) i * out_size;
+				float	   *xi = xhat + (size_t) i * out_size;
+
+				for (j = 0; j < out_size; j++)
+				{
+					xi[j] = (zi[j] - mean[j]) * inv_std[j];
+					zi[j] = gamma[j] * xi[j] + beta[j];
+				}
+			}
+		}
+		else
+			memcpy(ws->pre[hidden], out, sizeof(float) * count);
+
+		Activate(net->activation, out, count);
+
+		if (training && net->dropout > 0.0)
+		{
+			float	   *mask = ws->mask[hidden];
+			float		scale = (float) (1.0 / (1.0 - net->dropout));
+			size_t		k;
+
+			for (k = 0; k < count; k++)
+			{
+				if (rng == NULL)
+					mask[k] = 1.0f;
+				else
+					mask[k] = EstRngUniform(rng) < net->dropout ? 0.0f : scale;
+				out[k] *= mask[k];
+			}
+		}
+		in = out;
+	}
+
+	/* the linear part adds X[:, linear_inputs] W_lin + b_lin to the logits */
+	if (net->n_linear_inputs > 0)
+	{
+		int			k_out = net->sizes[net->n_layers];
+		const float *wl = net->params + net->linear_offset;
+		const float *bl = wl + (size_t) net->n_linear_inputs * k_out;
+		int			i;
+		int			k;
+		int			j;
+
+		for (i = 0; i < n; i++)
+		{
+			const float *xi = X + (size_t) i * net->n_inputs;
+			float	   *zi = ws->act[net->n_layers] + (size_t) i * k_out;
+
+			for (j = 0; j < k_out; j++)
+				zi[j] += bl[j];
+			for (k = 0; k < net->n_linear_inputs; k++)
+			{
+				float		xv = xi[net->linear_inputs[k]];
+				const float *wk = wl + (size_t) k * k_out;
+
+				for (j = 0; j < k_out; j++)
+					zi[j] += xv * wk[j];
+			}
+		}
 	}
 }
+
+/*
+ * EstNetworkForward runs n rows of X through the network for inference
+ * and keeps every activation in the workspace.
+ */
+void
+EstNetworkForward(const EstNetwork *net, EstWorkspace *ws, const float *X,
+				  int n)
+{
+	ForwardPass(net, NULL, ws, X, n, 0, NULL);
+}
+
+/*
+ * EstNetworkForwardTrain runs n rows of X through the network for
+ * training: batch statistics (and the update of the moving ones) and
+ * dropout masks drawn from rng (NULL keeps every unit).
+ */
+void
+EstNetworkForwardTrain(EstNetwork *net, EstWorkspace *ws, const float *X,
+					   int n, EstRng *rng)
+{
+	ForwardPass(net, net, ws, X, n, 1, rng);
+}
+
+/* ----------------------------------------------------------------
+ * Heads
+ * ----------------------------------------------------------------
+ */
 
 /*
  * LabelClass returns the class id that label holds, or -1 when it is not
@@ -419,36 +914,119 @@ LabelClass(float label, int n_classes)
 }
 
 /*
- * EstHeadLoss returns the weighted mean loss of the logits of the last
- * forward pass and, with with_grad, stores d(mean loss)/d(logits) in
- * ws->delta[n_layers].
+ * RowLoss returns the loss of one row of k logits z against its labels y
+ * and, when d is given, stores d(row loss)/d(logits) times scale in d.
+ * An invalid label gives NaN and a zero gradient.
  *
- * The softmax head's row loss is log(sum_j exp(z_j)) - z_label, computed
- * from the largest logit down so that exp never overflows.  The squared
- * head's row loss is the mean over outputs of the squared error, so that
- * the loss of a row does not grow with the number of outputs (Keras'
- * "mean_squared_error"); the batch loss is the weighted mean of the row
- * losses.  A label that is not a valid class id gives a NaN loss and a
- * zero gradient for its row; the caller checks labels first.  When the
- * weights sum to 0 or less, the loss and the gradient are 0.
+ * softmax: log(sum_j exp(z_j)) - z_label, from the largest logit down so
+ * that exp never overflows; sigmoid: max(z, 0) - z y + log(1 + exp(-|z|)),
+ * whose gradient is sigmoid(z) - y; squared: the mean over outputs of the
+ * squared error (Keras' "mean_squared_error").
+ */
+static double
+RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
+		double scale)
+{
+	int			j;
+
+	if (head == EST_HEAD_SOFTMAX)
+	{
+		int			c = LabelClass(y[0], k);
+		double		m = z[0];
+		double		sum = 0.0;
+		double		lse;
+
+		if (c < 0)
+		{
+			if (d != NULL)
+				memset(d, 0, sizeof(float) * k);
+			return NAN;
+		}
+		for (j = 1; j < k; j++)
+			if (z[j] > m)
+				m = z[j];
+		for (j = 0; j < k; j++)
+			sum += exp((double) z[j] - m);
+		lse = m + log(sum);
+		if (d != NULL)
+		{
+			for (j = 0; j < k; j++)
+			{
+				double		p = exp((double) z[j] - lse);
+
+				d[j] = (float) (scale * (p - (j == c ? 1.0 : 0.0)));
+			}
+		}
+		return lse - (double) z[c];
+	}
+	else if (head == EST_HEAD_SIGMOID)
+	{
+		double		zz = z[0];
+		double		label = y[0];
+
+		if (!(label == 0.0 || label == 1.0))
+		{
+			if (d != NULL)
+				d[0] = 0.0f;
+			return NAN;
+		}
+		if (d != NULL)
+			d[0] = (float) (scale * (SigmoidD(zz) - label));
+		return (zz > 0.0 ? zz : 0.0) - zz * label + log1p(exp(-fabs(zz)));
+	}
+	else
+	{
+		double		sq = 0.0;
+
+		for (j = 0; j < k; j++)
+		{
+			double		e = (double) z[j] - (double) y[j];
+
+			sq += e * e;
+			if (d != NULL)
+				d[j] = (float) (scale * 2.0 * e / k);
+		}
+		return sq / k;
+	}
+}
+
+/*
+ * EstHeadLoss returns the loss of the logits of the last forward pass
+ * under net->reduction and, with with_grad, stores d(loss)/d(logits) in
+ * ws->delta[n_layers].  The row losses l_i, weighted by w_i, combine as
+ * sum w_i l_i divided by n (SUM_OVER_BATCH_SIZE), by 1 (SUM) or by
+ * sum w_i (MEAN); without weights MEAN and SUM_OVER_BATCH_SIZE agree.
+ * When MEAN's weights sum to 0 or less, the loss and gradient are 0.
  */
 double
 EstHeadLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 			const float *weights, int n, int with_grad)
 {
 	int			k = net->sizes[net->n_layers];
+	int			y_stride = net->head == EST_HEAD_SQUARED ? k : 1;
 	const float *z = ws->act[net->n_layers];
 	float	   *delta = ws->delta[net->n_layers];
-	double		weight_sum = 0.0;
+	double		denom;
 	double		loss_sum = 0.0;
 	int			i;
-	int			j;
 
 	if (n <= 0)
 		return 0.0;
-	for (i = 0; i < n; i++)
-		weight_sum += weights ? (double) weights[i] : 1.0;
-	if (!(weight_sum > 0.0))
+	switch (net->reduction)
+	{
+		case EST_REDUCE_SUM:
+			denom = 1.0;
+			break;
+		case EST_REDUCE_MEAN:
+			denom = 0.0;
+			for (i = 0; i < n; i++)
+				denom += weights ? (double) weights[i] : 1.0;
+			break;
+		default:
+			denom = (double) n;
+			break;
+	}
+	if (!(denom > 0.0))
 	{
 		if (with_grad)
 			memset(delta, 0, sizeof(float) * (size_t) n * k);
@@ -457,71 +1035,95 @@ EstHeadLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 
 	for (i = 0; i < n; i++)
 	{
-		const float *zi = z + (size_t) i * k;
-		float	   *di = delta + (size_t) i * k;
 		double		w = weights ? (double) weights[i] : 1.0;
 
-		if (net->head == EST_HEAD_SOFTMAX)
+		loss_sum += w * RowLoss(net->head, z + (size_t) i * k,
+								y + (size_t) i * y_stride, k,
+								with_grad ? delta + (size_t) i * k : NULL,
+								w / denom);
+	}
+	return loss_sum / denom;
+}
+
+/* ----------------------------------------------------------------
+ * Backward pass
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * BatchNormBackward turns d, the gradient with respect to the batch
+ * normalised values y of hidden layer l, into the gradient with respect
+ * to its input z, and writes the gradients of gamma and beta.  After a
+ * training forward the batch mean and variance depend on z:
+ *
+ *	 dz = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+ *
+ * after an inference forward they are constants: dz = gamma * inv_std *
+ * dy.  Sums run in double, unit by unit.
+ */
+static void
+BatchNormBackward(const EstNetwork *net, EstWorkspace *ws, int l, float *d,
+				  int n)
+{
+	int			units = net->sizes[l];
+	const float *gamma = net->params + net->offset_gamma[l];
+	const float *xhat = ws->pre[l];
+	const float *inv_std = ws->batch_inv_std[l];
+	float	   *ggamma = ws->grad + net->offset_gamma[l];
+	float	   *gbeta = ws->grad + net->offset_beta[l];
+	int			i;
+	int			j;
+
+	for (j = 0; j < units; j++)
+	{
+		double		sum_d = 0.0;
+		double		sum_dx = 0.0;
+		double		g = (double) gamma[j] * (double) inv_std[j];
+
+		for (i = 0; i < n; i++)
 		{
-			int			c = LabelClass(y[i], k);
-			double		m = zi[0];
-			double		sum = 0.0;
-			double		lse;
+			size_t		idx = (size_t) i * units + j;
 
-			for (j = 1; j < k; j++)
-				if (zi[j] > m)
-					m = zi[j];
-			for (j = 0; j < k; j++)
-				sum += exp((double) zi[j] - m);
-			lse = m + log(sum);
-			if (c < 0)
+			sum_d += d[idx];
+			sum_dx += (double) d[idx] * (double) xhat[idx];
+		}
+		ggamma[j] = (float) sum_dx;
+		gbeta[j] = (float) sum_d;
+		if (ws->training)
+		{
+			double		mean_d = sum_d / n;
+			double		mean_dx = sum_dx / n;
+
+			for (i = 0; i < n; i++)
 			{
-				loss_sum += NAN;
-				if (with_grad)
-					memset(di, 0, sizeof(float) * k);
-				continue;
-			}
-			loss_sum += w * (lse - (double) zi[c]);
-			if (with_grad)
-			{
-				double		scale = w / weight_sum;
+				size_t		idx = (size_t) i * units + j;
 
-				for (j = 0; j < k; j++)
-				{
-					double		p = exp((double) zi[j] - lse);
-
-					di[j] = (float) (scale * (p - (j == c ? 1.0 : 0.0)));
-				}
+				d[idx] = (float) (g * ((double) d[idx] - mean_d -
+									   (double) xhat[idx] * mean_dx));
 			}
 		}
 		else
 		{
-			const float *yi = y + (size_t) i * k;
-			double		sq = 0.0;
-
-			for (j = 0; j < k; j++)
+			for (i = 0; i < n; i++)
 			{
-				double		e = (double) zi[j] - (double) yi[j];
+				size_t		idx = (size_t) i * units + j;
 
-				sq += e * e;
-				if (with_grad)
-					di[j] = (float) (2.0 * w * e / (weight_sum * k));
+				d[idx] = (float) (g * (double) d[idx]);
 			}
-			loss_sum += w * sq / k;
 		}
 	}
-	return loss_sum / weight_sum;
 }
 
 /*
  * EstNetworkBackward turns ws->delta[n_layers] into the gradient of every
- * parameter, from the output layer down.  The input of layer 0 is X, and
- * no gradient is propagated into X.
+ * parameter, from the output layer down, through the dropout masks and
+ * batch statistics of the last forward.  No gradient flows into X.
  */
 void
 EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 				   int n)
 {
+	const float *input;
 	int			l;
 
 	if (n <= 0)
@@ -529,11 +1131,42 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 		memset(ws->grad, 0, sizeof(float) * net->n_params);
 		return;
 	}
+	input = net->n_dnn_inputs > 0 ? ws->input : X;
+
+	/* the linear part: dW_lin = X[:, linear_inputs]^T delta, db = sums */
+	if (net->n_linear_inputs > 0)
+	{
+		int			k_out = net->sizes[net->n_layers];
+		float	   *gw = ws->grad + net->linear_offset;
+		float	   *gb = gw + (size_t) net->n_linear_inputs * k_out;
+		int			i;
+		int			k;
+		int			j;
+
+		memset(gw, 0, sizeof(float) * ((size_t) net->n_linear_inputs + 1) * k_out);
+		for (i = 0; i < n; i++)
+		{
+			const float *xi = X + (size_t) i * net->n_inputs;
+			const float *di = ws->delta[net->n_layers] + (size_t) i * k_out;
+
+			for (j = 0; j < k_out; j++)
+				gb[j] += di[j];
+			for (k = 0; k < net->n_linear_inputs; k++)
+			{
+				float		xv = xi[net->linear_inputs[k]];
+				float	   *gk = gw + (size_t) k * k_out;
+
+				for (j = 0; j < k_out; j++)
+					gk[j] += xv * di[j];
+			}
+		}
+	}
+
 	for (l = net->n_layers - 1; l >= 0; l--)
 	{
 		int			in_size = net->sizes[l];
 		int			out_size = net->sizes[l + 1];
-		const float *in = (l == 0) ? X : ws->act[l];
+		const float *in = (l == 0) ? input : ws->act[l];
 		const float *d = ws->delta[l + 1];
 		const float *w = net->params + net->offset_w[l];
 		float	   *gw = ws->grad + net->offset_w[l];
@@ -558,18 +1191,155 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 				gb[j] += di[j];
 		}
 
-		/* delta[l] = delta[l+1] * W_l^T, times f'(act[l]) */
 		if (l > 0)
 		{
+			float	   *dl = ws->delta[l];
+			size_t		count = (size_t) n * in_size;
+			size_t		idx;
+
+			/* gradient with respect to act[l]: delta[l+1] * W_l^T */
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
 						n, in_size, out_size,
 						1.0f, d, out_size, w, out_size,
-						0.0f, ws->delta[l], in_size);
-			MultiplyDerivative(net->activation, ws->act[l], ws->delta[l],
-							   (size_t) n * in_size);
+						0.0f, dl, in_size);
+			if (ws->training && net->dropout > 0.0)
+				for (idx = 0; idx < count; idx++)
+					dl[idx] *= ws->mask[l][idx];
+			if (net->batch_norm)
+			{
+				const float *gamma = net->params + net->offset_gamma[l];
+				const float *beta = net->params + net->offset_beta[l];
+
+				for (i = 0; i < n; i++)
+				{
+					const float *xi = ws->pre[l] + (size_t) i * in_size;
+					float	   *di = dl + (size_t) i * in_size;
+
+					for (j = 0; j < in_size; j++)
+						di[j] *= Derivative(net->activation,
+											gamma[j] * xi[j] + beta[j]);
+				}
+				BatchNormBackward(net, ws, l, dl, n);
+			}
+			else
+			{
+				for (idx = 0; idx < count; idx++)
+					dl[idx] *= Derivative(net->activation, ws->pre[l][idx]);
+			}
 		}
 	}
 }
+
+/* ----------------------------------------------------------------
+ * Regularisation and clipping
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * KernelRange gives the start and length of kernel number k: the dense
+ * layers' kernels for k < n_layers, then the linear part's.  It returns 0
+ * when there is no kernel k.
+ */
+static int
+KernelRange(const EstNetwork *net, int k, size_t *start, size_t *count)
+{
+	if (k < net->n_layers)
+	{
+		*start = net->offset_w[k];
+		*count = (size_t) net->sizes[k] * (size_t) net->sizes[k + 1];
+		return 1;
+	}
+	if (k == net->n_layers && net->n_linear_inputs > 0)
+	{
+		*start = net->linear_offset;
+		*count = (size_t) net->n_linear_inputs *
+			(size_t) net->sizes[net->n_layers];
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * EstNetworkPenalty returns l1 * sum |w| + l2 * sum w^2 over every kernel
+ * (the linear part's included), summed in double.
+ */
+double
+EstNetworkPenalty(const EstNetwork *net, double l1, double l2)
+{
+	double		abs_sum = 0.0;
+	double		sq_sum = 0.0;
+	size_t		start;
+	size_t		count;
+	size_t		i;
+	int			k;
+
+	for (k = 0; KernelRange(net, k, &start, &count); k++)
+	{
+		for (i = 0; i < count; i++)
+		{
+			double		w = net->params[start + i];
+
+			abs_sum += fabs(w);
+			sq_sum += w * w;
+		}
+	}
+	return l1 * abs_sum + l2 * sq_sum;
+}
+
+/*
+ * EstNetworkPenaltyGrad adds the penalty's gradient, l1 * sign(w) +
+ * 2 * l2 * w (sign(0) = 0), to ws->grad.
+ */
+void
+EstNetworkPenaltyGrad(const EstNetwork *net, EstWorkspace *ws, double l1,
+					  double l2)
+{
+	size_t		start;
+	size_t		count;
+	size_t		i;
+	int			k;
+
+	for (k = 0; KernelRange(net, k, &start, &count); k++)
+	{
+		for (i = 0; i < count; i++)
+		{
+			double		w = net->params[start + i];
+			double		sign = w > 0.0 ? 1.0 : (w < 0.0 ? -1.0 : 0.0);
+
+			ws->grad[start + i] += (float) (l1 * sign + 2.0 * l2 * w);
+		}
+	}
+}
+
+/*
+ * EstClipByGlobalNorm scales grad so that its L2 norm (summed in double)
+ * is at most clip_norm and returns the norm before clipping.  A clip_norm
+ * that is not positive, or a norm that is not finite, leaves grad alone.
+ */
+double
+EstClipByGlobalNorm(float *grad, size_t n, double clip_norm)
+{
+	double		sq = 0.0;
+	double		norm;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		sq += (double) grad[i] * (double) grad[i];
+	norm = sqrt(sq);
+	if (clip_norm > 0.0 && isfinite(norm) && norm > clip_norm)
+	{
+		double		scale = clip_norm / norm;
+
+		for (i = 0; i < n; i++)
+			grad[i] = (float) (grad[i] * scale);
+	}
+	return norm;
+}
+
+/* ----------------------------------------------------------------
+ * Scoring
+ * ----------------------------------------------------------------
+ */
 
 /*
  * SoftmaxRow turns k logits into probabilities in place, subtracting the
@@ -595,62 +1365,154 @@ SoftmaxRow(double *v, int k)
 }
 
 /*
- * EstNetworkPredictOne scores one row with plain loops, accumulating in
- * double.  Hidden activations go to scratch, alternating between its two
- * halves; the output layer writes straight into out.
+ * HeadValues turns k logits into the head's values in place: softmax
+ * probabilities, the sigmoid's probability of class 1, or raw values.
  */
-void
-EstNetworkPredictOne(const EstNetwork *net, const float *x, float *scratch,
-					 double *out)
+static void
+HeadValues(EstHead head, double *v, int k)
+{
+	if (head == EST_HEAD_SOFTMAX)
+		SoftmaxRow(v, k);
+	else if (head == EST_HEAD_SIGMOID)
+		v[0] = SigmoidD(v[0]);
+}
+
+/*
+ * MaxHidden returns the size of the largest hidden layer, 0 without one.
+ */
+static int
+MaxHidden(const EstNetwork *net)
 {
 	int			largest = 0;
-	const float *in = x;
 	int			l;
 
 	for (l = 1; l < net->n_layers; l++)
 		if (net->sizes[l] > largest)
 			largest = net->sizes[l];
+	return largest;
+}
 
-	for (l = 0; l < net->n_layers; l++)
+/*
+ * EstNetworkScratchSize returns the floats EstNetworkPredictOne needs:
+ * the gathered DNN inputs (with dnn_inputs) and two buffers of the
+ * largest hidden layer; at least 1.
+ */
+size_t
+EstNetworkScratchSize(const EstNetwork *net)
+{
+	size_t		size = 2 * (size_t) MaxHidden(net);
+
+	if (net->n_dnn_inputs > 0)
+		size += (size_t) net->sizes[0];
+	return size > 0 ? size : 1;
+}
+
+/*
+ * EstNetworkPredictOne scores one row x for inference.  Hidden layers
+ * accumulate in float in scratch, the logits in double in out, each layer
+ * walking its kernel row by row; batch_norm uses the moving statistics
+ * exactly as EstNetworkForward does.
+ */
+void
+EstNetworkPredictOne(const EstNetwork *net, const float *x, float *scratch,
+					 double *out)
+{
+	int			largest = MaxHidden(net);
+	int			k_out = net->sizes[net->n_layers];
+	float	   *bufs = scratch;
+	const float *in = x;
+	int			l;
+	int			i;
+	int			j;
+
+	if (net->n_dnn_inputs > 0)
+	{
+		for (i = 0; i < net->sizes[0]; i++)
+			scratch[i] = x[net->dnn_inputs[i]];
+		in = scratch;
+		bufs = scratch + net->sizes[0];
+	}
+
+	for (l = 0; l + 1 < net->n_layers; l++)
 	{
 		int			in_size = net->sizes[l];
 		int			out_size = net->sizes[l + 1];
 		const float *w = net->params + net->offset_w[l];
-		const float *b = net->params + net->offset_b[l];
-		int			last = (l == net->n_layers - 1);
-		float	   *hidden = scratch + (l % 2) * (size_t) largest;
-		int			i;
-		int			j;
+		float	   *h = bufs + (l % 2) * (size_t) largest;
 
-		for (j = 0; j < out_size; j++)
+		memcpy(h, net->params + net->offset_b[l], sizeof(float) * out_size);
+		for (i = 0; i < in_size; i++)
 		{
-			double		acc = b[j];
+			float		xi = in[i];
+			const float *wi = w + (size_t) i * out_size;
 
-			for (i = 0; i < in_size; i++)
-				acc += (double) in[i] * (double) w[(size_t) i * out_size + j];
-			if (last)
-				out[j] = acc;
-			else
-				hidden[j] = (float) acc;
+			for (j = 0; j < out_size; j++)
+				h[j] += xi * wi[j];
 		}
-		if (!last)
+		if (net->batch_norm)
 		{
-			Activate(net->activation, hidden, (size_t) out_size);
-			in = hidden;
+			int			hl = l + 1;
+			const float *gamma = net->params + net->offset_gamma[hl];
+			const float *beta = net->params + net->offset_beta[hl];
+			const float *moving = net->stats + net->offset_stats[hl];
+
+			for (j = 0; j < out_size; j++)
+			{
+				float		inv_std = (float) (1.0 / sqrt((double) moving[out_size + j] +
+														  net->bn_epsilon));
+				float		xhat = (h[j] - moving[j]) * inv_std;
+
+				h[j] = gamma[j] * xhat + beta[j];
+			}
+		}
+		Activate(net->activation, h, (size_t) out_size);
+		in = h;
+	}
+
+	{
+		int			in_size = net->sizes[net->n_layers - 1];
+		const float *w = net->params + net->offset_w[net->n_layers - 1];
+		const float *b = net->params + net->offset_b[net->n_layers - 1];
+
+		for (j = 0; j < k_out; j++)
+			out[j] = b[j];
+		for (i = 0; i < in_size; i++)
+		{
+			double		xi = in[i];
+			const float *wi = w + (size_t) i * k_out;
+
+			for (j = 0; j < k_out; j++)
+				out[j] += xi * (double) wi[j];
 		}
 	}
-	if (net->head == EST_HEAD_SOFTMAX)
-		SoftmaxRow(out, net->sizes[net->n_layers]);
+	if (net->n_linear_inputs > 0)
+	{
+		const float *wl = net->params + net->linear_offset;
+		const float *bl = wl + (size_t) net->n_linear_inputs * k_out;
+
+		for (j = 0; j < k_out; j++)
+			out[j] += bl[j];
+		for (i = 0; i < net->n_linear_inputs; i++)
+		{
+			double		xv = x[net->linear_inputs[i]];
+			const float *wi = wl + (size_t) i * k_out;
+
+			for (j = 0; j < k_out; j++)
+				out[j] += xv * (double) wi[j];
+		}
+	}
+	HeadValues(net->head, out, k_out);
 }
 
 /*
- * EstHeadProbabilities writes the softmax of each row of the logits of
- * the last forward pass into probs.  For the squared head, which has no
- * probabilities, it copies the raw outputs, like EstNetworkPredictOne.
+ * EstHeadProbabilities writes the head's values of the logits of the last
+ * forward pass into out (n x n_outputs): softmax probabilities, the
+ * probability of class 1 for the sigmoid head, raw values for the squared
+ * head.
  */
 void
 EstHeadProbabilities(const EstNetwork *net, const EstWorkspace *ws, int n,
-					 double *probs)
+					 double *out)
 {
 	int			k = net->sizes[net->n_layers];
 	const float *z = ws->act[net->n_layers];
@@ -659,9 +1521,7 @@ EstHeadProbabilities(const EstNetwork *net, const EstWorkspace *ws, int n,
 	int			i;
 
 	for (idx = 0; idx < count; idx++)
-		probs[idx] = z[idx];
-	if (net->head != EST_HEAD_SOFTMAX)
-		return;
+		out[idx] = z[idx];
 	for (i = 0; i < n; i++)
-		SoftmaxRow(probs + (size_t) i * k, k);
+		HeadValues(net->head, out + (size_t) i * k, k);
 }

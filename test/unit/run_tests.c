@@ -12,12 +12,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "unit.h"
 
 long		unit_live_allocs = 0;
 long		unit_total_allocs = 0;
 size_t		unit_largest_alloc = 0;
+long		unit_alloc_budget = -1;
 
 static int	current_failures = 0;
 static int	current_checks = 0;
@@ -46,10 +48,50 @@ UnitCheckCount(void)
 	return ++current_checks;
 }
 
+/*
+ * UnitSpec fills spec with the shape and the defaults for the rest.
+ */
+void
+UnitSpec(EstNetworkSpec *spec, int n_inputs, const int *hidden, int n_hidden,
+		 int n_outputs, EstActivation activation, EstHead head)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->n_inputs = n_inputs;
+	spec->hidden = hidden;
+	spec->n_hidden = n_hidden;
+	spec->n_outputs = n_outputs;
+	spec->activation = activation;
+	spec->head = head;
+}
+
+/*
+ * UnitNetworkInit initialises a plain network of that shape.
+ */
+EstStatus
+UnitNetworkInit(EstNetwork *net, int n_inputs, const int *hidden,
+				int n_hidden, int n_outputs, EstActivation activation,
+				EstHead head, EstRng *rng, char *errmsg)
+{
+	EstNetworkSpec spec;
+
+	UnitSpec(&spec, n_inputs, hidden, n_hidden, n_outputs, activation, head);
+	return EstNetworkInit(net, &spec, rng, errmsg);
+}
+
+/*
+ * CountingAlloc counts allocations and fails once unit_alloc_budget is
+ * spent.
+ */
 static void *
 CountingAlloc(size_t size)
 {
-	void	   *p = malloc(size);
+	void	   *p;
+
+	if (unit_alloc_budget == 0)
+		return NULL;
+	if (unit_alloc_budget > 0)
+		unit_alloc_budget--;
+	p = malloc(size);
 
 	if (p != NULL)
 	{
@@ -81,32 +123,60 @@ static const UnitTest tests[] = {
 	{"rng: bounded integers", TestRngBounded},
 	{"rng: shuffle", TestRngShuffle},
 	{"network: init, layout and Glorot kernels", TestNetworkInit},
-	{"network: shape limits", TestNetworkLimits},
-	{"network: forward pass by hand", TestForwardByHand},
+	{"network: layout with batch norm, DNN inputs and a linear part", TestNetworkInitLayout},
+	{"network: specification limits and consistency", TestNetworkLimits},
+	{"network: forward pass by hand, every activation", TestForwardByHand},
+	{"network: batch normalization by hand", TestBatchNormByHand},
+	{"network: dropout by hand", TestDropoutByHand},
+	{"network: wide and deep by hand", TestWideAndDeepByHand},
 	{"network: forward matches EstNetworkPredictOne", TestForwardMatchesPredictOne},
-	{"network: head loss values", TestHeadLossValues},
+	{"network: head loss values and reductions", TestHeadLossValues},
+	{"network: sigmoid head", TestSigmoidHead},
 	{"network: head loss stability", TestHeadLossStability},
 	{"gradient: relu, softmax", TestGradReluSoftmax},
 	{"gradient: tanh, softmax", TestGradTanhSoftmax},
 	{"gradient: sigmoid, squared", TestGradSigmoidSquared},
 	{"gradient: linear, squared", TestGradLinearSquared},
+	{"gradient: elu, sigmoid head, row weights", TestGradEluSigmoidHead},
+	{"gradient: leaky relu, softmax, row weights", TestGradLeakyReluSoftmax},
+	{"gradient: gelu, squared, row weights", TestGradGeluSquared},
 	{"gradient: 3 tanh layers, softmax, row weights", TestGradDeepTanhWeighted},
 	{"gradient: 3 relu layers, squared, row weights", TestGradDeepReluSquaredWeighted},
 	{"gradient: 2 sigmoid layers, softmax, row weights", TestGradDeepSigmoidSoftmaxWeighted},
 	{"gradient: no hidden layer, softmax", TestGradNoHiddenSoftmax},
 	{"gradient: no hidden layer, squared, 3 outputs", TestGradNoHiddenSquared},
+	{"gradient: no hidden layer, sigmoid head", TestGradNoHiddenSigmoid},
+	{"gradient: every reduction and head, with and without weights", TestGradReductions},
+	{"gradient: batch normalization, training forward", TestGradBatchNormTraining},
+	{"gradient: batch normalization, inference forward", TestGradBatchNormInference},
+	{"gradient: dropout with a fixed generator", TestGradDropout},
+	{"gradient: linear part alone, and wide and deep", TestGradLinearPart},
+	{"gradient: l1 and l2 penalties", TestGradPenalty},
+	{"network: penalty by hand", TestPenaltyByHand},
+	{"network: clipping by global norm", TestClipByGlobalNorm},
 	{"gradient: the check detects a wrong gradient", TestGradCheckDetectsErrors},
 	{"optimizer: defaults and slots", TestOptimizerDefaults},
+	{"optimizer: hyperparameter checks", TestOptimizerCheck},
 	{"optimizer: sgd steps", TestOptimizerSgd},
+	{"optimizer: momentum and nesterov steps", TestOptimizerMomentum},
 	{"optimizer: adagrad steps", TestOptimizerAdagrad},
 	{"optimizer: adam steps", TestOptimizerAdam},
-	{"metrics: softmax head", TestMetricsSoftmax},
-	{"metrics: squared head", TestMetricsSquared},
+	{"optimizer: rmsprop steps, plain, momentum, centered", TestOptimizerRmsprop},
+	{"optimizer: ftrl steps, l1, l2, shrinkage, beta", TestOptimizerFtrl},
+	{"optimizer: learning-rate schedules", TestSchedules},
+	{"metrics: binary, confusion, AUCs with ties, ROC curve", TestMetricsBinary},
+	{"metrics: kept scores cannot grow", TestMetricsOutOfMemory},
+	{"metrics: three classes, macro averages", TestMetricsMultiClass},
+	{"metrics: regression", TestMetricsRegression},
 	{"features: fit and apply", TestFeatureState},
 	{"training: adagrad classifier on separable blobs", TestTrainAdagradClassifier},
 	{"training: adam linear regressor", TestTrainAdamRegressor},
+	{"training: ftrl, sigmoid head", TestTrainFtrlSigmoid},
+	{"training: batch normalization and dropout on blobs", TestTrainBatchNormDropout},
+	{"training: two runs give identical parameters", TestTrainDeterminism},
+	{"training: wide and deep regressor", TestTrainWideAndDeep},
 	{"checkpoint: CRC-32C", TestCrc32c},
-	{"checkpoint: bit-exact round trip", TestCheckpointRoundTrip},
+	{"checkpoint: bit-exact round trip of every feature", TestCheckpointRoundTrip},
 	{"checkpoint: every single-byte flip is detected", TestCheckpointByteFlips},
 	{"checkpoint: every truncation is detected", TestCheckpointTruncations},
 	{"checkpoint: lying lengths with a valid CRC", TestCheckpointLyingLengths},

@@ -3,13 +3,15 @@
  * test_checkpoint.c
  *	  Tests of the checkpoint codec, most of them hostile.
  *
- * Besides the round trip, these tests damage valid checkpoints in every
- * way the format allows: flipped bytes, truncation, lengths and counts
- * that lie while the CRC is recomputed to match, non-finite values,
- * shapes beyond the limits, and missing, repeated, unknown or reordered
- * sections.  Each failure must return the right status, leave the
- * checkpoint zeroed, leak nothing, and allocate no more than the input
- * could justify.
+ * Besides round trips of every feature (batch normalisation, dropout,
+ * DNN input subsets, linear parts with their own optimizer, every
+ * optimizer kind, every head), these tests damage valid checkpoints in
+ * every way the format allows: flipped bytes, truncation, lengths and
+ * counts that lie while the CRC is recomputed to match, non-finite and
+ * out-of-range values, shapes beyond the limits, and missing, repeated,
+ * unknown or reordered sections.  Each failure must return the right
+ * status, leave the checkpoint zeroed, leak nothing, and allocate no
+ * more than the input could justify.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,15 +27,74 @@
  * ----------------------------------------------------------------
  */
 
+/* What MakeCheckpoint builds. */
+typedef struct CkptOptions
+{
+	const int  *hidden;
+	int			n_hidden;
+	EstHead		head;
+	EstActivation activation;
+	int			batch_norm;
+	double		dropout;
+	int			dnn_subset;		/* the DNN reads inputs 2, 0 */
+	int			linear;			/* the linear part reads input 1 */
+	EstOptimizerKind kind;
+	EstOptimizerKind linear_kind;
+	int			variant;		/* nesterov, centered, momentum... */
+} CkptOptions;
+
+static const int one_hidden[1] = {4};
+static const int three_hidden[3] = {5, 1, 6};
+
+static void
+Options(CkptOptions *o, EstOptimizerKind kind, const int *hidden,
+		int n_hidden)
+{
+	memset(o, 0, sizeof(*o));
+	o->hidden = hidden;
+	o->n_hidden = n_hidden;
+	o->head = EST_HEAD_SOFTMAX;
+	o->activation = EST_ACT_TANH;
+	o->kind = kind;
+	o->linear_kind = EST_OPT_FTRL;
+}
+
 /*
- * MakeCheckpoint builds a complete checkpoint: a 3-hidden-2 tanh network
- * (hidden may be empty), an optimizer of the kind after two steps,
- * fitted features, a global step and an advanced generator.
+ * SetVariant sets the kind's optional hyperparameters from variant, so
+ * that every slot layout occurs.
  */
 static void
-MakeCheckpoint(EstCheckpoint *c, EstOptimizerKind kind, const int *hidden,
-			   int n_hidden)
+SetVariant(EstOptimizer *opt, int variant)
 {
+	opt->learning_rate = 0.125;
+	if (opt->kind == EST_OPT_MOMENTUM)
+		opt->nesterov = variant % 2;
+	if (opt->kind == EST_OPT_RMSPROP)
+	{
+		opt->momentum = (variant & 1) ? 0.5 : 0.0;
+		opt->centered = (variant & 2) ? 1 : 0;
+	}
+	if (opt->kind == EST_OPT_FTRL)
+	{
+		opt->l1 = 0.01 * variant;
+		opt->l2 = 0.02;
+		opt->l2_shrinkage = 0.03;
+		opt->beta = 0.5;
+	}
+}
+
+/*
+ * MakeCheckpoint builds a complete checkpoint of 3 inputs and 2 outputs
+ * (1 for the sigmoid head): the network of the options, optimizers after
+ * two steps, random moving statistics, fitted features, a global step,
+ * an advanced generator and an epoch half done.
+ */
+static void
+MakeCheckpoint(EstCheckpoint *c, const CkptOptions *o)
+{
+	static const int dnn[2] = {2, 0};
+	static const int lin[1] = {1};
+	EstNetworkSpec spec;
 	char		err[EST_ERRMSG_LEN];
 	float		X[20 * 3];
 	float	   *grad;
@@ -42,27 +103,95 @@ MakeCheckpoint(EstCheckpoint *c, EstOptimizerKind kind, const int *hidden,
 
 	memset(c, 0, sizeof(*c));
 	EstRngSeed(&c->rng, 31);
-	CHECK(EstNetworkInit(&c->net, 3, hidden, n_hidden, 2, EST_ACT_TANH,
-						 EST_HEAD_SOFTMAX, &c->rng, err) == EST_OK);
-	EstOptimizerDefaults(&c->opt, kind);
-	c->opt.learning_rate = 0.125;
-	CHECK(EstOptimizerInit(&c->opt, c->net.n_params, err) == EST_OK);
+	UnitSpec(&spec, 3, o->hidden, o->n_hidden,
+			 o->head == EST_HEAD_SIGMOID ? 1 : 2, o->activation, o->head);
+	spec.batch_norm = o->batch_norm;
+	spec.dropout = o->dropout;
+	if (o->dnn_subset)
+	{
+		spec.n_dnn_inputs = 2;
+		spec.dnn_inputs = dnn;
+	}
+	if (o->linear)
+	{
+		spec.n_linear_inputs = 1;
+		spec.linear_inputs = lin;
+	}
+	CHECKF(EstNetworkInit(&c->net, &spec, &c->rng, err) == EST_OK, "%s", err);
+	for (i = 0; i < c->net.n_stats; i++)
+		c->net.stats[i] = (float) EstRngUniform(&c->rng);
+	EstOptimizerDefaults(&c->opt, o->kind);
+	SetVariant(&c->opt, o->variant);
+	CHECKF(EstOptimizerInit(&c->opt, c->net.linear_offset, err) == EST_OK,
+		   "%s", err);
+	if (o->linear)
+	{
+		EstOptimizerDefaults(&c->opt_linear, o->linear_kind);
+		SetVariant(&c->opt_linear, o->variant + 1);
+		CHECKF(EstOptimizerInit(&c->opt_linear,
+								c->net.n_params - c->net.linear_offset,
+								err) == EST_OK, "%s", err);
+	}
 	grad = malloc(sizeof(float) * c->net.n_params);
 	for (k = 0; k < 2; k++)
 	{
 		for (i = 0; i < c->net.n_params; i++)
 			grad[i] = (float) (EstRngUniform(&c->rng) - 0.5);
 		EstOptimizerApply(&c->opt, c->net.params, grad);
+		if (o->linear)
+			EstOptimizerApply(&c->opt_linear,
+							  c->net.params + c->net.linear_offset,
+							  grad + c->net.linear_offset);
 	}
 	free(grad);
 	for (i = 0; i < 60; i++)
 		X[i] = (float) (10 * EstRngUniform(&c->rng) + (double) (i % 3));
 	CHECK(EstFeatureStateInit(&c->features, 3, err) == EST_OK);
 	EstFeatureStateFit(&c->features, X, 20);
+	if (o->head == EST_HEAD_SQUARED)
+	{
+		/* regressors carry the standardisation of their targets */
+		CHECK(EstFeatureStateInit(&c->labels, c->net.sizes[c->net.n_layers],
+								  err) == EST_OK);
+		for (k = 0; k < c->labels.n_inputs; k++)
+		{
+			c->labels.shift[k] = 0.5 * k - 1;
+			c->labels.scale[k] = 2.0 + k;
+		}
+	}
 	c->global_step = INT64_C(123456789012);
+	EstRngSeed(&c->epoch.rng, 77);
+	c->epoch.n_rows = 150;
+	c->epoch.position = 70;
 }
 
-static const int one_hidden[1] = {4};
+/*
+ * MakeFull builds the checkpoint with everything: batch_norm, dropout,
+ * a DNN input subset, and a linear part with its own optimizer.
+ */
+static void
+MakeFull(EstCheckpoint *c, EstOptimizerKind kind,
+		 EstOptimizerKind linear_kind)
+{
+	CkptOptions o;
+
+	Options(&o, kind, one_hidden, 1);
+	o.batch_norm = 1;
+	o.dropout = 0.25;
+	o.dnn_subset = 1;
+	o.linear = 1;
+	o.linear_kind = linear_kind;
+	MakeCheckpoint(c, &o);
+}
+
+static void
+MakePlain(EstCheckpoint *c, EstOptimizerKind kind)
+{
+	CkptOptions o;
+
+	Options(&o, kind, one_hidden, 1);
+	MakeCheckpoint(c, &o);
+}
 
 /*
  * Encode returns the encoded bytes of c (from EstAlloc).
@@ -118,51 +247,101 @@ Decode(const uint8_t *buf, size_t len, EstCheckpoint *keep, char *err)
 	return status;
 }
 
+static int
+SameDouble(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(double)) == 0;
+}
+
+/*
+ * OptimizersEqual compares every field and slot bit for bit.
+ */
+static int
+OptimizersEqual(const EstOptimizer *a, const EstOptimizer *b)
+{
+	int			s;
+
+	if (a->kind != b->kind || a->n != b->n || a->n_slots != b->n_slots ||
+		a->iterations != b->iterations || a->nesterov != b->nesterov ||
+		a->centered != b->centered ||
+		!SameDouble(a->learning_rate, b->learning_rate) ||
+		!SameDouble(a->beta1, b->beta1) || !SameDouble(a->beta2, b->beta2) ||
+		!SameDouble(a->epsilon, b->epsilon) ||
+		!SameDouble(a->initial_accumulator, b->initial_accumulator) ||
+		!SameDouble(a->momentum, b->momentum) ||
+		!SameDouble(a->rho, b->rho) || !SameDouble(a->lr_power, b->lr_power) ||
+		!SameDouble(a->l1, b->l1) || !SameDouble(a->l2, b->l2) ||
+		!SameDouble(a->l2_shrinkage, b->l2_shrinkage) ||
+		!SameDouble(a->beta, b->beta))
+		return 0;
+	for (s = 0; s < a->n_slots; s++)
+		if (memcmp(a->slot[s], b->slot[s], sizeof(float) * a->n) != 0)
+			return 0;
+	return 1;
+}
+
 /*
  * CheckpointsEqual compares every field and every value bit for bit.
  */
 static int
 CheckpointsEqual(const EstCheckpoint *a, const EstCheckpoint *b)
 {
+	const EstNetwork *na = &a->net;
+	const EstNetwork *nb = &b->net;
 	int			l;
-	int			s;
 
-	if (a->net.n_layers != b->net.n_layers ||
-		a->net.activation != b->net.activation ||
-		a->net.head != b->net.head || a->net.n_params != b->net.n_params)
+	if (na->n_inputs != nb->n_inputs || na->n_layers != nb->n_layers ||
+		na->activation != nb->activation || na->head != nb->head ||
+		na->reduction != nb->reduction || na->n_params != nb->n_params ||
+		na->n_dnn_inputs != nb->n_dnn_inputs ||
+		na->n_linear_inputs != nb->n_linear_inputs ||
+		na->batch_norm != nb->batch_norm ||
+		!SameDouble(na->bn_momentum, nb->bn_momentum) ||
+		!SameDouble(na->bn_epsilon, nb->bn_epsilon) ||
+		!SameDouble(na->dropout, nb->dropout) ||
+		na->linear_offset != nb->linear_offset || na->n_stats != nb->n_stats)
 		return 0;
-	for (l = 0; l <= a->net.n_layers; l++)
-		if (a->net.sizes[l] != b->net.sizes[l])
+	for (l = 0; l <= na->n_layers; l++)
+		if (na->sizes[l] != nb->sizes[l])
 			return 0;
-	for (l = 0; l < a->net.n_layers; l++)
-		if (a->net.offset_w[l] != b->net.offset_w[l] ||
-			a->net.offset_b[l] != b->net.offset_b[l])
+	for (l = 0; l < na->n_layers; l++)
+		if (na->offset_w[l] != nb->offset_w[l] ||
+			na->offset_b[l] != nb->offset_b[l] ||
+			na->offset_gamma[l] != nb->offset_gamma[l] ||
+			na->offset_beta[l] != nb->offset_beta[l] ||
+			na->offset_stats[l] != nb->offset_stats[l])
 			return 0;
-	if (memcmp(a->net.params, b->net.params,
-			   sizeof(float) * a->net.n_params) != 0)
+	for (l = 0; l < na->n_dnn_inputs; l++)
+		if (na->dnn_inputs[l] != nb->dnn_inputs[l])
+			return 0;
+	for (l = 0; l < na->n_linear_inputs; l++)
+		if (na->linear_inputs[l] != nb->linear_inputs[l])
+			return 0;
+	if (memcmp(na->params, nb->params, sizeof(float) * na->n_params) != 0 ||
+		(na->n_stats > 0 &&
+		 memcmp(na->stats, nb->stats, sizeof(float) * na->n_stats) != 0))
 		return 0;
-	if (a->opt.kind != b->opt.kind ||
-		memcmp(&a->opt.learning_rate, &b->opt.learning_rate, sizeof(double)) != 0 ||
-		memcmp(&a->opt.beta1, &b->opt.beta1, sizeof(double)) != 0 ||
-		memcmp(&a->opt.beta2, &b->opt.beta2, sizeof(double)) != 0 ||
-		memcmp(&a->opt.epsilon, &b->opt.epsilon, sizeof(double)) != 0 ||
-		memcmp(&a->opt.initial_accumulator, &b->opt.initial_accumulator,
-			   sizeof(double)) != 0 ||
-		a->opt.iterations != b->opt.iterations ||
-		a->opt.n != b->opt.n || a->opt.n_slots != b->opt.n_slots)
+	if (!OptimizersEqual(&a->opt, &b->opt))
 		return 0;
-	for (s = 0; s < a->opt.n_slots; s++)
-		if (memcmp(a->opt.slot[s], b->opt.slot[s],
-				   sizeof(float) * a->opt.n) != 0)
-			return 0;
+	if (na->n_linear_inputs > 0 &&
+		!OptimizersEqual(&a->opt_linear, &b->opt_linear))
+		return 0;
 	if (a->features.n_inputs != b->features.n_inputs ||
 		memcmp(a->features.shift, b->features.shift,
 			   sizeof(double) * a->features.n_inputs) != 0 ||
 		memcmp(a->features.scale, b->features.scale,
 			   sizeof(double) * a->features.n_inputs) != 0)
 		return 0;
+	if (a->labels.n_inputs != b->labels.n_inputs ||
+		(a->labels.n_inputs > 0 &&
+		 (memcmp(a->labels.shift, b->labels.shift,
+				 sizeof(double) * a->labels.n_inputs) != 0 ||
+		  memcmp(a->labels.scale, b->labels.scale,
+				 sizeof(double) * a->labels.n_inputs) != 0)))
+		return 0;
 	if (a->global_step != b->global_step ||
-		memcmp(&a->rng, &b->rng, sizeof(EstRng)) != 0)
+		memcmp(&a->rng, &b->rng, sizeof(EstRng)) != 0 ||
+		memcmp(&a->epoch, &b->epoch, sizeof(EstEpochState)) != 0)
 		return 0;
 	return 1;
 }
@@ -213,11 +392,13 @@ typedef struct Section
 	uint8_t    *payload;
 	size_t		len;			/* bytes of payload */
 	uint64_t	declared;		/* length written in the header */
+	size_t		cap;			/* bytes allocated for payload */
 } Section;
 
 typedef struct Parsed
 {
-	Section		sec[4];
+	Section		sec[5];
+	int			n;
 } Parsed;
 
 /*
@@ -229,18 +410,20 @@ Parse(const uint8_t *buf, size_t len, Parsed *p)
 	size_t		pos = 24;
 	int			i = 0;
 
-	while (pos < len - 4 && i < 4)
+	while (pos < len - 4 && i < 5)
 	{
 		Section    *s = &p->sec[i++];
 
 		memcpy(s->tag, buf + pos, 4);
 		s->len = (size_t) GetLE64(buf + pos + 4);
 		s->declared = s->len;
+		s->cap = s->len;
 		s->payload = malloc(s->len);
 		memcpy(s->payload, buf + pos + 12, s->len);
 		pos += 12 + s->len;
 	}
-	CHECK(i == 4 && pos == len - 4);
+	CHECK(i >= 4 && pos == len - 4);
+	p->n = i;
 }
 
 static void
@@ -248,7 +431,7 @@ FreeParsed(Parsed *p)
 {
 	int			i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < p->n; i++)
 		free(p->sec[i].payload);
 }
 
@@ -257,7 +440,7 @@ FindSection(Parsed *p, const char *tag)
 {
 	int			i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < p->n; i++)
 		if (memcmp(p->sec[i].tag, tag, 4) == 0)
 			return &p->sec[i];
 	return NULL;
@@ -300,12 +483,12 @@ Assemble(const Section *const *order, int n, uint32_t count_field,
 static uint8_t *
 AssembleAll(Parsed *p, size_t *out_len)
 {
-	const Section *order[4];
+	const Section *order[5];
 	int			i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < p->n; i++)
 		order[i] = &p->sec[i];
-	return Assemble(order, 4, 4, out_len);
+	return Assemble(order, p->n, (uint32_t) p->n, out_len);
 }
 
 /*
@@ -324,6 +507,40 @@ ExpectAssembled(Parsed *p, EstStatus expected, const char *what)
 		   (int) status, err, (int) expected);
 	free(buf);
 }
+
+/*
+ * ParamsAt returns the offset of the first weight in the NETW payload of
+ * net: the fixed fields, the sizes, both index lists, batch_norm and its
+ * three doubles, and n_params.
+ */
+static size_t
+ParamsAt(const EstNetwork *net)
+{
+	return 20 + 4 * (size_t) (net->n_layers + 1) +
+		4 + 4 * (size_t) net->n_dnn_inputs +
+		4 + 4 * (size_t) net->n_linear_inputs + 4 + 24 + 8;
+}
+
+/* Offsets in the OPTM and OPTL payloads. */
+#define OPT_KIND		0
+#define OPT_N_SLOTS		4
+#define OPT_LR			8
+#define OPT_BETA1		16
+#define OPT_BETA2		24
+#define OPT_EPSILON		32
+#define OPT_INIT_ACC	40
+#define OPT_MOMENTUM	48
+#define OPT_NESTEROV	56
+#define OPT_RHO			60
+#define OPT_CENTERED	68
+#define OPT_LR_POWER	72
+#define OPT_L1			80
+#define OPT_L2			88
+#define OPT_SHRINKAGE	96
+#define OPT_BETA		104
+#define OPT_ITERATIONS	112
+#define OPT_N			120
+#define OPT_SLOTS		128
 
 /* ----------------------------------------------------------------
  * Tests
@@ -348,49 +565,115 @@ TestCrc32c(void)
 	CHECK(EstCrc32c(0, zeros, 32) == 0x62A8AB43u);
 }
 
+/*
+ * RoundTrip encodes c, decodes it, compares, and encodes the result
+ * again to the same bytes.
+ */
+static void
+RoundTrip(EstCheckpoint *a, const char *what)
+{
+	EstCheckpoint b;
+	char		err[EST_ERRMSG_LEN];
+	uint8_t    *buf;
+	uint8_t    *buf2;
+	size_t		len;
+	size_t		len2;
+
+	buf = Encode(a, &len);
+	if (buf == NULL)
+		return;
+	CHECK(len >= 28 && memcmp(buf, "ESTCKPT", 8) == 0);
+	CHECK(GetLE64(buf + 12) == len);
+	CHECKF(Decode(buf, len, &b, err) == EST_OK, "%s: %s", what, err);
+	if (b.net.params == NULL)
+	{
+		EstFree(buf);
+		return;
+	}
+	CHECKF(CheckpointsEqual(a, &b), "%s", what);
+	buf2 = Encode(&b, &len2);
+	CHECKF(len2 == len && memcmp(buf, buf2, len) == 0, "%s", what);
+	EstFree(buf);
+	EstFree(buf2);
+	EstCheckpointFree(&b);
+	CHECK(IsZeroed(&b));
+}
+
 void
 TestCheckpointRoundTrip(void)
 {
-	static const EstOptimizerKind kinds[] = {
-		EST_OPT_SGD, EST_OPT_ADAGRAD, EST_OPT_ADAM
+	static const EstHead heads[3] = {
+		EST_HEAD_SOFTMAX, EST_HEAD_SQUARED, EST_HEAD_SIGMOID
 	};
-	static const int three_hidden[3] = {5, 1, 6};
-	size_t		k;
+	int			kind;
 	int			shape;
+	int			feature;
 
-	for (k = 0; k < 3; k++)
+	for (kind = EST_OPT_SGD; kind <= EST_OPT_FTRL; kind++)
 	{
 		for (shape = 0; shape < 3; shape++)
 		{
-			EstCheckpoint a;
-			EstCheckpoint b;
-			char		err[EST_ERRMSG_LEN];
-			uint8_t    *buf;
-			uint8_t    *buf2;
-			size_t		len;
-			size_t		len2;
+			for (feature = 0; feature < 8; feature++)
+			{
+				EstCheckpoint a;
+				CkptOptions o;
+				char		what[128];
 
-			if (shape == 0)
-				MakeCheckpoint(&a, kinds[k], NULL, 0);
-			else if (shape == 1)
-				MakeCheckpoint(&a, kinds[k], one_hidden, 1);
-			else
-				MakeCheckpoint(&a, kinds[k], three_hidden, 3);
-			buf = Encode(&a, &len);
-			CHECK(len >= 28 && memcmp(buf, "ESTCKPT", 8) == 0);
-			CHECK(GetLE64(buf + 12) == len);
-			CHECKF(Decode(buf, len, &b, err) == EST_OK, "%s", err);
-			CHECKF(CheckpointsEqual(&a, &b), "kind %d shape %d",
-				   (int) kinds[k], shape);
-			/* encoding the decoded checkpoint gives the same bytes */
-			buf2 = Encode(&b, &len2);
-			CHECK(len2 == len && memcmp(buf, buf2, len) == 0);
-			EstFree(buf);
-			EstFree(buf2);
-			EstCheckpointFree(&a);
-			EstCheckpointFree(&b);
-			CHECK(IsZeroed(&b));
+				if (shape == 0)
+					Options(&o, (EstOptimizerKind) kind, NULL, 0);
+				else if (shape == 1)
+					Options(&o, (EstOptimizerKind) kind, one_hidden, 1);
+				else
+					Options(&o, (EstOptimizerKind) kind, three_hidden, 3);
+				/* bit 0 batch_norm, bit 1 dropout, bit 2 linear part */
+				o.batch_norm = feature & 1;
+				o.dropout = (feature & 2) ? 0.375 : 0.0;
+				o.linear = (feature & 4) ? 1 : 0;
+				o.dnn_subset = (feature + shape) % 3 == 0;
+				o.head = heads[(kind + feature) % 3];
+				o.activation = (EstActivation) (1 + (kind + shape + feature) % 7);
+				o.linear_kind = (EstOptimizerKind) (1 + (kind + feature) % 6);
+				o.variant = feature % 4;
+				MakeCheckpoint(&a, &o);
+				snprintf(what, sizeof(what), "kind %d shape %d feature %d",
+						 kind, shape, feature);
+				RoundTrip(&a, what);
+				EstCheckpointFree(&a);
+			}
 		}
+	}
+
+	/* rmsprop with momentum and centering: three slots */
+	{
+		EstCheckpoint a;
+		CkptOptions o;
+
+		Options(&o, EST_OPT_RMSPROP, one_hidden, 1);
+		o.variant = 3;
+		o.linear = 1;
+		o.linear_kind = EST_OPT_RMSPROP;
+		MakeCheckpoint(&a, &o);
+		CHECK(a.opt.n_slots == 3 && a.opt_linear.n_slots == 1);
+		RoundTrip(&a, "rmsprop, 3 slots");
+		EstCheckpointFree(&a);
+	}
+
+	/*
+	 * Values the encoder must keep as they are: a learning rate of 0 (the
+	 * end of a cosine schedule), momentum 0, -0.0 weights, no epoch
+	 * started with an all-zero epoch generator.
+	 */
+	{
+		EstCheckpoint a;
+
+		MakeFull(&a, EST_OPT_ADAM, EST_OPT_FTRL);
+		a.opt.learning_rate = 0.0;
+		a.opt_linear.learning_rate = 0.0;
+		a.net.bn_momentum = 0.0;
+		a.net.params[0] = -0.0f;
+		memset(&a.epoch, 0, sizeof(a.epoch));
+		RoundTrip(&a, "edge values");
+		EstCheckpointFree(&a);
 	}
 }
 
@@ -407,7 +690,7 @@ TestCheckpointByteFlips(void)
 	size_t		m;
 	int			wrong = 0;
 
-	MakeCheckpoint(&c, EST_OPT_ADAM, one_hidden, 1);
+	MakeFull(&c, EST_OPT_ADAM, EST_OPT_FTRL);
 	buf = Encode(&c, &len);
 	copy = malloc(len);
 	for (i = 0; i < len; i++)
@@ -448,7 +731,7 @@ TestCheckpointTruncations(void)
 	size_t		i;
 	int			wrong = 0;
 
-	MakeCheckpoint(&c, EST_OPT_ADAGRAD, one_hidden, 1);
+	MakeFull(&c, EST_OPT_RMSPROP, EST_OPT_ADAGRAD);
 	buf = Encode(&c, &len);
 	for (i = 0; i < len; i++)
 	{
@@ -473,6 +756,26 @@ TestCheckpointTruncations(void)
 	EstCheckpointFree(&c);
 }
 
+/*
+ * Resize changes the payload of s by delta bytes at its end, keeping the
+ * declared length in step.  Bytes dropped come back when it grows again;
+ * bytes beyond the original payload are zeros.
+ */
+static void
+Resize(Section *s, long delta)
+{
+	size_t		len = (size_t) ((long) s->len + delta);
+
+	if (len > s->cap)
+	{
+		s->payload = realloc(s->payload, len);
+		memset(s->payload + s->cap, 0, len - s->cap);
+		s->cap = len;
+	}
+	s->len = len;
+	s->declared = len;
+}
+
 void
 TestCheckpointLyingLengths(void)
 {
@@ -484,10 +787,15 @@ TestCheckpointLyingLengths(void)
 	Parsed		p;
 	Section    *s;
 	size_t		netw_len_at = 24 + 4;
+	size_t		n_params_at;
+	size_t		n_stats_at;
 	static const int64_t deltas[] = {-4, -1, 1, 4, 12};
 	size_t		d;
+	uint8_t		saved[8];
 
-	MakeCheckpoint(&c, EST_OPT_ADAM, one_hidden, 1);
+	MakeFull(&c, EST_OPT_ADAM, EST_OPT_FTRL);
+	n_params_at = ParamsAt(&c.net) - 8;
+	n_stats_at = ParamsAt(&c.net) + 4 * c.net.n_params;
 	buf = Encode(&c, &len);
 	copy = malloc(len);
 
@@ -517,67 +825,95 @@ TestCheckpointLyingLengths(void)
 
 	/* the section count */
 	memcpy(copy, buf, len);
-	PutLE32(copy + 20, 5);
+	PutLE32(copy + 20, 6);
 	Recrc(copy, len);
 	CHECK(Decode(copy, len, NULL, err) == EST_ECORRUPT);
-	PutLE32(copy + 20, 3);
-	Recrc(copy, len);
-	CHECK(Decode(copy, len, NULL, err) == EST_ECORRUPT);
-
-	/* n_params of NETW (at payload offset 12 + 4 * 3) */
-	memcpy(copy, buf, len);
-	PutLE64(copy + 36 + 24, GetLE64(copy + 36 + 24) + 1);
-	Recrc(copy, len);
-	CHECK(Decode(copy, len, NULL, err) == EST_ECORRUPT);
-	memcpy(copy, buf, len);
-	PutLE64(copy + 36 + 24, UINT64_C(1) << 62);
+	PutLE32(copy + 20, 4);
 	Recrc(copy, len);
 	CHECK(Decode(copy, len, NULL, err) == EST_ECORRUPT);
 	free(copy);
 
 	/*
-	 * Sections whose payload and declared length agree, but whose content
-	 * does not: one weight missing, one optimizer value missing, one
-	 * feature value missing, a longer STEP.
+	 * Counts inside the sections, with the section lengths kept valid:
+	 * one weight, statistic, slot value or feature value missing; counts
+	 * one off or huge.
 	 */
 	Parse(buf, len, &p);
+	CHECK(p.n == 5);
 	s = FindSection(&p, "NETW");
-	s->len -= 4;
-	s->declared -= 4;
-	ExpectAssembled(&p, EST_ECORRUPT, "NETW one weight short");
-	s->len += 4;
-	s->declared += 4;
+	Resize(s, -4);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW one statistic short");
+	Resize(s, +8);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW one statistic too many");
+	Resize(s, -4);
+	ExpectAssembled(&p, EST_OK, "NETW restored");
+	memcpy(saved, s->payload + n_params_at, 8);
+	PutLE64(s->payload + n_params_at, c.net.n_params + 1);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_params one too many");
+	PutLE64(s->payload + n_params_at, UINT64_C(1) << 62);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_params huge");
+	memcpy(s->payload + n_params_at, saved, 8);
+	memcpy(saved, s->payload + n_stats_at, 8);
+	PutLE64(s->payload + n_stats_at, c.net.n_stats - 1);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_stats one short");
+	PutLE64(s->payload + n_stats_at, UINT64_C(1) << 40);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_stats huge");
+	memcpy(s->payload + n_stats_at, saved, 8);
+	/* n_dnn_inputs (at 32) and n_linear_inputs (at 44) */
+	PutLE32(s->payload + 32, 3);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_dnn_inputs one too many");
+	PutLE32(s->payload + 32, 60000);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_dnn_inputs past the end");
+	PutLE32(s->payload + 32, 0xFFFFFFFFu);
+	ExpectAssembled(&p, EST_ELIMIT, "NETW n_dnn_inputs huge");
+	PutLE32(s->payload + 32, 2);
+	PutLE32(s->payload + 44, 0);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_linear_inputs zero");
+	PutLE32(s->payload + 44, 2);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_linear_inputs one too many");
+	PutLE32(s->payload + 44, 1);
+	ExpectAssembled(&p, EST_OK, "NETW counts restored");
 
 	s = FindSection(&p, "OPTM");
-	s->len -= 4;
-	s->declared -= 4;
+	Resize(s, -4);
 	ExpectAssembled(&p, EST_ECORRUPT, "OPTM one value short");
-	s->len += 4;
-	s->declared += 4;
-	PutLE64(s->payload + 56, GetLE64(s->payload + 56) + 1);
+	Resize(s, +4);
+	PutLE64(s->payload + OPT_N, GetLE64(s->payload + OPT_N) + 1);
 	ExpectAssembled(&p, EST_ECORRUPT, "OPTM n one too many");
-	PutLE64(s->payload + 56, UINT64_C(1) << 40);
+	PutLE64(s->payload + OPT_N, UINT64_C(1) << 40);
 	ExpectAssembled(&p, EST_ECORRUPT, "OPTM n huge");
-	PutLE64(s->payload + 56, c.net.n_params);
+	PutLE64(s->payload + OPT_N, c.net.linear_offset);
+	Resize(s, -(long) s->len + 100);
+	ExpectAssembled(&p, EST_ECORRUPT, "OPTM shorter than its fixed part");
+	FreeParsed(&p);
+
+	Parse(buf, len, &p);
+	s = FindSection(&p, "OPTL");
+	Resize(s, -4);
+	ExpectAssembled(&p, EST_ECORRUPT, "OPTL one value short");
+	Resize(s, +4);
+	PutLE64(s->payload + OPT_N, c.net.n_params - c.net.linear_offset - 1);
+	ExpectAssembled(&p, EST_ECORRUPT, "OPTL n one short");
+	PutLE64(s->payload + OPT_N, c.net.linear_offset);
+	ExpectAssembled(&p, EST_ECORRUPT, "OPTL n of the DNN");
+	PutLE64(s->payload + OPT_N, c.net.n_params - c.net.linear_offset);
 
 	s = FindSection(&p, "FEAT");
-	s->len -= 8;
-	s->declared -= 8;
+	Resize(s, -8);
 	ExpectAssembled(&p, EST_ECORRUPT, "FEAT one value short");
-	s->len += 8;
-	s->declared += 8;
-	PutLE32(s->payload, 4);
-	ExpectAssembled(&p, EST_ECORRUPT, "FEAT n_inputs one too many");
+	Resize(s, +8);
+	PutLE32(s->payload, 2);
+	ExpectAssembled(&p, EST_ECORRUPT, "FEAT n_inputs of the DNN");
 	PutLE32(s->payload, 0xFFFFFFFFu);
 	ExpectAssembled(&p, EST_ECORRUPT, "FEAT n_inputs huge");
 	PutLE32(s->payload, 3);
 
 	s = FindSection(&p, "STEP");
-	s->len -= 8;
-	s->declared -= 8;
+	Resize(s, -8);
 	ExpectAssembled(&p, EST_ECORRUPT, "STEP short");
-	s->len += 8;
-	s->declared += 8;
+	Resize(s, +16);
+	ExpectAssembled(&p, EST_ECORRUPT, "STEP long");
+	Resize(s, -8);
 
 	ExpectAssembled(&p, EST_OK, "reassembled unchanged");
 	FreeParsed(&p);
@@ -615,66 +951,146 @@ TestCheckpointBadValues(void)
 	Parsed		p;
 	Section    *netw;
 	Section    *optm;
+	Section    *optl;
 	Section    *feat;
 	Section    *step;
 	uint8_t		saved[64];
-	size_t		params_at = 12 + 4 * 3 + 8;	/* in NETW, for 2 layers */
-	size_t		slots_at = 64;	/* in OPTM */
+	size_t		params_at;
+	size_t		stats_at;
 	size_t		n_params;
+	size_t		n_optm;
+	size_t		n_optl;
 
-	MakeCheckpoint(&c, EST_OPT_ADAM, one_hidden, 1);
+	MakeFull(&c, EST_OPT_ADAM, EST_OPT_FTRL);
 	n_params = c.net.n_params;
+	n_optm = c.net.linear_offset;
+	n_optl = n_params - n_optm;
+	params_at = ParamsAt(&c.net);
+	stats_at = params_at + 4 * n_params + 8;
 	buf = Encode(&c, &len);
 	Parse(buf, len, &p);
 	netw = FindSection(&p, "NETW");
 	optm = FindSection(&p, "OPTM");
+	optl = FindSection(&p, "OPTL");
 	feat = FindSection(&p, "FEAT");
 	step = FindSection(&p, "STEP");
 
-#define ALTER(sec, off, size, stmt, what) \
+#define ALTER_TO(sec, off, size, stmt, expected, what) \
 	do { \
 		memcpy(saved, (sec)->payload + (off), (size)); \
 		stmt; \
-		ExpectAssembled(&p, EST_ECORRUPT, what); \
+		ExpectAssembled(&p, (expected), what); \
 		memcpy((sec)->payload + (off), saved, (size)); \
 	} while (0)
+#define ALTER(sec, off, size, stmt, what) \
+	ALTER_TO(sec, off, size, stmt, EST_ECORRUPT, what)
+#define U32(sec, off, v, what) \
+	ALTER(sec, off, 4, PutLE32((sec)->payload + (off), (v)), what)
+#define F64(sec, off, v, what) \
+	ALTER(sec, off, 8, PutF64At((sec)->payload + (off), (v)), what)
+#define F32(sec, off, v, what) \
+	ALTER(sec, off, 4, PutF32At((sec)->payload + (off), (v)), what)
 
-	ALTER(netw, params_at, 4, PutF32At(netw->payload + params_at, NAN),
-		  "NaN first weight");
-	ALTER(netw, params_at + 4 * (n_params - 1), 4,
-		  PutF32At(netw->payload + params_at + 4 * (n_params - 1), INFINITY),
-		  "infinite last weight");
-	ALTER(netw, 4, 4, PutLE32(netw->payload + 4, 0), "activation 0");
-	ALTER(netw, 4, 4, PutLE32(netw->payload + 4, 5), "activation 5");
-	ALTER(netw, 8, 4, PutLE32(netw->payload + 8, 3), "head 3");
-	ALTER(netw, 0, 4, PutLE32(netw->payload, 0), "no layers");
-	ALTER(netw, 12, 4, PutLE32(netw->payload + 12, 0), "zero inputs");
+	/* NETW: n_inputs 0, n_layers 4, activation 8, head 12, reduction 16,
+	 * sizes 20.., n_dnn 32, dnn 36 40, n_linear 44, linear 48,
+	 * batch_norm 52, momentum 56, epsilon 64, dropout 72 */
+	U32(netw, 0, 0, "zero inputs");
+	U32(netw, 0, 2, "fewer inputs than the indexes need");
+	ALTER_TO(netw, 0, 4, PutLE32(netw->payload, 70000), EST_ELIMIT,
+			 "too many inputs");
+	U32(netw, 4, 0, "no layers");
+	U32(netw, 8, 0, "activation 0");
+	U32(netw, 8, 8, "activation 8");
+	U32(netw, 12, 0, "head 0");
+	U32(netw, 12, 4, "head 4");
+	U32(netw, 12, EST_HEAD_SIGMOID, "sigmoid head with 2 outputs");
+	U32(netw, 16, 0, "reduction 0");
+	U32(netw, 16, 4, "reduction 4");
+	U32(netw, 20, 0, "zero-sized first layer");
+	U32(netw, 20, 3, "first layer not the DNN input count");
+	U32(netw, 28, 1, "softmax with 1 output");
+	U32(netw, 36, 3, "DNN index out of range");
+	U32(netw, 40, 0xFFFFFFFFu, "DNN index -1");
+	U32(netw, 48, 3, "linear index out of range");
+	U32(netw, 52, 2, "batch_norm 2");
+	F64(netw, 56, 1.0, "momentum 1");
+	F64(netw, 56, -0.25, "momentum negative");
+	F64(netw, 56, NAN, "momentum NaN");
+	F64(netw, 64, 0.0, "epsilon 0");
+	F64(netw, 64, -1e-3, "epsilon negative");
+	F64(netw, 64, INFINITY, "epsilon infinite");
+	F64(netw, 72, 1.0, "dropout 1");
+	F64(netw, 72, -0.1, "dropout negative");
+	F64(netw, 72, NAN, "dropout NaN");
+	F32(netw, params_at, NAN, "NaN first weight");
+	F32(netw, params_at + 4 * (n_params - 1), INFINITY,
+		"infinite last weight");
+	F32(netw, stats_at, NAN, "NaN moving mean");
+	F32(netw, stats_at + 4 * 4, -0.5f, "negative moving variance");
+	F32(netw, stats_at + 4 * 7, INFINITY, "infinite moving variance");
+	/* batch_norm off, with statistics still there */
+	U32(netw, 52, 0, "batch_norm 0 with statistics");
 
-	ALTER(optm, 0, 4, PutLE32(optm->payload, 4), "optimizer kind 4");
-	ALTER(optm, 4, 4, PutLE32(optm->payload + 4, 1), "adam with 1 slot");
-	ALTER(optm, 8, 8, PutF64At(optm->payload + 8, NAN), "NaN learning rate");
-	ALTER(optm, 16, 8, PutF64At(optm->payload + 16, 1.0), "beta1 1");
-	ALTER(optm, 24, 8, PutF64At(optm->payload + 24, -0.5), "beta2 negative");
-	ALTER(optm, 32, 8, PutF64At(optm->payload + 32, INFINITY),
-		  "infinite epsilon");
-	ALTER(optm, 48, 8, PutLE64(optm->payload + 48, UINT64_C(1) << 63),
+	U32(optm, OPT_KIND, 0, "optimizer kind 0");
+	U32(optm, OPT_KIND, 7, "optimizer kind 7");
+	U32(optm, OPT_N_SLOTS, 1, "adam with 1 slot");
+	F64(optm, OPT_LR, NAN, "NaN learning rate");
+	F64(optm, OPT_LR, -0.1, "negative learning rate");
+	F64(optm, OPT_BETA1, 1.0, "beta1 1");
+	F64(optm, OPT_BETA2, -0.5, "beta2 negative");
+	F64(optm, OPT_EPSILON, INFINITY, "infinite epsilon");
+	F64(optm, OPT_EPSILON, 0.0, "zero epsilon");
+	F64(optm, OPT_INIT_ACC, -1.0, "negative initial accumulator");
+	F64(optm, OPT_MOMENTUM, 1.0, "momentum 1");
+	U32(optm, OPT_NESTEROV, 2, "nesterov 2");
+	F64(optm, OPT_RHO, 1.5, "rho 1.5");
+	U32(optm, OPT_CENTERED, 7, "centered 7");
+	F64(optm, OPT_LR_POWER, 0.5, "positive learning rate power");
+	F64(optm, OPT_L1, -1.0, "negative l1");
+	F64(optm, OPT_L2, NAN, "NaN l2");
+	F64(optm, OPT_SHRINKAGE, -1.0, "negative shrinkage");
+	F64(optm, OPT_BETA, -INFINITY, "negative beta");
+	ALTER(optm, OPT_ITERATIONS, 8,
+		  PutLE64(optm->payload + OPT_ITERATIONS, UINT64_C(1) << 63),
 		  "negative iterations");
-	ALTER(optm, slots_at, 4, PutF32At(optm->payload + slots_at, NAN),
-		  "NaN first moment");
-	ALTER(optm, slots_at + 4 * n_params, 4,
-		  PutF32At(optm->payload + slots_at + 4 * n_params, -1.0f),
-		  "negative second moment");
+	F32(optm, OPT_SLOTS, NAN, "NaN first moment");
+	F32(optm, OPT_SLOTS + 4 * n_optm, -1.0f, "negative second moment");
 
-	ALTER(feat, 4, 8, PutF64At(feat->payload + 4, NAN), "NaN shift");
-	ALTER(feat, 4 + 8 * 3, 8, PutF64At(feat->payload + 4 + 8 * 3, 0.0),
-		  "zero scale");
-	ALTER(feat, 4 + 8 * 5, 8, PutF64At(feat->payload + 4 + 8 * 5, -INFINITY),
-		  "infinite scale");
+	U32(optl, OPT_KIND, 9, "linear optimizer kind 9");
+	U32(optl, OPT_N_SLOTS, 3, "ftrl with 3 slots");
+	F32(optl, OPT_SLOTS, -0.5f, "negative ftrl accumulator");
+	F32(optl, OPT_SLOTS + 4 * n_optl, NAN, "NaN ftrl linear slot");
+	F64(optl, OPT_L1, INFINITY, "infinite ftrl l1");
+	/* the linear optimizer may be of any kind; a plain sgd needs no slot */
+	ALTER_TO(optl, 0, 8,
+			 (PutLE32(optl->payload, EST_OPT_SGD),
+			  PutLE32(optl->payload + 4, 0)), EST_ECORRUPT,
+			 "sgd with the bytes of two slots");
+
+	F64(feat, 4, NAN, "NaN shift");
+	F64(feat, 4 + 8 * 3, 0.0, "zero scale");
+	F64(feat, 4 + 8 * 5, -INFINITY, "infinite scale");
 
 	ALTER(step, 0, 8, PutLE64(step->payload, UINT64_C(1) << 63),
 		  "negative global step");
 	ALTER(step, 8, 32, memset(step->payload + 8, 0, 32), "zero rng state");
+	ALTER(step, 72, 8, PutLE64(step->payload + 72, 151),
+		  "epoch position past its rows");
+	ALTER(step, 40, 32, memset(step->payload + 40, 0, 32),
+		  "zero epoch rng state in an epoch");
+	/* a finished epoch and no epoch at all are fine */
+	ALTER_TO(step, 72, 8, PutLE64(step->payload + 72, 150), EST_OK,
+			 "epoch position at its rows");
+	ALTER_TO(step, 40, 48,
+			 (memset(step->payload + 40, 0, 48)), EST_OK,
+			 "no epoch");
+	ALTER_TO(optm, OPT_LR, 8, PutF64At(optm->payload + OPT_LR, 0.0), EST_OK,
+			 "learning rate 0");
+#undef F32
+#undef F64
+#undef U32
 #undef ALTER
+#undef ALTER_TO
 
 	ExpectAssembled(&p, EST_OK, "unchanged");
 	FreeParsed(&p);
@@ -690,7 +1106,7 @@ TestCheckpointNewerVersion(void)
 	uint8_t    *buf;
 	size_t		len;
 
-	MakeCheckpoint(&c, EST_OPT_SGD, one_hidden, 1);
+	MakePlain(&c, EST_OPT_SGD);
 	buf = Encode(&c, &len);
 	PutLE32(buf + 8, 7);
 	Recrc(buf, len);
@@ -716,27 +1132,39 @@ TestCheckpointNewerVersion(void)
 }
 
 /*
- * ReplaceNetwork swaps the NETW payload of p for a hand-made header of
- * n_layers layers of the given sizes claiming n_params parameters,
- * followed by extra zero bytes.
+ * ReplaceNetwork swaps the NETW payload of p for a hand-made one of
+ * n_inputs inputs and n_layers layers of the given sizes, without index
+ * lists or batch_norm, claiming n_params parameters, followed by extra
+ * zero bytes (n_stats 0 then weights).
  */
 static void
 ReplaceNetwork(Parsed *p, uint32_t n_layers, const uint32_t *sizes,
 			   int n_sizes, uint64_t n_params, size_t extra)
 {
 	Section    *s = FindSection(p, "NETW");
-	size_t		len = 12 + 4 * (size_t) n_sizes + 8 + extra;
+	size_t		len = 20 + 4 * (size_t) n_sizes + 4 + 4 + 4 + 24 + 8 + extra;
+	uint8_t    *q;
 	int			i;
 
 	free(s->payload);
 	s->payload = calloc(1, len);
-	PutLE32(s->payload, n_layers);
-	PutLE32(s->payload + 4, EST_ACT_RELU);
-	PutLE32(s->payload + 8, EST_HEAD_SOFTMAX);
+	q = s->payload;
+	PutLE32(q, n_sizes > 0 ? sizes[0] : 1);
+	PutLE32(q + 4, n_layers);
+	PutLE32(q + 8, EST_ACT_RELU);
+	PutLE32(q + 12, EST_HEAD_SOFTMAX);
+	PutLE32(q + 16, EST_REDUCE_SUM);
+	q += 20;
 	for (i = 0; i < n_sizes; i++)
-		PutLE32(s->payload + 12 + 4 * i, sizes[i]);
-	PutLE64(s->payload + 12 + 4 * n_sizes, n_params);
+		PutLE32(q + 4 * i, sizes[i]);
+	q += 4 * n_sizes;
+	q += 4 + 4 + 4;				/* no indexes, no batch_norm */
+	PutF64At(q, 0.99);
+	PutF64At(q + 8, 0.001);
+	q += 24;
+	PutLE64(q, n_params);
 	s->len = len;
+	s->cap = len;
 	s->declared = len;
 }
 
@@ -754,7 +1182,7 @@ TestCheckpointLimits(void)
 	uint32_t	sizes[40];
 	int			i;
 
-	MakeCheckpoint(&c, EST_OPT_SGD, one_hidden, 1);
+	MakePlain(&c, EST_OPT_SGD);
 	buf = Encode(&c, &len);
 	Parse(buf, len, &p);
 
@@ -818,12 +1246,42 @@ TestCheckpointLimits(void)
 	for (i = 0; i < 40; i++)
 		sizes[i] = 2;
 	sizes[0] = 3;
-	ReplaceNetwork(&p, 33, sizes, 34, 3 * 2 + 2 + 32 * 6, 4 * (3 * 2 + 2 + 32 * 6));
+	ReplaceNetwork(&p, 33, sizes, 34, 3 * 2 + 2 + 32 * 6,
+				   4 * (3 * 2 + 2 + 32 * 6) + 8);
 	bad = AssembleAll(&p, &bad_len);
 	/* ...and fail only because the optimizer no longer matches */
 	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
 	CHECKF(strstr(err, "optimizer") != NULL, "message: %s", err);
 	free(bad);
+
+	/* index lists beyond EST_MAX_UNITS, or past the end: no allocation */
+	{
+		Section    *s;
+
+		sizes[0] = 3;
+		sizes[1] = 4;
+		sizes[2] = 2;
+		ReplaceNetwork(&p, 2, sizes, 3, 3 * 4 + 4 + 4 * 2 + 2,
+					   4 * (3 * 4 + 4 + 4 * 2 + 2) + 8);
+		bad = AssembleAll(&p, &bad_len);
+		/* the shape of the original: valid, with zero weights */
+		CHECKF(Decode(bad, bad_len, NULL, err) == EST_OK, "%s", err);
+		free(bad);
+		s = FindSection(&p, "NETW");
+		PutLE32(s->payload + 32, EST_MAX_UNITS + 1);
+		bad = AssembleAll(&p, &bad_len);
+		allocs = unit_total_allocs;
+		CHECK(Decode(bad, bad_len, NULL, err) == EST_ELIMIT);
+		CHECK(unit_total_allocs == allocs);
+		free(bad);
+		PutLE32(s->payload + 32, 0);
+		PutLE32(s->payload + 36, EST_MAX_UNITS);
+		bad = AssembleAll(&p, &bad_len);
+		allocs = unit_total_allocs;
+		CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+		CHECK(unit_total_allocs == allocs);
+		free(bad);
+	}
 
 	FreeParsed(&p);
 	EstFree(buf);
@@ -841,20 +1299,24 @@ TestCheckpointSections(void)
 	size_t		len;
 	size_t		bad_len;
 	Parsed		p;
-	const Section *order[5];
+	const Section *order[6];
 	Section		unknown;
 	Section		empty;
+	Section    *optl;
 
-	MakeCheckpoint(&c, EST_OPT_ADAGRAD, one_hidden, 1);
+	MakeFull(&c, EST_OPT_ADAGRAD, EST_OPT_FTRL);
 	buf = Encode(&c, &len);
 	Parse(buf, len, &p);
+	CHECK(p.n == 5 && memcmp(p.sec[2].tag, "OPTL", 4) == 0);
+	optl = &p.sec[2];
 
 	/* any order is accepted */
-	order[0] = &p.sec[3];
+	order[0] = &p.sec[4];
 	order[1] = &p.sec[2];
-	order[2] = &p.sec[0];
-	order[3] = &p.sec[1];
-	bad = Assemble(order, 4, 4, &bad_len);
+	order[2] = &p.sec[3];
+	order[3] = &p.sec[0];
+	order[4] = &p.sec[1];
+	bad = Assemble(order, 5, 5, &bad_len);
 	CHECKF(Decode(bad, bad_len, &d, err) == EST_OK, "%s", err);
 	if (d.net.params != NULL)
 	{
@@ -863,17 +1325,28 @@ TestCheckpointSections(void)
 	}
 	free(bad);
 
-	/* a missing section */
-	bad = Assemble(order, 3, 3, &bad_len);
+	/* a missing section, OPTL included when there is a linear part */
+	bad = Assemble(order + 1, 4, 4, &bad_len);
 	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
 	CHECK(strstr(err, "missing") != NULL);
 	free(bad);
+	order[1] = &p.sec[4];
+	bad = Assemble(order + 1, 4, 4, &bad_len);
+	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+	CHECKF(strstr(err, "OPTL") != NULL && strstr(err, "missing") != NULL,
+		   "message: %s", err);
+	free(bad);
+	order[1] = optl;
 
 	/* a repeated section */
-	order[4] = &p.sec[0];
-	bad = Assemble(order, 5, 5, &bad_len);
+	order[5] = &p.sec[0];
+	bad = Assemble(order, 6, 6, &bad_len);
 	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
 	CHECK(strstr(err, "more than once") != NULL);
+	free(bad);
+	order[5] = optl;
+	bad = Assemble(order, 6, 6, &bad_len);
+	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
 	free(bad);
 
 	/* an unknown tag, even with an empty payload */
@@ -881,15 +1354,15 @@ TestCheckpointSections(void)
 	unknown.payload = NULL;
 	unknown.len = 0;
 	unknown.declared = 0;
-	order[4] = &unknown;
-	bad = Assemble(order, 5, 5, &bad_len);
+	order[5] = &unknown;
+	bad = Assemble(order, 6, 6, &bad_len);
 	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
 	free(bad);
 
 	/* lowercase tag */
 	memcpy(unknown.tag, "netw", 4);
-	order[2] = &unknown;
-	bad = Assemble(order, 4, 4, &bad_len);
+	order[3] = &unknown;
+	bad = Assemble(order, 5, 5, &bad_len);
 	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
 	free(bad);
 
@@ -898,16 +1371,17 @@ TestCheckpointSections(void)
 	empty.payload = NULL;
 	empty.len = 0;
 	empty.declared = 0;
-	order[2] = &empty;
-	bad = Assemble(order, 4, 4, &bad_len);
-	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
-	free(bad);
-	memcpy(empty.tag, "OPTM", 4);
-	order[2] = &p.sec[0];
 	order[3] = &empty;
-	bad = Assemble(order, 4, 4, &bad_len);
+	bad = Assemble(order, 5, 5, &bad_len);
 	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
 	free(bad);
+	order[3] = &p.sec[0];
+	memcpy(empty.tag, "OPTL", 4);
+	order[1] = &empty;
+	bad = Assemble(order, 5, 5, &bad_len);
+	CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+	free(bad);
+	order[1] = optl;
 
 	/* no section at all */
 	bad = Assemble(order, 0, 0, &bad_len);
@@ -929,7 +1403,32 @@ TestCheckpointSections(void)
 		free(withtail);
 		free(bad);
 	}
+	FreeParsed(&p);
+	EstFree(buf);
+	EstCheckpointFree(&c);
 
+	/* an OPTL section on a network without a linear part */
+	MakePlain(&c, EST_OPT_SGD);
+	buf = Encode(&c, &len);
+	Parse(buf, len, &p);
+	CHECK(p.n == 4);
+	{
+		Section		extra;
+
+		memcpy(extra.tag, "OPTL", 4);
+		extra.payload = p.sec[1].payload;
+		extra.len = p.sec[1].len;
+		extra.declared = p.sec[1].len;
+		order[0] = &p.sec[0];
+		order[1] = &p.sec[1];
+		order[2] = &extra;
+		order[3] = &p.sec[2];
+		order[4] = &p.sec[3];
+		bad = Assemble(order, 5, 5, &bad_len);
+		CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+		CHECKF(strstr(err, "no linear part") != NULL, "message: %s", err);
+		free(bad);
+	}
 	FreeParsed(&p);
 	EstFree(buf);
 	EstCheckpointFree(&c);
@@ -945,34 +1444,47 @@ TestCheckpointEncodeRejects(void)
 	long		live;
 	float		saved;
 
-	MakeCheckpoint(&c, EST_OPT_ADAM, one_hidden, 1);
+	MakeFull(&c, EST_OPT_ADAM, EST_OPT_FTRL);
 	live = unit_live_allocs;
 
+#define REJECT(stmt, undo) \
+	do { \
+		stmt; \
+		CHECKF(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL, \
+			   "%s", #stmt); \
+		CHECK(buf == NULL && len == 0); \
+		undo; \
+	} while (0)
+
 	saved = c.net.params[3];
-	c.net.params[3] = NAN;
-	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
-	CHECK(buf == NULL && len == 0);
-	c.net.params[3] = saved;
-
-	c.opt.n--;
-	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
-	c.opt.n++;
-
-	c.features.n_inputs = 2;
-	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
-	c.features.n_inputs = 3;
-
-	c.features.scale[1] = 0.0;
-	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
-	c.features.scale[1] = 1.0;
-
-	memset(&c.rng, 0, sizeof(c.rng));
-	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
-	EstRngSeed(&c.rng, 1);
-
-	c.opt.n_slots = 1;
-	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
-	c.opt.n_slots = 2;
+	REJECT(c.net.params[3] = NAN, c.net.params[3] = saved);
+	REJECT(c.opt.n--, c.opt.n++);
+	REJECT(c.opt_linear.n++, c.opt_linear.n--);
+	REJECT(c.opt_linear.n_slots = 1, c.opt_linear.n_slots = 2);
+	REJECT(c.opt_linear.learning_rate = -1, c.opt_linear.learning_rate = 0.125);
+	REJECT(c.opt.n_slots = 1, c.opt.n_slots = 2);
+	REJECT(c.opt.beta1 = 1.0, c.opt.beta1 = 0.9);
+	REJECT(c.features.n_inputs = 2, c.features.n_inputs = 3);
+	REJECT(c.features.scale[1] = 0.0, c.features.scale[1] = 1.0);
+	REJECT(memset(&c.rng, 0, sizeof(c.rng)), EstRngSeed(&c.rng, 1));
+	REJECT(c.epoch.position = 151, c.epoch.position = 70);
+	REJECT(memset(&c.epoch.rng, 0, sizeof(c.epoch.rng)),
+		   EstRngSeed(&c.epoch.rng, 1));
+	REJECT(c.net.bn_momentum = 1.0, c.net.bn_momentum = 0.99);
+	REJECT(c.net.bn_epsilon = 0.0, c.net.bn_epsilon = 0.001);
+	REJECT(c.net.dropout = 1.0, c.net.dropout = 0.25);
+	REJECT(c.net.batch_norm = 2, c.net.batch_norm = 1);
+	REJECT(c.net.stats[c.net.sizes[1]] = -1.0f,
+		   c.net.stats[c.net.sizes[1]] = 1.0f);
+	REJECT(c.net.dnn_inputs[1] = 3, c.net.dnn_inputs[1] = 0);
+	REJECT(c.net.linear_inputs[0] = -1, c.net.linear_inputs[0] = 1);
+	REJECT(c.net.linear_offset--, c.net.linear_offset++);
+	REJECT(c.net.reduction = (EstReduction) 0,
+		   c.net.reduction = EST_REDUCE_SUM_OVER_BATCH_SIZE);
+	REJECT(c.net.head = EST_HEAD_SIGMOID, c.net.head = EST_HEAD_SOFTMAX);
+	REJECT(c.opt_linear.slot[0][0] = -1.0f, c.opt_linear.slot[0][0] = 0.1f);
+	REJECT(c.global_step = -1, c.global_step = 5);
+#undef REJECT
 
 	CHECK(unit_live_allocs == live);
 	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_OK);

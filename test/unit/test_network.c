@@ -1,18 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * test_network.c
- *	  Tests of network shapes, the forward pass, the heads and the
- *	  backward pass.
+ *	  Tests of network specifications, the forward pass, batch
+ *	  normalisation, dropout, the linear part, the heads and the backward
+ *	  pass.
  *
  * The gradient checks compare EstNetworkBackward with central finite
- * differences of EstHeadLoss.  The network computes in float32, so the
- * step is 1e-3 and the loss is evaluated in double from float logits:
- * the rounding noise of a difference quotient is then about 1e-5, far
- * below the tolerance of 1e-3 + 1e-2 * |gradient| per parameter.  The
- * relative error of the whole gradient must also stay below 2e-3 (it is
- * about 1e-5 to 3e-4).  A deliberately wrong gradient must fail.
- * Each check also demands a gradient that is not trivially small and
- * mostly nonzero, so that it cannot pass by comparing zeros.
+ * differences of EstHeadLoss (plus EstNetworkPenalty where a penalty is
+ * tested).  The network computes in float32, so the step is 1e-3 and the
+ * loss is evaluated in double from float logits: the rounding noise of a
+ * difference quotient is then about 1e-5, far below the tolerance of
+ * 1e-3 + 1e-2 * |gradient| per parameter.  The relative error of the
+ * whole gradient must also stay below 2e-3.  A deliberately wrong
+ * gradient must fail.  Each check also demands a gradient that is not
+ * trivially small and mostly nonzero, so that it cannot pass by comparing
+ * zeros.  Training forwards re-seed their generator before every
+ * evaluation, so that every evaluation draws the same dropout masks.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +25,18 @@
 #include <string.h>
 
 #include "unit.h"
+
+/*
+ * FillUniform fills v with uniform values in [lo, hi).
+ */
+static void
+FillUniform(EstRng *rng, float *v, size_t n, double lo, double hi)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		v[i] = (float) (lo + (hi - lo) * EstRngUniform(rng));
+}
 
 /* ----------------------------------------------------------------
  * Initialisation and limits
@@ -42,14 +57,16 @@ TestNetworkInit(void)
 	int			nonzero_bias = 0;
 
 	EstRngSeed(&rng, 1);
-	CHECK(EstNetworkInit(&net, 3, hidden, 2, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
-	CHECK(net.n_layers == 3);
+	CHECK(UnitNetworkInit(&net, 3, hidden, 2, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
+	CHECK(net.n_layers == 3 && net.n_inputs == 3);
 	CHECK(net.sizes[0] == 3 && net.sizes[1] == 5 && net.sizes[2] == 4 &&
 		  net.sizes[3] == 2);
 	/* 3*5+5 + 5*4+4 + 4*2+2 = 20 + 24 + 10 */
-	CHECK(net.n_params == 54);
-	CHECK(EstNetworkParamCount(3, hidden, 2, 2) == 54);
+	CHECK(net.n_params == 54 && net.linear_offset == 54);
+	CHECK(net.n_stats == 0 && net.stats == NULL);
+	CHECK(net.reduction == EST_REDUCE_SUM_OVER_BATCH_SIZE);
+	CHECK(net.bn_momentum == 0.99 && net.bn_epsilon == 0.001);
 	CHECK(net.offset_w[0] == 0 && net.offset_b[0] == 15);
 	CHECK(net.offset_w[1] == 20 && net.offset_b[1] == 40);
 	CHECK(net.offset_w[2] == 44 && net.offset_b[2] == 52);
@@ -93,14 +110,14 @@ TestNetworkInit(void)
 
 	/* the same seed gives the same network */
 	EstRngSeed(&rng, 1);
-	CHECK(EstNetworkInit(&net2, 3, hidden, 2, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
+	CHECK(UnitNetworkInit(&net2, 3, hidden, 2, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
 	CHECK(memcmp(net.params, net2.params, sizeof(float) * net.n_params) == 0);
 	EstNetworkFree(&net2);
 
 	/* without rng every parameter is zero */
-	CHECK(EstNetworkInit(&net2, 3, hidden, 2, 2, EST_ACT_TANH,
-						 EST_HEAD_SQUARED, NULL, err) == EST_OK);
+	CHECK(UnitNetworkInit(&net2, 3, hidden, 2, 2, EST_ACT_TANH,
+						  EST_HEAD_SQUARED, NULL, err) == EST_OK);
 	{
 		int			nonzero = 0;
 
@@ -115,10 +132,92 @@ TestNetworkInit(void)
 	EstNetworkFree(&net);		/* twice is harmless */
 
 	/* a linear model */
-	CHECK(EstNetworkInit(&net, 4, NULL, 0, 3, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
+	CHECK(UnitNetworkInit(&net, 4, NULL, 0, 3, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
 	CHECK(net.n_layers == 1 && net.n_params == 15);
-	CHECK(EstNetworkParamCount(4, NULL, 0, 3) == 15);
+	{
+		EstNetworkSpec spec;
+
+		UnitSpec(&spec, 4, NULL, 0, 3, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+		CHECK(EstNetworkParamCount(&spec) == 15);
+	}
+	EstNetworkFree(&net);
+}
+
+/*
+ * A 6-input network whose DNN reads inputs (5, 0) through hidden layers
+ * of 3 and 2 units with batch_norm, and whose linear part reads inputs
+ * (1, 2, 4), with 2 outputs:
+ *	 W0 2x3 at 0, b0 at 6, W1 3x2 at 9, b1 at 15, W2 2x2 at 17, b2 at 21,
+ *	 gamma1 at 23, beta1 at 26, gamma2 at 29, beta2 at 31,
+ *	 linear kernel 3x2 at 33, linear bias at 39: 41 parameters;
+ *	 statistics: layer 1 at 0 (mean 3, variance 3), layer 2 at 6: 10.
+ * Glorot draws: 6 for W0, 6 for W1, 4 for W2, then 6 for the linear
+ * kernel.
+ */
+void
+TestNetworkInitLayout(void)
+{
+	static const int hidden[2] = {3, 2};
+	static const int dnn[2] = {5, 0};
+	static const int lin[3] = {1, 2, 4};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+	int			k;
+
+	UnitSpec(&spec, 6, hidden, 2, 2, EST_ACT_ELU, EST_HEAD_SOFTMAX);
+	spec.n_dnn_inputs = 2;
+	spec.dnn_inputs = dnn;
+	spec.n_linear_inputs = 3;
+	spec.linear_inputs = lin;
+	spec.batch_norm = 1;
+	spec.bn_momentum = 0.9;
+	spec.bn_epsilon = 0.01;
+	spec.dropout = 0.25;
+	spec.reduction = EST_REDUCE_MEAN;
+	CHECK(EstNetworkParamCount(&spec) == 41);
+	EstRngSeed(&rng, 5);
+	CHECKF(EstNetworkInit(&net, &spec, &rng, err) == EST_OK, "%s", err);
+	CHECK(net.n_inputs == 6 && net.sizes[0] == 2 && net.n_layers == 3);
+	CHECK(net.n_dnn_inputs == 2 && net.dnn_inputs[0] == 5 &&
+		  net.dnn_inputs[1] == 0);
+	CHECK(net.n_linear_inputs == 3 && net.linear_inputs[2] == 4);
+	CHECK(net.n_params == 41 && net.linear_offset == 33);
+	CHECK(net.offset_w[0] == 0 && net.offset_b[0] == 6);
+	CHECK(net.offset_w[1] == 9 && net.offset_b[1] == 15);
+	CHECK(net.offset_w[2] == 17 && net.offset_b[2] == 21);
+	CHECK(net.offset_gamma[1] == 23 && net.offset_beta[1] == 26);
+	CHECK(net.offset_gamma[2] == 29 && net.offset_beta[2] == 31);
+	CHECK(net.n_stats == 10 && net.offset_stats[1] == 0 &&
+		  net.offset_stats[2] == 6);
+	CHECK(net.bn_momentum == 0.9 && net.bn_epsilon == 0.01 &&
+		  net.dropout == 0.25 && net.reduction == EST_REDUCE_MEAN &&
+		  net.batch_norm == 1);
+	CHECK(net.params[23] == 1.0f && net.params[25] == 1.0f &&
+		  net.params[30] == 1.0f);
+	CHECK(net.params[26] == 0.0f && net.params[32] == 0.0f);
+	CHECK(net.params[39] == 0.0f && net.params[40] == 0.0f);
+	CHECK(net.stats[0] == 0.0f && net.stats[3] == 1.0f &&
+		  net.stats[5] == 1.0f && net.stats[6] == 0.0f &&
+		  net.stats[8] == 1.0f && net.stats[9] == 1.0f);
+
+	/* the linear kernel is drawn after the 16 dense kernel weights */
+	EstRngSeed(&rng, 5);
+	for (k = 0; k < 16; k++)
+		(void) EstRngUniform(&rng);
+	CHECK(net.params[33] ==
+		  (float) ((2.0 * EstRngUniform(&rng) - 1.0) * sqrt(6.0 / 5.0)));
+	CHECK(net.params[34] != 0.0f && net.params[38] != 0.0f);
+	EstNetworkFree(&net);
+	CHECK(net.dnn_inputs == NULL && net.stats == NULL);
+
+	/* batch_norm without hidden layers has nothing to normalise */
+	UnitSpec(&spec, 3, NULL, 0, 1, EST_ACT_RELU, EST_HEAD_SIGMOID);
+	spec.batch_norm = 1;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_OK);
+	CHECK(net.n_params == 4 && net.n_stats == 0);
 	EstNetworkFree(&net);
 }
 
@@ -126,68 +225,147 @@ void
 TestNetworkLimits(void)
 {
 	EstNetwork	net;
+	EstNetworkSpec spec;
 	char		err[EST_ERRMSG_LEN];
 	int			hidden[EST_MAX_LAYERS + 1];
 	int			big[2] = {65536, 4096};
+	int			idx[2] = {0, 1};
 	int			i;
 	long		allocs_before;
 
 	for (i = 0; i < EST_MAX_LAYERS + 1; i++)
 		hidden[i] = 2;
 
-	CHECK(EstNetworkInit(&net, 2, hidden, EST_MAX_LAYERS, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_OK);
+	CHECK(UnitNetworkInit(&net, 2, hidden, EST_MAX_LAYERS, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_OK);
 	EstNetworkFree(&net);
 
 	allocs_before = unit_total_allocs;
-	CHECK(EstNetworkInit(&net, 2, hidden, EST_MAX_LAYERS + 1, 2,
-						 EST_ACT_RELU, EST_HEAD_SOFTMAX, NULL,
-						 err) == EST_ELIMIT);
+	CHECK(UnitNetworkInit(&net, 2, hidden, EST_MAX_LAYERS + 1, 2,
+						  EST_ACT_RELU, EST_HEAD_SOFTMAX, NULL,
+						  err) == EST_ELIMIT);
 	CHECK(strstr(err, "33") != NULL && strstr(err, "32") != NULL);
 	CHECK(net.params == NULL && net.n_layers == 0);
 
-	CHECK(EstNetworkInit(&net, 0, hidden, 1, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
-	CHECK(EstNetworkInit(&net, EST_MAX_UNITS + 1, hidden, 1, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_ELIMIT);
+	CHECK(UnitNetworkInit(&net, 0, hidden, 1, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, EST_MAX_UNITS + 1, hidden, 1, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_ELIMIT);
 	CHECK(strstr(err, "65537") != NULL && strstr(err, "65536") != NULL);
 	hidden[0] = 0;
-	CHECK(EstNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
 	hidden[0] = EST_MAX_UNITS + 1;
-	CHECK(EstNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_ELIMIT);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_ELIMIT);
+	CHECK(strstr(err, "65537") != NULL && strstr(err, "65536") != NULL);
 	hidden[0] = 2;
-	CHECK(EstNetworkInit(&net, 2, hidden, 1, 0, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
-	CHECK(EstNetworkInit(&net, 2, hidden, 1, EST_MAX_CLASSES + 1,
-						 EST_ACT_RELU, EST_HEAD_SOFTMAX, NULL,
-						 err) == EST_ELIMIT);
-	CHECK(EstNetworkInit(&net, 2, hidden, -1, 2, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
-	CHECK(EstNetworkInit(&net, 2, hidden, 1, 2, (EstActivation) 9,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
-	CHECK(EstNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
-						 (EstHead) 0, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 0, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, EST_MAX_CLASSES + 1,
+						  EST_ACT_RELU, EST_HEAD_SOFTMAX, NULL,
+						  err) == EST_ELIMIT);
+	CHECK(UnitNetworkInit(&net, 2, hidden, -1, 2, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 2, (EstActivation) 8,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 2, (EstActivation) 0,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
+						  (EstHead) 0, NULL, err) == EST_EINVAL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
+						  (EstHead) 4, NULL, err) == EST_EINVAL);
+	/* the sigmoid head has one output, softmax at least two */
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 2, EST_ACT_RELU,
+						  EST_HEAD_SIGMOID, NULL, err) == EST_EINVAL);
+	CHECK(strstr(err, "sigmoid") != NULL);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 1, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_EINVAL);
+
+	/* inconsistent options */
+	UnitSpec(&spec, 2, hidden, 1, 2, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	spec.reduction = (EstReduction) 4;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.reduction = 0;
+	spec.dropout = 1.0;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.dropout = -0.1;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.dropout = NAN;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.dropout = 0.0;
+	spec.bn_momentum = 1.0;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.bn_momentum = -0.5;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.bn_momentum = 0.0;
+	spec.bn_epsilon = -1e-3;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.bn_epsilon = INFINITY;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.bn_epsilon = 0.0;
+	spec.n_dnn_inputs = 2;
+	spec.dnn_inputs = NULL;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.dnn_inputs = idx;
+	idx[1] = 2;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	CHECK(EstNetworkParamCount(&spec) == 0);
+	idx[1] = -1;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	idx[1] = 1;
+	spec.n_dnn_inputs = -1;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.n_dnn_inputs = EST_MAX_UNITS + 1;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_ELIMIT);
+	CHECK(strstr(err, "65537") != NULL && strstr(err, "65536") != NULL);
+	spec.n_dnn_inputs = 2;
+	spec.n_linear_inputs = 2;
+	spec.linear_inputs = NULL;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	spec.linear_inputs = idx;
+	idx[0] = 5;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_EINVAL);
+	idx[0] = 0;
+	spec.n_linear_inputs = EST_MAX_UNITS + 1;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_ELIMIT);
+	spec.n_linear_inputs = 2;
+	CHECK(unit_total_allocs == allocs_before);
+	CHECKF(EstNetworkInit(&net, &spec, NULL, err) == EST_OK, "%s", err);
+	/* 2*2+2 + 2*2+2 + linear 2*2+2 */
+	CHECK(net.n_params == 18 && net.linear_offset == 12);
+	EstNetworkFree(&net);
 
 	/*
 	 * 65536 * 4096 + 4096 + 4096 * 10 + 10 = 268480522 parameters, just
 	 * over the limit of 2^28 = 268435456.
 	 */
-	CHECK(EstNetworkInit(&net, 65536, &big[1], 1, 10, EST_ACT_RELU,
-						 EST_HEAD_SOFTMAX, NULL, err) == EST_ELIMIT);
+	allocs_before = unit_total_allocs;
+	CHECK(UnitNetworkInit(&net, 65536, &big[1], 1, 10, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, NULL, err) == EST_ELIMIT);
 	CHECKF(strcmp(err, "network needs 268480522 parameters, the limit is 268435456") == 0,
 		   "message: %s", err);
-	CHECK(EstNetworkParamCount(65536, &big[1], 1, 10) == 0);
+	UnitSpec(&spec, 65536, &big[1], 1, 10, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	CHECK(EstNetworkParamCount(&spec) == 0);
+	/* 65535 * 4096 + 4096 is exactly the limit; a linear part pushes it over */
+	UnitSpec(&spec, 65535, NULL, 0, 4096, EST_ACT_RELU, EST_HEAD_SQUARED);
+	CHECK(EstNetworkParamCount(&spec) == EST_MAX_PARAMS);
+	spec.n_linear_inputs = 1;
+	spec.linear_inputs = idx;
+	CHECK(EstNetworkParamCount(&spec) == 0);
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_ELIMIT);
+	CHECKF(strcmp(err, "network needs 268443648 parameters, the limit is 268435456") == 0,
+		   "message: %s", err);
 	/* the largest shape of all does not overflow the count */
 	for (i = 0; i < EST_MAX_LAYERS; i++)
 		hidden[i] = EST_MAX_UNITS;
-	CHECK(EstNetworkParamCount(EST_MAX_UNITS, hidden, EST_MAX_LAYERS,
-							   EST_MAX_CLASSES) == 0);
-	CHECK(EstNetworkInit(&net, EST_MAX_UNITS, hidden, EST_MAX_LAYERS,
-						 EST_MAX_CLASSES, EST_ACT_RELU, EST_HEAD_SOFTMAX,
-						 NULL, err) == EST_ELIMIT);
-	CHECK(EstNetworkParamCount(0, hidden, 1, 2) == 0);
+	UnitSpec(&spec, EST_MAX_UNITS, hidden, EST_MAX_LAYERS, EST_MAX_CLASSES,
+			 EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	spec.batch_norm = 1;
+	CHECK(EstNetworkParamCount(&spec) == 0);
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_ELIMIT);
+	UnitSpec(&spec, 0, hidden, 1, 2, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	CHECK(EstNetworkParamCount(&spec) == 0);
 	/* nothing was allocated by any failed call */
 	CHECK(unit_total_allocs == allocs_before);
 	(void) big[0];
@@ -206,7 +384,8 @@ TestNetworkLimits(void)
  * relu (5.5, 0), output 2 * 5.5 - 3 * 0 + 0.25 = 11.25.
  * For x = (-1, 0.5): pre = (-1 + 1 + 0.5, 1 + 0.25 - 1) = (0.5, 0.25),
  * output 1 - 0.75 + 0.25 = 0.5.
- * With tanh instead, output 2 tanh(5.5) - 3 tanh(-1) + 0.25.
+ * With another activation f the output is 2 f(5.5) - 3 f(-1) + 0.25:
+ * elu f(-1) = e^-1 - 1, leaky_relu f(-1) = -0.2, gelu f(x) = x Phi(x).
  */
 void
 TestForwardByHand(void)
@@ -219,9 +398,11 @@ TestForwardByHand(void)
 	int			hidden[1] = {2};
 	float		scratch[8];
 	double		out;
+	double		gelu55 = 5.5 * 0.5 * (1 + erf(5.5 / sqrt(2.0)));
+	double		gelum1 = -1.0 * 0.5 * (1 + erf(-1.0 / sqrt(2.0)));
 
-	CHECK(EstNetworkInit(&net, 2, hidden, 1, 1, EST_ACT_RELU,
-						 EST_HEAD_SQUARED, NULL, err) == EST_OK);
+	CHECK(UnitNetworkInit(&net, 2, hidden, 1, 1, EST_ACT_RELU,
+						  EST_HEAD_SQUARED, NULL, err) == EST_OK);
 	CHECK(net.n_params == 9);
 	memcpy(net.params, params, sizeof(params));
 	CHECK(EstWorkspaceInit(&ws, &net, 4, err) == EST_OK);
@@ -229,6 +410,7 @@ TestForwardByHand(void)
 	CHECK(fabsf(ws.act[1][0] - 5.5f) < 1e-6f && ws.act[1][1] == 0.0f);
 	CHECK(fabsf(ws.act[2][0] - 11.25f) < 1e-5f);
 	CHECK(fabsf(ws.act[2][1] - 0.5f) < 1e-6f);
+	CHECK(ws.training == 0);
 	EstNetworkPredictOne(&net, X, scratch, &out);
 	CHECK(fabs(out - 11.25) < 1e-6);
 
@@ -242,80 +424,295 @@ TestForwardByHand(void)
 	net.activation = EST_ACT_LINEAR;
 	EstNetworkForward(&net, &ws, X, 2);
 	CHECK(fabs(ws.act[2][0] - (2 * 5.5 - 3 * -1.0 + 0.25)) < 1e-5);
+	net.activation = EST_ACT_ELU;
+	EstNetworkForward(&net, &ws, X, 2);
+	CHECK(fabs(ws.act[2][0] - (2 * 5.5 - 3 * (exp(-1.0) - 1) + 0.25)) < 1e-5);
+	net.activation = EST_ACT_LEAKY_RELU;
+	EstNetworkForward(&net, &ws, X, 2);
+	CHECK(fabs(ws.act[2][0] - (2 * 5.5 - 3 * -0.2 + 0.25)) < 1e-5);
+	net.activation = EST_ACT_GELU;
+	EstNetworkForward(&net, &ws, X, 2);
+	CHECKF(fabs(ws.act[2][0] - (2 * gelu55 - 3 * gelum1 + 0.25)) < 1e-5,
+		   "gelu %g", ws.act[2][0]);
+	/* gelu(-1) = -0.158655..., the exact (not tanh) form */
+	CHECK(fabs(gelum1 + 0.15865525393145707) < 1e-12);
+	CHECK(fabs(ws.act[1][1] + 0.15865525f) < 1e-6f);
 
 	EstWorkspaceFree(&ws);
 	EstNetworkFree(&net);
 }
 
 /*
- * FillUniform fills v with uniform values in [lo, hi).
+ * Batch normalisation by hand.  One input, one linear hidden unit with
+ * W0 = 1, b0 = 0, gamma 2, beta 0.5, eps 0.001, momentum 0.99, and an
+ * output W1 = 1, b1 = 0; rows x = 1, 2, 3.  Training: batch mean 2,
+ * population variance 2/3, y = 2 (x - 2) / sqrt(2/3 + 0.001) + 0.5;
+ * moving mean 0.99 * 0 + 0.01 * 2 = 0.02, moving variance 0.99 * 1 +
+ * 0.01 * 2/3.  Inference then uses the moving statistics.
  */
-static void
-FillUniform(EstRng *rng, float *v, size_t n, double lo, double hi)
+void
+TestBatchNormByHand(void)
 {
-	size_t		i;
+	static const int hidden[1] = {1};
+	static const float X[3] = {1, 2, 3};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	EstRng		rng;
+	EstRng		before;
+	char		err[EST_ERRMSG_LEN];
+	float	   *scratch;
+	double		out;
+	double		sd = sqrt(2.0 / 3.0 + 0.001);
+	double		mm = 0.02;
+	double		mv = 0.99 + 0.01 * 2.0 / 3.0;
+	int			i;
 
-	for (i = 0; i < n; i++)
-		v[i] = (float) (lo + (hi - lo) * EstRngUniform(rng));
+	UnitSpec(&spec, 1, hidden, 1, 1, EST_ACT_LINEAR, EST_HEAD_SQUARED);
+	spec.batch_norm = 1;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_OK);
+	CHECK(net.n_params == 2 + 2 + 2);
+	net.params[net.offset_w[0]] = 1.0f;
+	net.params[net.offset_w[1]] = 1.0f;
+	net.params[net.offset_gamma[1]] = 2.0f;
+	net.params[net.offset_beta[1]] = 0.5f;
+	CHECK(EstWorkspaceInit(&ws, &net, 3, err) == EST_OK);
+
+	EstRngSeed(&rng, 9);
+	before = rng;
+	EstNetworkForwardTrain(&net, &ws, X, 3, &rng);
+	CHECK(ws.training == 1);
+	/* without dropout the generator is not touched */
+	CHECK(memcmp(&rng, &before, sizeof(rng)) == 0);
+	for (i = 0; i < 3; i++)
+		CHECKF(fabs(ws.act[2][i] - (2.0 * (X[i] - 2.0) / sd + 0.5)) < 1e-5,
+			   "row %d: %g", i, ws.act[2][i]);
+	CHECK(fabs(ws.batch_mean[1][0] - 2.0) < 1e-7);
+	CHECK(fabs(ws.batch_inv_std[1][0] - 1.0 / sd) < 1e-6);
+	CHECK(fabs(ws.pre[1][0] - (-1.0 / sd)) < 1e-6);
+	CHECK(fabs(net.stats[0] - mm) < 1e-7);
+	CHECK(fabs(net.stats[1] - mv) < 1e-7);
+
+	EstNetworkForward(&net, &ws, X, 3);
+	CHECK(ws.training == 0);
+	for (i = 0; i < 3; i++)
+		CHECKF(fabs(ws.act[2][i] - (2.0 * (X[i] - mm) / sqrt(mv + 0.001) + 0.5)) < 1e-5,
+			   "row %d: %g", i, ws.act[2][i]);
+	/* inference leaves the moving statistics alone */
+	CHECK(fabs(net.stats[0] - mm) < 1e-7);
+	scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
+	EstNetworkPredictOne(&net, X + 2, scratch, &out);
+	CHECK(fabs(out - ws.act[2][2]) < 1e-6);
+	free(scratch);
+
+	/* a second training forward moves the statistics again */
+	EstNetworkForwardTrain(&net, &ws, X, 3, &rng);
+	CHECK(fabs(net.stats[0] - (0.99 * mm + 0.01 * 2)) < 1e-7);
+	CHECK(fabs(net.stats[1] - (0.99 * mv + 0.01 * 2.0 / 3.0)) < 1e-6);
+
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
 }
 
+/*
+ * Dropout by hand: a 3-4-1 network with rate 0.5.  Each kept hidden
+ * value is twice its inference value, the pattern is the one of the
+ * generator's draws (row by row, unit by unit: dropped when the draw is
+ * below 0.5), and the training forward consumes exactly 4 draws per row
+ * and hidden layer.  Inference forwards drop nothing.
+ */
+void
+TestDropoutByHand(void)
+{
+	static const int hidden[2] = {4, 3};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	EstRng		rng;
+	EstRng		ref;
+	char		err[EST_ERRMSG_LEN];
+	float		X[5 * 3];
+	float		infer[5 * 4];
+	float		infer2[5 * 3];
+	int			mismatches = 0;
+	int			dropped = 0;
+	int			i;
+
+	UnitSpec(&spec, 3, hidden, 2, 1, EST_ACT_TANH, EST_HEAD_SIGMOID);
+	spec.dropout = 0.5;
+	EstRngSeed(&rng, 4);
+	CHECK(EstNetworkInit(&net, &spec, &rng, err) == EST_OK);
+	FillUniform(&rng, X, 15, -1, 1);
+	CHECK(EstWorkspaceInit(&ws, &net, 5, err) == EST_OK);
+	EstNetworkForward(&net, &ws, X, 5);
+	memcpy(infer, ws.act[1], sizeof(infer));
+
+	EstRngSeed(&rng, 77);
+	ref = rng;
+	EstNetworkForwardTrain(&net, &ws, X, 5, &rng);
+	for (i = 0; i < 20; i++)
+	{
+		int			drop = EstRngUniform(&ref) < 0.5;
+		float		expect = drop ? 0.0f : 2.0f * infer[i];
+
+		if (drop)
+			dropped++;
+		if (fabsf(ws.act[1][i] - expect) > 1e-6f ||
+			ws.mask[1][i] != (drop ? 0.0f : 2.0f))
+			mismatches++;
+	}
+	CHECKF(mismatches == 0, "%d of 20 values differ", mismatches);
+	CHECK(dropped > 2 && dropped < 18);
+	/* the second hidden layer's 15 draws follow */
+	for (i = 0; i < 15; i++)
+		(void) EstRngUniform(&ref);
+	CHECK(memcmp(&ref, &rng, sizeof(rng)) == 0);
+
+	/* inference: no dropout */
+	EstNetworkForward(&net, &ws, X, 5);
+	CHECK(memcmp(infer, ws.act[1], sizeof(infer)) == 0);
+	memcpy(infer2, ws.act[2], sizeof(infer2));
+	EstNetworkForward(&net, &ws, X, 5);
+	CHECK(memcmp(infer2, ws.act[2], sizeof(infer2)) == 0);
+
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
+ * The DNN reads inputs (2, 0) and the linear part inputs (1, 2): with
+ * x = (1, 2, 3), the DNN (no hidden layer, W = [[1], [10]], b = 100)
+ * gives 3 + 10 + 100 = 113 and the linear part (W = [[1000], [-1]],
+ * b = 0.5) 2000 - 3 + 0.5 = 1997.5: logit 2110.5.
+ */
+void
+TestWideAndDeepByHand(void)
+{
+	static const int dnn[2] = {2, 0};
+	static const int lin[2] = {1, 2};
+	static const float X[3] = {1, 2, 3};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	char		err[EST_ERRMSG_LEN];
+	float		scratch[4];
+	double		out;
+
+	UnitSpec(&spec, 3, NULL, 0, 1, EST_ACT_RELU, EST_HEAD_SQUARED);
+	spec.n_dnn_inputs = 2;
+	spec.dnn_inputs = dnn;
+	spec.n_linear_inputs = 2;
+	spec.linear_inputs = lin;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_OK);
+	CHECK(net.n_params == 3 + 3 && net.linear_offset == 3);
+	CHECK(EstNetworkScratchSize(&net) == 2);
+	net.params[0] = 1.0f;
+	net.params[1] = 10.0f;
+	net.params[2] = 100.0f;
+	net.params[3] = 1000.0f;
+	net.params[4] = -1.0f;
+	net.params[5] = 0.5f;
+	CHECK(EstWorkspaceInit(&ws, &net, 1, err) == EST_OK);
+	EstNetworkForward(&net, &ws, X, 1);
+	CHECK(ws.act[1][0] == 2110.5f);
+	CHECK(ws.input[0] == 3.0f && ws.input[1] == 1.0f);
+	EstNetworkPredictOne(&net, X, scratch, &out);
+	CHECK(out == 2110.5);
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
+ * Every activation, head and option: the batched forward (and
+ * EstHeadProbabilities) agrees with EstNetworkPredictOne, whose scratch
+ * is exactly EstNetworkScratchSize floats long.
+ */
 void
 TestForwardMatchesPredictOne(void)
 {
 	static const EstActivation acts[] = {
-		EST_ACT_RELU, EST_ACT_TANH, EST_ACT_SIGMOID, EST_ACT_LINEAR
+		EST_ACT_RELU, EST_ACT_TANH, EST_ACT_SIGMOID, EST_ACT_LINEAR,
+		EST_ACT_ELU, EST_ACT_LEAKY_RELU, EST_ACT_GELU
 	};
+	static const int dnn[3] = {4, 1, 1};
+	static const int lin[2] = {0, 3};
 	int			hidden[3] = {7, 5, 6};
 	EstRng		rng;
 	char		err[EST_ERRMSG_LEN];
-	float		X[10 * 4];
-	float		scratch[2 * 7];
+	float		X[10 * 5];
 	double		probs[10 * 3];
 	double		out[3];
 	size_t		a;
 	int			head;
+	int			variant;
 
 	EstRngSeed(&rng, 3);
-	FillUniform(&rng, X, 40, -2, 2);
-	for (head = EST_HEAD_SOFTMAX; head <= EST_HEAD_SQUARED; head++)
+	FillUniform(&rng, X, 50, -2, 2);
+	for (variant = 0; variant < 4; variant++)
 	{
-		for (a = 0; a < 4; a++)
+		for (head = EST_HEAD_SOFTMAX; head <= EST_HEAD_SIGMOID; head++)
 		{
-			EstNetwork	net;
-			EstWorkspace ws;
-			double		worst = 0.0;
-			int			i;
-			int			j;
-
-			CHECK(EstNetworkInit(&net, 4, hidden, 3, 3, acts[a],
-								 (EstHead) head, &rng, err) == EST_OK);
-			/* nonzero biases too */
-			for (j = 0; j < 3; j++)
-				FillUniform(&rng, net.params + net.offset_b[j],
-							(size_t) net.sizes[j + 1], -0.5, 0.5);
-			CHECK(EstWorkspaceInit(&ws, &net, 10, err) == EST_OK);
-			EstNetworkForward(&net, &ws, X, 10);
-			EstHeadProbabilities(&net, &ws, 10, probs);
-			for (i = 0; i < 10; i++)
+			for (a = 0; a < sizeof(acts) / sizeof(acts[0]); a++)
 			{
-				double		sum = 0.0;
+				EstNetworkSpec spec;
+				EstNetwork	net;
+				EstWorkspace ws;
+				float	   *scratch;
+				int			k = head == EST_HEAD_SIGMOID ? 1 : 3;
+				double		worst = 0.0;
+				size_t		p;
+				int			i;
+				int			j;
 
-				EstNetworkPredictOne(&net, X + 4 * i, scratch, out);
-				for (j = 0; j < 3; j++)
+				UnitSpec(&spec, 5, hidden, 3, k, acts[a], (EstHead) head);
+				/* 1: batch_norm; 2: dnn subset and linear part; 3: all */
+				spec.batch_norm = (variant & 1);
+				spec.dropout = 0.3;
+				if (variant & 2)
 				{
-					double		d = fabs(out[j] - probs[i * 3 + j]);
-
-					if (d > worst)
-						worst = d;
-					sum += out[j];
+					spec.n_dnn_inputs = 3;
+					spec.dnn_inputs = dnn;
+					spec.n_linear_inputs = 2;
+					spec.linear_inputs = lin;
 				}
-				if (head == EST_HEAD_SOFTMAX)
-					CHECK(fabs(sum - 1.0) < 1e-9);
+				CHECK(EstNetworkInit(&net, &spec, &rng, err) == EST_OK);
+				/* nonzero biases, gamma, beta and moving statistics */
+				for (p = 0; p < net.n_params; p++)
+					if (net.params[p] == 0.0f || net.params[p] == 1.0f)
+						net.params[p] = (float) (0.5 + EstRngUniform(&rng)) *
+							(net.params[p] == 0.0f ? 0.5f : 1.0f);
+				for (p = 0; p < net.n_stats; p++)
+					net.stats[p] = (float) (0.2 + EstRngUniform(&rng));
+				CHECK(EstWorkspaceInit(&ws, &net, 10, err) == EST_OK);
+				EstNetworkForward(&net, &ws, X, 10);
+				EstHeadProbabilities(&net, &ws, 10, probs);
+				scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
+				for (i = 0; i < 10; i++)
+				{
+					double		sum = 0.0;
+
+					EstNetworkPredictOne(&net, X + 5 * i, scratch, out);
+					for (j = 0; j < k; j++)
+					{
+						double		d = fabs(out[j] - probs[i * k + j]);
+
+						if (head == EST_HEAD_SQUARED)
+							d /= 1.0 + fabs(out[j]);
+						if (!(d <= worst))
+							worst = d;
+						sum += out[j];
+					}
+					if (head == EST_HEAD_SOFTMAX)
+						CHECK(fabs(sum - 1.0) < 1e-9);
+					if (head == EST_HEAD_SIGMOID)
+						CHECK(out[0] > 0.0 && out[0] < 1.0);
+				}
+				CHECKF(worst < 1e-5, "variant %d activation %d head %d: difference %g",
+					   variant, (int) acts[a], head, worst);
+				free(scratch);
+				EstWorkspaceFree(&ws);
+				EstNetworkFree(&net);
 			}
-			CHECKF(worst < 1e-5, "activation %d head %d: difference %g",
-				   (int) acts[a], head, worst);
-			EstWorkspaceFree(&ws);
-			EstNetworkFree(&net);
 		}
 	}
 }
@@ -335,18 +732,19 @@ LinearNet(EstNetwork *net, int k, EstHead head)
 	char		err[EST_ERRMSG_LEN];
 	int			i;
 
-	CHECK(EstNetworkInit(net, k, NULL, 0, k, EST_ACT_LINEAR, head, NULL,
-						 err) == EST_OK);
+	CHECK(UnitNetworkInit(net, k, NULL, 0, k, EST_ACT_LINEAR, head, NULL,
+						  err) == EST_OK);
 	for (i = 0; i < k; i++)
 		net->params[i * k + i] = 1.0f;
 }
 
 /*
- * Logits (0, 0) with label 0 give loss ln 2 and gradient (-1/2, 1/2);
- * logits (1, 2, 3) with label 2 give log(e + e^2 + e^3) - 3.  With
- * weights 1 and 3 the mean is (1 * l0 + 3 * l1) / 4 and the gradient of
- * row i is scaled by w_i / 4.  For the squared head, outputs (1, 2)
- * against labels (0, 4) give (1 + 4) / 2 = 2.5 and gradient
+ * Softmax: logits (0, 0, 0) with label 0 give ln 3 and gradient
+ * (1/3 - 1, 1/3, 1/3); logits (1, 2, 3) with label 2 give
+ * log(e + e^2 + e^3) - 3.  With weights 1 and 3 the three reductions
+ * divide l0 + 3 l1 by 2 (rows), 1 (sum) and 4 (weights), and scale row
+ * i's gradient by w_i over the same.  For the squared head, outputs
+ * (1, 2) against labels (0, 4) give (1 + 4) / 2 = 2.5 and gradient
  * 2 * (1, -2) / 2 = (1, -2).
  */
 void
@@ -359,7 +757,7 @@ TestHeadLossValues(void)
 	float		y[2] = {0, 2};
 	float		w[2] = {1, 3};
 	float		wz[2] = {0, 0};
-	double		l0 = log(2.0);
+	double		l0 = log(3.0);
 	double		l1 = log(exp(1.0) + exp(2.0) + exp(3.0)) - 3.0;
 	double		loss;
 	double		p;
@@ -368,19 +766,37 @@ TestHeadLossValues(void)
 	CHECK(EstWorkspaceInit(&ws, &net, 2, err) == EST_OK);
 	EstNetworkForward(&net, &ws, X, 2);
 	loss = EstHeadLoss(&net, &ws, y, NULL, 2, 1);
-	/* row 0 has three zero logits: loss ln 3 */
-	l0 = log(3.0);
 	CHECK(fabs(loss - (l0 + l1) / 2) < 1e-6);
 	CHECK(fabs(ws.delta[1][0] - (1.0 / 3 - 1) / 2) < 1e-7);
 	CHECK(fabs(ws.delta[1][1] - (1.0 / 3) / 2) < 1e-7);
 	p = exp(3.0) / (exp(1.0) + exp(2.0) + exp(3.0));
 	CHECK(fabs(ws.delta[1][5] - (p - 1) / 2) < 1e-7);
 
+	/* the three reductions with weights */
+	loss = EstHeadLoss(&net, &ws, y, w, 2, 1);
+	CHECK(fabs(loss - (l0 + 3 * l1) / 2) < 1e-6);
+	CHECK(fabs(ws.delta[1][5] - 3 * (p - 1) / 2) < 1e-7);
+	net.reduction = EST_REDUCE_SUM;
+	loss = EstHeadLoss(&net, &ws, y, w, 2, 1);
+	CHECK(fabs(loss - (l0 + 3 * l1)) < 1e-6);
+	CHECK(fabs(ws.delta[1][5] - 3 * (p - 1)) < 1e-6);
+	CHECK(fabs(ws.delta[1][0] - (1.0 / 3 - 1)) < 1e-7);
+	net.reduction = EST_REDUCE_MEAN;
 	loss = EstHeadLoss(&net, &ws, y, w, 2, 1);
 	CHECK(fabs(loss - (l0 + 3 * l1) / 4) < 1e-6);
 	CHECK(fabs(ws.delta[1][5] - 3 * (p - 1) / 4) < 1e-7);
+	/* without weights MEAN and SUM_OVER_BATCH_SIZE agree */
+	loss = EstHeadLoss(&net, &ws, y, NULL, 2, 0);
+	CHECK(fabs(loss - (l0 + l1) / 2) < 1e-6);
+	net.reduction = EST_REDUCE_SUM;
+	loss = EstHeadLoss(&net, &ws, y, NULL, 2, 0);
+	CHECK(fabs(loss - (l0 + l1)) < 1e-6);
 
 	/* all weights zero: loss 0 and no gradient */
+	net.reduction = EST_REDUCE_MEAN;
+	loss = EstHeadLoss(&net, &ws, y, wz, 2, 1);
+	CHECK(loss == 0.0 && ws.delta[1][5] == 0.0f);
+	net.reduction = EST_REDUCE_SUM_OVER_BATCH_SIZE;
 	loss = EstHeadLoss(&net, &ws, y, wz, 2, 1);
 	CHECK(loss == 0.0 && ws.delta[1][5] == 0.0f);
 
@@ -388,6 +804,8 @@ TestHeadLossValues(void)
 	y[1] = 3;
 	CHECK(isnan(EstHeadLoss(&net, &ws, y, NULL, 2, 1)));
 	y[1] = 1.5f;
+	CHECK(isnan(EstHeadLoss(&net, &ws, y, NULL, 2, 0)));
+	y[1] = -1;
 	CHECK(isnan(EstHeadLoss(&net, &ws, y, NULL, 2, 0)));
 	EstWorkspaceFree(&ws);
 	EstNetworkFree(&net);
@@ -408,12 +826,67 @@ TestHeadLossValues(void)
 }
 
 /*
+ * The sigmoid head: logits 0, 3, -2 and 1000 with labels 1, 0, 1, 0
+ * give ln 2, 3 + ln(1 + e^-3), 2 + ln(1 + e^-2) and 1000 (stably), and
+ * gradients (sigmoid(z) - y) / 4.  Probabilities are sigmoid(z).
+ */
+void
+TestSigmoidHead(void)
+{
+	EstNetwork	net;
+	EstWorkspace ws;
+	char		err[EST_ERRMSG_LEN];
+	float		X[4] = {0, 3, -2, 1000};
+	float		y[4] = {1, 0, 1, 0};
+	double		probs[4];
+	double		expect = (log(2.0) + 3 + log1p(exp(-3.0)) + 2 +
+						  log1p(exp(-2.0)) + 1000) / 4;
+	double		loss;
+	float		scratch[1];
+	double		out;
+
+	LinearNet(&net, 1, EST_HEAD_SIGMOID);
+	CHECK(EstWorkspaceInit(&ws, &net, 4, err) == EST_OK);
+	EstNetworkForward(&net, &ws, X, 4);
+	loss = EstHeadLoss(&net, &ws, y, NULL, 4, 1);
+	CHECKF(fabs(loss - expect) < 1e-9, "loss %.12g, expected %.12g", loss,
+		   expect);
+	CHECK(fabs(ws.delta[1][0] - (0.5 - 1) / 4) < 1e-8);
+	CHECK(fabs(ws.delta[1][1] - (1 / (1 + exp(-3.0))) / 4) < 1e-8);
+	CHECK(fabs(ws.delta[1][2] - (1 / (1 + exp(2.0)) - 1) / 4) < 1e-8);
+	CHECK(fabs(ws.delta[1][3] - 0.25) < 1e-8);
+	EstHeadProbabilities(&net, &ws, 4, probs);
+	CHECK(probs[0] == 0.5 && fabs(probs[1] - 1 / (1 + exp(-3.0))) < 1e-12);
+	CHECK(probs[3] == 1.0);
+	EstNetworkPredictOne(&net, X + 2, scratch, &out);
+	CHECK(fabs(out - 1 / (1 + exp(2.0))) < 1e-12);
+	/* labels must be 0 or 1 */
+	y[2] = 0.5f;
+	CHECK(isnan(EstHeadLoss(&net, &ws, y, NULL, 4, 1)));
+	CHECK(ws.delta[1][2] == 0.0f);
+	y[2] = 2;
+	CHECK(isnan(EstHeadLoss(&net, &ws, y, NULL, 4, 0)));
+	/* -1000 with label 1 is 1000 too, not inf */
+	X[0] = -1000;
+	y[2] = 1;
+	EstNetworkForward(&net, &ws, X, 1);
+	loss = EstHeadLoss(&net, &ws, y, NULL, 1, 1);
+	CHECK(loss == 1000.0 && ws.delta[1][0] == -1.0f);
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
  * Huge logits and pre-activations never overflow exp: losses, gradients
  * and probabilities stay finite.
  */
 void
 TestHeadLossStability(void)
 {
+	static const EstActivation acts[] = {
+		EST_ACT_SIGMOID, EST_ACT_TANH, EST_ACT_ELU, EST_ACT_GELU,
+		EST_ACT_LEAKY_RELU
+	};
 	EstNetwork	net;
 	EstWorkspace ws;
 	char		err[EST_ERRMSG_LEN];
@@ -426,6 +899,7 @@ TestHeadLossStability(void)
 	int			hidden[1] = {3};
 	float		scratch[6];
 	double		out[2];
+	size_t		a;
 
 	LinearNet(&net, 3, EST_HEAD_SOFTMAX);
 	CHECK(EstWorkspaceInit(&ws, &net, 2, err) == EST_OK);
@@ -444,40 +918,35 @@ TestHeadLossStability(void)
 	EstWorkspaceFree(&ws);
 	EstNetworkFree(&net);
 
-	/* sigmoid and tanh layers saturate without NaN */
+	/* saturating layers give no NaN */
+	for (a = 0; a < sizeof(acts) / sizeof(acts[0]); a++)
 	{
-		static const EstActivation acts[] = {EST_ACT_SIGMOID, EST_ACT_TANH};
-		int			a;
-
-		for (a = 0; a < 2; a++)
-		{
-			CHECK(EstNetworkInit(&net, 3, hidden, 1, 2, acts[a],
-								 EST_HEAD_SOFTMAX, NULL, err) == EST_OK);
-			for (i = 0; i < 9; i++)
-				net.params[i] = (i % 2) ? 1e3f : -1e3f;
-			for (i = 12; i < 18; i++)
-				net.params[i] = 1.0f;
-			CHECK(EstWorkspaceInit(&ws, &net, 2, err) == EST_OK);
-			X[0] = 1e5f;
-			X[1] = -1e5f;
-			X[2] = 3.0f;
-			X[3] = -1e5f;
-			X[4] = 1e5f;
-			X[5] = -1.0f;
-			EstNetworkForward(&net, &ws, X, 2);
-			loss = EstHeadLoss(&net, &ws, y, NULL, 2, 1);
-			EstNetworkBackward(&net, &ws, X, 2);
-			finite = isfinite(loss);
-			for (i = 0; i < (int) net.n_params; i++)
-				if (!isfinite(ws.grad[i]))
-					finite = 0;
-			EstNetworkPredictOne(&net, X, scratch, out);
-			if (!isfinite(out[0]) || !isfinite(out[1]))
+		CHECK(UnitNetworkInit(&net, 3, hidden, 1, 2, acts[a],
+							  EST_HEAD_SOFTMAX, NULL, err) == EST_OK);
+		for (i = 0; i < 9; i++)
+			net.params[i] = (i % 2) ? 1e3f : -1e3f;
+		for (i = 12; i < 18; i++)
+			net.params[i] = 1e-3f;
+		CHECK(EstWorkspaceInit(&ws, &net, 2, err) == EST_OK);
+		X[0] = 1e5f;
+		X[1] = -1e5f;
+		X[2] = 3.0f;
+		X[3] = -1e5f;
+		X[4] = 1e5f;
+		X[5] = -1.0f;
+		EstNetworkForward(&net, &ws, X, 2);
+		loss = EstHeadLoss(&net, &ws, y, NULL, 2, 1);
+		EstNetworkBackward(&net, &ws, X, 2);
+		finite = isfinite(loss);
+		for (i = 0; i < (int) net.n_params; i++)
+			if (!isfinite(ws.grad[i]))
 				finite = 0;
-			CHECKF(finite, "activation %d", (int) acts[a]);
-			EstWorkspaceFree(&ws);
-			EstNetworkFree(&net);
-		}
+		EstNetworkPredictOne(&net, X, scratch, out);
+		if (!isfinite(out[0]) || !isfinite(out[1]))
+			finite = 0;
+		CHECKF(finite, "activation %d", (int) acts[a]);
+		EstWorkspaceFree(&ws);
+		EstNetworkFree(&net);
 	}
 }
 
@@ -491,47 +960,83 @@ typedef struct GradResult
 	int			bad;			/* parameters outside the tolerance */
 	double		ana_norm;
 	int			nonzero;		/* parameters with a nonzero gradient */
-	double		min_margin;		/* smallest |pre-activation| of relu */
+	double		min_margin;		/* smallest |activation input| */
 } GradResult;
 
+/* What a gradient check evaluates. */
+typedef struct GradSetup
+{
+	const float *X;
+	const float *y;
+	const float *weights;
+	int			n;
+	int			training;		/* training forwards, generator re-seeded */
+	double		l1;				/* penalty added to the loss */
+	double		l2;
+} GradSetup;
+
 #define GRAD_STEP	1e-3
+#define GRAD_SEED	12345
 
 /*
- * MinPreActivation returns the smallest |pre-activation| of any hidden
- * unit over the batch, computed in double; a relu network whose margin
- * is well above the step has no kink within the finite difference.
+ * RunForward runs the forward pass of the setup: a training forward
+ * re-seeds its generator, so that every call draws the same masks.
+ */
+static void
+RunForward(EstNetwork *net, EstWorkspace *ws, const GradSetup *g)
+{
+	if (g->training)
+	{
+		EstRng		rng;
+
+		EstRngSeed(&rng, GRAD_SEED);
+		EstNetworkForwardTrain(net, ws, g->X, g->n, &rng);
+	}
+	else
+		EstNetworkForward(net, ws, g->X, g->n);
+}
+
+static double
+Objective(EstNetwork *net, EstWorkspace *ws, const GradSetup *g,
+		  int with_grad)
+{
+	double		loss = EstHeadLoss(net, ws, g->y, g->weights, g->n,
+								   with_grad);
+
+	if (g->l1 != 0.0 || g->l2 != 0.0)
+		loss += EstNetworkPenalty(net, g->l1, g->l2);
+	return loss;
+}
+
+/*
+ * MinMargin returns the smallest |activation input| of any hidden unit in
+ * the last forward; a relu network whose margin is well above the step's
+ * effect has no kink within the finite difference.
  */
 static double
-MinPreActivation(const EstNetwork *net, const float *X, int n)
+MinMargin(const EstNetwork *net, const EstWorkspace *ws, int n)
 {
 	double		margin = INFINITY;
-	double		cur[64];
-	double		next[64];
-	int			r;
 	int			l;
 	int			i;
 	int			j;
 
-	for (r = 0; r < n; r++)
+	for (l = 1; l < net->n_layers; l++)
 	{
-		for (i = 0; i < net->sizes[0]; i++)
-			cur[i] = X[r * net->sizes[0] + i];
-		for (l = 0; l < net->n_layers - 1; l++)
+		int			units = net->sizes[l];
+
+		for (i = 0; i < n; i++)
 		{
-			const float *w = net->params + net->offset_w[l];
-			const float *b = net->params + net->offset_b[l];
-
-			for (j = 0; j < net->sizes[l + 1]; j++)
+			for (j = 0; j < units; j++)
 			{
-				double		z = b[j];
+				double		v = ws->pre[l][(size_t) i * units + j];
 
-				for (i = 0; i < net->sizes[l]; i++)
-					z += cur[i] * w[i * net->sizes[l + 1] + j];
-				if (fabs(z) < margin)
-					margin = fabs(z);
-				next[j] = z > 0 ? z : 0;
+				if (net->batch_norm)
+					v = net->params[net->offset_gamma[l] + j] * v +
+						net->params[net->offset_beta[l] + j];
+				if (fabs(v) < margin)
+					margin = fabs(v);
 			}
-			memcpy(cur, next, sizeof(double) * net->sizes[l + 1]);
 		}
 	}
 	return margin;
@@ -542,8 +1047,8 @@ MinPreActivation(const EstNetwork *net, const float *X, int n)
  * to parameter tamper_index, to test the test) with central differences.
  */
 static GradResult
-GradCheck(EstNetwork *net, const float *X, const float *y,
-		  const float *weights, int n, long tamper_index, double tamper)
+GradCheck(EstNetwork *net, const GradSetup *g, long tamper_index,
+		  double tamper)
 {
 	EstWorkspace ws;
 	char		err[EST_ERRMSG_LEN];
@@ -555,12 +1060,15 @@ GradCheck(EstNetwork *net, const float *X, const float *y,
 	size_t		p;
 
 	memset(&res, 0, sizeof(res));
-	CHECK(EstWorkspaceInit(&ws, net, n, err) == EST_OK);
+	CHECK(EstWorkspaceInit(&ws, net, g->n, err) == EST_OK);
 	ana = calloc(net->n_params, sizeof(double));
 
-	EstNetworkForward(net, &ws, X, n);
-	(void) EstHeadLoss(net, &ws, y, weights, n, 1);
-	EstNetworkBackward(net, &ws, X, n);
+	RunForward(net, &ws, g);
+	res.min_margin = MinMargin(net, &ws, g->n);
+	(void) Objective(net, &ws, g, 1);
+	EstNetworkBackward(net, &ws, g->X, g->n);
+	if (g->l1 != 0.0 || g->l2 != 0.0)
+		EstNetworkPenaltyGrad(net, &ws, g->l1, g->l2);
 	for (p = 0; p < net->n_params; p++)
 		ana[p] = ws.grad[p];
 	if (tamper_index >= 0 && (size_t) tamper_index < net->n_params)
@@ -577,11 +1085,11 @@ GradCheck(EstNetwork *net, const float *X, const float *y,
 		double		d;
 
 		net->params[p] = up;
-		EstNetworkForward(net, &ws, X, n);
-		lp = EstHeadLoss(net, &ws, y, weights, n, 0);
+		RunForward(net, &ws, g);
+		lp = Objective(net, &ws, g, 0);
 		net->params[p] = down;
-		EstNetworkForward(net, &ws, X, n);
-		lm = EstHeadLoss(net, &ws, y, weights, n, 0);
+		RunForward(net, &ws, g);
+		lm = Objective(net, &ws, g, 0);
 		net->params[p] = saved;
 		/* divide by the step that float actually took */
 		num = (lp - lm) / ((double) up - (double) down);
@@ -602,55 +1110,133 @@ GradCheck(EstNetwork *net, const float *X, const float *y,
 	}
 	res.rel_norm = sqrt(diff2) / (sqrt(num2) + sqrt(ana2) + 1e-12);
 	res.ana_norm = sqrt(ana2);
-	res.min_margin = MinPreActivation(net, X, n);
 	free(ana);
 	EstWorkspaceFree(&ws);
 	return res;
 }
 
+/* A gradient check case: the specification and the setup's options. */
+typedef struct GradCase
+{
+	int			n_inputs;
+	const int  *hidden;
+	int			n_hidden;
+	int			n_outputs;
+	EstActivation act;
+	EstHead		head;
+	EstReduction reduction;
+	int			weighted;
+	int			batch_norm;
+	double		dropout;
+	int			n_dnn;
+	const int  *dnn;
+	int			n_linear;
+	const int  *linear;
+	int			training;
+	double		l1;
+	double		l2;
+} GradCase;
+
 /*
- * RunGradCheck builds a network of the given shape with Glorot weights
- * and random biases, random inputs in [-1.5, 1.5], labels and (when
- * weighted) row weights in [0.2, 2], and checks its gradient.  For relu
- * it tries seeds until every hidden pre-activation is at least 0.05 from
- * the kink, so that no finite difference crosses it.
+ * RunGradCase builds the case's network with Glorot weights and random
+ * biases (and gamma in [0.5, 1.5], beta in [-0.3, 0.3], moving
+ * statistics around 0 and 1), random inputs in [-1.5, 1.5], labels and
+ * (when weighted) row weights in [0.2, 2], and checks its gradient.  For
+ * activations with a kink it tries seeds until every activation input is
+ * at least 0.05 from it; with an l1 penalty no kernel weight is near 0.
  */
 static void
-RunGradCheck(int n_inputs, const int *hidden, int n_hidden, int n_outputs,
-			 EstActivation act, EstHead head, int weighted)
+RunGradCase(const GradCase *gc)
 {
 	enum
 	{
 		N = 6
 	};
+	EstNetworkSpec spec;
 	EstNetwork	net;
+	EstWorkspace ws;
 	EstRng		rng;
+	GradSetup	g;
 	char		err[EST_ERRMSG_LEN];
 	float		X[N * 16];
 	float		y[N * 16];
 	float		w[N];
 	GradResult	res;
 	uint64_t	seed;
+	int			kinked = gc->act == EST_ACT_RELU ||
+		gc->act == EST_ACT_LEAKY_RELU;
 	int			i;
 	int			l;
 
+	UnitSpec(&spec, gc->n_inputs, gc->hidden, gc->n_hidden, gc->n_outputs,
+			 gc->act, gc->head);
+	spec.reduction = gc->reduction;
+	spec.batch_norm = gc->batch_norm;
+	spec.dropout = gc->dropout;
+	spec.n_dnn_inputs = gc->n_dnn;
+	spec.dnn_inputs = gc->dnn;
+	spec.n_linear_inputs = gc->n_linear;
+	spec.linear_inputs = gc->linear;
+
+	memset(&g, 0, sizeof(g));
+	g.X = X;
+	g.y = y;
+	g.weights = gc->weighted ? w : NULL;
+	g.n = N;
+	g.training = gc->training;
+	g.l1 = gc->l1;
+	g.l2 = gc->l2;
+
 	for (seed = 1; seed < 1000; seed++)
 	{
+		double		margin;
+		size_t		p;
+
 		EstRngSeed(&rng, seed);
-		CHECK(EstNetworkInit(&net, n_inputs, hidden, n_hidden, n_outputs,
-							 act, head, &rng, err) == EST_OK);
+		CHECKF(EstNetworkInit(&net, &spec, &rng, err) == EST_OK, "%s", err);
 		for (l = 0; l < net.n_layers; l++)
 			FillUniform(&rng, net.params + net.offset_b[l],
 						(size_t) net.sizes[l + 1], -0.3, 0.3);
-		FillUniform(&rng, X, (size_t) N * n_inputs, -1.5, 1.5);
-		if (head == EST_HEAD_SOFTMAX)
+		for (l = 1; net.batch_norm && l < net.n_layers; l++)
+		{
+			FillUniform(&rng, net.params + net.offset_gamma[l],
+						(size_t) net.sizes[l], 0.5, 1.5);
+			FillUniform(&rng, net.params + net.offset_beta[l],
+						(size_t) net.sizes[l], -0.3, 0.3);
+			FillUniform(&rng, net.stats + net.offset_stats[l],
+						(size_t) net.sizes[l], -0.2, 0.2);
+			FillUniform(&rng, net.stats + net.offset_stats[l] + net.sizes[l],
+						(size_t) net.sizes[l], 0.5, 1.5);
+		}
+		if (net.n_linear_inputs > 0)
+			FillUniform(&rng, net.params + net.n_params - gc->n_outputs,
+						(size_t) gc->n_outputs, -0.3, 0.3);
+		if (gc->l1 != 0.0)
+		{
+			for (p = 0; p < net.linear_offset; p++)
+				if (fabsf(net.params[p]) < 0.01f)
+					net.params[p] = net.params[p] < 0 ? -0.01f : 0.01f;
+			for (p = net.linear_offset; p < net.n_params; p++)
+				if (fabsf(net.params[p]) < 0.01f)
+					net.params[p] = 0.01f;
+		}
+		FillUniform(&rng, X, (size_t) N * gc->n_inputs, -1.5, 1.5);
+		if (gc->head == EST_HEAD_SOFTMAX)
 			for (i = 0; i < N; i++)
-				y[i] = (float) EstRngBounded(&rng, (uint64_t) n_outputs);
+				y[i] = (float) EstRngBounded(&rng, (uint64_t) gc->n_outputs);
+		else if (gc->head == EST_HEAD_SIGMOID)
+			for (i = 0; i < N; i++)
+				y[i] = (float) EstRngBounded(&rng, 2);
 		else
-			FillUniform(&rng, y, (size_t) N * n_outputs, -2, 2);
+			FillUniform(&rng, y, (size_t) N * gc->n_outputs, -2, 2);
 		FillUniform(&rng, w, N, 0.2, 2.0);
-		if (act != EST_ACT_RELU || n_hidden == 0 ||
-			MinPreActivation(&net, X, N) > 0.05)
+		if (!kinked || net.n_layers == 1)
+			break;
+		CHECK(EstWorkspaceInit(&ws, &net, N, err) == EST_OK);
+		RunForward(&net, &ws, &g);
+		margin = MinMargin(&net, &ws, N);
+		EstWorkspaceFree(&ws);
+		if (margin > 0.05)
 			break;
 		EstNetworkFree(&net);
 	}
@@ -658,7 +1244,7 @@ RunGradCheck(int n_inputs, const int *hidden, int n_hidden, int n_outputs,
 	if (seed == 1000)
 		return;
 
-	res = GradCheck(&net, X, y, weighted ? w : NULL, N, -1, 0.0);
+	res = GradCheck(&net, &g, -1, 0.0);
 	CHECKF(res.bad == 0, "%d of %zu parameters outside the tolerance",
 		   res.bad, net.n_params);
 	CHECKF(res.rel_norm < 2e-3, "relative error %g", res.rel_norm);
@@ -667,6 +1253,31 @@ RunGradCheck(int n_inputs, const int *hidden, int n_hidden, int n_outputs,
 	CHECKF(res.nonzero >= (int) net.n_params / 2,
 		   "only %d of %zu gradients nonzero", res.nonzero, net.n_params);
 	EstNetworkFree(&net);
+}
+
+static void
+GradCaseInit(GradCase *gc, int n_inputs, const int *hidden, int n_hidden,
+			 int n_outputs, EstActivation act, EstHead head, int weighted)
+{
+	memset(gc, 0, sizeof(*gc));
+	gc->n_inputs = n_inputs;
+	gc->hidden = hidden;
+	gc->n_hidden = n_hidden;
+	gc->n_outputs = n_outputs;
+	gc->act = act;
+	gc->head = head;
+	gc->weighted = weighted;
+}
+
+static void
+RunGradCheck(int n_inputs, const int *hidden, int n_hidden, int n_outputs,
+			 EstActivation act, EstHead head, int weighted)
+{
+	GradCase	gc;
+
+	GradCaseInit(&gc, n_inputs, hidden, n_hidden, n_outputs, act, head,
+				 weighted);
+	RunGradCase(&gc);
 }
 
 void
@@ -699,6 +1310,30 @@ TestGradLinearSquared(void)
 	int			hidden[2] = {4, 3};
 
 	RunGradCheck(3, hidden, 2, 1, EST_ACT_LINEAR, EST_HEAD_SQUARED, 0);
+}
+
+void
+TestGradEluSigmoidHead(void)
+{
+	int			hidden[2] = {5, 4};
+
+	RunGradCheck(3, hidden, 2, 1, EST_ACT_ELU, EST_HEAD_SIGMOID, 1);
+}
+
+void
+TestGradLeakyReluSoftmax(void)
+{
+	int			hidden[2] = {6, 5};
+
+	RunGradCheck(4, hidden, 2, 3, EST_ACT_LEAKY_RELU, EST_HEAD_SOFTMAX, 1);
+}
+
+void
+TestGradGeluSquared(void)
+{
+	int			hidden[2] = {5, 4};
+
+	RunGradCheck(3, hidden, 2, 2, EST_ACT_GELU, EST_HEAD_SQUARED, 1);
 }
 
 void
@@ -737,40 +1372,272 @@ TestGradNoHiddenSquared(void)
 	RunGradCheck(4, NULL, 0, 3, EST_ACT_RELU, EST_HEAD_SQUARED, 0);
 }
 
+void
+TestGradNoHiddenSigmoid(void)
+{
+	RunGradCheck(4, NULL, 0, 1, EST_ACT_RELU, EST_HEAD_SIGMOID, 0);
+}
+
+/*
+ * Every reduction with and without weights, for each head.
+ */
+void
+TestGradReductions(void)
+{
+	static const EstReduction reds[] = {
+		EST_REDUCE_SUM_OVER_BATCH_SIZE, EST_REDUCE_SUM, EST_REDUCE_MEAN
+	};
+	int			hidden[1] = {4};
+	size_t		r;
+	int			head;
+	int			weighted;
+
+	for (r = 0; r < 3; r++)
+		for (head = EST_HEAD_SOFTMAX; head <= EST_HEAD_SIGMOID; head++)
+			for (weighted = 0; weighted <= 1; weighted++)
+			{
+				GradCase	gc;
+
+				GradCaseInit(&gc, 3, hidden, 1,
+							 head == EST_HEAD_SIGMOID ? 1 : 2, EST_ACT_TANH,
+							 (EstHead) head, weighted);
+				gc.reduction = reds[r];
+				RunGradCase(&gc);
+			}
+}
+
+/*
+ * Batch normalisation in training forwards (through the batch
+ * statistics): gradients of gamma, beta, the kernels below and above.
+ */
+void
+TestGradBatchNormTraining(void)
+{
+	int			hidden[2] = {5, 4};
+	GradCase	gc;
+
+	GradCaseInit(&gc, 3, hidden, 2, 3, EST_ACT_TANH, EST_HEAD_SOFTMAX, 1);
+	gc.batch_norm = 1;
+	gc.training = 1;
+	RunGradCase(&gc);
+	GradCaseInit(&gc, 3, hidden, 2, 2, EST_ACT_GELU, EST_HEAD_SQUARED, 0);
+	gc.batch_norm = 1;
+	gc.training = 1;
+	RunGradCase(&gc);
+	GradCaseInit(&gc, 4, hidden, 1, 1, EST_ACT_RELU, EST_HEAD_SIGMOID, 1);
+	gc.batch_norm = 1;
+	gc.training = 1;
+	gc.reduction = EST_REDUCE_SUM;
+	RunGradCase(&gc);
+}
+
+/*
+ * Batch normalisation in inference forwards: the moving statistics are
+ * constants.
+ */
+void
+TestGradBatchNormInference(void)
+{
+	int			hidden[2] = {5, 4};
+	GradCase	gc;
+
+	GradCaseInit(&gc, 3, hidden, 2, 3, EST_ACT_ELU, EST_HEAD_SOFTMAX, 1);
+	gc.batch_norm = 1;
+	RunGradCase(&gc);
+}
+
+/*
+ * Dropout with a generator re-seeded for every forward, so that every
+ * evaluation drops the same units; alone, and with batch_norm.
+ */
+void
+TestGradDropout(void)
+{
+	int			hidden[2] = {6, 5};
+	GradCase	gc;
+
+	GradCaseInit(&gc, 3, hidden, 2, 3, EST_ACT_TANH, EST_HEAD_SOFTMAX, 1);
+	gc.dropout = 0.3;
+	gc.training = 1;
+	RunGradCase(&gc);
+	GradCaseInit(&gc, 3, hidden, 2, 2, EST_ACT_SIGMOID, EST_HEAD_SQUARED, 0);
+	gc.dropout = 0.25;
+	gc.batch_norm = 1;
+	gc.training = 1;
+	RunGradCase(&gc);
+}
+
+/*
+ * The linear part alone (no hidden layer) and wide & deep, where the DNN
+ * reads a subset of the inputs (one of them twice) and the linear part
+ * another, overlapping subset.
+ */
+void
+TestGradLinearPart(void)
+{
+	static const int dnn[3] = {4, 0, 4};
+	static const int lin[3] = {1, 2, 4};
+	int			hidden[2] = {5, 4};
+	GradCase	gc;
+
+	GradCaseInit(&gc, 5, NULL, 0, 1, EST_ACT_RELU, EST_HEAD_SIGMOID, 1);
+	gc.n_linear = 3;
+	gc.linear = lin;
+	RunGradCase(&gc);
+
+	GradCaseInit(&gc, 5, hidden, 2, 3, EST_ACT_ELU, EST_HEAD_SOFTMAX, 1);
+	gc.n_dnn = 3;
+	gc.dnn = dnn;
+	gc.n_linear = 3;
+	gc.linear = lin;
+	RunGradCase(&gc);
+
+	GradCaseInit(&gc, 5, hidden, 2, 2, EST_ACT_TANH, EST_HEAD_SQUARED, 0);
+	gc.n_dnn = 3;
+	gc.dnn = dnn;
+	gc.n_linear = 3;
+	gc.linear = lin;
+	gc.batch_norm = 1;
+	gc.dropout = 0.2;
+	gc.training = 1;
+	RunGradCase(&gc);
+}
+
+/*
+ * Penalties: l2 alone, l1 and l2 together, on a wide & deep network so
+ * that the linear kernel is included.
+ */
+void
+TestGradPenalty(void)
+{
+	static const int lin[2] = {0, 2};
+	int			hidden[1] = {4};
+	GradCase	gc;
+
+	GradCaseInit(&gc, 3, hidden, 1, 2, EST_ACT_TANH, EST_HEAD_SOFTMAX, 0);
+	gc.n_linear = 2;
+	gc.linear = lin;
+	gc.l2 = 0.3;
+	RunGradCase(&gc);
+	gc.l1 = 0.05;
+	gc.batch_norm = 1;
+	RunGradCase(&gc);
+}
+
+/*
+ * The penalty by hand, on a 2-1-1 network with batch_norm and a linear
+ * part of one input: kernels W0 = (1, -2), W1 = (3), linear (-0.5);
+ * biases, gamma and beta do not count.  l1 0.1, l2 0.01:
+ * 0.1 * 6.5 + 0.01 * (1 + 4 + 9 + 0.25) = 0.7925.
+ */
+void
+TestPenaltyByHand(void)
+{
+	static const int hidden[1] = {1};
+	static const int lin[1] = {1};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	char		err[EST_ERRMSG_LEN];
+	size_t		p;
+
+	UnitSpec(&spec, 2, hidden, 1, 1, EST_ACT_RELU, EST_HEAD_SQUARED);
+	spec.batch_norm = 1;
+	spec.n_linear_inputs = 1;
+	spec.linear_inputs = lin;
+	CHECK(EstNetworkInit(&net, &spec, NULL, err) == EST_OK);
+	/* W0 0..1, b0 2, W1 3, b1 4, gamma 5, beta 6, linear 7, bias 8 */
+	CHECK(net.n_params == 9 && net.linear_offset == 7);
+	for (p = 0; p < net.n_params; p++)
+		net.params[p] = 100.0f;
+	net.params[0] = 1;
+	net.params[1] = -2;
+	net.params[3] = 3;
+	net.params[7] = -0.5f;
+	CHECK(fabs(EstNetworkPenalty(&net, 0.1, 0.01) - 0.7925) < 1e-12);
+	CHECK(EstNetworkPenalty(&net, 0, 0) == 0.0);
+	CHECK(EstWorkspaceInit(&ws, &net, 1, err) == EST_OK);
+	for (p = 0; p < net.n_params; p++)
+		ws.grad[p] = 1.0f;
+	EstNetworkPenaltyGrad(&net, &ws, 0.1, 0.01);
+	CHECK(fabs(ws.grad[0] - (1 + 0.1 + 0.02)) < 1e-6);
+	CHECK(fabs(ws.grad[1] - (1 - 0.1 - 0.04)) < 1e-6);
+	CHECK(fabs(ws.grad[3] - (1 + 0.1 + 0.06)) < 1e-6);
+	CHECK(fabs(ws.grad[7] - (1 - 0.1 - 0.01)) < 1e-6);
+	CHECK(ws.grad[2] == 1.0f && ws.grad[4] == 1.0f && ws.grad[5] == 1.0f &&
+		  ws.grad[6] == 1.0f && ws.grad[8] == 1.0f);
+	/* sign(0) is 0 */
+	net.params[0] = 0;
+	ws.grad[0] = 0;
+	EstNetworkPenaltyGrad(&net, &ws, 0.1, 0.01);
+	CHECK(ws.grad[0] == 0.0f);
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
+ * Clipping (3, 4), of norm 5: to 1 gives (0.6, 0.8); to 10 or to 0
+ * leaves it alone; the norm before clipping is returned.
+ */
+void
+TestClipByGlobalNorm(void)
+{
+	float		g[2] = {3, 4};
+
+	CHECK(EstClipByGlobalNorm(g, 2, 10.0) == 5.0);
+	CHECK(g[0] == 3.0f && g[1] == 4.0f);
+	CHECK(EstClipByGlobalNorm(g, 2, 0.0) == 5.0);
+	CHECK(g[0] == 3.0f && g[1] == 4.0f);
+	CHECK(EstClipByGlobalNorm(g, 2, 1.0) == 5.0);
+	CHECK(fabsf(g[0] - 0.6f) < 1e-7f && fabsf(g[1] - 0.8f) < 1e-7f);
+	CHECK(fabs(EstClipByGlobalNorm(g, 2, 1.0) - 1.0) < 1e-7);
+	CHECK(EstClipByGlobalNorm(g, 0, 1.0) == 0.0);
+}
+
 /*
  * The negative control: an error of 5% of the gradient's norm in one
- * kernel weight, one bias, or a gradient computed for other labels must
- * each be caught.
+ * kernel weight, one bias, one gamma, or a gradient computed for other
+ * labels must each be caught.
  */
 void
 TestGradCheckDetectsErrors(void)
 {
 	int			hidden[1] = {5};
+	EstNetworkSpec spec;
 	EstNetwork	net;
 	EstRng		rng;
 	char		err[EST_ERRMSG_LEN];
 	float		X[6 * 3];
 	float		y[6];
 	float		y_other[6];
+	GradSetup	g;
 	GradResult	clean;
 	GradResult	res;
 	int			i;
 
+	UnitSpec(&spec, 3, hidden, 1, 3, EST_ACT_TANH, EST_HEAD_SOFTMAX);
+	spec.batch_norm = 1;
 	EstRngSeed(&rng, 21);
-	CHECK(EstNetworkInit(&net, 3, hidden, 1, 3, EST_ACT_TANH,
-						 EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
+	CHECK(EstNetworkInit(&net, &spec, &rng, err) == EST_OK);
 	FillUniform(&rng, X, 18, -1.5, 1.5);
 	for (i = 0; i < 6; i++)
 	{
 		y[i] = (float) (i % 3);
 		y_other[i] = (float) ((i + 1) % 3);
 	}
-	clean = GradCheck(&net, X, y, NULL, 6, -1, 0.0);
+	memset(&g, 0, sizeof(g));
+	g.X = X;
+	g.y = y;
+	g.n = 6;
+	g.training = 1;
+	clean = GradCheck(&net, &g, -1, 0.0);
 	CHECK(clean.bad == 0);
 
-	res = GradCheck(&net, X, y, NULL, 6, 2, 0.05 * clean.ana_norm);
+	res = GradCheck(&net, &g, 2, 0.05 * clean.ana_norm);
 	CHECK(res.bad >= 1);
-	res = GradCheck(&net, X, y, NULL, 6, (long) net.offset_b[1],
+	res = GradCheck(&net, &g, (long) net.offset_b[1], 0.05 * clean.ana_norm);
+	CHECK(res.bad >= 1);
+	res = GradCheck(&net, &g, (long) net.offset_gamma[1] + 2,
 					0.05 * clean.ana_norm);
 	CHECK(res.bad >= 1);
 
@@ -797,6 +1664,29 @@ TestGradCheckDetectsErrors(void)
 		CHECK(worst > 1e-2);
 		free(wrong);
 		free(right);
+		EstWorkspaceFree(&ws);
+	}
+
+	/* an inference gradient is not the training gradient under batch_norm */
+	{
+		EstWorkspace ws;
+		double		worst = 0.0;
+		size_t		p;
+		float	   *infer = malloc(sizeof(float) * net.n_params);
+
+		CHECK(EstWorkspaceInit(&ws, &net, 6, err) == EST_OK);
+		EstNetworkForward(&net, &ws, X, 6);
+		(void) EstHeadLoss(&net, &ws, y, NULL, 6, 1);
+		EstNetworkBackward(&net, &ws, X, 6);
+		memcpy(infer, ws.grad, sizeof(float) * net.n_params);
+		EstNetworkForwardTrain(&net, &ws, X, 6, &rng);
+		(void) EstHeadLoss(&net, &ws, y, NULL, 6, 1);
+		EstNetworkBackward(&net, &ws, X, 6);
+		for (p = 0; p < net.n_params; p++)
+			if (fabs(infer[p] - ws.grad[p]) > worst)
+				worst = fabs(infer[p] - ws.grad[p]);
+		CHECK(worst > 1e-2);
+		free(infer);
 		EstWorkspaceFree(&ws);
 	}
 	EstNetworkFree(&net);

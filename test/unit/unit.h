@@ -38,6 +38,17 @@ extern int	UnitCheckCount(void);
 extern long unit_live_allocs;		/* allocations not yet freed */
 extern long unit_total_allocs;		/* allocations since start */
 extern size_t unit_largest_alloc;	/* largest request since start */
+extern long unit_alloc_budget;		/* >= 0: allocations that may still
+									 * succeed; -1: no limit */
+
+/* Specifications with the defaults but for the shape (run_tests.c). */
+extern void UnitSpec(EstNetworkSpec *spec, int n_inputs, const int *hidden,
+					 int n_hidden, int n_outputs, EstActivation activation,
+					 EstHead head);
+extern EstStatus UnitNetworkInit(EstNetwork *net, int n_inputs,
+								 const int *hidden, int n_hidden,
+								 int n_outputs, EstActivation activation,
+								 EstHead head, EstRng *rng, char *errmsg);
 
 /* Test groups. */
 extern void TestRngSeedKnown(void);
@@ -47,32 +58,61 @@ extern void TestRngBounded(void);
 extern void TestRngShuffle(void);
 
 extern void TestNetworkInit(void);
+extern void TestNetworkInitLayout(void);
 extern void TestNetworkLimits(void);
 extern void TestForwardByHand(void);
+extern void TestBatchNormByHand(void);
+extern void TestDropoutByHand(void);
+extern void TestWideAndDeepByHand(void);
 extern void TestForwardMatchesPredictOne(void);
 extern void TestHeadLossValues(void);
+extern void TestSigmoidHead(void);
 extern void TestHeadLossStability(void);
 extern void TestGradReluSoftmax(void);
 extern void TestGradTanhSoftmax(void);
 extern void TestGradSigmoidSquared(void);
 extern void TestGradLinearSquared(void);
+extern void TestGradEluSigmoidHead(void);
+extern void TestGradLeakyReluSoftmax(void);
+extern void TestGradGeluSquared(void);
 extern void TestGradDeepTanhWeighted(void);
 extern void TestGradDeepReluSquaredWeighted(void);
 extern void TestGradDeepSigmoidSoftmaxWeighted(void);
 extern void TestGradNoHiddenSoftmax(void);
 extern void TestGradNoHiddenSquared(void);
+extern void TestGradNoHiddenSigmoid(void);
+extern void TestGradReductions(void);
+extern void TestGradBatchNormTraining(void);
+extern void TestGradBatchNormInference(void);
+extern void TestGradDropout(void);
+extern void TestGradLinearPart(void);
+extern void TestGradPenalty(void);
+extern void TestPenaltyByHand(void);
+extern void TestClipByGlobalNorm(void);
 extern void TestGradCheckDetectsErrors(void);
 
 extern void TestOptimizerDefaults(void);
+extern void TestOptimizerCheck(void);
 extern void TestOptimizerSgd(void);
+extern void TestOptimizerMomentum(void);
 extern void TestOptimizerAdagrad(void);
 extern void TestOptimizerAdam(void);
+extern void TestOptimizerRmsprop(void);
+extern void TestOptimizerFtrl(void);
+extern void TestSchedules(void);
 
-extern void TestMetricsSoftmax(void);
-extern void TestMetricsSquared(void);
+extern void TestMetricsBinary(void);
+extern void TestMetricsOutOfMemory(void);
+extern void TestMetricsMultiClass(void);
+extern void TestMetricsRegression(void);
+
 extern void TestFeatureState(void);
 extern void TestTrainAdagradClassifier(void);
 extern void TestTrainAdamRegressor(void);
+extern void TestTrainFtrlSigmoid(void);
+extern void TestTrainBatchNormDropout(void);
+extern void TestTrainDeterminism(void);
+extern void TestTrainWideAndDeep(void);
 
 extern void TestCrc32c(void);
 extern void TestCheckpointRoundTrip(void);

@@ -1,0 +1,581 @@
+/*-------------------------------------------------------------------------
+ *
+ * params.c
+ *	  The params jsonb of est_train: TensorFlow's names for everything that
+ *	  has no SQL argument of its own.
+ *
+ * Keys are of two kinds.  Those that say what a model is (n_classes,
+ * activation_fn, dropout, batch_norm, the optimizer's hyperparameters, the
+ * wide & deep column lists...) are read when the model is created and are
+ * fixed after; a later call may repeat them but not change them.  Those
+ * that say how a call trains (seed, logging, checkpoints kept, clipping,
+ * regularisation, the learning-rate schedule, evaluation and early
+ * stopping) apply to the call that gives them; a call that leaves one out
+ * gets the value of the model's creating call, or the default.  An unknown
+ * key is an error, so that a misspelt parameter is never ignored.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "estimator.h"
+
+static const char *const known_params[] = {
+	"seed", "log_step_count_steps", "keep_checkpoint_max", "clip_norm",
+	"l1_regularization", "l2_regularization", "learning_rate_schedule",
+	"eval_fraction", "eval_source", "eval_every_steps", "early_stopping",
+	"linear_learning_rate",
+	"n_classes", "label_dimension", "activation_fn", "dropout", "batch_norm",
+	"loss_reduction", "linear_feature_columns", "dnn_feature_columns",
+	"linear_optimizer", "beta_1", "beta_2", "epsilon",
+	"initial_accumulator_value", "momentum", "nesterov", "rho", "centered",
+	"learning_rate_power", "l1_regularization_strength",
+	"l2_regularization_strength", "l2_shrinkage_regularization_strength",
+	"beta", "linear_l1_regularization_strength",
+	"linear_l2_regularization_strength", NULL
+};
+
+static void
+Invalid(const char *key, const char *must)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("parameter \"%s\" must be %s", key, must)));
+}
+
+static double
+NumberValue(const JsonbValue *v, const char *key)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		Invalid(key, "a number");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+										   NumericGetDatum(v->val.numeric)));
+	if (isnan(d) || isinf(d))
+		Invalid(key, "a finite number");
+	return d;
+}
+
+/*
+ * WholeValue returns a JSON number that must be a whole number in [min,
+ * max], or raises an error naming the parameter.
+ */
+static int64
+WholeValue(const JsonbValue *v, const char *key, int64 min, int64 max)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		Invalid(key, "a number");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+										   NumericGetDatum(v->val.numeric)));
+	if (isnan(d) || d != floor(d) || d < (double) min || d > (double) max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be a whole number between "
+						INT64_FORMAT " and " INT64_FORMAT, key, min, max)));
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											 NumericGetDatum(v->val.numeric)));
+}
+
+/* RangeValue returns a number in [min, max] (or (min, max] if open). */
+static double
+RangeValue(const JsonbValue *v, const char *key, double min, bool open_min,
+		   double max, bool open_max)
+{
+	double		d = NumberValue(v, key);
+
+	if ((open_min ? d <= min : d < min) || (open_max ? d >= max : d > max))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be %s %g and %s %g, not %g",
+						key, open_min ? "above" : "at least", min,
+						open_max ? "below" : "at most", max, d)));
+	return d;
+}
+
+static char *
+StringValue(const JsonbValue *v, const char *key)
+{
+	if (v->type != jbvString)
+		Invalid(key, "a string");
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static bool
+BoolValue(const JsonbValue *v, const char *key)
+{
+	if (v->type != jbvBool)
+		Invalid(key, "true or false");
+	return v->val.boolean;
+}
+
+/*
+ * ColumnList reads an array of column names (a nested container of the
+ * iterator's current value).
+ */
+static void
+ColumnList(JsonbValue *v, const char *key, char ***names, int *n)
+{
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	int			count = 0;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		Invalid(key, "an array of column names");
+	*names = palloc(Max(JsonContainerSize(v->val.binary.data), 1) *
+					sizeof(char *));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type != jbvString)
+			Invalid(key, "an array of column names");
+		(*names)[count] = pnstrdup(elem.val.string.val, elem.val.string.len);
+		for (int i = 0; i < count; i++)
+			if (strcmp((*names)[i], (*names)[count]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("column \"%s\" is listed more than once in \"%s\"",
+								(*names)[count], key)));
+		count++;
+	}
+	if (count == 0)
+		Invalid(key, "a non-empty array of column names");
+	*n = count;
+}
+
+static void
+ParseSchedule(JsonbValue *v, EstOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	kv;
+	JsonbIteratorToken tok;
+	EstSchedule *s = &opts->schedule;
+	const char *key = "learning_rate_schedule";
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		Invalid(key, "an object such as {\"type\": \"exponential_decay\", \"decay_steps\": 1000, \"decay_rate\": 0.96}");
+	memset(s, 0, sizeof(*s));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	{
+		char	   *k;
+
+		if (tok != WJB_KEY)
+			continue;
+		k = pnstrdup(kv.val.string.val, kv.val.string.len);
+		JsonbIteratorNext(&it, &kv, true);
+		if (strcmp(k, "type") == 0)
+		{
+			char	   *type = StringValue(&kv, "learning_rate_schedule.type");
+
+			if (strcmp(type, "constant") == 0)
+				s->kind = EST_SCHED_CONSTANT;
+			else if (strcmp(type, "exponential_decay") == 0)
+				s->kind = EST_SCHED_EXPONENTIAL;
+			else if (strcmp(type, "step") == 0)
+				s->kind = EST_SCHED_STEP;
+			else if (strcmp(type, "cosine") == 0)
+				s->kind = EST_SCHED_COSINE;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unrecognized learning rate schedule \"%s\"", type),
+						 errhint("Use \"constant\", \"exponential_decay\", \"step\" or \"cosine\".")));
+		}
+		else if (strcmp(k, "decay_steps") == 0)
+			s->decay_steps = WholeValue(&kv, "learning_rate_schedule.decay_steps",
+										1, PG_INT64_MAX);
+		else if (strcmp(k, "decay_rate") == 0)
+			s->decay_rate = RangeValue(&kv, "learning_rate_schedule.decay_rate",
+									   0, true, 1e6, false);
+		else if (strcmp(k, "staircase") == 0)
+			s->staircase = BoolValue(&kv, "learning_rate_schedule.staircase");
+		else if (strcmp(k, "alpha") == 0)
+			s->alpha = RangeValue(&kv, "learning_rate_schedule.alpha",
+								  0, false, 1, false);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized key \"%s\" in learning_rate_schedule", k),
+					 errhint("Known keys are: type, decay_steps, decay_rate, staircase, alpha.")));
+	}
+	if (s->kind == 0)
+		Invalid("learning_rate_schedule.type", "given");
+	if (s->kind != EST_SCHED_CONSTANT && s->decay_steps == 0)
+		Invalid("learning_rate_schedule.decay_steps", "given for this schedule");
+	if ((s->kind == EST_SCHED_EXPONENTIAL || s->kind == EST_SCHED_STEP) &&
+		s->decay_rate == 0)
+		Invalid("learning_rate_schedule.decay_rate", "given for this schedule");
+	opts->has_schedule = true;
+}
+
+static void
+ParseEarlyStopping(JsonbValue *v, EstOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	kv;
+	JsonbIteratorToken tok;
+	const char *key = "early_stopping";
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		Invalid(key, "an object such as {\"metric\": \"loss\", \"patience\": 5}");
+	opts->es_metric = "loss";
+	opts->es_patience = 5;
+	opts->es_min_delta = 0;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	{
+		char	   *k;
+
+		if (tok != WJB_KEY)
+			continue;
+		k = pnstrdup(kv.val.string.val, kv.val.string.len);
+		JsonbIteratorNext(&it, &kv, true);
+		if (strcmp(k, "metric") == 0)
+			opts->es_metric = StringValue(&kv, "early_stopping.metric");
+		else if (strcmp(k, "patience") == 0)
+			opts->es_patience = (int32) WholeValue(&kv, "early_stopping.patience",
+												   1, 1000000);
+		else if (strcmp(k, "min_delta") == 0)
+			opts->es_min_delta = RangeValue(&kv, "early_stopping.min_delta",
+											0, false, 1e300, false);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized key \"%s\" in early_stopping", k),
+					 errhint("Known keys are: metric, patience, min_delta.")));
+	}
+	opts->has_early_stopping = true;
+}
+
+/*
+ * EstParseParams checks every key of a params object and stores what it
+ * says in opts.
+ */
+void
+EstParseParams(Jsonb *params, EstOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->batch_norm = -1;
+	opts->n_linear_columns = -1;
+	opts->n_dnn_columns = -1;
+	opts->l1_regularization = -1;
+	opts->l2_regularization = -1;
+	opts->dropout = -1;
+	if (params == NULL)
+		return;
+
+	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params must be a JSON object"),
+				 errhint("Write params as '{\"seed\": 42}'.")));
+
+	it = JsonbIteratorInit(&params->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		EstOptimizer *o = &opts->opt;
+		EstOptimizer *lo = &opts->linear_opt;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+
+		/* how a call trains */
+		if (strcmp(key, "seed") == 0)
+		{
+			opts->has_seed = true;
+			opts->seed = (uint64) WholeValue(&v, key, 0, PG_INT64_MAX);
+		}
+		else if (strcmp(key, "log_step_count_steps") == 0)
+			opts->log_step_count_steps = (int32) WholeValue(&v, key, 1,
+															PG_INT32_MAX);
+		else if (strcmp(key, "keep_checkpoint_max") == 0)
+			opts->keep_checkpoint_max = (int32) WholeValue(&v, key, 1, 1000);
+		else if (strcmp(key, "clip_norm") == 0)
+			opts->clip_norm = RangeValue(&v, key, 0, true, 1e30, false);
+		else if (strcmp(key, "l1_regularization") == 0)
+			opts->l1_regularization = RangeValue(&v, key, 0, false, 1e6, false);
+		else if (strcmp(key, "l2_regularization") == 0)
+			opts->l2_regularization = RangeValue(&v, key, 0, false, 1e6, false);
+		else if (strcmp(key, "learning_rate_schedule") == 0)
+			ParseSchedule(&v, opts);
+		else if (strcmp(key, "eval_fraction") == 0)
+			opts->eval_fraction = RangeValue(&v, key, 0, true, 1, true);
+		else if (strcmp(key, "eval_source") == 0)
+			opts->eval_source = StringValue(&v, key);
+		else if (strcmp(key, "eval_every_steps") == 0)
+			opts->eval_every_steps = WholeValue(&v, key, 1, PG_INT64_MAX);
+		else if (strcmp(key, "early_stopping") == 0)
+			ParseEarlyStopping(&v, opts);
+		else if (strcmp(key, "linear_learning_rate") == 0)
+			opts->linear_learning_rate = RangeValue(&v, key, 0, true, 1e6,
+													false);
+
+		/* what a model is */
+		else if (strcmp(key, "n_classes") == 0)
+			opts->n_classes = (int32) WholeValue(&v, key, 2, EST_MAX_CLASSES);
+		else if (strcmp(key, "label_dimension") == 0)
+			opts->label_dimension = (int32) WholeValue(&v, key, 1,
+													   EST_MAX_CLASSES);
+		else if (strcmp(key, "activation_fn") == 0)
+			opts->activation = EstActivationFromName(StringValue(&v, key));
+		else if (strcmp(key, "dropout") == 0)
+			opts->dropout = RangeValue(&v, key, 0, false, 1, true);
+		else if (strcmp(key, "batch_norm") == 0)
+			opts->batch_norm = BoolValue(&v, key) ? 1 : 0;
+		else if (strcmp(key, "loss_reduction") == 0)
+			opts->reduction = EstReductionFromName(StringValue(&v, key));
+		else if (strcmp(key, "linear_feature_columns") == 0)
+			ColumnList(&v, key, &opts->linear_columns,
+					   &opts->n_linear_columns);
+		else if (strcmp(key, "dnn_feature_columns") == 0)
+			ColumnList(&v, key, &opts->dnn_columns, &opts->n_dnn_columns);
+		else if (strcmp(key, "linear_optimizer") == 0)
+			opts->linear_optimizer = EstOptimizerFromName(StringValue(&v, key));
+
+		/* the optimizer's hyperparameters, with Keras' names */
+		else if (strcmp(key, "beta_1") == 0)
+		{
+			o->beta1 = RangeValue(&v, key, 0, false, 1, true);
+			opts->opt_given |= EST_HYPER_BETA1;
+		}
+		else if (strcmp(key, "beta_2") == 0)
+		{
+			o->beta2 = RangeValue(&v, key, 0, false, 1, true);
+			opts->opt_given |= EST_HYPER_BETA2;
+		}
+		else if (strcmp(key, "epsilon") == 0)
+		{
+			o->epsilon = RangeValue(&v, key, 0, true, 1, false);
+			opts->opt_given |= EST_HYPER_EPSILON;
+		}
+		else if (strcmp(key, "initial_accumulator_value") == 0)
+		{
+			o->initial_accumulator = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->opt_given |= EST_HYPER_INITIAL_ACCUMULATOR;
+		}
+		else if (strcmp(key, "momentum") == 0)
+		{
+			o->momentum = RangeValue(&v, key, 0, false, 1, true);
+			opts->opt_given |= EST_HYPER_MOMENTUM;
+		}
+		else if (strcmp(key, "nesterov") == 0)
+		{
+			o->nesterov = BoolValue(&v, key);
+			opts->opt_given |= EST_HYPER_NESTEROV;
+		}
+		else if (strcmp(key, "rho") == 0)
+		{
+			o->rho = RangeValue(&v, key, 0, false, 1, true);
+			opts->opt_given |= EST_HYPER_RHO;
+		}
+		else if (strcmp(key, "centered") == 0)
+		{
+			o->centered = BoolValue(&v, key);
+			opts->opt_given |= EST_HYPER_CENTERED;
+		}
+		else if (strcmp(key, "learning_rate_power") == 0)
+		{
+			o->lr_power = RangeValue(&v, key, -1e6, false, 0, false);
+			opts->opt_given |= EST_HYPER_LR_POWER;
+		}
+		else if (strcmp(key, "l1_regularization_strength") == 0)
+		{
+			o->l1 = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->opt_given |= EST_HYPER_L1;
+		}
+		else if (strcmp(key, "l2_regularization_strength") == 0)
+		{
+			o->l2 = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->opt_given |= EST_HYPER_L2;
+		}
+		else if (strcmp(key, "l2_shrinkage_regularization_strength") == 0)
+		{
+			o->l2_shrinkage = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->opt_given |= EST_HYPER_L2_SHRINKAGE;
+		}
+		else if (strcmp(key, "beta") == 0)
+		{
+			o->beta = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->opt_given |= EST_HYPER_BETA;
+		}
+		else if (strcmp(key, "linear_l1_regularization_strength") == 0)
+		{
+			lo->l1 = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->linear_opt_given |= EST_HYPER_L1;
+		}
+		else if (strcmp(key, "linear_l2_regularization_strength") == 0)
+		{
+			lo->l2 = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->linear_opt_given |= EST_HYPER_L2;
+		}
+		else
+		{
+			StringInfoData known;
+
+			initStringInfo(&known);
+			for (int i = 0; known_params[i] != NULL; i++)
+				appendStringInfo(&known, "%s%s", i > 0 ? ", " : "",
+								 known_params[i]);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized parameter \"%s\" in params", key),
+					 errhint("Known parameters are: %s.", known.data)));
+		}
+	}
+	if (opts->eval_fraction > 0 && opts->eval_source != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameters \"eval_fraction\" and \"eval_source\" cannot both be given")));
+}
+
+/*
+ * EstMergeOptions fills the per-call settings that the call left out from
+ * those of the model's creating call.
+ */
+void
+EstMergeOptions(EstOptions *call, const EstOptions *stored)
+{
+	if (call->log_step_count_steps == 0)
+		call->log_step_count_steps = stored->log_step_count_steps;
+	if (call->keep_checkpoint_max == 0)
+		call->keep_checkpoint_max = stored->keep_checkpoint_max;
+	if (call->clip_norm == 0)
+		call->clip_norm = stored->clip_norm;
+	if (call->l1_regularization < 0)
+		call->l1_regularization = stored->l1_regularization;
+	if (call->l2_regularization < 0)
+		call->l2_regularization = stored->l2_regularization;
+	if (!call->has_schedule && stored->has_schedule)
+	{
+		call->schedule = stored->schedule;
+		call->has_schedule = true;
+	}
+	if (call->eval_fraction == 0 && call->eval_source == NULL)
+	{
+		call->eval_fraction = stored->eval_fraction;
+		call->eval_source = stored->eval_source;
+	}
+	if (call->eval_every_steps == 0)
+		call->eval_every_steps = stored->eval_every_steps;
+	if (!call->has_early_stopping && stored->has_early_stopping)
+	{
+		call->has_early_stopping = true;
+		call->es_metric = stored->es_metric;
+		call->es_patience = stored->es_patience;
+		call->es_min_delta = stored->es_min_delta;
+	}
+	if (call->linear_learning_rate == 0)
+		call->linear_learning_rate = stored->linear_learning_rate;
+}
+
+/*
+ * EstApplyHyperparameters copies the hyperparameters that params gave
+ * onto an optimizer holding its kind's defaults.
+ */
+void
+EstApplyHyperparameters(EstOptimizer *opt, const EstOptimizer *given,
+						uint32 mask)
+{
+	if (mask & EST_HYPER_BETA1)
+		opt->beta1 = given->beta1;
+	if (mask & EST_HYPER_BETA2)
+		opt->beta2 = given->beta2;
+	if (mask & EST_HYPER_EPSILON)
+		opt->epsilon = given->epsilon;
+	if (mask & EST_HYPER_INITIAL_ACCUMULATOR)
+		opt->initial_accumulator = given->initial_accumulator;
+	if (mask & EST_HYPER_MOMENTUM)
+		opt->momentum = given->momentum;
+	if (mask & EST_HYPER_NESTEROV)
+		opt->nesterov = given->nesterov;
+	if (mask & EST_HYPER_RHO)
+		opt->rho = given->rho;
+	if (mask & EST_HYPER_CENTERED)
+		opt->centered = given->centered;
+	if (mask & EST_HYPER_LR_POWER)
+		opt->lr_power = given->lr_power;
+	if (mask & EST_HYPER_L1)
+		opt->l1 = given->l1;
+	if (mask & EST_HYPER_L2)
+		opt->l2 = given->l2;
+	if (mask & EST_HYPER_L2_SHRINKAGE)
+		opt->l2_shrinkage = given->l2_shrinkage;
+	if (mask & EST_HYPER_BETA)
+		opt->beta = given->beta;
+}
+
+/*
+ * EstHyperparametersDiffer names the first hyperparameter given in mask
+ * whose value differs from the optimizer's, or returns NULL.
+ */
+const char *
+EstHyperparametersDiffer(const EstOptimizer *opt, const EstOptimizer *given,
+						 uint32 mask)
+{
+	if ((mask & EST_HYPER_BETA1) && opt->beta1 != given->beta1)
+		return "beta_1";
+	if ((mask & EST_HYPER_BETA2) && opt->beta2 != given->beta2)
+		return "beta_2";
+	if ((mask & EST_HYPER_EPSILON) && opt->epsilon != given->epsilon)
+		return "epsilon";
+	if ((mask & EST_HYPER_INITIAL_ACCUMULATOR) &&
+		opt->initial_accumulator != given->initial_accumulator)
+		return "initial_accumulator_value";
+	if ((mask & EST_HYPER_MOMENTUM) && opt->momentum != given->momentum)
+		return "momentum";
+	if ((mask & EST_HYPER_NESTEROV) && opt->nesterov != given->nesterov)
+		return "nesterov";
+	if ((mask & EST_HYPER_RHO) && opt->rho != given->rho)
+		return "rho";
+	if ((mask & EST_HYPER_CENTERED) && opt->centered != given->centered)
+		return "centered";
+	if ((mask & EST_HYPER_LR_POWER) && opt->lr_power != given->lr_power)
+		return "learning_rate_power";
+	if ((mask & EST_HYPER_L1) && opt->l1 != given->l1)
+		return "l1_regularization_strength";
+	if ((mask & EST_HYPER_L2) && opt->l2 != given->l2)
+		return "l2_regularization_strength";
+	if ((mask & EST_HYPER_L2_SHRINKAGE) &&
+		opt->l2_shrinkage != given->l2_shrinkage)
+		return "l2_shrinkage_regularization_strength";
+	if ((mask & EST_HYPER_BETA) && opt->beta != given->beta)
+		return "beta";
+	return NULL;
+}
+
+/*
+ * EstParamsInt reads an integer parameter stored with a model, or dflt.
+ */
+int32
+EstParamsInt(Jsonb *params, const char *key, int32 dflt)
+{
+	JsonbValue *v;
+
+	if (params == NULL)
+		return dflt;
+	v = getKeyJsonValueFromContainer(&params->root, key, strlen(key), NULL);
+	if (v == NULL || v->type != jbvNumeric)
+		return dflt;
+	return DatumGetInt32(DirectFunctionCall1(numeric_int4,
+											 NumericGetDatum(v->val.numeric)));
+}
