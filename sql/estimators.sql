@@ -135,6 +135,11 @@ SELECT model, global_step, source, metrics ? 'auc' AS has_auc,
 	   (metrics ->> 'rows')::int AS rows
   FROM estimator.evaluations WHERE model = 'est_logreg' ORDER BY evaluated_at LIMIT 1;
 SELECT count(*) > 0 AS recorded FROM estimator.evaluations WHERE model = 'est_linreg';
+-- a read-only transaction (or a standby) evaluates without recording
+BEGIN TRANSACTION READ ONLY;
+SELECT count(*) AS metrics FROM est_evaluate('est_linreg', 'est_reg_test');
+COMMIT;
+SELECT count(*) AS recorded FROM estimator.evaluations WHERE model = 'est_linreg';
 
 -- Errors of the family.
 SELECT expect_error($$SELECT est_train('est_bad', 'est_reg_train', model_type => 'linear_regressor', label => 'y', hidden_units => '{10}')$$);

@@ -151,7 +151,27 @@ SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"eva
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"eval_fraction": 0.2, "early_stopping": {"metric": "loss", "wait": 3}}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"eval_source": "no_such_table"}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'SELECT * FROM iris_train LIMIT 2', params => '{"eval_fraction": 0.1}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', optimizer => 'adam', params => '{"rho": 0.5}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"nesterov": true}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', model_type => 'linear_classifier', params => '{"dropout": 0.2}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', model_type => 'linear_classifier', params => '{"activation_fn": "tanh"}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"linear_learning_rate": 0.1}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', model_type => 'dnn_linear_combined_classifier', params => '{"linear_rho": 0.5}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', model_type => 'dnn_linear_combined_classifier', params => '{"linear_optimizer": "adam", "linear_l1_regularization_strength": 0.1}')$$);
 SELECT count(*) FROM estimator.models WHERE name = 'opt_bad';
+
+-- A wide & deep model keeps its column lists and, under a schedule,
+-- continues exactly too.
+SELECT global_step FROM est_train('opt_wd_a', 'iris_train', model_type => 'dnn_linear_combined_classifier', steps => 300,
+	params => '{"seed": 17, "linear_feature_columns": ["petal_width"], "learning_rate_schedule": {"type": "exponential_decay", "decay_steps": 50, "decay_rate": 0.5}}');
+SELECT global_step FROM est_train('opt_wd_a', 'iris_train', steps => 300);
+SELECT global_step FROM est_train('opt_wd_b', 'iris_train', model_type => 'dnn_linear_combined_classifier', steps => 600,
+	params => '{"seed": 17, "linear_feature_columns": ["petal_width"], "learning_rate_schedule": {"type": "exponential_decay", "decay_steps": 50, "decay_rate": 0.5}}');
+SELECT a.data = b.data AS identical
+  FROM estimator.checkpoints a, estimator.checkpoints b
+ WHERE a.model = 'opt_wd_a' AND b.model = 'opt_wd_b' AND a.global_step = 600 AND b.global_step = 600;
+SELECT expect_error($$SELECT est_train('opt_wd_a', 'iris_train', params => '{"linear_feature_columns": ["petal_length"]}')$$);
+SELECT global_step FROM est_train('opt_wd_a', 'iris_train', steps => 1, params => '{"linear_feature_columns": ["petal_width"]}');
 
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models

@@ -176,6 +176,10 @@ extern void EstCheckCompatibleNetwork(const EstModelDef *def,
 									  const EstCheckpoint *ckpt);
 extern double EstDefaultLearningRate(EstOptimizerKind kind, bool linear,
 									 int n_columns);
+extern void EstCheckHyperparameters(EstOptimizerKind kind, uint32 given,
+									const char *prefix);
+extern void EstCheckOptionsForType(EstModelType type,
+								   const EstTrainRequest *req);
 extern const char *EstOptimizerName(EstOptimizerKind kind);
 extern const char *EstActivationName(EstActivation act);
 extern const char *EstModelTypeName(EstModelType type);

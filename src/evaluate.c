@@ -16,6 +16,8 @@
 
 #include <math.h>
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -97,6 +99,33 @@ MetricValue(const EstMetrics *m, const char *key)
 }
 
 /*
+ * LimitScores stops keeping every row's scores (for the exact AUCs) when
+ * they would outgrow estimator.max_memory: the AUCs are then NULL, and the
+ * other metrics stream on.
+ */
+static void
+LimitScores(EstMetrics *m, int rows)
+{
+	int			per_score = m->head == EST_HEAD_SOFTMAX ? m->n_outputs : 1;
+	Size		per_row = per_score * sizeof(float) + sizeof(int32) + sizeof(float);
+
+	if (mul_size(m->n_scores + rows, per_row) <= (Size) estimator_max_memory * 1024)
+		return;
+	ereport(NOTICE,
+			(errmsg("the AUCs are not computed: the scores of more than %zu rows exceed estimator.max_memory",
+					m->n_scores)));
+	EstFree(m->scores);
+	EstFree(m->score_labels);
+	EstFree(m->score_weights);
+	m->scores = NULL;
+	m->score_labels = NULL;
+	m->score_weights = NULL;
+	m->n_scores = 0;
+	m->cap_scores = 0;
+	m->keep_scores = 0;
+}
+
+/*
  * ScoreRows adds n rows (X transformed, y in the label's units) to the
  * metrics, in blocks of the workspace's size.
  */
@@ -121,6 +150,8 @@ ScoreRows(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 		if (regressor)
 			EstRestoreLabels(&ckpt->labels, ws->act[ckpt->net.n_layers],
 							 rows);
+		if (m->keep_scores)
+			LimitScores(m, rows);
 		coremsg[0] = '\0';
 		status = EstMetricsAdd(m, &ckpt->net, ws, y + start * label_width,
 							   NULL, rows, coremsg);
@@ -301,8 +332,10 @@ est_evaluate(PG_FUNCTION_ARGS)
 	set.values[set.n++] = (double) ckpt.global_step;
 	set.keys[set.n] = "rows";
 	set.values[set.n++] = (double) rows;
-	EstCatalogRecordEvaluation(def->name, ckpt.global_step, source,
-							   EstMetricSetJsonb(&set));
+	/* a read-only transaction or a standby evaluates without recording */
+	if (!XactReadOnly && !RecoveryInProgress())
+		EstCatalogRecordEvaluation(def->name, ckpt.global_step, source,
+								   EstMetricSetJsonb(&set));
 	EstMetricsFree(&m);
 	EstCheckpointFree(&ckpt);
 

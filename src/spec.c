@@ -307,11 +307,6 @@ ParseFeatureNames(ArrayType *arr, EstTrainRequest *req)
 				 errmsg("features must be a one-dimensional array")));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
 					  &values, &nulls, &n);
-	if (n == 0 && req->model_type != 0 && EST_IS_LINEAR(req->model_type))
-	{
-		req->n_hidden = 0;
-		return;
-	}
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -430,14 +425,100 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 	if (!PG_ARGISNULL(11))
 		req->params = PG_GETARG_JSONB_P(11);
 	EstParseParams(req->params, &req->opts);
+}
 
-	if (req->model_type != 0 && EST_IS_LINEAR(req->model_type) &&
-		req->n_hidden > 0)
+/*
+ * EstCheckOptionsForType refuses what a model type does not have: hidden
+ * layer options on linear models, linear_* parameters on models without a
+ * linear part.
+ */
+void
+EstCheckOptionsForType(EstModelType type, const EstTrainRequest *req)
+{
+	if (EST_IS_LINEAR(type))
+	{
+		const char *hidden_only = NULL;
+
+		if (req->n_hidden > 0)
+			hidden_only = "hidden_units";
+		else if (req->opts.activation)
+			hidden_only = "activation_fn";
+		else if (req->opts.dropout >= 0)
+			hidden_only = "dropout";
+		else if (req->opts.batch_norm >= 0)
+			hidden_only = "batch_norm";
+		if (hidden_only != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s applies to hidden layers, and a %s has none",
+							hidden_only, EstModelTypeName(type)),
+					 errhint("Leave %s out, or use a DNN model type.",
+							 hidden_only)));
+	}
+	if (!EST_IS_COMBINED(type) &&
+		(req->opts.linear_optimizer || req->opts.linear_learning_rate > 0 ||
+		 req->opts.linear_opt_given))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a %s has no hidden_units",
-						EstModelTypeName(req->model_type)),
-				 errhint("Leave hidden_units out, or use a DNN model type.")));
+				 errmsg("the linear_* parameters belong to dnn_linear_combined models"),
+				 errhint("Use optimizer, learning_rate and the optimizer parameters for a %s.",
+						 EstModelTypeName(type))));
+}
+
+/*
+ * EstCheckHyperparameters refuses optimizer parameters that the optimizer
+ * does not have, such as rho for adam.
+ */
+void
+EstCheckHyperparameters(EstOptimizerKind kind, uint32 given, const char *prefix)
+{
+	static const struct
+	{
+		uint32		bit;
+		const char *name;
+	}			names[] = {
+		{EST_HYPER_BETA1, "beta_1"}, {EST_HYPER_BETA2, "beta_2"},
+		{EST_HYPER_EPSILON, "epsilon"},
+		{EST_HYPER_INITIAL_ACCUMULATOR, "initial_accumulator_value"},
+		{EST_HYPER_MOMENTUM, "momentum"}, {EST_HYPER_NESTEROV, "nesterov"},
+		{EST_HYPER_RHO, "rho"}, {EST_HYPER_CENTERED, "centered"},
+		{EST_HYPER_LR_POWER, "learning_rate_power"},
+		{EST_HYPER_L1, "l1_regularization_strength"},
+		{EST_HYPER_L2, "l2_regularization_strength"},
+		{EST_HYPER_L2_SHRINKAGE, "l2_shrinkage_regularization_strength"},
+		{EST_HYPER_BETA, "beta"}
+	};
+	uint32		allowed = 0;
+
+	switch (kind)
+	{
+		case EST_OPT_SGD:
+			break;
+		case EST_OPT_MOMENTUM:
+			allowed = EST_HYPER_MOMENTUM | EST_HYPER_NESTEROV;
+			break;
+		case EST_OPT_ADAGRAD:
+			allowed = EST_HYPER_INITIAL_ACCUMULATOR | EST_HYPER_EPSILON;
+			break;
+		case EST_OPT_ADAM:
+			allowed = EST_HYPER_BETA1 | EST_HYPER_BETA2 | EST_HYPER_EPSILON;
+			break;
+		case EST_OPT_RMSPROP:
+			allowed = EST_HYPER_RHO | EST_HYPER_MOMENTUM |
+				EST_HYPER_CENTERED | EST_HYPER_EPSILON;
+			break;
+		case EST_OPT_FTRL:
+			allowed = EST_HYPER_LR_POWER | EST_HYPER_INITIAL_ACCUMULATOR |
+				EST_HYPER_L1 | EST_HYPER_L2 | EST_HYPER_L2_SHRINKAGE |
+				EST_HYPER_BETA;
+			break;
+	}
+	for (size_t i = 0; i < lengthof(names); i++)
+		if ((given & names[i].bit) && !(allowed & names[i].bit))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"%s%s\" does not apply to optimizer \"%s\"",
+							prefix, names[i].name, EstOptimizerName(kind))));
 }
 
 /*

@@ -290,6 +290,29 @@ ColumnInputs(const EstModelDef *def, char **names, int n_names,
 }
 
 /*
+ * CheckSameColumns refuses a column list of a wide & deep model that a
+ * later call gives differently from the one the model was made with.
+ */
+static void
+CheckSameColumns(const EstModelDef *def, char **names, int n_names,
+				 const char *param, const int *inputs, int n_inputs)
+{
+	int		   *given;
+	int			n_given;
+
+	if (n_names < 0)
+		return;
+	given = ColumnInputs(def, names, n_names, param, &n_given);
+	if (n_given != n_inputs ||
+		(n_inputs > 0 && memcmp(given, inputs, n_inputs * sizeof(int)) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s contradicts model \"%s\"", param, def->name),
+				 errhint("Leave %s out to continue training, or drop the model with est_drop_model and train it anew.",
+						 param)));
+}
+
+/*
  * InitCheckpoint builds the first checkpoint of a new model: its network,
  * initial weights, optimizer slots and the statistics of the training
  * rows (inputs, and targets of regressors).
@@ -599,7 +622,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 			metrics = Evaluate(def, ckpt, eval, ws,
 							   opts->has_early_stopping ? opts->es_metric : NULL,
 							   &value);
-			if (opts->has_early_stopping)
+			if (opts->has_early_stopping && !isnan(value))
 			{
 				bool		better = best_step < 0 ||
 					(plan->eval_max ? value > best_value + opts->es_min_delta :
@@ -854,6 +877,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		for (int64 i = 0; i < data.n_rows; i++)
 			if ((int) data.y[i] >= def->n_classes)
 				EstCheckLabel((int64) data.y[i], def->n_classes, def->label);
+	EstCheckOptionsForType(def->type, req);
+	EstCheckHyperparameters(def->optimizer, req->opts.opt_given, "");
 
 	/* what this call trains with */
 	EstParseParams(created ? NULL : def->params, &stored);
@@ -953,6 +978,12 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 							   EstOptimizerName(ckpt.opt.kind),
 							   EstOptimizerName(def->optimizer))));
 		EstCheckCompatibleNetwork(def, &req->opts, &ckpt);
+		CheckSameColumns(def, req->opts.linear_columns,
+						 req->opts.n_linear_columns, "linear_feature_columns",
+						 ckpt.net.linear_inputs, ckpt.net.n_linear_inputs);
+		CheckSameColumns(def, req->opts.dnn_columns, req->opts.n_dnn_columns,
+						 "dnn_feature_columns", ckpt.net.dnn_inputs,
+						 ckpt.net.n_dnn_inputs);
 		if (req->opts.has_seed)
 			EstRngSeed(&ckpt.rng,
 					   req->opts.seed ^ ((uint64) ckpt.global_step * UINT64CONST(0x9E3779B97F4A7C15)));
@@ -960,14 +991,22 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	plan.learning_rate = req->learning_rate > 0 ? req->learning_rate :
 		def->learning_rate;
 	ckpt.opt.learning_rate = plan.learning_rate;
+	plan.linear_learning_rate = 0;
 	if (ckpt.net.n_linear_inputs > 0)
 	{
-		if (plan.opts.linear_learning_rate > 0)
-			ckpt.opt_linear.learning_rate = plan.opts.linear_learning_rate;
-		plan.linear_learning_rate = ckpt.opt_linear.learning_rate;
+		int			n_columns = plan.opts.n_linear_columns > 0 ?
+			plan.opts.n_linear_columns :
+			(stored.n_linear_columns > 0 ? stored.n_linear_columns :
+			 def->n_features);
+
+		EstCheckHyperparameters(ckpt.opt_linear.kind,
+								req->opts.linear_opt_given, "linear_");
+		/* the base rate, not the checkpoint's, which a schedule decayed */
+		plan.linear_learning_rate = plan.opts.linear_learning_rate > 0 ?
+			plan.opts.linear_learning_rate :
+			EstDefaultLearningRate(ckpt.opt_linear.kind, true, n_columns);
+		ckpt.opt_linear.learning_rate = plan.linear_learning_rate;
 	}
-	else
-		plan.linear_learning_rate = 0;
 
 	/* the model's transforms; regressors train on standardised targets */
 	EstFeatureStateApply(&ckpt.features, data.X, data.n_rows);
