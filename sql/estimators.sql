@@ -154,6 +154,11 @@ SELECT expect_error($$SELECT est_train('est_bad', 'iris_train', model_type => 's
 SELECT expect_error($$SELECT * FROM est_confusion_matrix('est_linreg', 'est_reg_test')$$);
 SELECT expect_error($$SELECT * FROM est_roc_curve('est_linear_iris', 'iris_test')$$);
 SELECT expect_error($$SELECT est_predict_values('est_logreg', ARRAY[1, 2])$$);
+SELECT expect_error($$SELECT * FROM est_roc_curve('est_logreg', 'SELECT a, b, 1 AS label FROM est_bin')$$);
+-- inputs so far out that the network overflows give an error, not NaN
+SELECT expect_error($$SELECT est_predict_proba('est_logreg', ARRAY[3.4e38, -3.4e38])$$);
+-- the confusion matrix of 65536 classes would need 32 GB
+SELECT expect_error($$SELECT est_train('est_bad', 'SELECT 65535 AS label, 1.0 AS f', steps => 1)$$);
 SELECT expect_error($$SELECT est_train('est_linreg', 'est_reg_train', model_type => 'dnn_regressor')$$);
 
 SELECT count(*) AS dropped FROM

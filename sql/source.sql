@@ -47,6 +47,7 @@ SELECT global_step, accuracy > 0.9 AS learned
   FROM est_train('source_arrays', 'source_arrays', params => '{"seed": 2}');
 SELECT features, n_inputs FROM estimator.models WHERE name = 'source_arrays';
 SELECT expect_error($$SELECT est_train('source_arrays', 'SELECT ARRAY[1,2,3]::real[] AS sepal, petal, label FROM source_arrays')$$);
+SELECT expect_error($$SELECT est_train('source_arrays', 'SELECT ARRAY[[1,2]]::real[] AS sepal, petal, label FROM source_arrays')$$);
 SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT ARRAY[[1,2],[3,4]]::real[] AS a, 0 AS label')$$);
 SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT ARRAY[1,NULL]::real[] AS a, label FROM iris_train')$$);
 SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT ''{}''::real[] AS a, label FROM iris_train')$$);

@@ -99,6 +99,18 @@ MetricValue(const EstMetrics *m, const char *key)
 }
 
 /*
+ * CheckConfusionMemory refuses a classifier whose confusion matrix (8
+ * bytes for each pair of classes) would not fit in estimator.max_memory.
+ */
+static void
+CheckConfusionMemory(const EstModelDef *def)
+{
+	EstCheckMemory(mul_size(mul_size(def->n_classes, def->n_classes),
+							sizeof(double)),
+				   "the confusion matrix");
+}
+
+/*
  * LimitScores stops keeping every row's scores (for the exact AUCs) when
  * they would outgrow estimator.max_memory: the AUCs are then NULL, and the
  * other metrics stream on.
@@ -186,6 +198,7 @@ EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 
+	CheckConfusionMemory(def);
 	coremsg[0] = '\0';
 	status = EstMetricsInit(&m, &ckpt->net, !EST_IS_REGRESSOR(def->type),
 							coremsg);
@@ -254,6 +267,7 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 						   regressor ? def->label_dimension : 1,
 						   def->features, def->n_features, false);
 	label_width = EstReaderLabelWidth(reader);
+	CheckConfusionMemory(def);
 	coremsg[0] = '\0';
 	status = EstWorkspaceInit(&ws, &ckpt->net, EST_EVAL_BLOCK, coremsg);
 	if (status == EST_OK)
@@ -437,6 +451,11 @@ est_roc_curve(PG_FUNCTION_ARGS)
 								coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "ROC curve");
+	if (n_points > 1 && (isnan(fpr[n_points - 1]) || isnan(tpr[n_points - 1])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\" has rows of one class only", source),
+				 errdetail("A ROC curve needs rows of both classes.")));
 	for (size_t i = 0; i < n_points; i++)
 	{
 		values[0] = Float8GetDatum(thresholds[i]);

@@ -601,8 +601,12 @@ EstConvertValue(Datum value, bool isnull, const EstColumn *col, float *out)
 		bool	   *elem_nulls;
 
 		type = (type == FLOAT4ARRAYOID) ? FLOAT4OID : FLOAT8OID;
-		if (ARR_NDIM(arr) > 1 ||
-			ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != col->width)
+		if (ARR_NDIM(arr) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("column \"%s\" holds an array of %d dimensions, expected one",
+							col->name, ARR_NDIM(arr))));
+		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != col->width)
 			ereport(ERROR,
 					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 					 errmsg("column \"%s\" holds an array of %d elements, expected %d",

@@ -743,6 +743,9 @@ CheckMemory(const EstModelDef *def, const EstData *data, int batch_size)
 								  def->hidden[l] * sizeof(float)));
 	bytes = add_size(bytes, mul_size(data->n_rows,
 									 (data->n_inputs + 2 * data->label_width + 1) * sizeof(float)));
+	/* scoring the training rows keeps a confusion matrix */
+	bytes = add_size(bytes, mul_size(mul_size(def->n_classes, def->n_classes),
+									 sizeof(double)));
 	EstCheckMemory(bytes, "the training data and the model");
 }
 
