@@ -103,7 +103,7 @@ typedef struct EstModelDef
 #define EST_HYPER_L1					(1 << 9)
 #define EST_HYPER_L2					(1 << 10)
 #define EST_HYPER_L2_SHRINKAGE			(1 << 11)
-#define EST_HYPER_BETA					(1 << 12)
+#define EST_HYPER_BETA					(1 << 12)	/* the last */
 
 /* What params says (params.c); zero, -1 or NULL where it is silent. */
 typedef struct EstOptions
@@ -198,6 +198,7 @@ extern void EstApplyHyperparameters(EstOptimizer *opt,
 extern const char *EstHyperparametersDiffer(const EstOptimizer *opt,
 											const EstOptimizer *given,
 											uint32 mask);
+extern const char *EstHyperparameterName(uint32 bit);
 extern int32 EstParamsInt(Jsonb *params, const char *key, int32 dflt);
 
 /* ----------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -260,6 +261,88 @@ ParseEarlyStopping(JsonbValue *v, EstOptions *opts)
 }
 
 /*
+ * The optimizer's hyperparameters: their keys (Keras' and TensorFlow's
+ * names), their bits in EstOptions.opt_given, where they live in an
+ * EstOptimizer, and their ranges.  Parsing, applying and comparing them all
+ * read this table.
+ */
+typedef struct Hyperparameter
+{
+	const char *key;
+	uint32		bit;
+	size_t		offset;			/* of a double, or an int with flag */
+	bool		flag;			/* true or false */
+	bool		linear;			/* also "linear_" + key, for wide & deep */
+	double		min;
+	bool		open_min;
+	double		max;
+	bool		open_max;
+} Hyperparameter;
+
+static const Hyperparameter hyperparameters[] = {
+	{"beta_1", EST_HYPER_BETA1, offsetof(EstOptimizer, beta1), false, false, 0, false, 1, true},
+	{"beta_2", EST_HYPER_BETA2, offsetof(EstOptimizer, beta2), false, false, 0, false, 1, true},
+	{"epsilon", EST_HYPER_EPSILON, offsetof(EstOptimizer, epsilon), false, false, 0, true, 1, false},
+	{"initial_accumulator_value", EST_HYPER_INITIAL_ACCUMULATOR, offsetof(EstOptimizer, initial_accumulator), false, false, 0, false, 1e6, false},
+	{"momentum", EST_HYPER_MOMENTUM, offsetof(EstOptimizer, momentum), false, false, 0, false, 1, true},
+	{"nesterov", EST_HYPER_NESTEROV, offsetof(EstOptimizer, nesterov), true, false, 0, false, 1, false},
+	{"rho", EST_HYPER_RHO, offsetof(EstOptimizer, rho), false, false, 0, false, 1, true},
+	{"centered", EST_HYPER_CENTERED, offsetof(EstOptimizer, centered), true, false, 0, false, 1, false},
+	{"learning_rate_power", EST_HYPER_LR_POWER, offsetof(EstOptimizer, lr_power), false, false, -1e6, false, 0, false},
+	{"l1_regularization_strength", EST_HYPER_L1, offsetof(EstOptimizer, l1), false, true, 0, false, 1e6, false},
+	{"l2_regularization_strength", EST_HYPER_L2, offsetof(EstOptimizer, l2), false, true, 0, false, 1e6, false},
+	{"l2_shrinkage_regularization_strength", EST_HYPER_L2_SHRINKAGE, offsetof(EstOptimizer, l2_shrinkage), false, false, 0, false, 1e6, false},
+	{"beta", EST_HYPER_BETA, offsetof(EstOptimizer, beta), false, false, 0, false, 1e6, false}
+};
+
+static double *
+RealField(EstOptimizer *opt, const Hyperparameter *h)
+{
+	return (double *) ((char *) opt + h->offset);
+}
+
+static int *
+FlagField(EstOptimizer *opt, const Hyperparameter *h)
+{
+	return (int *) ((char *) opt + h->offset);
+}
+
+/*
+ * ParseHyperparameter stores the value of key when it names a
+ * hyperparameter (or, with the prefix "linear_", one of the linear part's)
+ * and returns whether it did.
+ */
+static bool
+ParseHyperparameter(const char *key, const JsonbValue *v, EstOptimizer *opt,
+					uint32 *given, EstOptimizer *linear_opt,
+					uint32 *linear_given)
+{
+	for (size_t i = 0; i < lengthof(hyperparameters); i++)
+	{
+		const Hyperparameter *h = &hyperparameters[i];
+		EstOptimizer *target = opt;
+		uint32	   *bits = given;
+
+		if (strcmp(key, h->key) != 0)
+		{
+			if (!h->linear || strncmp(key, "linear_", 7) != 0 ||
+				strcmp(key + 7, h->key) != 0)
+				continue;
+			target = linear_opt;
+			bits = linear_given;
+		}
+		if (h->flag)
+			*FlagField(target, h) = BoolValue(v, key) ? 1 : 0;
+		else
+			*RealField(target, h) = RangeValue(v, key, h->min, h->open_min,
+											   h->max, h->open_max);
+		*bits |= h->bit;
+		return true;
+	}
+	return false;
+}
+
+/*
  * EstParseParams checks every key of a params object and stores what it
  * says in opts.
  */
@@ -290,8 +373,6 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		char	   *key;
-		EstOptimizer *o = &opts->opt;
-		EstOptimizer *lo = &opts->linear_opt;
 
 		if (tok != WJB_KEY)
 			continue;
@@ -353,81 +434,10 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 			opts->linear_optimizer = EstOptimizerFromName(StringValue(&v, key));
 
 		/* the optimizer's hyperparameters, with Keras' names */
-		else if (strcmp(key, "beta_1") == 0)
-		{
-			o->beta1 = RangeValue(&v, key, 0, false, 1, true);
-			opts->opt_given |= EST_HYPER_BETA1;
-		}
-		else if (strcmp(key, "beta_2") == 0)
-		{
-			o->beta2 = RangeValue(&v, key, 0, false, 1, true);
-			opts->opt_given |= EST_HYPER_BETA2;
-		}
-		else if (strcmp(key, "epsilon") == 0)
-		{
-			o->epsilon = RangeValue(&v, key, 0, true, 1, false);
-			opts->opt_given |= EST_HYPER_EPSILON;
-		}
-		else if (strcmp(key, "initial_accumulator_value") == 0)
-		{
-			o->initial_accumulator = RangeValue(&v, key, 0, false, 1e6, false);
-			opts->opt_given |= EST_HYPER_INITIAL_ACCUMULATOR;
-		}
-		else if (strcmp(key, "momentum") == 0)
-		{
-			o->momentum = RangeValue(&v, key, 0, false, 1, true);
-			opts->opt_given |= EST_HYPER_MOMENTUM;
-		}
-		else if (strcmp(key, "nesterov") == 0)
-		{
-			o->nesterov = BoolValue(&v, key);
-			opts->opt_given |= EST_HYPER_NESTEROV;
-		}
-		else if (strcmp(key, "rho") == 0)
-		{
-			o->rho = RangeValue(&v, key, 0, false, 1, true);
-			opts->opt_given |= EST_HYPER_RHO;
-		}
-		else if (strcmp(key, "centered") == 0)
-		{
-			o->centered = BoolValue(&v, key);
-			opts->opt_given |= EST_HYPER_CENTERED;
-		}
-		else if (strcmp(key, "learning_rate_power") == 0)
-		{
-			o->lr_power = RangeValue(&v, key, -1e6, false, 0, false);
-			opts->opt_given |= EST_HYPER_LR_POWER;
-		}
-		else if (strcmp(key, "l1_regularization_strength") == 0)
-		{
-			o->l1 = RangeValue(&v, key, 0, false, 1e6, false);
-			opts->opt_given |= EST_HYPER_L1;
-		}
-		else if (strcmp(key, "l2_regularization_strength") == 0)
-		{
-			o->l2 = RangeValue(&v, key, 0, false, 1e6, false);
-			opts->opt_given |= EST_HYPER_L2;
-		}
-		else if (strcmp(key, "l2_shrinkage_regularization_strength") == 0)
-		{
-			o->l2_shrinkage = RangeValue(&v, key, 0, false, 1e6, false);
-			opts->opt_given |= EST_HYPER_L2_SHRINKAGE;
-		}
-		else if (strcmp(key, "beta") == 0)
-		{
-			o->beta = RangeValue(&v, key, 0, false, 1e6, false);
-			opts->opt_given |= EST_HYPER_BETA;
-		}
-		else if (strcmp(key, "linear_l1_regularization_strength") == 0)
-		{
-			lo->l1 = RangeValue(&v, key, 0, false, 1e6, false);
-			opts->linear_opt_given |= EST_HYPER_L1;
-		}
-		else if (strcmp(key, "linear_l2_regularization_strength") == 0)
-		{
-			lo->l2 = RangeValue(&v, key, 0, false, 1e6, false);
-			opts->linear_opt_given |= EST_HYPER_L2;
-		}
+		else if (ParseHyperparameter(key, &v, &opts->opt, &opts->opt_given,
+									 &opts->linear_opt,
+									 &opts->linear_opt_given))
+			continue;
 		else
 		{
 			StringInfoData known;
@@ -496,32 +506,17 @@ void
 EstApplyHyperparameters(EstOptimizer *opt, const EstOptimizer *given,
 						uint32 mask)
 {
-	if (mask & EST_HYPER_BETA1)
-		opt->beta1 = given->beta1;
-	if (mask & EST_HYPER_BETA2)
-		opt->beta2 = given->beta2;
-	if (mask & EST_HYPER_EPSILON)
-		opt->epsilon = given->epsilon;
-	if (mask & EST_HYPER_INITIAL_ACCUMULATOR)
-		opt->initial_accumulator = given->initial_accumulator;
-	if (mask & EST_HYPER_MOMENTUM)
-		opt->momentum = given->momentum;
-	if (mask & EST_HYPER_NESTEROV)
-		opt->nesterov = given->nesterov;
-	if (mask & EST_HYPER_RHO)
-		opt->rho = given->rho;
-	if (mask & EST_HYPER_CENTERED)
-		opt->centered = given->centered;
-	if (mask & EST_HYPER_LR_POWER)
-		opt->lr_power = given->lr_power;
-	if (mask & EST_HYPER_L1)
-		opt->l1 = given->l1;
-	if (mask & EST_HYPER_L2)
-		opt->l2 = given->l2;
-	if (mask & EST_HYPER_L2_SHRINKAGE)
-		opt->l2_shrinkage = given->l2_shrinkage;
-	if (mask & EST_HYPER_BETA)
-		opt->beta = given->beta;
+	for (size_t i = 0; i < lengthof(hyperparameters); i++)
+	{
+		const Hyperparameter *h = &hyperparameters[i];
+
+		if (!(mask & h->bit))
+			continue;
+		if (h->flag)
+			*FlagField(opt, h) = *FlagField((EstOptimizer *) given, h);
+		else
+			*RealField(opt, h) = *RealField((EstOptimizer *) given, h);
+	}
 }
 
 /*
@@ -532,35 +527,32 @@ const char *
 EstHyperparametersDiffer(const EstOptimizer *opt, const EstOptimizer *given,
 						 uint32 mask)
 {
-	if ((mask & EST_HYPER_BETA1) && opt->beta1 != given->beta1)
-		return "beta_1";
-	if ((mask & EST_HYPER_BETA2) && opt->beta2 != given->beta2)
-		return "beta_2";
-	if ((mask & EST_HYPER_EPSILON) && opt->epsilon != given->epsilon)
-		return "epsilon";
-	if ((mask & EST_HYPER_INITIAL_ACCUMULATOR) &&
-		opt->initial_accumulator != given->initial_accumulator)
-		return "initial_accumulator_value";
-	if ((mask & EST_HYPER_MOMENTUM) && opt->momentum != given->momentum)
-		return "momentum";
-	if ((mask & EST_HYPER_NESTEROV) && opt->nesterov != given->nesterov)
-		return "nesterov";
-	if ((mask & EST_HYPER_RHO) && opt->rho != given->rho)
-		return "rho";
-	if ((mask & EST_HYPER_CENTERED) && opt->centered != given->centered)
-		return "centered";
-	if ((mask & EST_HYPER_LR_POWER) && opt->lr_power != given->lr_power)
-		return "learning_rate_power";
-	if ((mask & EST_HYPER_L1) && opt->l1 != given->l1)
-		return "l1_regularization_strength";
-	if ((mask & EST_HYPER_L2) && opt->l2 != given->l2)
-		return "l2_regularization_strength";
-	if ((mask & EST_HYPER_L2_SHRINKAGE) &&
-		opt->l2_shrinkage != given->l2_shrinkage)
-		return "l2_shrinkage_regularization_strength";
-	if ((mask & EST_HYPER_BETA) && opt->beta != given->beta)
-		return "beta";
+	for (size_t i = 0; i < lengthof(hyperparameters); i++)
+	{
+		const Hyperparameter *h = &hyperparameters[i];
+		EstOptimizer *a = (EstOptimizer *) opt;
+		EstOptimizer *b = (EstOptimizer *) given;
+
+		if (!(mask & h->bit))
+			continue;
+		if (h->flag ? *FlagField(a, h) != *FlagField(b, h) :
+			*RealField(a, h) != *RealField(b, h))
+			return h->key;
+	}
 	return NULL;
+}
+
+/*
+ * EstHyperparameterName is the params key of a hyperparameter bit.
+ */
+const char *
+EstHyperparameterName(uint32 bit)
+{
+	for (size_t i = 0; i < lengthof(hyperparameters); i++)
+		if (hyperparameters[i].bit == bit)
+			return hyperparameters[i].key;
+	elog(ERROR, "unrecognized hyperparameter: %u", bit);
+	return NULL;				/* keep compiler quiet */
 }
 
 /*

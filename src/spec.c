@@ -472,22 +472,6 @@ EstCheckOptionsForType(EstModelType type, const EstTrainRequest *req)
 void
 EstCheckHyperparameters(EstOptimizerKind kind, uint32 given, const char *prefix)
 {
-	static const struct
-	{
-		uint32		bit;
-		const char *name;
-	}			names[] = {
-		{EST_HYPER_BETA1, "beta_1"}, {EST_HYPER_BETA2, "beta_2"},
-		{EST_HYPER_EPSILON, "epsilon"},
-		{EST_HYPER_INITIAL_ACCUMULATOR, "initial_accumulator_value"},
-		{EST_HYPER_MOMENTUM, "momentum"}, {EST_HYPER_NESTEROV, "nesterov"},
-		{EST_HYPER_RHO, "rho"}, {EST_HYPER_CENTERED, "centered"},
-		{EST_HYPER_LR_POWER, "learning_rate_power"},
-		{EST_HYPER_L1, "l1_regularization_strength"},
-		{EST_HYPER_L2, "l2_regularization_strength"},
-		{EST_HYPER_L2_SHRINKAGE, "l2_shrinkage_regularization_strength"},
-		{EST_HYPER_BETA, "beta"}
-	};
 	uint32		allowed = 0;
 
 	switch (kind)
@@ -513,12 +497,13 @@ EstCheckHyperparameters(EstOptimizerKind kind, uint32 given, const char *prefix)
 				EST_HYPER_BETA;
 			break;
 	}
-	for (size_t i = 0; i < lengthof(names); i++)
-		if ((given & names[i].bit) && !(allowed & names[i].bit))
+	for (uint32 bit = 1; bit <= EST_HYPER_BETA; bit <<= 1)
+		if ((given & bit) && !(allowed & bit))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("parameter \"%s%s\" does not apply to optimizer \"%s\"",
-							prefix, names[i].name, EstOptimizerName(kind))));
+							prefix, EstHyperparameterName(bit),
+							EstOptimizerName(kind))));
 }
 
 /*
