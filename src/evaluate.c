@@ -317,6 +317,58 @@ PutRow(ReturnSetInfo *rsinfo, Datum *values, bool *nulls)
 }
 
 /*
+ * Evaluation is what the three SQL functions below share: a model, its
+ * latest checkpoint and the metrics of a source scored with it.
+ */
+typedef struct Evaluation
+{
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	EstMetrics	m;
+	char	   *source;
+	int64		rows;
+} Evaluation;
+
+/*
+ * StartEvaluation reads the model and source arguments of a function
+ * returning a set, connects to SPI and scores the source; with classes,
+ * the model must be a classifier of at least that many classes (2 for a
+ * binary one, 0 for any classifier, -1 for any model).
+ */
+static void
+StartEvaluation(FunctionCallInfo fcinfo, const char *function, int classes,
+				Evaluation *e)
+{
+	char	   *model = EstModelNameArg(fcinfo, 0);
+
+	e->source = SourceArg(fcinfo, 1);
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	e->def = EstCatalogGetModel(model, false, false);
+	if (classes >= 0 && EST_IS_REGRESSOR(e->def->type))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s needs a classifier, and model \"%s\" is a %s",
+						function, e->def->name, EstModelTypeName(e->def->type))));
+	if (classes == 2 && e->def->n_classes != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s needs a binary classifier, and model \"%s\" has %d classes",
+						function, e->def->name, e->def->n_classes),
+				 errhint("Use est_evaluate for the macro-averaged AUC of a multi-class model.")));
+	EstLoadCheckpoint(e->def, false, &e->ckpt);
+	e->rows = ScoreSource(e->def, &e->ckpt, e->source, &e->m);
+}
+
+static void
+EndEvaluation(Evaluation *e)
+{
+	EstMetricsFree(&e->m);
+	EstCheckpointFree(&e->ckpt);
+	SPI_finish();
+}
+
+/*
  * est_evaluate(model, source) returns rows of (metric, value) with
  * TensorFlow's keys, then global_step and rows, and records them in
  * estimator.evaluations.
@@ -325,34 +377,21 @@ Datum
 est_evaluate(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *model = EstModelNameArg(fcinfo, 0);
-	char	   *source = SourceArg(fcinfo, 1);
-	EstModelDef *def;
-	EstCheckpoint ckpt;
-	EstMetrics	m;
+	Evaluation	e;
 	EstMetricSet set;
-	int64		rows;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	def = EstCatalogGetModel(model, false, false);
-	EstLoadCheckpoint(def, false, &ckpt);
-	rows = ScoreSource(def, &ckpt, source, &m);
-	CollectMetrics(def, &m, &set);
+	StartEvaluation(fcinfo, "est_evaluate", -1, &e);
+	CollectMetrics(e.def, &e.m, &set);
 	set.keys[set.n] = "global_step";
-	set.values[set.n++] = (double) ckpt.global_step;
+	set.values[set.n++] = (double) e.ckpt.global_step;
 	set.keys[set.n] = "rows";
-	set.values[set.n++] = (double) rows;
+	set.values[set.n++] = (double) e.rows;
 	/* a read-only transaction or a standby evaluates without recording */
 	if (!XactReadOnly && !RecoveryInProgress())
-		EstCatalogRecordEvaluation(def->name, ckpt.global_step, source,
+		EstCatalogRecordEvaluation(e.def->name, e.ckpt.global_step, e.source,
 								   EstMetricSetJsonb(&set));
-	EstMetricsFree(&m);
-	EstCheckpointFree(&ckpt);
-
 	for (int i = 0; i < set.n; i++)
 	{
 		values[0] = CStringGetTextDatum(set.keys[i]);
@@ -360,18 +399,8 @@ est_evaluate(PG_FUNCTION_ARGS)
 		nulls[1] = isnan(set.values[i]);
 		PutRow(rsinfo, values, nulls);
 	}
-	SPI_finish();
+	EndEvaluation(&e);
 	return (Datum) 0;
-}
-
-static void
-RequireClassifier(const EstModelDef *def, const char *function)
-{
-	if (EST_IS_REGRESSOR(def->type))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s needs a classifier, and model \"%s\" is a %s",
-						function, def->name, EstModelTypeName(def->type))));
 }
 
 /*
@@ -382,32 +411,22 @@ Datum
 est_confusion_matrix(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *model = EstModelNameArg(fcinfo, 0);
-	char	   *source = SourceArg(fcinfo, 1);
-	EstModelDef *def;
-	EstCheckpoint ckpt;
-	EstMetrics	m;
+	Evaluation	e;
+	int			k;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	def = EstCatalogGetModel(model, false, false);
-	RequireClassifier(def, "est_confusion_matrix");
-	EstLoadCheckpoint(def, false, &ckpt);
-	ScoreSource(def, &ckpt, source, &m);
-	for (int label = 0; label < def->n_classes; label++)
-		for (int predicted = 0; predicted < def->n_classes; predicted++)
+	StartEvaluation(fcinfo, "est_confusion_matrix", 0, &e);
+	k = e.def->n_classes;
+	for (int label = 0; label < k; label++)
+		for (int predicted = 0; predicted < k; predicted++)
 		{
 			values[0] = Int32GetDatum(label);
 			values[1] = Int32GetDatum(predicted);
-			values[2] = Float8GetDatum(m.confusion[label * def->n_classes + predicted]);
+			values[2] = Float8GetDatum(e.m.confusion[label * k + predicted]);
 			PutRow(rsinfo, values, nulls);
 		}
-	EstMetricsFree(&m);
-	EstCheckpointFree(&ckpt);
-	SPI_finish();
+	EndEvaluation(&e);
 	return (Datum) 0;
 }
 
@@ -419,11 +438,7 @@ Datum
 est_roc_curve(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *model = EstModelNameArg(fcinfo, 0);
-	char	   *source = SourceArg(fcinfo, 1);
-	EstModelDef *def;
-	EstCheckpoint ckpt;
-	EstMetrics	m;
+	Evaluation	e;
 	double	   *thresholds;
 	double	   *fpr;
 	double	   *tpr;
@@ -433,28 +448,16 @@ est_roc_curve(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	def = EstCatalogGetModel(model, false, false);
-	RequireClassifier(def, "est_roc_curve");
-	if (def->n_classes != 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("est_roc_curve needs a binary classifier, and model \"%s\" has %d classes",
-						def->name, def->n_classes),
-				 errhint("Use est_evaluate for the macro-averaged AUC of a multi-class model.")));
-	EstLoadCheckpoint(def, false, &ckpt);
-	ScoreSource(def, &ckpt, source, &m);
+	StartEvaluation(fcinfo, "est_roc_curve", 2, &e);
 	coremsg[0] = '\0';
-	status = EstMetricsRocCurve(&m, 1, &thresholds, &fpr, &tpr, &n_points,
+	status = EstMetricsRocCurve(&e.m, 1, &thresholds, &fpr, &tpr, &n_points,
 								coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "ROC curve");
 	if (n_points > 1 && (isnan(fpr[n_points - 1]) || isnan(tpr[n_points - 1])))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("source \"%s\" has rows of one class only", source),
+				 errmsg("source \"%s\" has rows of one class only", e.source),
 				 errdetail("A ROC curve needs rows of both classes.")));
 	for (size_t i = 0; i < n_points; i++)
 	{
@@ -466,8 +469,6 @@ est_roc_curve(PG_FUNCTION_ARGS)
 	EstFree(thresholds);
 	EstFree(fpr);
 	EstFree(tpr);
-	EstMetricsFree(&m);
-	EstCheckpointFree(&ckpt);
-	SPI_finish();
+	EndEvaluation(&e);
 	return (Datum) 0;
 }
