@@ -85,6 +85,38 @@ ValidActivation(EstActivation a)
 }
 
 /*
+ * CheckInputList checks a list of n input indexes (the DNN's, or the
+ * linear part's): a sane count, within the limits, each index below
+ * n_inputs.
+ */
+static EstStatus
+CheckInputList(const int *inputs, int n, int n_inputs, const char *what,
+			   char *errmsg)
+{
+	if (n < 0 || (n > 0 && inputs == NULL))
+	{
+		EstSetError(errmsg, "invalid number of %s inputs: %d", what, n);
+		return EST_EINVAL;
+	}
+	if (n > EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "%s reads %d inputs, the limit is %d", what, n,
+					EST_MAX_UNITS);
+		return EST_ELIMIT;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (inputs[i] < 0 || inputs[i] >= n_inputs)
+		{
+			EstSetError(errmsg, "%s input %d is %d, not an input index below %d",
+						what, i, inputs[i], n_inputs);
+			return EST_EINVAL;
+		}
+	}
+	return EST_OK;
+}
+
+/*
  * CheckSpec checks spec against the limits and for consistency and fills
  * count.  It allocates nothing.  The parameter count is computed in 64
  * bits: with every size at most 65536 and at most 33 dense layers it
@@ -97,6 +129,7 @@ CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 	int			n_outputs = spec->n_outputs;
 	uint64_t	total = 0;
 	uint64_t	hidden_units = 0;
+	EstStatus	status;
 	int			l;
 	int			i;
 
@@ -191,54 +224,14 @@ CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 		return EST_EINVAL;
 	}
 
-	/* DNN inputs */
-	if (spec->n_dnn_inputs < 0 ||
-		(spec->n_dnn_inputs > 0 && spec->dnn_inputs == NULL))
-	{
-		EstSetError(errmsg, "invalid number of DNN inputs: %d",
-					spec->n_dnn_inputs);
-		return EST_EINVAL;
-	}
-	if (spec->n_dnn_inputs > EST_MAX_UNITS)
-	{
-		EstSetError(errmsg, "network reads %d DNN inputs, the limit is %d",
-					spec->n_dnn_inputs, EST_MAX_UNITS);
-		return EST_ELIMIT;
-	}
-	for (i = 0; i < spec->n_dnn_inputs; i++)
-	{
-		if (spec->dnn_inputs[i] < 0 || spec->dnn_inputs[i] >= spec->n_inputs)
-		{
-			EstSetError(errmsg, "DNN input %d is %d, not an input index below %d",
-						i, spec->dnn_inputs[i], spec->n_inputs);
-			return EST_EINVAL;
-		}
-	}
-
-	/* linear part */
-	if (spec->n_linear_inputs < 0 ||
-		(spec->n_linear_inputs > 0 && spec->linear_inputs == NULL))
-	{
-		EstSetError(errmsg, "invalid number of linear inputs: %d",
-					spec->n_linear_inputs);
-		return EST_EINVAL;
-	}
-	if (spec->n_linear_inputs > EST_MAX_UNITS)
-	{
-		EstSetError(errmsg, "linear part reads %d inputs, the limit is %d",
-					spec->n_linear_inputs, EST_MAX_UNITS);
-		return EST_ELIMIT;
-	}
-	for (i = 0; i < spec->n_linear_inputs; i++)
-	{
-		if (spec->linear_inputs[i] < 0 ||
-			spec->linear_inputs[i] >= spec->n_inputs)
-		{
-			EstSetError(errmsg, "linear input %d is %d, not an input index below %d",
-						i, spec->linear_inputs[i], spec->n_inputs);
-			return EST_EINVAL;
-		}
-	}
+	status = CheckInputList(spec->dnn_inputs, spec->n_dnn_inputs,
+							spec->n_inputs, "DNN", errmsg);
+	if (status != EST_OK)
+		return status;
+	status = CheckInputList(spec->linear_inputs, spec->n_linear_inputs,
+							spec->n_inputs, "linear part", errmsg);
+	if (status != EST_OK)
+		return status;
 
 	/* batch normalisation and dropout */
 	if (!isfinite(spec->bn_momentum) || spec->bn_momentum < 0.0 ||
