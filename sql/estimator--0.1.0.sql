@@ -176,6 +176,14 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION est_predict_values(text, double precision[])
 	IS 'the predicted values of a regressor (all label_dimension of them) for a feature array';
 
+CREATE FUNCTION est_predict_table(model text, source text, key text DEFAULT NULL)
+RETURNS TABLE (key text, prediction double precision,
+			   outputs double precision[])
+AS 'MODULE_PATHNAME', 'est_predict_table'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION est_predict_table(text, text, text)
+	IS 'score every row of a table, view or query in blocks: (key, class id or value, class probabilities or values)';
+
 CREATE FUNCTION est_drop_model(model text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'est_drop_model'

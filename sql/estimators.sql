@@ -56,6 +56,11 @@ SELECT global_step FROM est_train('est_reg2', 'SELECT x, y2 FROM est_reg',
 SELECT label_dimension, n_classes FROM estimator.models WHERE name = 'est_reg2';
 SELECT x, (SELECT array_agg(round(v::numeric, 1)) FROM unnest(est_predict_values('est_reg2', ARRAY[x])) v) AS values
   FROM (VALUES (0.0), (2.0), (4.0)) v(x);
+SELECT max((SELECT max(abs(a - b))
+			  FROM unnest(p.outputs, est_predict_values('est_reg2', ARRAY[r.x])) u(a, b))) < 1e-4
+	   AS batch_matches
+  FROM est_predict_table('est_reg2', 'SELECT id, x FROM est_reg', key => 'id') p
+  JOIN est_reg r ON r.id::text = p.key;
 SELECT expect_error($$SELECT est_predict('est_reg2', ARRAY[1])$$);
 SELECT expect_error($$SELECT est_predict_proba('est_reg2', ARRAY[1])$$);
 SELECT expect_error($$SELECT est_train('est_reg2', 'SELECT x, ARRAY[y] AS y2 FROM est_reg', steps => 1)$$);
@@ -102,6 +107,12 @@ SELECT round(pairs.auc::numeric, 6) = round(e.auc::numeric, 6) AS auc_matches,
 		  FROM est_evaluate('est_logreg', 'SELECT * FROM est_bin WHERE id % 5 = 0')) e;
 SELECT label, predicted, count
   FROM est_confusion_matrix('est_logreg', 'SELECT * FROM est_bin WHERE id % 5 = 0');
+SELECT bool_and(p.prediction = est_predict('est_logreg', eb)) AS batch_class,
+	   max((SELECT max(abs(x - y))
+			  FROM unnest(p.outputs, est_predict_proba('est_logreg', eb)) u(x, y))) < 1e-5
+	   AS batch_probabilities
+  FROM est_predict_table('est_logreg', 'est_bin', key => 'id') p
+  JOIN est_bin eb ON eb.id::text = p.key;
 SELECT count(*) > 2 AS has_points, min(fpr) = 0 AND max(fpr) = 1 AS fpr_spans,
 	   min(tpr) = 0 AND max(tpr) = 1 AS tpr_spans,
 	   bool_and(threshold = 'Infinity' OR threshold BETWEEN 0 AND 1) AS thresholds_ok

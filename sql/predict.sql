@@ -80,6 +80,26 @@ SELECT count(*) FROM iris_test t
 SELECT count(est_predict('predict_iris', t)) FROM iris_test t;
 SET client_min_messages = warning;
 
+-- est_predict_table scores a whole source in blocks, with the same
+-- answers as est_predict row by row.
+SELECT key, prediction, outputs::numeric(4,3)[] AS outputs
+  FROM est_predict_table('predict_iris', 'iris_test', key => 'id')
+ ORDER BY key::int LIMIT 3;
+-- (probabilities agree to float32 precision: blocks go through sgemm)
+SELECT count(*) AS rows,
+	   bool_and(p.prediction = est_predict('predict_iris', t)) AS same_class,
+	   max((SELECT max(abs(a - b))
+			  FROM unnest(p.outputs, est_predict_proba('predict_iris', t)) u(a, b))) < 1e-5
+	   AS same_probabilities
+  FROM est_predict_table('predict_iris', 'iris_test', key => 'id') p
+  JOIN iris_test t ON t.id::text = p.key;
+SELECT count(*) AS rows, bool_and(key IS NULL) AS no_keys
+  FROM est_predict_table('predict_iris', 'SELECT * FROM iris_test WHERE id <= 5');
+SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', 'iris_test', key => 'nope')$$);
+SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', 'SELECT id FROM iris_test', key => 'id')$$);
+SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', NULL)$$);
+SELECT expect_error($$SELECT * FROM est_predict_table('no_such_model', 'iris_test')$$);
+
 -- The model argument may change from row to row.
 SELECT global_step FROM est_train('predict_other', 'iris_train', steps => 1,
 								  params => '{"seed": 1}');

@@ -219,6 +219,9 @@ extern EstReader *EstReaderOpen(const char *source, const char *label,
 								EstColumn *features, int n_features,
 								bool infer_features);
 extern int	EstReaderLabelWidth(EstReader *reader);
+extern EstReader *EstReaderOpenKeyed(const char *source, const char *key,
+									 EstColumn *features, int n_features);
+extern char **EstReaderKeys(EstReader *reader);
 extern void EstReaderColumns(EstReader *reader, EstColumn **features,
 							 int *n_features);
 extern int	EstReaderInputs(EstReader *reader);

@@ -52,6 +52,11 @@ struct EstReader
 	Oid			label_type;
 	EstLabelKind label_kind;
 	EstColumn	label_col;		/* for values: name, type, kind, width */
+	int			key_att;		/* 0-based, -1 when no key is read */
+	FmgrInfo	key_out;		/* the key's output function */
+	char	  **keys;			/* the keys of the last EstReaderNext */
+	int			keys_size;
+	MemoryContext context;		/* of the reader, which keys live in */
 	int			n_features;
 	EstColumn  *features;
 	int		   *atts;			/* 0-based attribute of each feature */
@@ -63,6 +68,11 @@ struct EstReader
 	uint64		pos;
 	bool		done;
 };
+
+static EstReader *ReaderOpen(const char *source, const char *label,
+							 EstLabelKind label_kind, int label_width,
+							 const char *key, EstColumn *features,
+							 int n_features, bool infer_features);
 
 /*
  * EstClassifyType says how a column of a type feeds the network.
@@ -132,6 +142,24 @@ ReportMissingLabel(const char *label, const char *source)
 			 errhint("Name the label column with label => 'column'.")));
 }
 
+static bool
+IsFeature(const char *name, const EstColumn *features, int n_features)
+{
+	for (int i = 0; i < n_features; i++)
+		if (strcmp(features[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static void
+ReportMissingKey(const char *key, const char *source)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("key column \"%s\" does not exist in source \"%s\"",
+					key, source)));
+}
+
 static void
 ReportMissingFeature(const char *column, const char *source)
 {
@@ -146,8 +174,8 @@ ReportMissingFeature(const char *column, const char *source)
  * it: the columns wanted, or every column.
  */
 static char *
-RelationQuery(const char *source, const char *label, EstColumn *features,
-			  int n_features, bool infer)
+RelationQuery(const char *source, const char *label, const char *key,
+			  EstColumn *features, int n_features, bool infer)
 {
 	List	   *idents;
 	List	   *names = NIL;
@@ -191,6 +219,8 @@ RelationQuery(const char *source, const char *label, EstColumn *features,
 	{
 		if (label != NULL && get_attnum(relid, label) == InvalidAttrNumber)
 			ReportMissingLabel(label, source);
+		if (key != NULL && get_attnum(relid, key) == InvalidAttrNumber)
+			ReportMissingKey(key, source);
 		for (int i = 0; i < n_features; i++)
 			if (get_attnum(relid, features[i].name) == InvalidAttrNumber)
 				ReportMissingFeature(features[i].name, source);
@@ -204,6 +234,8 @@ RelationQuery(const char *source, const char *label, EstColumn *features,
 	{
 		if (label != NULL)
 			appendStringInfo(&sql, "%s, ", quote_identifier(label));
+		if (key != NULL && !IsFeature(key, features, n_features))
+			appendStringInfo(&sql, "%s, ", quote_identifier(key));
 		for (int i = 0; i < n_features; i++)
 			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
 							 quote_identifier(features[i].name));
@@ -372,6 +404,27 @@ EstReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 			  int label_width, EstColumn *features, int n_features,
 			  bool infer_features)
 {
+	return ReaderOpen(source, label, label_kind, label_width, NULL, features,
+					  n_features, infer_features);
+}
+
+/*
+ * EstReaderOpenKeyed opens a source to score: the model's features and a
+ * key column, which EstReaderKeys returns as text for each row read.
+ */
+EstReader *
+EstReaderOpenKeyed(const char *source, const char *key, EstColumn *features,
+				   int n_features)
+{
+	return ReaderOpen(source, NULL, EST_LABEL_CLASS, 1, key, features,
+					  n_features, false);
+}
+
+static EstReader *
+ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
+		   int label_width, const char *key, EstColumn *features,
+		   int n_features, bool infer_features)
+{
 	EstReader  *reader = palloc0(sizeof(EstReader));
 	SPIPlanPtr	plan;
 	char	   *sql;
@@ -395,7 +448,7 @@ EstReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 	if (IsQuerySource(source))
 		sql = (char *) source;
 	else
-		sql = RelationQuery(source, label, features, n_features,
+		sql = RelationQuery(source, label, key, features, n_features,
 							infer_features);
 
 	plan = SPI_prepare(sql, 0, NULL);
@@ -414,6 +467,21 @@ EstReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source \"%s\" returns no columns", source)));
+
+	reader->context = CurrentMemoryContext;
+	reader->key_att = -1;
+	if (key != NULL)
+	{
+		Oid			out;
+		bool		varlena;
+
+		reader->key_att = FindColumn(tupdesc, key, source);
+		if (reader->key_att < 0)
+			ReportMissingKey(key, source);
+		getTypeOutputInfo(TupleDescAttr(tupdesc, reader->key_att)->atttypid,
+						  &out, &varlena);
+		fmgr_info(out, &reader->key_out);
+	}
 
 	reader->label_att = -1;
 	if (label != NULL)
@@ -565,6 +633,13 @@ int
 EstReaderInputs(EstReader *reader)
 {
 	return reader->n_inputs;
+}
+
+/* EstReaderKeys are the keys of the rows of the last EstReaderNext. */
+char	  **
+EstReaderKeys(EstReader *reader)
+{
+	return reader->keys;
 }
 
 /* EstReaderLabelWidth is the number of label floats of a row. */
@@ -720,6 +795,19 @@ EstReaderNext(EstReader *reader, float *X, float *y, int max_rows)
 
 			EstConvertValue(reader->values[att], reader->nulls[att], col, x);
 			x += col->width;
+		}
+
+		if (reader->key_att >= 0)
+		{
+			if (reader->keys_size < max_rows)
+			{
+				reader->keys = MemoryContextAlloc(reader->context,
+												  max_rows * sizeof(char *));
+				reader->keys_size = max_rows;
+			}
+			reader->keys[n] = reader->nulls[reader->key_att] ? NULL :
+				OutputFunctionCall(&reader->key_out,
+								   reader->values[reader->key_att]);
 		}
 
 		if (reader->label_att >= 0 && reader->label_kind == EST_LABEL_VALUE)

@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ *
+ * score.c
+ *	  est_predict_table: batch scoring of a whole source.
+ *
+ * Where est_predict scores one row at a time inside a query, this reads a
+ * table, view or query in blocks and runs each block through the network
+ * with cblas_sgemm, returning a row of (key, prediction, outputs) for each
+ * row of the source.  Memory stays one block whatever the source's size.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "estimator.h"
+
+#define EST_SCORE_BLOCK	1024
+
+PG_FUNCTION_INFO_V1(est_predict_table);
+
+/*
+ * PutScores adds the rows of a scored block to the result: the head's
+ * values (probabilities of each class, or a regressor's values) in out,
+ * n_out of them a row.
+ */
+static void
+PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
+		  const double *out, int n, int n_out)
+{
+	bool		regressor = EST_IS_REGRESSOR(def->type);
+	bool		binary = !regressor && def->n_classes == 2;
+	int			width = binary ? 2 : n_out;
+	Datum	   *elems = palloc(width * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+	{
+		const double *o = out + (size_t) i * n_out;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		double		prediction;
+
+		for (int j = 0; j < n_out; j++)
+			if (isnan(o[j]) || isinf(o[j]))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("prediction of model \"%s\" is not finite", def->name),
+						 errdetail("The inputs lie so far outside the training data that the network overflows.")));
+		if (binary)
+		{
+			elems[0] = Float8GetDatum(1 - o[0]);
+			elems[1] = Float8GetDatum(o[0]);
+			prediction = o[0] > 0.5 ? 1 : 0;
+		}
+		else
+		{
+			int			best = 0;
+
+			for (int j = 0; j < n_out; j++)
+			{
+				elems[j] = Float8GetDatum(o[j]);
+				if (o[j] > o[best])
+					best = j;
+			}
+			prediction = regressor ? o[0] : best;
+		}
+		values[0] = keys ? CStringGetTextDatum(keys[i] ? keys[i] : "") : (Datum) 0;
+		nulls[0] = keys == NULL || keys[i] == NULL;
+		values[1] = Float8GetDatum(prediction);
+		values[2] = PointerGetDatum(construct_array(elems, width, FLOAT8OID,
+													sizeof(float8),
+													FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(elems);
+}
+
+/*
+ * est_predict_table(model, source, key) scores every row of a source and
+ * returns (key, prediction, outputs): the key column as text (NULL when no
+ * key is named), the class id or value, and the class probabilities or the
+ * regressor's values.
+ */
+Datum
+est_predict_table(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *model = EstModelNameArg(fcinfo, 0);
+	char	   *source;
+	char	   *key = NULL;
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	EstWorkspace ws;
+	EstReader  *reader;
+	MemoryContext block_context;
+	MemoryContext oldcontext;
+	float	   *X;
+	double	   *out;
+	int			n_out;
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source must not be null"),
+				 errhint("Name a table or view, or write a SELECT query.")));
+	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!PG_ARGISNULL(2))
+		key = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	def = EstCatalogGetModel(model, false, false);
+	EstLoadCheckpoint(def, false, &ckpt);
+	if (key != NULL)
+		reader = EstReaderOpenKeyed(source, key, def->features, def->n_features);
+	else
+		reader = EstReaderOpen(source, NULL, EST_LABEL_CLASS, 1, def->features,
+							   def->n_features, false);
+
+	coremsg[0] = '\0';
+	status = EstWorkspaceInit(&ws, &ckpt.net, EST_SCORE_BLOCK, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "workspace");
+	n_out = ckpt.net.sizes[ckpt.net.n_layers];
+	X = palloc(mul_size(EST_SCORE_BLOCK, def->n_inputs * sizeof(float)));
+	out = palloc(mul_size(EST_SCORE_BLOCK, n_out * sizeof(double)));
+	block_context = AllocSetContextCreate(CurrentMemoryContext,
+										  "estimator scoring block",
+										  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		int			n;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(block_context);
+		oldcontext = MemoryContextSwitchTo(block_context);
+		n = EstReaderNext(reader, X, NULL, EST_SCORE_BLOCK);
+		if (n > 0)
+		{
+			EstFeatureStateApply(&ckpt.features, X, n);
+			EstNetworkForward(&ckpt.net, &ws, X, n);
+			if (EST_IS_REGRESSOR(def->type))
+				EstRestoreLabels(&ckpt.labels, ws.act[ckpt.net.n_layers], n);
+			EstHeadProbabilities(&ckpt.net, &ws, n, out);
+			PutScores(rsinfo, def, key ? EstReaderKeys(reader) : NULL, out, n,
+					  n_out);
+		}
+		MemoryContextSwitchTo(oldcontext);
+		if (n == 0)
+			break;
+	}
+	EstReaderClose(reader);
+	EstWorkspaceFree(&ws);
+	EstCheckpointFree(&ckpt);
+	SPI_finish();
+	return (Datum) 0;
+}
