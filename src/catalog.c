@@ -161,6 +161,7 @@ ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
 	{
 		def->features[i].name = TextDatumGetCString(names[i]);
 		def->features[i].type = (Oid) types[i];
+		def->features[i].base_type = InvalidOid;	/* set by the reader */
 		def->features[i].kind = EstClassifyType((Oid) types[i]);
 		def->features[i].width = widths[i];
 	}

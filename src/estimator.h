@@ -45,6 +45,8 @@ typedef struct EstColumn
 {
 	char	   *name;
 	Oid			type;			/* as found in the source */
+	Oid			base_type;		/* type, or the base type of a domain;
+								 * InvalidOid until known */
 	EstColumnKind kind;
 	int			width;			/* inputs it feeds; -1 until known */
 } EstColumn;

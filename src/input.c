@@ -500,6 +500,7 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 					 errhint("For a numeric target, use a regressor model type such as dnn_regressor.")));
 		reader->label_col.name = pstrdup(label);
 		reader->label_col.type = reader->label_type;
+		reader->label_col.base_type = getBaseType(reader->label_type);
 		reader->label_col.kind = EstClassifyType(reader->label_type);
 		reader->label_col.width = label_kind == EST_LABEL_CLASS ? 1 : label_width;
 		if (label_kind == EST_LABEL_VALUE)
@@ -566,6 +567,7 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 			ReportMissingFeature(col->name, source);
 		reader->atts[i] = att;
 		col->type = TupleDescAttr(tupdesc, att)->atttypid;
+		col->base_type = getBaseType(col->type);
 		kind = EstClassifyType(col->type);
 		if (kind == EST_COL_UNSUPPORTED)
 			ReportUnsupportedType(col->name, col->type);
@@ -659,7 +661,8 @@ EstReaderLabelWidth(EstReader *reader)
 void
 EstConvertValue(Datum value, bool isnull, const EstColumn *col, float *out)
 {
-	Oid			type = getBaseType(col->type);
+	Oid			type = OidIsValid(col->base_type) ? col->base_type :
+		getBaseType(col->type);
 	int			n = 1;
 	Datum	   *elems = &value;
 	double		d;
@@ -829,7 +832,7 @@ EstReaderNext(EstReader *reader, float *X, float *y, int max_rows)
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("label column \"%s\" contains a null value",
 								name)));
-			switch (getBaseType(reader->label_type))
+			switch (reader->label_col.base_type)
 			{
 				case INT2OID:
 					label = DatumGetInt16(reader->values[att]);

@@ -195,6 +195,7 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 							col->name, def->name),
 					 errhint("Pass a row with the columns the model was trained on, or a feature array.")));
 		col->type = TupleDescAttr(state->row_desc, found)->atttypid;
+		col->base_type = getBaseType(col->type);
 		if (EstClassifyType(col->type) != def->features[i].kind)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
