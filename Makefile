@@ -27,7 +27,15 @@ REGRESS_OPTS = --inputdir=. --outputdir=test/results
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core \
 	-isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra
+# The serial OpenBLAS when Debian has it (libopenblas-serial-dev): the
+# pthread build starts a thread pool as soon as it is loaded, before
+# _PG_init can ask for one thread, and every backend would carry it.
+OPENBLAS_SERIAL = /usr/lib/x86_64-linux-gnu/openblas-serial
+ifneq ($(wildcard $(OPENBLAS_SERIAL)/libopenblas.so),)
+SHLIB_LINK = -L$(OPENBLAS_SERIAL) -Wl,-rpath,$(OPENBLAS_SERIAL) -lopenblas -lm
+else
 SHLIB_LINK = -lopenblas -lm
+endif
 
 EXTRA_CLEAN = test/results test/unit/run_tests tmp_cluster test/fuzz/fuzz_checkpoint \
 	test/fuzz/make_seeds test/fuzz/corpus
@@ -36,6 +44,9 @@ EXTRA_CLEAN = test/results test/unit/run_tests tmp_cluster test/fuzz/fuzz_checkp
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track headers: every object depends on the two headers.
+$(OBJS): src/estimator.h src/core/estcore.h
 
 .PHONY: unit demo test fuzz
 
@@ -75,3 +86,32 @@ fuzz: test/fuzz/fuzz_checkpoint test/fuzz/make_seeds
 	test/fuzz/make_seeds test/fuzz/corpus
 	test/fuzz/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) \
 		-max_len=4096 -print_final_stats=1 test/fuzz/corpus
+
+# sqlsmith's random queries against estimator, as an unprivileged role, in
+# a throwaway cluster (test/sqlsmith/run.sh); fails on any crash in the
+# server log.
+#   make sqlsmith                          10000 queries
+#   make sqlsmith SQLSMITH_QUERIES=100000 SQLSMITH_SEED=2
+SQLSMITH_QUERIES ?= 10000
+SQLSMITH_SEED ?= 1
+.PHONY: sqlsmith sanitize
+sqlsmith:
+	bash test/scripts/deps.sh test
+	$(MAKE) -s all
+	$(MAKE) -s install
+	bash -c 'source test/scripts/cluster.sh && trap cluster_finish EXIT && \
+		cluster_start && SQLSMITH_QUERIES=$(SQLSMITH_QUERIES) \
+		SQLSMITH_SEED=$(SQLSMITH_SEED) bash test/sqlsmith/run.sh'
+
+# The regression and isolation suites against a build with UBSan
+# (test/scripts/sanitize.sh).  It installs that build system-wide while it
+# runs and reinstalls the normal build at the end.
+sanitize:
+	bash test/scripts/sanitize.sh
+
+# The benchmark against PyTorch (test/bench/run.sh); not part of make test.
+#   make bench                                  3 runs on 1,000,000 rows
+#   make bench BENCH_ROWS=50000 BENCH_RUNS=1    a quick try
+.PHONY: bench
+bench:
+	bash test/bench/run.sh

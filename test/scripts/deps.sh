@@ -5,7 +5,8 @@
 # ones, so it is fast when everything is there.  Installing needs root.
 #
 #   deps.sh          what building and the demo need
-#   deps.sh test     that, and what the test suites need (the fuzzer)
+#   deps.sh test     that, and what the test suites need (the fuzzer,
+#                    sqlsmith)
 
 set -euo pipefail
 
@@ -13,6 +14,7 @@ PACKAGES=(
 	postgresql-15            # server, initdb, pg_ctl, psql
 	postgresql-server-dev-15 # PGXS, pg_regress, isolation tester, TAP modules
 	libopenblas-dev          # cblas_sgemm
+	libopenblas-serial-dev   # ... without a thread pool in every backend
 	libipc-run-perl          # PostgreSQL::Test::Cluster
 	make
 	gcc
@@ -21,6 +23,7 @@ if [[ "${1:-}" == test ]]; then
 	PACKAGES+=(
 		clang-14             # libFuzzer
 		libclang-rt-14-dev   # its sanitizer runtimes
+		sqlsmith             # random queries (test/sqlsmith)
 	)
 fi
 
