@@ -14,6 +14,10 @@
 #              their working directory at the checkout (so
 #              \i test/scripts/load_iris.sql works) and find it in
 #              $EST_SOURCE_DIR too
+#   sqlsmith   test/sqlsmith/run.sh: $SQLSMITH_QUERIES (default 500)
+#              random queries from sqlsmith, as an unprivileged role, in
+#              a database of its own on the same cluster; fails on a crash
+#              in the server log (make sqlsmith is the long run)
 #
 # Every suite runs even when an earlier one fails (except those that need
 # the build).  Output goes to test/results.  The last line is
@@ -113,7 +117,7 @@ else
 fi
 
 if [[ "$built" != yes ]]; then
-	for suite in regress isolation tap; do
+	for suite in regress isolation tap sqlsmith; do
 		Record "$suite" FAIL "not run: the build failed"
 	done
 else
@@ -211,6 +215,16 @@ else
 			cp -r "$tapdir/tmp_check/log" "$RESULTS/tap" 2>/dev/null || true
 			Record tap FAIL "logs in test/results/tap"
 		fi
+	fi
+
+	# sqlsmith: a short run of random queries (make sqlsmith runs long).
+	Banner "sqlsmith"
+	if out=$(SQLSMITH_QUERIES=${SQLSMITH_QUERIES:-500} \
+		SQLSMITH_OUT="$RESULTS/sqlsmith.log" bash test/sqlsmith/run.sh); then
+		Record sqlsmith PASS "$(tail -n 1 <<<"$out")"
+	else
+		echo "$out"
+		Record sqlsmith FAIL "see test/results/sqlsmith.log"
 	fi
 fi
 
