@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# run.sh: the benchmark of estimator against PyTorch (make bench).
+#
+#   make bench                          or: bash test/bench/run.sh
+#   BENCH_ROWS=50000 BENCH_RUNS=1 make bench    a quick try
+#
+# Installs missing Debian packages (test/scripts/deps.sh, then
+# python3-torch, python3-psycopg2 and python3-numpy for the peer), builds
+# and installs the extension, starts a throwaway cluster (cluster.sh; as
+# root the server runs as the OS user postgres), generates the data
+# (synth_train: BENCH_ROWS rows, default 1000000; synth_test:
+# BENCH_TEST_ROWS, default 100000; and Iris), measures OpenBLAS's sgemm rate
+# at the network's shapes, runs every case BENCH_RUNS times (default 3) for
+# estimator and for PyTorch on one thread, and prints a table of medians
+# with ratios and PASS/MISS against the targets.  The cluster (tmp_cluster/,
+# which any earlier cluster of this checkout gives way to, as with make test)
+# and the temporary files are removed on exit.  Not part of make test.
+
+set -euo pipefail
+
+# shellcheck source=../scripts/cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/cluster.sh"
+cd "$EST_ROOT"
+
+BENCH_ROWS=${BENCH_ROWS:-1000000}
+BENCH_TEST_ROWS=${BENCH_TEST_ROWS:-100000}
+BENCH_RUNS=${BENCH_RUNS:-3}
+# Debian's interpreter, which has python3-torch, even when another python3
+# comes first in PATH (pyenv, a virtualenv).
+BENCH_PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
+export PYTHONDONTWRITEBYTECODE=1
+
+[[ "$BENCH_ROWS" =~ ^[1-9][0-9]*$ ]] || est_die "BENCH_ROWS must be a positive integer"
+[[ "$BENCH_TEST_ROWS" =~ ^[1-9][0-9]*$ ]] || est_die "BENCH_TEST_ROWS must be a positive integer"
+[[ "$BENCH_RUNS" =~ ^[1-9][0-9]*$ ]] || est_die "BENCH_RUNS must be a positive integer"
+
+# Dependencies: the project's, then the peer's.
+bench_deps()
+{
+	local pkg status missing=()
+	bash test/scripts/deps.sh
+	for pkg in python3-torch python3-psycopg2 python3-numpy; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+		[[ "$status" == installed ]] || missing+=("$pkg")
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	est_is_root || est_die "missing Debian packages: ${missing[*]}; run as root, or: sudo apt-get install ${missing[*]}"
+	est_info "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+bench_deps
+"$BENCH_PYTHON" -c 'import torch, psycopg2, numpy' ||
+	est_die "$BENCH_PYTHON cannot import torch, psycopg2 and numpy"
+
+est_info "building"
+make -s -j"$(nproc)" >/dev/null || est_die "the build failed (run make to see why)"
+make -s install >/dev/null || est_die "make install failed"
+
+BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/estimator_bench.XXXXXX")
+# The cluster holds the generated data (hundreds of MB): remove it all.
+bench_finish()
+{
+	cluster_clean
+	rm -rf "$BENCH_TMP"
+}
+trap bench_finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+est_info "measuring OpenBLAS sgemm"
+${CC:-cc} -O2 -o "$BENCH_TMP/sgemm" test/bench/sgemm.c -lopenblas
+sgemm_out=$("$BENCH_TMP/sgemm" 256 32 64 64 4 1.0)
+sgemm_gflops=${sgemm_out#gflops=}
+sgemm_gflops=${sgemm_gflops%% *}
+
+cluster_start
+psql=("$(est_pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1)
+"${psql[@]}" -c 'CREATE EXTENSION estimator'
+"${psql[@]}" -f test/scripts/load_iris.sql
+
+est_info "generating synth_train ($BENCH_ROWS rows) and synth_test ($BENCH_TEST_ROWS rows)"
+"$BENCH_PYTHON" test/bench/gen_data.py "$BENCH_ROWS" "$BENCH_TEST_ROWS"
+
+est_info "running $BENCH_RUNS run(s) of every case"
+"$BENCH_PYTHON" test/bench/bench.py --sgemm-gflops "$sgemm_gflops" \
+	--runs "$BENCH_RUNS" --python "$BENCH_PYTHON"
