@@ -201,7 +201,6 @@ extern const char *EstHyperparametersDiffer(const EstOptimizer *opt,
 											const EstOptimizer *given,
 											uint32 mask);
 extern const char *EstHyperparameterName(uint32 bit);
-extern int32 EstParamsInt(Jsonb *params, const char *key, int32 dflt);
 
 /* ----------------------------------------------------------------
  * Reading sources (input.c)

@@ -554,20 +554,3 @@ EstHyperparameterName(uint32 bit)
 	elog(ERROR, "unrecognized hyperparameter: %u", bit);
 	return NULL;				/* keep compiler quiet */
 }
-
-/*
- * EstParamsInt reads an integer parameter stored with a model, or dflt.
- */
-int32
-EstParamsInt(Jsonb *params, const char *key, int32 dflt)
-{
-	JsonbValue *v;
-
-	if (params == NULL)
-		return dflt;
-	v = getKeyJsonValueFromContainer(&params->root, key, strlen(key), NULL);
-	if (v == NULL || v->type != jbvNumeric)
-		return dflt;
-	return DatumGetInt32(DirectFunctionCall1(numeric_int4,
-											 NumericGetDatum(v->val.numeric)));
-}
