@@ -140,6 +140,23 @@ NameList(const NamedValue *table)
 	return buf.data;
 }
 
+/*
+ * Lookup returns the value of a name, or raises the error that lists the
+ * names the table knows.
+ */
+static int
+Lookup(const NamedValue *table, const char *name, const char *what)
+{
+	int			value = ValueOf(table, name);
+
+	if (value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized %s \"%s\"", what, name),
+				 errhint("Use %s.", NameList(table))));
+	return value;
+}
+
 const char *
 EstOptimizerName(EstOptimizerKind kind)
 {
@@ -149,14 +166,7 @@ EstOptimizerName(EstOptimizerKind kind)
 EstOptimizerKind
 EstOptimizerFromName(const char *name)
 {
-	int			kind = ValueOf(optimizer_names, name);
-
-	if (kind < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized optimizer \"%s\"", name),
-				 errhint("Use %s.", NameList(optimizer_names))));
-	return (EstOptimizerKind) kind;
+	return (EstOptimizerKind) Lookup(optimizer_names, name, "optimizer");
 }
 
 const char *
@@ -168,27 +178,13 @@ EstModelTypeName(EstModelType type)
 EstModelType
 EstModelTypeFromName(const char *name)
 {
-	int			type = ValueOf(model_type_names, name);
-
-	if (type < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized model type \"%s\"", name),
-				 errhint("Use %s.", NameList(model_type_names))));
-	return (EstModelType) type;
+	return (EstModelType) Lookup(model_type_names, name, "model type");
 }
 
 EstReduction
 EstReductionFromName(const char *name)
 {
-	int			reduction = ValueOf(reduction_names, name);
-
-	if (reduction < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized loss_reduction \"%s\"", name),
-				 errhint("Use %s.", NameList(reduction_names))));
-	return (EstReduction) reduction;
+	return (EstReduction) Lookup(reduction_names, name, "loss_reduction");
 }
 
 /*
@@ -230,15 +226,7 @@ EstActivationName(EstActivation act)
 EstActivation
 EstActivationFromName(const char *name)
 {
-	int			act = ValueOf(activation_names, name);
-
-	if (act >= 0)
-		return (EstActivation) act;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized activation_fn \"%s\"", name),
-			 errhint("Use %s.", NameList(activation_names))));
-	return 0;					/* keep compiler quiet */
+	return (EstActivation) Lookup(activation_names, name, "activation_fn");
 }
 
 static void
