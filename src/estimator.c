@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <limits.h>
 #include <cblas.h>
 
@@ -211,4 +212,20 @@ EstRestoreLabels(const EstFeatureState *labels, float *values, int rows)
 		for (int j = 0; j < d; j++)
 			values[(size_t) i * d + j] = (float)
 				(values[(size_t) i * d + j] * labels->scale[j] + labels->shift[j]);
+}
+
+/*
+ * EstCheckFinitePrediction refuses a prediction that overflowed: inputs so
+ * far outside the training data that the network's values are infinite or
+ * NaN, which would otherwise give NaN probabilities and an arbitrary class.
+ */
+void
+EstCheckFinitePrediction(const EstModelDef *def, const double *values, int n)
+{
+	for (int j = 0; j < n; j++)
+		if (isnan(values[j]) || isinf(values[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("prediction of model \"%s\" is not finite", def->name),
+					 errdetail("The inputs lie so far outside the training data that the network overflows.")));
 }

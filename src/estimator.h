@@ -305,6 +305,8 @@ extern void EstReportCoreError(EstStatus status, const char *coremsg,
 							   const char *what);
 extern void EstRestoreLabels(const EstFeatureState *labels, float *values,
 							 int rows);
+extern void EstCheckFinitePrediction(const EstModelDef *def,
+									 const double *values, int n);
 
 /* ----------------------------------------------------------------
  * Decoded models kept across queries (cache.c)

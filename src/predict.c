@@ -303,12 +303,7 @@ Outputs(PredictState *state)
 	const EstCheckpoint *ckpt = &state->model->ckpt;
 	int			n = ckpt->net.sizes[ckpt->net.n_layers];
 
-	for (int j = 0; j < n; j++)
-		if (isnan(state->out[j]) || isinf(state->out[j]))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("prediction of model \"%s\" is not finite", def->name),
-					 errdetail("The inputs lie so far outside the training data that the network overflows.")));
+	EstCheckFinitePrediction(def, state->out, n);
 
 	if (EST_IS_REGRESSOR(def->type))
 	{

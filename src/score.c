@@ -49,12 +49,7 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 		bool		nulls[3] = {false, false, false};
 		double		prediction;
 
-		for (int j = 0; j < n_out; j++)
-			if (isnan(o[j]) || isinf(o[j]))
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("prediction of model \"%s\" is not finite", def->name),
-						 errdetail("The inputs lie so far outside the training data that the network overflows.")));
+		EstCheckFinitePrediction(def, o, n_out);
 		if (binary)
 		{
 			elems[0] = Float8GetDatum(1 - o[0]);
