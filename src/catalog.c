@@ -84,6 +84,21 @@ CatalogExecute(const char *sql, int nargs, Oid *types, Datum *values,
 	return ret;
 }
 
+/*
+ * CatalogExecuteForModel runs a catalog statement whose one parameter, $1,
+ * is a model name.
+ */
+static int
+CatalogExecuteForModel(const char *sql, const char *name, bool read_only,
+					   long count)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(name);
+	return CatalogExecute(sql, 1, types, values, NULL, read_only, count);
+}
+
 static Datum
 TextArrayDatum(char **strings, int n)
 {
@@ -194,17 +209,14 @@ EstModelDef *
 EstCatalogGetModel(const char *name, bool for_update, bool missing_ok)
 {
 	MemoryContext target = CurrentMemoryContext;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	EstModelDef *def;
 
-	values[0] = CStringGetTextDatum(name);
-	CatalogExecute(for_update ?
-				   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
-				   " WHERE name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE" :
-				   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
-				   " WHERE name OPERATOR(pg_catalog.=) $1",
-				   1, types, values, NULL, !for_update, 1);
+	CatalogExecuteForModel(for_update ?
+						   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE" :
+						   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1",
+						   name, !for_update, 1);
 	MemoryContextSwitchTo(target);
 	if (SPI_processed == 0)
 	{
@@ -318,13 +330,9 @@ EstCatalogUpdateModel(const EstModelDef *def)
 void
 EstCatalogDropModel(const char *name)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(name);
-	CatalogExecute("DELETE FROM estimator.model_catalog"
-				   " WHERE name OPERATOR(pg_catalog.=) $1",
-				   1, types, values, NULL, false, 0);
+	CatalogExecuteForModel("DELETE FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1",
+						   name, false, 0);
 	EstCatalogForgetEvaluations(name);
 }
 
@@ -336,13 +344,9 @@ EstCatalogDropModel(const char *name)
 void
 EstCatalogForgetEvaluations(const char *name)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-
-	values[0] = CStringGetTextDatum(name);
-	CatalogExecute("DELETE FROM estimator.evaluations"
-				   " WHERE model OPERATOR(pg_catalog.=) $1",
-				   1, types, values, NULL, false, 0);
+	CatalogExecuteForModel("DELETE FROM estimator.evaluations"
+						   " WHERE model OPERATOR(pg_catalog.=) $1",
+						   name, false, 0);
 }
 
 /*
@@ -355,16 +359,13 @@ bytea *
 EstCatalogLatestCheckpoint(const char *name, bool latest, int64 *global_step)
 {
 	MemoryContext target = CurrentMemoryContext;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 	bytea	   *data;
 
-	values[0] = CStringGetTextDatum(name);
-	CatalogExecute("SELECT global_step, data FROM estimator.checkpoints"
-				   " WHERE model OPERATOR(pg_catalog.=) $1"
-				   " ORDER BY global_step DESC LIMIT 1",
-				   1, types, values, NULL, !latest, 1);
+	CatalogExecuteForModel("SELECT global_step, data FROM estimator.checkpoints"
+						   " WHERE model OPERATOR(pg_catalog.=) $1"
+						   " ORDER BY global_step DESC LIMIT 1",
+						   name, !latest, 1);
 	MemoryContextSwitchTo(target);
 	if (SPI_processed == 0)
 		return NULL;
@@ -386,22 +387,19 @@ EstCatalogLatestCheckpoint(const char *name, bool latest, int64 *global_step)
 bool
 EstCatalogModelVersion(const char *name, EstModelVersion *version)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	bool		isnull;
 
-	values[0] = CStringGetTextDatum(name);
-	CatalogExecute("SELECT m.xmin, m.ctid, c.ckpt_xmin, c.ckpt_ctid,"
-				   " c.global_step"
-				   " FROM estimator.model_catalog m LEFT JOIN LATERAL"
-				   " (SELECT xmin AS ckpt_xmin, ctid AS ckpt_ctid, global_step"
-				   "  FROM estimator.checkpoints"
-				   "  WHERE model OPERATOR(pg_catalog.=) m.name"
-				   "  ORDER BY global_step DESC LIMIT 1) c ON true"
-				   " WHERE m.name OPERATOR(pg_catalog.=) $1",
-				   1, types, values, NULL, true, 1);
+	CatalogExecuteForModel("SELECT m.xmin, m.ctid, c.ckpt_xmin, c.ckpt_ctid,"
+						   " c.global_step"
+						   " FROM estimator.model_catalog m LEFT JOIN LATERAL"
+						   " (SELECT xmin AS ckpt_xmin, ctid AS ckpt_ctid, global_step"
+						   "  FROM estimator.checkpoints"
+						   "  WHERE model OPERATOR(pg_catalog.=) m.name"
+						   "  ORDER BY global_step DESC LIMIT 1) c ON true"
+						   " WHERE m.name OPERATOR(pg_catalog.=) $1",
+						   name, true, 1);
 	if (SPI_processed == 0)
 		return false;
 	tuple = SPI_tuptable->vals[0];
