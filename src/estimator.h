@@ -220,6 +220,8 @@ extern EstReader *EstReaderOpen(const char *source, const char *label,
 								EstColumn *features, int n_features,
 								bool infer_features);
 extern int	EstReaderLabelWidth(EstReader *reader);
+extern EstReader *EstReaderOpenLabelled(const char *source,
+										const EstModelDef *def);
 extern EstReader *EstReaderOpenKeyed(const char *source, const char *key,
 									 EstColumn *features, int n_features);
 extern char **EstReaderKeys(EstReader *reader);

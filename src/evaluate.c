@@ -262,10 +262,7 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 	EstStatus	status;
 	bool		regressor = EST_IS_REGRESSOR(def->type);
 
-	reader = EstReaderOpen(source, def->label,
-						   regressor ? EST_LABEL_VALUE : EST_LABEL_CLASS,
-						   regressor ? def->label_dimension : 1,
-						   def->features, def->n_features, false);
+	reader = EstReaderOpenLabelled(source, def);
 	label_width = EstReaderLabelWidth(reader);
 	CheckConfusionMemory(def);
 	coremsg[0] = '\0';

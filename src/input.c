@@ -409,6 +409,22 @@ EstReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 }
 
 /*
+ * EstReaderOpenLabelled opens a labelled source with an existing model's
+ * feature columns and label: class ids for a classifier, label_dimension
+ * values for a regressor.
+ */
+EstReader *
+EstReaderOpenLabelled(const char *source, const EstModelDef *def)
+{
+	bool		regressor = EST_IS_REGRESSOR(def->type);
+
+	return ReaderOpen(source, def->label,
+					  regressor ? EST_LABEL_VALUE : EST_LABEL_CLASS,
+					  regressor ? def->label_dimension : 1, NULL,
+					  def->features, def->n_features, false);
+}
+
+/*
  * EstReaderOpenKeyed opens a source to score: the model's features and a
  * key column, which EstReaderKeys returns as text for each row read.
  */

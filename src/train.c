@@ -757,10 +757,7 @@ ReadEvalSource(const EstModelDef *def, const char *source, EstData *eval)
 {
 	EstReader  *reader;
 
-	reader = EstReaderOpen(source, def->label,
-						   EST_IS_REGRESSOR(def->type) ? EST_LABEL_VALUE : EST_LABEL_CLASS,
-						   EST_IS_REGRESSOR(def->type) ? def->label_dimension : 1,
-						   def->features, def->n_features, false);
+	reader = EstReaderOpenLabelled(source, def);
 	ReadAll(reader, source, eval);
 	EstReaderClose(reader);
 	if (eval->n_rows == 0)
