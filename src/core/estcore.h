@@ -23,6 +23,13 @@
 #define EST_MAX_UNITS		65536		/* units of one layer, and inputs */
 #define EST_MAX_CLASSES		65536
 #define EST_MAX_PARAMS		((size_t) 1 << 28)	/* weights of one network */
+#define EST_MAX_SEGMENTS	4096		/* input segments (feature columns) */
+#define EST_MAX_BUCKETS		(1 << 24)	/* ids of one categorical column:
+										 * exact in float32 */
+#define EST_MAX_VOCABULARY	(1 << 20)	/* entries of one vocabulary */
+#define EST_MAX_VOCAB_BYTES 1024		/* bytes of one vocabulary entry */
+#define EST_MAX_EMBEDDING	1024		/* embedding dimension */
+#define EST_MAX_MULTI		1024		/* values of one multi-valued column */
 
 #define EST_ERRMSG_LEN		256
 
@@ -102,9 +109,13 @@ extern void EstRngShuffle(EstRng *rng, uint32_t *perm, size_t n);
  * All trainable parameters live in one float32 vector: for each dense layer
  * l the kernel W_l (sizes[l] rows x sizes[l+1] columns, row-major) then
  * the bias b_l; then, with batch_norm, gamma_l and beta_l of each hidden
- * layer (sizes[l] each, l = 1 .. n_layers-1); then, with a linear part, its
+ * layer (sizes[l] each, l = 1 .. n_layers-1); then the table of each
+ * embedding segment (buckets x dimension, row-major, in segment order;
+ * drawn uniformly with standard deviation 1/sqrt(dimension), as TF's
+ * embedding_column initializer); then, with a linear part, its
  * kernel (n_linear_inputs x n_outputs, row-major) and bias (n_outputs),
- * starting at linear_offset.  Optimizers work on ranges of that vector, so
+ * starting at linear_offset.  The tables belong to the DNN: only
+ * dnn_inputs may read an embedding segment's part of the input vector.  Optimizers work on ranges of that vector, so
  * the linear part can have an optimizer of its own ([linear_offset,
  * n_params)) while the DNN has [0, linear_offset).
  * ----------------------------------------------------------------
@@ -139,18 +150,59 @@ typedef enum EstReduction
 	EST_REDUCE_MEAN = 3			/* sum of weighted losses / sum of weights */
 } EstReduction;
 
+/*
+ * Input segments.  A row of X (n_inputs floats, the "compact row") is cut
+ * into segments, in order; each segment becomes part of the "input vector"
+ * the layers read (input_width floats):
+ *	 - EST_INPUT_DENSE: slots floats, copied as they are;
+ *	 - EST_INPUT_INDICATOR: slots ids (each an integer in 0..buckets-1 held
+ *	   in a float, or -1 for an empty slot) become buckets floats holding
+ *	   how many slots hold each id (one-hot for one slot, multi-hot counts
+ *	   for several, as tf.feature_column.indicator_column);
+ *	 - EST_INPUT_EMBEDDING: slots ids as above become dimension floats, the
+ *	   rows of a trained table (buckets x dimension) combined: their sum,
+ *	   their mean, or their sum divided by the square root of their number
+ *	   (sqrtn); zeros when every slot is empty.
+ * Without segments X is one dense segment of n_inputs floats.
+ */
+typedef enum EstInputKind
+{
+	EST_INPUT_DENSE = 1,
+	EST_INPUT_INDICATOR = 2,
+	EST_INPUT_EMBEDDING = 3
+} EstInputKind;
+
+typedef enum EstCombiner
+{
+	EST_COMBINER_SUM = 1,
+	EST_COMBINER_MEAN = 2,
+	EST_COMBINER_SQRTN = 3
+} EstCombiner;
+
+typedef struct EstInputSegment
+{
+	EstInputKind kind;
+	int			slots;			/* floats of X: 1 .. EST_MAX_MULTI for ids,
+								 * 1 .. EST_MAX_UNITS for dense */
+	int			buckets;		/* indicator, embedding: 1 .. EST_MAX_BUCKETS */
+	int			dimension;		/* embedding: 1 .. EST_MAX_EMBEDDING */
+	EstCombiner combiner;		/* embedding */
+} EstInputSegment;
+
 /* What a network is; EstNetworkInit checks it. */
 typedef struct EstNetworkSpec
 {
 	int			n_inputs;		/* columns of X */
+	int			n_segments;		/* 0: X is one dense segment */
+	const EstInputSegment *segments;	/* their slots add up to n_inputs */
 	int			n_hidden;		/* hidden layers, 0 for a linear model */
 	const int  *hidden;			/* their sizes */
 	int			n_outputs;		/* 1 for the sigmoid head */
 	EstActivation activation;
 	EstHead		head;
 	EstReduction reduction;		/* 0: EST_REDUCE_SUM_OVER_BATCH_SIZE */
-	int			n_dnn_inputs;	/* 0: all inputs, in order */
-	const int  *dnn_inputs;		/* indexes into the inputs */
+	int			n_dnn_inputs;	/* 0: the whole input vector, in order */
+	const int  *dnn_inputs;		/* indexes into the input vector */
 	int			n_linear_inputs;	/* 0: no linear part */
 	const int  *linear_inputs;
 	int			batch_norm;		/* nonzero: normalise hidden layers */
@@ -161,7 +213,15 @@ typedef struct EstNetworkSpec
 
 typedef struct EstNetwork
 {
-	int			n_inputs;
+	int			n_inputs;		/* floats of a row of X */
+	int			n_segments;		/* >= 1: without segments in the
+								 * specification, one dense segment */
+	EstInputSegment *segments;
+	int			input_width;	/* floats of the input vector */
+	int			has_expansion;	/* some segment is not dense: the input
+								 * vector is assembled in ws->assembled */
+	size_t	   *offset_embed;	/* per segment: its table in params
+								 * (embedding segments only) */
 	int			n_layers;		/* dense layers, output layer included: >= 1 */
 	int			sizes[EST_MAX_LAYERS + 2];	/* sizes[0] DNN inputs ..
 											 * sizes[n_layers] outputs */
@@ -210,6 +270,8 @@ extern size_t EstNetworkParamCount(const EstNetworkSpec *spec);
 typedef struct EstWorkspace
 {
 	int			max_batch;
+	float	   *assembled;		/* max_batch x input_width: the input
+								 * vectors (when net->has_expansion) */
 	float	   *input;			/* max_batch x sizes[0]: the gathered DNN
 								 * inputs (used when dnn_inputs is set) */
 	float	   *act[EST_MAX_LAYERS + 2];	/* act[l]: batch x sizes[l];
@@ -522,6 +584,198 @@ extern void EstFeatureStateApply(const EstFeatureState *fs, float *X,
 								 size_t n);
 
 /* ----------------------------------------------------------------
+ * Feature columns (features.c): tf.feature_column's kinds on plain values.
+ *
+ * A transform is a list of feature columns.  Each reads one source column
+ * (crossed: several) and owns a run of "slots" in the compact row X that
+ * the network reads (see EstInputSegment):
+ *	 - numeric (shape floats): the value, normalised (zscore: (x - mean) /
+ *	   stddev, minmax: (x - min) / (max - min), none), a constant's scale
+ *	   being 1; a NULL becomes the training mean (EST_NULL_MEAN), the
+ *	   default_value (EST_NULL_DEFAULT), or is the shell's error;
+ *	 - categorical (slots ids, one per value; -1 for an empty slot), shown
+ *	   to the network as an indicator or an embedding:
+ *		 bucketized: the number of boundaries <= x (n_boundaries + 1
+ *		   buckets);
+ *		 vocabulary: the index of the value in the vocabulary, else
+ *		   vocab_size + hash(value) % num_oov (no id when num_oov is 0);
+ *		 identity: the integer itself when in [0, num_buckets), else
+ *		   default_id, else an error;
+ *		 hash: hash(value) % num_buckets;
+ *		 crossed: EstHashCross of the keys' values % num_buckets.
+ *	   A NULL (or a NULL array element) takes bucket vocab_size of a
+ *	   vocabulary with num_oov > 0, the default_id of an identity column,
+ *	   and no id otherwise (EstTransformNull).  A multi-valued column (the
+ *	   source is an array) has max_values slots (default 32), one per
+ *	   element; a longer array is the shell's error.
+ *
+ * Values are UTF-8 strings (the shell converts text of other encodings
+ * and prints non-text values in their SQL output form), numbers (double)
+ * or integers.  The hash is FNV-1a (64 bits) of the UTF-8 bytes, followed
+ * by the splitmix64 finaliser: the same on every machine, in every
+ * database encoding, after dump and restore (see EstHashString).
+ *
+ * Learned state (statistics, learned vocabularies) comes from training
+ * rows: while a transform is not yet fitted, the shell encodes rows in
+ * which numeric slots hold raw values (NaN for a NULL) and learned
+ * vocabulary slots hold provisional ids; EstTransformFit then learns the
+ * state from the first rows and rewrites every row into final form.
+ * ----------------------------------------------------------------
+ */
+typedef enum EstFeatureKind
+{
+	EST_FC_NUMERIC = 1,
+	EST_FC_BUCKETIZED = 2,
+	EST_FC_VOCABULARY = 3,
+	EST_FC_IDENTITY = 4,
+	EST_FC_HASH = 5,
+	EST_FC_CROSSED = 6
+} EstFeatureKind;
+
+typedef enum EstNormalizer
+{
+	EST_NORM_NONE = 1,
+	EST_NORM_ZSCORE = 2,
+	EST_NORM_MINMAX = 3
+} EstNormalizer;
+
+typedef enum EstNullPolicy
+{
+	EST_NULL_ERROR = 1,			/* the shell reports a NULL */
+	EST_NULL_DEFAULT = 2,		/* default_value */
+	EST_NULL_MEAN = 3			/* the training mean (inferred columns) */
+} EstNullPolicy;
+
+typedef struct EstVocabIndex EstVocabIndex;	/* private to features.c */
+
+typedef struct EstFeatureColumn
+{
+	/* declared (or inferred) by the shell; strings from EstAlloc */
+	EstFeatureKind kind;
+	char	   *name;			/* the feature column's name */
+	int			n_keys;			/* source columns: 1, crossed 2 .. 8 */
+	char	  **keys;
+	int			shape;			/* numeric: floats of a row (>= 1) */
+	int			multi;			/* categorical: the source is an array,
+								 * up to max_values values a row */
+	int			max_values;		/* multi: slots, 1 .. EST_MAX_MULTI */
+	EstNormalizer normalizer;	/* numeric */
+	EstNullPolicy null_policy;	/* numeric */
+	double		default_value;	/* numeric, EST_NULL_DEFAULT */
+	int			n_boundaries;	/* bucketized: increasing, finite */
+	double	   *boundaries;
+	int			vocab_size;		/* vocabulary: given, or learned */
+	char	  **vocab;
+	int			learned;		/* vocabulary: learned from training rows */
+	int			max_size;		/* learned: at most this many (0: no bound
+								 * but EST_MAX_VOCABULARY) */
+	int			num_oov;		/* vocabulary: OOV buckets, >= 0 */
+	int			hash_above;		/* learned vocabulary of an inferred column:
+								 * when more distinct values than this (>
+								 * 0) are seen, the column becomes a hash
+								 * column of hash_buckets buckets, as an
+								 * embedding of auto_dimension */
+	int			auto_buckets;
+	int			auto_dimension;
+	int64_t		num_buckets;	/* identity; hash and crossed:
+								 * hash_bucket_size */
+	int64_t		default_id;		/* identity: -1 for none */
+	EstInputKind representation;	/* categorical: INDICATOR (default) or
+									 * EMBEDDING; numeric: DENSE */
+	int			dimension;		/* embedding */
+	EstCombiner combiner;		/* embedding (default mean, as TF) */
+
+	/* set by EstTransformInit and EstTransformFit */
+	int			offset;			/* first slot in the compact row */
+	int			slots;			/* numeric: shape; categorical: 1 or
+								 * max_values */
+	int64_t		buckets;		/* categorical ids: 0 .. buckets-1 */
+	int64_t		null_count;		/* NULL values (elements) in the fit rows */
+	int64_t		value_count;	/* values (elements) in the fit rows */
+	double	   *mean;			/* numeric: shape each, of the fit rows */
+	double	   *stddev;			/* (population; NULLs left out) */
+	double	   *min;
+	double	   *max;
+	double	   *shift;			/* x' = (x - shift) / scale */
+	double	   *scale;
+	int64_t    *vocab_counts;	/* learned vocabulary: fit rows holding
+								 * each entry, most frequent first */
+	EstVocabIndex *index;		/* vocabulary lookups */
+} EstFeatureColumn;
+
+typedef struct EstTransform
+{
+	int			n_columns;
+	EstFeatureColumn *columns;	/* from EstAlloc; the transform owns them */
+	int			n_inputs;		/* floats of a compact row */
+	int			fitted;			/* learned state known */
+	int			legacy;			/* decoded from a version 1 checkpoint:
+								 * one numeric column of shape n_inputs,
+								 * zscore, no name, no statistics but
+								 * shift and scale */
+	void	   *pending;		/* provisional vocabularies while fitting */
+} EstTransform;
+
+/*
+ * EstTransformInit checks the declared columns (EST_EINVAL naming the
+ * column for a bad declaration, EST_ELIMIT with both figures for a limit)
+ * and sets offset, slots, buckets and n_inputs; a transform without
+ * learned state (no numeric column, no learned vocabulary) is fitted at
+ * once.
+ */
+extern EstStatus EstTransformInit(EstTransform *tf, char *errmsg);
+extern void EstTransformFree(EstTransform *tf);
+/* The network's input segments, one per column (n_columns of them). */
+extern void EstTransformSegments(const EstTransform *tf,
+								 EstInputSegment *segments);
+/* Width of the input vector those segments give. */
+extern int	EstTransformInputWidth(const EstTransform *tf);
+
+/*
+ * Encoders of one value into the slot(s) of column col (slot: the float
+ * to write, inside the compact row).  They return EST_EINVAL with a
+ * message naming the feature column for a value they cannot encode (an
+ * identity value out of range without default_id, a string longer than
+ * EST_MAX_VOCAB_BYTES while learning), EST_ENOMEM or EST_ELIMIT (too many
+ * distinct values while learning: both figures).
+ */
+extern EstStatus EstTransformString(EstTransform *tf, int col,
+									const char *s, size_t len, float *slot,
+									char *errmsg);
+extern EstStatus EstTransformInteger(EstTransform *tf, int col, int64_t v,
+									 float *slot, char *errmsg);
+extern void EstTransformBucket(const EstTransform *tf, int col, double v,
+							   float *slot);
+/* A NULL of a categorical column (see above): its id or -1. */
+extern void EstTransformNull(const EstTransform *tf, int col, float *slot);
+/* crossed: the n_keys values of one row, as UTF-8 strings */
+extern void EstTransformCross(const EstTransform *tf, int col,
+							  const char *const *values, const size_t *lens,
+							  float *slot);
+
+/*
+ * EstTransformFit learns the state from the first n_fit rows of X (n_rows
+ * x tf->n_inputs; numeric slots raw with NaN for NULL, learned vocabulary
+ * slots provisional) and rewrites all n_rows rows into final form:
+ * numeric normalised (NULLs filled by the policy), provisional ids mapped
+ * to final ids (values cut by max_size or not seen in the fit rows go to
+ * the OOV buckets).  Learned vocabularies are ordered most frequent first,
+ * ties by the bytes of the value.  Afterwards tf->fitted is 1.
+ */
+extern EstStatus EstTransformFit(EstTransform *tf, float *X, size_t n_fit,
+								 size_t n_rows, char *errmsg);
+/* EstTransformApply normalises the numeric slots of n rows of a fitted
+ * transform, filling NaN (NULL) values by the policy. */
+extern void EstTransformApply(const EstTransform *tf, float *X, size_t n);
+
+/* The documented hashes (64 bits): a value, and a cross of values (the
+ * hash of each value, combined in order as h = splitmix64(h ^ h_k) from h
+ * = the number of values). */
+extern uint64_t EstHashString(const char *s, size_t len);
+extern uint64_t EstHashCross(const char *const *values, const size_t *lens,
+							 int n);
+
+/* ----------------------------------------------------------------
  * Checkpoints (checkpoint.c)
  *
  * Little-endian on every machine:
@@ -529,7 +783,9 @@ extern void EstFeatureStateApply(const EstFeatureState *fs, float *X,
  *			 total length (u64), section count (u32)
  *	 sections, each: tag (4 ASCII bytes), payload length (u64), payload
  *		 "NETW": n_inputs u32, n_layers u32, activation u32, head u32,
- *				 reduction u32, sizes (n_layers+1) x u32,
+ *				 reduction u32, (version 2: n_segments u32, then for
+ *				 each kind, slots, buckets, dimension, combiner u32),
+ *				 sizes (n_layers+1) x u32,
  *				 n_dnn_inputs u32, dnn_inputs x u32,
  *				 n_linear_inputs u32, linear_inputs x u32,
  *				 batch_norm u32, bn_momentum f64, bn_epsilon f64,
@@ -543,7 +799,10 @@ extern void EstFeatureStateApply(const EstFeatureState *fs, float *X,
  *				 f64, momentum f64, nesterov u32, rho f64, centered u32,
  *				 lr_power f64, l1 f64, l2 f64, l2_shrinkage f64, beta f64,
  *				 iterations i64, n u64, slots n_slots x n x f32
- *		 "FEAT": n_inputs u32, shift n x f64, scale n x f64
+ *		 "FCOL" (version 2): the transform, every column with its
+ *				 declaration and learned state (layout in checkpoint.c)
+ *		 "FEAT" (version 1 only): n_inputs u32, shift n x f64,
+ *				 scale n x f64; decodes to a legacy transform
  *		 "LABL": the same for the targets of a regressor (squared head),
  *				 present exactly then, with n = the network's outputs
  *		 "STEP": global_step i64, rng state 4 x u64, epoch rng state
@@ -557,7 +816,9 @@ extern void EstFeatureStateApply(const EstFeatureState *fs, float *X,
  * ----------------------------------------------------------------
  */
 #define EST_CHECKPOINT_MAGIC	"ESTCKPT"	/* plus its NUL: 8 bytes */
-#define EST_CHECKPOINT_VERSION	1
+#define EST_CHECKPOINT_VERSION	2	/* version 1 (estimator 0.1.0) still
+										 * decodes: NETW without segments,
+										 * FEAT instead of FCOL */
 
 /*
  * Where training stands in its shuffled pass over the rows: the rng state
@@ -578,7 +839,7 @@ typedef struct EstCheckpoint
 	EstNetwork	net;
 	EstOptimizer opt;			/* of [0, net.linear_offset) */
 	EstOptimizer opt_linear;	/* of the linear part, when net has one */
-	EstFeatureState features;
+	EstTransform transform;		/* the feature columns */
 	EstFeatureState labels;		/* regressors: the standardisation of the
 								 * targets (n_inputs = label dimension);
 								 * classifiers: empty */
