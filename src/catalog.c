@@ -38,7 +38,7 @@
 	"name, owner, model_type, label, features, feature_types, " \
 	"feature_widths, n_inputs, n_classes, hidden_units, activation, " \
 	"optimizer, learning_rate, batch_size, params, global_step, " \
-	"label_dimension"
+	"label_dimension, input_width, label_vocabulary"
 
 static Oid
 CatalogOwner(void)
@@ -196,6 +196,33 @@ ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
 	def->label_dimension = DatumGetInt32(COL(17));
 	if (isnull)
 		def->label_dimension = 0;
+	def->input_width = DatumGetInt32(COL(18));
+	if (isnull)
+		def->input_width = def->n_inputs;
+	{
+		Datum		vocab = COL(19);
+
+		def->n_label_vocabulary = 0;
+		if (!isnull)
+		{
+			Datum	   *elems;
+			bool	   *elem_nulls;
+			int			n;
+
+			deconstruct_array(DatumGetArrayTypeP(vocab), TEXTOID, -1, false,
+							  TYPALIGN_INT, &elems, &elem_nulls, &n);
+			def->label_vocabulary = palloc(Max(n, 1) * sizeof(char *));
+			for (int i = 0; i < n; i++)
+				def->label_vocabulary[i] = TextDatumGetCString(elems[i]);
+			def->n_label_vocabulary = n;
+		}
+	}
+	{
+		EstOptions	opts;
+
+		EstParseParams(def->params, &opts);
+		def->weight_column = opts.weight_column;
+	}
 #undef COL
 	return def;
 }
@@ -253,11 +280,11 @@ EstCatalogCheckOwner(const EstModelDef *def, const char *action)
 bool
 EstCatalogInsertModel(const EstModelDef *def)
 {
-	Oid			types[16] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+	Oid			types[18] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
 		OIDARRAYOID, INT4ARRAYOID, INT4OID, INT4OID, INT4ARRAYOID, TEXTOID,
-	TEXTOID, FLOAT8OID, INT4OID, JSONBOID, INT4OID};
-	Datum		values[16];
-	char		nulls[16];
+	TEXTOID, FLOAT8OID, INT4OID, JSONBOID, INT4OID, INT4OID, TEXTARRAYOID};
+	Datum		values[18];
+	char		nulls[18];
 	char	  **names = palloc(def->n_features * sizeof(char *));
 	Datum	   *typoids = palloc(def->n_features * sizeof(Datum));
 	int		   *widths = palloc(def->n_features * sizeof(int));
@@ -293,16 +320,22 @@ EstCatalogInsertModel(const EstModelDef *def)
 	values[15] = Int32GetDatum(def->label_dimension);
 	if (def->label_dimension == 0)
 		nulls[15] = 'n';
+	values[16] = Int32GetDatum(def->input_width);
+	values[17] = def->n_label_vocabulary > 0 ?
+		TextArrayDatum(def->label_vocabulary, def->n_label_vocabulary) :
+		(Datum) 0;
+	if (def->n_label_vocabulary == 0)
+		nulls[17] = 'n';
 
 	CatalogExecute("INSERT INTO estimator.model_catalog"
 				   " (name, owner, model_type, label, features, feature_types,"
 				   " feature_widths, n_inputs, n_classes, hidden_units,"
 				   " activation, optimizer, learning_rate, batch_size, params,"
-				   " label_dimension)"
+				   " label_dimension, input_width, label_vocabulary)"
 				   " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regtype[],"
-				   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+				   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 				   " ON CONFLICT (name) DO NOTHING",
-				   16, types, values, nulls, false, 0);
+				   18, types, values, nulls, false, 0);
 	return SPI_processed == 1;
 }
 

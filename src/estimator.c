@@ -197,6 +197,20 @@ EstLoadCheckpoint(const EstModelDef *def, bool latest, EstCheckpoint *ckpt)
 					 errmsg("%s is corrupted", what),
 					 errdetail("Hidden layer %d has %d units in the checkpoint and %d in the model.",
 							   l + 1, ckpt->net.sizes[l + 1], def->hidden[l])));
+
+	/* a checkpoint of 0.1.0 names no feature columns: the model's are numeric */
+	if (ckpt->transform.legacy)
+		EstLegacyTransform(def, &ckpt->transform);
+	if (ckpt->transform.n_inputs != ckpt->net.n_inputs ||
+		EstTransformInputWidth(&ckpt->transform) != ckpt->net.input_width ||
+		!ckpt->transform.fitted)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s is corrupted", what),
+				 errdetail("Its feature columns give %d inputs and an input vector of %d, its network reads %d and %d.",
+						   ckpt->transform.n_inputs,
+						   EstTransformInputWidth(&ckpt->transform),
+						   ckpt->net.n_inputs, ckpt->net.input_width)));
 }
 
 /*

@@ -37,8 +37,11 @@ extern int	estimator_log_step_count_steps;
 typedef enum EstColumnKind
 {
 	EST_COL_UNSUPPORTED = 0,
-	EST_COL_SCALAR,				/* smallint .. numeric: one input */
-	EST_COL_ARRAY				/* real[] or float8[]: width inputs */
+	EST_COL_SCALAR,				/* smallint .. numeric */
+	EST_COL_ARRAY,				/* real[] or float8[]: width values */
+	EST_COL_BOOL,				/* boolean */
+	EST_COL_TEXT,				/* text, varchar, char, name, enums */
+	EST_COL_TEXT_ARRAY			/* arrays of those */
 } EstColumnKind;
 
 typedef struct EstColumn
@@ -48,7 +51,8 @@ typedef struct EstColumn
 	Oid			base_type;		/* type, or the base type of a domain;
 								 * InvalidOid until known */
 	EstColumnKind kind;
-	int			width;			/* inputs it feeds; -1 until known */
+	int			width;			/* values of an array of numbers, 1 for
+								 * others; -1 until known */
 } EstColumn;
 
 /* The model types of TensorFlow's premade estimators. */
@@ -78,9 +82,13 @@ typedef struct EstModelDef
 	EstModelType type;
 	char	   *label;
 	int			n_features;
-	EstColumn  *features;
-	int			n_inputs;
+	EstColumn  *features;		/* the source columns read */
+	int			n_inputs;		/* floats of a compact row */
+	int			input_width;	/* floats of the network's input vector */
 	int			n_classes;		/* classifiers; 0 for regressors */
+	int			n_label_vocabulary; /* 0: integer class ids */
+	char	  **label_vocabulary;	/* class names, by class id */
+	char	   *weight_column;	/* from params; NULL: none */
 	int			label_dimension;	/* regressors; 0 for classifiers */
 	int			n_hidden;
 	int			hidden[EST_MAX_LAYERS];
@@ -141,6 +149,11 @@ typedef struct EstOptions
 	int			n_dnn_columns;	/* -1: not given */
 	char	  **dnn_columns;
 	EstOptimizerKind linear_optimizer;
+	int			n_feature_columns;	/* -1: not given (inferred) */
+	EstFeatureColumn *feature_columns;	/* declarations */
+	int			n_label_vocabulary; /* -1: not given */
+	char	  **label_vocabulary;
+	char	   *weight_column;	/* NULL: every row weighs 1 */
 	uint32		opt_given;		/* EST_HYPER_* set in opt */
 	EstOptimizer opt;
 	uint32		linear_opt_given;
@@ -195,6 +208,7 @@ extern int	EstModelOutputs(const EstModelDef *def);
 /* params (params.c) */
 extern void EstParseParams(Jsonb *params, EstOptions *opts);
 extern void EstMergeOptions(EstOptions *call, const EstOptions *stored);
+extern bool EstParamsSameValue(Jsonb *given, Jsonb *stored, const char *key);
 extern void EstApplyHyperparameters(EstOptimizer *opt,
 									const EstOptimizer *given, uint32 mask);
 extern const char *EstHyperparametersDiffer(const EstOptimizer *opt,
@@ -208,30 +222,68 @@ extern const char *EstHyperparameterName(uint32 bit);
  */
 typedef struct EstReader EstReader;
 
-extern EstColumnKind EstClassifyType(Oid type);
 typedef enum EstLabelKind
 {
 	EST_LABEL_CLASS = 1,		/* integer class ids */
-	EST_LABEL_VALUE				/* numbers or arrays of numbers */
+	EST_LABEL_VALUE,			/* numbers or arrays of numbers */
+	EST_LABEL_VOCABULARY		/* class names (label_vocabulary) */
 } EstLabelKind;
 
-extern EstReader *EstReaderOpen(const char *source, const char *label,
-								EstLabelKind label_kind, int label_width,
+/* What a reader reads besides the features; zeros: nothing. */
+typedef struct EstReadSpec
+{
+	const char *label;			/* NULL: no label */
+	EstLabelKind label_kind;
+	int			label_width;	/* values: -1 measured on the first row */
+	int			n_vocabulary;	/* vocabulary: the classes known so far */
+	char	  **vocabulary;
+	bool		learn_vocabulary;	/* new classes get the next ids */
+	const char *weight;			/* NULL: no weight column */
+	const char *key;			/* NULL: no key column */
+	EstTransform *transform;	/* NULL: built by the caller after
+								 * EstReaderOpenSpec (new models) */
+} EstReadSpec;
+
+extern EstReader *EstReaderOpen(const char *source, const EstReadSpec *spec,
 								EstColumn *features, int n_features,
 								bool infer_features);
+extern void EstReaderSetTransform(EstReader *reader, EstTransform *tf);
 extern int	EstReaderLabelWidth(EstReader *reader);
 extern EstReader *EstReaderOpenLabelled(const char *source,
-										const EstModelDef *def);
+										const EstModelDef *def,
+										EstTransform *tf);
 extern EstReader *EstReaderOpenKeyed(const char *source, const char *key,
-									 EstColumn *features, int n_features);
+									 const EstModelDef *def,
+									 EstTransform *tf);
 extern char **EstReaderKeys(EstReader *reader);
 extern void EstReaderColumns(EstReader *reader, EstColumn **features,
 							 int *n_features);
 extern int	EstReaderInputs(EstReader *reader);
-extern int	EstReaderNext(EstReader *reader, float *X, float *y, int max_rows);
+extern int	EstReaderNext(EstReader *reader, float *X, float *y, float *w,
+						  int max_rows);
+extern char **EstReaderVocabulary(EstReader *reader, int *n);
+extern void EstReaderSortVocabulary(EstReader *reader, float *y, int64 n_rows);
 extern void EstReaderClose(EstReader *reader);
 extern void EstConvertValue(Datum value, bool isnull, const EstColumn *col,
 							float *out);
+extern void EstConvertNumbers(Datum value, bool isnull, const EstColumn *col,
+							  float *out, bool nulls_as_nan);
+
+/* feature columns (columns.c) */
+typedef struct EstEncoder EstEncoder;
+
+extern EstColumnKind EstClassifyType(Oid type);
+extern bool EstIsIntegerType(Oid base);
+extern void EstDeclaredSources(const EstOptions *opts, EstColumn **features,
+							   int *n_features);
+extern void EstBuildTransform(EstColumn *sources, int n_sources,
+							  const EstOptions *opts, EstTransform *tf);
+extern void EstLegacyTransform(const EstModelDef *def, EstTransform *tf);
+extern EstEncoder *EstEncoderCreate(EstTransform *tf,
+									const EstColumn *sources, int n_sources,
+									const int *atts);
+extern void EstEncodeRow(EstEncoder *enc, const Datum *values,
+						 const bool *nulls, float *x);
 extern void EstCheckLabel(int64 label, int n_classes, const char *column);
 extern void EstCheckMemory(Size needed, const char *what);
 
@@ -246,6 +298,7 @@ typedef struct EstData
 	int			label_width;	/* label floats of a row */
 	float	   *X;				/* n_rows x n_inputs */
 	float	   *y;				/* n_rows x label_width */
+	float	   *w;				/* n_rows weights, or NULL for all 1 */
 } EstData;
 
 #define EST_MAX_METRICS 20

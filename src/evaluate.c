@@ -143,8 +143,8 @@ LimitScores(EstMetrics *m, int rows)
  */
 static void
 ScoreRows(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
-		  const float *X, const float *y, int64 n, int label_width,
-		  EstMetrics *m)
+		  const float *X, const float *y, const float *w, int64 n,
+		  int label_width, EstMetrics *m)
 {
 	char		coremsg[EST_ERRMSG_LEN];
 	bool		regressor = EST_IS_REGRESSOR(def->type);
@@ -166,7 +166,7 @@ ScoreRows(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 			LimitScores(m, rows);
 		coremsg[0] = '\0';
 		status = EstMetricsAdd(m, &ckpt->net, ws, y + start * label_width,
-							   NULL, rows, coremsg);
+							   w ? w + start : NULL, rows, coremsg);
 		if (status != EST_OK)
 			EstReportCoreError(status, coremsg, "metrics");
 	}
@@ -204,7 +204,7 @@ EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 							coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "metrics");
-	ScoreRows(def, ckpt, ws, data->X, data->y, data->n_rows,
+	ScoreRows(def, ckpt, ws, data->X, data->y, data->w, data->n_rows,
 			  data->label_width, &m);
 	CollectMetrics(def, &m, set);
 	EstMetricsFree(&m);
@@ -256,13 +256,14 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 	EstReader  *reader;
 	float	   *X;
 	float	   *y;
+	float	   *w = NULL;
 	int64		rows = 0;
 	int			label_width;
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 	bool		regressor = EST_IS_REGRESSOR(def->type);
 
-	reader = EstReaderOpenLabelled(source, def);
+	reader = EstReaderOpenLabelled(source, def, &ckpt->transform);
 	label_width = EstReaderLabelWidth(reader);
 	CheckConfusionMemory(def);
 	coremsg[0] = '\0';
@@ -273,17 +274,19 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 		EstReportCoreError(status, coremsg, "workspace");
 	X = palloc(mul_size(EST_EVAL_BLOCK, def->n_inputs * sizeof(float)));
 	y = palloc(mul_size(EST_EVAL_BLOCK, Max(label_width, 1) * sizeof(float)));
+	if (def->weight_column != NULL)
+		w = palloc(EST_EVAL_BLOCK * sizeof(float));
 
 	for (;;)
 	{
 		int			n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = EstReaderNext(reader, X, y, EST_EVAL_BLOCK);
+		n = EstReaderNext(reader, X, y, w, EST_EVAL_BLOCK);
 		if (n == 0)
 			break;
-		EstFeatureStateApply(&ckpt->features, X, n);
-		ScoreRows(def, ckpt, &ws, X, y, n, label_width, m);
+		EstTransformApply(&ckpt->transform, X, n);
+		ScoreRows(def, ckpt, &ws, X, y, w, n, label_width, m);
 		rows += n;
 	}
 	EstReaderClose(reader);

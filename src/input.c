@@ -37,11 +37,21 @@
 #include "utils/plancache.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+#include "utils/datum.h"
+#include "utils/typcache.h"
 #include "utils/varlena.h"
 
 #include "estimator.h"
 
 #define EST_FETCH_ROWS	1000
+
+/* a class name and its id, in a list sorted by name */
+typedef struct LabelEntry
+{
+	char	   *name;
+	int			id;
+	Datum		value;			/* a copy, to sort learned classes by */
+} LabelEntry;
 
 struct EstReader
 {
@@ -52,6 +62,15 @@ struct EstReader
 	Oid			label_type;
 	EstLabelKind label_kind;
 	EstColumn	label_col;		/* for values: name, type, kind, width */
+	FmgrInfo	label_out;		/* vocabulary: the label's output function */
+	LabelEntry *classes;		/* vocabulary: sorted by name */
+	int			n_classes;
+	int			cap_classes;
+	bool		learn_classes;
+	int			weight_att;		/* 0-based, -1 when no weight is read */
+	EstColumn	weight_col;
+	EstTransform *tf;			/* NULL until known */
+	EstEncoder *encoder;
 	int			key_att;		/* 0-based, -1 when no key is read */
 	FmgrInfo	key_out;		/* the key's output function */
 	char	  **keys;			/* the keys of the last EstReaderNext */
@@ -69,33 +88,6 @@ struct EstReader
 	bool		done;
 };
 
-static EstReader *ReaderOpen(const char *source, const char *label,
-							 EstLabelKind label_kind, int label_width,
-							 const char *key, EstColumn *features,
-							 int n_features, bool infer_features);
-
-/*
- * EstClassifyType says how a column of a type feeds the network.
- */
-EstColumnKind
-EstClassifyType(Oid type)
-{
-	switch (getBaseType(type))
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-		case FLOAT4OID:
-		case FLOAT8OID:
-		case NUMERICOID:
-			return EST_COL_SCALAR;
-		case FLOAT4ARRAYOID:
-		case FLOAT8ARRAYOID:
-			return EST_COL_ARRAY;
-		default:
-			return EST_COL_UNSUPPORTED;
-	}
-}
 
 static bool
 IsLabelType(Oid type)
@@ -104,6 +96,11 @@ IsLabelType(Oid type)
 
 	return base == INT2OID || base == INT4OID || base == INT8OID;
 }
+
+static void OpenLabel(EstReader *reader, const EstReadSpec *spec,
+					  TupleDesc tupdesc);
+static int	AddClass(EstReader *reader, const char *name, Datum value);
+static void ReadLabel(EstReader *reader, float *y, int n);
 
 /*
  * StartsWithKeyword tells whether text starts with the SQL keyword kw
@@ -161,6 +158,16 @@ ReportMissingKey(const char *key, const char *source)
 }
 
 static void
+ReportMissingWeight(const char *weight, const char *source)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("weight column \"%s\" does not exist in source \"%s\"",
+					weight, source),
+			 errhint("weight_column in params names a column of example weights.")));
+}
+
+static void
 ReportMissingFeature(const char *column, const char *source)
 {
 	ereport(ERROR,
@@ -174,7 +181,7 @@ ReportMissingFeature(const char *column, const char *source)
  * it: the columns wanted, or every column.
  */
 static char *
-RelationQuery(const char *source, const char *label, const char *key,
+RelationQuery(const char *source, const EstReadSpec *spec,
 			  EstColumn *features, int n_features, bool infer)
 {
 	List	   *idents;
@@ -217,10 +224,16 @@ RelationQuery(const char *source, const char *label, const char *key,
 	/* name missing columns here, rather than in a parse error */
 	if (!infer)
 	{
+		const char *label = spec->label;
+		const char *key = spec->key;
+
 		if (label != NULL && get_attnum(relid, label) == InvalidAttrNumber)
 			ReportMissingLabel(label, source);
 		if (key != NULL && get_attnum(relid, key) == InvalidAttrNumber)
 			ReportMissingKey(key, source);
+		if (spec->weight != NULL &&
+			get_attnum(relid, spec->weight) == InvalidAttrNumber)
+			ReportMissingWeight(spec->weight, source);
 		for (int i = 0; i < n_features; i++)
 			if (get_attnum(relid, features[i].name) == InvalidAttrNumber)
 				ReportMissingFeature(features[i].name, source);
@@ -232,10 +245,13 @@ RelationQuery(const char *source, const char *label, const char *key,
 		appendStringInfoString(&sql, "*");
 	else
 	{
-		if (label != NULL)
-			appendStringInfo(&sql, "%s, ", quote_identifier(label));
-		if (key != NULL && !IsFeature(key, features, n_features))
-			appendStringInfo(&sql, "%s, ", quote_identifier(key));
+		if (spec->label != NULL)
+			appendStringInfo(&sql, "%s, ", quote_identifier(spec->label));
+		if (spec->weight != NULL)
+			appendStringInfo(&sql, "%s, ", quote_identifier(spec->weight));
+		if (spec->key != NULL && !IsFeature(spec->key, features, n_features) &&
+			(spec->weight == NULL || strcmp(spec->key, spec->weight) != 0))
+			appendStringInfo(&sql, "%s, ", quote_identifier(spec->key));
 		for (int i = 0; i < n_features; i++)
 			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
 							 quote_identifier(features[i].name));
@@ -325,14 +341,26 @@ ReportUnsupportedType(const char *column, Oid type)
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
 			 errmsg("column \"%s\" has unsupported type %s",
 					column, format_type_be(type)),
-			 errdetail("Feature columns must be smallint, integer, bigint, real, double precision, numeric, real[] or double precision[]."),
+			 errdetail("Feature columns must be numbers, booleans, text, varchar, char, name or enums, arrays of numbers, or arrays of text or enums."),
 			 errhint("Leave the column out by listing the feature columns with features => '{...}'.")));
 }
 
 static const char *
 KindName(EstColumnKind kind)
 {
-	return kind == EST_COL_ARRAY ? "an array of numbers" : "a number";
+	switch (kind)
+	{
+		case EST_COL_ARRAY:
+			return "an array of numbers";
+		case EST_COL_BOOL:
+			return "a boolean";
+		case EST_COL_TEXT:
+			return "text or an enum";
+		case EST_COL_TEXT_ARRAY:
+			return "an array of text or enums";
+		default:
+			return "a number";
+	}
 }
 
 /*
@@ -392,60 +420,23 @@ ArrayWidth(HeapTuple tuple, int attnum, TupleDesc tupdesc, const char *column)
 }
 
 /*
- * EstReaderOpen opens a source for reading.  label names the label column
- * (NULL: none is read): class ids for EST_LABEL_CLASS, numbers or arrays
- * of label_width (-1: measured on the first row) for EST_LABEL_VALUE.
- * With infer_features every other column is a
- * feature; otherwise features lists the columns (their kinds and widths
- * are checked against the source when known, and set when not).
+ * EstReaderOpen opens a source for reading what spec says besides the
+ * features.  With infer_features every column but the label and the weight
+ * is a feature; otherwise features lists the columns (their kinds and
+ * widths are checked against the source when known, and set when not).
+ * Rows can be read once a transform is set, by spec or by
+ * EstReaderSetTransform.
  */
 EstReader *
-EstReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
-			  int label_width, EstColumn *features, int n_features,
-			  bool infer_features)
-{
-	return ReaderOpen(source, label, label_kind, label_width, NULL, features,
-					  n_features, infer_features);
-}
-
-/*
- * EstReaderOpenLabelled opens a labelled source with an existing model's
- * feature columns and label: class ids for a classifier, label_dimension
- * values for a regressor.
- */
-EstReader *
-EstReaderOpenLabelled(const char *source, const EstModelDef *def)
-{
-	bool		regressor = EST_IS_REGRESSOR(def->type);
-
-	return ReaderOpen(source, def->label,
-					  regressor ? EST_LABEL_VALUE : EST_LABEL_CLASS,
-					  regressor ? def->label_dimension : 1, NULL,
-					  def->features, def->n_features, false);
-}
-
-/*
- * EstReaderOpenKeyed opens a source to score: the model's features and a
- * key column, which EstReaderKeys returns as text for each row read.
- */
-EstReader *
-EstReaderOpenKeyed(const char *source, const char *key, EstColumn *features,
-				   int n_features)
-{
-	return ReaderOpen(source, NULL, EST_LABEL_CLASS, 1, key, features,
-					  n_features, false);
-}
-
-static EstReader *
-ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
-		   int label_width, const char *key, EstColumn *features,
-		   int n_features, bool infer_features)
+EstReaderOpen(const char *source, const EstReadSpec *spec,
+			  EstColumn *features, int n_features, bool infer_features)
 {
 	EstReader  *reader = palloc0(sizeof(EstReader));
 	SPIPlanPtr	plan;
 	char	   *sql;
 	TupleDesc	tupdesc;
 	bool		widths_known = true;
+	const char *label = spec->label;
 
 	reader->source = source;
 	if (source[0] == '\0')
@@ -454,17 +445,29 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 				 errmsg("source must not be empty"),
 				 errhint("Name a table or view, or write a SELECT query.")));
 
-	for (int i = 0; i < n_features && label != NULL; i++)
-		if (strcmp(features[i].name, label) == 0)
+	for (int i = 0; i < n_features; i++)
+	{
+		if (label != NULL && strcmp(features[i].name, label) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("column \"%s\" cannot be both the label and a feature",
 							label)));
+		if (spec->weight != NULL && strcmp(features[i].name, spec->weight) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column \"%s\" cannot be both the weight and a feature",
+							spec->weight)));
+	}
+	if (label != NULL && spec->weight != NULL && strcmp(label, spec->weight) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column \"%s\" cannot be both the label and the weight",
+						label)));
 
 	if (IsQuerySource(source))
 		sql = (char *) source;
 	else
-		sql = RelationQuery(source, label, key, features, n_features,
+		sql = RelationQuery(source, spec, features, n_features,
 							infer_features);
 
 	plan = SPI_prepare(sql, 0, NULL);
@@ -486,60 +489,41 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 
 	reader->context = CurrentMemoryContext;
 	reader->key_att = -1;
-	if (key != NULL)
+	if (spec->key != NULL)
 	{
 		Oid			out;
 		bool		varlena;
 
-		reader->key_att = FindColumn(tupdesc, key, source);
+		reader->key_att = FindColumn(tupdesc, spec->key, source);
 		if (reader->key_att < 0)
-			ReportMissingKey(key, source);
+			ReportMissingKey(spec->key, source);
 		getTypeOutputInfo(TupleDescAttr(tupdesc, reader->key_att)->atttypid,
 						  &out, &varlena);
 		fmgr_info(out, &reader->key_out);
 	}
 
-	reader->label_att = -1;
-	if (label != NULL)
+	reader->weight_att = -1;
+	if (spec->weight != NULL)
 	{
-		reader->label_att = FindColumn(tupdesc, label, source);
-		if (reader->label_att < 0)
-			ReportMissingLabel(label, source);
-		reader->label_type = TupleDescAttr(tupdesc, reader->label_att)->atttypid;
-		reader->label_kind = label_kind;
-		if (label_kind == EST_LABEL_CLASS && !IsLabelType(reader->label_type))
+		reader->weight_att = FindColumn(tupdesc, spec->weight, source);
+		if (reader->weight_att < 0)
+			ReportMissingWeight(spec->weight, source);
+		reader->weight_col.name = pstrdup(spec->weight);
+		reader->weight_col.type = TupleDescAttr(tupdesc, reader->weight_att)->atttypid;
+		reader->weight_col.base_type = getBaseType(reader->weight_col.type);
+		reader->weight_col.kind = EST_COL_SCALAR;
+		reader->weight_col.width = 1;
+		if (EstClassifyType(reader->weight_col.type) != EST_COL_SCALAR)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("label column \"%s\" has type %s",
-							label, format_type_be(reader->label_type)),
-					 errdetail("Class labels must be integers from 0 to n_classes - 1."),
-					 errhint("For a numeric target, use a regressor model type such as dnn_regressor.")));
-		reader->label_col.name = pstrdup(label);
-		reader->label_col.type = reader->label_type;
-		reader->label_col.base_type = getBaseType(reader->label_type);
-		reader->label_col.kind = EstClassifyType(reader->label_type);
-		reader->label_col.width = label_kind == EST_LABEL_CLASS ? 1 : label_width;
-		if (label_kind == EST_LABEL_VALUE)
-		{
-			if (reader->label_col.kind == EST_COL_UNSUPPORTED)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("label column \"%s\" has type %s",
-								label, format_type_be(reader->label_type)),
-						 errdetail("Regression labels must be numbers, or real[] or double precision[] for label_dimension > 1.")));
-			if (reader->label_col.kind == EST_COL_SCALAR)
-			{
-				if (label_width > 1)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATATYPE_MISMATCH),
-							 errmsg("label column \"%s\" has type %s, but the model has label_dimension %d",
-									label, format_type_be(reader->label_type),
-									label_width),
-							 errhint("Pass the labels as an array.")));
-				reader->label_col.width = 1;
-			}
-		}
+					 errmsg("weight column \"%s\" has type %s",
+							spec->weight, format_type_be(reader->weight_col.type)),
+					 errdetail("Example weights must be numbers.")));
 	}
+
+	reader->label_att = -1;
+	if (label != NULL)
+		OpenLabel(reader, spec, tupdesc);
 
 	if (infer_features)
 	{
@@ -549,7 +533,8 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 		{
 			Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 
-			if (att->attisdropped || i == reader->label_att)
+			if (att->attisdropped || i == reader->label_att ||
+				i == reader->weight_att)
 				continue;
 			features[n_features].name = pstrdup(NameStr(att->attname));
 			features[n_features].kind = EST_COL_UNSUPPORTED;
@@ -571,7 +556,7 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 
 	reader->n_features = n_features;
 	reader->features = features;
-	reader->atts = palloc(n_features * sizeof(int));
+	reader->atts = palloc(Max(n_features, 1) * sizeof(int));
 	for (int i = 0; i < n_features; i++)
 	{
 		EstColumn  *col = &features[i];
@@ -594,7 +579,7 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 							col->name, format_type_be(col->type),
 							KindName(col->kind))));
 		col->kind = kind;
-		if (kind == EST_COL_SCALAR)
+		if (kind != EST_COL_ARRAY)
 			col->width = 1;
 		else if (col->width < 0)
 			widths_known = false;
@@ -603,7 +588,7 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 	reader->values = palloc(tupdesc->natts * sizeof(Datum));
 	reader->nulls = palloc(tupdesc->natts * sizeof(bool));
 
-	if (reader->label_att >= 0 && label_kind == EST_LABEL_VALUE &&
+	if (reader->label_att >= 0 && reader->label_kind == EST_LABEL_VALUE &&
 		reader->label_col.width < 0)
 		widths_known = false;
 
@@ -623,21 +608,300 @@ ReaderOpen(const char *source, const char *label, EstLabelKind label_kind,
 	}
 	if (reader->label_col.width < 0)
 		reader->label_col.width = 0;	/* empty source: no row to measure */
-
-	reader->n_inputs = 0;
 	for (int i = 0; i < n_features; i++)
-	{
 		if (features[i].width < 0)
-			features[i].width = 0;	/* empty source: no row to measure */
-		reader->n_inputs += features[i].width;
+			features[i].width = 1;	/* empty source: no row to measure */
+
+	if (spec->transform != NULL)
+		EstReaderSetTransform(reader, spec->transform);
+	return reader;
+}
+
+/*
+ * EstReaderSetTransform sets the transform that encodes the rows, built
+ * on the reader's columns.
+ */
+void
+EstReaderSetTransform(EstReader *reader, EstTransform *tf)
+{
+	reader->tf = tf;
+	reader->n_inputs = tf->n_inputs;
+	reader->encoder = EstEncoderCreate(tf, reader->features,
+									   reader->n_features, reader->atts);
+}
+
+/*
+ * OpenLabel finds the label column and checks its type against what the
+ * reader is asked for: class ids, values, or class names.
+ */
+static void
+OpenLabel(EstReader *reader, const EstReadSpec *spec, TupleDesc tupdesc)
+{
+	const char *label = spec->label;
+	EstLabelKind label_kind = spec->label_kind;
+
+	reader->label_att = FindColumn(tupdesc, label, reader->source);
+	if (reader->label_att < 0)
+		ReportMissingLabel(label, reader->source);
+	reader->label_type = TupleDescAttr(tupdesc, reader->label_att)->atttypid;
+	reader->label_col.name = pstrdup(label);
+	reader->label_col.type = reader->label_type;
+	reader->label_col.base_type = getBaseType(reader->label_type);
+	reader->label_col.kind = EstClassifyType(reader->label_type);
+	reader->label_col.width = label_kind == EST_LABEL_VALUE ?
+		spec->label_width : 1;
+
+	/* a new classifier with class names learns them */
+	if (label_kind == EST_LABEL_CLASS && spec->learn_vocabulary &&
+		!IsLabelType(reader->label_type))
+		label_kind = EST_LABEL_VOCABULARY;
+	reader->label_kind = label_kind;
+
+	if (label_kind == EST_LABEL_CLASS && !IsLabelType(reader->label_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("label column \"%s\" has type %s",
+						label, format_type_be(reader->label_type)),
+				 errdetail("The model's classes are integers from 0 to n_classes - 1."),
+				 errhint("For a numeric target, use a regressor model type such as dnn_regressor.")));
+	if (label_kind == EST_LABEL_VOCABULARY)
+	{
+		Oid			out;
+		bool		varlena;
+		EstColumnKind kind = reader->label_col.kind;
+
+		if (kind != EST_COL_TEXT && kind != EST_COL_BOOL &&
+			!IsLabelType(reader->label_type))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("label column \"%s\" has type %s",
+							label, format_type_be(reader->label_type)),
+					 errdetail("Class labels are integers, text, varchar, char, booleans or enums.")));
+		getTypeOutputInfo(reader->label_type, &out, &varlena);
+		fmgr_info(out, &reader->label_out);
+		reader->learn_classes = spec->learn_vocabulary;
+		reader->cap_classes = Max(spec->n_vocabulary, 16);
+		reader->classes = palloc(reader->cap_classes * sizeof(LabelEntry));
+		for (int i = 0; i < spec->n_vocabulary; i++)
+			AddClass(reader, spec->vocabulary[i], (Datum) 0);
 	}
-	if (reader->n_inputs > EST_MAX_UNITS)
+	if (label_kind == EST_LABEL_VALUE)
+	{
+		if (reader->label_col.kind != EST_COL_SCALAR &&
+			reader->label_col.kind != EST_COL_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("label column \"%s\" has type %s",
+							label, format_type_be(reader->label_type)),
+					 errdetail("Regression labels must be numbers, or real[] or double precision[] for label_dimension > 1.")));
+		if (reader->label_col.kind == EST_COL_SCALAR)
+		{
+			if (spec->label_width > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("label column \"%s\" has type %s, but the model has label_dimension %d",
+								label, format_type_be(reader->label_type),
+								spec->label_width),
+						 errhint("Pass the labels as an array.")));
+			reader->label_col.width = 1;
+		}
+	}
+}
+
+/*
+ * FindClass returns the position of a class name in the sorted list, or
+ * where it would go (as a negative number: -(position + 1)).
+ */
+static int
+FindClass(EstReader *reader, const char *name)
+{
+	int			lo = 0;
+	int			hi = reader->n_classes - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			cmp = strcmp(reader->classes[mid].name, name);
+
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -(lo + 1);
+}
+
+/*
+ * AddClass gives a new class name the next id.
+ */
+static int
+AddClass(EstReader *reader, const char *name, Datum value)
+{
+	int			pos = FindClass(reader, name);
+	MemoryContext old;
+
+	if (pos >= 0)
+		return reader->classes[pos].id;
+	if (reader->n_classes >= EST_MAX_CLASSES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\" has too many inputs", source),
-				 errdetail("The feature columns hold %d numbers, a model at most %d.",
-						   reader->n_inputs, EST_MAX_UNITS)));
-	return reader;
+				 errmsg("label column \"%s\" has too many classes",
+						reader->label_col.name),
+				 errdetail("A classifier has at most %d classes.",
+						   EST_MAX_CLASSES)));
+	pos = -pos - 1;
+	old = MemoryContextSwitchTo(reader->context);
+	if (reader->n_classes == reader->cap_classes)
+	{
+		reader->cap_classes *= 2;
+		reader->classes = repalloc(reader->classes,
+								   reader->cap_classes * sizeof(LabelEntry));
+	}
+	memmove(&reader->classes[pos + 1], &reader->classes[pos],
+			(reader->n_classes - pos) * sizeof(LabelEntry));
+	reader->classes[pos].name = pstrdup(name);
+	reader->classes[pos].id = reader->n_classes;
+	reader->classes[pos].value = value == (Datum) 0 ? (Datum) 0 :
+		datumCopy(value, get_typbyval(reader->label_type),
+				  get_typlen(reader->label_type));
+	MemoryContextSwitchTo(old);
+	reader->n_classes++;
+	return reader->classes[pos].id;
+}
+
+/*
+ * LabelText is a label's class name: text as it is, booleans as "true" or
+ * "false", other types in their output form.
+ */
+static char *
+LabelText(EstReader *reader, Datum value)
+{
+	switch (reader->label_col.base_type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+			return TextDatumGetCString(value);
+		case BOOLOID:
+			return DatumGetBool(value) ? "true" : "false";
+		default:
+			return OutputFunctionCall(&reader->label_out, value);
+	}
+}
+
+static int
+ClassOf(EstReader *reader, Datum value)
+{
+	char	   *name = LabelText(reader, value);
+	int			pos = FindClass(reader, name);
+
+	if (pos >= 0)
+		return reader->classes[pos].id;
+	if (reader->learn_classes)
+		return AddClass(reader, name, value);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("label \"%s\" in column \"%s\" is not a class of the model",
+					name, reader->label_col.name),
+			 errdetail("The model knows %d classes.", reader->n_classes),
+			 errhint("Leave rows of unknown classes out of the source, or list every class in label_vocabulary when creating the model.")));
+	return -1;					/* keep compiler quiet */
+}
+
+/*
+ * EstReaderVocabulary returns the class names by id.
+ */
+char	  **
+EstReaderVocabulary(EstReader *reader, int *n)
+{
+	char	  **names = palloc(Max(reader->n_classes, 1) * sizeof(char *));
+
+	for (int i = 0; i < reader->n_classes; i++)
+		names[reader->classes[i].id] = reader->classes[i].name;
+	*n = reader->n_classes;
+	return names;
+}
+
+static int
+CompareClasses(const void *a, const void *b, void *arg)
+{
+	const LabelEntry *ea = a;
+	const LabelEntry *eb = b;
+	EstReader  *reader = arg;
+	TypeCacheEntry *tc = lookup_type_cache(reader->label_col.base_type,
+										   TYPECACHE_CMP_PROC_FINFO);
+	Oid			coll = TupleDescAttr(reader->tupdesc, reader->label_att)->attcollation;
+
+	if (!OidIsValid(tc->cmp_proc_finfo.fn_oid))
+		return strcmp(ea->name, eb->name);
+	return DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, coll,
+										   ea->value, eb->value));
+}
+
+/*
+ * EstReaderSortVocabulary gives the classes learned by a reader their ids
+ * in the order of the label's type (enums in their order, false before
+ * true, text by the column's collation) and rewrites the n_rows labels of
+ * y to match.
+ */
+void
+EstReaderSortVocabulary(EstReader *reader, float *y, int64 n_rows)
+{
+	LabelEntry *sorted = palloc(Max(reader->n_classes, 1) * sizeof(LabelEntry));
+	int		   *new_id = palloc(Max(reader->n_classes, 1) * sizeof(int));
+
+	memcpy(sorted, reader->classes, reader->n_classes * sizeof(LabelEntry));
+	qsort_arg(sorted, reader->n_classes, sizeof(LabelEntry), CompareClasses,
+			  reader);
+	for (int i = 0; i < reader->n_classes; i++)
+		new_id[sorted[i].id] = i;
+	for (int i = 0; i < reader->n_classes; i++)
+		reader->classes[i].id = new_id[reader->classes[i].id];
+	for (int64 i = 0; i < n_rows; i++)
+		y[i] = (float) new_id[(int) y[i]];
+}
+
+/*
+ * EstReaderOpenLabelled opens a labelled source with an existing model's
+ * feature columns, transform, label (class ids, class names or values)
+ * and weight column.
+ */
+EstReader *
+EstReaderOpenLabelled(const char *source, const EstModelDef *def,
+					  EstTransform *tf)
+{
+	EstReadSpec spec;
+	bool		regressor = EST_IS_REGRESSOR(def->type);
+
+	memset(&spec, 0, sizeof(spec));
+	spec.label = def->label;
+	spec.label_kind = regressor ? EST_LABEL_VALUE :
+		def->n_label_vocabulary > 0 ? EST_LABEL_VOCABULARY : EST_LABEL_CLASS;
+	spec.label_width = regressor ? def->label_dimension : 1;
+	spec.n_vocabulary = def->n_label_vocabulary;
+	spec.vocabulary = def->label_vocabulary;
+	spec.weight = def->weight_column;
+	spec.transform = tf;
+	return EstReaderOpen(source, &spec, def->features, def->n_features,
+						 false);
+}
+
+/*
+ * EstReaderOpenKeyed opens a source to score: the model's features and a
+ * key column, which EstReaderKeys returns as text for each row read.
+ */
+EstReader *
+EstReaderOpenKeyed(const char *source, const char *key,
+				   const EstModelDef *def, EstTransform *tf)
+{
+	EstReadSpec spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.key = key;
+	spec.transform = tf;
+	return EstReaderOpen(source, &spec, def->features, def->n_features,
+						 false);
 }
 
 void
@@ -670,19 +934,38 @@ EstReaderLabelWidth(EstReader *reader)
 }
 
 /*
- * EstConvertValue turns one column value into network inputs, raising an
- * error that names the column for a NULL, NaN, infinity, a value beyond
+ * EstConvertValue turns one column value into numbers, raising an error
+ * that names the column for a NULL, NaN, infinity, a value beyond
  * float32, or an array of the wrong shape.
  */
 void
 EstConvertValue(Datum value, bool isnull, const EstColumn *col, float *out)
 {
+	EstConvertNumbers(value, isnull, col, out, false);
+}
+
+/*
+ * EstConvertNumbers is EstConvertValue that, with nulls_as_nan, turns a
+ * NULL (or NULL elements of an array) into NaN, which feature columns
+ * fill by their NULL policy.
+ */
+void
+EstConvertNumbers(Datum value, bool isnull, const EstColumn *col, float *out,
+				  bool nulls_as_nan)
+{
 	Oid			type = OidIsValid(col->base_type) ? col->base_type :
 		getBaseType(col->type);
 	int			n = 1;
 	Datum	   *elems = &value;
+	bool	   *elem_nulls = NULL;
 	double		d;
 
+	if (isnull && nulls_as_nan)
+	{
+		for (int i = 0; i < Max(col->width, 1); i++)
+			out[i] = NAN;
+		return;
+	}
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -692,7 +975,6 @@ EstConvertValue(Datum value, bool isnull, const EstColumn *col, float *out)
 	if (type == FLOAT4ARRAYOID || type == FLOAT8ARRAYOID)
 	{
 		ArrayType  *arr = DatumGetArrayTypeP(value);
-		bool	   *elem_nulls;
 
 		type = (type == FLOAT4ARRAYOID) ? FLOAT4OID : FLOAT8OID;
 		if (ARR_NDIM(arr) > 1)
@@ -712,7 +994,7 @@ EstConvertValue(Datum value, bool isnull, const EstColumn *col, float *out)
 						  type == FLOAT4OID ? TYPALIGN_INT : TYPALIGN_DOUBLE,
 						  &elems, &elem_nulls, &n);
 		for (int i = 0; i < n; i++)
-			if (elem_nulls[i])
+			if (elem_nulls[i] && !nulls_as_nan)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("column \"%s\" holds an array with a null element",
@@ -721,6 +1003,11 @@ EstConvertValue(Datum value, bool isnull, const EstColumn *col, float *out)
 
 	for (int i = 0; i < n; i++)
 	{
+		if (elem_nulls != NULL && elem_nulls[i])
+		{
+			out[i] = NAN;
+			continue;
+		}
 		switch (type)
 		{
 			case INT2OID:
@@ -784,15 +1071,17 @@ EstCheckLabel(int64 label, int n_classes, const char *column)
 }
 
 /*
- * EstReaderNext converts up to max_rows rows into X (n_inputs floats a
- * row) and y (the label, when one is read) and returns how many; 0 at the
- * end of the source.
+ * EstReaderNext encodes up to max_rows rows into X (compact rows of the
+ * transform), y (the label, when one is read) and w (the weight, when one
+ * is read and w is not NULL) and returns how many; 0 at the end of the
+ * source.
  */
 int
-EstReaderNext(EstReader *reader, float *X, float *y, int max_rows)
+EstReaderNext(EstReader *reader, float *X, float *y, float *w, int max_rows)
 {
 	int			n = 0;
 
+	Assert(reader->encoder != NULL);
 	while (n < max_rows)
 	{
 		HeapTuple	tuple;
@@ -806,15 +1095,7 @@ EstReaderNext(EstReader *reader, float *X, float *y, int max_rows)
 		tuple = reader->tuptable->vals[reader->pos++];
 		heap_deform_tuple(tuple, reader->tupdesc, reader->values,
 						  reader->nulls);
-
-		for (int i = 0; i < reader->n_features; i++)
-		{
-			int			att = reader->atts[i];
-			EstColumn  *col = &reader->features[i];
-
-			EstConvertValue(reader->values[att], reader->nulls[att], col, x);
-			x += col->width;
-		}
+		EstEncodeRow(reader->encoder, reader->values, reader->nulls, x);
 
 		if (reader->key_att >= 0)
 		{
@@ -829,43 +1110,68 @@ EstReaderNext(EstReader *reader, float *X, float *y, int max_rows)
 								   reader->values[reader->key_att]);
 		}
 
-		if (reader->label_att >= 0 && reader->label_kind == EST_LABEL_VALUE)
+		if (reader->weight_att >= 0 && w != NULL)
 		{
-			int			att = reader->label_att;
+			int			att = reader->weight_att;
 
 			EstConvertValue(reader->values[att], reader->nulls[att],
-							&reader->label_col,
-							y + (size_t) n * reader->label_col.width);
-		}
-		else if (reader->label_att >= 0)
-		{
-			int			att = reader->label_att;
-			const char *name = reader->label_col.name;
-			int64		label;
-
-			if (reader->nulls[att])
+							&reader->weight_col, &w[n]);
+			if (w[n] < 0)
 				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("label column \"%s\" contains a null value",
-								name)));
-			switch (reader->label_col.base_type)
-			{
-				case INT2OID:
-					label = DatumGetInt16(reader->values[att]);
-					break;
-				case INT4OID:
-					label = DatumGetInt32(reader->values[att]);
-					break;
-				default:
-					label = DatumGetInt64(reader->values[att]);
-					break;
-			}
-			EstCheckLabel(label, 0, name);
-			y[n] = (float) label;
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("weight column \"%s\" contains the negative weight %g",
+								reader->weight_col.name, w[n]),
+						 errhint("Example weights must be zero or positive.")));
 		}
+
+		if (reader->label_att >= 0)
+			ReadLabel(reader, y, n);
 		n++;
 	}
 	return n;
+}
+
+/*
+ * ReadLabel stores the label of the current row, the n-th of the block,
+ * in y.
+ */
+static void
+ReadLabel(EstReader *reader, float *y, int n)
+{
+	int			att = reader->label_att;
+	const char *name = reader->label_col.name;
+	int64		label;
+
+	if (reader->label_kind == EST_LABEL_VALUE)
+	{
+		EstConvertValue(reader->values[att], reader->nulls[att],
+						&reader->label_col,
+						y + (size_t) n * reader->label_col.width);
+		return;
+	}
+	if (reader->nulls[att])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("label column \"%s\" contains a null value", name)));
+	if (reader->label_kind == EST_LABEL_VOCABULARY)
+	{
+		y[n] = (float) ClassOf(reader, reader->values[att]);
+		return;
+	}
+	switch (reader->label_col.base_type)
+	{
+		case INT2OID:
+			label = DatumGetInt16(reader->values[att]);
+			break;
+		case INT4OID:
+			label = DatumGetInt32(reader->values[att]);
+			break;
+		default:
+			label = DatumGetInt64(reader->values[att]);
+			break;
+	}
+	EstCheckLabel(label, 0, name);
+	y[n] = (float) label;
 }
 
 void

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -39,7 +40,8 @@ static const char *const known_params[] = {
 	"learning_rate_power", "l1_regularization_strength",
 	"l2_regularization_strength", "l2_shrinkage_regularization_strength",
 	"beta", "linear_l1_regularization_strength",
-	"linear_l2_regularization_strength", NULL
+	"linear_l2_regularization_strength", "feature_columns",
+	"label_vocabulary", "weight_column", NULL
 };
 
 static void
@@ -343,6 +345,450 @@ ParseHyperparameter(const char *key, const JsonbValue *v, EstOptimizer *opt,
 }
 
 /*
+ * Utf8String returns a JSON string converted to UTF-8, the encoding of
+ * everything the core hashes and compares.
+ */
+static char *
+Utf8String(const JsonbValue *v, const char *key)
+{
+	char	   *s = StringValue(v, key);
+
+	return (char *) pg_server_to_any(s, strlen(s), PG_UTF8);
+}
+
+/*
+ * ElementCount checks that a value is an array and returns its length.
+ */
+static int
+ElementCount(const JsonbValue *v, const char *key, const char *must)
+{
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		Invalid(key, must);
+	return JsonContainerSize(v->val.binary.data);
+}
+
+/*
+ * NextElement returns the next element of an array iterator, or false.
+ */
+static bool
+NextElement(JsonbIterator **it, JsonbValue *elem)
+{
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(it, elem, true)) != WJB_DONE)
+		if (tok == WJB_ELEM)
+			return true;
+	return false;
+}
+
+static const char *const feature_kinds[] = {
+	"numeric", "bucketized", "vocabulary", "identity", "hash", "crossed", NULL
+};
+
+static const char *const feature_keys[] = {
+	"type", "name", "key", "keys", "shape", "default_value", "normalizer",
+	"boundaries", "vocabulary", "num_oov_buckets", "max_size",
+	"num_buckets", "hash_bucket_size", "embedding_dimension", "combiner",
+	"max_values", NULL
+};
+
+static void
+UnknownFeatureKey(const char *k, int pos)
+{
+	StringInfoData known;
+
+	initStringInfo(&known);
+	for (int i = 0; feature_keys[i] != NULL; i++)
+		appendStringInfo(&known, "%s%s", i > 0 ? ", " : "", feature_keys[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unrecognized key \"%s\" in feature column %d", k, pos),
+			 errhint("Known keys are: %s.", known.data)));
+}
+
+/*
+ * FeatureKeyAllowed tells whether a key belongs to a kind of feature
+ * column, so that a key another kind would read is never ignored.
+ */
+static bool
+FeatureKeyAllowed(EstFeatureKind kind, const char *k)
+{
+	bool		categorical = kind != EST_FC_NUMERIC;
+
+	if (strcmp(k, "type") == 0 || strcmp(k, "name") == 0)
+		return true;
+	if (strcmp(k, "key") == 0)
+		return kind != EST_FC_CROSSED;
+	if (strcmp(k, "keys") == 0 || strcmp(k, "hash_bucket_size") == 0)
+		return kind == EST_FC_CROSSED || (kind == EST_FC_HASH &&
+										  strcmp(k, "hash_bucket_size") == 0);
+	if (strcmp(k, "shape") == 0 || strcmp(k, "normalizer") == 0)
+		return kind == EST_FC_NUMERIC;
+	if (strcmp(k, "default_value") == 0)
+		return kind == EST_FC_NUMERIC || kind == EST_FC_IDENTITY;
+	if (strcmp(k, "boundaries") == 0)
+		return kind == EST_FC_BUCKETIZED;
+	if (strcmp(k, "vocabulary") == 0 || strcmp(k, "num_oov_buckets") == 0 ||
+		strcmp(k, "max_size") == 0)
+		return kind == EST_FC_VOCABULARY;
+	if (strcmp(k, "num_buckets") == 0)
+		return kind == EST_FC_IDENTITY;
+	if (strcmp(k, "max_values") == 0)
+		return kind == EST_FC_VOCABULARY || kind == EST_FC_HASH;
+	/* embedding_dimension, combiner */
+	return categorical;
+}
+
+/*
+ * ParseFeatureColumn reads one object of the feature_columns list into a
+ * declaration for the core (tf.feature_column's names and defaults, except
+ * that a numeric column is z-scored unless it says otherwise and a
+ * vocabulary has one OOV bucket).
+ */
+static void
+ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
+{
+	JsonbIterator *it;
+	JsonbValue	kv;
+	JsonbIteratorToken tok;
+	char	   *type = NULL;
+	bool		has_default = false;
+	bool		has_combiner = false;
+	char		what[64];
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature column %d must be a JSON object", pos),
+				 errhint("Write it as {\"type\": \"numeric\", \"key\": \"age\"}.")));
+
+	/* the type first: it says which keys are allowed */
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY && kv.val.string.len == 4 &&
+			strncmp(kv.val.string.val, "type", 4) == 0)
+		{
+			JsonbIteratorNext(&it, &kv, true);
+			type = StringValue(&kv, "feature_columns.type");
+		}
+	}
+	if (type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature column %d has no \"type\"", pos),
+				 errhint("Use one of \"numeric\", \"bucketized\", \"vocabulary\", \"identity\", \"hash\" or \"crossed\".")));
+	memset(fc, 0, sizeof(*fc));
+	for (int i = 0; feature_kinds[i] != NULL; i++)
+		if (strcmp(type, feature_kinds[i]) == 0)
+			fc->kind = (EstFeatureKind) (i + 1);
+	if (fc->kind == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized feature column type \"%s\"", type),
+				 errhint("Use one of \"numeric\", \"bucketized\", \"vocabulary\", \"identity\", \"hash\" or \"crossed\".")));
+
+	fc->shape = 1;
+	fc->normalizer = EST_NORM_ZSCORE;
+	fc->null_policy = EST_NULL_ERROR;
+	fc->num_oov = 1;
+	fc->default_id = -1;
+	fc->representation = fc->kind == EST_FC_NUMERIC ? EST_INPUT_DENSE :
+		EST_INPUT_INDICATOR;
+	fc->learned = fc->kind == EST_FC_VOCABULARY;
+
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	{
+		char	   *k;
+
+		if (tok != WJB_KEY)
+			continue;
+		k = pnstrdup(kv.val.string.val, kv.val.string.len);
+		JsonbIteratorNext(&it, &kv, true);
+		snprintf(what, sizeof(what), "feature_columns[%d].%s", pos, k);
+		if (!FeatureKeyAllowed(fc->kind, k))
+		{
+			bool		known = false;
+
+			for (int i = 0; feature_keys[i] != NULL; i++)
+				known |= strcmp(feature_keys[i], k) == 0;
+			if (!known)
+				UnknownFeatureKey(k, pos);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"%s\" does not apply to a %s feature column",
+							k, type)));
+		}
+		if (strcmp(k, "type") == 0)
+			continue;
+		else if (strcmp(k, "name") == 0)
+			fc->name = StringValue(&kv, what);
+		else if (strcmp(k, "key") == 0)
+		{
+			fc->n_keys = 1;
+			fc->keys = palloc(sizeof(char *));
+			fc->keys[0] = StringValue(&kv, what);
+		}
+		else if (strcmp(k, "keys") == 0)
+		{
+			JsonbIterator *ai;
+			JsonbValue	elem;
+			int			n = ElementCount(&kv, what, "an array of column names");
+
+			if (n < 2 || n > 8)
+				Invalid(what, "an array of 2 to 8 column names");
+			fc->keys = palloc(n * sizeof(char *));
+			ai = JsonbIteratorInit(kv.val.binary.data);
+			while (NextElement(&ai, &elem))
+				fc->keys[fc->n_keys++] = StringValue(&elem, what);
+		}
+		else if (strcmp(k, "shape") == 0)
+			fc->shape = (int) WholeValue(&kv, what, 1, EST_MAX_UNITS);
+		else if (strcmp(k, "default_value") == 0)
+		{
+			has_default = true;
+			if (fc->kind == EST_FC_IDENTITY)
+				fc->default_id = WholeValue(&kv, what, 0, EST_MAX_BUCKETS - 1);
+			else
+			{
+				fc->default_value = NumberValue(&kv, what);
+				fc->null_policy = EST_NULL_DEFAULT;
+			}
+		}
+		else if (strcmp(k, "normalizer") == 0)
+		{
+			char	   *norm = StringValue(&kv, what);
+
+			if (strcmp(norm, "zscore") == 0)
+				fc->normalizer = EST_NORM_ZSCORE;
+			else if (strcmp(norm, "minmax") == 0)
+				fc->normalizer = EST_NORM_MINMAX;
+			else if (strcmp(norm, "none") == 0)
+				fc->normalizer = EST_NORM_NONE;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unrecognized normalizer \"%s\"", norm),
+						 errhint("Use \"zscore\", \"minmax\" or \"none\".")));
+		}
+		else if (strcmp(k, "boundaries") == 0)
+		{
+			JsonbIterator *ai;
+			JsonbValue	elem;
+			int			n = ElementCount(&kv, what, "an array of numbers");
+
+			if (n < 1)
+				Invalid(what, "a non-empty array of numbers");
+			fc->boundaries = palloc(n * sizeof(double));
+			ai = JsonbIteratorInit(kv.val.binary.data);
+			while (NextElement(&ai, &elem))
+				fc->boundaries[fc->n_boundaries++] = NumberValue(&elem, what);
+		}
+		else if (strcmp(k, "vocabulary") == 0)
+		{
+			JsonbIterator *ai;
+			JsonbValue	elem;
+			int			n = ElementCount(&kv, what, "an array of strings");
+
+			if (n < 1)
+				Invalid(what, "a non-empty array of strings");
+			if (n > EST_MAX_VOCABULARY)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("vocabulary of feature column %d has too many entries", pos),
+						 errdetail("It has %d entries, a vocabulary at most %d.",
+								   n, EST_MAX_VOCABULARY)));
+			fc->vocab = palloc(n * sizeof(char *));
+			ai = JsonbIteratorInit(kv.val.binary.data);
+			while (NextElement(&ai, &elem))
+				fc->vocab[fc->vocab_size++] = Utf8String(&elem, what);
+			fc->learned = 0;
+		}
+		else if (strcmp(k, "num_oov_buckets") == 0)
+			fc->num_oov = (int) WholeValue(&kv, what, 0, 1 << 20);
+		else if (strcmp(k, "max_size") == 0)
+			fc->max_size = (int) WholeValue(&kv, what, 1, EST_MAX_VOCABULARY);
+		else if (strcmp(k, "num_buckets") == 0 ||
+				 strcmp(k, "hash_bucket_size") == 0)
+			fc->num_buckets = WholeValue(&kv, what, 1, EST_MAX_BUCKETS);
+		else if (strcmp(k, "embedding_dimension") == 0)
+		{
+			fc->representation = EST_INPUT_EMBEDDING;
+			fc->dimension = (int) WholeValue(&kv, what, 1, EST_MAX_EMBEDDING);
+		}
+		else if (strcmp(k, "combiner") == 0)
+		{
+			char	   *comb = StringValue(&kv, what);
+
+			has_combiner = true;
+			if (strcmp(comb, "mean") == 0)
+				fc->combiner = EST_COMBINER_MEAN;
+			else if (strcmp(comb, "sum") == 0)
+				fc->combiner = EST_COMBINER_SUM;
+			else if (strcmp(comb, "sqrtn") == 0)
+				fc->combiner = EST_COMBINER_SQRTN;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unrecognized combiner \"%s\"", comb),
+						 errhint("Use \"mean\", \"sum\" or \"sqrtn\".")));
+		}
+		else if (strcmp(k, "max_values") == 0)
+			fc->max_values = (int) WholeValue(&kv, what, 1, EST_MAX_MULTI);
+	}
+
+	snprintf(what, sizeof(what), "feature_columns[%d]", pos);
+	if (fc->n_keys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature column %d has no source column", pos),
+				 errhint(fc->kind == EST_FC_CROSSED ?
+						 "Name the crossed columns with \"keys\": [\"a\", \"b\"]." :
+						 "Name the source column with \"key\": \"column\".")));
+	if (fc->kind == EST_FC_BUCKETIZED && fc->n_boundaries == 0)
+		Invalid(psprintf("%s.boundaries", what), "given for a bucketized column");
+	if ((fc->kind == EST_FC_IDENTITY || fc->kind == EST_FC_HASH ||
+		 fc->kind == EST_FC_CROSSED) && fc->num_buckets == 0)
+		Invalid(psprintf("%s.%s", what, fc->kind == EST_FC_IDENTITY ?
+						 "num_buckets" : "hash_bucket_size"),
+				"given for this column type");
+	if (fc->kind == EST_FC_VOCABULARY && !fc->learned && fc->max_size > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_size applies to a learned vocabulary"),
+				 errhint("Leave out \"vocabulary\" to learn it from the training rows, or \"max_size\" to use the given one.")));
+	if (has_combiner && fc->representation != EST_INPUT_EMBEDDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("combiner applies to embeddings"),
+				 errhint("Set \"embedding_dimension\" too.")));
+	if (fc->representation == EST_INPUT_EMBEDDING && fc->combiner == 0)
+		fc->combiner = EST_COMBINER_MEAN;
+	(void) has_default;
+
+	/* TensorFlow's names: age, age_bucketized, city_X_weekday... */
+	if (fc->name == NULL)
+	{
+		StringInfoData name;
+
+		initStringInfo(&name);
+		for (int i = 0; i < fc->n_keys; i++)
+			appendStringInfo(&name, "%s%s", i > 0 ? "_X_" : "", fc->keys[i]);
+		if (fc->kind == EST_FC_BUCKETIZED)
+			appendStringInfoString(&name, "_bucketized");
+		if (fc->representation == EST_INPUT_EMBEDDING)
+			appendStringInfoString(&name, "_embedding");
+		fc->name = name.data;
+	}
+}
+
+/*
+ * ParseFeatureColumns reads the feature_columns list.
+ */
+static void
+ParseFeatureColumns(JsonbValue *v, EstOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	elem;
+	int			n = ElementCount(v, "feature_columns",
+								 "an array of feature column objects");
+
+	if (n < 1)
+		Invalid("feature_columns", "a non-empty array of feature column objects");
+	if (n > EST_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many feature columns"),
+				 errdetail("params declare %d feature columns, a model has at most %d.",
+						   n, EST_MAX_FEATURES)));
+	opts->feature_columns = palloc0(n * sizeof(EstFeatureColumn));
+	opts->n_feature_columns = 0;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while (NextElement(&it, &elem))
+	{
+		EstFeatureColumn *fc = &opts->feature_columns[opts->n_feature_columns];
+
+		ParseFeatureColumn(&elem, opts->n_feature_columns + 1, fc);
+		for (int i = 0; i < opts->n_feature_columns; i++)
+			if (strcmp(opts->feature_columns[i].name, fc->name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("feature column \"%s\" is declared more than once",
+								fc->name),
+						 errhint("Give one of them another \"name\".")));
+		opts->n_feature_columns++;
+	}
+}
+
+/*
+ * ParseLabelVocabulary reads label_vocabulary: the class names, in the
+ * order of the class ids.
+ */
+static void
+ParseLabelVocabulary(JsonbValue *v, EstOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	elem;
+	const char *key = "label_vocabulary";
+	int			n = ElementCount(v, key, "an array of strings");
+
+	if (n < 2 || n > EST_MAX_CLASSES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must hold between 2 and %d class names",
+						key, EST_MAX_CLASSES)));
+	opts->label_vocabulary = palloc(n * sizeof(char *));
+	opts->n_label_vocabulary = 0;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while (NextElement(&it, &elem))
+	{
+		char	   *s = StringValue(&elem, key);
+
+		for (int i = 0; i < opts->n_label_vocabulary; i++)
+			if (strcmp(opts->label_vocabulary[i], s) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("class \"%s\" appears more than once in label_vocabulary",
+								s)));
+		opts->label_vocabulary[opts->n_label_vocabulary++] = s;
+	}
+}
+
+/*
+ * EstParamsSameValue tells whether params of a later call repeat key as
+ * the stored params have it (or leave it out).
+ */
+bool
+EstParamsSameValue(Jsonb *given, Jsonb *stored, const char *key)
+{
+	JsonbValue *a;
+	JsonbValue *b;
+	JsonbValue	k;
+
+	if (given == NULL)
+		return true;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	a = findJsonbValueFromContainer(&given->root, JB_FOBJECT, &k);
+	if (a == NULL)
+		return true;
+	b = stored ? findJsonbValueFromContainer(&stored->root, JB_FOBJECT, &k) :
+		NULL;
+	if (b == NULL || a->type != b->type)
+		return false;
+	if (a->type == jbvBinary)
+		return compareJsonbContainers(a->val.binary.data,
+									  b->val.binary.data) == 0;
+	if (a->type == jbvString)
+		return a->val.string.len == b->val.string.len &&
+			memcmp(a->val.string.val, b->val.string.val,
+				   a->val.string.len) == 0;
+	return false;
+}
+
+/*
  * EstParseParams checks every key of a params object and stores what it
  * says in opts.
  */
@@ -360,6 +806,8 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 	opts->l1_regularization = -1;
 	opts->l2_regularization = -1;
 	opts->dropout = -1;
+	opts->n_feature_columns = -1;
+	opts->n_label_vocabulary = -1;
 	if (params == NULL)
 		return;
 
@@ -432,6 +880,12 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 			ColumnList(&v, key, &opts->dnn_columns, &opts->n_dnn_columns);
 		else if (strcmp(key, "linear_optimizer") == 0)
 			opts->linear_optimizer = EstOptimizerFromName(StringValue(&v, key));
+		else if (strcmp(key, "feature_columns") == 0)
+			ParseFeatureColumns(&v, opts);
+		else if (strcmp(key, "label_vocabulary") == 0)
+			ParseLabelVocabulary(&v, opts);
+		else if (strcmp(key, "weight_column") == 0)
+			opts->weight_column = StringValue(&v, key);
 
 		/* the optimizer's hyperparameters, with Keras' names */
 		else if (ParseHyperparameter(key, &v, &opts->opt, &opts->opt_given,

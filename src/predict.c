@@ -49,8 +49,13 @@ typedef struct PredictState
 	Oid			row_type;
 	int32		row_typmod;
 	TupleDesc	row_desc;
-	int		   *atts;			/* 0-based attribute of each feature */
+	int		   *atts;			/* 0-based attribute of each feature, -1
+								 * for an optional column the row lacks */
 	EstColumn  *cols;			/* features with the row's column types */
+	EstEncoder *encoder;		/* bound to cols */
+	int		   *identity;		/* 0 .. n_features-1 */
+	Datum	   *values;			/* n_features, by source column */
+	bool	   *nulls;
 } PredictState;
 
 PG_FUNCTION_INFO_V1(est_predict_record);
@@ -59,6 +64,29 @@ PG_FUNCTION_INFO_V1(est_predict_proba_record);
 PG_FUNCTION_INFO_V1(est_predict_proba_array);
 PG_FUNCTION_INFO_V1(est_predict_values_record);
 PG_FUNCTION_INFO_V1(est_predict_values_array);
+PG_FUNCTION_INFO_V1(est_predict_label_record);
+PG_FUNCTION_INFO_V1(est_predict_label_array);
+
+/*
+ * Optional tells whether every feature column reading a source column
+ * takes a NULL (a NULL policy, an OOV bucket, no id): a row may then
+ * lack the column.
+ */
+static bool
+Optional(const EstTransform *tf, const char *column)
+{
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		const EstFeatureColumn *fc = &tf->columns[c];
+
+		for (int k = 0; k < fc->n_keys; k++)
+			if (strcmp(fc->keys[k], column) == 0 &&
+				fc->kind == EST_FC_NUMERIC &&
+				fc->null_policy == EST_NULL_ERROR)
+				return false;
+	}
+	return true;
+}
 
 static void
 UnpinModel(void *arg)
@@ -170,6 +198,9 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 	ReleaseTupleDesc(tupdesc);
 	state->atts = palloc(def->n_features * sizeof(int));
 	state->cols = palloc(def->n_features * sizeof(EstColumn));
+	state->identity = palloc(def->n_features * sizeof(int));
+	state->values = palloc(def->n_features * sizeof(Datum));
+	state->nulls = palloc(def->n_features * sizeof(bool));
 
 	for (int i = 0; i < def->n_features; i++)
 	{
@@ -188,6 +219,12 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 				break;
 			}
 		}
+		state->identity[i] = i;
+		if (found < 0 && Optional(&state->model->ckpt.transform, col->name))
+		{
+			state->atts[i] = -1;	/* read as NULL */
+			continue;
+		}
 		if (found < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -204,6 +241,9 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 							format_type_be(def->features[i].type))));
 		state->atts[i] = found;
 	}
+	state->encoder = EstEncoderCreate(&state->model->ckpt.transform,
+									  state->cols, def->n_features,
+									  state->identity);
 	state->row_type = type;
 	state->row_typmod = typmod;
 	MemoryContextSwitchTo(oldcontext);
@@ -230,14 +270,17 @@ ScoreRecord(FunctionCallInfo fcinfo)
 
 	for (int i = 0; i < state->model->def->n_features; i++)
 	{
-		bool		isnull;
-		Datum		value = heap_getattr(&tuple, state->atts[i] + 1,
-										 state->row_desc, &isnull);
-
-		EstConvertValue(value, isnull, &state->cols[i], x);
-		x += state->cols[i].width;
+		if (state->atts[i] < 0)
+		{
+			state->values[i] = (Datum) 0;
+			state->nulls[i] = true;
+			continue;
+		}
+		state->values[i] = heap_getattr(&tuple, state->atts[i] + 1,
+										state->row_desc, &state->nulls[i]);
 	}
-	EstFeatureStateApply(&state->model->ckpt.features, state->x, 1);
+	EstEncodeRow(state->encoder, state->values, state->nulls, x);
+	EstTransformApply(&state->model->ckpt.transform, x, 1);
 	EstNetworkPredictOne(&state->model->ckpt.net, state->x, state->scratch,
 						 state->out);
 	return state;
@@ -259,6 +302,17 @@ ScoreArray(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("feature array must be one-dimensional")));
+	for (int c = 0; c < state->model->ckpt.transform.n_columns; c++)
+		if (state->model->ckpt.transform.columns[c].kind != EST_FC_NUMERIC)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("model \"%s\" has categorical feature columns, which a feature array cannot hold",
+							state->model->def->name),
+					 errdetail("Feature column \"%s\" is a %s column.",
+							   state->model->ckpt.transform.columns[c].name,
+							   state->model->ckpt.transform.columns[c].kind == EST_FC_BUCKETIZED ?
+							   "bucketized" : "categorical"),
+					 errhint("Pass a row: est_predict('model', t) FROM table t.")));
 	if (n != state->model->def->n_inputs)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -286,7 +340,7 @@ ScoreArray(FunctionCallInfo fcinfo)
 					 errdetail("Networks compute in single precision.")));
 		state->x[i] = (float) values[i];
 	}
-	EstFeatureStateApply(&state->model->ckpt.features, state->x, 1);
+	EstTransformApply(&state->model->ckpt.transform, state->x, 1);
 	EstNetworkPredictOne(&state->model->ckpt.net, state->x, state->scratch,
 						 state->out);
 	return state;
@@ -435,4 +489,35 @@ Datum
 est_predict_values_array(PG_FUNCTION_ARGS)
 {
 	return Values(ScoreArray(fcinfo));
+}
+
+/*
+ * Label is the predicted class of a classifier by name: its entry in
+ * label_vocabulary, or the class id as text.
+ */
+static Datum
+Label(PredictState *state)
+{
+	const EstModelDef *def = state->model->def;
+	int			cls;
+
+	RequireClassifier(state, "est_predict_label");
+	cls = (int) DatumGetFloat8(Prediction(state));
+	if (def->n_label_vocabulary > 0)
+		return CStringGetTextDatum(def->label_vocabulary[cls]);
+	return CStringGetTextDatum(psprintf("%d", cls));
+}
+
+/* est_predict_label(model, record): the class name of a row */
+Datum
+est_predict_label_record(PG_FUNCTION_ARGS)
+{
+	return Label(ScoreRecord(fcinfo));
+}
+
+/* est_predict_label(model, float8[]): the class name of a feature array */
+Datum
+est_predict_label_array(PG_FUNCTION_ARGS)
+{
+	return Label(ScoreArray(fcinfo));
 }

@@ -118,11 +118,7 @@ est_predict_table(PG_FUNCTION_ARGS)
 	SPI_connect();
 	def = EstCatalogGetModel(model, false, false);
 	EstLoadCheckpoint(def, false, &ckpt);
-	if (key != NULL)
-		reader = EstReaderOpenKeyed(source, key, def->features, def->n_features);
-	else
-		reader = EstReaderOpen(source, NULL, EST_LABEL_CLASS, 1, def->features,
-							   def->n_features, false);
+	reader = EstReaderOpenKeyed(source, key, def, &ckpt.transform);
 
 	coremsg[0] = '\0';
 	status = EstWorkspaceInit(&ws, &ckpt.net, EST_SCORE_BLOCK, coremsg);
@@ -141,10 +137,10 @@ est_predict_table(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(block_context);
 		oldcontext = MemoryContextSwitchTo(block_context);
-		n = EstReaderNext(reader, X, NULL, EST_SCORE_BLOCK);
+		n = EstReaderNext(reader, X, NULL, NULL, EST_SCORE_BLOCK);
 		if (n > 0)
 		{
-			EstFeatureStateApply(&ckpt.features, X, n);
+			EstTransformApply(&ckpt.transform, X, n);
 			EstNetworkForward(&ckpt.net, &ws, X, n);
 			if (EST_IS_REGRESSOR(def->type))
 				EstRestoreLabels(&ckpt.labels, ws.act[ckpt.net.n_layers], n);

@@ -654,6 +654,19 @@ EstCheckCompatible(const EstModelDef *def, const EstTrainRequest *req)
 			Contradiction(def, "features", given.data, stored.data);
 		}
 	}
+	{
+		static const char *const fixed[] = {
+			"feature_columns", "label_vocabulary", "weight_column"
+		};
+
+		for (size_t i = 0; i < lengthof(fixed); i++)
+			if (!EstParamsSameValue(req->params, def->params, fixed[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s contradicts model \"%s\"", fixed[i], def->name),
+						 errhint("Leave %s out to continue training, or drop the model with est_drop_model and train it anew.",
+								 fixed[i])));
+	}
 }
 
 /*

@@ -70,16 +70,17 @@ typedef struct TrainPlan
 PG_FUNCTION_INFO_V1(est_train);
 
 /*
- * ReadAll reads every row of the source, growing the matrix by doubling
- * and checking estimator.max_memory before each allocation.
+ * ReadAll reads every row of the source (and its weight, when weighted),
+ * growing the matrix by doubling and checking estimator.max_memory before
+ * each allocation.
  */
 static void
-ReadAll(EstReader *reader, const char *source, EstData *data)
+ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data)
 {
 	int64		capacity = EST_INITIAL_ROWS;
 	int			n_inputs = EstReaderInputs(reader);
 	int			label_width = EstReaderLabelWidth(reader);
-	Size		row_bytes = (n_inputs + 2 * label_width + 1) * sizeof(float);
+	Size		row_bytes = (n_inputs + 2 * label_width + 2) * sizeof(float);
 
 	data->n_inputs = n_inputs;
 	data->label_width = label_width;
@@ -89,6 +90,11 @@ ReadAll(EstReader *reader, const char *source, EstData *data)
 									 mul_size(capacity, n_inputs * sizeof(float)) + 1);
 	data->y = MemoryContextAllocHuge(CurrentMemoryContext,
 									 mul_size(capacity, label_width * sizeof(float)) + 1);
+	if (weighted)
+		data->w = MemoryContextAllocHuge(CurrentMemoryContext,
+										 mul_size(capacity, sizeof(float)));
+	else
+		data->w = NULL;
 	for (;;)
 	{
 		int			want = (int) Min(capacity - data->n_rows, 1000);
@@ -109,10 +115,14 @@ ReadAll(EstReader *reader, const char *source, EstData *data)
 									mul_size(capacity, n_inputs * sizeof(float)) + 1);
 			data->y = repalloc_huge(data->y,
 									mul_size(capacity, label_width * sizeof(float)) + 1);
+			if (weighted)
+				data->w = repalloc_huge(data->w,
+										mul_size(capacity, sizeof(float)));
 			continue;
 		}
 		got = EstReaderNext(reader, data->X + data->n_rows * n_inputs,
-							data->y + data->n_rows * label_width, want);
+							data->y + data->n_rows * label_width,
+							weighted ? data->w + data->n_rows : NULL, want);
 		if (got == 0)
 			break;
 		data->n_rows += got;
@@ -141,6 +151,13 @@ SwapRows(EstData *data, int64 a, int64 b)
 
 		data->y[a * w + j] = data->y[b * w + j];
 		data->y[b * w + j] = t;
+	}
+	if (data->w != NULL)
+	{
+		float		t = data->w[a];
+
+		data->w[a] = data->w[b];
+		data->w[b] = t;
 	}
 }
 
@@ -251,39 +268,76 @@ ElapsedSeconds(instr_time start)
 }
 
 /*
- * ColumnInputs lists the network inputs of the named feature columns (each
- * column gives as many inputs as its width), for the two parts of a wide
- * & deep model.  NULL names mean every column.
+ * ColumnInputs lists the positions in the network's input vector of the
+ * named feature columns (a name is a feature column's, or a source
+ * column's, which stands for every feature column reading it), for the
+ * two parts of a wide & deep model.  NULL names mean every column, but
+ * the linear part leaves embeddings to the DNN.
  */
 static int *
-ColumnInputs(const EstModelDef *def, char **names, int n_names,
-			 const char *param, int *n_inputs)
+ColumnInputs(const EstModelDef *def, const EstTransform *tf, char **names,
+			 int n_names, const char *param, bool linear, int *n_inputs)
 {
-	int		   *inputs = palloc(Max(def->n_inputs, 1) * sizeof(int));
+	int			width = EstTransformInputWidth(tf);
+	int		   *inputs = palloc(Max(width, 1) * sizeof(int));
+	int		   *start = palloc(Max(tf->n_columns, 1) * sizeof(int));
+	bool	   *chosen = palloc0(Max(tf->n_columns, 1) * sizeof(bool));
+	EstInputSegment *segs = palloc(Max(tf->n_columns, 1) * sizeof(EstInputSegment));
 	int			n = 0;
+	int			pos = 0;
 
-	for (int k = 0; k < (names ? n_names : def->n_features); k++)
+	EstTransformSegments(tf, segs);
+	for (int c = 0; c < tf->n_columns; c++)
 	{
-		int			offset = 0;
-		int			found = -1;
+		start[c] = pos;
+		pos += segs[c].kind == EST_INPUT_DENSE ? segs[c].slots :
+			segs[c].kind == EST_INPUT_INDICATOR ? segs[c].buckets :
+			segs[c].dimension;
+	}
+	for (int k = 0; k < (names ? n_names : tf->n_columns); k++)
+	{
+		bool		found = false;
 
-		for (int i = 0; i < def->n_features; i++)
+		for (int c = 0; c < tf->n_columns; c++)
 		{
-			if (names == NULL ? i == k :
-				strcmp(def->features[i].name, names[k]) == 0)
+			const EstFeatureColumn *fc = &tf->columns[c];
+			bool		match = names == NULL ? c == k :
+				strcmp(fc->name, names[k]) == 0;
+
+			for (int j = 0; names != NULL && !match && j < fc->n_keys; j++)
+				match = strcmp(fc->keys[j], names[k]) == 0;
+			if (!match)
+				continue;
+			found = true;
+			if (linear && segs[c].kind == EST_INPUT_EMBEDDING)
 			{
-				found = i;
-				break;
+				if (names == NULL)
+					continue;
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feature column \"%s\" of \"%s\" is an embedding",
+								fc->name, param),
+						 errdetail("Embeddings feed the DNN part of a wide & deep model."),
+						 errhint("Feed the linear part the column as an indicator: leave out \"embedding_dimension\", or declare a second feature column.")));
 			}
-			offset += def->features[i].width;
+			chosen[c] = true;
 		}
-		if (found < 0)
+		if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of \"%s\" is not a feature of model \"%s\"",
 							names[k], param, def->name)));
-		for (int j = 0; j < def->features[found].width; j++)
-			inputs[n++] = offset + j;
+	}
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		int			w = segs[c].kind == EST_INPUT_DENSE ? segs[c].slots :
+			segs[c].kind == EST_INPUT_INDICATOR ? segs[c].buckets :
+			segs[c].dimension;
+
+		if (!chosen[c])
+			continue;
+		for (int j = 0; j < w; j++)
+			inputs[n++] = start[c] + j;
 	}
 	*n_inputs = n;
 	return inputs;
@@ -294,15 +348,16 @@ ColumnInputs(const EstModelDef *def, char **names, int n_names,
  * later call gives differently from the one the model was made with.
  */
 static void
-CheckSameColumns(const EstModelDef *def, char **names, int n_names,
-				 const char *param, const int *inputs, int n_inputs)
+CheckSameColumns(const EstModelDef *def, const EstTransform *tf, char **names,
+				 int n_names, const char *param, bool linear,
+				 const int *inputs, int n_inputs)
 {
 	int		   *given;
 	int			n_given;
 
 	if (n_names < 0)
 		return;
-	given = ColumnInputs(def, names, n_names, param, &n_given);
+	given = ColumnInputs(def, tf, names, n_names, param, linear, &n_given);
 	if (n_given != n_inputs ||
 		(n_inputs > 0 && memcmp(given, inputs, n_inputs * sizeof(int)) != 0))
 		ereport(ERROR,
@@ -314,22 +369,27 @@ CheckSameColumns(const EstModelDef *def, char **names, int n_names,
 
 /*
  * InitCheckpoint builds the first checkpoint of a new model: its network,
- * initial weights, optimizer slots and the statistics of the training
- * rows (inputs, and targets of regressors).
+ * initial weights, optimizer slots, its fitted feature transform and the
+ * statistics of the targets of regressors.
  */
 static void
 InitCheckpoint(const EstModelDef *def, const EstOptions *opts,
-			   const EstData *data, int64 n_train, EstRng *rng,
-			   EstCheckpoint *ckpt)
+			   EstTransform *tf, const EstData *data, int64 n_train,
+			   EstRng *rng, EstCheckpoint *ckpt)
 {
 	char		coremsg[EST_ERRMSG_LEN];
 	EstNetworkSpec spec;
 	EstStatus	status;
+	EstInputSegment *segments = palloc(Max(tf->n_columns, 1) *
+									   sizeof(EstInputSegment));
 
 	memset(ckpt, 0, sizeof(*ckpt));
 	memset(&spec, 0, sizeof(spec));
 	coremsg[0] = '\0';
+	EstTransformSegments(tf, segments);
 	spec.n_inputs = def->n_inputs;
+	spec.n_segments = tf->n_columns;
+	spec.segments = segments;
 	spec.n_hidden = def->n_hidden;
 	spec.hidden = def->hidden;
 	spec.n_outputs = EstModelOutputs(def);
@@ -341,13 +401,13 @@ InitCheckpoint(const EstModelDef *def, const EstOptions *opts,
 	spec.dropout = opts->dropout > 0 ? opts->dropout : 0;
 	if (EST_IS_COMBINED(def->type))
 	{
-		spec.dnn_inputs = ColumnInputs(def, opts->dnn_columns,
+		spec.dnn_inputs = ColumnInputs(def, tf, opts->dnn_columns,
 									   opts->n_dnn_columns,
-									   "dnn_feature_columns",
+									   "dnn_feature_columns", false,
 									   &spec.n_dnn_inputs);
-		spec.linear_inputs = ColumnInputs(def, opts->linear_columns,
+		spec.linear_inputs = ColumnInputs(def, tf, opts->linear_columns,
 										  opts->n_linear_columns,
-										  "linear_feature_columns",
+										  "linear_feature_columns", true,
 										  &spec.n_linear_inputs);
 	}
 	else if (opts->n_dnn_columns >= 0 || opts->n_linear_columns >= 0)
@@ -384,10 +444,9 @@ InitCheckpoint(const EstModelDef *def, const EstOptions *opts,
 			EstReportCoreError(status, coremsg, "linear optimizer");
 	}
 
-	status = EstFeatureStateInit(&ckpt->features, def->n_inputs, coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "feature state");
-	EstFeatureStateFit(&ckpt->features, data->X, n_train);
+	/* the transform, fitted on the training rows, moves into the checkpoint */
+	ckpt->transform = *tf;
+	memset(tf, 0, sizeof(*tf));
 	if (EST_IS_REGRESSOR(def->type))
 	{
 		status = EstFeatureStateInit(&ckpt->labels, def->label_dimension,
@@ -522,6 +581,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	uint32	   *perm;
 	float	   *Xb;
 	float	   *yb;
+	float	   *wb;
 	double		loss_sum = 0;
 	int64		loss_count = 0;
 	instr_time	log_start;
@@ -549,6 +609,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	ResumeEpoch(ckpt, perm, n_train);
 	Xb = palloc(mul_size(batch_size, d * sizeof(float)));
 	yb = palloc(mul_size(batch_size, w * sizeof(float)));
+	wb = data->w ? palloc(mul_size(batch_size, sizeof(float))) : NULL;
 
 	INSTR_TIME_SET_CURRENT(log_start);
 	for (int64 step = 0; step < plan->steps; step++)
@@ -572,6 +633,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 				   d * sizeof(float));
 			memcpy(yb + (size_t) b * w, y_train + (size_t) row * w,
 				   w * sizeof(float));
+			if (wb != NULL)
+				wb[b] = data->w[row];
 		}
 
 		if (opts->has_schedule)
@@ -585,7 +648,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		}
 
 		EstNetworkForwardTrain(&ckpt->net, ws, Xb, batch_size, &ckpt->rng);
-		loss = EstHeadLoss(&ckpt->net, ws, yb, NULL, batch_size, 1);
+		loss = EstHeadLoss(&ckpt->net, ws, yb, wb, batch_size, 1);
 		EstNetworkBackward(&ckpt->net, ws, Xb, batch_size);
 		if (l1 > 0 || l2 > 0)
 		{
@@ -718,14 +781,20 @@ ReportTooManyParams(const EstModelDef *def)
  * estimator.max_memory, before allocating the model.
  */
 static void
-CheckMemory(const EstModelDef *def, const EstData *data, int batch_size)
+CheckMemory(const EstModelDef *def, const EstTransform *tf,
+			const EstData *data, int batch_size)
 {
 	EstNetworkSpec spec;
 	size_t		n_params;
 	Size		bytes;
+	EstInputSegment *segments = palloc(Max(tf->n_columns, 1) *
+									   sizeof(EstInputSegment));
 
+	EstTransformSegments(tf, segments);
 	memset(&spec, 0, sizeof(spec));
 	spec.n_inputs = def->n_inputs;
+	spec.n_segments = tf->n_columns;
+	spec.segments = segments;
 	spec.n_hidden = def->n_hidden;
 	spec.hidden = def->hidden;
 	spec.n_outputs = EstModelOutputs(def);
@@ -741,8 +810,10 @@ CheckMemory(const EstModelDef *def, const EstData *data, int batch_size)
 		bytes = add_size(bytes,
 						 mul_size((Size) Max(batch_size, 1024) * 6,
 								  def->hidden[l] * sizeof(float)));
+	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
+									 def->input_width * sizeof(float)));
 	bytes = add_size(bytes, mul_size(data->n_rows,
-									 (data->n_inputs + 2 * data->label_width + 1) * sizeof(float)));
+									 (data->n_inputs + 2 * data->label_width + 2) * sizeof(float)));
 	/* scoring the training rows keeps a confusion matrix */
 	bytes = add_size(bytes, mul_size(mul_size(def->n_classes, def->n_classes),
 									 sizeof(double)));
@@ -753,13 +824,15 @@ CheckMemory(const EstModelDef *def, const EstData *data, int batch_size)
  * ReadEvalSource reads the rows of eval_source, with the model's columns.
  */
 static void
-ReadEvalSource(const EstModelDef *def, const char *source, EstData *eval)
+ReadEvalSource(const EstModelDef *def, EstTransform *tf, const char *source,
+			   EstData *eval)
 {
 	EstReader  *reader;
 
-	reader = EstReaderOpenLabelled(source, def);
-	ReadAll(reader, source, eval);
+	reader = EstReaderOpenLabelled(source, def, tf);
+	ReadAll(reader, source, def->weight_column != NULL, eval);
 	EstReaderClose(reader);
+	EstTransformApply(tf, eval->X, eval->n_rows);
 	if (eval->n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -774,6 +847,10 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 {
 	EstModelDef *def;
 	EstReader  *reader;
+	EstReadSpec spec;
+	EstTransform tf;
+	char	  **vocabulary = NULL;
+	int			n_vocabulary = 0;
 	EstColumn  *features = NULL;
 	int			n_features = 0;
 	bool		infer = false;
@@ -802,6 +879,26 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		EstCheckCompatible(def, req);
 		features = def->features;
 		n_features = def->n_features;
+
+		/* after waiting for the lock, continue from the newest checkpoint */
+		EstLoadCheckpoint(def, true, &ckpt);
+		if (ckpt.global_step != def->global_step)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("model \"%s\" was trained by a concurrent transaction",
+							def->name),
+					 errdetail("Its newest checkpoint is at step " INT64_FORMAT ", the model at step " INT64_FORMAT ".",
+							   ckpt.global_step, def->global_step),
+					 errhint("Run est_train again.")));
+	}
+	else if (req->opts.n_feature_columns >= 0)
+	{
+		if (req->n_features >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("features and feature_columns cannot both be given"),
+					 errhint("The feature columns name their source columns with \"key\".")));
+		EstDeclaredSources(&req->opts, &features, &n_features);
 	}
 	else if (req->n_features >= 0)
 	{
@@ -827,22 +924,70 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n_classes belongs to classifiers"),
 				 errhint("Use label_dimension for a regressor.")));
+	if (def == NULL && regressor && req->opts.n_label_vocabulary >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label_vocabulary belongs to classifiers")));
+	if (def == NULL && req->opts.n_label_vocabulary >= 0 &&
+		req->opts.n_classes &&
+		req->opts.n_classes != req->opts.n_label_vocabulary)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n_classes is %d, but label_vocabulary names %d classes",
+						req->opts.n_classes, req->opts.n_label_vocabulary)));
 
 	/* input_fn: read the source as the caller */
-	reader = EstReaderOpen(req->source,
-						   def ? def->label : (req->label ? req->label : "label"),
-						   regressor ? EST_LABEL_VALUE : EST_LABEL_CLASS,
-						   def ? (regressor ? def->label_dimension : 1) :
-						   (req->opts.label_dimension ? req->opts.label_dimension : -1),
-						   features, n_features, infer);
+	memset(&spec, 0, sizeof(spec));
+	spec.label = def ? def->label : (req->label ? req->label : "label");
+	spec.weight = def ? def->weight_column : req->opts.weight_column;
+	if (def != NULL)
+	{
+		spec.label_kind = regressor ? EST_LABEL_VALUE :
+			def->n_label_vocabulary > 0 ? EST_LABEL_VOCABULARY :
+			EST_LABEL_CLASS;
+		spec.label_width = regressor ? def->label_dimension : 1;
+		spec.n_vocabulary = def->n_label_vocabulary;
+		spec.vocabulary = def->label_vocabulary;
+		spec.transform = &ckpt.transform;
+	}
+	else if (regressor)
+	{
+		spec.label_kind = EST_LABEL_VALUE;
+		spec.label_width = req->opts.label_dimension ?
+			req->opts.label_dimension : -1;
+	}
+	else if (req->opts.n_label_vocabulary >= 0)
+	{
+		spec.label_kind = EST_LABEL_VOCABULARY;
+		spec.n_vocabulary = req->opts.n_label_vocabulary;
+		spec.vocabulary = req->opts.label_vocabulary;
+	}
+	else
+	{
+		/* integer class ids, or class names learned from the rows */
+		spec.label_kind = EST_LABEL_CLASS;
+		spec.learn_vocabulary = true;
+	}
+	reader = EstReaderOpen(req->source, &spec, features, n_features, infer);
 	EstReaderColumns(reader, &features, &n_features);
-	ReadAll(reader, req->source, &data);
-	EstReaderClose(reader);
+	if (def == NULL)
+	{
+		EstBuildTransform(features, n_features, &req->opts, &tf);
+		EstReaderSetTransform(reader, &tf);
+	}
+	ReadAll(reader, req->source, spec.weight != NULL, &data);
 	if (data.n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source \"%s\" returned no rows", req->source),
 				 errhint("Training needs at least one labelled row.")));
+	if (def == NULL && !regressor)
+	{
+		if (spec.learn_vocabulary)
+			EstReaderSortVocabulary(reader, data.y, data.n_rows);
+		vocabulary = EstReaderVocabulary(reader, &n_vocabulary);
+	}
+	EstReaderClose(reader);
 
 	if (def == NULL)
 	{
@@ -852,8 +997,29 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		def->features = features;
 		def->n_features = n_features;
 		def->n_inputs = data.n_inputs;
+		def->input_width = EstTransformInputWidth(&tf);
+		def->weight_column = req->opts.weight_column;
 		if (regressor)
 			def->label_dimension = data.label_width;
+		else if (n_vocabulary > 0)
+		{
+			def->n_label_vocabulary = n_vocabulary;
+			def->label_vocabulary = vocabulary;
+			def->n_classes = n_vocabulary;
+			if (req->opts.n_classes && req->opts.n_classes != n_vocabulary)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("n_classes is %d, but label column \"%s\" holds %d classes",
+								req->opts.n_classes, def->label, n_vocabulary),
+						 errhint("Name every class in label_vocabulary when the source lacks some.")));
+			if (def->n_classes < 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("source \"%s\" has only one class", req->source),
+						 errdetail("Every label is \"%s\", and a classifier needs at least two classes.",
+								   vocabulary[0]),
+						 errhint("Name every class in label_vocabulary when the source lacks some.")));
+		}
 		else
 		{
 			for (int64 i = 0; i < data.n_rows; i++)
@@ -914,12 +1080,26 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		eval_data = data;
 		eval_data.X = data.X + n_train * data.n_inputs;
 		eval_data.y = data.y + n_train * data.label_width;
+		eval_data.w = data.w ? data.w + n_train : NULL;
 		eval_data.n_rows = data.n_rows - n_train;
 		eval = &eval_data;
 	}
-	else if (plan.opts.eval_source != NULL)
+
+	/* the feature transform: learned from the training rows, or the model's */
+	if (created)
 	{
-		ReadEvalSource(def, plan.opts.eval_source, &eval_data);
+		status = EstTransformFit(&tf, data.X, n_train, data.n_rows, coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "feature columns");
+		def->input_width = EstTransformInputWidth(&tf);
+	}
+	else
+		EstTransformApply(&ckpt.transform, data.X, data.n_rows);
+
+	if (plan.opts.eval_fraction == 0 && plan.opts.eval_source != NULL)
+	{
+		ReadEvalSource(def, created ? &tf : &ckpt.transform,
+					   plan.opts.eval_source, &eval_data);
 		eval = &eval_data;
 	}
 	plan.eval_every = plan.opts.eval_every_steps ? plan.opts.eval_every_steps :
@@ -940,14 +1120,14 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 						 (int64) Min(epoch_steps, (double) PG_INT64_MAX / 2));
 	}
 
-	CheckMemory(def, &data, plan.batch_size);
+	CheckMemory(def, created ? &tf : &ckpt.transform, &data, plan.batch_size);
 
 	if (created)
 	{
 		EstRng		rng;
 
 		EstRngSeed(&rng, plan.opts.has_seed ? plan.opts.seed : RandomSeed());
-		InitCheckpoint(def, &plan.opts, &data, n_train, &rng, &ckpt);
+		InitCheckpoint(def, &plan.opts, &tf, &data, n_train, &rng, &ckpt);
 		ckpt.rng = rng;
 		if (!EstCatalogInsertModel(def))
 			ereport(ERROR,
@@ -959,16 +1139,6 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	}
 	else
 	{
-		/* after waiting for the lock, continue from the newest checkpoint */
-		EstLoadCheckpoint(def, true, &ckpt);
-		if (ckpt.global_step != def->global_step)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("model \"%s\" was trained by a concurrent transaction",
-							def->name),
-					 errdetail("Its newest checkpoint is at step " INT64_FORMAT ", the model at step " INT64_FORMAT ".",
-							   ckpt.global_step, def->global_step),
-					 errhint("Run est_train again.")));
 		if (ckpt.opt.kind != def->optimizer)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
@@ -978,12 +1148,13 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 							   EstOptimizerName(ckpt.opt.kind),
 							   EstOptimizerName(def->optimizer))));
 		EstCheckCompatibleNetwork(def, &req->opts, &ckpt);
-		CheckSameColumns(def, req->opts.linear_columns,
+		CheckSameColumns(def, &ckpt.transform, req->opts.linear_columns,
 						 req->opts.n_linear_columns, "linear_feature_columns",
-						 ckpt.net.linear_inputs, ckpt.net.n_linear_inputs);
-		CheckSameColumns(def, req->opts.dnn_columns, req->opts.n_dnn_columns,
-						 "dnn_feature_columns", ckpt.net.dnn_inputs,
-						 ckpt.net.n_dnn_inputs);
+						 true, ckpt.net.linear_inputs,
+						 ckpt.net.n_linear_inputs);
+		CheckSameColumns(def, &ckpt.transform, req->opts.dnn_columns,
+						 req->opts.n_dnn_columns, "dnn_feature_columns",
+						 false, ckpt.net.dnn_inputs, ckpt.net.n_dnn_inputs);
 		if (req->opts.has_seed)
 			EstRngSeed(&ckpt.rng,
 					   req->opts.seed ^ ((uint64) ckpt.global_step * UINT64CONST(0x9E3779B97F4A7C15)));
@@ -1008,10 +1179,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		ckpt.opt_linear.learning_rate = plan.linear_learning_rate;
 	}
 
-	/* the model's transforms; regressors train on standardised targets */
-	EstFeatureStateApply(&ckpt.features, data.X, data.n_rows);
-	if (eval == &eval_data && eval_data.X != data.X + n_train * data.n_inputs)
-		EstFeatureStateApply(&ckpt.features, eval_data.X, eval_data.n_rows);
+	/* regressors train on standardised targets */
 	y_train = data.y;
 	if (regressor)
 	{

@@ -1,0 +1,52 @@
+/* sql/estimator--0.1.0--0.2.0.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION estimator UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Feature columns: text, boolean, enum and array features, declared or
+-- inferred; class names as labels; example weights.  Checkpoints of 0.1.0
+-- (format version 1) still load: their z-scores become numeric columns.
+
+-- floats of the network's input vector (n_inputs counts those of a row
+-- as read, which categorical columns keep as ids)
+ALTER TABLE estimator.model_catalog ADD COLUMN input_width integer
+	CHECK (input_width > 0);
+UPDATE estimator.model_catalog SET input_width = n_inputs;
+ALTER TABLE estimator.model_catalog ALTER COLUMN input_width SET NOT NULL;
+
+-- class names by class id (label_vocabulary), NULL for integer labels
+ALTER TABLE estimator.model_catalog ADD COLUMN label_vocabulary text[];
+
+CREATE OR REPLACE VIEW estimator.models AS
+	SELECT m.name, m.owner, m.model_type, m.features, m.label, m.n_inputs,
+		   m.n_classes, m.label_dimension, m.hidden_units, m.activation,
+		   m.optimizer,
+		   m.learning_rate, m.batch_size, m.global_step, m.created, m.updated,
+		   m.input_width, m.label_vocabulary
+	  FROM estimator.model_catalog m;
+
+CREATE FUNCTION est_feature_info(model text)
+RETURNS TABLE (position integer, name text, kind text, source text[],
+			   representation text, width integer, null_count bigint,
+			   mean double precision, stddev double precision,
+			   min double precision, max double precision,
+			   buckets bigint, vocabulary_size integer, top_values text[],
+			   details jsonb)
+AS 'MODULE_PATHNAME', 'est_feature_info'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION est_feature_info(text)
+	IS 'the feature columns of a model: kind, source columns, width in the network, and the statistics or vocabulary learned from the training rows';
+
+CREATE FUNCTION est_predict_label(model text, features record)
+RETURNS text
+AS 'MODULE_PATHNAME', 'est_predict_label_record'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION est_predict_label(text, record)
+	IS 'predicted class of a row: its name from label_vocabulary, or its id as text';
+
+CREATE FUNCTION est_predict_label(model text, features double precision[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'est_predict_label_array'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION est_predict_label(text, double precision[])
+	IS 'predicted class of a feature array: its name from label_vocabulary, or its id as text';
