@@ -7,22 +7,37 @@
  * A network keeps its trainable parameters in one float32 vector (layout
  * in estcore.h): kernels and biases of the dense layers, then gamma and
  * beta of each batch-normalised hidden layer (gamma_1, beta_1, gamma_2,
- * beta_2, ...), then the kernel and bias of the linear part.  A batch of
- * n rows flows through the layers as row-major matrices.  For a hidden
- * layer l (1 <= l < n_layers):
+ * beta_2, ...), then the table of each embedding segment, then the kernel
+ * and bias of the linear part.  A batch of n rows flows through the
+ * layers as row-major matrices.
+ *
+ * Input segments turn each compact row of X (n_inputs floats) into an
+ * input vector (input_width floats): a dense segment is copied, an
+ * indicator segment becomes the count of each of its ids, an embedding
+ * segment the combination (sum, mean or sqrtn) of the table rows of its
+ * ids.  A slot whose value is not an integer in [0, buckets) -- -1, but
+ * also NaN, 2.5 or an id past the last bucket -- counts as empty, so that
+ * no value of X can make the network read outside a table.  When every
+ * segment is dense (always so without segments in the specification) the
+ * input vector is the row of X itself and nothing is copied; otherwise
+ * the forward pass first assembles the batch's input vectors into
+ * ws->assembled, and the DNN and the linear part read those.
+ *
+ * For a hidden layer l (1 <= l < n_layers):
  *
  *		z = act[l-1] * W_{l-1} + b_{l-1}				(cblas_sgemm)
  *		y = gamma_l * (z - mean) / sqrt(var + eps) + beta_l	(batch_norm)
  *		act[l] = f(y) * mask_l							(dropout, training)
  *
- * where act[0] is the caller's X, or the gathered DNN inputs ws->input
- * when the specification names dnn_inputs; without batch_norm y = z.
+ * where act[0] is the input vector (the caller's X or ws->assembled), or
+ * the DNN inputs gathered from it into ws->input when the specification
+ * names dnn_inputs; without batch_norm y = z.
  * ws->pre[l] keeps, per hidden layer, what the backward pass needs to
  * recover y: x_hat = (z - mean) / sqrt(var + eps) with batch_norm (y is
  * then recomputed as gamma * x_hat + beta), z itself without.  The
  * output layer has neither batch_norm nor activation nor dropout; its
- * values plus the linear part's X[:, linear_inputs] W_lin + b_lin are
- * the logits read by the head.
+ * values plus the linear part's vec[:, linear_inputs] W_lin + b_lin (vec
+ * the input vectors) are the logits read by the head.
  *
  * A training forward normalises with the batch's mean and population
  * variance (computed in double, column by column) and then moves the
@@ -38,14 +53,21 @@
  * ws->delta[n_layers] the gradient with respect to the logits, written by
  * EstHeadLoss.  After a training forward, batch_norm is differentiated
  * through the batch statistics; after an inference forward the moving
- * statistics are constants.
+ * statistics are constants.  With embedding segments the backward pass
+ * also computes, in ws->delta[0] (n x input_width), the gradient with
+ * respect to the input vector's embedding columns -- delta[1] W_0^T, each
+ * DNN input adding into the column it was gathered from -- and scatters
+ * it into the gradients of the table rows that each row's ids selected,
+ * scaled by the combiner's weight.  Indicator segments have no
+ * parameters, and no gradient flows into X.
  *
  * EstNetworkPredictOne scores one row with plain loops, because a matrix
  * product of one row would not pay for the BLAS call.  Each layer walks
  * its kernel row by row (out[j] += x[i] * W[i * out + j], i outside),
  * which reads W sequentially: hidden layers accumulate in float, the
  * logits in double, always in the same order, so results are
- * deterministic.
+ * deterministic.  It assembles the input vector with the same code as
+ * the batched forward.
  *
  *-------------------------------------------------------------------------
  */
@@ -71,9 +93,12 @@
  */
 typedef struct SpecCount
 {
+	int			input_width;
+	int			has_expansion;
 	int			n_layers;
 	int			sizes[EST_MAX_LAYERS + 2];
 	uint64_t	n_params;
+	uint64_t	embed_offset;	/* of the first embedding table */
 	uint64_t	linear_offset;
 	uint64_t	n_stats;
 } SpecCount;
@@ -86,11 +111,11 @@ ValidActivation(EstActivation a)
 
 /*
  * CheckInputList checks a list of n input indexes (the DNN's, or the
- * linear part's): a sane count, within the limits, each index below
- * n_inputs.
+ * linear part's): a sane count, within the limits, each index a column
+ * of the input vector (below width).
  */
 static EstStatus
-CheckInputList(const int *inputs, int n, int n_inputs, const char *what,
+CheckInputList(const int *inputs, int n, int width, const char *what,
 			   char *errmsg)
 {
 	if (n < 0 || (n > 0 && inputs == NULL))
@@ -106,10 +131,208 @@ CheckInputList(const int *inputs, int n, int n_inputs, const char *what,
 	}
 	for (int i = 0; i < n; i++)
 	{
-		if (inputs[i] < 0 || inputs[i] >= n_inputs)
+		if (inputs[i] < 0 || inputs[i] >= width)
 		{
 			EstSetError(errmsg, "%s input %d is %d, not an input index below %d",
-						what, i, inputs[i], n_inputs);
+						what, i, inputs[i], width);
+			return EST_EINVAL;
+		}
+	}
+	return EST_OK;
+}
+
+/*
+ * SegmentWidth returns the floats a checked segment takes in the input
+ * vector.
+ */
+static int
+SegmentWidth(const EstInputSegment *seg)
+{
+	switch (seg->kind)
+	{
+		case EST_INPUT_INDICATOR:
+			return seg->buckets;
+		case EST_INPUT_EMBEDDING:
+			return seg->dimension;
+		default:
+			return seg->slots;
+	}
+}
+
+/*
+ * CheckSegments checks the input segments of spec: their number, each
+ * segment's kind, slots, buckets, dimension and combiner (the fields its
+ * kind uses; the others are ignored), that their slots add up to
+ * n_inputs and that the input vector fits in EST_MAX_UNITS.  It fills
+ * count->input_width and count->has_expansion and adds the embedding
+ * tables to *table_params.  Without segments X is one dense segment.
+ * Sums run in 64 bits, so that no combination of valid segments
+ * overflows them.
+ */
+static EstStatus
+CheckSegments(const EstNetworkSpec *spec, SpecCount *count,
+			  uint64_t *table_params, char *errmsg)
+{
+	uint64_t	slots = 0;
+	uint64_t	width = 0;
+	int			s;
+
+	*table_params = 0;
+	if (spec->n_segments == 0)
+	{
+		count->input_width = spec->n_inputs;
+		count->has_expansion = 0;
+		return EST_OK;
+	}
+	if (spec->n_segments < 0 || spec->segments == NULL)
+	{
+		EstSetError(errmsg, "invalid number of input segments: %d",
+					spec->n_segments);
+		return EST_EINVAL;
+	}
+	if (spec->n_segments > EST_MAX_SEGMENTS)
+	{
+		EstSetError(errmsg, "network has %d input segments, the limit is %d",
+					spec->n_segments, EST_MAX_SEGMENTS);
+		return EST_ELIMIT;
+	}
+	for (s = 0; s < spec->n_segments; s++)
+	{
+		const EstInputSegment *seg = &spec->segments[s];
+		int			max_slots;
+
+		if (seg->kind != EST_INPUT_DENSE && seg->kind != EST_INPUT_INDICATOR &&
+			seg->kind != EST_INPUT_EMBEDDING)
+		{
+			EstSetError(errmsg, "unrecognized kind of input segment %d: %d",
+						s, (int) seg->kind);
+			return EST_EINVAL;
+		}
+		max_slots = seg->kind == EST_INPUT_DENSE ? EST_MAX_UNITS :
+			EST_MAX_MULTI;
+		if (seg->slots < 1)
+		{
+			EstSetError(errmsg, "input segment %d must have at least 1 slot, not %d",
+						s, seg->slots);
+			return EST_EINVAL;
+		}
+		if (seg->slots > max_slots)
+		{
+			EstSetError(errmsg, "input segment %d has %d slots, the limit is %d",
+						s, seg->slots, max_slots);
+			return EST_ELIMIT;
+		}
+		if (seg->kind != EST_INPUT_DENSE)
+		{
+			if (seg->buckets < 1)
+			{
+				EstSetError(errmsg, "input segment %d must have at least 1 bucket, not %d",
+							s, seg->buckets);
+				return EST_EINVAL;
+			}
+			if (seg->buckets > EST_MAX_BUCKETS)
+			{
+				EstSetError(errmsg, "input segment %d has %d buckets, the limit is %d",
+							s, seg->buckets, EST_MAX_BUCKETS);
+				return EST_ELIMIT;
+			}
+		}
+		if (seg->kind == EST_INPUT_EMBEDDING)
+		{
+			if (seg->dimension < 1)
+			{
+				EstSetError(errmsg, "embedding dimension of input segment %d must be at least 1, not %d",
+							s, seg->dimension);
+				return EST_EINVAL;
+			}
+			if (seg->dimension > EST_MAX_EMBEDDING)
+			{
+				EstSetError(errmsg, "input segment %d has embedding dimension %d, the limit is %d",
+							s, seg->dimension, EST_MAX_EMBEDDING);
+				return EST_ELIMIT;
+			}
+			if (seg->combiner != EST_COMBINER_SUM &&
+				seg->combiner != EST_COMBINER_MEAN &&
+				seg->combiner != EST_COMBINER_SQRTN)
+			{
+				EstSetError(errmsg, "unrecognized combiner of input segment %d: %d",
+							s, (int) seg->combiner);
+				return EST_EINVAL;
+			}
+			*table_params += (uint64_t) seg->buckets *
+				(uint64_t) seg->dimension;
+		}
+		if (seg->kind != EST_INPUT_DENSE)
+			count->has_expansion = 1;
+		slots += (uint64_t) seg->slots;
+		width += (uint64_t) SegmentWidth(seg);
+	}
+	if (slots != (uint64_t) spec->n_inputs)
+	{
+		EstSetError(errmsg, "input segments have %llu slots, the network has %d inputs",
+					(unsigned long long) slots, spec->n_inputs);
+		return EST_EINVAL;
+	}
+	if (width > (uint64_t) EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "input vector has %llu values, the limit is %d",
+					(unsigned long long) width, EST_MAX_UNITS);
+		return EST_ELIMIT;
+	}
+	count->input_width = (int) width;
+	return EST_OK;
+}
+
+/*
+ * CheckLinearInputs rejects a linear part that reads a column of an
+ * embedding segment: the tables belong to the DNN and its optimizer.  It
+ * marks the embedding columns of the input vector in a bitmap on the
+ * stack (input_width <= EST_MAX_UNITS, checked), so that the check costs
+ * one pass over the segments and one over the linear inputs.
+ */
+static EstStatus
+CheckLinearInputs(const EstNetworkSpec *spec, int input_width, char *errmsg)
+{
+	uint8_t		embedded[(EST_MAX_UNITS + 7) / 8];
+	int			any = 0;
+	int			start = 0;
+	int			s;
+	int			k;
+
+	if (spec->n_linear_inputs == 0 || spec->n_segments == 0)
+		return EST_OK;
+	memset(embedded, 0, ((size_t) input_width + 7) / 8);
+	for (s = 0; s < spec->n_segments; s++)
+	{
+		const EstInputSegment *seg = &spec->segments[s];
+		int			width = SegmentWidth(seg);
+
+		if (seg->kind == EST_INPUT_EMBEDDING)
+		{
+			for (k = start; k < start + width; k++)
+				embedded[k / 8] |= (uint8_t) (1 << (k % 8));
+			any = 1;
+		}
+		start += width;
+	}
+	if (!any)
+		return EST_OK;
+	for (k = 0; k < spec->n_linear_inputs; k++)
+	{
+		int			p = spec->linear_inputs[k];
+
+		if (embedded[p / 8] & (1 << (p % 8)))
+		{
+			/* find the segment for the message */
+			start = 0;
+			for (s = 0; s < spec->n_segments; s++)
+			{
+				start += SegmentWidth(&spec->segments[s]);
+				if (p < start)
+					break;
+			}
+			EstSetError(errmsg, "linear part input %d is %d, a column of embedding segment %d, which only the DNN can read",
+						k, p, s);
 			return EST_EINVAL;
 		}
 	}
@@ -119,8 +342,10 @@ CheckInputList(const int *inputs, int n, int n_inputs, const char *what,
 /*
  * CheckSpec checks spec against the limits and for consistency and fills
  * count.  It allocates nothing.  The parameter count is computed in 64
- * bits: with every size at most 65536 and at most 33 dense layers it
- * cannot overflow.
+ * bits: with every size at most 65536, at most 33 dense layers and at
+ * most 4096 tables of at most 2^34 values it cannot overflow.  Input
+ * indexes (dnn_inputs, linear_inputs) are checked against the input
+ * vector's width.
  */
 static EstStatus
 CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
@@ -129,6 +354,7 @@ CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 	int			n_outputs = spec->n_outputs;
 	uint64_t	total = 0;
 	uint64_t	hidden_units = 0;
+	uint64_t	table_params;
 	EstStatus	status;
 	int			l;
 	int			i;
@@ -157,6 +383,9 @@ CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 					spec->n_inputs, EST_MAX_UNITS);
 		return EST_ELIMIT;
 	}
+	status = CheckSegments(spec, count, &table_params, errmsg);
+	if (status != EST_OK)
+		return status;
 	for (i = 0; i < n_hidden; i++)
 	{
 		if (spec->hidden[i] < 1)
@@ -225,11 +454,14 @@ CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 	}
 
 	status = CheckInputList(spec->dnn_inputs, spec->n_dnn_inputs,
-							spec->n_inputs, "DNN", errmsg);
+							count->input_width, "DNN", errmsg);
 	if (status != EST_OK)
 		return status;
 	status = CheckInputList(spec->linear_inputs, spec->n_linear_inputs,
-							spec->n_inputs, "linear part", errmsg);
+							count->input_width, "linear part", errmsg);
+	if (status != EST_OK)
+		return status;
+	status = CheckLinearInputs(spec, count->input_width, errmsg);
 	if (status != EST_OK)
 		return status;
 
@@ -257,7 +489,7 @@ CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 
 	count->n_layers = n_hidden + 1;
 	count->sizes[0] = spec->n_dnn_inputs > 0 ? spec->n_dnn_inputs :
-		spec->n_inputs;
+		count->input_width;
 	for (i = 0; i < n_hidden; i++)
 	{
 		count->sizes[i + 1] = spec->hidden[i];
@@ -272,6 +504,8 @@ CheckSpec(const EstNetworkSpec *spec, SpecCount *count, char *errmsg)
 		total += 2 * hidden_units;
 		count->n_stats = 2 * hidden_units;
 	}
+	count->embed_offset = total;
+	total += table_params;
 	count->linear_offset = total;
 	if (spec->n_linear_inputs > 0)
 		total += ((uint64_t) spec->n_linear_inputs + 1) * (uint64_t) n_outputs;
@@ -302,13 +536,12 @@ EstNetworkParamCount(const EstNetworkSpec *spec)
 }
 
 /*
- * GlorotFill draws count Glorot-uniform values for a kernel of fan_in
- * rows and fan_out columns: (2u - 1) * sqrt(6 / (fan_in + fan_out)).
+ * UniformFill draws count values uniformly in [-limit, limit): (2u - 1) *
+ * limit.
  */
 static void
-GlorotFill(EstRng *rng, float *w, size_t count, int fan_in, int fan_out)
+UniformFill(EstRng *rng, float *w, size_t count, double limit)
 {
-	double		limit = sqrt(6.0 / ((double) fan_in + (double) fan_out));
 	size_t		k;
 
 	for (k = 0; k < count; k++)
@@ -316,13 +549,29 @@ GlorotFill(EstRng *rng, float *w, size_t count, int fan_in, int fan_out)
 }
 
 /*
+ * GlorotFill draws count Glorot-uniform values for a kernel of fan_in
+ * rows and fan_out columns: (2u - 1) * sqrt(6 / (fan_in + fan_out)).
+ */
+static void
+GlorotFill(EstRng *rng, float *w, size_t count, int fan_in, int fan_out)
+{
+	UniformFill(rng, w, count,
+				sqrt(6.0 / ((double) fan_in + (double) fan_out)));
+}
+
+/*
  * EstNetworkInit checks the specification, allocates the network and,
  * when rng is given, draws the Glorot-uniform kernels: those of the dense
- * layers in order (each row-major), then the linear part's.  Biases and
- * beta start at zero, gamma at one, moving means at zero and moving
- * variances at one (these last three also without rng).  Zero momentum,
- * epsilon and reduction mean the defaults.  On failure net is left
- * zeroed.
+ * layers in order (each row-major), then the linear part's; then the
+ * embedding tables in segment order, uniform in [-sqrt(3/d), sqrt(3/d))
+ * for dimension d (standard deviation 1/sqrt(d)), so that a network
+ * without embeddings draws exactly what it drew before tables existed.
+ * Biases and beta start at zero, gamma at one, moving means at zero and
+ * moving variances at one (these last three also without rng).  Zero
+ * momentum, epsilon and reduction mean the defaults.  The network keeps
+ * a copy of the segments in which the fields their kind does not use are
+ * zero; without segments in the specification it has one dense segment
+ * of n_inputs.  On failure net is left zeroed.
  */
 EstStatus
 EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
@@ -332,6 +581,7 @@ EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
 	EstStatus	status;
 	size_t		offset;
 	size_t		stats_offset;
+	int			n_segments;
 	int			n_hidden;
 	int			l;
 	int			i;
@@ -342,7 +592,10 @@ EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
 		return status;
 
 	n_hidden = spec->n_hidden;
+	n_segments = spec->n_segments > 0 ? spec->n_segments : 1;
 	net->n_inputs = spec->n_inputs;
+	net->input_width = count.input_width;
+	net->has_expansion = count.has_expansion;
 	net->n_layers = count.n_layers;
 	memcpy(net->sizes, count.sizes, sizeof(net->sizes));
 	net->activation = spec->activation;
@@ -382,6 +635,9 @@ EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
 	}
 
 	net->params = EstAllocZero(net->n_params, sizeof(float));
+	net->segments = EstAllocZero((size_t) n_segments,
+								 sizeof(EstInputSegment));
+	net->offset_embed = EstAllocZero((size_t) n_segments, sizeof(size_t));
 	if (net->n_stats > 0)
 		net->stats = EstAllocZero(net->n_stats, sizeof(float));
 	if (spec->n_dnn_inputs > 0)
@@ -390,7 +646,8 @@ EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
 	if (spec->n_linear_inputs > 0)
 		net->linear_inputs = EstAllocZero((size_t) spec->n_linear_inputs,
 										  sizeof(int));
-	if (net->params == NULL ||
+	if (net->params == NULL || net->segments == NULL ||
+		net->offset_embed == NULL ||
 		(net->n_stats > 0 && net->stats == NULL) ||
 		(spec->n_dnn_inputs > 0 && net->dnn_inputs == NULL) ||
 		(spec->n_linear_inputs > 0 && net->linear_inputs == NULL))
@@ -400,6 +657,33 @@ EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
 		EstNetworkFree(net);
 		return EST_ENOMEM;
 	}
+
+	/* the segments, and the tables after gamma and beta */
+	net->n_segments = n_segments;
+	if (spec->n_segments == 0)
+	{
+		net->segments[0].kind = EST_INPUT_DENSE;
+		net->segments[0].slots = spec->n_inputs;
+	}
+	offset = (size_t) count.embed_offset;
+	for (i = 0; i < spec->n_segments; i++)
+	{
+		const EstInputSegment *seg = &spec->segments[i];
+		EstInputSegment *copy = &net->segments[i];
+
+		copy->kind = seg->kind;
+		copy->slots = seg->slots;
+		if (seg->kind != EST_INPUT_DENSE)
+			copy->buckets = seg->buckets;
+		if (seg->kind == EST_INPUT_EMBEDDING)
+		{
+			copy->dimension = seg->dimension;
+			copy->combiner = seg->combiner;
+			net->offset_embed[i] = offset;
+			offset += (size_t) seg->buckets * (size_t) seg->dimension;
+		}
+	}
+
 	net->n_dnn_inputs = spec->n_dnn_inputs;
 	for (i = 0; i < spec->n_dnn_inputs; i++)
 		net->dnn_inputs[i] = spec->dnn_inputs[i];
@@ -433,6 +717,15 @@ EstNetworkInit(EstNetwork *net, const EstNetworkSpec *spec, EstRng *rng,
 					   (size_t) net->n_linear_inputs *
 					   (size_t) net->sizes[net->n_layers],
 					   net->n_linear_inputs, net->sizes[net->n_layers]);
+		for (i = 0; i < net->n_segments; i++)
+		{
+			const EstInputSegment *seg = &net->segments[i];
+
+			if (seg->kind == EST_INPUT_EMBEDDING)
+				UniformFill(rng, net->params + net->offset_embed[i],
+							(size_t) seg->buckets * (size_t) seg->dimension,
+							sqrt(3.0 / (double) seg->dimension));
+		}
 	}
 	return EST_OK;
 }
@@ -445,6 +738,8 @@ void
 EstNetworkFree(EstNetwork *net)
 {
 	EstFree(net->params);
+	EstFree(net->segments);
+	EstFree(net->offset_embed);
 	EstFree(net->stats);
 	EstFree(net->dnn_inputs);
 	EstFree(net->linear_inputs);
@@ -470,10 +765,30 @@ AllocMatrix(int rows, int cols)
 }
 
 /*
+ * HasEmbedding returns whether some input segment of net is an
+ * embedding.
+ */
+static int
+HasEmbedding(const EstNetwork *net)
+{
+	int			s;
+
+	if (!net->has_expansion)
+		return 0;
+	for (s = 0; s < net->n_segments; s++)
+		if (net->segments[s].kind == EST_INPUT_EMBEDDING)
+			return 1;
+	return 0;
+}
+
+/*
  * EstWorkspaceInit allocates the buffers for batches of up to max_batch
- * rows of net: activations and gradients of every layer, the gathered
- * DNN inputs, pre-activations of the hidden layers, batch statistics and
- * dropout masks as the network needs them.  On failure ws is zeroed.
+ * rows of net: the assembled input vectors (when some segment is not
+ * dense), activations and gradients of every layer, the gathered DNN
+ * inputs, pre-activations of the hidden layers, batch statistics and
+ * dropout masks as the network needs them, and with embedding segments
+ * delta[0], the gradient with respect to the input vectors.  On failure
+ * ws is zeroed.
  */
 EstStatus
 EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
@@ -488,6 +803,18 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 		return EST_EINVAL;
 	}
 	ws->max_batch = max_batch;
+	if (net->has_expansion)
+	{
+		ws->assembled = AllocMatrix(max_batch, net->input_width);
+		if (ws->assembled == NULL)
+			goto nomem;
+	}
+	if (HasEmbedding(net))
+	{
+		ws->delta[0] = AllocMatrix(max_batch, net->input_width);
+		if (ws->delta[0] == NULL)
+			goto nomem;
+	}
 	if (net->n_dnn_inputs > 0)
 	{
 		ws->input = AllocMatrix(max_batch, net->sizes[0]);
@@ -539,6 +866,7 @@ EstWorkspaceFree(EstWorkspace *ws)
 {
 	int			l;
 
+	EstFree(ws->assembled);
 	EstFree(ws->input);
 	for (l = 0; l < EST_MAX_LAYERS + 2; l++)
 	{
@@ -672,21 +1000,147 @@ Derivative(EstActivation activation, float y)
  */
 
 /*
- * DnnInput returns the matrix the first dense layer reads: X itself, or
- * the dnn_inputs columns of X gathered into ws->input.
+ * SlotId returns the id that a slot of an indicator or embedding segment
+ * holds, or -1 when the slot is empty: when its value is not an integer
+ * in [0, buckets).  So -1, but also NaN, infinities, 2.5 or an id past
+ * the last bucket, count as empty, and no value of X can make the
+ * network read or write outside a table.
+ */
+static inline int
+SlotId(float v, int buckets)
+{
+	int			id;
+
+	if (!(v >= 0.0f && v < (float) buckets))
+		return -1;
+	id = (int) v;
+	if ((float) id != v)
+		return -1;
+	return id;
+}
+
+/*
+ * CombinerScale returns the factor by which an embedding segment scales
+ * the sum of the table rows of its n (>= 1) ids: 1 for sum, 1/n for mean,
+ * 1/sqrt(n) for sqrtn (TensorFlow's combiners, every id of weight 1).
+ */
+static inline float
+CombinerScale(EstCombiner combiner, int n)
+{
+	switch (combiner)
+	{
+		case EST_COMBINER_MEAN:
+			return (float) (1.0 / (double) n);
+		case EST_COMBINER_SQRTN:
+			return (float) (1.0 / sqrt((double) n));
+		default:
+			return 1.0f;
+	}
+}
+
+/*
+ * AssembleRow turns one compact row x (n_inputs floats) into its input
+ * vector v (input_width floats), segment by segment.  Embedding rows are
+ * summed in float in slot order, then scaled by the combiner, so that the
+ * batched forward and EstNetworkPredictOne give the same values.
+ */
+static void
+AssembleRow(const EstNetwork *net, const float *x, float *v)
+{
+	int			s;
+	int			k;
+	int			j;
+
+	for (s = 0; s < net->n_segments; s++)
+	{
+		const EstInputSegment *seg = &net->segments[s];
+
+		switch (seg->kind)
+		{
+			case EST_INPUT_INDICATOR:
+				memset(v, 0, sizeof(float) * seg->buckets);
+				for (k = 0; k < seg->slots; k++)
+				{
+					int			id = SlotId(x[k], seg->buckets);
+
+					if (id >= 0)
+						v[id] += 1.0f;
+				}
+				v += seg->buckets;
+				break;
+			case EST_INPUT_EMBEDDING:
+				{
+					int			dim = seg->dimension;
+					const float *table = net->params + net->offset_embed[s];
+					int			count = 0;
+
+					memset(v, 0, sizeof(float) * dim);
+					for (k = 0; k < seg->slots; k++)
+					{
+						int			id = SlotId(x[k], seg->buckets);
+						const float *row;
+
+						if (id < 0)
+							continue;
+						row = table + (size_t) id * dim;
+						for (j = 0; j < dim; j++)
+							v[j] += row[j];
+						count++;
+					}
+					if (count > 0 && seg->combiner != EST_COMBINER_SUM)
+					{
+						float		scale = CombinerScale(seg->combiner, count);
+
+						for (j = 0; j < dim; j++)
+							v[j] *= scale;
+					}
+					v += dim;
+				}
+				break;
+			default:
+				memcpy(v, x, sizeof(float) * seg->slots);
+				v += seg->slots;
+				break;
+		}
+		x += seg->slots;
+	}
+}
+
+/*
+ * InputVectors returns the input vectors of the n rows of X: X itself
+ * when every segment is dense, else the vectors assembled into
+ * ws->assembled.
  */
 static const float *
-DnnInput(const EstNetwork *net, EstWorkspace *ws, const float *X, int n)
+InputVectors(const EstNetwork *net, EstWorkspace *ws, const float *X, int n)
+{
+	int			i;
+
+	if (!net->has_expansion)
+		return X;
+	for (i = 0; i < n; i++)
+		AssembleRow(net, X + (size_t) i * net->n_inputs,
+					ws->assembled + (size_t) i * net->input_width);
+	return ws->assembled;
+}
+
+/*
+ * DnnInput returns the matrix the first dense layer reads: the input
+ * vectors vec themselves, or their dnn_inputs columns gathered into
+ * ws->input.
+ */
+static const float *
+DnnInput(const EstNetwork *net, EstWorkspace *ws, const float *vec, int n)
 {
 	int			s0 = net->sizes[0];
 	int			i;
 	int			k;
 
 	if (net->n_dnn_inputs == 0)
-		return X;
+		return vec;
 	for (i = 0; i < n; i++)
 	{
-		const float *xi = X + (size_t) i * net->n_inputs;
+		const float *xi = vec + (size_t) i * net->input_width;
 		float	   *gi = ws->input + (size_t) i * s0;
 
 		for (k = 0; k < s0; k++)
@@ -737,22 +1191,26 @@ BatchStatistics(const EstNetwork *net, EstWorkspace *ws, int l,
 }
 
 /*
- * ForwardPass runs n rows of X through net.  With training, batch_norm
- * uses (and moving_net's moving statistics follow) the batch statistics,
- * and dropout masks are drawn from rng; otherwise the moving statistics
- * are used and nothing is dropped.
+ * ForwardPass runs n rows of X through net: it assembles their input
+ * vectors (when some segment is not dense) and feeds them to the DNN and
+ * the linear part.  With training, batch_norm uses (and moving_net's
+ * moving statistics follow) the batch statistics, and dropout masks are
+ * drawn from rng; otherwise the moving statistics are used and nothing
+ * is dropped.
  */
 static void
 ForwardPass(const EstNetwork *net, EstNetwork *moving_net, EstWorkspace *ws,
 			const float *X, int n, int training, EstRng *rng)
 {
+	const float *vec;
 	const float *in;
 	int			l;
 
 	ws->training = training;
 	if (n <= 0)
 		return;
-	in = DnnInput(net, ws, X, n);
+	vec = InputVectors(net, ws, X, n);
+	in = DnnInput(net, ws, vec, n);
 	for (l = 0; l < net->n_layers; l++)
 	{
 		int			in_size = net->sizes[l];
@@ -832,7 +1290,10 @@ ForwardPass(const EstNetwork *net, EstNetwork *moving_net, EstWorkspace *ws,
 		in = out;
 	}
 
-	/* the linear part adds X[:, linear_inputs] W_lin + b_lin to the logits */
+	/*
+	 * the linear part adds vec[:, linear_inputs] W_lin + b_lin to the
+	 * logits
+	 */
 	if (net->n_linear_inputs > 0)
 	{
 		int			k_out = net->sizes[net->n_layers];
@@ -844,7 +1305,7 @@ ForwardPass(const EstNetwork *net, EstNetwork *moving_net, EstWorkspace *ws,
 
 		for (i = 0; i < n; i++)
 		{
-			const float *xi = X + (size_t) i * net->n_inputs;
+			const float *xi = vec + (size_t) i * net->input_width;
 			float	   *zi = ws->act[net->n_layers] + (size_t) i * k_out;
 
 			for (j = 0; j < k_out; j++)
@@ -1108,14 +1569,142 @@ BatchNormBackward(const EstNetwork *net, EstWorkspace *ws, int l, float *d,
 }
 
 /*
+ * InputGradient writes into columns [start, start + width) of ws->delta[0]
+ * the gradient of the loss with respect to those columns of the input
+ * vectors: delta[1] W_0^T restricted to them.  Without dnn_inputs that is
+ * one product with rows [start, start + width) of W_0.  With dnn_inputs,
+ * DNN input k contributes delta[1] W_0[k, :]^T to column dnn_inputs[k]
+ * (several inputs may read one column); runs of consecutive DNN inputs
+ * that read consecutive columns take one product each.  Returns 0 when
+ * the DNN reads none of the columns (their gradient is then zero).
+ */
+static int
+InputGradient(const EstNetwork *net, EstWorkspace *ws, int start, int width,
+			  int n)
+{
+	int			iw = net->input_width;
+	int			h = net->sizes[1];
+	int			s0 = net->sizes[0];
+	const float *d = ws->delta[1];
+	const float *w0 = net->params + net->offset_w[0];
+	float	   *g = ws->delta[0];
+	int			found = 0;
+	int			i;
+	int			k;
+
+	if (net->n_dnn_inputs == 0)
+	{
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+					n, width, h,
+					1.0f, d, h, w0 + (size_t) start * h, h,
+					0.0f, g + start, iw);
+		return 1;
+	}
+
+	for (i = 0; i < n; i++)
+		memset(g + (size_t) i * iw + start, 0, sizeof(float) * width);
+	k = 0;
+	while (k < s0)
+	{
+		int			p = net->dnn_inputs[k];
+		int			run = 1;
+
+		if (p < start || p >= start + width)
+		{
+			k++;
+			continue;
+		}
+		while (k + run < s0 && p + run < start + width &&
+			   net->dnn_inputs[k + run] == p + run)
+			run++;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+					n, run, h,
+					1.0f, d, h, w0 + (size_t) k * h, h,
+					1.0f, g + p, iw);
+		found = 1;
+		k += run;
+	}
+	return found;
+}
+
+/*
+ * EmbeddingBackward writes the gradients of the embedding tables: it
+ * zeroes each table's gradient, then adds, for each row of the batch and
+ * each id of the segment's slots in X, the combiner's scale times the
+ * gradient with respect to the segment's columns of the input vector to
+ * the gradient of the id's table row.  An id held by several slots of a
+ * row adds several times, as it counts several times in the forward.
+ */
+static void
+EmbeddingBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
+				  int n)
+{
+	int			iw = net->input_width;
+	int			start = 0;
+	int			slot = 0;
+	int			s;
+
+	for (s = 0; s < net->n_segments; s++)
+	{
+		const EstInputSegment *seg = &net->segments[s];
+		int			width = SegmentWidth(seg);
+
+		if (seg->kind == EST_INPUT_EMBEDDING)
+		{
+			int			dim = seg->dimension;
+			float	   *tg = ws->grad + net->offset_embed[s];
+			int			i;
+			int			k;
+			int			j;
+
+			memset(tg, 0, sizeof(float) * (size_t) seg->buckets * dim);
+			if (InputGradient(net, ws, start, width, n))
+			{
+				for (i = 0; i < n; i++)
+				{
+					const float *xi = X + (size_t) i * net->n_inputs + slot;
+					const float *gi = ws->delta[0] + (size_t) i * iw + start;
+					int			count = 0;
+					float		scale;
+
+					for (k = 0; k < seg->slots; k++)
+						if (SlotId(xi[k], seg->buckets) >= 0)
+							count++;
+					if (count == 0)
+						continue;
+					scale = CombinerScale(seg->combiner, count);
+					for (k = 0; k < seg->slots; k++)
+					{
+						int			id = SlotId(xi[k], seg->buckets);
+						float	   *row;
+
+						if (id < 0)
+							continue;
+						row = tg + (size_t) id * dim;
+						for (j = 0; j < dim; j++)
+							row[j] += scale * gi[j];
+					}
+				}
+			}
+		}
+		start += width;
+		slot += seg->slots;
+	}
+}
+
+/*
  * EstNetworkBackward turns ws->delta[n_layers] into the gradient of every
  * parameter, from the output layer down, through the dropout masks and
- * batch statistics of the last forward.  No gradient flows into X.
+ * batch statistics of the last forward, and then into the gradients of
+ * the embedding tables.  X must be the batch of the last forward, whose
+ * assembled input vectors are still in the workspace.  No gradient flows
+ * into X.
  */
 void
 EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 				   int n)
 {
+	const float *vec;
 	const float *input;
 	int			l;
 
@@ -1124,9 +1713,10 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 		memset(ws->grad, 0, sizeof(float) * net->n_params);
 		return;
 	}
-	input = net->n_dnn_inputs > 0 ? ws->input : X;
+	vec = net->has_expansion ? ws->assembled : X;
+	input = net->n_dnn_inputs > 0 ? ws->input : vec;
 
-	/* the linear part: dW_lin = X[:, linear_inputs]^T delta, db = sums */
+	/* the linear part: dW_lin = vec[:, linear_inputs]^T delta, db = sums */
 	if (net->n_linear_inputs > 0)
 	{
 		int			k_out = net->sizes[net->n_layers];
@@ -1139,7 +1729,7 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 		memset(gw, 0, sizeof(float) * ((size_t) net->n_linear_inputs + 1) * k_out);
 		for (i = 0; i < n; i++)
 		{
-			const float *xi = X + (size_t) i * net->n_inputs;
+			const float *xi = vec + (size_t) i * net->input_width;
 			const float *di = ws->delta[net->n_layers] + (size_t) i * k_out;
 
 			for (j = 0; j < k_out; j++)
@@ -1221,6 +1811,13 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 			}
 		}
 	}
+
+	/*
+	 * the embedding tables, from delta[1]; the workspace has delta[0]
+	 * exactly when the network has embedding segments
+	 */
+	if (net->has_expansion && ws->delta[0] != NULL)
+		EmbeddingBackward(net, ws, X, n);
 }
 
 /* ----------------------------------------------------------------
@@ -1254,7 +1851,10 @@ KernelRange(const EstNetwork *net, int k, size_t *start, size_t *count)
 
 /*
  * EstNetworkPenalty returns l1 * sum |w| + l2 * sum w^2 over every kernel
- * (the linear part's included), summed in double.
+ * (the linear part's included), summed in double.  Embedding tables are
+ * not kernels and are not regularised: TensorFlow's embedding_column has
+ * no regularizer, and a penalty would shrink every row of a table at
+ * every step, even the rows of ids that the batch does not hold.
  */
 double
 EstNetworkPenalty(const EstNetwork *net, double l1, double l2)
@@ -1281,7 +1881,8 @@ EstNetworkPenalty(const EstNetwork *net, double l1, double l2)
 
 /*
  * EstNetworkPenaltyGrad adds the penalty's gradient, l1 * sign(w) +
- * 2 * l2 * w (sign(0) = 0), to ws->grad.
+ * 2 * l2 * w (sign(0) = 0), to ws->grad; as the penalty, it leaves the
+ * embedding tables alone.
  */
 void
 EstNetworkPenaltyGrad(const EstNetwork *net, EstWorkspace *ws, double l1,
@@ -1387,24 +1988,29 @@ MaxHidden(const EstNetwork *net)
 
 /*
  * EstNetworkScratchSize returns the floats EstNetworkPredictOne needs:
- * the gathered DNN inputs (with dnn_inputs) and two buffers of the
- * largest hidden layer; at least 1.
+ * the input vector (when some segment is not dense), the gathered DNN
+ * inputs (with dnn_inputs) and two buffers of the largest hidden layer;
+ * at least 1.
  */
 size_t
 EstNetworkScratchSize(const EstNetwork *net)
 {
 	size_t		size = 2 * (size_t) MaxHidden(net);
 
+	if (net->has_expansion)
+		size += (size_t) net->input_width;
 	if (net->n_dnn_inputs > 0)
 		size += (size_t) net->sizes[0];
 	return size > 0 ? size : 1;
 }
 
 /*
- * EstNetworkPredictOne scores one row x for inference.  Hidden layers
- * accumulate in float in scratch, the logits in double in out, each layer
- * walking its kernel row by row; batch_norm uses the moving statistics
- * exactly as EstNetworkForward does.
+ * EstNetworkPredictOne scores one row x for inference.  It assembles the
+ * input vector (when some segment is not dense) at the start of scratch,
+ * as the batched forward does; hidden layers accumulate in float in
+ * scratch, the logits in double in out, each layer walking its kernel
+ * row by row; batch_norm uses the moving statistics exactly as
+ * EstNetworkForward does.
  */
 void
 EstNetworkPredictOne(const EstNetwork *net, const float *x, float *scratch,
@@ -1413,17 +2019,25 @@ EstNetworkPredictOne(const EstNetwork *net, const float *x, float *scratch,
 	int			largest = MaxHidden(net);
 	int			k_out = net->sizes[net->n_layers];
 	float	   *bufs = scratch;
-	const float *in = x;
+	const float *vec = x;
+	const float *in;
 	int			l;
 	int			i;
 	int			j;
 
+	if (net->has_expansion)
+	{
+		AssembleRow(net, x, bufs);
+		vec = bufs;
+		bufs += net->input_width;
+	}
+	in = vec;
 	if (net->n_dnn_inputs > 0)
 	{
 		for (i = 0; i < net->sizes[0]; i++)
-			scratch[i] = x[net->dnn_inputs[i]];
-		in = scratch;
-		bufs = scratch + net->sizes[0];
+			bufs[i] = vec[net->dnn_inputs[i]];
+		in = bufs;
+		bufs += net->sizes[0];
 	}
 
 	for (l = 0; l + 1 < net->n_layers; l++)
@@ -1487,7 +2101,7 @@ EstNetworkPredictOne(const EstNetwork *net, const float *x, float *scratch,
 			out[j] += bl[j];
 		for (i = 0; i < net->n_linear_inputs; i++)
 		{
-			double		xv = x[net->linear_inputs[i]];
+			double		xv = vec[net->linear_inputs[i]];
 			const float *wi = wl + (size_t) i * k_out;
 
 			for (j = 0; j < k_out; j++)

@@ -1135,15 +1135,54 @@ typedef struct GradCase
 	int			training;
 	double		l1;
 	double		l2;
+	int			n_segments;		/* input segments, or 0 */
+	const EstInputSegment *segments;
 } GradCase;
+
+/*
+ * FillIds overwrites the id slots of the n rows of X (the slots of
+ * indicator and embedding segments) with ids drawn uniformly from the
+ * segment's buckets, leaving a quarter of the slots empty (-1).
+ */
+static void
+FillIds(EstRng *rng, float *X, int n, int n_inputs,
+		const EstInputSegment *segments, int n_segments)
+{
+	int			i;
+	int			s;
+	int			k;
+
+	for (i = 0; i < n; i++)
+	{
+		float	   *x = X + (size_t) i * n_inputs;
+
+		for (s = 0; s < n_segments; s++)
+		{
+			const EstInputSegment *seg = &segments[s];
+
+			for (k = 0; k < seg->slots; k++)
+			{
+				if (seg->kind == EST_INPUT_DENSE)
+					continue;
+				if (EstRngUniform(rng) < 0.25)
+					x[k] = -1.0f;
+				else
+					x[k] = (float) EstRngBounded(rng, (uint64_t) seg->buckets);
+			}
+			x += seg->slots;
+		}
+	}
+}
 
 /*
  * RunGradCase builds the case's network with Glorot weights and random
  * biases (and gamma in [0.5, 1.5], beta in [-0.3, 0.3], moving
  * statistics around 0 and 1), random inputs in [-1.5, 1.5], labels and
- * (when weighted) row weights in [0.2, 2], and checks its gradient.  For
- * activations with a kink it tries seeds until every activation input is
- * at least 0.05 from it; with an l1 penalty no kernel weight is near 0.
+ * (when weighted) row weights in [0.2, 2], and checks its gradient.  The
+ * slots of indicator and embedding segments get ids, a quarter of them
+ * empty.  For activations with a kink it tries seeds until every
+ * activation input is at least 0.05 from it; with an l1 penalty no kernel
+ * weight is near 0.
  */
 static void
 RunGradCase(const GradCase *gc)
@@ -1177,6 +1216,8 @@ RunGradCase(const GradCase *gc)
 	spec.dnn_inputs = gc->dnn;
 	spec.n_linear_inputs = gc->n_linear;
 	spec.linear_inputs = gc->linear;
+	spec.n_segments = gc->n_segments;
+	spec.segments = gc->segments;
 
 	memset(&g, 0, sizeof(g));
 	g.X = X;
@@ -1221,6 +1262,8 @@ RunGradCase(const GradCase *gc)
 					net.params[p] = 0.01f;
 		}
 		FillUniform(&rng, X, (size_t) N * gc->n_inputs, -1.5, 1.5);
+		if (gc->n_segments > 0)
+			FillIds(&rng, X, N, gc->n_inputs, gc->segments, gc->n_segments);
 		if (gc->head == EST_HEAD_SOFTMAX)
 			for (i = 0; i < N; i++)
 				y[i] = (float) EstRngBounded(&rng, (uint64_t) gc->n_outputs);
@@ -1689,5 +1732,827 @@ TestGradCheckDetectsErrors(void)
 		free(infer);
 		EstWorkspaceFree(&ws);
 	}
+	EstNetworkFree(&net);
+}
+
+/* ----------------------------------------------------------------
+ * Input segments
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Without segments a network has one dense segment of n_inputs, no
+ * expansion and no buffer for it; a specification naming that one dense
+ * segment (or several dense segments) gives the same network, the same
+ * draws and the same results.
+ */
+void
+TestSegmentsNone(void)
+{
+	static const int hidden[1] = {4};
+	static const EstInputSegment one[1] = {{EST_INPUT_DENSE, 3, 0, 0, 0}};
+	static const EstInputSegment two[2] = {
+		{EST_INPUT_DENSE, 1, 7, 5, EST_COMBINER_SUM},
+		{EST_INPUT_DENSE, 2, 0, 0, 0}
+	};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstNetwork	net2;
+	EstWorkspace ws;
+	EstWorkspace ws2;
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+	float		X[4 * 3];
+	int			variant;
+
+	EstRngSeed(&rng, 8);
+	FillUniform(&rng, X, 12, -1, 1);
+	UnitSpec(&spec, 3, hidden, 1, 2, EST_ACT_TANH, EST_HEAD_SOFTMAX);
+	EstRngSeed(&rng, 2);
+	CHECK(EstNetworkInit(&net, &spec, &rng, err) == EST_OK);
+	CHECK(net.n_segments == 1 && net.segments != NULL);
+	CHECK(net.segments[0].kind == EST_INPUT_DENSE &&
+		  net.segments[0].slots == 3 && net.segments[0].buckets == 0);
+	CHECK(net.input_width == 3 && net.has_expansion == 0);
+	CHECK(net.offset_embed != NULL && net.offset_embed[0] == 0);
+	CHECK(net.n_params == 3 * 4 + 4 + 4 * 2 + 2);
+	CHECK(EstWorkspaceInit(&ws, &net, 4, err) == EST_OK);
+	CHECK(ws.assembled == NULL && ws.delta[0] == NULL);
+	CHECK(EstNetworkScratchSize(&net) == 8);
+	EstNetworkForward(&net, &ws, X, 4);
+
+	for (variant = 0; variant < 2; variant++)
+	{
+		spec.n_segments = variant == 0 ? 1 : 2;
+		spec.segments = variant == 0 ? one : two;
+		EstRngSeed(&rng, 2);
+		CHECKF(EstNetworkInit(&net2, &spec, &rng, err) == EST_OK, "%s", err);
+		CHECK(net2.n_segments == spec.n_segments && net2.has_expansion == 0);
+		CHECK(net2.input_width == 3 && net2.n_params == net.n_params);
+		/* the fields a dense segment does not use are not kept */
+		CHECK(net2.segments[0].buckets == 0 &&
+			  net2.segments[0].dimension == 0 &&
+			  net2.segments[0].combiner == 0);
+		CHECK(memcmp(net.params, net2.params,
+					 sizeof(float) * net.n_params) == 0);
+		CHECK(EstWorkspaceInit(&ws2, &net2, 4, err) == EST_OK);
+		CHECK(ws2.assembled == NULL && ws2.delta[0] == NULL);
+		EstNetworkForward(&net2, &ws2, X, 4);
+		CHECK(memcmp(ws.act[2], ws2.act[2], sizeof(float) * 8) == 0);
+		EstWorkspaceFree(&ws2);
+		EstNetworkFree(&net2);
+		CHECK(net2.segments == NULL && net2.offset_embed == NULL);
+	}
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
+ * A network of segments dense 2, indicator (2 slots, 5 buckets),
+ * embedding (3 slots, 4 buckets, dimension 3) and embedding (1 slot, 6
+ * buckets, dimension 2): 8 inputs, an input vector of 2 + 5 + 3 + 2 =
+ * 12.  Hidden layer 4, 2 outputs, batch_norm, a linear part reading
+ * columns (0, 3, 6) of the input vector:
+ *	 W0 12x4 at 0, b0 at 48, W1 4x2 at 52, b1 at 60, gamma at 62, beta at
+ *	 66, table 4x3 at 70, table 6x2 at 82, linear 3x2 at 94, bias at 100:
+ *	 102 parameters.
+ * Draws: 48 + 8 Glorot, 6 for the linear kernel, then 12 values of
+ * sqrt(3/3) and 12 of sqrt(3/2).
+ */
+void
+TestSegmentsLayout(void)
+{
+	static const int hidden[1] = {4};
+	static const int lin[3] = {0, 3, 6};
+	static const EstInputSegment segs[4] = {
+		{EST_INPUT_DENSE, 2, 0, 0, 0},
+		{EST_INPUT_INDICATOR, 2, 5, 9, EST_COMBINER_SQRTN},
+		{EST_INPUT_EMBEDDING, 3, 4, 3, EST_COMBINER_MEAN},
+		{EST_INPUT_EMBEDDING, 1, 6, 2, EST_COMBINER_SUM}
+	};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+	int			out_of_range = 0;
+	int			k;
+
+	UnitSpec(&spec, 8, hidden, 1, 2, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	spec.n_segments = 4;
+	spec.segments = segs;
+	spec.batch_norm = 1;
+	spec.n_linear_inputs = 3;
+	spec.linear_inputs = lin;
+	CHECK(EstNetworkParamCount(&spec) == 102);
+	EstRngSeed(&rng, 6);
+	CHECKF(EstNetworkInit(&net, &spec, &rng, err) == EST_OK, "%s", err);
+	CHECK(net.n_inputs == 8 && net.input_width == 12 &&
+		  net.has_expansion == 1 && net.sizes[0] == 12);
+	CHECK(net.n_segments == 4);
+	CHECK(net.segments[1].kind == EST_INPUT_INDICATOR &&
+		  net.segments[1].buckets == 5 && net.segments[1].dimension == 0 &&
+		  net.segments[1].combiner == 0);
+	CHECK(net.segments[2].dimension == 3 &&
+		  net.segments[2].combiner == EST_COMBINER_MEAN);
+	CHECK(net.offset_gamma[1] == 62 && net.offset_beta[1] == 66);
+	CHECK(net.offset_embed[2] == 70 && net.offset_embed[3] == 82);
+	CHECK(net.linear_offset == 94 && net.n_params == 102);
+
+	/* tables are drawn after the kernels, with standard deviation 1/sqrt(d) */
+	EstRngSeed(&rng, 6);
+	for (k = 0; k < 48 + 8 + 6; k++)
+		(void) EstRngUniform(&rng);
+	for (k = 0; k < 12; k++)
+	{
+		float		expect = (float) ((2.0 * EstRngUniform(&rng) - 1.0) * 1.0);
+
+		if (net.params[70 + k] != expect)
+			out_of_range++;
+	}
+	for (k = 0; k < 12; k++)
+	{
+		float		expect = (float) ((2.0 * EstRngUniform(&rng) - 1.0) *
+									  sqrt(1.5));
+
+		if (net.params[82 + k] != expect)
+			out_of_range++;
+	}
+	CHECKF(out_of_range == 0, "%d table values differ", out_of_range);
+	CHECK(net.params[94] != 0.0f && net.params[101] == 0.0f);
+
+	/* the workspace has the input vectors and their gradient */
+	CHECK(EstWorkspaceInit(&ws, &net, 3, err) == EST_OK);
+	CHECK(ws.assembled != NULL && ws.delta[0] != NULL);
+	CHECK(EstNetworkScratchSize(&net) == 12 + 2 * 4);
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+	CHECK(net.segments == NULL && net.offset_embed == NULL &&
+		  net.params == NULL);
+
+	/* an indicator alone needs the input vectors but not their gradient */
+	spec.n_segments = 2;
+	spec.n_inputs = 4;
+	spec.n_linear_inputs = 0;
+	CHECK(EstNetworkParamCount(&spec) == 7 * 4 + 4 + 4 * 2 + 2 + 8);
+	CHECKF(EstNetworkInit(&net, &spec, NULL, err) == EST_OK, "%s", err);
+	CHECK(net.input_width == 7 && net.has_expansion == 1);
+	CHECK(EstWorkspaceInit(&ws, &net, 3, err) == EST_OK);
+	CHECK(ws.assembled != NULL && ws.delta[0] == NULL);
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
+ * Segment limits and consistency: every bad specification is refused
+ * before anything is allocated, a limit with EST_ELIMIT and both
+ * figures, EstNetworkParamCount gives 0 for each.
+ */
+void
+TestSegmentsLimits(void)
+{
+	static EstInputSegment many[EST_MAX_SEGMENTS + 1];
+	EstInputSegment segs[3];
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	char		err[EST_ERRMSG_LEN];
+	int			idx[2] = {0, 1};
+	long		allocs_before;
+	int			i;
+
+	for (i = 0; i < EST_MAX_SEGMENTS + 1; i++)
+	{
+		many[i].kind = EST_INPUT_DENSE;
+		many[i].slots = 1;
+	}
+
+	/*
+	 * RESET_SEGMENTS makes segs dense 2, embedding (3 slots, 4 buckets,
+	 * dimension 2) and indicator (1 slot, 3 buckets): 6 inputs, an input
+	 * vector of 7.  EXPECT checks that the specification is refused with
+	 * status, allocating nothing.
+	 */
+#define RESET_SEGMENTS() \
+	do { \
+		memset(segs, 0, sizeof(segs)); \
+		segs[0].kind = EST_INPUT_DENSE; \
+		segs[0].slots = 2; \
+		segs[1].kind = EST_INPUT_EMBEDDING; \
+		segs[1].slots = 3; \
+		segs[1].buckets = 4; \
+		segs[1].dimension = 2; \
+		segs[1].combiner = EST_COMBINER_MEAN; \
+		segs[2].kind = EST_INPUT_INDICATOR; \
+		segs[2].slots = 1; \
+		segs[2].buckets = 3; \
+		UnitSpec(&spec, 6, NULL, 0, 1, EST_ACT_RELU, EST_HEAD_SIGMOID); \
+		spec.n_segments = 3; \
+		spec.segments = segs; \
+	} while (0)
+#define EXPECT(status) \
+	do { \
+		CHECKF(EstNetworkInit(&net, &spec, NULL, err) == (status), \
+			   "expected %d: %s", (int) (status), err); \
+		CHECK(EstNetworkParamCount(&spec) == 0); \
+		CHECK(net.params == NULL && net.segments == NULL); \
+	} while (0)
+
+	allocs_before = unit_total_allocs;
+	RESET_SEGMENTS();
+	/* 7 + 1 + table 8 */
+	CHECK(EstNetworkParamCount(&spec) == 16);
+
+	/* the number of segments */
+	spec.n_segments = -1;
+	EXPECT(EST_EINVAL);
+	spec.n_segments = 3;
+	spec.segments = NULL;
+	EXPECT(EST_EINVAL);
+	UnitSpec(&spec, EST_MAX_SEGMENTS + 1, NULL, 0, 1, EST_ACT_RELU,
+			 EST_HEAD_SIGMOID);
+	spec.n_segments = EST_MAX_SEGMENTS + 1;
+	spec.segments = many;
+	EXPECT(EST_ELIMIT);
+	CHECK(strstr(err, "4097") != NULL && strstr(err, "4096") != NULL);
+
+	/* kinds, slots, buckets, dimensions, combiners */
+	RESET_SEGMENTS();
+	segs[1].kind = (EstInputKind) 0;
+	EXPECT(EST_EINVAL);
+	segs[1].kind = (EstInputKind) 4;
+	EXPECT(EST_EINVAL);
+	RESET_SEGMENTS();
+	segs[0].slots = 0;
+	EXPECT(EST_EINVAL);
+	segs[0].slots = -3;
+	EXPECT(EST_EINVAL);
+	segs[0].slots = EST_MAX_UNITS + 1;
+	EXPECT(EST_ELIMIT);
+	CHECK(strstr(err, "65537") != NULL && strstr(err, "65536") != NULL);
+	RESET_SEGMENTS();
+	segs[1].slots = EST_MAX_MULTI + 1;
+	EXPECT(EST_ELIMIT);
+	CHECK(strstr(err, "1025") != NULL && strstr(err, "1024") != NULL);
+	segs[1].slots = 0;
+	EXPECT(EST_EINVAL);
+	RESET_SEGMENTS();
+	segs[2].slots = EST_MAX_MULTI + 1;
+	EXPECT(EST_ELIMIT);
+	RESET_SEGMENTS();
+	segs[1].buckets = 0;
+	EXPECT(EST_EINVAL);
+	segs[1].buckets = EST_MAX_BUCKETS + 1;
+	EXPECT(EST_ELIMIT);
+	CHECK(strstr(err, "16777217") != NULL && strstr(err, "16777216") != NULL);
+	RESET_SEGMENTS();
+	segs[2].buckets = 0;
+	EXPECT(EST_EINVAL);
+	segs[2].buckets = EST_MAX_BUCKETS + 1;
+	EXPECT(EST_ELIMIT);
+	RESET_SEGMENTS();
+	segs[1].dimension = 0;
+	EXPECT(EST_EINVAL);
+	segs[1].dimension = EST_MAX_EMBEDDING + 1;
+	EXPECT(EST_ELIMIT);
+	CHECK(strstr(err, "1025") != NULL && strstr(err, "1024") != NULL);
+	RESET_SEGMENTS();
+	segs[1].combiner = (EstCombiner) 0;
+	EXPECT(EST_EINVAL);
+	segs[1].combiner = (EstCombiner) 4;
+	EXPECT(EST_EINVAL);
+
+	/* the slots must add up to n_inputs */
+	RESET_SEGMENTS();
+	spec.n_inputs = 5;
+	EXPECT(EST_EINVAL);
+	CHECK(strstr(err, "6") != NULL && strstr(err, "5") != NULL);
+	spec.n_inputs = 7;
+	EXPECT(EST_EINVAL);
+
+	/* 65532 + 3 + 1 inputs, but an input vector of 65532 + 2 + 3 */
+	RESET_SEGMENTS();
+	segs[0].slots = 65532;
+	spec.n_inputs = 65536;
+	EXPECT(EST_ELIMIT);
+	CHECKF(strcmp(err, "input vector has 65537 values, the limit is 65536") == 0,
+		   "message: %s", err);
+	/* an indicator of 65536 buckets: 2 + 2 + 65536 */
+	RESET_SEGMENTS();
+	segs[2].buckets = 65536;
+	EXPECT(EST_ELIMIT);
+	CHECK(strstr(err, "65540") != NULL);
+
+	/*
+	 * tables count in the parameters: 2^24 x 16, and W0 (65536 x 1) and
+	 * b0 for an input vector of 2 + 16 + 65518
+	 */
+	RESET_SEGMENTS();
+	segs[1].buckets = EST_MAX_BUCKETS;
+	segs[1].dimension = 16;
+	segs[2].buckets = 65536 - 18;
+	EXPECT(EST_ELIMIT);
+	CHECKF(strcmp(err, "network needs 268500993 parameters, the limit is 268435456") == 0,
+		   "message: %s", err);
+
+	/* indexes run over the input vector, not X */
+	RESET_SEGMENTS();
+	spec.n_dnn_inputs = 2;
+	spec.dnn_inputs = idx;
+	idx[0] = 6;
+	idx[1] = 7;
+	EXPECT(EST_EINVAL);
+	spec.n_dnn_inputs = 0;
+	spec.n_linear_inputs = 2;
+	spec.linear_inputs = idx;
+	EXPECT(EST_EINVAL);
+
+	/* the linear part cannot read an embedding */
+	idx[0] = 0;
+	idx[1] = 3;
+	EXPECT(EST_EINVAL);
+	CHECKF(strstr(err, "embedding segment 1") != NULL, "message: %s", err);
+	idx[1] = 2;
+	EXPECT(EST_EINVAL);
+	CHECK(unit_total_allocs == allocs_before);
+
+	/* but the DNN can, and the linear part reads the indicator */
+	idx[1] = 6;
+	CHECK(EstNetworkParamCount(&spec) == 16 + 3);
+	CHECKF(EstNetworkInit(&net, &spec, NULL, err) == EST_OK, "%s", err);
+	EstNetworkFree(&net);
+	/* the fields a kind does not use are not checked */
+	segs[0].buckets = -5;
+	segs[0].combiner = (EstCombiner) 99;
+	segs[2].dimension = -1;
+	segs[2].combiner = (EstCombiner) 0;
+	CHECKF(EstNetworkInit(&net, &spec, NULL, err) == EST_OK, "%s", err);
+	EstNetworkFree(&net);
+	/* exactly the largest number of segments */
+	UnitSpec(&spec, EST_MAX_SEGMENTS, NULL, 0, 1, EST_ACT_RELU,
+			 EST_HEAD_SIGMOID);
+	spec.n_segments = EST_MAX_SEGMENTS;
+	spec.segments = many;
+	CHECKF(EstNetworkInit(&net, &spec, NULL, err) == EST_OK, "%s", err);
+	CHECK(net.n_segments == EST_MAX_SEGMENTS && net.has_expansion == 0);
+	EstNetworkFree(&net);
+#undef RESET_SEGMENTS
+#undef EXPECT
+}
+
+/*
+ * A linear model reading dense 1, indicator (2 slots, 3 buckets) and a
+ * mean embedding (3 slots, 4 buckets, dimension 2) whose table rows are
+ * (1, 2), (3, 4), (5, 6), (7, 8): an input vector of 6.  W0 = (1, 10,
+ * 100, 1000, 0.5, -2), b0 = 0.25, and a linear part reading the
+ * indicator's columns (1, 2, 3) with kernel (0.125, -1, 3), bias 0.5:
+ *	 x = (2.5, 2, 2, 1, 3, -1): v = (2.5, 0, 0, 2, (3+7)/2, (4+8)/2);
+ *	   DNN 2.5 + 2000 + 2.5 - 12 + 0.25 = 1993.25, linear 6 + 0.5:
+ *	   1999.75;
+ *	 x = (-1, -1, 0, 0, 2, -1): v = (-1, 1, 0, 0, 3, 4); DNN -1 + 10 +
+ *	   1.5 - 8 + 0.25 = 2.75, linear 0.125 + 0.5: 3.375;
+ *	 x = (0, 3, 7, -1, -1, -1): ids 3 and 7 are past the buckets, no id
+ *	   at all: v = 0, logit 0.25 + 0.5 = 0.75.
+ * With the sum combiner row 0 gives (10, 12): 1983.75 + 6.5; with sqrtn
+ * (10, 12) / sqrt 2.  The gradient of the first row against the label
+ * logit - 0.5 is 1 for the logit, so the input vector's embedding
+ * columns get (0.5, -2), and table rows 1 and 3 each half of it (mean
+ * of two ids); the linear kernel gets the indicator counts (0, 0, 2).
+ */
+void
+TestSegmentsByHand(void)
+{
+	static const int lin[3] = {1, 2, 3};
+	static const EstInputSegment segs[3] = {
+		{EST_INPUT_DENSE, 1, 0, 0, 0},
+		{EST_INPUT_INDICATOR, 2, 3, 0, 0},
+		{EST_INPUT_EMBEDDING, 3, 4, 2, EST_COMBINER_MEAN}
+	};
+	static const float W[7] = {1, 10, 100, 1000, 0.5f, -2, 0.25f};
+	static const float X[18] = {
+		2.5f, 2, 2, 1, 3, -1,
+		-1, -1, 0, 0, 2, -1,
+		0, 3, 7, -1, -1, -1
+	};
+	static const float V[18] = {
+		2.5f, 0, 0, 2, 5, 6,
+		-1, 1, 0, 0, 3, 4,
+		0, 0, 0, 0, 0, 0
+	};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	char		err[EST_ERRMSG_LEN];
+	float		scratch[6];
+	float		y[1];
+	double		out;
+	double		r2 = sqrt(2.0);
+	int			i;
+	int			k;
+
+	UnitSpec(&spec, 6, NULL, 0, 1, EST_ACT_RELU, EST_HEAD_SQUARED);
+	spec.n_segments = 3;
+	spec.segments = segs;
+	spec.n_linear_inputs = 3;
+	spec.linear_inputs = lin;
+	CHECKF(EstNetworkInit(&net, &spec, NULL, err) == EST_OK, "%s", err);
+	CHECK(net.n_params == 7 + 8 + 4 && net.offset_embed[2] == 7 &&
+		  net.linear_offset == 15);
+	CHECK(EstNetworkScratchSize(&net) == 6);
+	memcpy(net.params, W, sizeof(W));
+	for (k = 0; k < 8; k++)
+		net.params[7 + k] = (float) (k + 1);
+	net.params[15] = 0.125f;
+	net.params[16] = -1;
+	net.params[17] = 3;
+	net.params[18] = 0.5f;
+	CHECK(EstWorkspaceInit(&ws, &net, 3, err) == EST_OK);
+	EstNetworkForward(&net, &ws, X, 3);
+	CHECK(memcmp(ws.assembled, V, sizeof(V)) == 0);
+	CHECKF(ws.act[1][0] == 1999.75f, "%g", ws.act[1][0]);
+	CHECKF(ws.act[1][1] == 3.375f, "%g", ws.act[1][1]);
+	CHECKF(ws.act[1][2] == 0.75f, "%g", ws.act[1][2]);
+	for (i = 0; i < 3; i++)
+	{
+		EstNetworkPredictOne(&net, X + 6 * i, scratch, &out);
+		CHECKF(out == ws.act[1][i], "row %d: %g", i, out);
+	}
+
+	/* the table gradient of the first row */
+	y[0] = 1999.75f - 0.5f;
+	EstNetworkForward(&net, &ws, X, 1);
+	(void) EstHeadLoss(&net, &ws, y, NULL, 1, 1);
+	CHECK(ws.delta[1][0] == 1.0f);
+	EstNetworkBackward(&net, &ws, X, 1);
+	CHECK(ws.grad[7] == 0.0f && ws.grad[8] == 0.0f);
+	CHECK(ws.grad[9] == 0.25f && ws.grad[10] == -1.0f);
+	CHECK(ws.grad[11] == 0.0f && ws.grad[12] == 0.0f);
+	CHECK(ws.grad[13] == 0.25f && ws.grad[14] == -1.0f);
+	CHECK(ws.grad[15] == 0.0f && ws.grad[16] == 0.0f &&
+		  ws.grad[17] == 2.0f && ws.grad[18] == 1.0f);
+	CHECK(ws.grad[3] == 2.0f && ws.grad[4] == 5.0f && ws.grad[6] == 1.0f);
+	/* an id held twice counts twice: ids (1, 1, 3) */
+	{
+		float		X2[6] = {0, -1, -1, 1, 1, 3};
+
+		EstNetworkForward(&net, &ws, X2, 1);
+		CHECK(fabsf(ws.assembled[4] - 13.0f / 3) < 1e-6f &&
+			  fabsf(ws.assembled[5] - 16.0f / 3) < 1e-6f);
+		y[0] = ws.act[1][0] - 0.5f;
+		(void) EstHeadLoss(&net, &ws, y, NULL, 1, 1);
+		EstNetworkBackward(&net, &ws, X2, 1);
+		CHECK(fabsf(ws.grad[9] - 2 * 0.5f / 3) < 1e-6f &&
+			  fabsf(ws.grad[10] + 2 * 2.0f / 3) < 1e-6f);
+		CHECK(fabsf(ws.grad[13] - 0.5f / 3) < 1e-6f);
+	}
+	/* the next backward starts its table gradient from zero */
+	EstNetworkForward(&net, &ws, X + 12, 1);
+	(void) EstHeadLoss(&net, &ws, y, NULL, 1, 1);
+	EstNetworkBackward(&net, &ws, X + 12, 1);
+	for (k = 7; k < 15; k++)
+		CHECK(ws.grad[k] == 0.0f);
+
+	/* the other combiners */
+	net.segments[2].combiner = EST_COMBINER_SUM;
+	EstNetworkForward(&net, &ws, X, 1);
+	CHECKF(ws.act[1][0] == 1983.75f + 6.5f, "%g", ws.act[1][0]);
+	net.segments[2].combiner = EST_COMBINER_SQRTN;
+	EstNetworkForward(&net, &ws, X, 1);
+	CHECKF(fabs(ws.act[1][0] - (2.5 + 2000 + (5 - 24) / r2 + 0.25 + 6.5)) < 1e-3,
+		   "%g", ws.act[1][0]);
+	EstNetworkPredictOne(&net, X, scratch, &out);
+	CHECK(fabs(out - ws.act[1][0]) < 1e-3);
+
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
+ * Slots that do not hold an id in [0, buckets) -- NaN, infinities, ids
+ * past the last bucket, negative ones, fractions -- count as empty, in the
+ * forward, the backward and EstNetworkPredictOne, exactly as -1 does.
+ */
+void
+TestSegmentsBadIds(void)
+{
+	static const int hidden[1] = {3};
+	static const EstInputSegment segs[3] = {
+		{EST_INPUT_INDICATOR, 3, 4, 0, 0},
+		{EST_INPUT_EMBEDDING, 3, 4, 2, EST_COMBINER_SQRTN},
+		{EST_INPUT_DENSE, 1, 0, 0, 0}
+	};
+	const float bad[] = {
+		NAN, INFINITY, -INFINITY, 4.0f, 5.0f, 1e30f, -2.0f, 0.5f,
+		1e9f, 16777216.0f, -0.5f
+	};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+	float		Xgood[2 * 7] = {
+		1, -1, -1, 2, -1, -1, 0.5f,
+		-1, -1, -1, -1, -1, -1, 0.5f
+	};
+	float		Xbad[2 * 7];
+	float		y[2] = {1, 0};
+	float	   *grad_good;
+	float		act_good[2 * 3];
+	float	   *scratch;
+	double		out_good[3];
+	double		out_bad[3];
+	size_t		b;
+
+	UnitSpec(&spec, 7, hidden, 1, 3, EST_ACT_TANH, EST_HEAD_SOFTMAX);
+	spec.n_segments = 3;
+	spec.segments = segs;
+	EstRngSeed(&rng, 12);
+	CHECKF(EstNetworkInit(&net, &spec, &rng, err) == EST_OK, "%s", err);
+	CHECK(EstWorkspaceInit(&ws, &net, 2, err) == EST_OK);
+	grad_good = malloc(sizeof(float) * net.n_params);
+	scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
+	EstNetworkForward(&net, &ws, Xgood, 2);
+	memcpy(act_good, ws.act[2], sizeof(act_good));
+	(void) EstHeadLoss(&net, &ws, y, NULL, 2, 1);
+	EstNetworkBackward(&net, &ws, Xgood, 2);
+	memcpy(grad_good, ws.grad, sizeof(float) * net.n_params);
+	EstNetworkPredictOne(&net, Xgood, scratch, out_good);
+
+	for (b = 0; b < sizeof(bad) / sizeof(bad[0]); b++)
+	{
+		int			same;
+
+		memcpy(Xbad, Xgood, sizeof(Xbad));
+		Xbad[1] = bad[b];
+		Xbad[2] = bad[b];
+		Xbad[4] = bad[b];
+		Xbad[5] = bad[b];
+		Xbad[7] = bad[b];
+		Xbad[10] = bad[b];
+		EstNetworkForward(&net, &ws, Xbad, 2);
+		same = memcmp(act_good, ws.act[2], sizeof(act_good)) == 0;
+		(void) EstHeadLoss(&net, &ws, y, NULL, 2, 1);
+		EstNetworkBackward(&net, &ws, Xbad, 2);
+		same = same && memcmp(grad_good, ws.grad,
+							  sizeof(float) * net.n_params) == 0;
+		EstNetworkPredictOne(&net, Xbad, scratch, out_bad);
+		same = same && memcmp(out_good, out_bad, sizeof(out_good)) == 0;
+		CHECKF(same, "id %g is not treated as empty", bad[b]);
+	}
+	/* ids (1, -0, -1): -0 is id 0 */
+	Xgood[1] = -0.0f;
+	EstNetworkForward(&net, &ws, Xgood, 1);
+	CHECK(ws.assembled[0] == 1.0f && ws.assembled[1] == 1.0f &&
+		  ws.assembled[2] == 0.0f && ws.assembled[3] == 0.0f);
+	free(grad_good);
+	free(scratch);
+	EstWorkspaceFree(&ws);
+	EstNetworkFree(&net);
+}
+
+/*
+ * With segments, the batched forward (and EstHeadProbabilities) agrees
+ * with EstNetworkPredictOne, for every head, with and without batch_norm,
+ * dnn_inputs and a linear part; the scratch is exactly
+ * EstNetworkScratchSize floats.
+ */
+void
+TestSegmentsMatchPredictOne(void)
+{
+	static const EstInputSegment segs[4] = {
+		{EST_INPUT_EMBEDDING, 2, 6, 3, EST_COMBINER_SQRTN},
+		{EST_INPUT_DENSE, 2, 0, 0, 0},
+		{EST_INPUT_INDICATOR, 3, 4, 0, 0},
+		{EST_INPUT_EMBEDDING, 1, 3, 2, EST_COMBINER_MEAN}
+	};
+	/* input vector: embedding 0..2, dense 3..4, indicator 5..8, emb 9..10 */
+	static const int dnn[6] = {10, 0, 1, 3, 9, 2};
+	static const int lin[3] = {8, 3, 5};
+	int			hidden[2] = {6, 5};
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+	float		X[10 * 8];
+	double		probs[10 * 3];
+	double		out[3];
+	int			head;
+	int			variant;
+
+	EstRngSeed(&rng, 31);
+	FillUniform(&rng, X, 80, -2, 2);
+	FillIds(&rng, X, 10, 8, segs, 4);
+	for (variant = 0; variant < 8; variant++)
+	{
+		for (head = EST_HEAD_SOFTMAX; head <= EST_HEAD_SIGMOID; head++)
+		{
+			EstNetworkSpec spec;
+			EstNetwork	net;
+			EstWorkspace ws;
+			float	   *scratch;
+			size_t		scratch_size;
+			int			k = head == EST_HEAD_SIGMOID ? 1 : 3;
+			double		worst = 0.0;
+			size_t		p;
+			int			i;
+			int			j;
+
+			/* 1: batch_norm, 2: dnn subset and linear part, 4: no hidden */
+			UnitSpec(&spec, 8, hidden, (variant & 4) ? 0 : 2, k,
+					 EST_ACT_ELU, (EstHead) head);
+			spec.n_segments = 4;
+			spec.segments = segs;
+			spec.batch_norm = variant & 1;
+			spec.dropout = 0.2;
+			if (variant & 2)
+			{
+				spec.n_dnn_inputs = 6;
+				spec.dnn_inputs = dnn;
+				spec.n_linear_inputs = 3;
+				spec.linear_inputs = lin;
+			}
+			CHECKF(EstNetworkInit(&net, &spec, &rng, err) == EST_OK, "%s", err);
+			for (p = 0; p < net.n_params; p++)
+				if (net.params[p] == 0.0f || net.params[p] == 1.0f)
+					net.params[p] = (float) (0.5 + EstRngUniform(&rng)) *
+						(net.params[p] == 0.0f ? 0.5f : 1.0f);
+			for (p = 0; p < net.n_stats; p++)
+				net.stats[p] = (float) (0.2 + EstRngUniform(&rng));
+			CHECK(EstWorkspaceInit(&ws, &net, 10, err) == EST_OK);
+			EstNetworkForward(&net, &ws, X, 10);
+			EstHeadProbabilities(&net, &ws, 10, probs);
+			scratch_size = EstNetworkScratchSize(&net);
+			CHECK(scratch_size == (size_t) (11 + ((variant & 2) ? 6 : 0) +
+										  ((variant & 4) ? 0 : 12)));
+			scratch = malloc(sizeof(float) * scratch_size);
+			for (i = 0; i < 10; i++)
+			{
+				EstNetworkPredictOne(&net, X + 8 * i, scratch, out);
+				for (j = 0; j < k; j++)
+				{
+					double		d = fabs(out[j] - probs[i * k + j]);
+
+					if (head == EST_HEAD_SQUARED)
+						d /= 1.0 + fabs(out[j]);
+					if (!(d <= worst))
+						worst = d;
+				}
+			}
+			CHECKF(worst < 1e-5, "variant %d head %d: difference %g",
+				   variant, head, worst);
+			free(scratch);
+			EstWorkspaceFree(&ws);
+			EstNetworkFree(&net);
+		}
+	}
+}
+
+/*
+ * Gradient checks with indicator and embedding segments, each combiner,
+ * multi-valued slots with empty ones.
+ */
+void
+TestGradSegments(void)
+{
+	static const EstInputSegment mean[3] = {
+		{EST_INPUT_INDICATOR, 2, 3, 0, 0},
+		{EST_INPUT_DENSE, 2, 0, 0, 0},
+		{EST_INPUT_EMBEDDING, 3, 4, 3, EST_COMBINER_MEAN}
+	};
+	static const EstInputSegment sum[2] = {
+		{EST_INPUT_EMBEDDING, 3, 4, 2, EST_COMBINER_SUM},
+		{EST_INPUT_DENSE, 1, 0, 0, 0}
+	};
+	static const EstInputSegment sqrtn[3] = {
+		{EST_INPUT_DENSE, 1, 0, 0, 0},
+		{EST_INPUT_EMBEDDING, 4, 3, 3, EST_COMBINER_SQRTN},
+		{EST_INPUT_INDICATOR, 1, 2, 0, 0}
+	};
+	int			hidden[2] = {5, 4};
+	GradCase	gc;
+
+	GradCaseInit(&gc, 7, hidden, 2, 3, EST_ACT_TANH, EST_HEAD_SOFTMAX, 1);
+	gc.n_segments = 3;
+	gc.segments = mean;
+	RunGradCase(&gc);
+
+	GradCaseInit(&gc, 4, hidden, 1, 2, EST_ACT_SIGMOID, EST_HEAD_SQUARED, 0);
+	gc.n_segments = 2;
+	gc.segments = sum;
+	RunGradCase(&gc);
+
+	GradCaseInit(&gc, 6, hidden, 2, 1, EST_ACT_ELU, EST_HEAD_SIGMOID, 1);
+	gc.n_segments = 3;
+	gc.segments = sqrtn;
+	RunGradCase(&gc);
+
+	/* no hidden layer: the tables get the logits' gradient directly */
+	GradCaseInit(&gc, 6, NULL, 0, 3, EST_ACT_RELU, EST_HEAD_SOFTMAX, 1);
+	gc.n_segments = 3;
+	gc.segments = sqrtn;
+	RunGradCase(&gc);
+}
+
+/*
+ * Segments with dnn_inputs (embedding columns out of order, one read
+ * twice, a run across two adjacent tables) and a linear part reading an
+ * indicator and a dense column, with batch_norm in training forwards,
+ * dropout, and penalties that leave the tables alone.
+ */
+void
+TestGradSegmentsWideAndDeep(void)
+{
+	static const EstInputSegment segs[4] = {
+		{EST_INPUT_INDICATOR, 2, 3, 0, 0},
+		{EST_INPUT_EMBEDDING, 2, 4, 3, EST_COMBINER_MEAN},
+		{EST_INPUT_EMBEDDING, 3, 3, 2, EST_COMBINER_SQRTN},
+		{EST_INPUT_DENSE, 2, 0, 0, 0}
+	};
+	/*
+	 * input vector: indicator 0..2, embedding 3..5, embedding 6..7, dense
+	 * 8..9
+	 */
+	static const int dnn[8] = {9, 4, 5, 6, 7, 3, 5, 8};
+	static const int lin[3] = {0, 2, 9};
+	int			hidden[2] = {5, 4};
+	GradCase	gc;
+
+	GradCaseInit(&gc, 9, hidden, 2, 3, EST_ACT_TANH, EST_HEAD_SOFTMAX, 1);
+	gc.n_segments = 4;
+	gc.segments = segs;
+	gc.n_dnn = 8;
+	gc.dnn = dnn;
+	gc.n_linear = 3;
+	gc.linear = lin;
+	gc.batch_norm = 1;
+	gc.training = 1;
+	RunGradCase(&gc);
+
+	GradCaseInit(&gc, 9, hidden, 1, 2, EST_ACT_GELU, EST_HEAD_SQUARED, 0);
+	gc.n_segments = 4;
+	gc.segments = segs;
+	gc.n_dnn = 8;
+	gc.dnn = dnn;
+	gc.n_linear = 3;
+	gc.linear = lin;
+	gc.batch_norm = 1;
+	gc.dropout = 0.2;
+	gc.training = 1;
+	RunGradCase(&gc);
+
+	/* the whole input vector, with penalties */
+	GradCaseInit(&gc, 9, hidden, 2, 2, EST_ACT_SIGMOID, EST_HEAD_SOFTMAX, 0);
+	gc.n_segments = 4;
+	gc.segments = segs;
+	gc.n_linear = 3;
+	gc.linear = lin;
+	gc.l1 = 0.05;
+	gc.l2 = 0.3;
+	RunGradCase(&gc);
+}
+
+/*
+ * Penalties leave embedding tables alone: the penalty does not change
+ * with their values, and the penalty's gradient does not touch them.
+ */
+void
+TestSegmentsPenalty(void)
+{
+	static const EstInputSegment segs[2] = {
+		{EST_INPUT_DENSE, 2, 0, 0, 0},
+		{EST_INPUT_EMBEDDING, 1, 5, 4, EST_COMBINER_SUM}
+	};
+	static const int lin[1] = {1};
+	int			hidden[1] = {3};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	EstWorkspace ws;
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+	size_t		table = 0;
+	size_t		p;
+	double		before;
+	int			untouched = 1;
+
+	UnitSpec(&spec, 3, hidden, 1, 2, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	spec.n_segments = 2;
+	spec.segments = segs;
+	spec.n_linear_inputs = 1;
+	spec.linear_inputs = lin;
+	EstRngSeed(&rng, 3);
+	CHECKF(EstNetworkInit(&net, &spec, &rng, err) == EST_OK, "%s", err);
+	table = net.offset_embed[1];
+	CHECK(table == 6 * 3 + 3 + 3 * 2 + 2 && net.linear_offset == table + 20);
+	before = EstNetworkPenalty(&net, 0.1, 0.2);
+	CHECK(before > 0.0);
+	for (p = table; p < table + 20; p++)
+		net.params[p] = 50.0f;
+	CHECK(EstNetworkPenalty(&net, 0.1, 0.2) == before);
+	CHECK(EstWorkspaceInit(&ws, &net, 1, err) == EST_OK);
+	memset(ws.grad, 0, sizeof(float) * net.n_params);
+	EstNetworkPenaltyGrad(&net, &ws, 0.1, 0.2);
+	for (p = table; p < table + 20; p++)
+		if (ws.grad[p] != 0.0f)
+			untouched = 0;
+	CHECK(untouched);
+	CHECK(ws.grad[0] != 0.0f && ws.grad[net.linear_offset] != 0.0f);
+	EstWorkspaceFree(&ws);
 	EstNetworkFree(&net);
 }

@@ -90,6 +90,15 @@ extern void TestGradPenalty(void);
 extern void TestPenaltyByHand(void);
 extern void TestClipByGlobalNorm(void);
 extern void TestGradCheckDetectsErrors(void);
+extern void TestSegmentsNone(void);
+extern void TestSegmentsLayout(void);
+extern void TestSegmentsLimits(void);
+extern void TestSegmentsByHand(void);
+extern void TestSegmentsBadIds(void);
+extern void TestSegmentsMatchPredictOne(void);
+extern void TestGradSegments(void);
+extern void TestGradSegmentsWideAndDeep(void);
+extern void TestSegmentsPenalty(void);
 
 extern void TestOptimizerDefaults(void);
 extern void TestOptimizerCheck(void);
