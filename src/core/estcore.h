@@ -228,7 +228,7 @@ typedef struct EstNetwork
 	EstActivation activation;	/* of the hidden layers */
 	EstHead		head;
 	EstReduction reduction;
-	int			n_dnn_inputs;	/* 0: the DNN reads X as it is */
+	int			n_dnn_inputs;	/* 0: the DNN reads the input vector as it is */
 	int		   *dnn_inputs;
 	int			n_linear_inputs;	/* 0: no linear part */
 	int		   *linear_inputs;
