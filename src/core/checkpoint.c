@@ -343,64 +343,66 @@ EffectiveSegments(const EstNetwork *net, EstInputSegment *one, int *n)
 }
 
 /*
- * CheckSegments checks n segments as a checkpoint stores them (fields
- * that a kind does not use are 0) against n_inputs and computes their
- * layout.  Returns EST_ECORRUPT or EST_ELIMIT with a message.
+ * AddSegment checks segment i as a checkpoint stores it (fields that its
+ * kind does not use are 0) and adds it to the layout and the slots.
  */
 static EstStatus
-CheckSegments(const EstInputSegment *segs, int n, uint32_t n_inputs,
-			  SegmentLayout *layout, char *errmsg)
+AddSegment(const EstInputSegment *sg, int i, SegmentLayout *layout,
+		   uint64_t *slots, char *errmsg)
 {
-	uint64_t	slots = 0;
-	int			i;
+	uint32_t	kind = (uint32_t) sg->kind;
+	int			ids = kind != EST_INPUT_DENSE;
 
-	memset(layout, 0, sizeof(*layout));
-	for (i = 0; i < n; i++)
+	if (kind < EST_INPUT_DENSE || kind > EST_INPUT_EMBEDDING)
 	{
-		const EstInputSegment *sg = &segs[i];
-		uint32_t	kind = (uint32_t) sg->kind;
-		int			ids = kind != EST_INPUT_DENSE;
-
-		if (kind < EST_INPUT_DENSE || kind > EST_INPUT_EMBEDDING)
-		{
-			EstSetError(errmsg, "input segment %d has an unrecognized kind: %lu",
-						i, (unsigned long) kind);
-			return EST_ECORRUPT;
-		}
-		if (sg->slots < 1 || (!ids && sg->buckets != 0) ||
-			(kind != EST_INPUT_EMBEDDING &&
-			 (sg->dimension != 0 || sg->combiner != 0)) ||
-			(ids && sg->buckets < 1) ||
-			(kind == EST_INPUT_EMBEDDING &&
-			 (sg->dimension < 1 || sg->combiner < EST_COMBINER_SUM ||
-			  sg->combiner > EST_COMBINER_SQRTN)))
-		{
-			EstSetError(errmsg, "input segment %d is inconsistent", i);
-			return EST_ECORRUPT;
-		}
-		if (sg->slots > (ids ? EST_MAX_MULTI : EST_MAX_UNITS) ||
-			sg->buckets > EST_MAX_BUCKETS ||
-			sg->dimension > EST_MAX_EMBEDDING)
-		{
-			EstSetError(errmsg, "input segment %d has %d slots, %d buckets and %d dimensions, the limits are %d, %d and %d",
-						i, sg->slots, sg->buckets, sg->dimension,
-						ids ? EST_MAX_MULTI : EST_MAX_UNITS, EST_MAX_BUCKETS,
-						EST_MAX_EMBEDDING);
-			return EST_ELIMIT;
-		}
-		slots += (uint64_t) sg->slots;
-		if (kind == EST_INPUT_DENSE)
-			layout->input_width += (uint64_t) sg->slots;
-		else if (kind == EST_INPUT_INDICATOR)
-			layout->input_width += (uint64_t) sg->buckets;
-		else
-		{
-			layout->input_width += (uint64_t) sg->dimension;
-			layout->table_params += (uint64_t) sg->buckets *
-				(uint64_t) sg->dimension;
-			layout->has_embedding = 1;
-		}
+		EstSetError(errmsg, "input segment %d has an unrecognized kind: %lu",
+					i, (unsigned long) kind);
+		return EST_ECORRUPT;
 	}
+	if (sg->slots < 1 || (!ids && sg->buckets != 0) ||
+		(kind != EST_INPUT_EMBEDDING &&
+		 (sg->dimension != 0 || sg->combiner != 0)) ||
+		(ids && sg->buckets < 1) ||
+		(kind == EST_INPUT_EMBEDDING &&
+		 (sg->dimension < 1 || sg->combiner < EST_COMBINER_SUM ||
+		  sg->combiner > EST_COMBINER_SQRTN)))
+	{
+		EstSetError(errmsg, "input segment %d is inconsistent", i);
+		return EST_ECORRUPT;
+	}
+	if (sg->slots > (ids ? EST_MAX_MULTI : EST_MAX_UNITS) ||
+		sg->buckets > EST_MAX_BUCKETS ||
+		sg->dimension > EST_MAX_EMBEDDING)
+	{
+		EstSetError(errmsg, "input segment %d has %d slots, %d buckets and %d dimensions, the limits are %d, %d and %d",
+					i, sg->slots, sg->buckets, sg->dimension,
+					ids ? EST_MAX_MULTI : EST_MAX_UNITS, EST_MAX_BUCKETS,
+					EST_MAX_EMBEDDING);
+		return EST_ELIMIT;
+	}
+	*slots += (uint64_t) sg->slots;
+	if (kind == EST_INPUT_DENSE)
+		layout->input_width += (uint64_t) sg->slots;
+	else if (kind == EST_INPUT_INDICATOR)
+		layout->input_width += (uint64_t) sg->buckets;
+	else
+	{
+		layout->input_width += (uint64_t) sg->dimension;
+		layout->table_params += (uint64_t) sg->buckets *
+			(uint64_t) sg->dimension;
+		layout->has_embedding = 1;
+	}
+	return EST_OK;
+}
+
+/*
+ * FinishSegments checks that the segments' slots are the network's inputs
+ * and that the input vector is not too wide.
+ */
+static EstStatus
+FinishSegments(const SegmentLayout *layout, uint64_t slots,
+			   uint32_t n_inputs, char *errmsg)
+{
 	if (slots != (uint64_t) n_inputs)
 	{
 		EstSetError(errmsg, "input segments have %llu slots, the network %lu inputs",
@@ -417,6 +419,27 @@ CheckSegments(const EstInputSegment *segs, int n, uint32_t n_inputs,
 	return EST_OK;
 }
 
+/*
+ * CheckSegments checks n segments against n_inputs and computes their
+ * layout.  Returns EST_ECORRUPT or EST_ELIMIT with a message.
+ */
+static EstStatus
+CheckSegments(const EstInputSegment *segs, int n, uint32_t n_inputs,
+			  SegmentLayout *layout, char *errmsg)
+{
+	uint64_t	slots = 0;
+	EstStatus	status;
+	int			i;
+
+	memset(layout, 0, sizeof(*layout));
+	for (i = 0; i < n; i++)
+	{
+		status = AddSegment(&segs[i], i, layout, &slots, errmsg);
+		if (status != EST_OK)
+			return status;
+	}
+	return FinishSegments(layout, slots, n_inputs, errmsg);
+}
 /*
  * ReadsEmbedding says whether one of the n indexes into the input vector
  * falls in an embedding segment's part of it, which only the DNN may
@@ -1408,16 +1431,43 @@ TakeIndexes(Cursor *c, const char *what, uint32_t n_inputs, int *count,
 }
 
 /*
- * TakeSegments reads the input segments of a version 2 NETW payload into
- * a new array (which the caller frees), checking the count against the
- * limit and the bytes that remain before allocating.
+ * ReadSegment reads a stored segment; a field above INT32_MAX is out of
+ * every range, and becomes INT32_MAX.
+ */
+static void
+ReadSegment(const uint8_t *p, EstInputSegment *sg)
+{
+	uint32_t	v[5];
+	int			k;
+
+	for (k = 0; k < 5; k++)
+	{
+		v[k] = GetU32(p + 4 * k);
+		if (v[k] > (uint32_t) INT32_MAX)
+			v[k] = (uint32_t) INT32_MAX;
+	}
+	sg->kind = (EstInputKind) v[0];
+	sg->slots = (int) v[1];
+	sg->buckets = (int) v[2];
+	sg->dimension = (int) v[3];
+	sg->combiner = (EstCombiner) v[4];
+}
+
+/*
+ * SkimSegments checks the input segments of a version 2 NETW payload
+ * where they are, without allocating, computes their layout and leaves
+ * *at pointing at them for CopySegments.
  */
 static EstStatus
-TakeSegments(Cursor *c, EstInputSegment **segs, int *n_segs, char *errmsg)
+SkimSegments(Cursor *c, uint32_t n_inputs, const uint8_t **at, int *n_segs,
+			 SegmentLayout *layout, char *errmsg)
 {
+	uint64_t	slots = 0;
 	uint32_t	n;
 	uint32_t	i;
+	EstStatus	status;
 
+	memset(layout, 0, sizeof(*layout));
 	if (!TakeU32(c, &n))
 	{
 		EstSetError(errmsg, "network section ends before its input segments");
@@ -1440,31 +1490,38 @@ TakeSegments(Cursor *c, EstInputSegment **segs, int *n_segs, char *errmsg)
 					(unsigned long) n);
 		return EST_ECORRUPT;
 	}
+	*at = c->p;
+	for (i = 0; i < n; i++)
+	{
+		EstInputSegment sg;
+
+		ReadSegment(c->p, &sg);
+		c->p += SEGMENT_LEN;
+		c->left -= SEGMENT_LEN;
+		status = AddSegment(&sg, (int) i, layout, &slots, errmsg);
+		if (status != EST_OK)
+			return status;
+	}
+	*n_segs = (int) n;
+	return FinishSegments(layout, slots, n_inputs, errmsg);
+}
+
+/*
+ * CopySegments reads the n checked segments at p into a new array.
+ */
+static EstStatus
+CopySegments(const uint8_t *p, int n, EstInputSegment **segs, char *errmsg)
+{
+	int			i;
+
 	*segs = EstAllocZero((size_t) n, sizeof(EstInputSegment));
 	if (*segs == NULL)
 	{
-		EstSetError(errmsg, "could not allocate %lu input segments",
-					(unsigned long) n);
+		EstSetError(errmsg, "could not allocate %d input segments", n);
 		return EST_ENOMEM;
 	}
 	for (i = 0; i < n; i++)
-	{
-		uint32_t	v[5];
-		int			k;
-
-		for (k = 0; k < 5; k++)
-		{
-			(void) TakeU32(c, &v[k]);
-			if (v[k] > (uint32_t) INT32_MAX)
-				v[k] = (uint32_t) INT32_MAX;	/* out of every range */
-		}
-		(*segs)[i].kind = (EstInputKind) v[0];
-		(*segs)[i].slots = (int) v[1];
-		(*segs)[i].buckets = (int) v[2];
-		(*segs)[i].dimension = (int) v[3];
-		(*segs)[i].combiner = (EstCombiner) v[4];
-	}
-	*n_segs = (int) n;
+		ReadSegment(p + SEGMENT_LEN * (size_t) i, &(*segs)[i]);
 	return EST_OK;
 }
 
@@ -1481,6 +1538,7 @@ DecodeNetworkBody(Cursor *c, uint32_t version, EstCheckpoint *ckpt,
 {
 	SegmentLayout layout;
 	EstInputSegment one;
+	const uint8_t *segments_at = NULL;
 	uint32_t	n_inputs;
 	uint32_t	n_layers;
 	uint32_t	activation;
@@ -1552,11 +1610,8 @@ DecodeNetworkBody(Cursor *c, uint32_t version, EstCheckpoint *ckpt,
 	}
 	if (version >= 2)
 	{
-		status = TakeSegments(c, segments, n_segments, errmsg);
-		if (status != EST_OK)
-			return status;
-		status = CheckSegments(*segments, *n_segments, n_inputs, &layout,
-							   errmsg);
+		status = SkimSegments(c, n_inputs, &segments_at, n_segments,
+							  &layout, errmsg);
 		if (status != EST_OK)
 			return status;
 	}
@@ -1615,12 +1670,6 @@ DecodeNetworkBody(Cursor *c, uint32_t version, EstCheckpoint *ckpt,
 						 &n_linear, linear_inputs, errmsg);
 	if (status != EST_OK)
 		return status;
-	if (*segments != NULL &&
-		ReadsEmbedding(*segments, *n_segments, *linear_inputs, n_linear))
-	{
-		EstSetError(errmsg, "network linear part reads an embedding");
-		return EST_ECORRUPT;
-	}
 
 	if (!TakeU32(c, &batch_norm) || !TakeF64(c, &momentum) ||
 		!TakeF64(c, &epsilon) || !TakeF64(c, &dropout))
@@ -1679,6 +1728,18 @@ DecodeNetworkBody(Cursor *c, uint32_t version, EstCheckpoint *ckpt,
 					(unsigned long long) c->left,
 					(unsigned long long) (4 * n_params + 8 + 4 * n_stats));
 		return EST_ECORRUPT;
+	}
+
+	if (segments_at != NULL)
+	{
+		status = CopySegments(segments_at, *n_segments, segments, errmsg);
+		if (status != EST_OK)
+			return status;
+		if (ReadsEmbedding(*segments, *n_segments, *linear_inputs, n_linear))
+		{
+			EstSetError(errmsg, "network linear part reads an embedding");
+			return EST_ECORRUPT;
+		}
 	}
 
 	memset(&spec, 0, sizeof(spec));

@@ -772,9 +772,12 @@ CheckColumn(const EstTransform *tf, int c, char *errmsg)
 		return EST_EINVAL;
 	}
 	name = col->name;
-	status = CheckString(name, name, "name", 1, errmsg);
-	if (status != EST_OK)
-		return status;
+	if (strlen(name) > EST_MAX_VOCAB_BYTES)
+	{
+		EstSetError(errmsg, "feature column %d has a name of %zu bytes, the limit is %d",
+					c + 1, strlen(name), EST_MAX_VOCAB_BYTES);
+		return EST_ELIMIT;
+	}
 	for (k = 0; k < c; k++)
 	{
 		if (strcmp(tf->columns[k].name, name) == 0)
