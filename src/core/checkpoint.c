@@ -1773,6 +1773,14 @@ DecodeNetworkBody(Cursor *c, uint32_t version, EstCheckpoint *ckpt,
 					(unsigned long long) counts.n_params, net->n_params);
 		return EST_ECORRUPT;
 	}
+	if (net->n_segments == 0 && *segments != NULL &&
+		(*n_segments > 1 || (*segments)[0].kind != EST_INPUT_DENSE))
+	{
+		/* it would be written back as one dense segment */
+		EstSetError(errmsg, "network has %d input segments, but this build supports one dense segment",
+					*n_segments);
+		return EST_ECORRUPT;
+	}
 	/* 0 means the default to EstNetworkInit, but not here */
 	net->bn_momentum = momentum;
 	net->bn_epsilon = epsilon;
@@ -2075,6 +2083,18 @@ AsInt(uint32_t v)
 	return v > (uint32_t) INT32_MAX ? INT32_MAX : (int) v;
 }
 
+/* Whether one of the fields u[from .. to] does not fit an int. */
+static int
+AnyAboveInt(const uint32_t *u, int from, int to)
+{
+	int			i;
+
+	for (i = from; i <= to; i++)
+		if (u[i] > (uint32_t) INT32_MAX)
+			return 1;
+	return 0;
+}
+
 /*
  * DecodeColumn reads column col_no (counted from 1 in messages) of the
  * FCOL section into col, which starts zeroed; whatever it allocates
@@ -2139,6 +2159,12 @@ DecodeColumn(Cursor *c, int col_no, EstFeatureColumn *col,
 		!TakeF64(c, &default_value) || !TakeU32(c, &u[5]) ||
 		!TakeU32(c, &u[6]) || !TakeU32(c, &u[7]))
 		goto truncated;
+	if (AnyAboveInt(u, 2, 6))
+	{
+		EstSetError(errmsg, "feature column \"%s\" has a field out of range",
+					col->name);
+		return EST_ECORRUPT;
+	}
 	if (numeric && u[2] > EST_MAX_UNITS)
 	{
 		EstSetError(errmsg, "feature column \"%s\" has shape %lu, the limit is %d",
@@ -2193,6 +2219,12 @@ DecodeColumn(Cursor *c, int col_no, EstFeatureColumn *col,
 	for (i = 8; i <= 14; i++)
 		if (!TakeU32(c, &u[i]))
 			goto truncated;
+	if (AnyAboveInt(u, 8, 14))
+	{
+		EstSetError(errmsg, "feature column \"%s\" has a field out of range",
+					col->name);
+		return EST_ECORRUPT;
+	}
 	learned = vocabulary && u[8] == 1;
 	if (u[8] > 1 || (!vocabulary && (u[8] | u[9] | u[14]) != 0) ||
 		(!learned && (u[10] | u[11] | u[12] | u[13]) != 0))
@@ -2253,6 +2285,8 @@ DecodeColumn(Cursor *c, int col_no, EstFeatureColumn *col,
 	if (!TakeU64(c, &w[0]) || !TakeU64(c, &w[1]) || !TakeU32(c, &u[15]) ||
 		!TakeU32(c, &u[16]) || !TakeU32(c, &u[17]))
 		goto truncated;
+	if (AnyAboveInt(u, 15, 17))
+		goto unused;
 	col->num_buckets = (int64_t) w[0];
 	col->default_id = (int64_t) w[1];
 	if (col->kind != EST_FC_IDENTITY && col->kind != EST_FC_HASH &&

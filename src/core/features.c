@@ -566,6 +566,13 @@ CheckVocabulary(const EstTransform *tf, EstFeatureColumn *col,
 						name, col->hash_above, EST_MAX_VOCABULARY);
 			return col->hash_above < 0 ? EST_EINVAL : EST_ELIMIT;
 		}
+		if (col->hash_above == 0 &&
+			(col->auto_buckets != 0 || col->auto_dimension != 0))
+		{
+			EstSetError(errmsg, "feature column \"%s\" sets how to hash, but never switches to hashing",
+						name);
+			return EST_EINVAL;
+		}
 		if (col->hash_above > 0)
 		{
 			if (col->auto_buckets < 1 || col->auto_buckets > EST_MAX_BUCKETS)

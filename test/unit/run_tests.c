@@ -195,6 +195,8 @@ static const UnitTest tests[] = {
 	{"checkpoint: limits checked before allocating", TestCheckpointLimits},
 	{"checkpoint: section structure", TestCheckpointSections},
 	{"checkpoint: encoder rejects invalid input", TestCheckpointEncodeRejects},
+	{"checkpoint: a version 1 checkpoint decodes to a legacy transform", TestCheckpointVersion1},
+	{"checkpoint: feature columns of every kind", TestCheckpointTransforms},
 };
 
 int

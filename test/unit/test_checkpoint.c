@@ -1661,3 +1661,445 @@ TestCheckpointEncodeRejects(void)
 	EstFree(buf);
 	EstCheckpointFree(&c);
 }
+
+/* ----------------------------------------------------------------
+ * Feature columns and version 1
+ * ----------------------------------------------------------------
+ */
+
+/* A growing buffer for checkpoints written by hand. */
+typedef struct Bytes
+{
+	uint8_t		data[1024];
+	size_t		len;
+} Bytes;
+
+static void
+B32(Bytes *b, uint32_t v)
+{
+	PutLE32(b->data + b->len, v);
+	b->len += 4;
+}
+
+static void
+B64(Bytes *b, uint64_t v)
+{
+	PutLE64(b->data + b->len, v);
+	b->len += 8;
+}
+
+static void
+BF32(Bytes *b, float f)
+{
+	PutF32At(b->data + b->len, f);
+	b->len += 4;
+}
+
+static void
+BF64(Bytes *b, double d)
+{
+	PutF64At(b->data + b->len, d);
+	b->len += 8;
+}
+
+static void
+BTag(Bytes *b, const char *tag, uint64_t payload_len)
+{
+	memcpy(b->data + b->len, tag, 4);
+	b->len += 4;
+	B64(b, payload_len);
+}
+
+/*
+ * SegmentsSupported says whether EstNetworkInit honours input segments
+ * (network.c of the input segments' branch); tests of categorical columns
+ * in checkpoints need it and are skipped without.
+ */
+static int
+SegmentsSupported(void)
+{
+	EstInputSegment seg = {EST_INPUT_INDICATOR, 1, 3, 0, 0};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	char		err[EST_ERRMSG_LEN];
+	int			ok;
+
+	UnitSpec(&spec, 1, NULL, 0, 2, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	spec.n_segments = 1;
+	spec.segments = &seg;
+	memset(&net, 0, sizeof(net));
+	ok = EstNetworkInit(&net, &spec, NULL, err) == EST_OK &&
+		net.n_segments == 1 && net.input_width == 3 && net.sizes[0] == 3;
+	EstNetworkFree(&net);
+	return ok;
+}
+
+/*
+ * WriteVersion1 writes by hand, in the layout of estimator 0.1.0, a
+ * checkpoint of a linear softmax model of 2 inputs and 2 outputs with an
+ * sgd optimizer, a FEAT section (shift 1.5 and -2, scale 2 and 0.5), a
+ * global step 7 and no epoch.  extra_fcol adds an FCOL section, which
+ * version 1 does not have.
+ */
+static void
+WriteVersion1(Bytes *b, int extra_fcol)
+{
+	static const float w[6] = {0.5f, -1.0f, 0.25f, 2.0f, 0.125f, -0.0f};
+	EstOptimizer opt;
+	int			i;
+
+	EstOptimizerDefaults(&opt, EST_OPT_SGD);
+	b->len = 0;
+	memcpy(b->data, "ESTCKPT", 8);
+	b->len = 8;
+	B32(b, 1);
+	B64(b, 0);					/* total, below */
+	B32(b, extra_fcol ? 5 : 4);
+
+	BTag(b, "NETW", 20 + 8 + 4 + 4 + 4 + 24 + 8 + 24 + 8);
+	B32(b, 2);					/* n_inputs */
+	B32(b, 1);					/* n_layers */
+	B32(b, EST_ACT_RELU);
+	B32(b, EST_HEAD_SOFTMAX);
+	B32(b, EST_REDUCE_SUM_OVER_BATCH_SIZE);
+	B32(b, 2);					/* sizes */
+	B32(b, 2);
+	B32(b, 0);					/* no DNN subset */
+	B32(b, 0);					/* no linear part */
+	B32(b, 0);					/* batch_norm */
+	BF64(b, 0.99);
+	BF64(b, 0.001);
+	BF64(b, 0.0);
+	B64(b, 6);
+	for (i = 0; i < 6; i++)
+		BF32(b, w[i]);
+	B64(b, 0);					/* n_stats */
+
+	BTag(b, "OPTM", 128);
+	B32(b, EST_OPT_SGD);
+	B32(b, 0);
+	BF64(b, opt.learning_rate);
+	BF64(b, opt.beta1);
+	BF64(b, opt.beta2);
+	BF64(b, opt.epsilon);
+	BF64(b, opt.initial_accumulator);
+	BF64(b, opt.momentum);
+	B32(b, 0);
+	BF64(b, opt.rho);
+	B32(b, 0);
+	BF64(b, opt.lr_power);
+	BF64(b, opt.l1);
+	BF64(b, opt.l2);
+	BF64(b, opt.l2_shrinkage);
+	BF64(b, opt.beta);
+	B64(b, 5);					/* iterations */
+	B64(b, 6);					/* n */
+
+	BTag(b, "FEAT", 4 + 32);
+	B32(b, 2);
+	BF64(b, 1.5);
+	BF64(b, -2.0);
+	BF64(b, 2.0);
+	BF64(b, 0.5);
+
+	if (extra_fcol)
+	{
+		BTag(b, "FCOL", 4);
+		B32(b, 2);
+	}
+
+	BTag(b, "STEP", 88);
+	B64(b, 7);
+	for (i = 0; i < 4; i++)
+		B64(b, UINT64_C(0x0123456789ABCDEF) + (uint64_t) i);
+	for (i = 0; i < 6; i++)
+		B64(b, 0);				/* no epoch */
+	PutLE64(b->data + 12, b->len + 4);
+	PutLE32(b->data + b->len, EstCrc32c(0, b->data, b->len));
+	b->len += 4;
+}
+
+/*
+ * A checkpoint of estimator 0.1.0 (format 1) decodes: its FEAT section
+ * becomes a legacy transform that normalises as the feature state did,
+ * and it encodes again as format 2, which decodes to the same.
+ */
+void
+TestCheckpointVersion1(void)
+{
+	Bytes		b;
+	EstCheckpoint c;
+	EstCheckpoint d;
+	EstFeatureColumn *col;
+	char		err[EST_ERRMSG_LEN];
+	uint8_t    *v2;
+	uint8_t    *again;
+	size_t		v2_len;
+	size_t		again_len;
+	float		x[2] = {3.5f, -1.0f};
+
+	WriteVersion1(&b, 0);
+	CHECKF(Decode(b.data, b.len, &c, err) == EST_OK, "%s", err);
+	if (c.net.params == NULL)
+		return;
+	CHECK(c.net.n_inputs == 2 && c.net.n_params == 6);
+	CHECK(c.net.params[3] == 2.0f && c.opt.iterations == 5);
+	CHECK(c.global_step == 7 && c.epoch.n_rows == 0);
+	CHECK(c.transform.legacy && c.transform.fitted);
+	CHECK(c.transform.n_columns == 1 && c.transform.n_inputs == 2);
+	col = &c.transform.columns[0];
+	CHECK(col->kind == EST_FC_NUMERIC && col->shape == 2 &&
+		  col->normalizer == EST_NORM_ZSCORE);
+	CHECK(strcmp(col->name, "") == 0 && col->n_keys == 1 &&
+		  strcmp(col->keys[0], "") == 0);
+	CHECK(col->shift[0] == 1.5 && col->shift[1] == -2.0);
+	CHECK(col->scale[0] == 2.0 && col->scale[1] == 0.5);
+	CHECK(col->mean[1] == -2.0 && col->stddev[1] == 0.5);
+	CHECK(col->min[0] == 0.0 && col->max[0] == 0.0);
+	EstTransformApply(&c.transform, x, 1);
+	CHECK(x[0] == 1.0f && x[1] == 2.0f);
+
+	/* written again, as format 2 */
+	v2 = Encode(&c, &v2_len);
+	CHECK(v2 != NULL && GetLE64(v2 + 12) == v2_len && v2[8] == 2);
+	CHECKF(Decode(v2, v2_len, &d, err) == EST_OK, "%s", err);
+	if (d.net.params != NULL)
+	{
+		CHECK(CheckpointsEqual(&c, &d));
+		again = Encode(&d, &again_len);
+		CHECK(again_len == v2_len && memcmp(again, v2, v2_len) == 0);
+		EstFree(again);
+		EstCheckpointFree(&d);
+	}
+	EstFree(v2);
+	EstCheckpointFree(&c);
+
+	/* FCOL in version 1, FEAT in version 2 */
+	WriteVersion1(&b, 1);
+	CHECK(Decode(b.data, b.len, NULL, err) == EST_ECORRUPT);
+	CHECKF(strstr(err, "\"FCOL\" is not part of format version 1") != NULL,
+		   "message: %s", err);
+	{
+		Parsed		p;
+		const Section *order[6];
+		Section		feat;
+		uint8_t    *bad;
+		size_t		bad_len;
+		int			i;
+
+		MakePlain(&c, EST_OPT_SGD);
+		v2 = Encode(&c, &v2_len);
+		Parse(v2, v2_len, &p);
+		memcpy(feat.tag, "FEAT", 4);
+		feat.payload = b.data;	/* any bytes: refused before reading */
+		feat.len = 36;
+		feat.declared = 36;
+		for (i = 0; i < p.n; i++)
+			order[i] = &p.sec[i];
+		order[p.n] = &feat;
+		bad = Assemble(order, p.n + 1, (uint32_t) p.n + 1, &bad_len);
+		CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+		CHECKF(strstr(err, "\"FEAT\" is not part of format version 2") != NULL,
+			   "message: %s", err);
+		free(bad);
+		/* and no FCOL at all */
+		for (i = 0; i < p.n; i++)
+			if (memcmp(p.sec[i].tag, "FCOL", 4) == 0)
+				order[i] = &feat;
+		bad = Assemble(order, p.n, (uint32_t) p.n, &bad_len);
+		CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+		free(bad);
+		FreeParsed(&p);
+		EstFree(v2);
+		EstCheckpointFree(&c);
+	}
+
+	/* a version 1 scale that is not positive */
+	WriteVersion1(&b, 0);
+	CHECK(memcmp(b.data + 24 + 12 + 104 + 12 + 128, "FEAT", 4) == 0);
+	PutF64At(b.data + 24 + 12 + 104 + 12 + 128 + 12 + 4 + 16, -2.0);
+	Recrc(b.data, b.len);
+	CHECK(Decode(b.data, b.len, NULL, err) == EST_ECORRUPT);
+	CHECKF(strstr(err, "feature state of value 0") != NULL, "message: %s",
+		   err);
+}
+
+/*
+ * ReplaceTransform gives c the transform tf (of as many inputs).
+ */
+static void
+ReplaceTransform(EstCheckpoint *c, EstTransform *tf)
+{
+	EstTransformFree(&c->transform);
+	c->transform = *tf;
+	memset(tf, 0, sizeof(*tf));
+}
+
+/*
+ * Transforms in checkpoints: several numeric columns of every normalizer
+ * and NULL policy (one dense input vector, which every network supports),
+ * and, where EstNetworkInit honours input segments, a transform of every
+ * kind with its network, and damage to its FCOL section.
+ */
+void
+TestCheckpointTransforms(void)
+{
+	EstCheckpoint c;
+	EstTransform tf;
+	EstFeatureColumn *col;
+	char		err[EST_ERRMSG_LEN];
+	float		X[4 * 3] = {1, 2, 3, NAN, 5, 6, 7, NAN, 9, 10, 11, NAN};
+
+	/* numeric columns: zscore, minmax with default, none */
+	MakePlain(&c, EST_OPT_ADAM);
+	UnitColumns(&tf, 3);
+	UnitColumn(&tf, 0, EST_FC_NUMERIC, "a");
+	col = UnitColumn(&tf, 1, EST_FC_NUMERIC, "b");
+	col->normalizer = EST_NORM_MINMAX;
+	col->null_policy = EST_NULL_DEFAULT;
+	col->default_value = -0.5;
+	col = UnitColumn(&tf, 2, EST_FC_NUMERIC, "c");
+	col->normalizer = EST_NORM_NONE;
+	col->null_policy = EST_NULL_ERROR;
+	CHECK(EstTransformInit(&tf, err) == EST_OK);
+	CHECK(EstTransformFit(&tf, X, 3, 4, err) == EST_OK);
+	ReplaceTransform(&c, &tf);
+	RoundTrip(&c, "three numeric columns");
+	/* a transform that is not the network's */
+	c.transform.columns[2].shape = 2;
+	c.transform.n_inputs = 4;
+	{
+		uint8_t    *buf = NULL;
+		size_t		len = 0;
+
+		CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
+		CHECK(buf == NULL);
+	}
+	c.transform.columns[2].shape = 1;
+	c.transform.n_inputs = 3;
+	EstCheckpointFree(&c);
+
+	if (!SegmentsSupported())
+	{
+		printf("    skipped: categorical columns in checkpoints need network.c with input segments\n");
+		return;
+	}
+
+	/* every kind, with a network of its segments */
+	{
+		static const int hidden[1] = {4};
+		static const int lin[2] = {0, 6};
+		EstInputSegment segs[9];
+		EstNetworkSpec spec;
+		EstCheckpoint d;
+		uint8_t    *buf;
+		size_t		len;
+		Parsed		p;
+		Section    *fcol;
+		Section    *netw;
+
+		memset(&c, 0, sizeof(c));
+		EstRngSeed(&c.rng, 3);
+		UnitTransformEveryKind(&c.transform, NULL);
+		EstTransformSegments(&c.transform, segs);
+		UnitSpec(&spec, c.transform.n_inputs, hidden, 1, 2, EST_ACT_RELU,
+				 EST_HEAD_SOFTMAX);
+		spec.n_segments = c.transform.n_columns;
+		spec.segments = segs;
+		spec.n_linear_inputs = 2;
+		spec.linear_inputs = lin;
+		CHECKF(EstNetworkInit(&c.net, &spec, &c.rng, err) == EST_OK, "%s",
+			   err);
+		EstOptimizerDefaults(&c.opt, EST_OPT_ADAGRAD);
+		CHECK(EstOptimizerInit(&c.opt, c.net.linear_offset, err) == EST_OK);
+		EstOptimizerDefaults(&c.opt_linear, EST_OPT_FTRL);
+		CHECK(EstOptimizerInit(&c.opt_linear,
+							   c.net.n_params - c.net.linear_offset,
+							   err) == EST_OK);
+		c.global_step = 9;
+		RoundTrip(&c, "every kind");
+
+		buf = Encode(&c, &len);
+		Parse(buf, len, &p);
+		fcol = FindSection(&p, "FCOL");
+		netw = FindSection(&p, "NETW");
+		ExpectAssembled(&p, EST_OK, "every kind, reassembled");
+		/* the kind of "color" (column 4): its fields, in FCOL */
+		{
+			uint8_t    *at = NULL;
+			size_t		i;
+
+			for (i = 0; i + 9 <= fcol->len; i++)
+				if (memcmp(fcol->payload + i, "\005\0\0\0color", 9) == 0)
+					at = fcol->payload + i - 4;
+			CHECK(at != NULL);
+			if (at != NULL)
+			{
+				PutLE32(at, EST_FC_HASH);
+				ExpectAssembled(&p, EST_ECORRUPT, "vocabulary as hash");
+				PutLE32(at, EST_FC_VOCABULARY);
+			}
+			/* the learned counts of "city": 3, 3, made 3, 4 */
+			at = NULL;
+			for (i = 0; i + 16 <= fcol->len; i++)
+				if (GetLE64(fcol->payload + i) == 3 &&
+					GetLE64(fcol->payload + i + 8) == 3)
+					at = fcol->payload + i + 8;
+			CHECK(at != NULL);
+			if (at != NULL)
+			{
+				PutLE64(at, 4);
+				ExpectAssembled(&p, EST_ECORRUPT, "counts not in order");
+				PutLE64(at, 3);
+			}
+			/* the second boundary of "price", made the first */
+			at = NULL;
+			for (i = 0; i + 16 <= fcol->len; i++)
+			{
+				double		b0;
+				double		b1;
+				uint64_t	u0 = GetLE64(fcol->payload + i);
+				uint64_t	u1 = GetLE64(fcol->payload + i + 8);
+
+				memcpy(&b0, &u0, 8);
+				memcpy(&b1, &u1, 8);
+				if (b0 == 10.0 && b1 == 20.0)
+					at = fcol->payload + i + 8;
+			}
+			CHECK(at != NULL);
+			if (at != NULL)
+			{
+				PutF64At(at, 10.0);
+				ExpectAssembled(&p, EST_ECORRUPT, "boundaries not increasing");
+				PutF64At(at, 20.0);
+			}
+		}
+		/* the network's segments against the columns': the combiner of
+		 * segment 2 (price, sum) */
+		PutLE32(netw->payload + 24 + 2 * 20 + 16, EST_COMBINER_MEAN);
+		ExpectAssembled(&p, EST_ECORRUPT, "segment not the column's");
+		PutLE32(netw->payload + 24 + 2 * 20 + 16, EST_COMBINER_SUM);
+		ExpectAssembled(&p, EST_OK, "every kind, restored");
+
+		/* the decoded transform encodes new rows as the original */
+		CHECK(Decode(buf, len, &d, err) == EST_OK);
+		if (d.net.params != NULL)
+		{
+			float		v1;
+			float		v2;
+
+			CHECK(EstTransformString(&c.transform, 4, "rome", 4, &v1, err) ==
+				  EST_OK);
+			CHECK(EstTransformString(&d.transform, 4, "rome", 4, &v2, err) ==
+				  EST_OK);
+			CHECK(v1 == 1.0f && v2 == 1.0f);
+			CHECK(EstTransformString(&d.transform, 3, "teal", 4, &v2, err) ==
+				  EST_OK);
+			CHECK(v2 == (float) (3 + EstHashString("teal", 4) % 2));
+			EstCheckpointFree(&d);
+		}
+		FreeParsed(&p);
+		EstFree(buf);
+		EstCheckpointFree(&c);
+	}
+}

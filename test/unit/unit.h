@@ -142,5 +142,7 @@ extern void TestCheckpointNewerVersion(void);
 extern void TestCheckpointLimits(void);
 extern void TestCheckpointSections(void);
 extern void TestCheckpointEncodeRejects(void);
+extern void TestCheckpointVersion1(void);
+extern void TestCheckpointTransforms(void);
 
 #endif							/* UNIT_H */
