@@ -5,14 +5,48 @@
  *
  * Format (little-endian on every machine, see estcore.h): magic, format
  * version, total length and section count, then the sections NETW
- * (specification, float32 weights in row-major order and batch
- * normalisation statistics), OPTM (the optimizer of the DNN part: every
- * hyperparameter and the slots), OPTL (the same for the linear part,
- * present exactly when the network has one), FEAT (feature transform)
+ * (specification with its input segments, float32 weights in row-major
+ * order and batch normalisation statistics), OPTM (the optimizer of the
+ * DNN part: every hyperparameter and the slots), OPTL (the same for the
+ * linear part, present exactly when the network has one), FCOL (the
+ * feature columns), LABL (the standardisation of a regressor's targets)
  * and STEP (global step, random state and epoch position), each as tag,
  * payload length and payload, then a CRC-32C of all preceding bytes.
  * Every value is written and read byte by byte, so neither alignment nor
- * host byte order matters.
+ * host byte order matters.  The encoder writes version 2 only.
+ *
+ * FCOL (version 2).  A string is its length (u32, at most
+ * EST_MAX_VOCAB_BYTES) and its bytes, without NUL and without a zero byte
+ * inside.  Fields that a column's kind does not use are written as 0 and
+ * must be 0, so that every transform has exactly one encoding:
+ *	 n_inputs u32, fitted u32 (1), legacy u32 (0 or 1), n_columns u32
+ *	 (1 .. EST_MAX_SEGMENTS), then for each column:
+ *	   kind u32, name string, n_keys u32, n_keys key strings,
+ *	   shape u32, normalizer u32, null_policy u32, default_value f64
+ *		   (numeric),
+ *	   multi u32, max_values u32 (categorical; max_values when multi),
+ *	   n_boundaries u32, n_boundaries x f64 (bucketized),
+ *	   learned u32, num_oov u32 (vocabulary),
+ *	   max_size u32, hash_above u32, auto_buckets u32, auto_dimension u32
+ *		   (learned vocabulary),
+ *	   vocab_size u32, vocab_size entry strings (vocabulary),
+ *	   vocab_size counts x i64 (learned vocabulary only),
+ *	   num_buckets i64 (identity, hash, crossed), default_id i64 (identity),
+ *	   representation u32, dimension u32, combiner u32 (embedding),
+ *	   offset u32, slots u32, buckets i64,
+ *	   null_count i64, value_count i64,
+ *	   n_stats u32 (numeric: shape, else 0), then mean, stddev, min, max,
+ *		   shift and scale, n_stats x f64 each.
+ * The decoder rebuilds the transform with EstTransformInit (which checks
+ * every declaration and indexes the vocabularies) and then requires the
+ * stored offsets, slots, buckets and n_inputs to be the ones it computes,
+ * the columns' segments to be the network's (adjacent dense segments
+ * being one), every statistic to be finite (standard deviation not
+ * negative, min <= max, scale positive) and the counts not negative, the
+ * vocabulary counts most frequent first.  A version 1 checkpoint has no
+ * segments in NETW and a FEAT section instead of FCOL (n_inputs u32,
+ * shift and scale n x f64); it decodes to a legacy transform: one
+ * numeric z-score column of all inputs.
  *
  * The decoder treats its input as hostile: checkpoints are bytea values
  * that a user can replace.  It checks the magic, the version, the total
@@ -45,6 +79,12 @@
 
 #define OPTM_FIXED_LEN		128 /* everything before the slots */
 #define FEAT_FIXED_LEN		4	/* n_inputs */
+#define FCOL_FIXED_LEN		16	/* n_inputs, fitted, legacy, n_columns */
+#define SEGMENT_LEN			20	/* kind, slots, buckets, dimension,
+								 * combiner */
+/* the smallest column: one key, every count 0 */
+#define FCOL_MIN_COLUMN_LEN (4 + 4 + 4 + 4 + 12 + 8 + 8 + 4 + 8 + 16 + 4 + \
+							 16 + 12 + 16 + 16 + 4)
 #define STEP_LEN			88	/* global_step, 2 x 4 words of rng state,
 								 * epoch position and rows */
 
@@ -56,11 +96,12 @@ enum
 	SEC_FEAT,
 	SEC_STEP,
 	SEC_LABL,
+	SEC_FCOL,
 	N_SECTIONS
 };
 
 static const char *const section_tags[N_SECTIONS] = {
-	"NETW", "OPTM", "OPTL", "FEAT", "STEP", "LABL"
+	"NETW", "OPTM", "OPTL", "FEAT", "STEP", "LABL", "FCOL"
 };
 
 /* CRC-32C table for the reflected polynomial 0x82F63B78. */
@@ -244,12 +285,13 @@ typedef struct NetCounts
 
 /*
  * ShapeCounts computes the parameter and statistics counts of the shape
- * in 64 bits; the sizes must already be within the limits, so nothing
- * can overflow.
+ * in 64 bits, with table_params weights of embedding tables between the
+ * DNN and the linear part; the sizes must already be within the limits,
+ * so nothing can overflow.
  */
 static NetCounts
 ShapeCounts(const int *sizes, int n_layers, int batch_norm,
-			int n_linear_inputs)
+			int n_linear_inputs, uint64_t table_params)
 {
 	NetCounts	c;
 	uint64_t	hidden_units = 0;
@@ -262,12 +304,220 @@ ShapeCounts(const int *sizes, int n_layers, int batch_norm,
 	for (l = 1; l < n_layers; l++)
 		hidden_units += (uint64_t) sizes[l];
 	c.n_stats = batch_norm ? 2 * hidden_units : 0;
-	c.n_params += c.n_stats;
+	c.n_params += c.n_stats + table_params;
 	c.linear_offset = c.n_params;
 	if (n_linear_inputs > 0)
 		c.n_params += ((uint64_t) n_linear_inputs + 1) *
 			(uint64_t) sizes[n_layers];
 	return c;
+}
+
+/*
+ * SegmentLayout is what a network's input segments imply: the width of
+ * the input vector and the weights of the embedding tables.
+ */
+typedef struct SegmentLayout
+{
+	uint64_t	input_width;
+	uint64_t	table_params;
+	int			has_embedding;
+} SegmentLayout;
+
+/*
+ * EffectiveSegments returns the segments of net: its own, or one dense
+ * segment of all inputs (in *one) for a network without segments.
+ */
+static const EstInputSegment *
+EffectiveSegments(const EstNetwork *net, EstInputSegment *one, int *n)
+{
+	if (net->n_segments > 0 && net->segments != NULL)
+	{
+		*n = net->n_segments;
+		return net->segments;
+	}
+	memset(one, 0, sizeof(*one));
+	one->kind = EST_INPUT_DENSE;
+	one->slots = net->n_inputs;
+	*n = 1;
+	return one;
+}
+
+/*
+ * AddSegment checks segment i as a checkpoint stores it (fields that its
+ * kind does not use are 0) and adds it to the layout and the slots.
+ */
+static EstStatus
+AddSegment(const EstInputSegment *sg, int i, SegmentLayout *layout,
+		   uint64_t *slots, char *errmsg)
+{
+	uint32_t	kind = (uint32_t) sg->kind;
+	int			ids = kind != EST_INPUT_DENSE;
+
+	if (kind < EST_INPUT_DENSE || kind > EST_INPUT_EMBEDDING)
+	{
+		EstSetError(errmsg, "input segment %d has an unrecognized kind: %lu",
+					i, (unsigned long) kind);
+		return EST_ECORRUPT;
+	}
+	if (sg->slots < 1 || (!ids && sg->buckets != 0) ||
+		(kind != EST_INPUT_EMBEDDING &&
+		 (sg->dimension != 0 || sg->combiner != 0)) ||
+		(ids && sg->buckets < 1) ||
+		(kind == EST_INPUT_EMBEDDING &&
+		 (sg->dimension < 1 || sg->combiner < EST_COMBINER_SUM ||
+		  sg->combiner > EST_COMBINER_SQRTN)))
+	{
+		EstSetError(errmsg, "input segment %d is inconsistent", i);
+		return EST_ECORRUPT;
+	}
+	if (sg->slots > (ids ? EST_MAX_MULTI : EST_MAX_UNITS) ||
+		sg->buckets > EST_MAX_BUCKETS ||
+		sg->dimension > EST_MAX_EMBEDDING)
+	{
+		EstSetError(errmsg, "input segment %d has %d slots, %d buckets and %d dimensions, the limits are %d, %d and %d",
+					i, sg->slots, sg->buckets, sg->dimension,
+					ids ? EST_MAX_MULTI : EST_MAX_UNITS, EST_MAX_BUCKETS,
+					EST_MAX_EMBEDDING);
+		return EST_ELIMIT;
+	}
+	*slots += (uint64_t) sg->slots;
+	if (kind == EST_INPUT_DENSE)
+		layout->input_width += (uint64_t) sg->slots;
+	else if (kind == EST_INPUT_INDICATOR)
+		layout->input_width += (uint64_t) sg->buckets;
+	else
+	{
+		layout->input_width += (uint64_t) sg->dimension;
+		layout->table_params += (uint64_t) sg->buckets *
+			(uint64_t) sg->dimension;
+		layout->has_embedding = 1;
+	}
+	return EST_OK;
+}
+
+/*
+ * FinishSegments checks that the segments' slots are the network's inputs
+ * and that the input vector is not too wide.
+ */
+static EstStatus
+FinishSegments(const SegmentLayout *layout, uint64_t slots,
+			   uint32_t n_inputs, char *errmsg)
+{
+	if (slots != (uint64_t) n_inputs)
+	{
+		EstSetError(errmsg, "input segments have %llu slots, the network %lu inputs",
+					(unsigned long long) slots, (unsigned long) n_inputs);
+		return EST_ECORRUPT;
+	}
+	if (layout->input_width > (uint64_t) INT32_MAX)
+	{
+		EstSetError(errmsg, "input vector has %llu values, the limit is %ld",
+					(unsigned long long) layout->input_width,
+					(long) INT32_MAX);
+		return EST_ELIMIT;
+	}
+	return EST_OK;
+}
+
+/*
+ * CheckSegments checks n segments against n_inputs and computes their
+ * layout.  Returns EST_ECORRUPT or EST_ELIMIT with a message.
+ */
+static EstStatus
+CheckSegments(const EstInputSegment *segs, int n, uint32_t n_inputs,
+			  SegmentLayout *layout, char *errmsg)
+{
+	uint64_t	slots = 0;
+	EstStatus	status;
+	int			i;
+
+	memset(layout, 0, sizeof(*layout));
+	for (i = 0; i < n; i++)
+	{
+		status = AddSegment(&segs[i], i, layout, &slots, errmsg);
+		if (status != EST_OK)
+			return status;
+	}
+	return FinishSegments(layout, slots, n_inputs, errmsg);
+}
+/*
+ * ReadsEmbedding says whether one of the n indexes into the input vector
+ * falls in an embedding segment's part of it, which only the DNN may
+ * read.  The indexes are checked one segment at a time.
+ */
+static int
+ReadsEmbedding(const EstInputSegment *segs, int n_segs, const int *idx,
+			   int n)
+{
+	uint64_t	start = 0;
+	int			s;
+	int			i;
+
+	for (s = 0; s < n_segs; s++)
+	{
+		uint64_t	width;
+
+		if (segs[s].kind == EST_INPUT_DENSE)
+			width = (uint64_t) segs[s].slots;
+		else if (segs[s].kind == EST_INPUT_INDICATOR)
+			width = (uint64_t) segs[s].buckets;
+		else
+		{
+			width = (uint64_t) segs[s].dimension;
+			for (i = 0; i < n; i++)
+				if ((uint64_t) idx[i] >= start &&
+					(uint64_t) idx[i] < start + width)
+					return 1;
+		}
+		start += width;
+	}
+	return 0;
+}
+
+/*
+ * NextMerged returns in *out the segment at *pos, with the dense segments
+ * that follow a dense one added to it, and moves *pos past them.
+ */
+static void
+NextMerged(const EstInputSegment *segs, int n, int *pos,
+		   EstInputSegment *out)
+{
+	*out = segs[*pos];
+	(*pos)++;
+	if (out->kind != EST_INPUT_DENSE)
+		return;
+	while (*pos < n && segs[*pos].kind == EST_INPUT_DENSE)
+	{
+		out->slots += segs[*pos].slots;
+		(*pos)++;
+	}
+}
+
+/*
+ * SegmentsAgree says whether two lists of segments give the network the
+ * same input vector: equal, once adjacent dense segments are joined.
+ */
+static int
+SegmentsAgree(const EstInputSegment *a, int na, const EstInputSegment *b,
+			  int nb)
+{
+	int			i = 0;
+	int			j = 0;
+
+	while (i < na && j < nb)
+	{
+		EstInputSegment x;
+		EstInputSegment y;
+
+		NextMerged(a, na, &i, &x);
+		NextMerged(b, nb, &j, &y);
+		if (x.kind != y.kind || x.slots != y.slots ||
+			(x.kind != EST_INPUT_DENSE && x.buckets != y.buckets) ||
+			(x.kind == EST_INPUT_EMBEDDING &&
+			 (x.dimension != y.dimension || x.combiner != y.combiner)))
+			return 0;
+	}
+	return i == na && j == nb;
 }
 
 static int
@@ -383,6 +633,11 @@ EpochError(const EstEpochState *epoch)
  * ----------------------------------------------------------------
  */
 
+static EstStatus DecodeFcol(const uint8_t *p, uint64_t len,
+							const EstInputSegment *segs, int n_segs,
+							uint32_t n_inputs, EstTransform *tf,
+							char *errmsg);
+
 /*
  * IndexesValid checks n indexes against n_inputs.
  */
@@ -407,6 +662,11 @@ static EstStatus
 CheckNetworkForEncode(const EstNetwork *net, char *errmsg)
 {
 	NetCounts	counts;
+	EstInputSegment one;
+	const EstInputSegment *segs;
+	SegmentLayout layout;
+	int			n_segs;
+	int			width;
 	const char *bad;
 	size_t		i;
 	int			l;
@@ -443,15 +703,28 @@ CheckNetworkForEncode(const EstNetwork *net, char *errmsg)
 		EstSetError(errmsg, "network has an unrecognized activation, head or reduction");
 		return EST_EINVAL;
 	}
-	if (!IndexesValid(net->dnn_inputs, net->n_dnn_inputs, net->n_inputs) ||
-		net->sizes[0] != (net->n_dnn_inputs > 0 ? net->n_dnn_inputs :
-						  net->n_inputs))
+	segs = EffectiveSegments(net, &one, &n_segs);
+	if (n_segs > EST_MAX_SEGMENTS)
+	{
+		EstSetError(errmsg, "cannot encode a network of %d input segments",
+					n_segs);
+		return EST_EINVAL;
+	}
+	if (CheckSegments(segs, n_segs, (uint32_t) net->n_inputs, &layout,
+					  errmsg) != EST_OK)
+		return EST_EINVAL;
+	width = (int) layout.input_width;
+	if (!IndexesValid(net->dnn_inputs, net->n_dnn_inputs, width) ||
+		(uint64_t) net->sizes[0] != (net->n_dnn_inputs > 0 ?
+									 (uint64_t) net->n_dnn_inputs :
+									 layout.input_width))
 	{
 		EstSetError(errmsg, "network DNN inputs are inconsistent");
 		return EST_EINVAL;
 	}
-	if (!IndexesValid(net->linear_inputs, net->n_linear_inputs,
-					  net->n_inputs))
+	if (!IndexesValid(net->linear_inputs, net->n_linear_inputs, width) ||
+		ReadsEmbedding(segs, n_segs, net->linear_inputs,
+					   net->n_linear_inputs))
 	{
 		EstSetError(errmsg, "network linear inputs are inconsistent");
 		return EST_EINVAL;
@@ -465,7 +738,7 @@ CheckNetworkForEncode(const EstNetwork *net, char *errmsg)
 		return EST_EINVAL;
 	}
 	counts = ShapeCounts(net->sizes, net->n_layers, net->batch_norm,
-						 net->n_linear_inputs);
+						 net->n_linear_inputs, layout.table_params);
 	if (counts.n_params != (uint64_t) net->n_params ||
 		net->n_params > EST_MAX_PARAMS ||
 		counts.linear_offset != (uint64_t) net->linear_offset ||
@@ -589,17 +862,225 @@ CheckLabelsForEncode(const EstCheckpoint *ckpt, char *errmsg)
 }
 
 /*
+ * StringBytes returns the encoded size of a string (length and bytes), or
+ * 0 when it is missing or too long.
+ */
+static uint64_t
+StringBytes(const char *s)
+{
+	size_t		len;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	return len > EST_MAX_VOCAB_BYTES ? 0 : 4 + (uint64_t) len;
+}
+
+/*
+ * ColumnBytes returns the encoded size of a column (layout in the file
+ * header), or 0 when a string or an array it needs is missing or too
+ * large to encode.
+ */
+static uint64_t
+ColumnBytes(const EstFeatureColumn *col)
+{
+	int			numeric = col->kind == EST_FC_NUMERIC;
+	int			vocabulary = col->kind == EST_FC_VOCABULARY;
+	uint64_t	total = FCOL_MIN_COLUMN_LEN - 4;	/* but the one key */
+	uint64_t	len;
+	int			i;
+
+	if (col->n_keys < 1 || col->n_keys > 8 || col->keys == NULL ||
+		(len = StringBytes(col->name)) == 0)
+		return 0;
+	total += len - 4;
+	for (i = 0; i < col->n_keys; i++)
+	{
+		if ((len = StringBytes(col->keys[i])) == 0)
+			return 0;
+		total += len;
+	}
+	if (col->kind == EST_FC_BUCKETIZED)
+	{
+		if (col->n_boundaries < 0 || col->n_boundaries >= EST_MAX_BUCKETS ||
+			(col->n_boundaries > 0 && col->boundaries == NULL))
+			return 0;
+		total += 8 * (uint64_t) col->n_boundaries;
+	}
+	if (vocabulary)
+	{
+		if (col->vocab_size < 0 || col->vocab_size > EST_MAX_VOCABULARY ||
+			(col->vocab_size > 0 && col->vocab == NULL) ||
+			(col->learned && col->vocab_size > 0 &&
+			 col->vocab_counts == NULL))
+			return 0;
+		for (i = 0; i < col->vocab_size; i++)
+		{
+			if ((len = StringBytes(col->vocab[i])) == 0)
+				return 0;
+			total += len + (col->learned ? 8 : 0);
+		}
+	}
+	if (numeric)
+	{
+		if (col->shape < 1 || col->shape > EST_MAX_UNITS ||
+			col->mean == NULL || col->stddev == NULL || col->min == NULL ||
+			col->max == NULL || col->shift == NULL || col->scale == NULL)
+			return 0;
+		total += 48 * (uint64_t) col->shape;
+	}
+	return total;
+}
+
+/*
+ * CheckTransformForEncode makes sure that the transform can be written
+ * and computes the FCOL payload's length; the encoder then decodes what
+ * it wrote (DecodeFcol) for every other check.
+ */
+static EstStatus
+CheckTransformForEncode(const EstTransform *tf, const EstNetwork *net,
+						uint64_t *fcol_len, char *errmsg)
+{
+	uint64_t	total = FCOL_FIXED_LEN;
+	int			c;
+
+	if (!tf->fitted || tf->n_columns < 1 ||
+		tf->n_columns > EST_MAX_SEGMENTS || tf->columns == NULL)
+	{
+		EstSetError(errmsg, "cannot encode a transform of %d feature columns that is %sfitted",
+					tf->n_columns, tf->fitted ? "" : "not ");
+		return EST_EINVAL;
+	}
+	if (tf->n_inputs != net->n_inputs)
+	{
+		EstSetError(errmsg, "transform has %d inputs, the network %d",
+					tf->n_inputs, net->n_inputs);
+		return EST_EINVAL;
+	}
+	for (c = 0; c < tf->n_columns; c++)
+	{
+		uint64_t	len = ColumnBytes(&tf->columns[c]);
+
+		if (len == 0)
+		{
+			EstSetError(errmsg, "cannot encode feature column %d", c + 1);
+			return EST_EINVAL;
+		}
+		total += len;
+	}
+	*fcol_len = total;
+	return EST_OK;
+}
+
+static uint8_t *
+PutString(uint8_t *p, const char *s)
+{
+	size_t		len = strlen(s);
+
+	p = PutU32(p, (uint32_t) len);
+	memcpy(p, s, len);
+	return p + len;
+}
+
+/*
+ * PutColumn writes a column of the FCOL section, with 0 for every field
+ * that its kind does not use.
+ */
+static uint8_t *
+PutColumn(uint8_t *p, const EstFeatureColumn *col)
+{
+	int			numeric = col->kind == EST_FC_NUMERIC;
+	int			vocabulary = col->kind == EST_FC_VOCABULARY;
+	int			learned = vocabulary && col->learned;
+	int			hashed = col->kind == EST_FC_IDENTITY ||
+		col->kind == EST_FC_HASH || col->kind == EST_FC_CROSSED;
+	int			embedding = !numeric &&
+		col->representation == EST_INPUT_EMBEDDING;
+	int			n_boundaries = col->kind == EST_FC_BUCKETIZED ?
+		col->n_boundaries : 0;
+	int			vocab_size = vocabulary ? col->vocab_size : 0;
+	int			i;
+
+	p = PutU32(p, (uint32_t) col->kind);
+	p = PutString(p, col->name);
+	p = PutU32(p, (uint32_t) col->n_keys);
+	for (i = 0; i < col->n_keys; i++)
+		p = PutString(p, col->keys[i]);
+	p = PutU32(p, numeric ? (uint32_t) col->shape : 0);
+	p = PutU32(p, numeric ? (uint32_t) col->normalizer : 0);
+	p = PutU32(p, numeric ? (uint32_t) col->null_policy : 0);
+	p = PutF64(p, numeric ? col->default_value : 0.0);
+	p = PutU32(p, numeric ? 0 : (uint32_t) col->multi);
+	p = PutU32(p, !numeric && col->multi ? (uint32_t) col->max_values : 0);
+	p = PutU32(p, (uint32_t) n_boundaries);
+	for (i = 0; i < n_boundaries; i++)
+		p = PutF64(p, col->boundaries[i]);
+	p = PutU32(p, vocabulary ? (uint32_t) col->learned : 0);
+	p = PutU32(p, vocabulary ? (uint32_t) col->num_oov : 0);
+	p = PutU32(p, learned ? (uint32_t) col->max_size : 0);
+	p = PutU32(p, learned ? (uint32_t) col->hash_above : 0);
+	p = PutU32(p, learned ? (uint32_t) col->auto_buckets : 0);
+	p = PutU32(p, learned ? (uint32_t) col->auto_dimension : 0);
+	p = PutU32(p, (uint32_t) vocab_size);
+	for (i = 0; i < vocab_size; i++)
+		p = PutString(p, col->vocab[i]);
+	for (i = 0; learned && i < vocab_size; i++)
+		p = PutU64(p, (uint64_t) col->vocab_counts[i]);
+	p = PutU64(p, hashed ? (uint64_t) col->num_buckets : 0);
+	p = PutU64(p, col->kind == EST_FC_IDENTITY ?
+			   (uint64_t) col->default_id : 0);
+	p = PutU32(p, (uint32_t) col->representation);
+	p = PutU32(p, embedding ? (uint32_t) col->dimension : 0);
+	p = PutU32(p, embedding ? (uint32_t) col->combiner : 0);
+	p = PutU32(p, (uint32_t) col->offset);
+	p = PutU32(p, (uint32_t) col->slots);
+	p = PutU64(p, numeric ? 0 : (uint64_t) col->buckets);
+	p = PutU64(p, (uint64_t) col->null_count);
+	p = PutU64(p, (uint64_t) col->value_count);
+	p = PutU32(p, numeric ? (uint32_t) col->shape : 0);
+	if (numeric)
+	{
+		const double *const arrays[6] = {
+			col->mean, col->stddev, col->min, col->max, col->shift,
+			col->scale
+		};
+		int			a;
+
+		for (a = 0; a < 6; a++)
+			for (i = 0; i < col->shape; i++)
+				p = PutF64(p, arrays[a][i]);
+	}
+	return p;
+}
+
+/*
+ * PutFcol writes the FCOL section of length fcol_len.
+ */
+static uint8_t *
+PutFcol(uint8_t *p, const EstTransform *tf, uint64_t fcol_len)
+{
+	int			c;
+
+	p = PutSectionHeader(p, SEC_FCOL, fcol_len);
+	p = PutU32(p, (uint32_t) tf->n_inputs);
+	p = PutU32(p, 1);
+	p = PutU32(p, tf->legacy ? 1 : 0);
+	p = PutU32(p, (uint32_t) tf->n_columns);
+	for (c = 0; c < tf->n_columns; c++)
+		p = PutColumn(p, &tf->columns[c]);
+	return p;
+}
+
+/*
  * CheckForEncode makes sure that ckpt is complete and consistent, so
  * that the decoder will accept what the encoder writes.
  */
 static EstStatus
-CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
+CheckForEncode(const EstCheckpoint *ckpt, uint64_t *fcol_len, char *errmsg)
 {
 	const EstNetwork *net = &ckpt->net;
-	const EstFeatureState *fs = &ckpt->features;
 	EstStatus	status;
 	const char *bad;
-	int			l;
 
 	status = CheckNetworkForEncode(net, errmsg);
 	if (status != EST_OK)
@@ -617,22 +1098,10 @@ CheckForEncode(const EstCheckpoint *ckpt, char *errmsg)
 			return status;
 	}
 
-	if (fs->n_inputs != net->n_inputs || fs->shift == NULL ||
-		fs->scale == NULL)
-	{
-		EstSetError(errmsg, "feature state has %d inputs, the network %d",
-					fs->n_inputs, net->n_inputs);
-		return EST_EINVAL;
-	}
-	for (l = 0; l < fs->n_inputs; l++)
-	{
-		if (!isfinite(fs->shift[l]) || !isfinite(fs->scale[l]) ||
-			fs->scale[l] == 0.0)
-		{
-			EstSetError(errmsg, "feature state of input %d is out of range", l);
-			return EST_EINVAL;
-		}
-	}
+	status = CheckTransformForEncode(&ckpt->transform, net, fcol_len,
+									 errmsg);
+	if (status != EST_OK)
+		return status;
 
 	status = CheckLabelsForEncode(ckpt, errmsg);
 	if (status != EST_OK)
@@ -694,8 +1163,7 @@ PutOptimizer(uint8_t *p, int section, const EstOptimizer *opt)
 }
 
 /*
- * PutTransform writes a FEAT or LABL section: a shift and a scale for each
- * value.
+ * PutTransform writes a LABL section: a shift and a scale for each value.
  */
 static uint8_t *
 PutTransform(uint8_t *p, int section, const EstFeatureState *fs)
@@ -719,12 +1187,16 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 	const EstNetwork *net = &ckpt->net;
 	const EstOptimizer *opt = &ckpt->opt;
 	const EstOptimizer *optl = &ckpt->opt_linear;
-	const EstFeatureState *fs = &ckpt->features;
 	int			has_linear = net->n_linear_inputs > 0;
+	EstInputSegment one;
+	const EstInputSegment *segs;
+	int			n_segs;
+	EstTransform check;
+	uint8_t    *fcol_at;
 	uint64_t	netw_len;
 	uint64_t	optm_len;
 	uint64_t	optl_len = 0;
-	uint64_t	feat_len;
+	uint64_t	fcol_len = 0;
 	uint64_t	labl_len = 0;
 	uint64_t	total;
 	int			has_labels = ckpt->labels.n_inputs > 0;
@@ -737,12 +1209,14 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 
 	*out = NULL;
 	*out_len = 0;
-	status = CheckForEncode(ckpt, errmsg);
+	status = CheckForEncode(ckpt, &fcol_len, errmsg);
 	if (status != EST_OK)
 		return status;
+	segs = EffectiveSegments(net, &one, &n_segs);
 
 	/* n_params <= 2^28 and counts <= 2^16: none of these can overflow */
-	netw_len = 20 + 4 * (uint64_t) (net->n_layers + 1) +
+	netw_len = 20 + 4 + SEGMENT_LEN * (uint64_t) n_segs +
+		4 * (uint64_t) (net->n_layers + 1) +
 		4 + 4 * (uint64_t) net->n_dnn_inputs +
 		4 + 4 * (uint64_t) net->n_linear_inputs +
 		4 + 24 + 8 + 4 * (uint64_t) net->n_params +
@@ -750,11 +1224,10 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 	optm_len = OPTM_FIXED_LEN + 4 * (uint64_t) opt->n_slots * opt->n;
 	if (has_linear)
 		optl_len = OPTM_FIXED_LEN + 4 * (uint64_t) optl->n_slots * optl->n;
-	feat_len = FEAT_FIXED_LEN + 16 * (uint64_t) fs->n_inputs;
 	if (has_labels)
 		labl_len = FEAT_FIXED_LEN + 16 * (uint64_t) ckpt->labels.n_inputs;
 	total = HEADER_LEN + (uint64_t) n_sections * SECTION_HEADER_LEN +
-		netw_len + optm_len + optl_len + feat_len + labl_len + STEP_LEN +
+		netw_len + optm_len + optl_len + fcol_len + labl_len + STEP_LEN +
 		TRAILER_LEN;
 	if (total > (uint64_t) ((size_t) -1))
 	{
@@ -783,6 +1256,18 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 	p = PutU32(p, (uint32_t) net->activation);
 	p = PutU32(p, (uint32_t) net->head);
 	p = PutU32(p, (uint32_t) net->reduction);
+	p = PutU32(p, (uint32_t) n_segs);
+	for (l = 0; l < n_segs; l++)
+	{
+		int			ids = segs[l].kind != EST_INPUT_DENSE;
+		int			embedding = segs[l].kind == EST_INPUT_EMBEDDING;
+
+		p = PutU32(p, (uint32_t) segs[l].kind);
+		p = PutU32(p, (uint32_t) segs[l].slots);
+		p = PutU32(p, ids ? (uint32_t) segs[l].buckets : 0);
+		p = PutU32(p, embedding ? (uint32_t) segs[l].dimension : 0);
+		p = PutU32(p, embedding ? (uint32_t) segs[l].combiner : 0);
+	}
 	for (l = 0; l <= net->n_layers; l++)
 		p = PutU32(p, (uint32_t) net->sizes[l]);
 	p = PutU32(p, (uint32_t) net->n_dnn_inputs);
@@ -806,7 +1291,8 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 	if (has_linear)
 		p = PutOptimizer(p, SEC_OPTL, optl);
 
-	p = PutTransform(p, SEC_FEAT, fs);
+	fcol_at = p + SECTION_HEADER_LEN;
+	p = PutFcol(p, &ckpt->transform, fcol_len);
 	if (has_labels)
 		p = PutTransform(p, SEC_LABL, &ckpt->labels);
 
@@ -820,6 +1306,17 @@ EstCheckpointEncode(const EstCheckpoint *ckpt, uint8_t **out,
 	p = PutU64(p, ckpt->epoch.n_rows);
 
 	p = PutU32(p, EstCrc32c(0, buf, (size_t) (p - buf)));
+
+	/* every check of the decoder, on the bytes it will read */
+	memset(&check, 0, sizeof(check));
+	status = DecodeFcol(fcol_at, fcol_len, segs, n_segs,
+						(uint32_t) net->n_inputs, &check, errmsg);
+	EstTransformFree(&check);
+	if (status != EST_OK)
+	{
+		EstFree(buf);
+		return status == EST_ENOMEM ? status : EST_EINVAL;
+	}
 
 	*out = buf;
 	*out_len = (size_t) total;
@@ -934,14 +1431,114 @@ TakeIndexes(Cursor *c, const char *what, uint32_t n_inputs, int *count,
 }
 
 /*
- * DecodeNetworkBody reads the NETW payload into ckpt->net, using
- * dnn_inputs and linear_inputs (which the caller frees) for the index
- * arrays.
+ * ReadSegment reads a stored segment; a field above INT32_MAX is out of
+ * every range, and becomes INT32_MAX.
+ */
+static void
+ReadSegment(const uint8_t *p, EstInputSegment *sg)
+{
+	uint32_t	v[5];
+	int			k;
+
+	for (k = 0; k < 5; k++)
+	{
+		v[k] = GetU32(p + 4 * k);
+		if (v[k] > (uint32_t) INT32_MAX)
+			v[k] = (uint32_t) INT32_MAX;
+	}
+	sg->kind = (EstInputKind) v[0];
+	sg->slots = (int) v[1];
+	sg->buckets = (int) v[2];
+	sg->dimension = (int) v[3];
+	sg->combiner = (EstCombiner) v[4];
+}
+
+/*
+ * SkimSegments checks the input segments of a version 2 NETW payload
+ * where they are, without allocating, computes their layout and leaves
+ * *at pointing at them for CopySegments.
  */
 static EstStatus
-DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
-				  int **linear_inputs, char *errmsg)
+SkimSegments(Cursor *c, uint32_t n_inputs, const uint8_t **at, int *n_segs,
+			 SegmentLayout *layout, char *errmsg)
 {
+	uint64_t	slots = 0;
+	uint32_t	n;
+	uint32_t	i;
+	EstStatus	status;
+
+	memset(layout, 0, sizeof(*layout));
+	if (!TakeU32(c, &n))
+	{
+		EstSetError(errmsg, "network section ends before its input segments");
+		return EST_ECORRUPT;
+	}
+	if (n == 0)
+	{
+		EstSetError(errmsg, "network has no input segment");
+		return EST_ECORRUPT;
+	}
+	if (n > EST_MAX_SEGMENTS)
+	{
+		EstSetError(errmsg, "network has %lu input segments, the limit is %d",
+					(unsigned long) n, EST_MAX_SEGMENTS);
+		return EST_ELIMIT;
+	}
+	if (c->left < SEGMENT_LEN * (uint64_t) n)
+	{
+		EstSetError(errmsg, "network section is too short for %lu input segments",
+					(unsigned long) n);
+		return EST_ECORRUPT;
+	}
+	*at = c->p;
+	for (i = 0; i < n; i++)
+	{
+		EstInputSegment sg;
+
+		ReadSegment(c->p, &sg);
+		c->p += SEGMENT_LEN;
+		c->left -= SEGMENT_LEN;
+		status = AddSegment(&sg, (int) i, layout, &slots, errmsg);
+		if (status != EST_OK)
+			return status;
+	}
+	*n_segs = (int) n;
+	return FinishSegments(layout, slots, n_inputs, errmsg);
+}
+
+/*
+ * CopySegments reads the n checked segments at p into a new array.
+ */
+static EstStatus
+CopySegments(const uint8_t *p, int n, EstInputSegment **segs, char *errmsg)
+{
+	int			i;
+
+	*segs = EstAllocZero((size_t) n, sizeof(EstInputSegment));
+	if (*segs == NULL)
+	{
+		EstSetError(errmsg, "could not allocate %d input segments", n);
+		return EST_ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		ReadSegment(p + SEGMENT_LEN * (size_t) i, &(*segs)[i]);
+	return EST_OK;
+}
+
+/*
+ * DecodeNetworkBody reads the NETW payload of the given format version
+ * into ckpt->net, using dnn_inputs, linear_inputs and segments (which the
+ * caller frees) for the arrays; a version 1 payload has no segments.
+ */
+static EstStatus
+DecodeNetworkBody(Cursor *c, uint32_t version, EstCheckpoint *ckpt,
+				  int **dnn_inputs, int **linear_inputs,
+				  EstInputSegment **segments, int *n_segments,
+				  char *errmsg)
+{
+	SegmentLayout layout;
+	EstInputSegment one;
+	const uint8_t *segments_at = NULL;
 	uint32_t	n_inputs;
 	uint32_t	n_layers;
 	uint32_t	activation;
@@ -1011,6 +1608,20 @@ DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
 					(unsigned long) reduction);
 		return EST_ECORRUPT;
 	}
+	if (version >= 2)
+	{
+		status = SkimSegments(c, n_inputs, &segments_at, n_segments,
+							  &layout, errmsg);
+		if (status != EST_OK)
+			return status;
+	}
+	else
+	{
+		memset(&one, 0, sizeof(one));
+		one.kind = EST_INPUT_DENSE;
+		one.slots = (int) n_inputs;
+		(void) CheckSegments(&one, 1, n_inputs, &layout, errmsg);
+	}
 	for (l = 0; l <= n_layers; l++)
 	{
 		uint32_t	size;
@@ -1043,18 +1654,20 @@ DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
 		return EST_ECORRUPT;
 	}
 
-	status = TakeIndexes(c, "DNN inputs", n_inputs, &n_dnn, dnn_inputs,
-						 errmsg);
+	status = TakeIndexes(c, "DNN inputs", (uint32_t) layout.input_width,
+						 &n_dnn, dnn_inputs, errmsg);
 	if (status != EST_OK)
 		return status;
-	if (sizes[0] != (n_dnn > 0 ? n_dnn : (int) n_inputs))
+	if ((uint64_t) sizes[0] != (n_dnn > 0 ? (uint64_t) n_dnn :
+								layout.input_width))
 	{
-		EstSetError(errmsg, "network reads %d inputs, but its first layer has %d",
-					n_dnn > 0 ? n_dnn : (int) n_inputs, sizes[0]);
+		EstSetError(errmsg, "network reads %llu inputs, but its first layer has %d",
+					n_dnn > 0 ? (unsigned long long) n_dnn :
+					(unsigned long long) layout.input_width, sizes[0]);
 		return EST_ECORRUPT;
 	}
-	status = TakeIndexes(c, "linear inputs", n_inputs, &n_linear,
-						 linear_inputs, errmsg);
+	status = TakeIndexes(c, "linear inputs", (uint32_t) layout.input_width,
+						 &n_linear, linear_inputs, errmsg);
 	if (status != EST_OK)
 		return status;
 
@@ -1071,7 +1684,8 @@ DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
 		return EST_ECORRUPT;
 	}
 
-	counts = ShapeCounts(sizes, (int) n_layers, (int) batch_norm, n_linear);
+	counts = ShapeCounts(sizes, (int) n_layers, (int) batch_norm, n_linear,
+						 layout.table_params);
 	if (counts.n_params > (uint64_t) EST_MAX_PARAMS)
 	{
 		EstSetError(errmsg, "network needs %llu parameters, the limit is %llu",
@@ -1116,8 +1730,22 @@ DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
 		return EST_ECORRUPT;
 	}
 
+	if (segments_at != NULL)
+	{
+		status = CopySegments(segments_at, *n_segments, segments, errmsg);
+		if (status != EST_OK)
+			return status;
+		if (ReadsEmbedding(*segments, *n_segments, *linear_inputs, n_linear))
+		{
+			EstSetError(errmsg, "network linear part reads an embedding");
+			return EST_ECORRUPT;
+		}
+	}
+
 	memset(&spec, 0, sizeof(spec));
 	spec.n_inputs = (int) n_inputs;
+	spec.n_segments = *n_segments;
+	spec.segments = *segments;
 	spec.n_hidden = (int) n_layers - 1;
 	spec.hidden = &sizes[1];
 	spec.n_outputs = sizes[n_layers];
@@ -1137,6 +1765,22 @@ DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
 		return EST_ECORRUPT;
 	if (status != EST_OK)
 		return status;
+	if ((uint64_t) net->n_params != counts.n_params ||
+		(uint64_t) net->linear_offset != counts.linear_offset)
+	{
+		/* a network without support for these segments */
+		EstSetError(errmsg, "network shape needs %llu parameters, but the network has %zu",
+					(unsigned long long) counts.n_params, net->n_params);
+		return EST_ECORRUPT;
+	}
+	if (net->n_segments == 0 && *segments != NULL &&
+		(*n_segments > 1 || (*segments)[0].kind != EST_INPUT_DENSE))
+	{
+		/* it would be written back as one dense segment */
+		EstSetError(errmsg, "network has %d input segments, but this build supports one dense segment",
+					*n_segments);
+		return EST_ECORRUPT;
+	}
 	/* 0 means the default to EstNetworkInit, but not here */
 	net->bn_momentum = momentum;
 	net->bn_epsilon = epsilon;
@@ -1176,11 +1820,14 @@ DecodeNetworkBody(Cursor *c, EstCheckpoint *ckpt, int **dnn_inputs,
 }
 
 /*
- * DecodeNetwork reads the NETW payload into ckpt->net.
+ * DecodeNetwork reads the NETW payload into ckpt->net, and returns its
+ * input segments (version 2; NULL for version 1) in *segments, which the
+ * caller frees.
  */
 static EstStatus
-DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
-			  char *errmsg)
+DecodeNetwork(const uint8_t *p, uint64_t len, uint32_t version,
+			  EstCheckpoint *ckpt, EstInputSegment **segments,
+			  int *n_segments, char *errmsg)
 {
 	Cursor		c;
 	int		   *dnn_inputs = NULL;
@@ -1189,8 +1836,10 @@ DecodeNetwork(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 
 	c.p = p;
 	c.left = len;
-	status = DecodeNetworkBody(&c, ckpt, &dnn_inputs, &linear_inputs,
-							   errmsg);
+	*segments = NULL;
+	*n_segments = 0;
+	status = DecodeNetworkBody(&c, version, ckpt, &dnn_inputs,
+							   &linear_inputs, segments, n_segments, errmsg);
 	EstFree(dnn_inputs);
 	EstFree(linear_inputs);
 	return status;
@@ -1313,12 +1962,12 @@ DecodeOptimizer(const uint8_t *p, uint64_t len, EstOptimizer *opt,
 }
 
 /*
- * DecodeTransform reads a FEAT or LABL payload into fs, which must hold
+ * DecodeFeatureState reads a FEAT or LABL payload into fs, which must hold
  * expected values (the network's inputs, or its outputs for LABL).
  */
 static EstStatus
-DecodeTransform(const uint8_t *p, uint64_t len, EstFeatureState *fs,
-				int expected, const char *what, char *errmsg)
+DecodeFeatureState(const uint8_t *p, uint64_t len, EstFeatureState *fs,
+				   int expected, const char *what, char *errmsg)
 {
 	uint32_t	n;
 	EstStatus	status;
@@ -1363,6 +2012,567 @@ DecodeTransform(const uint8_t *p, uint64_t len, EstFeatureState *fs,
 		fs->scale[j] = scale;
 	}
 	return EST_OK;
+}
+
+/*
+ * TakeString reads a string of the FCOL section into a new NUL-terminated
+ * copy, checking its length against the limit and the bytes that remain
+ * first; a zero byte inside is corruption.
+ */
+static EstStatus
+TakeString(Cursor *c, int col_no, const char *what, char **out,
+		   char *errmsg)
+{
+	uint32_t	len;
+
+	*out = NULL;
+	if (!TakeU32(c, &len))
+	{
+		EstSetError(errmsg, "feature column %d ends before its %s", col_no,
+					what);
+		return EST_ECORRUPT;
+	}
+	if (len > EST_MAX_VOCAB_BYTES)
+	{
+		EstSetError(errmsg, "feature column %d has a %s of %lu bytes, the limit is %d",
+					col_no, what, (unsigned long) len, EST_MAX_VOCAB_BYTES);
+		return EST_ELIMIT;
+	}
+	if (c->left < len)
+	{
+		EstSetError(errmsg, "feature column %d ends inside its %s", col_no,
+					what);
+		return EST_ECORRUPT;
+	}
+	if (memchr(c->p, '\0', len) != NULL)
+	{
+		EstSetError(errmsg, "feature column %d has a %s with a zero byte",
+					col_no, what);
+		return EST_ECORRUPT;
+	}
+	*out = EstAlloc((size_t) len + 1);
+	if (*out == NULL)
+	{
+		EstSetError(errmsg, "could not allocate a %s of %lu bytes", what,
+					(unsigned long) len);
+		return EST_ENOMEM;
+	}
+	memcpy(*out, c->p, len);
+	(*out)[len] = '\0';
+	c->p += len;
+	c->left -= len;
+	return EST_OK;
+}
+
+/*
+ * What a stored column says of its layout, compared with what
+ * EstTransformInit computes, and where its statistics are.
+ */
+typedef struct StoredColumn
+{
+	uint32_t	offset;
+	uint32_t	slots;
+	int64_t		buckets;
+	const uint8_t *stats;
+} StoredColumn;
+
+/* A u32 field that must fit an int (larger ones are out of every range). */
+static int
+AsInt(uint32_t v)
+{
+	return v > (uint32_t) INT32_MAX ? INT32_MAX : (int) v;
+}
+
+/* Whether one of the fields u[from .. to] does not fit an int. */
+static int
+AnyAboveInt(const uint32_t *u, int from, int to)
+{
+	int			i;
+
+	for (i = from; i <= to; i++)
+		if (u[i] > (uint32_t) INT32_MAX)
+			return 1;
+	return 0;
+}
+
+/*
+ * DecodeColumn reads column col_no (counted from 1 in messages) of the
+ * FCOL section into col, which starts zeroed; whatever it allocates
+ * belongs to col even on failure.
+ */
+static EstStatus
+DecodeColumn(Cursor *c, int col_no, EstFeatureColumn *col,
+			 StoredColumn *stored, char *errmsg)
+{
+	uint32_t	u[25];
+	uint64_t	w[2];
+	uint64_t	q[5];
+	double		default_value = 0.0;
+	int			numeric;
+	int			vocabulary;
+	int			learned;
+	int			embedding;
+	int			bad = 0;
+	EstStatus	status;
+	uint32_t	i;
+
+	if (!TakeU32(c, &u[0]))
+		goto truncated;
+	col->kind = (EstFeatureKind) AsInt(u[0]);
+	status = TakeString(c, col_no, "name", &col->name, errmsg);
+	if (status != EST_OK)
+		return status;
+	if (col->kind < EST_FC_NUMERIC || col->kind > EST_FC_CROSSED)
+	{
+		EstSetError(errmsg, "feature column \"%s\" has an unrecognized kind: %lu",
+					col->name, (unsigned long) u[0]);
+		return EST_ECORRUPT;
+	}
+	numeric = col->kind == EST_FC_NUMERIC;
+	vocabulary = col->kind == EST_FC_VOCABULARY;
+	if (!TakeU32(c, &u[1]))
+		goto truncated;
+	if (u[1] < 1 || u[1] > 8)
+	{
+		EstSetError(errmsg, "feature column \"%s\" reads %lu source columns",
+					col->name, (unsigned long) u[1]);
+		return EST_ECORRUPT;
+	}
+	col->keys = EstAllocZero(u[1], sizeof(char *));
+	if (col->keys == NULL)
+	{
+		EstSetError(errmsg, "could not allocate the source columns of feature column \"%s\"",
+					col->name);
+		return EST_ENOMEM;
+	}
+	col->n_keys = (int) u[1];
+	for (i = 0; i < u[1]; i++)
+	{
+		status = TakeString(c, col_no, "source column", &col->keys[i],
+							errmsg);
+		if (status != EST_OK)
+			return status;
+	}
+
+	/* shape, normalizer, null_policy, default_value, multi, max_values */
+	if (!TakeU32(c, &u[2]) || !TakeU32(c, &u[3]) || !TakeU32(c, &u[4]) ||
+		!TakeF64(c, &default_value) || !TakeU32(c, &u[5]) ||
+		!TakeU32(c, &u[6]) || !TakeU32(c, &u[7]))
+		goto truncated;
+	if (AnyAboveInt(u, 2, 6))
+	{
+		EstSetError(errmsg, "feature column \"%s\" has a field out of range",
+					col->name);
+		return EST_ECORRUPT;
+	}
+	if (numeric && u[2] > EST_MAX_UNITS)
+	{
+		EstSetError(errmsg, "feature column \"%s\" has shape %lu, the limit is %d",
+					col->name, (unsigned long) u[2], EST_MAX_UNITS);
+		return EST_ELIMIT;
+	}
+	col->shape = AsInt(u[2]);
+	col->normalizer = (EstNormalizer) AsInt(u[3]);
+	col->null_policy = (EstNullPolicy) AsInt(u[4]);
+	col->default_value = default_value;
+	col->multi = AsInt(u[5]);
+	col->max_values = AsInt(u[6]);
+	if (!numeric && (u[2] | u[3] | u[4]) != 0)
+		bad = 1;
+	if (!numeric && (default_value != 0.0 || signbit(default_value)))
+		bad = 1;
+	if ((numeric && (u[5] | u[6]) != 0) || u[5] > 1 ||
+		(u[5] == 0 && u[6] != 0) || (u[5] == 1 && u[6] == 0))
+		bad = 1;
+
+	/* boundaries */
+	if (col->kind != EST_FC_BUCKETIZED && u[7] != 0)
+		bad = 1;
+	if (u[7] > EST_MAX_BUCKETS - 1)
+	{
+		EstSetError(errmsg, "feature column \"%s\" has %lu boundaries, the limit is %d",
+					col->name, (unsigned long) u[7], EST_MAX_BUCKETS - 1);
+		return EST_ELIMIT;
+	}
+	if (c->left < 8 * (uint64_t) u[7])
+		goto truncated;
+	if (u[7] > 0 && !bad)
+	{
+		col->boundaries = EstAlloc(sizeof(double) * u[7]);
+		if (col->boundaries == NULL)
+		{
+			EstSetError(errmsg, "could not allocate %lu boundaries",
+						(unsigned long) u[7]);
+			return EST_ENOMEM;
+		}
+		col->n_boundaries = (int) u[7];
+		for (i = 0; i < u[7]; i++)
+			(void) TakeF64(c, &col->boundaries[i]);
+	}
+	else
+	{
+		c->p += 8 * (size_t) u[7];
+		c->left -= 8 * (uint64_t) u[7];
+	}
+
+	/* learned, num_oov, max_size, hash_above, auto_*, vocab_size */
+	for (i = 8; i <= 14; i++)
+		if (!TakeU32(c, &u[i]))
+			goto truncated;
+	if (AnyAboveInt(u, 8, 14))
+	{
+		EstSetError(errmsg, "feature column \"%s\" has a field out of range",
+					col->name);
+		return EST_ECORRUPT;
+	}
+	learned = vocabulary && u[8] == 1;
+	if (u[8] > 1 || (!vocabulary && (u[8] | u[9] | u[14]) != 0) ||
+		(!learned && (u[10] | u[11] | u[12] | u[13]) != 0))
+		bad = 1;
+	if (bad)
+		goto unused;
+	col->learned = (int) u[8];
+	col->num_oov = AsInt(u[9]);
+	col->max_size = AsInt(u[10]);
+	col->hash_above = AsInt(u[11]);
+	col->auto_buckets = AsInt(u[12]);
+	col->auto_dimension = AsInt(u[13]);
+	if (u[14] > EST_MAX_VOCABULARY)
+	{
+		EstSetError(errmsg, "feature column \"%s\" has a vocabulary of %lu entries, the limit is %d",
+					col->name, (unsigned long) u[14], EST_MAX_VOCABULARY);
+		return EST_ELIMIT;
+	}
+	if (c->left < (uint64_t) u[14] * (learned ? 12 : 4))
+		goto truncated;
+	if (u[14] > 0)
+	{
+		col->vocab = EstAllocZero(u[14], sizeof(char *));
+		if (col->vocab == NULL ||
+			(learned &&
+			 (col->vocab_counts = EstAlloc(sizeof(int64_t) * u[14])) == NULL))
+		{
+			EstSetError(errmsg, "could not allocate a vocabulary of %lu entries",
+						(unsigned long) u[14]);
+			return EST_ENOMEM;
+		}
+		col->vocab_size = (int) u[14];
+		for (i = 0; i < u[14]; i++)
+		{
+			status = TakeString(c, col_no, "vocabulary entry", &col->vocab[i],
+								errmsg);
+			if (status != EST_OK)
+				return status;
+		}
+		for (i = 0; learned && i < u[14]; i++)
+		{
+			uint64_t	count;
+
+			if (!TakeU64(c, &count))
+				goto truncated;
+			col->vocab_counts[i] = (int64_t) count;
+			if (col->vocab_counts[i] < 0 ||
+				(i > 0 && col->vocab_counts[i] > col->vocab_counts[i - 1]))
+			{
+				EstSetError(errmsg, "feature column \"%s\" has vocabulary counts that are negative or not most frequent first",
+							col->name);
+				return EST_ECORRUPT;
+			}
+		}
+	}
+
+	/* num_buckets, default_id, representation, dimension, combiner */
+	if (!TakeU64(c, &w[0]) || !TakeU64(c, &w[1]) || !TakeU32(c, &u[15]) ||
+		!TakeU32(c, &u[16]) || !TakeU32(c, &u[17]))
+		goto truncated;
+	if (AnyAboveInt(u, 15, 17))
+		goto unused;
+	col->num_buckets = (int64_t) w[0];
+	col->default_id = (int64_t) w[1];
+	if (col->kind != EST_FC_IDENTITY && col->kind != EST_FC_HASH &&
+		col->kind != EST_FC_CROSSED && w[0] != 0)
+		goto unused;
+	if (col->kind != EST_FC_IDENTITY && w[1] != 0)
+		goto unused;
+	embedding = !numeric && u[15] == EST_INPUT_EMBEDDING;
+	if ((numeric && u[15] != EST_INPUT_DENSE) ||
+		(!numeric && u[15] != EST_INPUT_INDICATOR && !embedding) ||
+		(!embedding && (u[16] | u[17]) != 0) || (embedding && u[17] == 0))
+		goto unused;
+	col->representation = (EstInputKind) u[15];
+	col->dimension = AsInt(u[16]);
+	col->combiner = (EstCombiner) AsInt(u[17]);
+
+	/* offset, slots, buckets, null_count, value_count, n_stats */
+	if (!TakeU32(c, &stored->offset) || !TakeU32(c, &stored->slots) ||
+		!TakeU64(c, &q[0]) || !TakeU64(c, &q[1]) || !TakeU64(c, &q[2]) ||
+		!TakeU32(c, &u[18]))
+		goto truncated;
+	stored->buckets = (int64_t) q[0];
+	col->null_count = (int64_t) q[1];
+	col->value_count = (int64_t) q[2];
+	if (col->null_count < 0 || col->value_count < 0)
+	{
+		EstSetError(errmsg, "feature column \"%s\" has a negative count",
+					col->name);
+		return EST_ECORRUPT;
+	}
+	if (u[18] != (numeric ? u[2] : 0))
+	{
+		EstSetError(errmsg, "feature column \"%s\" has %lu statistics, expected %lu",
+					col->name, (unsigned long) u[18],
+					(unsigned long) (numeric ? u[2] : 0));
+		return EST_ECORRUPT;
+	}
+	if (c->left < 48 * (uint64_t) u[18])
+		goto truncated;
+	stored->stats = c->p;
+	c->p += 48 * (size_t) u[18];
+	c->left -= 48 * (uint64_t) u[18];
+	return EST_OK;
+
+truncated:
+	EstSetError(errmsg, "feature column %d is truncated", col_no);
+	return EST_ECORRUPT;
+unused:
+	EstSetError(errmsg, "feature column \"%s\" sets a field that its kind does not use",
+				col->name);
+	return EST_ECORRUPT;
+}
+
+/*
+ * CheckFittedColumn checks what EstTransformInit does not: the stored
+ * layout against the computed one, learned sizes against their bounds,
+ * and reads the statistics of a numeric column.
+ */
+static EstStatus
+CheckFittedColumn(EstFeatureColumn *col, const StoredColumn *stored,
+				  char *errmsg)
+{
+	int			j;
+
+	if (stored->offset != (uint32_t) col->offset ||
+		stored->slots != (uint32_t) col->slots ||
+		stored->buckets != (col->kind == EST_FC_NUMERIC ? 0 : col->buckets))
+	{
+		EstSetError(errmsg, "feature column \"%s\" claims offset %lu, %lu slots and %lld buckets, its declaration gives %d, %d and %lld",
+					col->name, (unsigned long) stored->offset,
+					(unsigned long) stored->slots,
+					(long long) stored->buckets, col->offset, col->slots,
+					(long long) (col->kind == EST_FC_NUMERIC ? 0 :
+								 col->buckets));
+		return EST_ECORRUPT;
+	}
+	if (col->kind == EST_FC_VOCABULARY && col->learned &&
+		((col->max_size > 0 && col->vocab_size > col->max_size) ||
+		 (col->hash_above > 0 && col->vocab_size > col->hash_above)))
+	{
+		EstSetError(errmsg, "feature column \"%s\" has learned %d entries, more than it may keep",
+					col->name, col->vocab_size);
+		return EST_ECORRUPT;
+	}
+	if (col->kind != EST_FC_NUMERIC)
+		return EST_OK;
+	for (j = 0; j < col->shape; j++)
+	{
+		size_t		n = (size_t) col->shape;
+
+		col->mean[j] = GetF64(stored->stats + 8 * (size_t) j);
+		col->stddev[j] = GetF64(stored->stats + 8 * (n + j));
+		col->min[j] = GetF64(stored->stats + 8 * (2 * n + j));
+		col->max[j] = GetF64(stored->stats + 8 * (3 * n + j));
+		col->shift[j] = GetF64(stored->stats + 8 * (4 * n + j));
+		col->scale[j] = GetF64(stored->stats + 8 * (5 * n + j));
+		if (!isfinite(col->mean[j]) || !isfinite(col->stddev[j]) ||
+			!isfinite(col->min[j]) || !isfinite(col->max[j]) ||
+			!isfinite(col->shift[j]) || !isfinite(col->scale[j]) ||
+			col->stddev[j] < 0.0 || col->min[j] > col->max[j] ||
+			!(col->scale[j] > 0.0))
+		{
+			EstSetError(errmsg, "feature column \"%s\" has statistics of value %d out of range",
+						col->name, j);
+			return EST_ECORRUPT;
+		}
+	}
+	return EST_OK;
+}
+
+/*
+ * DecodeFcol reads an FCOL payload into tf, which starts zeroed and is
+ * the caller's to free even on failure, and checks it against the
+ * network's input segments and inputs.  The encoder runs it too, on the
+ * bytes it writes.
+ */
+static EstStatus
+DecodeFcol(const uint8_t *p, uint64_t len, const EstInputSegment *segs,
+		   int n_segs, uint32_t n_inputs, EstTransform *tf, char *errmsg)
+{
+	Cursor		c;
+	uint32_t	head[4];
+	StoredColumn *stored = NULL;
+	EstInputSegment *mine = NULL;
+	EstStatus	status = EST_OK;
+	int			i;
+
+	c.p = p;
+	c.left = len;
+	if (len < FCOL_FIXED_LEN)
+	{
+		EstSetError(errmsg, "feature column section is too short: %llu bytes",
+					(unsigned long long) len);
+		return EST_ECORRUPT;
+	}
+	for (i = 0; i < 4; i++)
+		(void) TakeU32(&c, &head[i]);
+	if (head[1] != 1 || head[2] > 1)
+	{
+		EstSetError(errmsg, "feature columns have an invalid fitted or legacy flag");
+		return EST_ECORRUPT;
+	}
+	if (head[3] == 0)
+	{
+		EstSetError(errmsg, "checkpoint has no feature column");
+		return EST_ECORRUPT;
+	}
+	if (head[3] > EST_MAX_SEGMENTS)
+	{
+		EstSetError(errmsg, "checkpoint has %lu feature columns, the limit is %d",
+					(unsigned long) head[3], EST_MAX_SEGMENTS);
+		return EST_ELIMIT;
+	}
+	if (c.left < FCOL_MIN_COLUMN_LEN * (uint64_t) head[3])
+	{
+		EstSetError(errmsg, "feature column section is too short for %lu columns",
+					(unsigned long) head[3]);
+		return EST_ECORRUPT;
+	}
+	tf->columns = EstAllocZero(head[3], sizeof(EstFeatureColumn));
+	stored = EstAllocZero(head[3], sizeof(StoredColumn));
+	mine = EstAllocZero(head[3], sizeof(EstInputSegment));
+	if (tf->columns == NULL || stored == NULL || mine == NULL)
+	{
+		EstSetError(errmsg, "could not allocate %lu feature columns",
+					(unsigned long) head[3]);
+		status = EST_ENOMEM;
+		goto done;
+	}
+	tf->n_columns = (int) head[3];
+	for (i = 0; i < tf->n_columns && status == EST_OK; i++)
+		status = DecodeColumn(&c, i + 1, &tf->columns[i], &stored[i], errmsg);
+	if (status != EST_OK)
+		goto done;
+	if (c.left != 0)
+	{
+		EstSetError(errmsg, "feature column section has %llu bytes after its columns",
+					(unsigned long long) c.left);
+		status = EST_ECORRUPT;
+		goto done;
+	}
+	if (head[2] && (tf->n_columns != 1 ||
+					tf->columns[0].kind != EST_FC_NUMERIC ||
+					tf->columns[0].normalizer != EST_NORM_ZSCORE))
+	{
+		EstSetError(errmsg, "legacy feature columns are not one z-scored numeric column");
+		status = EST_ECORRUPT;
+		goto done;
+	}
+	tf->fitted = 1;
+	tf->legacy = (int) head[2];
+	status = EstTransformInit(tf, errmsg);
+	if (status == EST_EINVAL)
+		status = EST_ECORRUPT;
+	for (i = 0; i < tf->n_columns && status == EST_OK; i++)
+		status = CheckFittedColumn(&tf->columns[i], &stored[i], errmsg);
+	if (status != EST_OK)
+		goto done;
+	if ((uint32_t) tf->n_inputs != head[0] || head[0] != n_inputs)
+	{
+		EstSetError(errmsg, "feature columns have %d inputs and claim %lu, the network has %lu",
+					tf->n_inputs, (unsigned long) head[0],
+					(unsigned long) n_inputs);
+		status = EST_ECORRUPT;
+		goto done;
+	}
+	EstTransformSegments(tf, mine);
+	if (!SegmentsAgree(mine, tf->n_columns, segs, n_segs))
+	{
+		EstSetError(errmsg, "feature columns do not match the network's input segments");
+		status = EST_ECORRUPT;
+	}
+
+done:
+	EstFree(stored);
+	EstFree(mine);
+	return status;
+}
+
+/*
+ * DecodeLegacyFeatures reads the FEAT section of a version 1 checkpoint
+ * into a legacy transform: one numeric z-score column of all inputs whose
+ * mean and shift are the stored shift, whose standard deviation and scale
+ * the stored scale (positive, as version 1 wrote it).
+ */
+static EstStatus
+DecodeLegacyFeatures(const uint8_t *p, uint64_t len, int n_inputs,
+					 EstTransform *tf, char *errmsg)
+{
+	EstFeatureState fs;
+	EstFeatureColumn *col;
+	EstStatus	status;
+	int			j;
+
+	memset(&fs, 0, sizeof(fs));
+	status = DecodeFeatureState(p, len, &fs, n_inputs, "feature", errmsg);
+	if (status != EST_OK)
+	{
+		EstFeatureStateFree(&fs);
+		return status;
+	}
+	tf->columns = EstAllocZero(1, sizeof(EstFeatureColumn));
+	if (tf->columns == NULL)
+		goto nomem;
+	tf->n_columns = 1;
+	col = &tf->columns[0];
+	col->kind = EST_FC_NUMERIC;
+	col->name = EstAllocZero(1, 1);
+	col->keys = EstAllocZero(1, sizeof(char *));
+	if (col->name == NULL || col->keys == NULL)
+		goto nomem;
+	col->n_keys = 1;
+	col->keys[0] = EstAllocZero(1, 1);
+	if (col->keys[0] == NULL)
+		goto nomem;
+	col->shape = n_inputs;
+	col->normalizer = EST_NORM_ZSCORE;
+	col->null_policy = EST_NULL_ERROR;
+	col->representation = EST_INPUT_DENSE;
+	tf->fitted = 1;
+	tf->legacy = 1;
+	status = EstTransformInit(tf, errmsg);
+	if (status != EST_OK)
+	{
+		EstFeatureStateFree(&fs);
+		return status == EST_EINVAL ? EST_ECORRUPT : status;
+	}
+	for (j = 0; j < n_inputs; j++)
+	{
+		if (!(fs.scale[j] > 0.0))
+		{
+			EstSetError(errmsg, "feature state of value %d is out of range",
+						j);
+			EstFeatureStateFree(&fs);
+			return EST_ECORRUPT;
+		}
+		col->mean[j] = col->shift[j] = fs.shift[j];
+		col->stddev[j] = col->scale[j] = fs.scale[j];
+	}
+	EstFeatureStateFree(&fs);
+	return EST_OK;
+
+nomem:
+	EstFeatureStateFree(&fs);
+	EstSetError(errmsg, "could not allocate the legacy feature column");
+	return EST_ENOMEM;
 }
 
 /*
@@ -1412,6 +2622,13 @@ DecodeStep(const uint8_t *p, uint64_t len, EstCheckpoint *ckpt,
 	return EST_OK;
 }
 
+static EstStatus DecodeAfterNetwork(const uint8_t *const *payload,
+									const uint64_t *payload_len,
+									uint32_t version,
+									const EstInputSegment *segments,
+									int n_segments, EstCheckpoint *ckpt,
+									char *errmsg);
+
 /*
  * DecodeChecked does the work of EstCheckpointDecode; the caller frees
  * whatever it allocated when it fails.
@@ -1420,8 +2637,11 @@ static EstStatus
 DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 			  char *errmsg)
 {
-	const uint8_t *payload[N_SECTIONS] = {NULL, NULL, NULL, NULL, NULL};
-	uint64_t	payload_len[N_SECTIONS] = {0, 0, 0, 0, 0};
+	const uint8_t *payload[N_SECTIONS] = {NULL};
+	uint64_t	payload_len[N_SECTIONS] = {0};
+	EstInputSegment *segments = NULL;
+	int			n_segments = 0;
+	int			absent;
 	uint32_t	version;
 	uint64_t	total;
 	uint32_t	stored;
@@ -1526,19 +2746,49 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 					(unsigned long) n_sections, (unsigned long) found);
 		return EST_ECORRUPT;
 	}
+	/* version 1 has FEAT where version 2 has FCOL */
+	absent = version < 2 ? SEC_FCOL : SEC_FEAT;
+	if (payload[absent] != NULL)
+	{
+		EstSetError(errmsg, "section \"%s\" is not part of format version %lu",
+					section_tags[absent], (unsigned long) version);
+		return EST_ECORRUPT;
+	}
 	for (sec = 0; sec < N_SECTIONS; sec++)
 	{
-		if (payload[sec] == NULL && sec != SEC_OPTL && sec != SEC_LABL)
+		if (payload[sec] == NULL && sec != SEC_OPTL && sec != SEC_LABL &&
+			sec != absent)
 		{
 			EstSetError(errmsg, "section \"%s\" is missing", section_tags[sec]);
 			return EST_ECORRUPT;
 		}
 	}
 
-	status = DecodeNetwork(payload[SEC_NETW], payload_len[SEC_NETW], ckpt,
-						   errmsg);
+	status = DecodeNetwork(payload[SEC_NETW], payload_len[SEC_NETW], version,
+						   ckpt, &segments, &n_segments, errmsg);
 	if (status != EST_OK)
+	{
+		EstFree(segments);
 		return status;
+	}
+	status = DecodeAfterNetwork(payload, payload_len, version, segments,
+								n_segments, ckpt, errmsg);
+	EstFree(segments);
+	return status;
+}
+
+/*
+ * DecodeAfterNetwork reads the sections that depend on the decoded
+ * network: the optimizers, the feature columns (FCOL checked against the
+ * network's segments, or a version 1 FEAT), the labels and the step.
+ */
+static EstStatus
+DecodeAfterNetwork(const uint8_t *const *payload, const uint64_t *payload_len,
+				   uint32_t version, const EstInputSegment *segments,
+				   int n_segments, EstCheckpoint *ckpt, char *errmsg)
+{
+	EstStatus	status;
+
 	if (ckpt->net.n_linear_inputs > 0 && payload[SEC_OPTL] == NULL)
 	{
 		EstSetError(errmsg, "section \"OPTL\" is missing, but the network has a linear part");
@@ -1557,10 +2807,16 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 								 &ckpt->opt_linear,
 								 ckpt->net.n_params - ckpt->net.linear_offset,
 								 "linear optimizer", errmsg);
-	if (status == EST_OK)
-		status = DecodeTransform(payload[SEC_FEAT], payload_len[SEC_FEAT],
-								 &ckpt->features, ckpt->net.n_inputs,
-								 "feature", errmsg);
+	if (status == EST_OK && version < 2)
+		status = DecodeLegacyFeatures(payload[SEC_FEAT],
+									  payload_len[SEC_FEAT],
+									  ckpt->net.n_inputs, &ckpt->transform,
+									  errmsg);
+	else if (status == EST_OK)
+		status = DecodeFcol(payload[SEC_FCOL], payload_len[SEC_FCOL],
+							segments, n_segments,
+							(uint32_t) ckpt->net.n_inputs, &ckpt->transform,
+							errmsg);
 	if (status == EST_OK && (payload[SEC_LABL] != NULL) !=
 		(LabelsExpected(&ckpt->net) > 0))
 	{
@@ -1570,9 +2826,9 @@ DecodeChecked(const uint8_t *buf, size_t len, EstCheckpoint *ckpt,
 		status = EST_ECORRUPT;
 	}
 	if (status == EST_OK && payload[SEC_LABL] != NULL)
-		status = DecodeTransform(payload[SEC_LABL], payload_len[SEC_LABL],
-								 &ckpt->labels, LabelsExpected(&ckpt->net),
-								 "label", errmsg);
+		status = DecodeFeatureState(payload[SEC_LABL], payload_len[SEC_LABL],
+									&ckpt->labels, LabelsExpected(&ckpt->net),
+									"label", errmsg);
 	if (status == EST_OK)
 		status = DecodeStep(payload[SEC_STEP], payload_len[SEC_STEP], ckpt,
 							errmsg);
@@ -1606,7 +2862,7 @@ EstCheckpointFree(EstCheckpoint *ckpt)
 	EstNetworkFree(&ckpt->net);
 	EstOptimizerFree(&ckpt->opt);
 	EstOptimizerFree(&ckpt->opt_linear);
-	EstFeatureStateFree(&ckpt->features);
+	EstTransformFree(&ckpt->transform);
 	EstFeatureStateFree(&ckpt->labels);
 	memset(ckpt, 0, sizeof(*ckpt));
 }

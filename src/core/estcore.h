@@ -617,8 +617,9 @@ extern void EstFeatureStateApply(const EstFeatureState *fs, float *X,
  *
  * Learned state (statistics, learned vocabularies) comes from training
  * rows: while a transform is not yet fitted, the shell encodes rows in
- * which numeric slots hold raw values (NaN for a NULL) and learned
- * vocabulary slots hold provisional ids; EstTransformFit then learns the
+ * which numeric slots hold raw values (NaN for a NULL), learned
+ * vocabulary slots hold provisional ids and categorical NULLs a
+ * provisional marker (EstTransformNull); EstTransformFit then learns the
  * state from the first rows and rewrites every row into final form.
  * ----------------------------------------------------------------
  */
@@ -768,9 +769,19 @@ extern EstStatus EstTransformFit(EstTransform *tf, float *X, size_t n_fit,
  * transform, filling NaN (NULL) values by the policy. */
 extern void EstTransformApply(const EstTransform *tf, float *X, size_t n);
 
-/* The documented hashes (64 bits): a value, and a cross of values (the
- * hash of each value, combined in order as h = splitmix64(h ^ h_k) from h
- * = the number of values). */
+/*
+ * The documented hashes (64 bits), a compatibility promise:
+ *	 mix(z):	   z ^= z >> 30; z *= 0xbf58476d1ce4e5b9; z ^= z >> 27;
+ *				   z *= 0x94d049bb133111eb; z ^= z >> 31 (splitmix64's
+ *				   finaliser)
+ *	 EstHashString: mix(FNV-1a 64 of the bytes), FNV-1a starting from
+ *				   0xcbf29ce484222325, each byte xored in, then multiplied
+ *				   by 0x100000001b3
+ *	 EstHashCross: h = n; for each value in order,
+ *				   h = mix((h ^ EstHashString(value)) + 0x9e3779b97f4a7c15)
+ *				   (splitmix64's output for the state h ^ hash(value))
+ * An integer is hashed as its decimal text.
+ */
 extern uint64_t EstHashString(const char *s, size_t len);
 extern uint64_t EstHashCross(const char *const *values, const size_t *lens,
 							 int n);

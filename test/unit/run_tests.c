@@ -178,6 +178,16 @@ static const UnitTest tests[] = {
 	{"metrics: three classes, macro averages", TestMetricsMultiClass},
 	{"metrics: regression", TestMetricsRegression},
 	{"features: fit and apply", TestFeatureState},
+	{"feature columns: hashes keep their documented values", TestFeatureHashes},
+	{"feature columns: bad declarations, limits, defaults and layout", TestFeatureDeclarations},
+	{"feature columns: every encoder and NULLs", TestFeatureEncoders},
+	{"feature columns: numeric statistics, normalizers, NULL policies", TestFeatureFitNumeric},
+	{"feature columns: z-score is bit for bit the feature state's", TestFeatureZscoreIdentity},
+	{"feature columns: learned vocabulary order, ties, max_size, OOV", TestFeatureLearnedVocabulary},
+	{"feature columns: inferred column switches to hashing", TestFeatureAutoHash},
+	{"feature columns: limits while learning", TestFeatureLearningLimits},
+	{"feature columns: every allocation failure", TestFeatureOutOfMemory},
+	{"feature columns: a transform of every kind", TestFeatureEveryKind},
 	{"training: adagrad classifier on separable blobs", TestTrainAdagradClassifier},
 	{"training: adam linear regressor", TestTrainAdamRegressor},
 	{"training: ftrl, sigmoid head", TestTrainFtrlSigmoid},
@@ -194,6 +204,8 @@ static const UnitTest tests[] = {
 	{"checkpoint: limits checked before allocating", TestCheckpointLimits},
 	{"checkpoint: section structure", TestCheckpointSections},
 	{"checkpoint: encoder rejects invalid input", TestCheckpointEncodeRejects},
+	{"checkpoint: a version 1 checkpoint decodes to a legacy transform", TestCheckpointVersion1},
+	{"checkpoint: feature columns of every kind", TestCheckpointTransforms},
 };
 
 int

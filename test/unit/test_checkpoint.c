@@ -146,8 +146,10 @@ MakeCheckpoint(EstCheckpoint *c, const CkptOptions *o)
 	free(grad);
 	for (i = 0; i < 60; i++)
 		X[i] = (float) (10 * EstRngUniform(&c->rng) + (double) (i % 3));
-	CHECK(EstFeatureStateInit(&c->features, 3, err) == EST_OK);
-	EstFeatureStateFit(&c->features, X, 20);
+	UnitColumns(&c->transform, 1);
+	UnitColumn(&c->transform, 0, EST_FC_NUMERIC, "x")->shape = 3;
+	CHECK(EstTransformInit(&c->transform, err) == EST_OK);
+	CHECK(EstTransformFit(&c->transform, X, 20, 20, err) == EST_OK);
 	if (o->head == EST_HEAD_SQUARED)
 	{
 		/* regressors carry the standardisation of their targets */
@@ -326,11 +328,7 @@ CheckpointsEqual(const EstCheckpoint *a, const EstCheckpoint *b)
 	if (na->n_linear_inputs > 0 &&
 		!OptimizersEqual(&a->opt_linear, &b->opt_linear))
 		return 0;
-	if (a->features.n_inputs != b->features.n_inputs ||
-		memcmp(a->features.shift, b->features.shift,
-			   sizeof(double) * a->features.n_inputs) != 0 ||
-		memcmp(a->features.scale, b->features.scale,
-			   sizeof(double) * a->features.n_inputs) != 0)
+	if (!UnitTransformsEqual(&a->transform, &b->transform))
 		return 0;
 	if (a->labels.n_inputs != b->labels.n_inputs ||
 		(a->labels.n_inputs > 0 &&
@@ -397,7 +395,7 @@ typedef struct Section
 
 typedef struct Parsed
 {
-	Section		sec[5];
+	Section		sec[7];
 	int			n;
 } Parsed;
 
@@ -410,7 +408,7 @@ Parse(const uint8_t *buf, size_t len, Parsed *p)
 	size_t		pos = 24;
 	int			i = 0;
 
-	while (pos < len - 4 && i < 5)
+	while (pos < len - 4 && i < 7)
 	{
 		Section    *s = &p->sec[i++];
 
@@ -463,7 +461,7 @@ Assemble(const Section *const *order, int n, uint32_t count_field,
 		len += 12 + order[i]->len;
 	buf = malloc(len);
 	memcpy(buf, "ESTCKPT", 8);
-	PutLE32(buf + 8, 1);
+	PutLE32(buf + 8, EST_CHECKPOINT_VERSION);
 	PutLE64(buf + 12, len);
 	PutLE32(buf + 20, count_field);
 	pos = 24;
@@ -483,7 +481,7 @@ Assemble(const Section *const *order, int n, uint32_t count_field,
 static uint8_t *
 AssembleAll(Parsed *p, size_t *out_len)
 {
-	const Section *order[5];
+	const Section *order[7];
 	int			i;
 
 	for (i = 0; i < p->n; i++)
@@ -509,14 +507,23 @@ ExpectAssembled(Parsed *p, EstStatus expected, const char *what)
 }
 
 /*
+ * The bytes of the input segments in NETW: their count, and 20 bytes of
+ * each; the networks of these tests have one dense segment.  Offsets
+ * below written as 20 + SEG + k are those of version 1 shifted by them.
+ */
+#define SEG		24
+
+/*
  * ParamsAt returns the offset of the first weight in the NETW payload of
- * net: the fixed fields, the sizes, both index lists, batch_norm and its
- * three doubles, and n_params.
+ * net: the fixed fields, the segments, the sizes, both index lists,
+ * batch_norm and its three doubles, and n_params.
  */
 static size_t
 ParamsAt(const EstNetwork *net)
 {
-	return 20 + 4 * (size_t) (net->n_layers + 1) +
+	int			n_segs = net->n_segments > 0 ? net->n_segments : 1;
+
+	return 20 + 4 + 20 * (size_t) n_segs + 4 * (size_t) (net->n_layers + 1) +
 		4 + 4 * (size_t) net->n_dnn_inputs +
 		4 + 4 * (size_t) net->n_linear_inputs + 4 + 24 + 8;
 }
@@ -541,6 +548,49 @@ ParamsAt(const EstNetwork *net)
 #define OPT_ITERATIONS	112
 #define OPT_N			120
 #define OPT_SLOTS		128
+
+/*
+ * Offsets in the FCOL payload of MakeCheckpoint's transform: one numeric
+ * column "x" of shape 3 reading "x" (layout in checkpoint.c).
+ */
+#define FC_N_INPUTS		0
+#define FC_FITTED		4
+#define FC_LEGACY		8
+#define FC_N_COLUMNS	12
+#define FC_KIND			16
+#define FC_NAME			20		/* length 1, then "x" */
+#define FC_N_KEYS		25
+#define FC_KEY			29
+#define FC_SHAPE		34
+#define FC_NORMALIZER	38
+#define FC_NULL_POLICY	42
+#define FC_DEFAULT		46
+#define FC_MULTI		54
+#define FC_MAX_VALUES	58
+#define FC_N_BOUNDARIES 62
+#define FC_LEARNED		66
+#define FC_NUM_OOV		70
+#define FC_MAX_SIZE		74
+#define FC_HASH_ABOVE	78
+#define FC_VOCAB_SIZE	90
+#define FC_NUM_BUCKETS	94
+#define FC_DEFAULT_ID	102
+#define FC_REPR			110
+#define FC_DIMENSION	114
+#define FC_COMBINER		118
+#define FC_OFFSET		122
+#define FC_SLOTS		126
+#define FC_BUCKETS		130
+#define FC_NULL_COUNT	138
+#define FC_VALUE_COUNT	146
+#define FC_N_STATS		154
+#define FC_MEAN			158
+#define FC_STDDEV		(FC_MEAN + 24)
+#define FC_MIN			(FC_MEAN + 48)
+#define FC_MAX			(FC_MEAN + 72)
+#define FC_SHIFT		(FC_MEAN + 96)
+#define FC_SCALE		(FC_MEAN + 120)
+#define FCOL_LEN		(FC_MEAN + 144)
 
 /* ----------------------------------------------------------------
  * Tests
@@ -859,20 +909,31 @@ TestCheckpointLyingLengths(void)
 	PutLE64(s->payload + n_stats_at, UINT64_C(1) << 40);
 	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_stats huge");
 	memcpy(s->payload + n_stats_at, saved, 8);
-	/* n_dnn_inputs (at 32) and n_linear_inputs (at 44) */
-	PutLE32(s->payload + 32, 3);
+	/* n_dnn_inputs (at 32 + SEG) and n_linear_inputs (at 44 + SEG) */
+	PutLE32(s->payload + 32 + SEG, 3);
 	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_dnn_inputs one too many");
-	PutLE32(s->payload + 32, 60000);
+	PutLE32(s->payload + 32 + SEG, 60000);
 	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_dnn_inputs past the end");
-	PutLE32(s->payload + 32, 0xFFFFFFFFu);
+	PutLE32(s->payload + 32 + SEG, 0xFFFFFFFFu);
 	ExpectAssembled(&p, EST_ELIMIT, "NETW n_dnn_inputs huge");
-	PutLE32(s->payload + 32, 2);
-	PutLE32(s->payload + 44, 0);
+	PutLE32(s->payload + 32 + SEG, 2);
+	PutLE32(s->payload + 44 + SEG, 0);
 	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_linear_inputs zero");
-	PutLE32(s->payload + 44, 2);
+	PutLE32(s->payload + 44 + SEG, 2);
 	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_linear_inputs one too many");
-	PutLE32(s->payload + 44, 1);
+	PutLE32(s->payload + 44 + SEG, 1);
 	ExpectAssembled(&p, EST_OK, "NETW counts restored");
+	/* n_segments (at 20) */
+	PutLE32(s->payload + 20, 0);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW no segment");
+	PutLE32(s->payload + 20, 2);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_segments one too many");
+	PutLE32(s->payload + 20, 100000);
+	ExpectAssembled(&p, EST_ELIMIT, "NETW n_segments huge");
+	PutLE32(s->payload + 20, 4000);
+	ExpectAssembled(&p, EST_ECORRUPT, "NETW n_segments past the end");
+	PutLE32(s->payload + 20, 1);
+	ExpectAssembled(&p, EST_OK, "NETW segments restored");
 
 	s = FindSection(&p, "OPTM");
 	Resize(s, -4);
@@ -898,15 +959,43 @@ TestCheckpointLyingLengths(void)
 	ExpectAssembled(&p, EST_ECORRUPT, "OPTL n of the DNN");
 	PutLE64(s->payload + OPT_N, c.net.n_params - c.net.linear_offset);
 
-	s = FindSection(&p, "FEAT");
+	s = FindSection(&p, "FCOL");
+	CHECK(s != NULL && s->len == FCOL_LEN);
 	Resize(s, -8);
-	ExpectAssembled(&p, EST_ECORRUPT, "FEAT one value short");
-	Resize(s, +8);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL one value short");
+	Resize(s, +16);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL one value too many");
+	Resize(s, -8);
 	PutLE32(s->payload, 2);
-	ExpectAssembled(&p, EST_ECORRUPT, "FEAT n_inputs of the DNN");
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL n_inputs of the DNN");
 	PutLE32(s->payload, 0xFFFFFFFFu);
-	ExpectAssembled(&p, EST_ECORRUPT, "FEAT n_inputs huge");
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL n_inputs huge");
 	PutLE32(s->payload, 3);
+	PutLE32(s->payload + 12, 0);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL no column");
+	PutLE32(s->payload + 12, 2);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL n_columns one too many");
+	PutLE32(s->payload + 12, 5000);
+	ExpectAssembled(&p, EST_ELIMIT, "FCOL n_columns huge");
+	PutLE32(s->payload + 12, 1);
+	PutLE32(s->payload + FC_NAME, 0xFFFFFFFFu);
+	ExpectAssembled(&p, EST_ELIMIT, "FCOL name length huge");
+	PutLE32(s->payload + FC_NAME, 1000);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL name past the end");
+	PutLE32(s->payload + FC_NAME, 1);
+	PutLE32(s->payload + FC_N_KEYS, 9);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL 9 keys");
+	PutLE32(s->payload + FC_N_KEYS, 2);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL 2 keys");
+	PutLE32(s->payload + FC_N_KEYS, 1);
+	PutLE32(s->payload + FC_SHAPE, 2);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL shape one short");
+	PutLE32(s->payload + FC_SHAPE, 70000);
+	ExpectAssembled(&p, EST_ELIMIT, "FCOL shape huge");
+	PutLE32(s->payload + FC_SHAPE, 3);
+	PutLE32(s->payload + FC_N_STATS, 4);
+	ExpectAssembled(&p, EST_ECORRUPT, "FCOL n_stats one too many");
+	PutLE32(s->payload + FC_N_STATS, 3);
 
 	s = FindSection(&p, "STEP");
 	Resize(s, -8);
@@ -952,7 +1041,7 @@ TestCheckpointBadValues(void)
 	Section    *netw;
 	Section    *optm;
 	Section    *optl;
-	Section    *feat;
+	Section    *fcol;
 	Section    *step;
 	uint8_t		saved[64];
 	size_t		params_at;
@@ -972,7 +1061,7 @@ TestCheckpointBadValues(void)
 	netw = FindSection(&p, "NETW");
 	optm = FindSection(&p, "OPTM");
 	optl = FindSection(&p, "OPTL");
-	feat = FindSection(&p, "FEAT");
+	fcol = FindSection(&p, "FCOL");
 	step = FindSection(&p, "STEP");
 
 #define ALTER_TO(sec, off, size, stmt, expected, what) \
@@ -1006,22 +1095,22 @@ TestCheckpointBadValues(void)
 	U32(netw, 12, EST_HEAD_SIGMOID, "sigmoid head with 2 outputs");
 	U32(netw, 16, 0, "reduction 0");
 	U32(netw, 16, 4, "reduction 4");
-	U32(netw, 20, 0, "zero-sized first layer");
-	U32(netw, 20, 3, "first layer not the DNN input count");
-	U32(netw, 28, 1, "softmax with 1 output");
-	U32(netw, 36, 3, "DNN index out of range");
-	U32(netw, 40, 0xFFFFFFFFu, "DNN index -1");
-	U32(netw, 48, 3, "linear index out of range");
-	U32(netw, 52, 2, "batch_norm 2");
-	F64(netw, 56, 1.0, "momentum 1");
-	F64(netw, 56, -0.25, "momentum negative");
-	F64(netw, 56, NAN, "momentum NaN");
-	F64(netw, 64, 0.0, "epsilon 0");
-	F64(netw, 64, -1e-3, "epsilon negative");
-	F64(netw, 64, INFINITY, "epsilon infinite");
-	F64(netw, 72, 1.0, "dropout 1");
-	F64(netw, 72, -0.1, "dropout negative");
-	F64(netw, 72, NAN, "dropout NaN");
+	U32(netw, 20 + SEG, 0, "zero-sized first layer");
+	U32(netw, 20 + SEG, 3, "first layer not the DNN input count");
+	U32(netw, 28 + SEG, 1, "softmax with 1 output");
+	U32(netw, 36 + SEG, 3, "DNN index out of range");
+	U32(netw, 40 + SEG, 0xFFFFFFFFu, "DNN index -1");
+	U32(netw, 48 + SEG, 3, "linear index out of range");
+	U32(netw, 52 + SEG, 2, "batch_norm 2");
+	F64(netw, 56 + SEG, 1.0, "momentum 1");
+	F64(netw, 56 + SEG, -0.25, "momentum negative");
+	F64(netw, 56 + SEG, NAN, "momentum NaN");
+	F64(netw, 64 + SEG, 0.0, "epsilon 0");
+	F64(netw, 64 + SEG, -1e-3, "epsilon negative");
+	F64(netw, 64 + SEG, INFINITY, "epsilon infinite");
+	F64(netw, 72 + SEG, 1.0, "dropout 1");
+	F64(netw, 72 + SEG, -0.1, "dropout negative");
+	F64(netw, 72 + SEG, NAN, "dropout NaN");
 	F32(netw, params_at, NAN, "NaN first weight");
 	F32(netw, params_at + 4 * (n_params - 1), INFINITY,
 		"infinite last weight");
@@ -1029,7 +1118,17 @@ TestCheckpointBadValues(void)
 	F32(netw, stats_at + 4 * 4, -0.5f, "negative moving variance");
 	F32(netw, stats_at + 4 * 7, INFINITY, "infinite moving variance");
 	/* batch_norm off, with statistics still there */
-	U32(netw, 52, 0, "batch_norm 0 with statistics");
+	U32(netw, 52 + SEG, 0, "batch_norm 0 with statistics");
+	/* the one dense segment at 24: kind, slots, buckets, dimension,
+	 * combiner */
+	U32(netw, 24, 0, "segment kind 0");
+	U32(netw, 24, 4, "segment kind 4");
+	U32(netw, 24, EST_INPUT_INDICATOR, "indicator segment of no bucket");
+	U32(netw, 28, 2, "segment of fewer slots than inputs");
+	U32(netw, 28, 0, "segment of no slot");
+	U32(netw, 32, 1, "dense segment with buckets");
+	U32(netw, 36, 1, "dense segment with a dimension");
+	U32(netw, 40, EST_COMBINER_SUM, "dense segment with a combiner");
 
 	U32(optm, OPT_KIND, 0, "optimizer kind 0");
 	U32(optm, OPT_KIND, 7, "optimizer kind 7");
@@ -1067,9 +1166,55 @@ TestCheckpointBadValues(void)
 			  PutLE32(optl->payload + 4, 0)), EST_ECORRUPT,
 			 "sgd with the bytes of two slots");
 
-	F64(feat, 4, NAN, "NaN shift");
-	F64(feat, 4 + 8 * 3, 0.0, "zero scale");
-	F64(feat, 4 + 8 * 5, -INFINITY, "infinite scale");
+	U32(fcol, FC_FITTED, 0, "transform not fitted");
+	U32(fcol, FC_LEGACY, 2, "legacy 2");
+	U32(fcol, FC_KIND, 0, "column kind 0");
+	U32(fcol, FC_KIND, 7, "column kind 7");
+	U32(fcol, FC_KIND, EST_FC_HASH, "numeric fields in a hash column");
+	U32(fcol, FC_KIND, EST_FC_VOCABULARY, "numeric fields in a vocabulary");
+	ALTER(fcol, FC_NAME + 4, 1, fcol->payload[FC_NAME + 4] = 0,
+		  "zero byte in the name");
+	ALTER(fcol, FC_KEY + 4, 1, fcol->payload[FC_KEY + 4] = 0,
+		  "zero byte in the key");
+	U32(fcol, FC_NORMALIZER, 0, "normalizer 0");
+	U32(fcol, FC_NORMALIZER, 4, "normalizer 4");
+	U32(fcol, FC_NULL_POLICY, 0, "NULL policy 0");
+	F64(fcol, FC_DEFAULT, NAN, "NaN default value");
+	F64(fcol, FC_DEFAULT, INFINITY, "infinite default value");
+	U32(fcol, FC_MULTI, 1, "multi-valued numeric column");
+	U32(fcol, FC_MAX_VALUES, 3, "numeric column with max values");
+	U32(fcol, FC_N_BOUNDARIES, 1, "numeric column with boundaries");
+	U32(fcol, FC_LEARNED, 1, "numeric column learned");
+	U32(fcol, FC_NUM_OOV, 1, "numeric column with OOV buckets");
+	U32(fcol, FC_MAX_SIZE, 1, "numeric column with max_size");
+	U32(fcol, FC_HASH_ABOVE, 1, "numeric column with hash_above");
+	U32(fcol, FC_VOCAB_SIZE, 1, "numeric column with a vocabulary");
+	U32(fcol, FC_NUM_BUCKETS, 5, "numeric column with buckets");
+	U32(fcol, FC_DEFAULT_ID, 1, "numeric column with a default id");
+	U32(fcol, FC_REPR, EST_INPUT_INDICATOR, "numeric indicator");
+	U32(fcol, FC_REPR, 0, "representation 0");
+	U32(fcol, FC_DIMENSION, 2, "numeric column with a dimension");
+	U32(fcol, FC_COMBINER, 1, "numeric column with a combiner");
+	U32(fcol, FC_OFFSET, 1, "offset 1");
+	U32(fcol, FC_SLOTS, 2, "slots not the shape");
+	U32(fcol, FC_BUCKETS, 1, "numeric column with 1 bucket");
+	ALTER(fcol, FC_NULL_COUNT, 8,
+		  PutLE64(fcol->payload + FC_NULL_COUNT, UINT64_C(1) << 63),
+		  "negative NULL count");
+	ALTER(fcol, FC_VALUE_COUNT, 8,
+		  PutLE64(fcol->payload + FC_VALUE_COUNT, UINT64_C(1) << 63),
+		  "negative value count");
+	F64(fcol, FC_MEAN, NAN, "NaN mean");
+	F64(fcol, FC_STDDEV + 8, -1.0, "negative standard deviation");
+	F64(fcol, FC_MIN + 16, 1e300, "min above max");
+	F64(fcol, FC_MAX, INFINITY, "infinite max");
+	F64(fcol, FC_SHIFT, NAN, "NaN shift");
+	F64(fcol, FC_SCALE + 8, 0.0, "zero scale");
+	F64(fcol, FC_SCALE + 16, -1.0, "negative scale");
+	F64(fcol, FC_SCALE, -INFINITY, "infinite scale");
+	/* a legacy flag on one z-scored numeric column is fine */
+	ALTER_TO(fcol, FC_LEGACY, 4, PutLE32(fcol->payload + FC_LEGACY, 1),
+			 EST_OK, "legacy flag");
 
 	ALTER(step, 0, 8, PutLE64(step->payload, UINT64_C(1) << 63),
 		  "negative global step");
@@ -1111,16 +1256,20 @@ TestCheckpointNewerVersion(void)
 	PutLE32(buf + 8, 7);
 	Recrc(buf, len);
 	CHECK(Decode(buf, len, NULL, err) == EST_EVERSION);
-	CHECKF(strcmp(err, "checkpoint format version 7 is newer than the supported version 1") == 0,
+	CHECKF(strcmp(err, "checkpoint format version 7 is newer than the supported version 2") == 0,
 		   "message: %s", err);
-	PutLE32(buf + 8, 2);
+	PutLE32(buf + 8, 3);
 	CHECK(Decode(buf, len, NULL, err) == EST_EVERSION);
 	/* a newer format may change everything after the version */
 	CHECK(Decode(buf, 12, NULL, err) == EST_EVERSION);
 	PutLE32(buf + 8, 0);
 	Recrc(buf, len);
 	CHECK(Decode(buf, len, NULL, err) == EST_ECORRUPT);
+	/* version 2 bytes do not make a version 1 checkpoint */
 	PutLE32(buf + 8, 1);
+	Recrc(buf, len);
+	CHECK(Decode(buf, len, NULL, err) == EST_ECORRUPT);
+	PutLE32(buf + 8, 2);
 	Recrc(buf, len);
 	CHECK(Decode(buf, len, NULL, err) == EST_OK);
 	/* wrong magic */
@@ -1142,7 +1291,8 @@ ReplaceNetwork(Parsed *p, uint32_t n_layers, const uint32_t *sizes,
 			   int n_sizes, uint64_t n_params, size_t extra)
 {
 	Section    *s = FindSection(p, "NETW");
-	size_t		len = 20 + 4 * (size_t) n_sizes + 4 + 4 + 4 + 24 + 8 + extra;
+	size_t		len = 20 + SEG + 4 * (size_t) n_sizes + 4 + 4 + 4 + 24 + 8 +
+		extra;
 	uint8_t    *q;
 	int			i;
 
@@ -1154,7 +1304,10 @@ ReplaceNetwork(Parsed *p, uint32_t n_layers, const uint32_t *sizes,
 	PutLE32(q + 8, EST_ACT_RELU);
 	PutLE32(q + 12, EST_HEAD_SOFTMAX);
 	PutLE32(q + 16, EST_REDUCE_SUM);
-	q += 20;
+	PutLE32(q + 20, 1);			/* one dense segment of every input */
+	PutLE32(q + 24, EST_INPUT_DENSE);
+	PutLE32(q + 28, n_sizes > 0 ? sizes[0] : 1);
+	q += 20 + SEG;
 	for (i = 0; i < n_sizes; i++)
 		PutLE32(q + 4 * i, sizes[i]);
 	q += 4 * n_sizes;
@@ -1268,14 +1421,14 @@ TestCheckpointLimits(void)
 		CHECKF(Decode(bad, bad_len, NULL, err) == EST_OK, "%s", err);
 		free(bad);
 		s = FindSection(&p, "NETW");
-		PutLE32(s->payload + 32, EST_MAX_UNITS + 1);
+		PutLE32(s->payload + 32 + SEG, EST_MAX_UNITS + 1);
 		bad = AssembleAll(&p, &bad_len);
 		allocs = unit_total_allocs;
 		CHECK(Decode(bad, bad_len, NULL, err) == EST_ELIMIT);
 		CHECK(unit_total_allocs == allocs);
 		free(bad);
-		PutLE32(s->payload + 32, 0);
-		PutLE32(s->payload + 36, EST_MAX_UNITS);
+		PutLE32(s->payload + 32 + SEG, 0);
+		PutLE32(s->payload + 36 + SEG, EST_MAX_UNITS);
 		bad = AssembleAll(&p, &bad_len);
 		allocs = unit_total_allocs;
 		CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
@@ -1464,8 +1617,25 @@ TestCheckpointEncodeRejects(void)
 	REJECT(c.opt_linear.learning_rate = -1, c.opt_linear.learning_rate = 0.125);
 	REJECT(c.opt.n_slots = 1, c.opt.n_slots = 2);
 	REJECT(c.opt.beta1 = 1.0, c.opt.beta1 = 0.9);
-	REJECT(c.features.n_inputs = 2, c.features.n_inputs = 3);
-	REJECT(c.features.scale[1] = 0.0, c.features.scale[1] = 1.0);
+	{
+		EstFeatureColumn *col = &c.transform.columns[0];
+		double		d;
+
+		REJECT(c.transform.n_inputs = 2, c.transform.n_inputs = 3);
+		REJECT(c.transform.fitted = 0, c.transform.fitted = 1);
+		d = col->scale[1];
+		REJECT(col->scale[1] = 0.0, col->scale[1] = d);
+		d = col->mean[2];
+		REJECT(col->mean[2] = NAN, col->mean[2] = d);
+		d = col->stddev[0];
+		REJECT(col->stddev[0] = -1.0, col->stddev[0] = d);
+		REJECT(col->offset = 1, col->offset = 0);
+		REJECT(col->normalizer = (EstNormalizer) 0,
+			   col->normalizer = EST_NORM_ZSCORE);
+		REJECT(col->null_count = -1, col->null_count = 0);
+		REJECT(col->n_keys = 0, col->n_keys = 1);
+		REJECT(col->kind = EST_FC_HASH, col->kind = EST_FC_NUMERIC);
+	}
 	REJECT(memset(&c.rng, 0, sizeof(c.rng)), EstRngSeed(&c.rng, 1));
 	REJECT(c.epoch.position = 151, c.epoch.position = 70);
 	REJECT(memset(&c.epoch.rng, 0, sizeof(c.epoch.rng)),
@@ -1490,4 +1660,446 @@ TestCheckpointEncodeRejects(void)
 	CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_OK);
 	EstFree(buf);
 	EstCheckpointFree(&c);
+}
+
+/* ----------------------------------------------------------------
+ * Feature columns and version 1
+ * ----------------------------------------------------------------
+ */
+
+/* A growing buffer for checkpoints written by hand. */
+typedef struct Bytes
+{
+	uint8_t		data[1024];
+	size_t		len;
+} Bytes;
+
+static void
+B32(Bytes *b, uint32_t v)
+{
+	PutLE32(b->data + b->len, v);
+	b->len += 4;
+}
+
+static void
+B64(Bytes *b, uint64_t v)
+{
+	PutLE64(b->data + b->len, v);
+	b->len += 8;
+}
+
+static void
+BF32(Bytes *b, float f)
+{
+	PutF32At(b->data + b->len, f);
+	b->len += 4;
+}
+
+static void
+BF64(Bytes *b, double d)
+{
+	PutF64At(b->data + b->len, d);
+	b->len += 8;
+}
+
+static void
+BTag(Bytes *b, const char *tag, uint64_t payload_len)
+{
+	memcpy(b->data + b->len, tag, 4);
+	b->len += 4;
+	B64(b, payload_len);
+}
+
+/*
+ * SegmentsSupported says whether EstNetworkInit honours input segments
+ * (network.c of the input segments' branch); tests of categorical columns
+ * in checkpoints need it and are skipped without.
+ */
+static int
+SegmentsSupported(void)
+{
+	EstInputSegment seg = {EST_INPUT_INDICATOR, 1, 3, 0, 0};
+	EstNetworkSpec spec;
+	EstNetwork	net;
+	char		err[EST_ERRMSG_LEN];
+	int			ok;
+
+	UnitSpec(&spec, 1, NULL, 0, 2, EST_ACT_RELU, EST_HEAD_SOFTMAX);
+	spec.n_segments = 1;
+	spec.segments = &seg;
+	memset(&net, 0, sizeof(net));
+	ok = EstNetworkInit(&net, &spec, NULL, err) == EST_OK &&
+		net.n_segments == 1 && net.input_width == 3 && net.sizes[0] == 3;
+	EstNetworkFree(&net);
+	return ok;
+}
+
+/*
+ * WriteVersion1 writes by hand, in the layout of estimator 0.1.0, a
+ * checkpoint of a linear softmax model of 2 inputs and 2 outputs with an
+ * sgd optimizer, a FEAT section (shift 1.5 and -2, scale 2 and 0.5), a
+ * global step 7 and no epoch.  extra_fcol adds an FCOL section, which
+ * version 1 does not have.
+ */
+static void
+WriteVersion1(Bytes *b, int extra_fcol)
+{
+	static const float w[6] = {0.5f, -1.0f, 0.25f, 2.0f, 0.125f, -0.0f};
+	EstOptimizer opt;
+	int			i;
+
+	EstOptimizerDefaults(&opt, EST_OPT_SGD);
+	b->len = 0;
+	memcpy(b->data, "ESTCKPT", 8);
+	b->len = 8;
+	B32(b, 1);
+	B64(b, 0);					/* total, below */
+	B32(b, extra_fcol ? 5 : 4);
+
+	BTag(b, "NETW", 20 + 8 + 4 + 4 + 4 + 24 + 8 + 24 + 8);
+	B32(b, 2);					/* n_inputs */
+	B32(b, 1);					/* n_layers */
+	B32(b, EST_ACT_RELU);
+	B32(b, EST_HEAD_SOFTMAX);
+	B32(b, EST_REDUCE_SUM_OVER_BATCH_SIZE);
+	B32(b, 2);					/* sizes */
+	B32(b, 2);
+	B32(b, 0);					/* no DNN subset */
+	B32(b, 0);					/* no linear part */
+	B32(b, 0);					/* batch_norm */
+	BF64(b, 0.99);
+	BF64(b, 0.001);
+	BF64(b, 0.0);
+	B64(b, 6);
+	for (i = 0; i < 6; i++)
+		BF32(b, w[i]);
+	B64(b, 0);					/* n_stats */
+
+	BTag(b, "OPTM", 128);
+	B32(b, EST_OPT_SGD);
+	B32(b, 0);
+	BF64(b, opt.learning_rate);
+	BF64(b, opt.beta1);
+	BF64(b, opt.beta2);
+	BF64(b, opt.epsilon);
+	BF64(b, opt.initial_accumulator);
+	BF64(b, opt.momentum);
+	B32(b, 0);
+	BF64(b, opt.rho);
+	B32(b, 0);
+	BF64(b, opt.lr_power);
+	BF64(b, opt.l1);
+	BF64(b, opt.l2);
+	BF64(b, opt.l2_shrinkage);
+	BF64(b, opt.beta);
+	B64(b, 5);					/* iterations */
+	B64(b, 6);					/* n */
+
+	BTag(b, "FEAT", 4 + 32);
+	B32(b, 2);
+	BF64(b, 1.5);
+	BF64(b, -2.0);
+	BF64(b, 2.0);
+	BF64(b, 0.5);
+
+	if (extra_fcol)
+	{
+		BTag(b, "FCOL", 4);
+		B32(b, 2);
+	}
+
+	BTag(b, "STEP", 88);
+	B64(b, 7);
+	for (i = 0; i < 4; i++)
+		B64(b, UINT64_C(0x0123456789ABCDEF) + (uint64_t) i);
+	for (i = 0; i < 6; i++)
+		B64(b, 0);				/* no epoch */
+	PutLE64(b->data + 12, b->len + 4);
+	PutLE32(b->data + b->len, EstCrc32c(0, b->data, b->len));
+	b->len += 4;
+}
+
+/*
+ * A checkpoint of estimator 0.1.0 (format 1) decodes: its FEAT section
+ * becomes a legacy transform that normalises as the feature state did,
+ * and it encodes again as format 2, which decodes to the same.
+ */
+void
+TestCheckpointVersion1(void)
+{
+	Bytes		b;
+	EstCheckpoint c;
+	EstCheckpoint d;
+	EstFeatureColumn *col;
+	char		err[EST_ERRMSG_LEN];
+	uint8_t    *v2;
+	uint8_t    *again;
+	size_t		v2_len;
+	size_t		again_len;
+	float		x[2] = {3.5f, -1.0f};
+
+	WriteVersion1(&b, 0);
+	CHECKF(Decode(b.data, b.len, &c, err) == EST_OK, "%s", err);
+	if (c.net.params == NULL)
+		return;
+	CHECK(c.net.n_inputs == 2 && c.net.n_params == 6);
+	CHECK(c.net.params[3] == 2.0f && c.opt.iterations == 5);
+	CHECK(c.global_step == 7 && c.epoch.n_rows == 0);
+	CHECK(c.transform.legacy && c.transform.fitted);
+	CHECK(c.transform.n_columns == 1 && c.transform.n_inputs == 2);
+	col = &c.transform.columns[0];
+	CHECK(col->kind == EST_FC_NUMERIC && col->shape == 2 &&
+		  col->normalizer == EST_NORM_ZSCORE);
+	CHECK(strcmp(col->name, "") == 0 && col->n_keys == 1 &&
+		  strcmp(col->keys[0], "") == 0);
+	CHECK(col->shift[0] == 1.5 && col->shift[1] == -2.0);
+	CHECK(col->scale[0] == 2.0 && col->scale[1] == 0.5);
+	CHECK(col->mean[1] == -2.0 && col->stddev[1] == 0.5);
+	CHECK(col->min[0] == 0.0 && col->max[0] == 0.0);
+	EstTransformApply(&c.transform, x, 1);
+	CHECK(x[0] == 1.0f && x[1] == 2.0f);
+
+	/* written again, as format 2 */
+	v2 = Encode(&c, &v2_len);
+	CHECK(v2 != NULL && GetLE64(v2 + 12) == v2_len && v2[8] == 2);
+	CHECKF(Decode(v2, v2_len, &d, err) == EST_OK, "%s", err);
+	if (d.net.params != NULL)
+	{
+		CHECK(CheckpointsEqual(&c, &d));
+		again = Encode(&d, &again_len);
+		CHECK(again_len == v2_len && memcmp(again, v2, v2_len) == 0);
+		EstFree(again);
+		EstCheckpointFree(&d);
+	}
+	EstFree(v2);
+	EstCheckpointFree(&c);
+
+	/* FCOL in version 1, FEAT in version 2 */
+	WriteVersion1(&b, 1);
+	CHECK(Decode(b.data, b.len, NULL, err) == EST_ECORRUPT);
+	CHECKF(strstr(err, "\"FCOL\" is not part of format version 1") != NULL,
+		   "message: %s", err);
+	{
+		Parsed		p;
+		const Section *order[6];
+		Section		feat;
+		uint8_t    *bad;
+		size_t		bad_len;
+		int			i;
+
+		MakePlain(&c, EST_OPT_SGD);
+		v2 = Encode(&c, &v2_len);
+		Parse(v2, v2_len, &p);
+		memcpy(feat.tag, "FEAT", 4);
+		feat.payload = b.data;	/* any bytes: refused before reading */
+		feat.len = 36;
+		feat.declared = 36;
+		for (i = 0; i < p.n; i++)
+			order[i] = &p.sec[i];
+		order[p.n] = &feat;
+		bad = Assemble(order, p.n + 1, (uint32_t) p.n + 1, &bad_len);
+		CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+		CHECKF(strstr(err, "\"FEAT\" is not part of format version 2") != NULL,
+			   "message: %s", err);
+		free(bad);
+		/* and no FCOL at all */
+		for (i = 0; i < p.n; i++)
+			if (memcmp(p.sec[i].tag, "FCOL", 4) == 0)
+				order[i] = &feat;
+		bad = Assemble(order, p.n, (uint32_t) p.n, &bad_len);
+		CHECK(Decode(bad, bad_len, NULL, err) == EST_ECORRUPT);
+		free(bad);
+		FreeParsed(&p);
+		EstFree(v2);
+		EstCheckpointFree(&c);
+	}
+
+	/* a version 1 scale that is not positive */
+	WriteVersion1(&b, 0);
+	CHECK(memcmp(b.data + 24 + 12 + 104 + 12 + 128, "FEAT", 4) == 0);
+	PutF64At(b.data + 24 + 12 + 104 + 12 + 128 + 12 + 4 + 16, -2.0);
+	Recrc(b.data, b.len);
+	CHECK(Decode(b.data, b.len, NULL, err) == EST_ECORRUPT);
+	CHECKF(strstr(err, "feature state of value 0") != NULL, "message: %s",
+		   err);
+}
+
+/*
+ * ReplaceTransform gives c the transform tf (of as many inputs).
+ */
+static void
+ReplaceTransform(EstCheckpoint *c, EstTransform *tf)
+{
+	EstTransformFree(&c->transform);
+	c->transform = *tf;
+	memset(tf, 0, sizeof(*tf));
+}
+
+/*
+ * Transforms in checkpoints: several numeric columns of every normalizer
+ * and NULL policy (one dense input vector, which every network supports),
+ * and, where EstNetworkInit honours input segments, a transform of every
+ * kind with its network, and damage to its FCOL section.
+ */
+void
+TestCheckpointTransforms(void)
+{
+	EstCheckpoint c;
+	EstTransform tf;
+	EstFeatureColumn *col;
+	char		err[EST_ERRMSG_LEN];
+	float		X[4 * 3] = {1, 2, 3, NAN, 5, 6, 7, NAN, 9, 10, 11, NAN};
+
+	/* numeric columns: zscore, minmax with default, none */
+	MakePlain(&c, EST_OPT_ADAM);
+	UnitColumns(&tf, 3);
+	UnitColumn(&tf, 0, EST_FC_NUMERIC, "a");
+	col = UnitColumn(&tf, 1, EST_FC_NUMERIC, "b");
+	col->normalizer = EST_NORM_MINMAX;
+	col->null_policy = EST_NULL_DEFAULT;
+	col->default_value = -0.5;
+	col = UnitColumn(&tf, 2, EST_FC_NUMERIC, "c");
+	col->normalizer = EST_NORM_NONE;
+	col->null_policy = EST_NULL_ERROR;
+	CHECK(EstTransformInit(&tf, err) == EST_OK);
+	CHECK(EstTransformFit(&tf, X, 3, 4, err) == EST_OK);
+	ReplaceTransform(&c, &tf);
+	RoundTrip(&c, "three numeric columns");
+	/* a transform that is not the network's */
+	c.transform.columns[2].shape = 2;
+	c.transform.n_inputs = 4;
+	{
+		uint8_t    *buf = NULL;
+		size_t		len = 0;
+
+		CHECK(EstCheckpointEncode(&c, &buf, &len, err) == EST_EINVAL);
+		CHECK(buf == NULL);
+	}
+	c.transform.columns[2].shape = 1;
+	c.transform.n_inputs = 3;
+	EstCheckpointFree(&c);
+
+	if (!SegmentsSupported())
+	{
+		printf("    skipped: categorical columns in checkpoints need network.c with input segments\n");
+		return;
+	}
+
+	/* every kind, with a network of its segments */
+	{
+		static const int hidden[1] = {4};
+		static const int lin[2] = {0, 6};
+		EstInputSegment segs[9];
+		EstNetworkSpec spec;
+		EstCheckpoint d;
+		uint8_t    *buf;
+		size_t		len;
+		Parsed		p;
+		Section    *fcol;
+		Section    *netw;
+
+		memset(&c, 0, sizeof(c));
+		EstRngSeed(&c.rng, 3);
+		UnitTransformEveryKind(&c.transform, NULL);
+		EstTransformSegments(&c.transform, segs);
+		UnitSpec(&spec, c.transform.n_inputs, hidden, 1, 2, EST_ACT_RELU,
+				 EST_HEAD_SOFTMAX);
+		spec.n_segments = c.transform.n_columns;
+		spec.segments = segs;
+		spec.n_linear_inputs = 2;
+		spec.linear_inputs = lin;
+		CHECKF(EstNetworkInit(&c.net, &spec, &c.rng, err) == EST_OK, "%s",
+			   err);
+		EstOptimizerDefaults(&c.opt, EST_OPT_ADAGRAD);
+		CHECK(EstOptimizerInit(&c.opt, c.net.linear_offset, err) == EST_OK);
+		EstOptimizerDefaults(&c.opt_linear, EST_OPT_FTRL);
+		CHECK(EstOptimizerInit(&c.opt_linear,
+							   c.net.n_params - c.net.linear_offset,
+							   err) == EST_OK);
+		c.global_step = 9;
+		RoundTrip(&c, "every kind");
+
+		buf = Encode(&c, &len);
+		Parse(buf, len, &p);
+		fcol = FindSection(&p, "FCOL");
+		netw = FindSection(&p, "NETW");
+		ExpectAssembled(&p, EST_OK, "every kind, reassembled");
+		/* the kind of "color" (column 4): its fields, in FCOL */
+		{
+			uint8_t    *at = NULL;
+			size_t		i;
+
+			for (i = 0; i + 9 <= fcol->len; i++)
+				if (memcmp(fcol->payload + i, "\005\0\0\0color", 9) == 0)
+					at = fcol->payload + i - 4;
+			CHECK(at != NULL);
+			if (at != NULL)
+			{
+				PutLE32(at, EST_FC_HASH);
+				ExpectAssembled(&p, EST_ECORRUPT, "vocabulary as hash");
+				PutLE32(at, EST_FC_VOCABULARY);
+			}
+			/* the learned counts of "city": 3, 3, made 3, 4 */
+			at = NULL;
+			for (i = 0; i + 16 <= fcol->len; i++)
+				if (GetLE64(fcol->payload + i) == 3 &&
+					GetLE64(fcol->payload + i + 8) == 3)
+					at = fcol->payload + i + 8;
+			CHECK(at != NULL);
+			if (at != NULL)
+			{
+				PutLE64(at, 4);
+				ExpectAssembled(&p, EST_ECORRUPT, "counts not in order");
+				PutLE64(at, 3);
+			}
+			/* the second boundary of "price", made the first */
+			at = NULL;
+			for (i = 0; i + 16 <= fcol->len; i++)
+			{
+				double		b0;
+				double		b1;
+				uint64_t	u0 = GetLE64(fcol->payload + i);
+				uint64_t	u1 = GetLE64(fcol->payload + i + 8);
+
+				memcpy(&b0, &u0, 8);
+				memcpy(&b1, &u1, 8);
+				if (b0 == 10.0 && b1 == 20.0)
+					at = fcol->payload + i + 8;
+			}
+			CHECK(at != NULL);
+			if (at != NULL)
+			{
+				PutF64At(at, 10.0);
+				ExpectAssembled(&p, EST_ECORRUPT, "boundaries not increasing");
+				PutF64At(at, 20.0);
+			}
+		}
+		/* the network's segments against the columns': the combiner of
+		 * segment 2 (price, sum) */
+		PutLE32(netw->payload + 24 + 2 * 20 + 16, EST_COMBINER_MEAN);
+		ExpectAssembled(&p, EST_ECORRUPT, "segment not the column's");
+		PutLE32(netw->payload + 24 + 2 * 20 + 16, EST_COMBINER_SUM);
+		ExpectAssembled(&p, EST_OK, "every kind, restored");
+
+		/* the decoded transform encodes new rows as the original */
+		CHECK(Decode(buf, len, &d, err) == EST_OK);
+		if (d.net.params != NULL)
+		{
+			float		v1;
+			float		v2;
+
+			CHECK(EstTransformString(&c.transform, 4, "rome", 4, &v1, err) ==
+				  EST_OK);
+			CHECK(EstTransformString(&d.transform, 4, "rome", 4, &v2, err) ==
+				  EST_OK);
+			CHECK(v1 == 1.0f && v2 == 1.0f);
+			CHECK(EstTransformString(&d.transform, 3, "teal", 4, &v2, err) ==
+				  EST_OK);
+			CHECK(v2 == (float) (3 + EstHashString("teal", 4) % 2));
+			EstCheckpointFree(&d);
+		}
+		FreeParsed(&p);
+		EstFree(buf);
+		EstCheckpointFree(&c);
+	}
 }

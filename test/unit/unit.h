@@ -50,6 +50,14 @@ extern EstStatus UnitNetworkInit(EstNetwork *net, int n_inputs,
 								 int n_outputs, EstActivation activation,
 								 EstHead head, EstRng *rng, char *errmsg);
 
+/* Feature column helpers (test_features.c); strings from EstAlloc. */
+extern char *UnitStrdup(const char *s);
+extern void UnitColumns(EstTransform *tf, int n);
+extern EstFeatureColumn *UnitColumn(EstTransform *tf, int c,
+									EstFeatureKind kind, const char *name);
+extern void UnitTransformEveryKind(EstTransform *tf, float **X_out);
+extern int	UnitTransformsEqual(const EstTransform *a, const EstTransform *b);
+
 /* Test groups. */
 extern void TestRngSeedKnown(void);
 extern void TestRngReference(void);
@@ -116,6 +124,16 @@ extern void TestMetricsMultiClass(void);
 extern void TestMetricsRegression(void);
 
 extern void TestFeatureState(void);
+extern void TestFeatureHashes(void);
+extern void TestFeatureDeclarations(void);
+extern void TestFeatureEncoders(void);
+extern void TestFeatureFitNumeric(void);
+extern void TestFeatureZscoreIdentity(void);
+extern void TestFeatureLearnedVocabulary(void);
+extern void TestFeatureAutoHash(void);
+extern void TestFeatureLearningLimits(void);
+extern void TestFeatureOutOfMemory(void);
+extern void TestFeatureEveryKind(void);
 extern void TestTrainAdagradClassifier(void);
 extern void TestTrainAdamRegressor(void);
 extern void TestTrainFtrlSigmoid(void);
@@ -133,5 +151,7 @@ extern void TestCheckpointNewerVersion(void);
 extern void TestCheckpointLimits(void);
 extern void TestCheckpointSections(void);
 extern void TestCheckpointEncodeRejects(void);
+extern void TestCheckpointVersion1(void);
+extern void TestCheckpointTransforms(void);
 
 #endif							/* UNIT_H */
