@@ -102,7 +102,7 @@ UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 0, 88))
   FROM catalog_saved s WHERE model = 'catalog_corrupt';
 SELECT expect_error($$SELECT est_predict('catalog_corrupt', ARRAY[1, 2, 3, 4])$$);
 -- a newer format version
-UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 8, 2))
+UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 8, 3))
   FROM catalog_saved s WHERE model = 'catalog_corrupt';
 SELECT est_predict('catalog_corrupt', ARRAY[1, 2, 3, 4]);
 -- a section length that lies, under a valid checksum
@@ -110,16 +110,16 @@ UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 35, 127))
   FROM catalog_saved s WHERE model = 'catalog_corrupt';
 SELECT expect_error($$SELECT est_predict('catalog_corrupt', ARRAY[1, 2, 3, 4])$$);
 -- a layer size that lies, under a valid checksum
-UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 59, 64))
+UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 143, 64))
   FROM catalog_saved s WHERE model = 'catalog_corrupt';
 SELECT est_predict('catalog_corrupt', ARRAY[1, 2, 3, 4]);
 -- an input count that disagrees with the weights, under a valid checksum
-UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 56, 5))
+UPDATE estimator.checkpoints SET data = reseal(set_byte(s.data, 140, 5))
   FROM catalog_saved s WHERE model = 'catalog_corrupt';
 SELECT est_predict('catalog_corrupt', ARRAY[1, 2, 3, 4]);
 -- a NaN weight, under a valid checksum
 UPDATE estimator.checkpoints
-   SET data = reseal(overlay(s.data PLACING '\x0000c07f'::bytea FROM 117))
+   SET data = reseal(overlay(s.data PLACING '\x0000c07f'::bytea FROM 201))
   FROM catalog_saved s WHERE model = 'catalog_corrupt';
 SELECT est_predict('catalog_corrupt', ARRAY[1, 2, 3, 4]);
 -- the right bytes again work again

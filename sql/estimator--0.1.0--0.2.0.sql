@@ -26,7 +26,7 @@ CREATE OR REPLACE VIEW estimator.models AS
 	  FROM estimator.model_catalog m;
 
 CREATE FUNCTION est_feature_info(model text)
-RETURNS TABLE (position integer, name text, kind text, source text[],
+RETURNS TABLE (ordinal integer, name text, kind text, source text[],
 			   representation text, width integer, null_count bigint,
 			   mean double precision, stddev double precision,
 			   min double precision, max double precision,

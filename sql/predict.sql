@@ -51,10 +51,16 @@ SELECT est_predict('predict_iris', NULL::float8[]) IS NULL AS null_array,
 	   est_predict(NULL, ARRAY[1, 2, 3, 4]) IS NULL AS null_model,
 	   est_predict_proba('predict_iris', NULL::iris_test) IS NULL AS null_row;
 SELECT est_predict('predict_iris', ROW(1, 2)::record);
-SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT sepal_length, sepal_width, petal_length FROM iris_test) t$$);
+-- an inferred numeric column is optional: a row without it, or with a
+-- NULL, takes the training mean (z-score 0)
+SELECT est_predict('predict_iris', t) = est_predict('predict_iris', ARRAY[sepal_length, sepal_width, petal_length, m.mean]) AS missing_is_mean
+  FROM (SELECT sepal_length, sepal_width, petal_length FROM iris_test LIMIT 3) t,
+       (SELECT mean FROM est_feature_info('predict_iris') WHERE name = 'petal_width') m;
 SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT ARRAY[sepal_length] AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
 SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT 'x'::text AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
-SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT NULL::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+SELECT est_predict('predict_iris', t) = est_predict('predict_iris', ARRAY[m.mean, sepal_width, petal_length, petal_width]) AS null_is_mean
+  FROM (SELECT NULL::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test LIMIT 3) t,
+       (SELECT mean FROM est_feature_info('predict_iris') WHERE name = 'sepal_length') m;
 SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT 'NaN'::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
 SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[1, 2, 3])$$);
 SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[[1, 2], [3, 4]])$$);

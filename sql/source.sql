@@ -10,7 +10,7 @@ CREATE TABLE source_parted_0 PARTITION OF source_parted FOR VALUES IN (0);
 CREATE TABLE source_parted_12 PARTITION OF source_parted FOR VALUES IN (1, 2);
 INSERT INTO source_parted SELECT * FROM iris_train;
 SELECT model, global_step, rows_read
-  FROM est_train('source_view', 'source_view', steps => 10);
+  FROM est_train('source_view', 'source_view', steps => 10, params => '{"seed": 1}');
 SELECT model, global_step, rows_read
   FROM est_train('source_matview', 'source_matview', steps => 10);
 SELECT model, global_step, rows_read
@@ -49,7 +49,9 @@ SELECT features, n_inputs FROM estimator.models WHERE name = 'source_arrays';
 SELECT expect_error($$SELECT est_train('source_arrays', 'SELECT ARRAY[1,2,3]::real[] AS sepal, petal, label FROM source_arrays')$$);
 SELECT expect_error($$SELECT est_train('source_arrays', 'SELECT ARRAY[[1,2]]::real[] AS sepal, petal, label FROM source_arrays')$$);
 SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT ARRAY[[1,2],[3,4]]::real[] AS a, 0 AS label')$$);
-SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT ARRAY[1,NULL]::real[] AS a, label FROM iris_train')$$);
+-- a NULL element takes the element's training mean
+SELECT model, global_step, rows_read FROM est_train('source_arrays_null', 'SELECT ARRAY[1,NULL]::real[] AS a, label FROM iris_train', steps => 10);
+SELECT name, null_count, details->'mean' AS mean FROM est_feature_info('source_arrays_null');
 SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT ''{}''::real[] AS a, label FROM iris_train')$$);
 SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT NULL::real[] AS a, label FROM iris_train')$$);
 SELECT expect_error($$SELECT est_train('source_arrays_bad', 'SELECT ARRAY[1]::int[] AS a, label FROM iris_train')$$);

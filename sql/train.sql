@@ -145,7 +145,9 @@ SELECT expect_error($$SELECT est_train('train_bad', 'SELECT * FROM train_data WH
 SELECT * FROM est_train('train_bad', 'SELECT x, label FROM train_data WHERE label = 0');
 SELECT * FROM est_train('train_bad', 'SELECT x, y, n, label + 1 AS label FROM train_data UNION ALL SELECT 0, 0, 0, -1');
 SELECT expect_error($$SELECT est_train('train_bad', 'SELECT x, y, n, 70000 AS label FROM train_data')$$);
-SELECT * FROM est_train('train_bad', 'SELECT x, NULL::float8 AS y, n, label FROM train_data');
+-- an inferred numeric column imputes its training mean; all NULL: 0
+SELECT model, global_step, rows_read FROM est_train('train_nulls', 'SELECT x, NULL::float8 AS y, n, label FROM train_data', steps => 10);
+SELECT name, null_count, mean FROM est_feature_info('train_nulls');
 SELECT expect_error($$SELECT est_train('train_bad', 'SELECT x, y, n, NULL::int AS label FROM train_data')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'SELECT x, ''NaN''::float8 AS y, n, label FROM train_data')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'SELECT x, y, ''-Infinity''::numeric AS n, label FROM train_data')$$);

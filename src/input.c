@@ -810,13 +810,17 @@ ClassOf(EstReader *reader, Datum value)
 }
 
 /*
- * EstReaderVocabulary returns the class names by id.
+ * EstReaderVocabulary returns the class names by id (none when the label
+ * holds class ids).
  */
 char	  **
 EstReaderVocabulary(EstReader *reader, int *n)
 {
 	char	  **names = palloc(Max(reader->n_classes, 1) * sizeof(char *));
 
+	*n = 0;
+	if (reader->label_kind != EST_LABEL_VOCABULARY)
+		return names;
 	for (int i = 0; i < reader->n_classes; i++)
 		names[reader->classes[i].id] = reader->classes[i].name;
 	*n = reader->n_classes;
@@ -851,6 +855,8 @@ EstReaderSortVocabulary(EstReader *reader, float *y, int64 n_rows)
 	LabelEntry *sorted = palloc(Max(reader->n_classes, 1) * sizeof(LabelEntry));
 	int		   *new_id = palloc(Max(reader->n_classes, 1) * sizeof(int));
 
+	if (reader->label_kind != EST_LABEL_VOCABULARY)
+		return;
 	memcpy(sorted, reader->classes, reader->n_classes * sizeof(LabelEntry));
 	qsort_arg(sorted, reader->n_classes, sizeof(LabelEntry), CompareClasses,
 			  reader);

@@ -241,6 +241,18 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 							format_type_be(def->features[i].type))));
 		state->atts[i] = found;
 	}
+	{
+		bool		any = false;
+
+		for (int i = 0; i < def->n_features; i++)
+			any |= state->atts[i] >= 0;
+		if (!any)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("the row has none of the feature columns of model \"%s\"",
+							def->name),
+					 errhint("Pass a row with the columns the model was trained on, or a feature array.")));
+	}
 	state->encoder = EstEncoderCreate(&state->model->ckpt.transform,
 									  state->cols, def->n_features,
 									  state->identity);

@@ -2075,10 +2075,16 @@ TestCheckpointTransforms(void)
 			}
 		}
 		/* the network's segments against the columns': the combiner of
-		 * segment 2 (price, sum) */
-		PutLE32(netw->payload + 24 + 2 * 20 + 16, EST_COMBINER_MEAN);
-		ExpectAssembled(&p, EST_ECORRUPT, "segment not the column's");
-		PutLE32(netw->payload + 24 + 2 * 20 + 16, EST_COMBINER_SUM);
+		 * segment 2 (price), then the bytes as they were */
+		{
+			uint32_t	saved = (uint32_t) GetLE64(netw->payload + 24 + 2 * 20 + 16);
+
+			PutLE32(netw->payload + 24 + 2 * 20 + 16,
+					saved == EST_COMBINER_MEAN ? EST_COMBINER_SQRTN :
+					EST_COMBINER_MEAN);
+			ExpectAssembled(&p, EST_ECORRUPT, "segment not the column's");
+			PutLE32(netw->payload + 24 + 2 * 20 + 16, saved);
+		}
 		ExpectAssembled(&p, EST_OK, "every kind, restored");
 
 		/* the decoded transform encodes new rows as the original */
