@@ -317,11 +317,21 @@ EstBuildTransform(EstColumn *sources, int n_sources, const EstOptions *opts,
 	tf->n_columns = n;
 	status = EstTransformInit(tf, coremsg);
 	if (status != EST_OK)
-		ereport(ERROR,
-				(errcode(status == EST_ELIMIT ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
-						 ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid feature columns"),
-				 errdetail("%s.", coremsg)));
+		EstReportTransformError(status, coremsg);
+}
+
+/*
+ * EstReportTransformError reports what the core says of a declaration or
+ * of the training rows of feature columns, in its own words.
+ */
+void
+EstReportTransformError(EstStatus status, const char *coremsg)
+{
+	ereport(ERROR,
+			(errcode(status == EST_ELIMIT ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
+					 status == EST_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
+					 ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s", coremsg)));
 }
 
 /*
@@ -439,16 +449,6 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 	return enc;
 }
 
-static void
-ReportCoreValueError(EstStatus status, const char *coremsg)
-{
-	ereport(ERROR,
-			(errcode(status == EST_ELIMIT ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
-					 status == EST_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
-					 ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s", coremsg)));
-}
-
 /*
  * TextOf returns a value of type type as a UTF-8 string: text as it is,
  * booleans as "true" or "false", anything else in its output form.
@@ -458,6 +458,7 @@ TextOf(EstEncoder *enc, int src, Oid type, Datum value, size_t *len)
 {
 	const char *s;
 	size_t		n;
+	MemoryContext old = MemoryContextSwitchTo(enc->tmp);
 
 	switch (type)
 	{
@@ -506,6 +507,7 @@ TextOf(EstEncoder *enc, int src, Oid type, Datum value, size_t *len)
 			n = strlen(u);
 		}
 	}
+	MemoryContextSwitchTo(old);
 	*len = n;
 	return s;
 }
@@ -549,8 +551,10 @@ EncodeCategorical(EstEncoder *enc, int c, int src, Oid type, Datum value,
 	if (fc->kind == EST_FC_BUCKETIZED)
 	{
 		float		v;
+		MemoryContext old = MemoryContextSwitchTo(enc->tmp);
 
 		EstConvertNumbers(value, false, &enc->sources[src], &v, false);
+		MemoryContextSwitchTo(old);
 		EstTransformBucket(enc->tf, c, v, slot);
 		return;
 	}
@@ -565,7 +569,7 @@ EncodeCategorical(EstEncoder *enc, int c, int src, Oid type, Datum value,
 		status = EstTransformString(enc->tf, c, s, len, slot, coremsg);
 	}
 	if (status != EST_OK)
-		ReportCoreValueError(status, coremsg);
+		EstReportTransformError(status, coremsg);
 }
 
 /*
@@ -576,6 +580,7 @@ EncodeMulti(EstEncoder *enc, int c, int src, Datum value, float *slots)
 {
 	EstFeatureColumn *fc = &enc->tf->columns[c];
 	const EstColumn *col = &enc->sources[src];
+	MemoryContext prev = MemoryContextSwitchTo(enc->tmp);
 	ArrayType  *arr = DatumGetArrayTypeP(value);
 	Oid			elem = ARR_ELEMTYPE(arr);
 	int16		typlen;
@@ -584,15 +589,19 @@ EncodeMulti(EstEncoder *enc, int c, int src, Datum value, float *slots)
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			n;
+	MemoryContext old;
 
+	MemoryContextSwitchTo(prev);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("column \"%s\" holds an array of %d dimensions, expected one",
 						col->name, ARR_NDIM(arr))));
 	get_typlenbyvalalign(elem, &typlen, &typbyval, &typalign);
+	old = MemoryContextSwitchTo(enc->tmp);
 	deconstruct_array(arr, elem, typlen, typbyval, typalign, &elems,
 					  &elem_nulls, &n);
+	MemoryContextSwitchTo(old);
 	if (n > fc->slots)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -621,8 +630,12 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 			 float *x)
 {
 	EstTransform *tf = enc->tf;
-	MemoryContext old = MemoryContextSwitchTo(enc->tmp);
 
+	/*
+	 * Detoasted values, converted text and deconstructed arrays go in
+	 * enc->tmp, reset after the row; the core allocates (learned
+	 * vocabularies) in the caller's context.
+	 */
 	for (int c = 0; c < tf->n_columns; c++)
 	{
 		EstFeatureColumn *fc = &tf->columns[c];
@@ -672,8 +685,13 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 			if (col->kind == EST_COL_BOOL)
 				*slot = nulls[att] ? NAN : (DatumGetBool(values[att]) ? 1 : 0);
 			else
+			{
+				MemoryContext old = MemoryContextSwitchTo(enc->tmp);
+
 				EstConvertNumbers(values[att], nulls[att], col, slot,
 								  fc->null_policy != EST_NULL_ERROR);
+				MemoryContextSwitchTo(old);
+			}
 			continue;
 		}
 
@@ -694,7 +712,6 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 		else
 			EncodeCategorical(enc, c, src, col->base_type, values[att], slot);
 	}
-	MemoryContextSwitchTo(old);
 	MemoryContextReset(enc->tmp);
 }
 
@@ -863,7 +880,11 @@ est_feature_info(PG_FUNCTION_ARGS)
 														TYPALIGN_INT));
 			values[4] = CStringGetTextDatum(RepresentationName(fc->representation));
 			values[5] = Int32GetDatum(width);
+			/* NULLs are counted where state is learned from the rows */
 			values[6] = Int64GetDatum(fc->null_count);
+			nulls[6] = !(fc->kind == EST_FC_NUMERIC ||
+						 (fc->kind == EST_FC_VOCABULARY && fc->learned) ||
+						 fc->hash_above > 0);
 			if (fc->kind == EST_FC_NUMERIC && fc->shape == 1 && fc->mean != NULL)
 			{
 				values[7] = Float8GetDatum(fc->mean[0]);

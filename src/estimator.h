@@ -279,6 +279,7 @@ extern void EstDeclaredSources(const EstOptions *opts, EstColumn **features,
 extern void EstBuildTransform(EstColumn *sources, int n_sources,
 							  const EstOptions *opts, EstTransform *tf);
 extern void EstLegacyTransform(const EstModelDef *def, EstTransform *tf);
+extern void EstReportTransformError(EstStatus status, const char *coremsg);
 extern EstEncoder *EstEncoderCreate(EstTransform *tf,
 									const EstColumn *sources, int n_sources,
 									const int *atts);

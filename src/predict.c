@@ -223,6 +223,7 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 		if (found < 0 && Optional(&state->model->ckpt.transform, col->name))
 		{
 			state->atts[i] = -1;	/* read as NULL */
+			col->base_type = getBaseType(col->type);
 			continue;
 		}
 		if (found < 0)

@@ -1090,7 +1090,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	{
 		status = EstTransformFit(&tf, data.X, n_train, data.n_rows, coremsg);
 		if (status != EST_OK)
-			EstReportCoreError(status, coremsg, "feature columns");
+			EstReportTransformError(status, coremsg);
 		def->input_width = EstTransformInputWidth(&tf);
 	}
 	else

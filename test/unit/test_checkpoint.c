@@ -362,6 +362,13 @@ PutLE64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t) (v >> (8 * i));
 }
 
+static uint32_t
+GetLE32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
+		(uint32_t) p[3] << 24;
+}
+
 static uint64_t
 GetLE64(const uint8_t *p)
 {
@@ -1997,6 +2004,8 @@ TestCheckpointTransforms(void)
 		Parsed		p;
 		Section    *fcol;
 		Section    *netw;
+		uint8_t    *fcol_orig;
+		uint8_t    *netw_orig;
 
 		memset(&c, 0, sizeof(c));
 		EstRngSeed(&c.rng, 3);
@@ -2024,20 +2033,34 @@ TestCheckpointTransforms(void)
 		fcol = FindSection(&p, "FCOL");
 		netw = FindSection(&p, "NETW");
 		ExpectAssembled(&p, EST_OK, "every kind, reassembled");
-		/* the kind of "color" (column 4): its fields, in FCOL */
+		/* each damage below puts the original bytes back */
+		fcol_orig = malloc(fcol->len);
+		memcpy(fcol_orig, fcol->payload, fcol->len);
+		netw_orig = malloc(netw->len);
+		memcpy(netw_orig, netw->payload, netw->len);
+		/*
+		 * The kind of "color" (column 3): the u32 before its name.  The
+		 * name comes first; its source column, also "color", follows
+		 * after n_keys, so the first match is the name's.
+		 */
 		{
 			uint8_t    *at = NULL;
+			uint8_t		saved[8];
 			size_t		i;
 
-			for (i = 0; i + 9 <= fcol->len; i++)
+			for (i = 4; i + 9 <= fcol->len && at == NULL; i++)
 				if (memcmp(fcol->payload + i, "\005\0\0\0color", 9) == 0)
 					at = fcol->payload + i - 4;
 			CHECK(at != NULL);
 			if (at != NULL)
 			{
+				CHECKF(GetLE32(at) == EST_FC_VOCABULARY,
+					   "kind of \"color\": %lu",
+					   (unsigned long) GetLE32(at));
+				memcpy(saved, at, 4);
 				PutLE32(at, EST_FC_HASH);
 				ExpectAssembled(&p, EST_ECORRUPT, "vocabulary as hash");
-				PutLE32(at, EST_FC_VOCABULARY);
+				memcpy(at, saved, 4);
 			}
 			/* the learned counts of "city": 3, 3, made 3, 4 */
 			at = NULL;
@@ -2048,9 +2071,10 @@ TestCheckpointTransforms(void)
 			CHECK(at != NULL);
 			if (at != NULL)
 			{
+				memcpy(saved, at, 8);
 				PutLE64(at, 4);
 				ExpectAssembled(&p, EST_ECORRUPT, "counts not in order");
-				PutLE64(at, 3);
+				memcpy(at, saved, 8);
 			}
 			/* the second boundary of "price", made the first */
 			at = NULL;
@@ -2069,22 +2093,29 @@ TestCheckpointTransforms(void)
 			CHECK(at != NULL);
 			if (at != NULL)
 			{
+				memcpy(saved, at, 8);
 				PutF64At(at, 10.0);
 				ExpectAssembled(&p, EST_ECORRUPT, "boundaries not increasing");
-				PutF64At(at, 20.0);
+				memcpy(at, saved, 8);
 			}
 		}
 		/* the network's segments against the columns': the combiner of
 		 * segment 2 (price), then the bytes as they were */
 		{
-			uint32_t	saved = (uint32_t) GetLE64(netw->payload + 24 + 2 * 20 + 16);
+			uint8_t    *at = netw->payload + 24 + 2 * 20 + 16;
+			uint32_t	saved = GetLE32(at);
 
-			PutLE32(netw->payload + 24 + 2 * 20 + 16,
-					saved == EST_COMBINER_MEAN ? EST_COMBINER_SQRTN :
+			CHECKF(saved == (uint32_t) c.transform.columns[2].combiner,
+				   "combiner of segment 2: %lu", (unsigned long) saved);
+			PutLE32(at, saved == EST_COMBINER_MEAN ? EST_COMBINER_SQRTN :
 					EST_COMBINER_MEAN);
 			ExpectAssembled(&p, EST_ECORRUPT, "segment not the column's");
-			PutLE32(netw->payload + 24 + 2 * 20 + 16, saved);
+			PutLE32(at, saved);
 		}
+		CHECK(memcmp(fcol->payload, fcol_orig, fcol->len) == 0);
+		CHECK(memcmp(netw->payload, netw_orig, netw->len) == 0);
+		free(fcol_orig);
+		free(netw_orig);
 		ExpectAssembled(&p, EST_OK, "every kind, restored");
 
 		/* the decoded transform encodes new rows as the original */
