@@ -75,6 +75,10 @@ SELECT expect_error($$SELECT * FROM est_train('finf_bad', 'SELECT ''{"a": 1}''::
 -- a column whose kind changed since training: the model says what it expects
 SELECT expect_error($$SELECT est_predict('finf_model', t) FROM (SELECT income::text AS income, age, city, member, plan, scores, tags FROM finf_test) t$$);
 SELECT expect_error($$SELECT est_predict('finf_model', t) FROM (SELECT income, age, city, member::int AS member, plan, scores, tags FROM finf_test) t$$);
+-- batch scoring applies the same transform
+SELECT count(*) AS rows, count(*) FILTER (WHERE s.prediction = est_predict('finf_model', t)) AS same
+  FROM est_predict_table('finf_model', 'finf_test', key => 'id') s
+  JOIN finf_test t ON t.id = s.key::int;
 -- extra columns are ignored
 SELECT count(*) FILTER (WHERE est_predict('finf_model', t) = est_predict('finf_model', u)) AS same
   FROM finf_test t
