@@ -69,6 +69,10 @@ SELECT global_step FROM est_train('finf_ids', 'SELECT ''user'' || (id % 300) AS 
 SELECT name, kind, representation, width, buckets, details->'embedding_dimension' AS dimension
   FROM est_feature_info('finf_ids');
 
+-- the values a vocabulary learns count against estimator.max_memory
+SET estimator.max_memory = 2048;
+SELECT expect_error($$SELECT * FROM est_train('finf_big', 'SELECT md5(g::text) || repeat(''x'', 100) AS t, g % 2 AS label FROM generate_series(1, 50000) g', steps => 1)$$);
+RESET estimator.max_memory;
 -- columns of other types are refused, naming them
 SELECT expect_error($$SELECT * FROM est_train('finf_bad', 'SELECT now() AS t, outcome FROM finf', label => 'outcome')$$);
 SELECT expect_error($$SELECT * FROM est_train('finf_bad', 'SELECT ''{"a": 1}''::jsonb AS j, outcome FROM finf', label => 'outcome')$$);

@@ -568,6 +568,11 @@ EncodeCategorical(EstEncoder *enc, int c, int src, Oid type, Datum value,
 
 		status = EstTransformString(enc->tf, c, s, len, slot, coremsg);
 	}
+	if (status == EST_ELIMIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s", coremsg),
+				 errhint("Raise estimator.max_memory, declare a hash column (it keeps no vocabulary), or leave the column out with features => '{...}'.")));
 	if (status != EST_OK)
 		EstReportTransformError(status, coremsg);
 }

@@ -973,6 +973,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	if (def == NULL)
 	{
 		EstBuildTransform(features, n_features, &req->opts, &tf);
+		/* learned vocabularies share estimator.max_memory with the data */
+		tf.learn_budget = (size_t) estimator_max_memory * 1024 / 2;
 		EstReaderSetTransform(reader, &tf);
 	}
 	ReadAll(reader, req->source, spec.weight != NULL, &data);

@@ -715,6 +715,8 @@ typedef struct EstTransform
 								 * zscore, no name, no statistics but
 								 * shift and scale */
 	void	   *pending;		/* provisional vocabularies while fitting */
+	size_t		learn_budget;	/* bytes the provisional vocabularies may
+								 * hold (0: no bound); not saved */
 } EstTransform;
 
 /*

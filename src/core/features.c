@@ -86,7 +86,12 @@ typedef struct Pending
 {
 	int			n_columns;
 	PendingDict *dicts;			/* one per column, used by learned ones */
+	size_t		bytes;			/* held by all of them, roughly */
 } Pending;
+
+/* what a provisional entry costs besides its bytes: its pointer, length,
+ * hash, two table places and the allocator's header */
+#define PENDING_ENTRY_OVERHEAD	48
 
 
 /* ----------------------------------------------------------------
@@ -1093,6 +1098,14 @@ LearnString(EstTransform *tf, int col_no, const char *s, size_t len,
 						ColumnName(col), d->n + 1, limit);
 			return EST_ELIMIT;
 		}
+		if (tf->learn_budget > 0 &&
+			pending->bytes + len + PENDING_ENTRY_OVERHEAD > tf->learn_budget)
+		{
+			EstSetError(errmsg, "the distinct values of feature column \"%s\" take more than %zu kB",
+						ColumnName(col), tf->learn_budget / 1024);
+			return EST_ELIMIT;
+		}
+		pending->bytes += len + PENDING_ENTRY_OVERHEAD;
 		status = PendingDictAdd(d, s, len, hash, &pos);
 		if (status != EST_OK)
 		{
