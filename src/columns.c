@@ -144,28 +144,6 @@ SourceIndex(const EstColumn *sources, int n_sources, const char *name)
 	return -1;
 }
 
-static const char *
-FeatureKindName(EstFeatureKind kind)
-{
-	switch (kind)
-	{
-		case EST_FC_NUMERIC:
-			return "numeric";
-		case EST_FC_BUCKETIZED:
-			return "bucketized";
-		case EST_FC_VOCABULARY:
-			return "vocabulary";
-		case EST_FC_IDENTITY:
-			return "identity";
-		case EST_FC_HASH:
-			return "hash";
-		case EST_FC_CROSSED:
-			return "crossed";
-	}
-	elog(ERROR, "unrecognized feature column kind: %d", (int) kind);
-	return NULL;				/* keep compiler quiet */
-}
-
 static void
 ReportWrongSource(const EstFeatureColumn *fc, const EstColumn *src,
 				  const char *expected)
@@ -175,7 +153,7 @@ ReportWrongSource(const EstFeatureColumn *fc, const EstColumn *src,
 			 errmsg("feature column \"%s\" cannot read column \"%s\" of type %s",
 					fc->name, src->name, format_type_be(src->type)),
 			 errdetail("A %s feature column reads %s.",
-					   FeatureKindName(fc->kind), expected)));
+					   EstFeatureKindName(fc->kind), expected)));
 }
 
 /*
@@ -724,51 +702,6 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
  * est_feature_info
  * ----------------------------------------------------------------
  */
-static const char *
-RepresentationName(EstInputKind kind)
-{
-	switch (kind)
-	{
-		case EST_INPUT_DENSE:
-			return "dense";
-		case EST_INPUT_INDICATOR:
-			return "indicator";
-		case EST_INPUT_EMBEDDING:
-			return "embedding";
-	}
-	return "unknown";
-}
-
-static const char *
-NormalizerName(EstNormalizer norm)
-{
-	switch (norm)
-	{
-		case EST_NORM_NONE:
-			return "none";
-		case EST_NORM_ZSCORE:
-			return "zscore";
-		case EST_NORM_MINMAX:
-			return "minmax";
-	}
-	return "unknown";
-}
-
-static const char *
-CombinerName(EstCombiner comb)
-{
-	switch (comb)
-	{
-		case EST_COMBINER_SUM:
-			return "sum";
-		case EST_COMBINER_MEAN:
-			return "mean";
-		case EST_COMBINER_SQRTN:
-			return "sqrtn";
-	}
-	return "unknown";
-}
-
 static char *
 ServerString(const char *utf8)
 {
@@ -800,7 +733,7 @@ FeatureDetails(const EstFeatureColumn *fc)
 	{
 		case EST_FC_NUMERIC:
 			appendStringInfo(&buf, ", \"shape\": %d, \"normalizer\": \"%s\", \"null_policy\": \"%s\"",
-							 fc->shape, NormalizerName(fc->normalizer),
+							 fc->shape, EstNormalizerName(fc->normalizer),
 							 fc->null_policy == EST_NULL_MEAN ? "mean" :
 							 fc->null_policy == EST_NULL_DEFAULT ? "default_value" :
 							 "error");
@@ -840,7 +773,7 @@ FeatureDetails(const EstFeatureColumn *fc)
 		appendStringInfo(&buf, ", \"max_values\": %d", fc->max_values);
 	if (fc->representation == EST_INPUT_EMBEDDING)
 		appendStringInfo(&buf, ", \"embedding_dimension\": %d, \"combiner\": \"%s\"",
-						 fc->dimension, CombinerName(fc->combiner));
+						 fc->dimension, EstCombinerName(fc->combiner));
 	appendStringInfoChar(&buf, '}');
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
 }
@@ -879,11 +812,11 @@ est_feature_info(PG_FUNCTION_ARGS)
 				(int) fc->buckets;
 			values[0] = Int32GetDatum(c + 1);
 			values[1] = CStringGetTextDatum(fc->name);
-			values[2] = CStringGetTextDatum(FeatureKindName(fc->kind));
+			values[2] = CStringGetTextDatum(EstFeatureKindName(fc->kind));
 			values[3] = PointerGetDatum(construct_array(keys, fc->n_keys,
 														TEXTOID, -1, false,
 														TYPALIGN_INT));
-			values[4] = CStringGetTextDatum(RepresentationName(fc->representation));
+			values[4] = CStringGetTextDatum(EstRepresentationName(fc->representation));
 			values[5] = Int32GetDatum(width);
 			/* NULLs are counted where state is learned from the rows */
 			values[6] = Int64GetDatum(fc->null_count);

@@ -202,6 +202,13 @@ extern EstOptimizerKind EstOptimizerFromName(const char *name);
 extern EstActivation EstActivationFromName(const char *name);
 extern EstModelType EstModelTypeFromName(const char *name);
 extern EstReduction EstReductionFromName(const char *name);
+extern const char *EstFeatureKindName(EstFeatureKind kind);
+extern EstFeatureKind EstFeatureKindFromName(const char *name);
+extern const char *EstNormalizerName(EstNormalizer norm);
+extern EstNormalizer EstNormalizerFromName(const char *name);
+extern const char *EstCombinerName(EstCombiner comb);
+extern EstCombiner EstCombinerFromName(const char *name);
+extern const char *EstRepresentationName(EstInputKind kind);
 extern EstHead EstModelHead(const EstModelDef *def);
 extern int	EstModelOutputs(const EstModelDef *def);
 

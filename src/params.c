@@ -381,10 +381,6 @@ NextElement(JsonbIterator **it, JsonbValue *elem)
 	return false;
 }
 
-static const char *const feature_kinds[] = {
-	"numeric", "bucketized", "vocabulary", "identity", "hash", "crossed", NULL
-};
-
 static const char *const feature_keys[] = {
 	"type", "name", "key", "keys", "shape", "default_value", "normalizer",
 	"boundaries", "vocabulary", "num_oov_buckets", "max_size",
@@ -479,14 +475,7 @@ ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
 				 errmsg("feature column %d has no \"type\"", pos),
 				 errhint("Use one of \"numeric\", \"bucketized\", \"vocabulary\", \"identity\", \"hash\" or \"crossed\".")));
 	memset(fc, 0, sizeof(*fc));
-	for (int i = 0; feature_kinds[i] != NULL; i++)
-		if (strcmp(type, feature_kinds[i]) == 0)
-			fc->kind = (EstFeatureKind) (i + 1);
-	if (fc->kind == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized feature column type \"%s\"", type),
-				 errhint("Use one of \"numeric\", \"bucketized\", \"vocabulary\", \"identity\", \"hash\" or \"crossed\".")));
+	fc->kind = EstFeatureKindFromName(type);
 
 	fc->shape = 1;
 	fc->normalizer = EST_NORM_ZSCORE;
@@ -557,21 +546,7 @@ ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
 			}
 		}
 		else if (strcmp(k, "normalizer") == 0)
-		{
-			char	   *norm = StringValue(&kv, what);
-
-			if (strcmp(norm, "zscore") == 0)
-				fc->normalizer = EST_NORM_ZSCORE;
-			else if (strcmp(norm, "minmax") == 0)
-				fc->normalizer = EST_NORM_MINMAX;
-			else if (strcmp(norm, "none") == 0)
-				fc->normalizer = EST_NORM_NONE;
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unrecognized normalizer \"%s\"", norm),
-						 errhint("Use \"zscore\", \"minmax\" or \"none\".")));
-		}
+			fc->normalizer = EstNormalizerFromName(StringValue(&kv, what));
 		else if (strcmp(k, "boundaries") == 0)
 		{
 			JsonbIterator *ai;
@@ -619,20 +594,8 @@ ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
 		}
 		else if (strcmp(k, "combiner") == 0)
 		{
-			char	   *comb = StringValue(&kv, what);
-
 			has_combiner = true;
-			if (strcmp(comb, "mean") == 0)
-				fc->combiner = EST_COMBINER_MEAN;
-			else if (strcmp(comb, "sum") == 0)
-				fc->combiner = EST_COMBINER_SUM;
-			else if (strcmp(comb, "sqrtn") == 0)
-				fc->combiner = EST_COMBINER_SQRTN;
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unrecognized combiner \"%s\"", comb),
-						 errhint("Use \"mean\", \"sum\" or \"sqrtn\".")));
+			fc->combiner = EstCombinerFromName(StringValue(&kv, what));
 		}
 		else if (strcmp(k, "max_values") == 0)
 			fc->max_values = (int) WholeValue(&kv, what, 1, EST_MAX_MULTI);

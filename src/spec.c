@@ -103,6 +103,37 @@ static const NamedValue reduction_names[] = {
 	{NULL, 0}
 };
 
+static const NamedValue feature_kind_names[] = {
+	{"numeric", EST_FC_NUMERIC},
+	{"bucketized", EST_FC_BUCKETIZED},
+	{"vocabulary", EST_FC_VOCABULARY},
+	{"identity", EST_FC_IDENTITY},
+	{"hash", EST_FC_HASH},
+	{"crossed", EST_FC_CROSSED},
+	{NULL, 0}
+};
+
+static const NamedValue normalizer_names[] = {
+	{"zscore", EST_NORM_ZSCORE},
+	{"minmax", EST_NORM_MINMAX},
+	{"none", EST_NORM_NONE},
+	{NULL, 0}
+};
+
+static const NamedValue combiner_names[] = {
+	{"mean", EST_COMBINER_MEAN},
+	{"sum", EST_COMBINER_SUM},
+	{"sqrtn", EST_COMBINER_SQRTN},
+	{NULL, 0}
+};
+
+static const NamedValue representation_names[] = {
+	{"dense", EST_INPUT_DENSE},
+	{"indicator", EST_INPUT_INDICATOR},
+	{"embedding", EST_INPUT_EMBEDDING},
+	{NULL, 0}
+};
+
 static const char *
 NameOf(const NamedValue *table, int value, const char *what)
 {
@@ -185,6 +216,50 @@ EstReduction
 EstReductionFromName(const char *name)
 {
 	return (EstReduction) Lookup(reduction_names, name, "loss_reduction");
+}
+
+/* The names of feature columns' settings, as params spell them. */
+const char *
+EstFeatureKindName(EstFeatureKind kind)
+{
+	return NameOf(feature_kind_names, kind, "feature column type");
+}
+
+EstFeatureKind
+EstFeatureKindFromName(const char *name)
+{
+	return (EstFeatureKind) Lookup(feature_kind_names, name,
+								   "feature column type");
+}
+
+const char *
+EstNormalizerName(EstNormalizer norm)
+{
+	return NameOf(normalizer_names, norm, "normalizer");
+}
+
+EstNormalizer
+EstNormalizerFromName(const char *name)
+{
+	return (EstNormalizer) Lookup(normalizer_names, name, "normalizer");
+}
+
+const char *
+EstCombinerName(EstCombiner comb)
+{
+	return NameOf(combiner_names, comb, "combiner");
+}
+
+EstCombiner
+EstCombinerFromName(const char *name)
+{
+	return (EstCombiner) Lookup(combiner_names, name, "combiner");
+}
+
+const char *
+EstRepresentationName(EstInputKind kind)
+{
+	return NameOf(representation_names, kind, "representation");
 }
 
 /*
