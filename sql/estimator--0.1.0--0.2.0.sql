@@ -50,3 +50,13 @@ AS 'MODULE_PATHNAME', 'est_predict_label_array'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION est_predict_label(text, double precision[])
 	IS 'predicted class of a feature array: its name from label_vocabulary, or its id as text';
+
+-- est_predict_table gains the class's name, as its last column
+DROP FUNCTION est_predict_table(text, text, text);
+CREATE FUNCTION est_predict_table(model text, source text, key text DEFAULT NULL)
+RETURNS TABLE (key text, prediction double precision,
+			   outputs double precision[], label text)
+AS 'MODULE_PATHNAME', 'est_predict_table'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION est_predict_table(text, text, text)
+	IS 'score every row of a table, view or query in blocks: (key, class id or value, class probabilities or values, class name)';

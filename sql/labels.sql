@@ -24,6 +24,8 @@ SELECT metric, round(value::numeric, 3) AS value
   FROM est_evaluate('lbl_text', 'SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM lbl_test')
  WHERE metric IN ('accuracy', 'auc');
 SELECT * FROM est_confusion_matrix('lbl_text', 'SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM lbl_test') ORDER BY 1, 2;
+-- batch scoring names the classes too
+SELECT label, count(*) FROM est_predict_table('lbl_text', 'lbl_test') GROUP BY label ORDER BY label;
 -- a class the model does not know
 SELECT expect_error($$SELECT * FROM est_evaluate('lbl_text', 'SELECT sepal_length, sepal_width, petal_length, petal_width, ''rosa'' AS species FROM lbl_test')$$);
 -- est_predict gives the class id, est_predict_label its name

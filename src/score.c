@@ -5,7 +5,7 @@
  *
  * Where est_predict scores one row at a time inside a query, this reads a
  * table, view or query in blocks and runs each block through the network
- * with cblas_sgemm, returning a row of (key, prediction, outputs) for each
+ * with cblas_sgemm, returning a row of (key, prediction, outputs, label) for each
  * row of the source.  Memory stays one block whatever the source's size.
  *
  *-------------------------------------------------------------------------
@@ -45,8 +45,8 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 	for (int i = 0; i < n; i++)
 	{
 		const double *o = out + (size_t) i * n_out;
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
 		double		prediction;
 
 		EstCheckFinitePrediction(def, o, n_out);
@@ -75,6 +75,15 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 													sizeof(float8),
 													FLOAT8PASSBYVAL,
 													TYPALIGN_DOUBLE));
+		/* the class's name (0.2.0); the result of 0.1.0 has three columns */
+		if (rsinfo->setDesc->natts > 3)
+		{
+			nulls[3] = regressor;
+			if (!regressor)
+				values[3] = CStringGetTextDatum(def->n_label_vocabulary > 0 ?
+												def->label_vocabulary[(int) prediction] :
+												psprintf("%d", (int) prediction));
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	pfree(elems);
@@ -82,9 +91,9 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 
 /*
  * est_predict_table(model, source, key) scores every row of a source and
- * returns (key, prediction, outputs): the key column as text (NULL when no
- * key is named), the class id or value, and the class probabilities or the
- * regressor's values.
+ * returns (key, prediction, outputs, label): the key column as text (NULL
+ * when no key is named), the class id or value, the class probabilities or
+ * the regressor's values, and the class's name (NULL for regressors).
  */
 Datum
 est_predict_table(PG_FUNCTION_ARGS)
