@@ -115,3 +115,11 @@ sanitize:
 .PHONY: bench
 bench:
 	bash test/bench/run.sh
+
+# Accuracy of est_train's defaults against scikit-learn on five mixed tables
+# (test/bench/tabular.sh); not part of make test.
+#   make bench-tabular                          all five, about a minute
+#   make bench-tabular TABULAR_SETS=users       one of them
+.PHONY: bench-tabular
+bench-tabular:
+	bash test/bench/tabular.sh
