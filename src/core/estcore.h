@@ -673,9 +673,10 @@ typedef struct EstFeatureColumn
 	int			num_oov;		/* vocabulary: OOV buckets, >= 0 */
 	int			hash_above;		/* learned vocabulary of an inferred column:
 								 * when more distinct values than this (>
-								 * 0) are seen, the column becomes a hash
-								 * column of hash_buckets buckets, as an
-								 * embedding of auto_dimension */
+								 * 0) are seen, or a value longer than
+								 * EST_MAX_VOCAB_BYTES, the column becomes
+								 * a hash column of auto_buckets buckets,
+								 * as an embedding of auto_dimension */
 	int			auto_buckets;
 	int			auto_dimension;
 	int64_t		num_buckets;	/* identity; hash and crossed:

@@ -80,6 +80,8 @@ typedef struct PendingDict
 	uint64_t   *hashes;
 	uint32_t	mask;			/* table places - 1 */
 	int32_t    *table;			/* positions, -1 for a free place */
+	int			force_hash;		/* a value too long for a vocabulary was
+								 * seen: the column will hash */
 } PendingDict;
 
 typedef struct Pending
@@ -1057,8 +1059,9 @@ LearnString(EstTransform *tf, int col_no, const char *s, size_t len,
 	int			limit;
 	int			pos;
 	EstStatus	status;
+	char		long_key[19];
 
-	if (len > EST_MAX_VOCAB_BYTES)
+	if (len > EST_MAX_VOCAB_BYTES && col->hash_above == 0)
 	{
 		EstSetError(errmsg, "feature column \"%s\" has a value of %zu bytes, the limit for a vocabulary entry is %d",
 					ColumnName(col), len, EST_MAX_VOCAB_BYTES);
@@ -1087,6 +1090,23 @@ LearnString(EstTransform *tf, int col_no, const char *s, size_t len,
 	}
 	d = &pending->dicts[col_no];
 	hash = EstHashString(s, len);
+	if (len > EST_MAX_VOCAB_BYTES)
+	{
+		/*
+		 * A value too long for a vocabulary, in a column that may switch to
+		 * hashing: it will, and the value is kept as its hash only (the
+		 * bytes 0x01 0x01 and 16 hex digits, with the value's own hash).
+		 */
+		static const char hex[] = "0123456789abcdef";
+
+		for (pos = 0; pos < 16; pos++)
+			long_key[2 + pos] = hex[(hash >> (60 - 4 * pos)) & 0xF];
+		long_key[0] = long_key[1] = '\x01';
+		long_key[18] = '\0';
+		s = long_key;
+		len = 18;
+		d->force_hash = 1;
+	}
 	pos = PendingDictFind(d, s, len, hash);
 	if (pos < 0)
 	{
@@ -1351,7 +1371,8 @@ SlotId(float v)
  * PlanVocabulary counts the provisional ids of column col in the fit rows
  * (each slot, not each row) and decides the column's vocabulary: the
  * values seen in the fit rows, most frequent first, at most max_size of
- * them; or, with more than hash_above values, a switch to hashing.
+ * them; or, with more than hash_above values (or a value too long for a
+ * vocabulary), a switch to hashing.
  */
 static EstStatus
 PlanVocabulary(const EstTransform *tf, int col_no, const float *X,
@@ -1396,7 +1417,8 @@ PlanVocabulary(const EstTransform *tf, int col_no, const float *X,
 	plan->map = EstAlloc(sizeof(int32_t) * (size_t) (n > 0 ? n : 1));
 	if (plan->map == NULL)
 		goto nomem;
-	if (col->hash_above > 0 && n_seen > col->hash_above)
+	if (col->hash_above > 0 &&
+		(n_seen > col->hash_above || (d != NULL && d->force_hash)))
 	{
 		for (j = 0; j < n; j++)
 			plan->map[j] = (int32_t) (d->hashes[j] %

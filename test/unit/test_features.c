@@ -1012,6 +1012,34 @@ TestFeatureAutoHash(void)
 		}
 		EstTransformFree(&tf);
 	}
+
+	/* one value too long for a vocabulary: the column hashes it whole */
+	{
+		char	   *big = malloc(EST_MAX_VOCAB_BYTES + 500);
+		float		Y[3];
+
+		memset(big, 'q', EST_MAX_VOCAB_BYTES + 499);
+		big[EST_MAX_VOCAB_BYTES + 499] = '\0';
+		UnitColumns(&tf, 1);
+		col = UnitColumn(&tf, 0, EST_FC_VOCABULARY, "note");
+		col->learned = 1;
+		col->num_oov = 1;
+		col->hash_above = 100;
+		col->auto_buckets = 13;
+		col->auto_dimension = 5;
+		CHECK(EstTransformInit(&tf, err) == EST_OK);
+		CHECK(Str(&tf, 0, "short", &Y[0], err) == EST_OK);
+		CHECKF(Str(&tf, 0, big, &Y[1], err) == EST_OK, "%s", err);
+		CHECK(Str(&tf, 0, big, &Y[2], err) == EST_OK && Y[2] == Y[1]);
+		CHECKF(EstTransformFit(&tf, Y, 3, 3, err) == EST_OK, "%s", err);
+		col = &tf.columns[0];
+		CHECK(col->kind == EST_FC_HASH && col->num_buckets == 13);
+		CHECK(Y[0] == (float) (EstHashString("short", 5) % 13));
+		CHECK(Y[1] == (float) (EstHashString(big, strlen(big)) % 13));
+		CHECK(Y[2] == Y[1]);
+		EstTransformFree(&tf);
+		free(big);
+	}
 }
 
 /*
