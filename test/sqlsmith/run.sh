@@ -8,8 +8,10 @@
 # superuser, default postgres) name, it (re)creates the database
 # $SQLSMITH_DB with the extension, the Iris tables (test/scripts/load_iris.sql,
 # run from the checkout's root), models of several kinds (a dnn_classifier,
-# a binary linear_classifier, a dnn_regressor, a wide & deep classifier and
-# a label_dimension 2 regressor) and the role sqlsmith_user, which owns
+# a binary linear_classifier, a dnn_regressor, a wide & deep classifier, a
+# label_dimension 2 regressor, and two classifiers of text labels on a table
+# of every kind of feature: inferred, and declared with every feature
+# column kind) and the role sqlsmith_user, which owns
 # nothing and may only read the data tables and call the functions.  Then
 #
 #   sqlsmith --target="host=... port=... dbname=... user=sqlsmith_user" \
@@ -82,6 +84,14 @@ CREATE TABLE smith_bin AS
 CREATE TABLE smith_reg AS
 	SELECT x, 3 * x - 2 AS y, ARRAY[3 * x - 2, 1 - x]::float8[] AS y2
 	  FROM (SELECT (g % 50) / 10.0::float8 AS x FROM generate_series(1, 200) g) s;
+-- a table of every kind of feature, NULLs and class names
+CREATE TABLE smith_mixed AS
+	SELECT g AS id, CASE WHEN g % 11 = 0 THEN NULL ELSE (g % 37) * 1000.0 END AS income,
+		   (ARRAY['red', 'green', 'blue', NULL])[1 + g % 4] AS color,
+		   g % 3 = 0 AS flag, ARRAY['t' || g % 5, 't' || g % 3] AS tags,
+		   ARRAY[g % 7, g % 2]::real[] AS vec, 'u' || g % 150 AS usr,
+		   (ARRAY['yes', 'no'])[1 + (g % 4 + g % 3) % 2] AS answer
+	  FROM generate_series(1, 300) g;
 SELECT count(*) FROM (
 	SELECT est_train('smith_dnn', 'iris_train', steps => 200,
 					 params => '{"seed": 1}')
@@ -102,6 +112,18 @@ SELECT count(*) FROM (
 					 model_type => 'dnn_linear_combined_classifier', steps => 200,
 					 params => '{"seed": 5, "linear_feature_columns": ["petal_length", "petal_width"],
 								 "dnn_feature_columns": ["sepal_length", "sepal_width", "petal_length", "petal_width"]}')
+	UNION ALL
+	SELECT est_train('smith_mixed', 'SELECT income, color, flag, tags, vec, usr, answer FROM smith_mixed',
+					 label => 'answer', steps => 200, params => '{"seed": 6}')
+	UNION ALL
+	SELECT est_train('smith_declared', 'smith_mixed', label => 'answer', steps => 200,
+					 params => '{"seed": 7, "feature_columns": [
+						{"type": "numeric", "key": "income", "default_value": 0, "normalizer": "minmax"},
+						{"type": "bucketized", "key": "income", "boundaries": [5000, 20000]},
+						{"type": "vocabulary", "key": "color", "vocabulary": ["red", "green"], "embedding_dimension": 3},
+						{"type": "hash", "key": "tags", "hash_bucket_size": 7, "combiner": "sqrtn", "embedding_dimension": 2},
+						{"type": "crossed", "keys": ["color", "flag"], "hash_bucket_size": 11},
+						{"type": "identity", "key": "id", "num_buckets": 100, "default_value": 0}]}')
 ) t;
 SELECT count(*) FROM est_evaluate('smith_dnn', 'iris_test');
 -- Views that run the extension, so that every query sqlsmith builds on
@@ -117,6 +139,13 @@ CREATE VIEW smith_reg_scored AS
 	SELECT x, est_predict('smith_dnnreg', ARRAY[x]) AS y,
 		   est_predict_values('smith_reg2', ARRAY[x]) AS y2
 	  FROM smith_reg;
+CREATE VIEW smith_mixed_scored AS
+	SELECT m.*, est_predict_label('smith_mixed', m) AS label,
+		   est_predict_proba('smith_declared', m) AS proba
+	  FROM smith_mixed m;
+CREATE VIEW smith_features AS
+	SELECT * FROM est_feature_info('smith_mixed')
+	UNION ALL SELECT * FROM est_feature_info('smith_declared');
 CREATE VIEW smith_metrics AS
 	SELECT * FROM est_evaluate('smith_logreg', 'SELECT a, b, label FROM smith_bin');
 CREATE VIEW smith_confusion AS
@@ -125,7 +154,7 @@ CREATE VIEW smith_roc AS
 	SELECT * FROM est_roc_curve('smith_logreg', 'SELECT a, b, label FROM smith_bin');
 GRANT SELECT ON iris_train, iris_test, smith_bin, smith_reg, smith_scored,
 	smith_bin_scored, smith_reg_scored, smith_metrics, smith_confusion,
-	smith_roc TO sqlsmith_user;
+	smith_roc, smith_mixed, smith_mixed_scored, smith_features TO sqlsmith_user;
 SQL
 
 start_time=$("${PSQL[@]}" -At -d postgres -c 'SELECT pg_postmaster_start_time()')
