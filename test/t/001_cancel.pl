@@ -2,7 +2,9 @@
 #
 #   a) pg_cancel_backend stops a long est_train within 1 s; the session
 #      stays usable and the model is exactly as it was
-#   b) statement_timeout = 500ms stops a long est_train in < 1.5 s in all
+#   b) statement_timeout = 500ms stops a long est_train, a long query of
+#      est_predict_label and a long est_predict_table (a model of feature
+#      columns of every kind) in < 1.5 s in all
 #   c) pg_cancel_backend stops a long prediction query, or a long
 #      est_evaluate, within 1 s
 #   d) pg_terminate_backend during a training: no crash, no restart, other
@@ -131,6 +133,51 @@ sub signal_and_time
 	is(EstimatorTest::model_state($node, $db, 'm'),
 		$committed, 'the timed out training left the model as it was');
 }
+
+# statement_timeout during a long prediction query and a long batch
+# scoring of a model with feature columns of every kind
+$node->safe_psql(
+	$db, q{
+SET client_min_messages = warning;
+CREATE TABLE mixed AS
+	SELECT g AS id, (g % 37) * 1000.0 AS income,
+		   (ARRAY['red', 'green', 'blue', NULL])[1 + g % 4] AS color,
+		   g % 3 = 0 AS flag, ARRAY['t' || g % 5, 't' || g % 3] AS tags,
+		   (ARRAY['yes', 'no'])[1 + (g % 4 + g % 3) % 2] AS answer
+	  FROM generate_series(1, 300) g;
+SELECT est_train('mixed', 'SELECT income, color, flag, tags, answer FROM mixed',
+				 label => 'answer', steps => 50, params => '{"seed": 1}');
+});
+for my $case (
+	[
+		'est_predict_label(model, record)',
+		q{SELECT count(est_predict_label('mixed', m))
+			FROM (SELECT generate_series(1, 2000000000) AS g) gs, mixed m}
+	],
+	[
+		'est_predict_table',
+		q{SELECT count(*) FROM est_predict_table('mixed',
+			'SELECT m.* FROM (SELECT generate_series(1, 2000000000)) g, mixed m')}
+	])
+{
+	my ($what, $sql) = @$case;
+	my ($stdout, $stderr);
+	my $t0 = time;
+	$node->psql(
+		$db,
+		"SET statement_timeout = '500ms'; $sql",
+		stdout => \$stdout,
+		stderr => \$stderr);
+	my $elapsed = time - $t0;
+	note(sprintf('statement_timeout = 500ms on %s: psql returned after %.3f s',
+			$what, $elapsed));
+	like(
+		$stderr,
+		qr/ERROR:  canceling statement due to statement timeout/,
+		"statement_timeout stops a query of $what");
+	cmp_ok($elapsed, '<', 1.5, 'within 1 s of the timeout');
+}
+$node->safe_psql($db, q{SELECT est_drop_model('mixed'); DROP TABLE mixed;});
 
 ###
 ### c) cancel a long prediction query
