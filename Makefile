@@ -103,9 +103,10 @@ sqlsmith:
 		cluster_start && SQLSMITH_QUERIES=$(SQLSMITH_QUERIES) \
 		SQLSMITH_SEED=$(SQLSMITH_SEED) bash test/sqlsmith/run.sh'
 
-# The regression and isolation suites against a build with UBSan
-# (test/scripts/sanitize.sh).  It installs that build system-wide while it
-# runs and reinstalls the normal build at the end.
+# The regression and isolation suites against a build with ASan and UBSan,
+# loaded into a copy of the stock server in a temporary directory with the
+# runtimes preloaded (test/scripts/sanitize.sh); it installs nothing into
+# the system's PostgreSQL.  SANITIZE=undefined for UBSan alone.
 sanitize:
 	bash test/scripts/sanitize.sh
 
