@@ -60,3 +60,56 @@ AS 'MODULE_PATHNAME', 'est_predict_table'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION est_predict_table(text, text, text)
 	IS 'score every row of a table, view or query in blocks: (key, class id or value, class probabilities or values, class name)';
+
+-- ----------------------------------------------------------------
+-- Models as database objects: history, deployment, privileges, export,
+-- scheduled retraining.
+-- ----------------------------------------------------------------
+
+-- The checkpoint that est_predict and est_evaluate use; NULL: the newest.
+ALTER TABLE estimator.model_catalog ADD COLUMN serving_step bigint;
+
+-- Lineage of each checkpoint: what it was trained on.
+ALTER TABLE estimator.checkpoints
+	ADD COLUMN source text,
+	ADD COLUMN rows_read bigint,
+	ADD COLUMN fingerprint text,
+	ADD COLUMN metrics jsonb;
+
+-- Who may use a model besides its owner: 'predict' (predict, evaluate,
+-- inspect) or 'train' (that, and train and deploy).  grantee NULL is
+-- PUBLIC.
+CREATE TABLE estimator.model_grants (
+	model text NOT NULL REFERENCES estimator.model_catalog (name)
+		ON UPDATE CASCADE ON DELETE CASCADE,
+	grantee regrole,
+	privilege text NOT NULL CHECK (privilege IN ('predict', 'train')),
+	grantor regrole NOT NULL,
+	granted timestamptz NOT NULL DEFAULT now(),
+	UNIQUE NULLS NOT DISTINCT (model, grantee, privilege)
+);
+COMMENT ON TABLE estimator.model_grants IS 'the privileges on models that est_grant gave (grantee NULL: PUBLIC)';
+SELECT pg_catalog.pg_extension_config_dump('estimator.model_grants', '');
+
+-- Every change of the serving checkpoint.
+CREATE TABLE estimator.deployments (
+	model text NOT NULL REFERENCES estimator.model_catalog (name)
+		ON UPDATE CASCADE ON DELETE CASCADE,
+	global_step bigint NOT NULL,
+	previous_step bigint,
+	action text NOT NULL,
+	by_role regrole NOT NULL,
+	detail jsonb,
+	deployed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX ON estimator.deployments (model, deployed_at);
+COMMENT ON TABLE estimator.deployments IS 'the history of the serving checkpoint of each model: deploy, rollback, promotion and kept (promote_if refused)';
+SELECT pg_catalog.pg_extension_config_dump('estimator.deployments', '');
+
+-- [history] est_checkpoints, est_deploy, est_rollback (src/deploy.c)
+
+-- [transfer] est_export, est_import, est_weights (src/transfer.c)
+
+-- [schedule] est_schedule, est_unschedule (pg_cron)
+
+-- [privileges] est_grant, est_revoke, est_has_model_privilege (src/model.c)
