@@ -274,6 +274,68 @@ EstCatalogCheckOwner(const EstModelDef *def, const char *action)
 }
 
 /*
+ * EstCatalogHasPrivilege tells whether the current user may use a model
+ * so: its owner (a member of the owning role, or a superuser) may do
+ * anything; others what est_grant gave them or PUBLIC, where 'train'
+ * includes 'predict'.
+ */
+bool
+EstCatalogHasPrivilege(const EstModelDef *def, EstPrivilege priv)
+{
+	Oid			types[3] = {TEXTOID, TEXTARRAYOID, OIDOID};
+	Datum		values[3];
+	Datum		privs[2];
+	bool		found;
+
+	if (has_privs_of_role(GetUserId(), def->owner))
+		return true;
+	if (priv == EST_PRIV_OWN)
+		return false;
+	privs[0] = CStringGetTextDatum("train");
+	privs[1] = CStringGetTextDatum("predict");
+	values[0] = CStringGetTextDatum(def->name);
+	values[1] = PointerGetDatum(construct_array(privs,
+												priv == EST_PRIV_PREDICT ? 2 : 1,
+												TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[2] = ObjectIdGetDatum(GetUserId());
+	CatalogExecute("SELECT 1 FROM estimator.model_grants"
+				   " WHERE model OPERATOR(pg_catalog.=) $1"
+				   " AND privilege OPERATOR(pg_catalog.=) ANY ($2)"
+				   " AND (grantee IS NULL OR"
+				   "  pg_catalog.pg_has_role($3, grantee::pg_catalog.oid, 'USAGE'))"
+				   " LIMIT 1",
+				   3, types, values, NULL, true, 1);
+	found = SPI_processed > 0;
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
+/*
+ * EstCatalogCheckPrivilege raises insufficient_privilege unless the
+ * current user may use the model so; action says for what ("predict
+ * with", "train", "drop"...).
+ */
+void
+EstCatalogCheckPrivilege(const EstModelDef *def, EstPrivilege priv,
+						 const char *action)
+{
+	if (EstCatalogHasPrivilege(def, priv))
+		return;
+	if (priv == EST_PRIV_OWN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of model \"%s\" to %s it",
+						def->name, action)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s model \"%s\"", action, def->name),
+			 errhint("The owner of the model can give the privilege with est_grant('%s', role, '%s').",
+					 def->name, priv == EST_PRIV_TRAIN ? "train" : "predict")));
+}
+
+/*
  * EstCatalogInsertModel stores a new model; false when a concurrent
  * transaction created one of the same name first.
  */

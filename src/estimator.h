@@ -349,6 +349,18 @@ extern void EstCatalogUpdateModel(const EstModelDef *def);
 extern void EstCatalogDropModel(const char *name);
 extern void EstCatalogForgetEvaluations(const char *name);
 extern void EstCatalogCheckOwner(const EstModelDef *def, const char *action);
+
+/* What a role may do with a model (est_grant). */
+typedef enum EstPrivilege
+{
+	EST_PRIV_PREDICT = 1,		/* predict, evaluate, inspect, export */
+	EST_PRIV_TRAIN = 2,			/* that, and train and deploy */
+	EST_PRIV_OWN = 3			/* that, and drop, grant and revoke */
+} EstPrivilege;
+
+extern bool EstCatalogHasPrivilege(const EstModelDef *def, EstPrivilege priv);
+extern void EstCatalogCheckPrivilege(const EstModelDef *def,
+									 EstPrivilege priv, const char *action);
 extern bytea *EstCatalogLatestCheckpoint(const char *name, bool latest,
 										 int64 *global_step);
 extern void EstCatalogStoreCheckpoint(const char *name, int64 global_step,
