@@ -402,4 +402,22 @@ typedef struct EstCachedModel
 extern EstCachedModel *EstCacheAcquire(const char *name);
 extern void EstCacheRelease(EstCachedModel *model);
 
+/* ----------------------------------------------------------------
+ * History and deployment (deploy.c)
+ * ----------------------------------------------------------------
+ */
+
+
+/* ----------------------------------------------------------------
+ * Export, import and weights (transfer.c)
+ * ----------------------------------------------------------------
+ */
+
+
+/* ----------------------------------------------------------------
+ * Grants (model.c)
+ * ----------------------------------------------------------------
+ */
+
+
 #endif							/* ESTIMATOR_H */
