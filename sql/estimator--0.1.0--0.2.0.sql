@@ -113,3 +113,49 @@ SELECT pg_catalog.pg_extension_config_dump('estimator.deployments', '');
 -- [schedule] est_schedule, est_unschedule (pg_cron)
 
 -- [privileges] est_grant, est_revoke, est_has_model_privilege (src/model.c)
+CREATE FUNCTION est_grant(model text, role text, privilege text DEFAULT 'predict')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'est_grant'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION est_grant(text, text, text)
+	IS 'let a role (or public) use a model: predict (predict, evaluate, inspect, export) or train (that, and train and deploy); owner only';
+
+CREATE FUNCTION est_revoke(model text, role text, privilege text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'est_revoke'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION est_revoke(text, text, text)
+	IS 'take back a privilege on a model (every privilege when NULL); returns the grants removed; owner only';
+
+CREATE FUNCTION est_has_model_privilege(model text, privilege text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'est_has_model_privilege'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION est_has_model_privilege(text, text)
+	IS 'whether the current user may use a model so: predict, train or owner';
+
+-- Others see only the models they may use, and only their log,
+-- evaluations and deployments.
+CREATE OR REPLACE VIEW estimator.models WITH (security_barrier) AS
+	SELECT m.name, m.owner, m.model_type, m.features, m.label, m.n_inputs,
+		   m.n_classes, m.label_dimension, m.hidden_units, m.activation,
+		   m.optimizer,
+		   m.learning_rate, m.batch_size, m.global_step, m.created, m.updated,
+		   m.input_width, m.label_vocabulary
+	  FROM estimator.model_catalog m
+	 WHERE @extschema@.est_has_model_privilege(m.name, 'predict');
+ALTER TABLE estimator.training_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY training_log_readers ON estimator.training_log FOR SELECT
+	USING (@extschema@.est_has_model_privilege(model, 'predict'));
+ALTER TABLE estimator.evaluations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY evaluations_readers ON estimator.evaluations FOR SELECT
+	USING (@extschema@.est_has_model_privilege(model, 'predict'));
+ALTER TABLE estimator.deployments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY deployments_readers ON estimator.deployments FOR SELECT
+	USING (@extschema@.est_has_model_privilege(model, 'predict'));
+GRANT SELECT ON estimator.deployments TO PUBLIC;
+ALTER TABLE estimator.model_grants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY model_grants_readers ON estimator.model_grants FOR SELECT
+	USING (@extschema@.est_has_model_privilege(model, 'owner')
+		   OR pg_catalog.pg_has_role(grantee::pg_catalog.oid, 'USAGE'));
+GRANT SELECT ON estimator.model_grants TO PUBLIC;

@@ -84,8 +84,9 @@ SET search_path = sec_trojan, pg_catalog, public;
 CREATE EXTENSION estimator SCHEMA public;
 RESET search_path;
 SELECT count(*) AS trojan_calls FROM sec_trojan.calls;
-SELECT count(*) AS est_functions FROM pg_proc
- WHERE proname LIKE 'est\_%' AND pronamespace = 'public'::regnamespace;
+SELECT proname FROM pg_proc
+ WHERE proname IN ('est_train', 'est_predict') AND pronamespace = 'public'::regnamespace
+ GROUP BY proname ORDER BY proname;
 DROP TABLE "sec; DROP TABLE iris_test; --";
 DROP SCHEMA sec_trojan CASCADE;
 DROP OWNED BY regress_sec_trojan;

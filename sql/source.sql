@@ -106,10 +106,17 @@ SELECT expect_error($$UPDATE estimator.checkpoints SET data = ''$$);
 SELECT expect_error($$INSERT INTO estimator.training_log VALUES ('x', 1, 1, 1)$$);
 SELECT expect_error($$SELECT data FROM estimator.checkpoints$$);
 SELECT name, owner FROM estimator.models WHERE name LIKE 'source\_%' AND owner = 'regress_source_reader'::regrole ORDER BY name;
--- others' models can be used, not changed
+-- others' models are neither used nor changed without a grant
 SELECT expect_error($$SELECT est_train('source_view', 'source_rls', steps => 1)$$);
 SELECT expect_error($$SELECT est_drop_model('source_view')$$);
+SELECT expect_error($$SELECT est_predict('source_view', ARRAY[5.1, 3.5, 1.4, 0.2])$$);
+SELECT count(*) AS visible FROM estimator.models WHERE name = 'source_view';
+RESET ROLE;
+SELECT est_grant('source_view', 'regress_source_reader', 'predict');
+SET ROLE regress_source_reader;
 SELECT est_predict('source_view', ARRAY[5.1, 3.5, 1.4, 0.2]);
+SELECT count(*) AS visible FROM estimator.models WHERE name = 'source_view';
+SELECT expect_error($$SELECT est_train('source_view', 'source_rls', steps => 1)$$);
 SELECT est_drop_model('source_rls');
 SELECT est_drop_model('source_columns');
 RESET ROLE;

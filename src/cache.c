@@ -173,3 +173,28 @@ EstCacheRelease(EstCachedModel *model)
 	if (model->pins == 0 && !model->cached)
 		MemoryContextDelete(model->context);
 }
+
+/*
+ * EstCacheAcquireFor is EstCacheAcquire for a use that needs a privilege
+ * on the model (est_grant): without it, the model is released and the
+ * error says what was denied.
+ */
+EstCachedModel *
+EstCacheAcquireFor(const char *name, EstPrivilege priv, const char *action)
+{
+	EstCachedModel *model = EstCacheAcquire(name);
+
+	PG_TRY();
+	{
+		SPI_connect();
+		EstCatalogCheckPrivilege(model->def, priv, action);
+		SPI_finish();
+	}
+	PG_CATCH();
+	{
+		EstCacheRelease(model);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return model;
+}

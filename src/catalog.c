@@ -260,20 +260,6 @@ EstCatalogGetModel(const char *name, bool for_update, bool missing_ok)
 }
 
 /*
- * EstCatalogCheckOwner lets only the owner of a model (a member of the
- * owning role, or a superuser) change it.
- */
-void
-EstCatalogCheckOwner(const EstModelDef *def, const char *action)
-{
-	if (!has_privs_of_role(GetUserId(), def->owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of model \"%s\" to %s it",
-						def->name, action)));
-}
-
-/*
  * EstCatalogHasPrivilege tells whether the current user may use a model
  * so: its owner (a member of the owning role, or a superuser) may do
  * anything; others what est_grant gave them or PUBLIC, where 'train'
@@ -589,4 +575,54 @@ EstCatalogRecordEvaluation(const char *name, int64 global_step,
 				   " (model, global_step, source, metrics)"
 				   " VALUES ($1, $2, $3, $4)",
 				   4, types, values, NULL, false, 0);
+}
+
+/*
+ * EstCatalogGrant records that grantee (InvalidOid: PUBLIC) may use a model
+ * so; false when it already may.
+ */
+bool
+EstCatalogGrant(const char *name, Oid grantee, const char *privilege)
+{
+	Oid			types[4] = {TEXTOID, OIDOID, TEXTOID, OIDOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	nulls[1] = OidIsValid(grantee) ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(privilege);
+	values[3] = ObjectIdGetDatum(GetUserId());
+	CatalogExecute("INSERT INTO estimator.model_grants"
+				   " (model, grantee, privilege, grantor)"
+				   " VALUES ($1, $2::pg_catalog.regrole, $3, $4::pg_catalog.regrole)"
+				   " ON CONFLICT DO NOTHING",
+				   4, types, values, nulls, false, 0);
+	return SPI_processed == 1;
+}
+
+/*
+ * EstCatalogRevoke removes grants of a model to grantee (InvalidOid:
+ * PUBLIC): of privilege, or of every privilege when it is NULL.  Returns
+ * how many it removed.
+ */
+uint64
+EstCatalogRevoke(const char *name, Oid grantee, const char *privilege)
+{
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	nulls[1] = OidIsValid(grantee) ? ' ' : 'n';
+	values[2] = privilege ? CStringGetTextDatum(privilege) : (Datum) 0;
+	nulls[2] = privilege ? ' ' : 'n';
+	CatalogExecute("DELETE FROM estimator.model_grants"
+				   " WHERE model OPERATOR(pg_catalog.=) $1"
+				   " AND (($2 IS NULL AND grantee IS NULL) OR"
+				   "  grantee::pg_catalog.oid OPERATOR(pg_catalog.=) $2)"
+				   " AND ($3 IS NULL OR privilege OPERATOR(pg_catalog.=) $3)",
+				   3, types, values, nulls, false, 0);
+	return SPI_processed;
 }

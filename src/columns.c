@@ -792,7 +792,7 @@ est_feature_info(PG_FUNCTION_ARGS)
 	EstTransform *tf;
 
 	InitMaterializedSRF(fcinfo, 0);
-	model = EstCacheAcquire(name);
+	model = EstCacheAcquireFor(name, EST_PRIV_PREDICT, "inspect");
 	PG_TRY();
 	{
 		tf = &model->ckpt.transform;

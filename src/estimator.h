@@ -348,7 +348,6 @@ extern bool EstCatalogInsertModel(const EstModelDef *def);
 extern void EstCatalogUpdateModel(const EstModelDef *def);
 extern void EstCatalogDropModel(const char *name);
 extern void EstCatalogForgetEvaluations(const char *name);
-extern void EstCatalogCheckOwner(const EstModelDef *def, const char *action);
 
 /* What a role may do with a model (est_grant). */
 typedef enum EstPrivilege
@@ -418,6 +417,12 @@ extern void EstCacheRelease(EstCachedModel *model);
  * Grants (model.c)
  * ----------------------------------------------------------------
  */
+extern EstCachedModel *EstCacheAcquireFor(const char *name, EstPrivilege priv,
+										  const char *action);
+extern bool EstCatalogGrant(const char *name, Oid grantee,
+							const char *privilege);
+extern uint64 EstCatalogRevoke(const char *name, Oid grantee,
+							   const char *privilege);
 
 
 #endif							/* ESTIMATOR_H */

@@ -345,6 +345,7 @@ StartEvaluation(FunctionCallInfo fcinfo, const char *function, int classes,
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	e->def = EstCatalogGetModel(model, false, false);
+	EstCatalogCheckPrivilege(e->def, EST_PRIV_PREDICT, "evaluate");
 	if (classes >= 0 && EST_IS_REGRESSOR(e->def->type))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

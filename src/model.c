@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * model.c
- *	  SQL functions that manage models as a whole.
+ *	  SQL functions that manage models as a whole: dropping them, and the
+ *	  privileges of other roles on them.
  *
  *-------------------------------------------------------------------------
  */
@@ -9,6 +10,8 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 
 #include "estimator.h"
 
@@ -25,8 +28,141 @@ est_drop_model(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	def = EstCatalogGetModel(name, true, false);
-	EstCatalogCheckOwner(def, "drop");
+	EstCatalogCheckPrivilege(def, EST_PRIV_OWN, "drop");
 	EstCatalogDropModel(name);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * GranteeArg resolves a role name argument: a role, or "public"
+ * (InvalidOid), as GRANT spells them.
+ */
+static Oid
+GranteeArg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *role;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("role must not be null"),
+				 errhint("Name a role, or public.")));
+	role = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (pg_strcasecmp(role, "public") == 0)
+		return InvalidOid;
+	return get_role_oid(role, false);
+}
+
+/*
+ * PrivilegeArg checks a privilege argument: "predict" or "train"; NULL is
+ * allowed when null_ok (every privilege).
+ */
+static char *
+PrivilegeArg(FunctionCallInfo fcinfo, int argno, bool null_ok)
+{
+	char	   *priv;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (null_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("privilege must not be null"),
+				 errhint("Use 'predict' or 'train'.")));
+	}
+	priv = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(priv, "predict") != 0 && strcmp(priv, "train") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized model privilege \"%s\"", priv),
+				 errhint("Use 'predict' (predict, evaluate, inspect and export) or 'train' (that, and train and deploy).")));
+	return priv;
+}
+
+/*
+ * est_grant(model, role, privilege) lets a role (or public) use a model:
+ * 'predict' or 'train'.  Only the owner grants.  Returns false when the
+ * role already had the privilege.
+ */
+PG_FUNCTION_INFO_V1(est_grant);
+
+Datum
+est_grant(PG_FUNCTION_ARGS)
+{
+	char	   *name = EstModelNameArg(fcinfo, 0);
+	Oid			grantee = GranteeArg(fcinfo, 1);
+	char	   *priv = PrivilegeArg(fcinfo, 2, false);
+	EstModelDef *def;
+	bool		added;
+
+	SPI_connect();
+	def = EstCatalogGetModel(name, true, false);
+	EstCatalogCheckPrivilege(def, EST_PRIV_OWN, "grant privileges on");
+	added = EstCatalogGrant(name, grantee, priv);
+	SPI_finish();
+	PG_RETURN_BOOL(added);
+}
+
+/*
+ * est_revoke(model, role, privilege) takes a privilege back (every
+ * privilege of the role when NULL) and returns how many grants it removed.
+ * Only the owner revokes.
+ */
+PG_FUNCTION_INFO_V1(est_revoke);
+
+Datum
+est_revoke(PG_FUNCTION_ARGS)
+{
+	char	   *name = EstModelNameArg(fcinfo, 0);
+	Oid			grantee = GranteeArg(fcinfo, 1);
+	char	   *priv = PrivilegeArg(fcinfo, 2, true);
+	EstModelDef *def;
+	uint64		removed;
+
+	SPI_connect();
+	def = EstCatalogGetModel(name, true, false);
+	EstCatalogCheckPrivilege(def, EST_PRIV_OWN, "revoke privileges on");
+	removed = EstCatalogRevoke(name, grantee, priv);
+	SPI_finish();
+	PG_RETURN_INT64((int64) removed);
+}
+
+/*
+ * est_has_model_privilege(model, privilege) tells whether the current
+ * user may use a model so ('predict', 'train' or 'owner'); false for a
+ * model that does not exist.  The catalog's views and row-level security
+ * policies call it.
+ */
+PG_FUNCTION_INFO_V1(est_has_model_privilege);
+
+Datum
+est_has_model_privilege(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *privtext = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	EstPrivilege priv;
+	EstModelDef *def;
+	bool		result = false;
+
+	if (strcmp(privtext, "predict") == 0)
+		priv = EST_PRIV_PREDICT;
+	else if (strcmp(privtext, "train") == 0)
+		priv = EST_PRIV_TRAIN;
+	else if (strcmp(privtext, "owner") == 0)
+		priv = EST_PRIV_OWN;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized model privilege \"%s\"", privtext),
+				 errhint("Use 'predict', 'train' or 'owner'.")));
+	if (strlen(name) == 0 || strlen(name) > EST_MAX_NAME_LEN)
+		PG_RETURN_BOOL(false);
+	SPI_connect();
+	def = EstCatalogGetModel(name, false, true);
+	if (def != NULL)
+		result = EstCatalogHasPrivilege(def, priv);
+	SPI_finish();
+	PG_RETURN_BOOL(result);
 }

@@ -144,7 +144,7 @@ GetModel(FunctionCallInfo fcinfo)
 		fcinfo->flinfo->fn_extra = state;
 	}
 
-	model = EstCacheAcquire(name);
+	model = EstCacheAcquireFor(name, EST_PRIV_PREDICT, "predict with");
 	state->snap_xmin = snap->xmin;
 	state->snap_xmax = snap->xmax;
 	state->snap_curcid = snap->curcid;

@@ -126,6 +126,7 @@ est_predict_table(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	def = EstCatalogGetModel(model, false, false);
+	EstCatalogCheckPrivilege(def, EST_PRIV_PREDICT, "predict with");
 	EstLoadCheckpoint(def, false, &ckpt);
 	reader = EstReaderOpenKeyed(source, key, def, &ckpt.transform);
 

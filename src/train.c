@@ -875,7 +875,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	def = EstCatalogGetModel(req->model, true, true);
 	if (def != NULL)
 	{
-		EstCatalogCheckOwner(def, "train");
+		EstCatalogCheckPrivilege(def, EST_PRIV_TRAIN, "train");
 		EstCheckCompatible(def, req);
 		features = def->features;
 		n_features = def->n_features;

@@ -1,0 +1,113 @@
+-- Privileges on models: three roles use, change, read and drop each
+-- other's models.  The owner (or a member of the owning role, or a
+-- superuser) does everything; est_grant gives 'predict' or 'train' to a
+-- role or to PUBLIC; anyone else gets insufficient_privilege from every
+-- function and sees nothing of the model in the catalog.
+SET client_min_messages = warning;
+
+CREATE ROLE regress_priv_alice;
+CREATE ROLE regress_priv_bob;
+CREATE ROLE regress_priv_carol;
+CREATE ROLE regress_priv_dave;
+GRANT regress_priv_alice TO regress_priv_dave;
+GRANT SELECT ON iris_train, iris_test TO regress_priv_alice, regress_priv_bob,
+	regress_priv_carol, regress_priv_dave;
+CREATE TABLE priv_alice_only AS SELECT * FROM iris_train;
+GRANT SELECT ON priv_alice_only TO regress_priv_alice;
+
+SET ROLE regress_priv_alice;
+SELECT global_step FROM est_train('priv_m', 'priv_alice_only', steps => 20, params => '{"seed": 1}');
+SELECT count(*) AS metrics FROM est_evaluate('priv_m', 'iris_test');
+SELECT name, owner FROM estimator.models WHERE name = 'priv_m';
+RESET ROLE;
+
+-- bob has no privilege: every function refuses, the catalog hides the model
+SET ROLE regress_priv_bob;
+SELECT expect_error($$SELECT est_predict('priv_m', t) FROM iris_test t$$);
+SELECT expect_error($$SELECT est_predict_proba('priv_m', ARRAY[1, 2, 3, 4])$$);
+SELECT expect_error($$SELECT est_predict_label('priv_m', t) FROM iris_test t$$);
+SELECT expect_error($$SELECT * FROM est_predict_table('priv_m', 'iris_test')$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('priv_m', 'iris_test')$$);
+SELECT expect_error($$SELECT * FROM est_confusion_matrix('priv_m', 'iris_test')$$);
+SELECT expect_error($$SELECT * FROM est_feature_info('priv_m')$$);
+SELECT expect_error($$SELECT * FROM est_train('priv_m', 'iris_train', steps => 1)$$);
+SELECT expect_error($$SELECT est_drop_model('priv_m')$$);
+SELECT expect_error($$SELECT est_grant('priv_m', 'regress_priv_bob', 'predict')$$);
+SELECT expect_error($$SELECT est_revoke('priv_m', 'regress_priv_alice')$$);
+SELECT count(*) AS models FROM estimator.models WHERE name = 'priv_m';
+SELECT count(*) AS log_rows FROM estimator.training_log WHERE model = 'priv_m';
+SELECT count(*) AS evaluations FROM estimator.evaluations WHERE model = 'priv_m';
+SELECT count(*) AS grants FROM estimator.model_grants WHERE model = 'priv_m';
+SELECT expect_error($$SELECT data FROM estimator.checkpoints WHERE model = 'priv_m'$$);
+SELECT expect_error($$SELECT params FROM estimator.model_catalog WHERE name = 'priv_m'$$);
+SELECT expect_error($$INSERT INTO estimator.model_grants (model, grantee, privilege, grantor) VALUES ('priv_m', 'regress_priv_bob', 'train', 'regress_priv_alice')$$);
+SELECT expect_error($$UPDATE estimator.model_catalog SET owner = 'regress_priv_bob' WHERE name = 'priv_m'$$);
+SELECT est_has_model_privilege('priv_m', 'predict') AS predict, est_has_model_privilege('priv_m', 'owner') AS owner;
+RESET ROLE;
+
+-- alice gives bob 'predict' and carol 'train'
+SET ROLE regress_priv_alice;
+SELECT est_grant('priv_m', 'regress_priv_bob', 'predict');
+SELECT est_grant('priv_m', 'regress_priv_bob', 'predict') AS again;
+SELECT est_grant('priv_m', 'regress_priv_carol', 'train');
+SELECT grantee, privilege, grantor FROM estimator.model_grants WHERE model = 'priv_m' ORDER BY 1::text, 2;
+SELECT expect_error($$SELECT est_grant('priv_m', 'regress_priv_bob', 'own')$$);
+SELECT expect_error($$SELECT est_grant('priv_m', 'regress_priv_nobody', 'predict')$$);
+SELECT expect_error($$SELECT est_grant('priv_none', 'regress_priv_bob', 'predict')$$);
+RESET ROLE;
+
+-- bob predicts and evaluates, sees the model and its log, and cannot
+-- train, drop or grant
+SET ROLE regress_priv_bob;
+SELECT count(*) AS predicted FROM iris_test t WHERE est_predict('priv_m', t) IS NOT NULL;
+SELECT count(*) AS metrics FROM est_evaluate('priv_m', 'iris_test');
+SELECT count(*) AS features FROM est_feature_info('priv_m');
+SELECT name FROM estimator.models WHERE name = 'priv_m';
+SELECT count(*) > 0 AS sees_log FROM estimator.training_log WHERE model = 'priv_m';
+SELECT grantee, privilege FROM estimator.model_grants WHERE model = 'priv_m' ORDER BY 1::text;
+SELECT expect_error($$SELECT * FROM est_train('priv_m', 'iris_train', steps => 1)$$);
+SELECT expect_error($$SELECT est_drop_model('priv_m')$$);
+SELECT expect_error($$SELECT est_grant('priv_m', 'regress_priv_carol', 'predict')$$);
+RESET ROLE;
+
+-- carol trains alice's model, reading the source with her own privileges
+SET ROLE regress_priv_carol;
+SELECT global_step FROM est_train('priv_m', 'iris_train', steps => 10);
+SELECT expect_error($$SELECT * FROM est_train('priv_m', 'priv_alice_only', steps => 10)$$);
+SELECT count(*) AS predicted FROM iris_test t WHERE est_predict('priv_m', t) IS NOT NULL;
+SELECT expect_error($$SELECT est_drop_model('priv_m')$$);
+SELECT expect_error($$SELECT est_revoke('priv_m', 'regress_priv_bob')$$);
+SELECT name, owner, global_step FROM estimator.models WHERE name = 'priv_m';
+RESET ROLE;
+
+-- revoking: bob loses it; PUBLIC grants reach everyone
+SET ROLE regress_priv_alice;
+SELECT est_revoke('priv_m', 'regress_priv_bob');
+SELECT est_revoke('priv_m', 'regress_priv_bob') AS again;
+RESET ROLE;
+SET ROLE regress_priv_bob;
+SELECT expect_error($$SELECT est_predict('priv_m', t) FROM iris_test t$$);
+RESET ROLE;
+SET ROLE regress_priv_alice;
+SELECT est_grant('priv_m', 'public', 'predict');
+RESET ROLE;
+SET ROLE regress_priv_bob;
+SELECT count(*) AS predicted FROM iris_test t WHERE est_predict('priv_m', t) IS NOT NULL;
+SELECT expect_error($$SELECT * FROM est_train('priv_m', 'iris_train', steps => 1)$$);
+RESET ROLE;
+SET ROLE regress_priv_alice;
+SELECT est_revoke('priv_m', 'PUBLIC', 'predict');
+RESET ROLE;
+
+-- dave, a member of alice's role, owns the model through her
+SET ROLE regress_priv_dave;
+SELECT est_has_model_privilege('priv_m', 'owner') AS owner;
+SELECT est_grant('priv_m', 'regress_priv_bob', 'train');
+SELECT est_drop_model('priv_m');
+SELECT count(*) AS grants_left FROM estimator.model_grants WHERE model = 'priv_m';
+RESET ROLE;
+
+DROP TABLE priv_alice_only;
+REVOKE SELECT ON iris_train, iris_test FROM regress_priv_alice, regress_priv_bob,
+	regress_priv_carol, regress_priv_dave;
+DROP ROLE regress_priv_alice, regress_priv_bob, regress_priv_carol, regress_priv_dave;
