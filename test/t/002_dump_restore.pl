@@ -6,7 +6,9 @@
 # psql -f) and in custom format (restored with pg_restore); in both copies
 # the models, the checkpoints (count and md5 of their data), the training
 # log and the predictions are identical, and training goes on where it
-# stopped, bit for bit as it does in the original.
+# stopped, bit for bit as it does in the original.  A grant (alice lets
+# bob predict with her model) and a model of text labels on feature
+# columns of several kinds survive too.
 
 use strict;
 use warnings;
@@ -33,7 +35,9 @@ EstimatorTest::setup_db($node, 'src');
 $node->safe_psql(
 	'src', q{
 CREATE ROLE alice LOGIN;
-GRANT SELECT ON iris_train, iris_test TO alice;
+CREATE ROLE bob LOGIN;
+CREATE ROLE carol LOGIN;
+GRANT SELECT ON iris_train, iris_test TO alice, bob, carol;
 CREATE VIEW iris_train_arr AS
 	SELECT ARRAY[sepal_length, sepal_width] AS sepal, petal_length,
 		   petal_width, label
@@ -62,7 +66,17 @@ SELECT est_train('dr_array', 'iris_train_arr', steps => 2000,
 SET ROLE alice;
 SELECT est_train('dr_alice', 'iris_train', hidden_units => '{8}', steps => 500,
 				 params => '{"seed": 5}');
+SELECT est_grant('dr_alice', 'bob', 'predict');
 RESET ROLE;
+CREATE TABLE mixed AS
+	SELECT g AS id, (g % 37) * 1000.0 AS income,
+		   (ARRAY['red', 'green', 'blue', NULL])[1 + g % 4] AS color,
+		   g % 3 = 0 AS flag, ARRAY['t' || g % 5, 't' || g % 3] AS tags,
+		   'u' || g % 150 AS usr,
+		   (ARRAY['yes', 'no'])[1 + (g % 4 + g % 3) % 2] AS answer
+	  FROM generate_series(1, 300) g;
+SELECT est_train('dr_mixed', 'SELECT income, color, flag, tags, usr, answer FROM mixed',
+				 label => 'answer', steps => 200, params => '{"seed": 6}');
 });
 
 # snapshot: everything the estimator keeps about the models of a database,
@@ -93,18 +107,37 @@ SELECT m.name,
 	   string_agg(est_predict(m.name, t)::text, ',' ORDER BY t.id),
 	   string_agg(est_predict_proba(m.name, t)::text, ';' ORDER BY t.id)
   FROM estimator.models m, iris_test t
- WHERE m.name <> 'dr_array'
+ WHERE m.name NOT IN ('dr_array', 'dr_mixed')
  GROUP BY m.name ORDER BY m.name});
 	$s{predictions_array} = $node->safe_psql(
 		$db, q{
 SELECT string_agg(est_predict('dr_array', t)::text, ',' ORDER BY t.id),
 	   string_agg(est_predict_proba('dr_array', t)::text, ';' ORDER BY t.id)
   FROM iris_test_arr t});
+	$s{grants} = $node->safe_psql($db,
+		'SELECT model, grantee, privilege, grantor, granted FROM estimator.model_grants ORDER BY 1, 2::text, 3');
+	$s{mixed} = $node->safe_psql(
+		$db, q{
+SELECT string_agg(est_predict_label('dr_mixed', m) || ':' ||
+				  est_predict_proba('dr_mixed', m)::text, ',' ORDER BY id),
+	   (SELECT string_agg(f::text, ';' ORDER BY ordinal) FROM est_feature_info('dr_mixed') f)
+  FROM mixed m});
+	$s{bob} = $node->safe_psql(
+		$db, q{
+SET ROLE bob;
+SELECT string_agg(est_predict('dr_alice', t)::text, ',' ORDER BY t.id) FROM iris_test t;
+SELECT string_agg(name, ',' ORDER BY name) FROM estimator.models;
+RESET ROLE;});
+	my ($ret, $out, $err) = $node->psql($db,
+		q{SET ROLE carol; SELECT est_predict('dr_alice', t) FROM iris_test t});
+	$s{carol} = $err =~ /permission denied to predict with model "dr_alice"/
+	  ? 'denied' : "allowed: $err";
 	$s{evaluate} = $node->safe_psql(
 		$db, q{
 SELECT m.name, e.metric, e.value
   FROM estimator.models m,
 	   est_evaluate(m.name, CASE WHEN m.name = 'dr_array' THEN 'iris_test_arr'
+								 WHEN m.name = 'dr_mixed' THEN 'mixed'
 								 ELSE 'iris_test' END) e
  ORDER BY 1, 2});
 	return \%s;
@@ -116,20 +149,25 @@ is( $node->safe_psql(
 		q{SELECT string_agg(name || ':' || global_step || ':' || owner, ' ' ORDER BY name)
 			FROM estimator.models}),
 	'dr_adam:1000:postgres dr_alice:500:alice dr_array:2000:postgres '
-	  . 'dr_default:6000:postgres dr_sgd:900:postgres',
+	  . 'dr_default:6000:postgres dr_mixed:200:postgres dr_sgd:900:postgres',
 	'the source database has its models');
-is($orig->{checkpoint_count}, '10',
-	'with 10 checkpoints (dr_sgd keeps its newest 5 of 7)');
+is($orig->{checkpoint_count}, '11',
+	'with 11 checkpoints (dr_sgd keeps its newest 5 of 7)');
+like($orig->{grants}, qr/^dr_alice\|bob\|predict\|alice\|/, 'alice granted bob predict');
+like($orig->{bob}, qr/^[0-2](,[0-2]){29}\ndr_alice$/,
+	'bob predicts with dr_alice and sees only it');
+is($orig->{carol}, 'denied', 'carol may not predict with dr_alice');
+like($orig->{mixed}, qr/^(yes|no):/, 'dr_mixed predicts class names');
 note("checkpoints:\n$orig->{checkpoints}");
 # (so that the comparisons below compare something)
 is(scalar(my @p = split /\n/, $orig->{predictions}),
 	4, 'predictions of 4 models over iris_test');
 like($orig->{predictions_array}, qr/^[0-2](,[0-2]){29}\|\{/,
 	'and of the model with an array feature');
-is(scalar(my @l = split /\n/, $orig->{log}), 5, 'training logs of 5 models');
+is(scalar(my @l = split /\n/, $orig->{log}), 6, 'training logs of 6 models');
 # 13 rows each: 11 of TensorFlow's metric keys, global_step and rows
 is(scalar(my @e = split /\n/, $orig->{evaluate}),
-	65, 'evaluation metrics of 5 models');
+	78, 'evaluation metrics of 6 models');
 
 # Dump and restore, both ways.
 my $plain = "$tmp/src.sql";
