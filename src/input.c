@@ -89,14 +89,6 @@ struct EstReader
 };
 
 
-static bool
-IsLabelType(Oid type)
-{
-	Oid			base = getBaseType(type);
-
-	return base == INT2OID || base == INT4OID || base == INT8OID;
-}
-
 static void OpenLabel(EstReader *reader, const EstReadSpec *spec,
 					  TupleDesc tupdesc);
 static int	AddClass(EstReader *reader, const char *name, Datum value);
@@ -653,11 +645,12 @@ OpenLabel(EstReader *reader, const EstReadSpec *spec, TupleDesc tupdesc)
 
 	/* a new classifier with class names learns them */
 	if (label_kind == EST_LABEL_CLASS && spec->learn_vocabulary &&
-		!IsLabelType(reader->label_type))
+		!EstIsIntegerType(reader->label_col.base_type))
 		label_kind = EST_LABEL_VOCABULARY;
 	reader->label_kind = label_kind;
 
-	if (label_kind == EST_LABEL_CLASS && !IsLabelType(reader->label_type))
+	if (label_kind == EST_LABEL_CLASS &&
+		!EstIsIntegerType(reader->label_col.base_type))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("label column \"%s\" has type %s",
@@ -671,7 +664,7 @@ OpenLabel(EstReader *reader, const EstReadSpec *spec, TupleDesc tupdesc)
 		EstColumnKind kind = reader->label_col.kind;
 
 		if (kind != EST_COL_TEXT && kind != EST_COL_BOOL &&
-			!IsLabelType(reader->label_type))
+			!EstIsIntegerType(reader->label_col.base_type))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("label column \"%s\" has type %s",
