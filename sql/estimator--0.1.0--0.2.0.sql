@@ -110,6 +110,28 @@ SELECT pg_catalog.pg_extension_config_dump('estimator.deployments', '');
 
 -- [transfer] est_export, est_import, est_weights (src/transfer.c)
 
+CREATE FUNCTION est_export(model text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'est_export'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION est_export(text)
+	IS 'a versioned, checksummed bundle of a model: its definition and its serving checkpoint, for est_import in another database';
+
+CREATE FUNCTION est_import(model text, bundle bytea)
+RETURNS TABLE (model text, global_step bigint)
+AS 'MODULE_PATHNAME', 'est_import'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION est_import(text, bytea)
+	IS 'create a model owned by the caller from a bundle of est_export, after checking it; feature types are resolved by name';
+
+CREATE FUNCTION est_weights(model text)
+RETURNS TABLE (layer integer, kind text, name text, shape integer[],
+			   n integer, "values" real[])
+AS 'MODULE_PATHNAME', 'est_weights'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION est_weights(text)
+	IS 'the trainable parameters of the serving checkpoint: kernels (row-major), biases, batch normalisation, embedding tables and the linear part, by layer';
+
 -- [schedule] est_schedule, est_unschedule (pg_cron)
 
 -- [privileges] est_grant, est_revoke, est_has_model_privilege (src/model.c)

@@ -56,6 +56,9 @@ SELECT est_predict('sec_trojan_model', t) IS NOT NULL AS predicts FROM iris_test
 SELECT count(*) AS metrics FROM est_evaluate('sec_trojan_model', 'iris_test');
 SELECT count(*) AS features FROM est_feature_info('sec_trojan_model');
 SELECT count(*) AS scored FROM est_predict_table('sec_trojan_model', 'iris_test');
+SELECT count(*) AS weights FROM est_weights('sec_trojan_model');
+SELECT global_step FROM est_import('sec_trojan_copy', est_export('sec_trojan_model'));
+SELECT est_drop_model('sec_trojan_copy');
 SELECT est_drop_model('sec_trojan_model');
 -- the trojans catch unqualified SQL under this search_path (one call
 -- each), and the extension never called them

@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
@@ -28,6 +30,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -625,4 +628,109 @@ EstCatalogRevoke(const char *name, Oid grantee, const char *privilege)
 				   " AND ($3 IS NULL OR privilege OPERATOR(pg_catalog.=) $3)",
 				   3, types, values, nulls, false, 0);
 	return SPI_processed;
+}
+
+/*
+ * EstCatalogServingCheckpoint returns a copy of the checkpoint that serves
+ * a model, in the caller's memory context: the one at serving_step when
+ * that is set, else the newest; NULL if there is none.  *loss is NaN when
+ * the checkpoint has no loss.
+ */
+bytea *
+EstCatalogServingCheckpoint(const char *name, int64 *global_step,
+							double *loss)
+{
+	MemoryContext target = CurrentMemoryContext;
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	bool		isnull;
+	Datum		value;
+	bytea	   *data;
+
+	CatalogExecuteForModel("SELECT c.global_step, c.data, c.loss"
+						   " FROM estimator.model_catalog m"
+						   " JOIN estimator.checkpoints c"
+						   "  ON c.model OPERATOR(pg_catalog.=) m.name"
+						   " WHERE m.name OPERATOR(pg_catalog.=) $1"
+						   " AND (m.serving_step IS NULL OR"
+						   "  c.global_step OPERATOR(pg_catalog.=) m.serving_step)"
+						   " ORDER BY c.global_step DESC LIMIT 1",
+						   name, true, 1);
+	MemoryContextSwitchTo(target);
+	if (SPI_processed == 0)
+		return NULL;
+	tuple = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	*global_step = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	data = DatumGetByteaPCopy(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+	value = SPI_getbinval(tuple, tupdesc, 3, &isnull);
+	*loss = isnull ? get_float8_nan() : DatumGetFloat8(value);
+	SPI_freetuptable(SPI_tuptable);
+	return data;
+}
+
+/*
+ * CatalogHasLineage tells whether estimator.checkpoints has the lineage
+ * columns source, rows_read and fingerprint (added by 0.2.0).
+ */
+static bool
+CatalogHasLineage(void)
+{
+	bool		isnull;
+	int64		n;
+
+	CatalogExecute("SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute"
+				   " WHERE attrelid OPERATOR(pg_catalog.=)"
+				   "  'estimator.checkpoints'::pg_catalog.regclass"
+				   " AND attname OPERATOR(pg_catalog.=)"
+				   "  ANY ('{source,rows_read,fingerprint}'::pg_catalog.name[])"
+				   " AND NOT attisdropped",
+				   0, NULL, NULL, NULL, true, 1);
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return n == 3;
+}
+
+/*
+ * EstCatalogInsertCheckpoint adds one checkpoint with its lineage, when
+ * the table has the lineage columns: where it came from (source), how many
+ * rows it read (rows_read, -1: unknown) and a fingerprint (NULL: none).
+ * A NaN loss is stored as NULL.
+ */
+void
+EstCatalogInsertCheckpoint(const char *name, int64 global_step, double loss,
+						   bytea *data, const char *source, int64 rows_read,
+						   const char *fingerprint)
+{
+	Oid			types[7] = {TEXTOID, INT8OID, FLOAT8OID, BYTEAOID, TEXTOID,
+	INT8OID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(global_step);
+	values[2] = Float8GetDatum(loss);
+	if (isnan(loss))
+		nulls[2] = 'n';
+	values[3] = PointerGetDatum(data);
+	values[4] = source ? CStringGetTextDatum(source) : (Datum) 0;
+	if (source == NULL)
+		nulls[4] = 'n';
+	values[5] = Int64GetDatum(rows_read);
+	if (rows_read < 0)
+		nulls[5] = 'n';
+	values[6] = fingerprint ? CStringGetTextDatum(fingerprint) : (Datum) 0;
+	if (fingerprint == NULL)
+		nulls[6] = 'n';
+
+	if (CatalogHasLineage())
+		CatalogExecute("INSERT INTO estimator.checkpoints"
+					   " (model, global_step, loss, data, source, rows_read,"
+					   " fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+					   7, types, values, nulls, false, 0);
+	else
+		CatalogExecute("INSERT INTO estimator.checkpoints"
+					   " (model, global_step, loss, data) VALUES ($1, $2, $3, $4)",
+					   4, types, values, nulls, false, 0);
 }

@@ -152,9 +152,7 @@ EstLoadCheckpoint(const EstModelDef *def, bool latest, EstCheckpoint *ckpt)
 {
 	bytea	   *data;
 	int64		step;
-	char		coremsg[EST_ERRMSG_LEN];
 	char		what[128 + EST_MAX_NAME_LEN];
-	EstStatus	status;
 
 	data = EstCatalogLatestCheckpoint(def->name, latest, &step);
 	if (data == NULL)
@@ -165,10 +163,27 @@ EstLoadCheckpoint(const EstModelDef *def, bool latest, EstCheckpoint *ckpt)
 
 	snprintf(what, sizeof(what), "checkpoint of model \"%s\" at step " INT64_FORMAT,
 			 def->name, step);
-	coremsg[0] = '\0';
-	status = EstCheckpointDecode((const uint8_t *) VARDATA_ANY(data),
-								 VARSIZE_ANY_EXHDR(data), ckpt, coremsg);
+	EstDecodeCheckpoint(def, (const uint8_t *) VARDATA_ANY(data),
+						VARSIZE_ANY_EXHDR(data), step, what, ckpt);
 	pfree(data);
+}
+
+/*
+ * EstDecodeCheckpoint decodes the bytes of a checkpoint stored at step and
+ * checks that it matches the model's definition: the shape of the network,
+ * its head, the step, and feature columns that give the inputs the network
+ * reads.  what names the checkpoint in errors ("checkpoint of model "m" at
+ * step 10").  Damage is data_corrupted, a newer format feature_not_supported.
+ */
+void
+EstDecodeCheckpoint(const EstModelDef *def, const uint8_t *buf, size_t len,
+					int64 step, const char *what, EstCheckpoint *ckpt)
+{
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+
+	coremsg[0] = '\0';
+	status = EstCheckpointDecode(buf, len, ckpt, coremsg);
 	/* stored shapes beyond the limits were never written by us */
 	if (status == EST_ELIMIT)
 		status = EST_ECORRUPT;

@@ -362,6 +362,12 @@ extern void EstCatalogCheckPrivilege(const EstModelDef *def,
 									 EstPrivilege priv, const char *action);
 extern bytea *EstCatalogLatestCheckpoint(const char *name, bool latest,
 										 int64 *global_step);
+extern bytea *EstCatalogServingCheckpoint(const char *name,
+										  int64 *global_step, double *loss);
+extern void EstCatalogInsertCheckpoint(const char *name, int64 global_step,
+									   double loss, bytea *data,
+									   const char *source, int64 rows_read,
+									   const char *fingerprint);
 extern void EstCatalogStoreCheckpoint(const char *name, int64 global_step,
 									  double loss, bytea *data, int keep);
 extern void EstCatalogLog(const char *name, int64 global_step, double loss,
@@ -375,6 +381,9 @@ extern void EstCatalogRecordEvaluation(const char *name, int64 global_step,
  */
 extern void EstLoadCheckpoint(const EstModelDef *def, bool latest,
 							  EstCheckpoint *ckpt);
+extern void EstDecodeCheckpoint(const EstModelDef *def, const uint8_t *buf,
+								size_t len, int64 step, const char *what,
+								EstCheckpoint *ckpt);
 extern void EstReportCoreError(EstStatus status, const char *coremsg,
 							   const char *what);
 extern void EstRestoreLabels(const EstFeatureState *labels, float *values,
@@ -409,8 +418,18 @@ extern void EstCacheRelease(EstCachedModel *model);
 
 /* ----------------------------------------------------------------
  * Export, import and weights (transfer.c)
+ *
+ * est_export writes a model bundle: its definition and its serving
+ * checkpoint, with a checksum; est_import checks one and creates a model
+ * from it.  The layout is the comment atop src/transfer.c.
  * ----------------------------------------------------------------
  */
+#define EST_BUNDLE_MAGIC	"ESTMODL"	/* plus its NUL: 8 bytes */
+#define EST_BUNDLE_VERSION	1
+
+extern Datum est_export(PG_FUNCTION_ARGS);
+extern Datum est_import(PG_FUNCTION_ARGS);
+extern Datum est_weights(PG_FUNCTION_ARGS);
 
 
 /* ----------------------------------------------------------------

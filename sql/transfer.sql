@@ -1,0 +1,281 @@
+-- est_export, est_import and est_weights: bundles that move a model to
+-- another database (here: another name, since pg_regress has one database),
+-- damaged bundles, and the weights checked against a computation in SQL.
+SET client_min_messages = warning;
+
+-- xfer_error shows the SQLSTATE, message and detail of a failing import
+CREATE FUNCTION xfer_error(bundle bytea) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	msg text;
+	detail text;
+BEGIN
+	PERFORM * FROM est_import('xfer_bad', bundle);
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || msg || coalesce(' -- ' || nullif(detail, ''), '');
+END
+$$;
+
+-- feature columns of several kinds and class names as labels
+CREATE TABLE xfer_data AS
+	SELECT g AS id, (g % 17)::float8 / 4 AS x1, (g % 7)::float8 AS age,
+		   (ARRAY['red', 'green', 'blue'])[g % 3 + 1] AS color,
+		   'u' || (g % 11) AS usr,
+		   CASE WHEN g % 3 = 0 THEN 'cat' WHEN g % 17 < 8 THEN 'dog' ELSE 'emu' END AS species,
+		   sin(g::float8) * 3 + (g % 5) AS y
+	  FROM generate_series(1, 300) g;
+
+SELECT global_step FROM est_train('xfer_dnn', 'SELECT x1, age, color, usr, species FROM xfer_data',
+	label => 'species', hidden_units => '{8,4}', steps => 200,
+	params => '{"seed": 11, "feature_columns": [
+		{"type": "numeric", "key": "x1"},
+		{"type": "bucketized", "key": "age", "boundaries": [2, 4]},
+		{"type": "vocabulary", "key": "color"},
+		{"type": "vocabulary", "key": "usr", "embedding_dimension": 3}]}');
+SELECT global_step FROM est_train('xfer_reg', 'SELECT x1, age, y FROM xfer_data',
+	label => 'y', model_type => 'dnn_regressor', hidden_units => '{6}',
+	steps => 200, params => '{"seed": 12}');
+SELECT global_step FROM est_train('xfer_wide', 'SELECT x1, age, color, species FROM xfer_data',
+	label => 'species', model_type => 'dnn_linear_combined_classifier',
+	hidden_units => '{5}', steps => 200,
+	params => '{"seed": 13, "linear_feature_columns": ["color", "age"],
+				"dnn_feature_columns": ["x1", "age"]}');
+
+-- the bundle: magic, version 1, its own length
+CREATE TABLE xfer_bundles AS
+	SELECT name, est_export(name) AS bundle
+	  FROM (VALUES ('xfer_dnn'), ('xfer_reg'), ('xfer_wide')) v(name);
+SELECT name, substr(bundle, 1, 8) AS magic, get_byte(bundle, 8) AS version,
+	   length(bundle) > 1000 AS has_checkpoint
+  FROM xfer_bundles ORDER BY name;
+
+-- round trip under other names
+SELECT i.* FROM xfer_bundles b, est_import(b.name || '_copy', b.bundle) i
+ ORDER BY i.model;
+
+-- the definitions are the same
+SELECT a.name, (a.model_type, a.features, a.label, a.n_inputs, a.n_classes,
+				a.label_dimension, a.hidden_units, a.activation, a.optimizer,
+				a.learning_rate, a.batch_size, a.global_step, a.input_width,
+				a.label_vocabulary) IS NOT DISTINCT FROM
+			   (b.model_type, b.features, b.label, b.n_inputs, b.n_classes,
+				b.label_dimension, b.hidden_units, b.activation, b.optimizer,
+				b.learning_rate, b.batch_size, b.global_step, b.input_width,
+				b.label_vocabulary) AS same_definition,
+	   b.owner = current_user::regrole AS owned_by_importer
+  FROM estimator.models a JOIN estimator.models b ON b.name = a.name || '_copy'
+ ORDER BY a.name;
+SELECT m.name, m.feature_types = c.feature_types AS same_types,
+	   m.params = c.params AS same_params
+  FROM estimator.model_catalog m
+  JOIN estimator.model_catalog c ON c.name = m.name || '_copy'
+ ORDER BY m.name;
+
+-- predictions are identical, bit for bit, on every row and on unseen values
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE est_predict_proba('xfer_dnn', r) = est_predict_proba('xfer_dnn_copy', r)
+					AND est_predict_label('xfer_dnn', r) = est_predict_label('xfer_dnn_copy', r)) AS same_dnn,
+	   count(*) FILTER (WHERE est_predict_values('xfer_reg', r) = est_predict_values('xfer_reg_copy', r)) AS same_reg,
+	   count(*) FILTER (WHERE est_predict_proba('xfer_wide', r) = est_predict_proba('xfer_wide_copy', r)) AS same_wide
+  FROM (SELECT x1, age, color, usr FROM xfer_data
+		UNION ALL SELECT 9.5, 11, 'purple', 'stranger') r;
+SELECT est_predict_label('xfer_dnn_copy', r) AS label
+  FROM (SELECT 1.0::float8 AS x1, 3.0::float8 AS age, 'red' AS color, 'u1' AS usr) r;
+-- and so are the weights and the feature columns
+SELECT a.layer, a.kind, a.name, a.shape, a.n, a."values" = b."values" AS same
+  FROM est_weights('xfer_dnn') a
+  JOIN est_weights('xfer_dnn_copy') b USING (layer, kind, name)
+ ORDER BY a.layer, a.kind, a.name;
+SELECT (SELECT array_agg(f ORDER BY ordinal) FROM est_feature_info('xfer_dnn') f)::text =
+	   (SELECT array_agg(f ORDER BY ordinal) FROM est_feature_info('xfer_dnn_copy') f)::text
+	   AS same_feature_columns;
+
+-- the imported checkpoint and its lineage
+SELECT model, global_step, source, rows_read, fingerprint LIKE 'crc32c:%' AS fingerprint
+  FROM estimator.checkpoints WHERE model LIKE 'xfer%copy' ORDER BY model;
+
+-- an imported model trains on like the original
+SELECT a.global_step, round(a.loss::numeric, 6) = round(b.loss::numeric, 6) AS same_loss
+  FROM est_train('xfer_reg', 'SELECT x1, age, y FROM xfer_data', label => 'y', steps => 10) a,
+	   est_train('xfer_reg_copy', 'SELECT x1, age, y FROM xfer_data', label => 'y', steps => 10) b;
+
+-- the serving checkpoint is exported: with serving_step set, that one
+UPDATE estimator.model_catalog SET serving_step = 200 WHERE name = 'xfer_reg';
+SELECT i.* FROM est_import('xfer_reg_served', est_export('xfer_reg')) i;
+SELECT bool_and(a."values" = b."values") AS weights_of_step_200
+  FROM est_weights('xfer_reg') a
+  JOIN est_weights('xfer_reg_served') b USING (layer, kind, name);
+SELECT bool_and(a."values" = b."values") AS same_as_newest
+  FROM est_weights('xfer_reg_copy') a
+  JOIN est_weights('xfer_reg_served') b USING (layer, kind, name);
+
+-- an existing name is refused
+SELECT expect_error($$SELECT * FROM est_import('xfer_dnn', (SELECT bundle FROM xfer_bundles WHERE name = 'xfer_dnn'))$$);
+SELECT expect_error($$SELECT est_export('xfer_none')$$);
+
+-- ----------------------------------------------------------------
+-- damaged bundles
+-- ----------------------------------------------------------------
+-- xfer_crc32c is CRC-32C (Castagnoli, reflected, initial and final value
+-- 0xFFFFFFFF); xfer_reseal recomputes the trailer of a bundle, so that
+-- lying lengths reach the parser
+CREATE FUNCTION xfer_crc32c(b bytea) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+	crc bigint := 4294967295;
+BEGIN
+	FOR i IN 0 .. length(b) - 1 LOOP
+		crc := crc # get_byte(b, i);
+		FOR k IN 1 .. 8 LOOP
+			IF crc & 1 = 1 THEN
+				crc := (crc >> 1) # 2197175160;
+			ELSE
+				crc := crc >> 1;
+			END IF;
+		END LOOP;
+	END LOOP;
+	RETURN crc # 4294967295;
+END
+$$;
+CREATE FUNCTION xfer_le(v bigint, n integer) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT string_agg(set_byte('\x00'::bytea, 0, ((v >> (8 * i)) & 255)::integer), ''::bytea ORDER BY i)
+	  FROM generate_series(0, n - 1) i
+$$;
+CREATE FUNCTION xfer_reseal(b bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT substr(b, 1, length(b) - 4) || xfer_le(xfer_crc32c(substr(b, 1, length(b) - 4)), 4)
+$$;
+-- a small bundle: a linear classifier of one numeric column
+CREATE TABLE xfer_lin_data AS
+	SELECT g::float8 / 50 - 1 AS x, (g % 5 > 1 AND g > 40)::int AS label
+	  FROM generate_series(1, 100) g;
+SELECT global_step FROM est_train('xfer_lin', 'xfer_lin_data', model_type => 'linear_classifier',
+	steps => 100, params => '{"seed": 14, "feature_columns": [{"type": "numeric", "key": "x", "normalizer": "none"}]}');
+CREATE TABLE xfer_small AS SELECT est_export('xfer_lin') AS b;
+-- the trailer is the CRC-32C of the bytes before it
+SELECT xfer_reseal(b) = b AS crc_is_crc32c FROM xfer_small;
+
+-- a flipped bit, truncation, a wrong magic, an empty bundle
+SELECT xfer_error(set_byte(b, 100, get_byte(b, 100) # 4)) AS bit_flip FROM xfer_small;
+SELECT xfer_error(substr(b, 1, length(b) - 10)) AS truncated FROM xfer_small;
+SELECT xfer_error(overlay(b PLACING 'ESTCKPT'::bytea FROM 1)) AS wrong_magic FROM xfer_small;
+SELECT xfer_error('\x') AS empty;
+-- a checkpoint is not a bundle
+SELECT xfer_error(data) AS checkpoint
+  FROM estimator.checkpoints WHERE model = 'xfer_lin';
+-- a newer version, whatever follows
+SELECT xfer_error(set_byte(b, 8, 2)) AS newer FROM xfer_small;
+-- lying lengths under a valid CRC: the definition's length, a string's
+-- length, the number of features (after "linear_classifier" and "label",
+-- at byte 58), a checkpoint length past the end
+SELECT xfer_error(xfer_reseal(overlay(b PLACING xfer_le(1000000000, 8) FROM 21))) AS definition_length
+  FROM xfer_small;
+SELECT xfer_error(xfer_reseal(overlay(b PLACING xfer_le(4000000000, 4) FROM 29))) AS string_length
+  FROM xfer_small;
+SELECT substr(b, 29, 4) = xfer_le(17, 4) AND get_byte(b, 58) = 1 AS layout_as_documented
+  FROM xfer_small;
+SELECT xfer_error(xfer_reseal(overlay(b PLACING xfer_le(4096, 4) FROM 59))) AS feature_count
+  FROM xfer_small;
+SELECT xfer_error(xfer_reseal(overlay(b PLACING xfer_le(0, 4) FROM 59))) AS no_features
+  FROM xfer_small;
+SELECT xfer_error(xfer_reseal(overlay(b PLACING xfer_le(999999, 8)
+						FROM 29 + get_byte(b, 20) + 256 * get_byte(b, 21)))) AS checkpoint_length
+  FROM xfer_small;
+-- a definition that does not fit the checkpoint: 3 classes instead of 2
+-- (n_classes follows n_inputs and input_width, after the one feature
+-- "x" of type double precision)
+SELECT position(xfer_le(2, 4) IN substr(b, 59 + 4 + 4 + 1 + 4 + length('double precision') + 4 + 4 + 4 + 4, 4)) = 1
+	   AS n_classes_found FROM xfer_small;
+SELECT xfer_error(xfer_reseal(overlay(b PLACING xfer_le(3, 4)
+						FROM 59 + 4 + 4 + 1 + 4 + length('double precision') + 4 + 4 + 4 + 4))) AS wrong_shape
+  FROM xfer_small;
+SELECT count(*) AS nothing_imported FROM estimator.models WHERE name = 'xfer_bad';
+
+-- a feature type that does not exist in the importing database
+CREATE TYPE xfer_mood AS ENUM ('sad', 'happy');
+CREATE TABLE xfer_moods AS
+	SELECT (ARRAY['sad', 'happy'])[g % 2 + 1]::xfer_mood AS mood, g % 2 AS label
+	  FROM generate_series(1, 40) g;
+SELECT global_step FROM est_train('xfer_mood_model', 'xfer_moods', hidden_units => '{2}',
+	steps => 5, params => '{"seed": 15}');
+CREATE TABLE xfer_mood_bundle AS SELECT est_export('xfer_mood_model') AS b;
+SELECT est_drop_model('xfer_mood_model');
+DROP TABLE xfer_moods;
+DROP TYPE xfer_mood;
+SELECT expect_error(format('SELECT * FROM est_import(%L, %L::bytea)', 'xfer_mood_model', b))
+  FROM xfer_mood_bundle;
+-- a type of that name but of another kind
+CREATE DOMAIN xfer_mood AS integer;
+SELECT expect_error(format('SELECT * FROM est_import(%L, %L::bytea)', 'xfer_mood_model', b))
+  FROM xfer_mood_bundle;
+DROP DOMAIN xfer_mood;
+-- once the type exists again, the model imports
+CREATE TYPE xfer_mood AS ENUM ('sad', 'happy');
+SELECT i.global_step FROM xfer_mood_bundle, est_import('xfer_mood_model', b) i;
+SELECT est_predict('xfer_mood_model', r) IN (0, 1) AS predicts
+  FROM (SELECT 'happy'::xfer_mood AS mood) r;
+
+-- ----------------------------------------------------------------
+-- est_weights against an independent computation
+-- ----------------------------------------------------------------
+SELECT layer, kind, name, shape, n FROM est_weights('xfer_wide')
+ ORDER BY layer, kind;
+SELECT layer, kind, name, shape, n FROM est_weights('xfer_lin');
+-- the linear classifier's probability is the sigmoid of bias + kernel * x
+SELECT bool_and(abs((est_predict_proba('xfer_lin', ARRAY[x]))[2] -
+					1 / (1 + exp(-(b."values"[1] + k."values"[1] * x)))) < 1e-5) AS linear_matches,
+	   count(*)
+  FROM est_weights('xfer_lin') k, est_weights('xfer_lin') b,
+	   unnest(ARRAY[-2, -0.5, 0, 0.25, 1, 3]::float8[]) x
+ WHERE k.kind = 'kernel' AND b.kind = 'bias';
+
+-- a dnn_classifier's softmax, from z-scored inputs through a ReLU layer
+CREATE TABLE xfer_three AS
+	SELECT (g % 13)::float8 / 3 AS x1, (g % 7)::float8 - 3 AS x2,
+		   CASE WHEN g % 13 < 4 THEN 0 WHEN g % 7 < 4 THEN 1 ELSE 2 END AS label
+	  FROM generate_series(1, 200) g;
+SELECT global_step FROM est_train('xfer_softmax', 'xfer_three', hidden_units => '{4}',
+	steps => 300, params => '{"seed": 16}');
+SELECT layer, kind, name, shape, n FROM est_weights('xfer_softmax');
+WITH w AS (SELECT layer, kind, "values" AS v FROM est_weights('xfer_softmax')),
+	 k1 AS (SELECT v FROM w WHERE layer = 1 AND kind = 'kernel'),
+	 b1 AS (SELECT v FROM w WHERE layer = 1 AND kind = 'bias'),
+	 k2 AS (SELECT v FROM w WHERE layer = 2 AND kind = 'kernel'),
+	 b2 AS (SELECT v FROM w WHERE layer = 2 AND kind = 'bias'),
+	 fi AS (SELECT ordinal, mean, stddev FROM est_feature_info('xfer_softmax')),
+	 pts AS (SELECT p, ARRAY[x1, x2] AS x
+			   FROM (VALUES (1, 0.5, -2.0), (2, 3.3, 1.0), (3, 1.7, 2.5)) v(p, x1, x2)),
+	 z AS (SELECT p, i, (x[i] - fi.mean) / fi.stddev AS z
+			 FROM pts, generate_series(1, 2) i JOIN fi ON fi.ordinal = i),
+	 h AS (SELECT p, j, greatest(0, b1.v[j] + sum(z.z * k1.v[(i - 1) * 4 + j])) AS h
+			 FROM z, k1, b1, generate_series(1, 4) j
+			GROUP BY p, j, b1.v),
+	 logits AS (SELECT p, c, b2.v[c] + sum(h.h * k2.v[(j - 1) * 3 + c]) AS l
+				  FROM h, k2, b2, generate_series(1, 3) c
+				 GROUP BY p, c, b2.v),
+	 proba AS (SELECT p, c, exp(l) / sum(exp(l)) OVER (PARTITION BY p) AS q FROM logits)
+SELECT pts.p, bool_and(abs(proba.q - (est_predict_proba('xfer_softmax', pts.x))[c]) < 1e-5) AS softmax_matches
+  FROM pts JOIN proba USING (p)
+ GROUP BY pts.p ORDER BY pts.p;
+
+-- privileges: exporting and inspecting need predict; an import belongs to
+-- its importer
+CREATE ROLE xfer_user;
+GRANT SELECT ON xfer_small TO xfer_user;
+SET ROLE xfer_user;
+SELECT expect_error($$SELECT est_export('xfer_lin')$$);
+SELECT expect_error($$SELECT count(*) FROM est_weights('xfer_lin')$$);
+SELECT i.global_step FROM est_import('xfer_user_lin', (SELECT b FROM xfer_small)) i;
+SELECT count(*) AS layers FROM est_weights('xfer_user_lin');
+RESET ROLE;
+SELECT owner FROM estimator.models WHERE name = 'xfer_user_lin';
+
+SELECT count(*) AS dropped FROM
+	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'xfer%') d;
+DROP TABLE xfer_data, xfer_bundles, xfer_lin_data, xfer_small, xfer_mood_bundle, xfer_three;
+DROP ROLE xfer_user;
+DROP TYPE xfer_mood;
+DROP FUNCTION xfer_error(bytea), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);

@@ -1,0 +1,869 @@
+/*-------------------------------------------------------------------------
+ *
+ * transfer.c
+ *	  Moving a model between databases (est_export, est_import) and
+ *	  showing its weights (est_weights).
+ *
+ * A bundle is a model's definition and its serving checkpoint in one
+ * bytea.  Every value is little-endian and written byte by byte; strings
+ * are UTF-8, so that a bundle moves between databases of any encoding:
+ *
+ *	 header		 magic "ESTMODL\0" (8 bytes), bundle version u32 (1),
+ *				 total length u64
+ *	 definition	 length u64, then:
+ *				 model_type str, label str,
+ *				 n_features u32, and for each: name str, type str (its
+ *				 schema-qualified name, format_type), kind u32 (how the
+ *				 shell reads it: 1 number, 2 array of numbers, 3 boolean,
+ *				 4 text, 5 text array), width u32,
+ *				 n_inputs u32, input_width u32, n_classes u32 (0 for a
+ *				 regressor), label_dimension u32 (0 for a classifier),
+ *				 n_hidden u32, hidden_units n_hidden x u32,
+ *				 activation str, optimizer str, learning_rate f64,
+ *				 batch_size u32, params str (the jsonb as text),
+ *				 n_label_vocabulary u32 (0: integer labels), the class
+ *				 names n x str, global_step i64 (the checkpoint's step),
+ *				 loss f64 (the checkpoint's; NaN when unknown)
+ *	 checkpoint	 length u64, the checkpoint's bytes in the checkpoint
+ *				 format (src/core/checkpoint.c), with its own CRC
+ *	 trailer	 CRC-32C (EstCrc32c) of all preceding bytes, u32
+ *
+ * where str is a length u32 and as many bytes, without a NUL.
+ *
+ * The reader treats a bundle as hostile, as the checkpoint decoder does:
+ * it checks the magic and the version first (a newer version is
+ * feature_not_supported whatever follows), then the total length and the
+ * CRC, then every length and count against the bytes that remain before it
+ * allocates.  The checkpoint must then decode and match the definition as
+ * a stored one must (EstDecodeCheckpoint), so an imported model predicts
+ * exactly as the exported one did.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/parse_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "estimator.h"
+
+#define BUNDLE_HEADER_LEN	20	/* magic, version, total length */
+#define BUNDLE_TRAILER_LEN	4	/* CRC-32C */
+
+PG_FUNCTION_INFO_V1(est_export);
+PG_FUNCTION_INFO_V1(est_import);
+PG_FUNCTION_INFO_V1(est_weights);
+
+/* ----------------------------------------------------------------
+ * Writing
+ * ----------------------------------------------------------------
+ */
+static void
+PutU32(StringInfo buf, uint32 v)
+{
+	unsigned char b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char) (v >> (8 * i));
+	appendBinaryStringInfo(buf, (char *) b, 4);
+}
+
+static void
+PutU64(StringInfo buf, uint64 v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char) (v >> (8 * i));
+	appendBinaryStringInfo(buf, (char *) b, 8);
+}
+
+static void
+PutF64(StringInfo buf, double v)
+{
+	uint64		bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	PutU64(buf, bits);
+}
+
+/* PutString writes a string of the database encoding as UTF-8. */
+static void
+PutString(StringInfo buf, const char *s)
+{
+	char	   *utf8 = pg_server_to_any(s, strlen(s), PG_UTF8);
+	size_t		len = strlen(utf8);
+
+	PutU32(buf, (uint32) len);
+	appendBinaryStringInfo(buf, utf8, len);
+}
+
+static void
+StoreU32(uint8 *p, uint32 v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8) (v >> (8 * i));
+}
+
+static void
+StoreU64(uint8 *p, uint64 v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8) (v >> (8 * i));
+}
+
+/*
+ * WriteDefinition writes the definition part of a bundle (its payload,
+ * without the length) for a model whose checkpoint is at step.
+ */
+static void
+WriteDefinition(StringInfo buf, const EstModelDef *def, int64 step,
+				double loss)
+{
+	PutString(buf, EstModelTypeName(def->type));
+	PutString(buf, def->label);
+	PutU32(buf, (uint32) def->n_features);
+	for (int i = 0; i < def->n_features; i++)
+	{
+		PutString(buf, def->features[i].name);
+		PutString(buf, format_type_be_qualified(def->features[i].type));
+		PutU32(buf, (uint32) def->features[i].kind);
+		PutU32(buf, (uint32) def->features[i].width);
+	}
+	PutU32(buf, (uint32) def->n_inputs);
+	PutU32(buf, (uint32) def->input_width);
+	PutU32(buf, (uint32) def->n_classes);
+	PutU32(buf, (uint32) def->label_dimension);
+	PutU32(buf, (uint32) def->n_hidden);
+	for (int l = 0; l < def->n_hidden; l++)
+		PutU32(buf, (uint32) def->hidden[l]);
+	PutString(buf, EstActivationName(def->activation));
+	PutString(buf, EstOptimizerName(def->optimizer));
+	PutF64(buf, def->learning_rate);
+	PutU32(buf, (uint32) def->batch_size);
+	PutString(buf, def->params ?
+			  JsonbToCString(NULL, &def->params->root, VARSIZE(def->params)) :
+			  "{}");
+	PutU32(buf, (uint32) def->n_label_vocabulary);
+	for (int i = 0; i < def->n_label_vocabulary; i++)
+		PutString(buf, def->label_vocabulary[i]);
+	PutU64(buf, (uint64) step);
+	PutF64(buf, loss);
+}
+
+/* ----------------------------------------------------------------
+ * Reading
+ * ----------------------------------------------------------------
+ */
+
+/* A definition as a bundle holds it, before it is resolved here. */
+typedef struct BundleDef
+{
+	char	   *model_type;
+	char	   *label;
+	int			n_features;
+	char	  **feature_names;
+	char	  **feature_types;
+	uint32	   *feature_kinds;
+	uint32	   *feature_widths;
+	uint32		n_inputs;
+	uint32		input_width;
+	uint32		n_classes;
+	uint32		label_dimension;
+	int			n_hidden;
+	uint32		hidden[EST_MAX_LAYERS];
+	char	   *activation;
+	char	   *optimizer;
+	double		learning_rate;
+	uint32		batch_size;
+	char	   *params;
+	int			n_label_vocabulary;
+	char	  **label_vocabulary;
+	int64		global_step;
+	double		loss;
+	const uint8 *checkpoint;	/* inside the bundle */
+	size_t		checkpoint_len;
+	uint32		crc;
+} BundleDef;
+
+/* A cursor over part of a bundle. */
+typedef struct Reader
+{
+	const uint8 *p;
+	size_t		left;
+} Reader;
+
+static void
+ReportCorrupt(const char *fmt,...)
+pg_attribute_printf(1, 2);
+
+/* ReportCorrupt raises data_corrupted with a detail sentence. */
+static void
+ReportCorrupt(const char *fmt,...)
+{
+	char		detail[256];
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, args);
+	va_end(args);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("model bundle is corrupted"),
+			 errdetail("%s", detail)));
+}
+
+static void
+Need(Reader *r, size_t n, const char *what)
+{
+	if (r->left < n)
+		ReportCorrupt("The %s needs %zu bytes, %zu remain.", what, n, r->left);
+}
+
+static uint32
+GetU32(Reader *r, const char *what)
+{
+	uint32		v = 0;
+
+	Need(r, 4, what);
+	for (int i = 0; i < 4; i++)
+		v |= (uint32) r->p[i] << (8 * i);
+	r->p += 4;
+	r->left -= 4;
+	return v;
+}
+
+static uint64
+GetU64(Reader *r, const char *what)
+{
+	uint64		v = 0;
+
+	Need(r, 8, what);
+	for (int i = 0; i < 8; i++)
+		v |= (uint64) r->p[i] << (8 * i);
+	r->p += 8;
+	r->left -= 8;
+	return v;
+}
+
+static double
+GetF64(Reader *r, const char *what)
+{
+	uint64		bits = GetU64(r, what);
+	double		v;
+
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
+
+/* GetCount reads a count of at most max. */
+static int
+GetCount(Reader *r, uint32 max, const char *what)
+{
+	uint32		v = GetU32(r, what);
+
+	if (v > max)
+		ReportCorrupt("The %s is %u, at most %u.", what, v, max);
+	return (int) v;
+}
+
+/*
+ * GetString reads a UTF-8 string and returns it in the database encoding;
+ * its length is checked against the bytes that remain before anything is
+ * allocated.
+ */
+static char *
+GetString(Reader *r, const char *what)
+{
+	uint32		len = GetU32(r, what);
+	char	   *s;
+
+	Need(r, len, what);
+	if (memchr(r->p, '\0', len) != NULL)
+		ReportCorrupt("The %s holds a zero byte.", what);
+	s = pg_any_to_server((const char *) r->p, (int) len, PG_UTF8);
+	if (s == (const char *) r->p)
+		s = pnstrdup((const char *) r->p, len);
+	r->p += len;
+	r->left -= len;
+	return s;
+}
+
+/*
+ * ReadBundle checks the framing of a bundle (magic, version, length, CRC)
+ * and reads its definition; the checkpoint stays in place.
+ */
+static void
+ReadBundle(const uint8 *buf, size_t len, BundleDef *b)
+{
+	Reader		r;
+	Reader		d;
+	uint32		version;
+	uint64		total;
+	uint64		def_len;
+	uint64		ckpt_len;
+	uint32		computed;
+
+	memset(b, 0, sizeof(*b));
+	if (len < BUNDLE_HEADER_LEN + BUNDLE_TRAILER_LEN)
+		ReportCorrupt("It has %zu bytes, a bundle has at least %d.",
+					  len, BUNDLE_HEADER_LEN + BUNDLE_TRAILER_LEN);
+	if (memcmp(buf, EST_BUNDLE_MAGIC, sizeof(EST_BUNDLE_MAGIC)) != 0)
+		ReportCorrupt("It does not start with the magic \"%s\".",
+					  EST_BUNDLE_MAGIC);
+	r.p = buf + sizeof(EST_BUNDLE_MAGIC);
+	r.left = len - sizeof(EST_BUNDLE_MAGIC);
+	version = GetU32(&r, "bundle version");
+	if (version > EST_BUNDLE_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model bundle was written by a newer version of estimator"),
+				 errdetail("Its format version is %u, this version reads up to %d.",
+						   version, EST_BUNDLE_VERSION),
+				 errhint("Update the extension with ALTER EXTENSION estimator UPDATE.")));
+	if (version == 0)
+		ReportCorrupt("Its format version is 0.");
+	total = GetU64(&r, "total length");
+	if (total != len)
+		ReportCorrupt("It has %zu bytes, its header says " UINT64_FORMAT ".",
+					  len, total);
+	b->crc = (uint32) buf[len - 4] | (uint32) buf[len - 3] << 8 |
+		(uint32) buf[len - 2] << 16 | (uint32) buf[len - 1] << 24;
+	computed = EstCrc32c(0, buf, len - BUNDLE_TRAILER_LEN);
+	if (b->crc != computed)
+		ReportCorrupt("Stored checksum is %08X, computed %08X.",
+					  b->crc, computed);
+	r.left -= BUNDLE_TRAILER_LEN;
+
+	/* the definition, read within its own length */
+	def_len = GetU64(&r, "definition length");
+	Need(&r, def_len, "definition");
+	d.p = r.p;
+	d.left = (size_t) def_len;
+	r.p += def_len;
+	r.left -= def_len;
+
+	b->model_type = GetString(&d, "model type");
+	b->label = GetString(&d, "label");
+	b->n_features = GetCount(&d, EST_MAX_FEATURES, "number of features");
+	/* each feature takes at least 16 bytes: check before allocating */
+	Need(&d, (size_t) b->n_features * 16, "feature list");
+	b->feature_names = palloc0(Max(b->n_features, 1) * sizeof(char *));
+	b->feature_types = palloc0(Max(b->n_features, 1) * sizeof(char *));
+	b->feature_kinds = palloc0(Max(b->n_features, 1) * sizeof(uint32));
+	b->feature_widths = palloc0(Max(b->n_features, 1) * sizeof(uint32));
+	for (int i = 0; i < b->n_features; i++)
+	{
+		b->feature_names[i] = GetString(&d, "feature name");
+		b->feature_types[i] = GetString(&d, "feature type");
+		b->feature_kinds[i] = GetU32(&d, "feature kind");
+		b->feature_widths[i] = GetU32(&d, "feature width");
+	}
+	b->n_inputs = GetU32(&d, "number of inputs");
+	b->input_width = GetU32(&d, "input width");
+	b->n_classes = GetU32(&d, "number of classes");
+	b->label_dimension = GetU32(&d, "label dimension");
+	b->n_hidden = GetCount(&d, EST_MAX_LAYERS, "number of hidden layers");
+	for (int l = 0; l < b->n_hidden; l++)
+		b->hidden[l] = GetU32(&d, "hidden units");
+	b->activation = GetString(&d, "activation");
+	b->optimizer = GetString(&d, "optimizer");
+	b->learning_rate = GetF64(&d, "learning rate");
+	b->batch_size = GetU32(&d, "batch size");
+	b->params = GetString(&d, "params");
+	b->n_label_vocabulary = GetCount(&d, EST_MAX_CLASSES,
+									 "size of the label vocabulary");
+	Need(&d, (size_t) b->n_label_vocabulary * 4, "label vocabulary");
+	b->label_vocabulary = palloc0(Max(b->n_label_vocabulary, 1) *
+								  sizeof(char *));
+	for (int i = 0; i < b->n_label_vocabulary; i++)
+		b->label_vocabulary[i] = GetString(&d, "class name");
+	b->global_step = (int64) GetU64(&d, "global step");
+	b->loss = GetF64(&d, "loss");
+	if (d.left != 0)
+		ReportCorrupt("The definition has %zu bytes past its end.", d.left);
+
+	ckpt_len = GetU64(&r, "checkpoint length");
+	if (ckpt_len != r.left)
+		ReportCorrupt("The checkpoint length is " UINT64_FORMAT ", %zu bytes remain.",
+					  ckpt_len, r.left);
+	b->checkpoint = r.p;
+	b->checkpoint_len = r.left;
+}
+
+/* In1To reports whether v lies in [1, max]. */
+static bool
+In1To(uint32 v, uint32 max)
+{
+	return v >= 1 && v <= max;
+}
+
+/*
+ * ModelTypeOf, ActivationOf and OptimizerOf return the value of a name,
+ * or -1 for a name this version does not know.
+ */
+static int
+ModelTypeOf(const char *name)
+{
+	for (int t = EST_DNN_CLASSIFIER; t <= EST_COMBINED_REGRESSOR; t++)
+		if (strcmp(EstModelTypeName((EstModelType) t), name) == 0)
+			return t;
+	return -1;
+}
+
+static int
+ActivationOf(const char *name)
+{
+	for (int a = EST_ACT_RELU; a <= EST_ACT_GELU; a++)
+		if (strcmp(EstActivationName((EstActivation) a), name) == 0)
+			return a;
+	return -1;
+}
+
+static int
+OptimizerOf(const char *name)
+{
+	for (int o = EST_OPT_SGD; o <= EST_OPT_FTRL; o++)
+		if (strcmp(EstOptimizerName((EstOptimizerKind) o), name) == 0)
+			return o;
+	return -1;
+}
+
+/* KindName names an EstColumnKind for messages. */
+static const char *
+KindName(uint32 kind)
+{
+	switch (kind)
+	{
+		case EST_COL_SCALAR:
+			return "a number";
+		case EST_COL_ARRAY:
+			return "an array of numbers";
+		case EST_COL_BOOL:
+			return "a boolean";
+		case EST_COL_TEXT:
+			return "text";
+		case EST_COL_TEXT_ARRAY:
+			return "a text array";
+	}
+	return "a value it cannot read";
+}
+
+/*
+ * ResolveDefinition turns a bundle's definition into a model definition
+ * of this database: names become enumerations, feature types are looked
+ * up by name, and every figure is checked as training would have set it.
+ */
+static EstModelDef *
+ResolveDefinition(const BundleDef *b, const char *name)
+{
+	EstModelDef *def = palloc0(sizeof(EstModelDef));
+	int			type = ModelTypeOf(b->model_type);
+	int			activation = ActivationOf(b->activation);
+	int			optimizer = OptimizerOf(b->optimizer);
+	bool		regressor;
+
+	if (type < 0)
+		ReportCorrupt("It names the unknown model type \"%s\".", b->model_type);
+	if (activation < 0)
+		ReportCorrupt("It names the unknown activation \"%s\".", b->activation);
+	if (optimizer < 0)
+		ReportCorrupt("It names the unknown optimizer \"%s\".", b->optimizer);
+	regressor = EST_IS_REGRESSOR(type);
+	if (!In1To(b->n_inputs, INT_MAX) || !In1To(b->input_width, EST_MAX_UNITS))
+		ReportCorrupt("It has %u inputs and an input width of %u.",
+					  b->n_inputs, b->input_width);
+	if (regressor ? (b->n_classes != 0 ||
+					 !In1To(b->label_dimension, EST_MAX_CLASSES)) :
+		(b->label_dimension != 0 || b->n_classes < 2 ||
+		 b->n_classes > EST_MAX_CLASSES))
+		ReportCorrupt("A %s cannot have %u classes and a label dimension of %u.",
+					  b->model_type, b->n_classes, b->label_dimension);
+	if (b->n_label_vocabulary != 0 &&
+		(regressor || (uint32) b->n_label_vocabulary != b->n_classes))
+		ReportCorrupt("It has %d class names for %u classes.",
+					  b->n_label_vocabulary, b->n_classes);
+	if (EST_IS_LINEAR(type) ? b->n_hidden != 0 : b->n_hidden == 0)
+		ReportCorrupt("A %s cannot have %d hidden layers.",
+					  b->model_type, b->n_hidden);
+	for (int l = 0; l < b->n_hidden; l++)
+		if (!In1To(b->hidden[l], EST_MAX_UNITS))
+			ReportCorrupt("Hidden layer %d has %u units.", l + 1, b->hidden[l]);
+	if (!(b->learning_rate > 0) || isinf(b->learning_rate) ||
+		!In1To(b->batch_size, 65536) || b->global_step < 0 ||
+		b->n_features < 1)
+		ReportCorrupt("It has a learning rate of %g, a batch size of %u, step " INT64_FORMAT " and %d features.",
+					  b->learning_rate, b->batch_size, b->global_step,
+					  b->n_features);
+
+	def->name = pstrdup(name);
+	def->owner = GetUserId();
+	def->type = (EstModelType) type;
+	def->label = b->label;
+	def->n_features = b->n_features;
+	def->features = palloc0(b->n_features * sizeof(EstColumn));
+	for (int i = 0; i < b->n_features; i++)
+	{
+		EstColumn  *col = &def->features[i];
+		Oid			typid;
+		int32		typmod;
+
+		for (int j = 0; j < i; j++)
+			if (strcmp(b->feature_names[j], b->feature_names[i]) == 0)
+				ReportCorrupt("It names feature \"%s\" twice.",
+							  b->feature_names[i]);
+		parseTypeString(b->feature_types[i], &typid, &typmod, true);
+		if (!OidIsValid(typid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("type \"%s\" of feature \"%s\" does not exist",
+							b->feature_types[i], b->feature_names[i]),
+					 errhint("Create the type in this database before importing the model.")));
+		col->name = b->feature_names[i];
+		col->type = typid;
+		col->base_type = InvalidOid;
+		col->kind = EstClassifyType(typid);
+		col->width = (int) b->feature_widths[i];
+		if ((uint32) col->kind != b->feature_kinds[i] ||
+			col->kind == EST_COL_UNSUPPORTED)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("type \"%s\" of feature \"%s\" is read differently in this database",
+							b->feature_types[i], col->name),
+					 errdetail("The model reads the feature as %s, this database's type of that name as %s.",
+							   KindName(b->feature_kinds[i]),
+							   KindName((uint32) col->kind))));
+		if (col->width < 1 || col->width > EST_MAX_UNITS)
+			ReportCorrupt("Feature \"%s\" has a width of %u.", col->name,
+						  b->feature_widths[i]);
+	}
+	def->n_inputs = (int) b->n_inputs;
+	def->input_width = (int) b->input_width;
+	def->n_classes = (int) b->n_classes;
+	def->label_dimension = (int) b->label_dimension;
+	def->n_label_vocabulary = b->n_label_vocabulary;
+	def->label_vocabulary = b->label_vocabulary;
+	def->n_hidden = b->n_hidden;
+	for (int l = 0; l < b->n_hidden; l++)
+		def->hidden[l] = (int) b->hidden[l];
+	def->activation = (EstActivation) activation;
+	def->optimizer = (EstOptimizerKind) optimizer;
+	def->learning_rate = b->learning_rate;
+	def->batch_size = (int) b->batch_size;
+	def->params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													 CStringGetDatum(b->params)));
+	{
+		EstOptions	opts;
+
+		EstParseParams(def->params, &opts);
+		def->weight_column = opts.weight_column;
+	}
+	def->global_step = b->global_step;
+	return def;
+}
+
+/*
+ * CheckImportedCheckpoint checks what EstDecodeCheckpoint does not and
+ * training relies on: the input vector, the optimizer, and feature
+ * columns that read only the model's features.
+ */
+static void
+CheckImportedCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt)
+{
+	if (ckpt->net.input_width != def->input_width)
+		ReportCorrupt("Its checkpoint has an input vector of %d values, its definition %d.",
+					  ckpt->net.input_width, def->input_width);
+	if (ckpt->opt.kind != def->optimizer)
+		ReportCorrupt("Its checkpoint holds %s slots, its definition uses %s.",
+					  EstOptimizerName(ckpt->opt.kind),
+					  EstOptimizerName(def->optimizer));
+	for (int c = 0; c < ckpt->transform.n_columns; c++)
+	{
+		const EstFeatureColumn *fc = &ckpt->transform.columns[c];
+
+		for (int k = 0; k < fc->n_keys; k++)
+		{
+			bool		found = false;
+
+			for (int i = 0; i < def->n_features && !found; i++)
+				found = strcmp(def->features[i].name, fc->keys[k]) == 0;
+			if (!found)
+				ReportCorrupt("Feature column \"%s\" reads column \"%s\", which the definition does not have.",
+							  fc->name, fc->keys[k]);
+		}
+	}
+}
+
+/* ----------------------------------------------------------------
+ * The SQL functions
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * LoadServing reads and decodes the serving checkpoint of a model that the
+ * caller may use for action, in the current memory context.
+ */
+static EstModelDef *
+LoadServing(const char *name, const char *action, EstCheckpoint *ckpt,
+			bytea **data, int64 *step, double *loss)
+{
+	EstModelDef *def;
+	char		what[128 + EST_MAX_NAME_LEN];
+
+	def = EstCatalogGetModel(name, false, false);
+	EstCatalogCheckPrivilege(def, EST_PRIV_PREDICT, action);
+	*data = EstCatalogServingCheckpoint(name, step, loss);
+	if (*data == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no checkpoint", name),
+				 errhint("Train it with est_train first.")));
+	snprintf(what, sizeof(what), "checkpoint of model \"%s\" at step " INT64_FORMAT,
+			 name, *step);
+	EstDecodeCheckpoint(def, (const uint8 *) VARDATA_ANY(*data),
+						VARSIZE_ANY_EXHDR(*data), *step, what, ckpt);
+	return def;
+}
+
+/*
+ * est_export(model) returns a bundle of the model's definition and its
+ * serving checkpoint, which est_import reads in another database.
+ */
+Datum
+est_export(PG_FUNCTION_ARGS)
+{
+	char	   *name = EstModelNameArg(fcinfo, 0);
+	MemoryContext callerContext = CurrentMemoryContext;
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	bytea	   *data;
+	int64		step;
+	double		loss;
+	StringInfoData defbuf;
+	size_t		ckpt_len;
+	size_t		total;
+	bytea	   *result;
+	uint8	   *p;
+
+	SPI_connect();
+	def = LoadServing(name, "export", &ckpt, &data, &step, &loss);
+	initStringInfo(&defbuf);
+	WriteDefinition(&defbuf, def, step, loss);
+
+	ckpt_len = VARSIZE_ANY_EXHDR(data);
+	total = add_size(add_size(BUNDLE_HEADER_LEN + 8 + 8 + BUNDLE_TRAILER_LEN,
+							  defbuf.len), ckpt_len);
+	if (total > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" is too large to export", name),
+				 errdetail("Its bundle needs %zu bytes, a bytea value holds at most %zu.",
+						   total, (size_t) (MaxAllocSize - VARHDRSZ))));
+
+	result = MemoryContextAlloc(callerContext, total + VARHDRSZ);
+	SET_VARSIZE(result, total + VARHDRSZ);
+	p = (uint8 *) VARDATA(result);
+	memcpy(p, EST_BUNDLE_MAGIC, sizeof(EST_BUNDLE_MAGIC));
+	p += sizeof(EST_BUNDLE_MAGIC);
+	StoreU32(p, EST_BUNDLE_VERSION);
+	p += 4;
+	StoreU64(p, total);
+	p += 8;
+	StoreU64(p, (uint64) defbuf.len);
+	p += 8;
+	memcpy(p, defbuf.data, defbuf.len);
+	p += defbuf.len;
+	StoreU64(p, ckpt_len);
+	p += 8;
+	memcpy(p, VARDATA_ANY(data), ckpt_len);
+	p += ckpt_len;
+	StoreU32(p, EstCrc32c(0, VARDATA(result), total - BUNDLE_TRAILER_LEN));
+
+	SPI_finish();
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * est_import(model, bundle) creates a model, owned by the caller, from a
+ * bundle that est_export wrote: its definition and one checkpoint.
+ */
+Datum
+est_import(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = EstModelNameArg(fcinfo, 0);
+	bytea	   *bundle = PG_GETARG_BYTEA_PP(1);
+	BundleDef	b;
+	EstModelDef *def;
+	EstCheckpoint ckpt;
+	bytea	   *data;
+	char		fingerprint[32];
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	ReadBundle((const uint8 *) VARDATA_ANY(bundle),
+			   VARSIZE_ANY_EXHDR(bundle), &b);
+
+	if (EstCatalogGetModel(name, true, true) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model \"%s\" already exists", name),
+				 errhint("Drop it with est_drop_model first, or import under another name.")));
+
+	def = ResolveDefinition(&b, name);
+	EstDecodeCheckpoint(def, b.checkpoint, b.checkpoint_len, def->global_step,
+						"checkpoint in the model bundle", &ckpt);
+	CheckImportedCheckpoint(def, &ckpt);
+	EstCheckpointFree(&ckpt);
+
+	if (!EstCatalogInsertModel(def))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model \"%s\" was created by a concurrent transaction",
+						name),
+				 errhint("Drop it with est_drop_model first, or import under another name.")));
+	EstCatalogForgetEvaluations(name);
+	EstCatalogUpdateModel(def);
+
+	data = palloc(b.checkpoint_len + VARHDRSZ);
+	SET_VARSIZE(data, b.checkpoint_len + VARHDRSZ);
+	memcpy(VARDATA(data), b.checkpoint, b.checkpoint_len);
+	snprintf(fingerprint, sizeof(fingerprint), "crc32c:%08X", b.crc);
+	EstCatalogInsertCheckpoint(name, def->global_step, b.loss, data,
+							   "est_import", -1, fingerprint);
+	SPI_finish();
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(def->global_step);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* WeightRow adds one row of est_weights. */
+static void
+WeightRow(ReturnSetInfo *rsinfo, int layer, const char *kind,
+		  const char *name, int rows, int cols, const float *v)
+{
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		shape[2];
+	size_t		n = (size_t) rows * (cols > 0 ? cols : 1);
+	Datum	   *elems;
+
+	if (n > MaxAllocSize / sizeof(Datum))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s \"%s\" has too many values to show", kind, name),
+				 errdetail("It has %zu values, an array holds at most %zu.",
+						   n, (size_t) (MaxAllocSize / sizeof(Datum)))));
+	elems = palloc(Max(n, 1) * sizeof(Datum));
+	for (size_t i = 0; i < n; i++)
+		elems[i] = Float4GetDatum(v[i]);
+	shape[0] = Int32GetDatum(rows);
+	shape[1] = Int32GetDatum(cols);
+	values[0] = Int32GetDatum(layer);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = CStringGetTextDatum(name);
+	values[3] = PointerGetDatum(construct_array(shape, cols > 0 ? 2 : 1,
+												INT4OID, sizeof(int32), true,
+												TYPALIGN_INT));
+	values[4] = Int32GetDatum((int32) n);
+	values[5] = PointerGetDatum(construct_array(elems, (int) n, FLOAT4OID,
+												sizeof(float4), true,
+												TYPALIGN_INT));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	pfree(elems);
+}
+
+/*
+ * est_weights(model) shows the trainable parameters of the serving
+ * checkpoint, one row per array: for dense layer l (1 .. the output layer,
+ * named hiddenlayer_<l-1> or logits, as TensorFlow does) its kernel
+ * {inputs, units} in row-major order and its bias, with batch
+ * normalisation gamma, beta and the moving mean and variance; at layer 0
+ * the embedding table of each embedding column {buckets, dimension}, named
+ * after the column, and the linear part of a wide & deep model.
+ */
+Datum
+est_weights(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = EstModelNameArg(fcinfo, 0);
+	EstCheckpoint ckpt;
+	bytea	   *data;
+	int64		step;
+	double		loss;
+	const EstNetwork *net;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	LoadServing(name, "inspect", &ckpt, &data, &step, &loss);
+	net = &ckpt.net;
+
+	for (int s = 0; s < net->n_segments; s++)
+	{
+		const EstInputSegment *seg = &net->segments[s];
+
+		if (seg->kind != EST_INPUT_EMBEDDING)
+			continue;
+		WeightRow(rsinfo, 0, "embedding",
+				  s < ckpt.transform.n_columns ?
+				  ckpt.transform.columns[s].name : "",
+				  seg->buckets, seg->dimension,
+				  net->params + net->offset_embed[s]);
+	}
+	for (int l = 0; l < net->n_layers; l++)
+	{
+		char		layer_name[32];
+		int			in = net->sizes[l];
+		int			out = net->sizes[l + 1];
+
+		CHECK_FOR_INTERRUPTS();
+		if (l + 1 == net->n_layers)
+			strlcpy(layer_name, "logits", sizeof(layer_name));
+		else
+			snprintf(layer_name, sizeof(layer_name), "hiddenlayer_%d", l);
+		WeightRow(rsinfo, l + 1, "kernel", layer_name, in, out,
+				  net->params + net->offset_w[l]);
+		WeightRow(rsinfo, l + 1, "bias", layer_name, out, 0,
+				  net->params + net->offset_b[l]);
+		if (net->batch_norm && l + 1 < net->n_layers)
+		{
+			int			h = l + 1;
+
+			WeightRow(rsinfo, h, "gamma", layer_name, out, 0,
+					  net->params + net->offset_gamma[h]);
+			WeightRow(rsinfo, h, "beta", layer_name, out, 0,
+					  net->params + net->offset_beta[h]);
+			WeightRow(rsinfo, h, "moving_mean", layer_name, out, 0,
+					  net->stats + net->offset_stats[h]);
+			WeightRow(rsinfo, h, "moving_variance", layer_name, out, 0,
+					  net->stats + net->offset_stats[h] + out);
+		}
+	}
+	if (net->n_linear_inputs > 0)
+	{
+		int			outputs = net->sizes[net->n_layers];
+
+		WeightRow(rsinfo, 0, "linear_kernel", "linear", net->n_linear_inputs,
+				  outputs, net->params + net->linear_offset);
+		WeightRow(rsinfo, 0, "linear_bias", "linear", outputs, 0,
+				  net->params + net->linear_offset +
+				  (size_t) net->n_linear_inputs * outputs);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
