@@ -6,7 +6,7 @@
 #
 #   deps.sh          what building and the demo need
 #   deps.sh test     that, and what the test suites need (the fuzzer,
-#                    sqlsmith)
+#                    sqlsmith, pg_cron for test/t/006_cron.pl)
 
 set -euo pipefail
 
@@ -24,6 +24,7 @@ if [[ "${1:-}" == test ]]; then
 		clang-14             # libFuzzer
 		libclang-rt-14-dev   # its sanitizer runtimes
 		sqlsmith             # random queries (test/sqlsmith)
+		postgresql-15-cron   # pg_cron: scheduled retraining (test/t/006_cron.pl)
 	)
 fi
 

@@ -1,0 +1,53 @@
+-- est_schedule and est_unschedule without pg_cron (the regression cluster
+-- does not load it; test/t/006_cron.pl runs real jobs), and the
+-- fingerprint that only_if_changed compares.
+SET client_min_messages = warning;
+\set SHOW_CONTEXT never
+
+SELECT global_step FROM est_train('schedule_model', 'iris_train', steps => 10,
+								  params => '{"seed": 1}');
+
+-- estimator installs without pg_cron; scheduling says what is missing
+SELECT count(*) AS cron_schemas FROM pg_namespace WHERE nspname = 'cron';
+SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *');
+\set VERBOSITY terse
+SELECT est_unschedule('schedule_model');
+
+-- arguments are checked before pg_cron is looked for
+SELECT est_schedule(NULL, 'iris_train', '0 3 * * *');
+SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', steps => 0);
+SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', epochs => -1);
+
+-- a model without a schedule
+SELECT estimator.run_scheduled('schedule_model');
+
+-- users cannot write the schedules, nor record a run
+CREATE ROLE schedule_user;
+GRANT SELECT ON iris_train TO schedule_user;
+SET ROLE schedule_user;
+INSERT INTO estimator.schedules VALUES
+	('schedule_model', 'iris_train', NULL, NULL, true, 1, 'schedule_user', NULL, NULL, NULL);
+UPDATE estimator.schedules SET last_fingerprint = 'x';
+SELECT estimator.schedule_record('schedule_model', 'x', 'skipped');
+SELECT count(*) AS visible_schedules FROM estimator.schedules;
+RESET ROLE;
+
+-- the fingerprint ignores the order of the rows, counts duplicates and
+-- sees a changed value; a relation name and a query give the same
+CREATE TABLE schedule_src AS SELECT * FROM iris_train;
+SELECT estimator.source_fingerprint('schedule_src') =
+	   estimator.source_fingerprint('SELECT * FROM iris_train ORDER BY random()') AS order_independent;
+SELECT estimator.source_fingerprint('schedule_src') =
+	   estimator.source_fingerprint(' TABLE iris_train ;') AS table_query;
+SELECT estimator.source_fingerprint('public.schedule_src') <>
+	   estimator.source_fingerprint('(SELECT * FROM iris_train UNION ALL SELECT * FROM iris_train LIMIT 121)') AS duplicate_counts;
+SELECT estimator.source_fingerprint('schedule_src') AS before \gset
+UPDATE schedule_src SET petal_width = petal_width + 0.1
+ WHERE ctid = (SELECT min(ctid) FROM schedule_src);
+SELECT estimator.source_fingerprint('schedule_src') <> :'before' AS changed;
+SELECT estimator.source_fingerprint('schedule_nope');
+
+DROP TABLE schedule_src;
+REVOKE SELECT ON iris_train FROM schedule_user;
+DROP ROLE schedule_user;
+SELECT est_drop_model('schedule_model');

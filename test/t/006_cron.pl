@@ -1,0 +1,208 @@
+# 006_cron.pl: scheduled retraining with pg_cron (est_schedule).
+#
+#   a) a model owned by an ordinary role, scheduled '* * * * *' by that
+#      role: pg_cron's next run (within a minute) trains it, as that role,
+#      while another session predicts in a loop without an error and
+#      switches to the new checkpoint
+#   b) the remaining runs come from '@reboot' and a restart each, as
+#      pg_cron 1.4 (Debian bookworm) has no schedules in seconds:
+#      with the source unchanged the run is skipped (only_if_changed) and
+#      global_step stays; one changed row and the next run trains again
+#   c) a run whose source lost a feature column fails, and
+#      cron.job_run_details shows estimator's message
+#   d) est_unschedule removes the job and the schedule
+#   e) the server log shows no crash
+#
+# Skipped when pg_cron is not installed (test/scripts/deps.sh test
+# installs it).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use EstimatorTest;
+
+my $sharedir = `pg_config --sharedir`;
+chomp $sharedir;
+plan skip_all => "pg_cron is not installed in $sharedir"
+  unless -f "$sharedir/extension/pg_cron.control";
+
+my $db = 'postgres';
+my $node = EstimatorTest::new_node('cron');
+# Jobs run in background workers: no connection, so no password.
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$db'
+cron.use_background_workers = on
+max_worker_processes = 16
+});
+$node->restart;
+EstimatorTest::setup_db($node, $db);
+$node->safe_psql(
+	$db, q{
+CREATE EXTENSION pg_cron;
+CREATE ROLE alice LOGIN;
+GRANT USAGE ON SCHEMA cron TO alice;
+CREATE TABLE flowers AS SELECT * FROM iris_train;
+ALTER TABLE flowers OWNER TO alice;
+});
+
+my @alice = (extra_params => [ '-U', 'alice' ]);
+
+sub step
+{
+	return $node->safe_psql($db,
+		q{SELECT global_step FROM estimator.models WHERE name = 'flowers_model'});
+}
+
+# wait_runs waits until the job has $n finished runs and returns the last
+# one's "status|return_message".
+sub wait_runs
+{
+	my ($jobid, $n, $seconds) = @_;
+	my $deadline = time + $seconds;
+	while (time < $deadline)
+	{
+		my $done = $node->safe_psql($db,
+			"SELECT count(*) FROM cron.job_run_details WHERE jobid = $jobid"
+			  . " AND status IN ('succeeded', 'failed')");
+		if ($done >= $n)
+		{
+			return $node->safe_psql($db,
+				"SELECT status || '|' || coalesce(return_message, '')"
+				  . " FROM cron.job_run_details WHERE jobid = $jobid"
+				  . " ORDER BY runid DESC LIMIT 1");
+		}
+		sleep 0.2;
+	}
+	return 'timeout';
+}
+
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('flowers_model', 'flowers', steps => 100,
+					   params => '{"seed": 1}');}, @alice);
+is(step(), '100', 'alice trained flowers_model to step 100');
+
+###
+### a) the first run, as alice, while predictions go on
+###
+my $jobid = $node->safe_psql($db,
+	q{SELECT est_schedule('flowers_model', 'flowers', '* * * * *', steps => 200)},
+	@alice);
+like($jobid, qr/^\d+$/, 'est_schedule returns the job id');
+is( $node->safe_psql(
+		$db, "SELECT username || ' ' || command FROM cron.job WHERE jobid = $jobid"),
+	q{alice SELECT estimator.run_scheduled('flowers_model')},
+	'the job runs estimator.run_scheduled as alice');
+
+# The predicting session loops until it has seen the run's commit for a
+# few predictions, or 80 s; it records every probability vector.
+my $bg = $node->background_psql($db, @alice, timeout => 120);
+my ($out, $ret) = $bg->query(
+	q{
+CREATE TEMP TABLE seen (p text);
+DO $$
+DECLARE
+	after integer := 0;
+BEGIN
+	LOOP
+		INSERT INTO seen
+			SELECT est_predict_proba('flowers_model', t)::text
+			  FROM flowers t ORDER BY sepal_length, sepal_width, petal_length, petal_width
+			 LIMIT 1;
+		IF (SELECT last_run FROM estimator.schedules
+			 WHERE model = 'flowers_model') IS NOT NULL THEN
+			after := after + 1;
+		END IF;
+		EXIT WHEN after >= 5
+			OR clock_timestamp() > statement_timestamp() + interval '80 s';
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END
+$$;
+SELECT count(*) || ' ' || count(DISTINCT p) FROM seen;
+});
+is($ret, 0, 'the predicting session saw no error')
+  or diag($bg->{stderr});
+$bg->quit;
+my ($n_pred, $n_distinct) = split / /, $out;
+cmp_ok($n_pred, '>', 5, "predictions went on during the run ($n_pred)");
+is($n_distinct, 2, 'predictions switched to the new checkpoint once');
+
+is(wait_runs($jobid, 1, 30), 'succeeded|SELECT 1', 'the first run succeeded');
+is(step(), '300', 'the run trained 200 steps');
+is( $node->safe_psql(
+		$db,
+		q{SELECT last_status LIKE 'trained: global_step 300,%' AND last_fingerprint IS NOT NULL
+			FROM estimator.schedules WHERE model = 'flowers_model'}),
+	't',
+	'the schedule records the training and the fingerprint');
+is( $node->safe_psql(
+		$db,
+		q{SELECT count(*) FROM estimator.checkpoints c
+			JOIN estimator.models m ON m.name = c.model
+		   WHERE c.model = 'flowers_model' AND m.owner = 'alice'::regrole}),
+	'2',
+	'the model is still alice\'s, with both checkpoints');
+
+###
+### b) runs at start-up: unchanged source, then a changed row
+###
+is( $node->safe_psql($db,
+		q{SELECT est_schedule('flowers_model', 'flowers', '@reboot', steps => 200)},
+		@alice),
+	$jobid,
+	'rescheduling keeps the job');
+$node->restart;
+is(wait_runs($jobid, 2, 30), 'succeeded|SELECT 1', 'the second run succeeded');
+is( $node->safe_psql($db,
+		q{SELECT last_status FROM estimator.schedules WHERE model = 'flowers_model'}),
+	'skipped: source unchanged',
+	'an unchanged source is skipped');
+is(step(), '300', 'global_step did not grow');
+
+$node->safe_psql($db,
+	q{UPDATE flowers SET petal_width = petal_width + 0.1
+	   WHERE ctid = (SELECT min(ctid) FROM flowers)});
+$node->restart;
+is(wait_runs($jobid, 3, 30), 'succeeded|SELECT 1', 'the third run succeeded');
+is(step(), '500', 'a changed row: the run trained again');
+
+###
+### c) a failing run
+###
+$node->safe_psql($db, q{ALTER TABLE flowers DROP COLUMN petal_width});
+$node->restart;
+like(
+	wait_runs($jobid, 4, 30),
+	qr/^failed\|ERROR:\s+feature column "petal_width" does not exist in source "flowers"/,
+	'cron.job_run_details shows estimator\'s error');
+is(step(), '500', 'the failed run changed nothing');
+
+###
+### d) est_unschedule
+###
+is($node->safe_psql($db, q{SELECT est_unschedule('flowers_model')}, @alice),
+	't', 'est_unschedule removes the schedule');
+is( $node->safe_psql(
+		$db,
+		"SELECT (SELECT count(*) FROM cron.job WHERE jobid = $jobid) || ' '"
+		  . " || (SELECT count(*) FROM estimator.schedules)"),
+	'0 0',
+	'the job and the schedule are gone');
+is($node->safe_psql($db, q{SELECT est_unschedule('flowers_model')}, @alice),
+	'f', 'a second est_unschedule finds nothing');
+
+EstimatorTest::server_log_ok($node);
+
+$node->stop;
+done_testing();
