@@ -218,6 +218,12 @@ ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
 			for (int i = 0; i < n; i++)
 				def->label_vocabulary[i] = TextDatumGetCString(elems[i]);
 			def->n_label_vocabulary = n;
+			if (n != def->n_classes)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("model \"%s\" is corrupted", def->name),
+						 errdetail("It has %d classes but %d class names.",
+								   def->n_classes, n)));
 		}
 	}
 	{
