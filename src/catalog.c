@@ -335,18 +335,17 @@ EstCatalogCheckPrivilege(const EstModelDef *def, EstPrivilege priv,
 					 def->name, priv == EST_PRIV_TRAIN ? "train" : "predict")));
 }
 
+static Oid	model_types[18] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+	OIDARRAYOID, INT4ARRAYOID, INT4OID, INT4OID, INT4ARRAYOID, TEXTOID,
+TEXTOID, FLOAT8OID, INT4OID, JSONBOID, INT4OID, INT4OID, TEXTARRAYOID};
+
 /*
- * EstCatalogInsertModel stores a new model; false when a concurrent
- * transaction created one of the same name first.
+ * ModelValues gives the 18 parameters of a model's row, in the order of
+ * model_types.
  */
-bool
-EstCatalogInsertModel(const EstModelDef *def)
+static void
+ModelValues(const EstModelDef *def, Datum *values, char *nulls)
 {
-	Oid			types[18] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
-		OIDARRAYOID, INT4ARRAYOID, INT4OID, INT4OID, INT4ARRAYOID, TEXTOID,
-	TEXTOID, FLOAT8OID, INT4OID, JSONBOID, INT4OID, INT4OID, TEXTARRAYOID};
-	Datum		values[18];
-	char		nulls[18];
 	char	  **names = palloc(def->n_features * sizeof(char *));
 	Datum	   *typoids = palloc(def->n_features * sizeof(Datum));
 	int		   *widths = palloc(def->n_features * sizeof(int));
@@ -360,7 +359,7 @@ EstCatalogInsertModel(const EstModelDef *def)
 
 	values[0] = CStringGetTextDatum(def->name);
 	values[1] = ObjectIdGetDatum(def->owner);
-	memset(nulls, ' ', sizeof(nulls));
+	memset(nulls, ' ', 18);
 	values[2] = CStringGetTextDatum(EstModelTypeName(def->type));
 	values[3] = CStringGetTextDatum(def->label);
 	values[4] = TextArrayDatum(names, def->n_features);
@@ -388,7 +387,19 @@ EstCatalogInsertModel(const EstModelDef *def)
 		(Datum) 0;
 	if (def->n_label_vocabulary == 0)
 		nulls[17] = 'n';
+}
 
+/*
+ * EstCatalogInsertModel stores a new model; false when a concurrent
+ * transaction created one of the same name first.
+ */
+bool
+EstCatalogInsertModel(const EstModelDef *def)
+{
+	Datum		values[18];
+	char		nulls[18];
+
+	ModelValues(def, values, nulls);
 	CatalogExecute("INSERT INTO estimator.model_catalog"
 				   " (name, owner, model_type, label, features, feature_types,"
 				   " feature_widths, n_inputs, n_classes, hidden_units,"
@@ -397,8 +408,33 @@ EstCatalogInsertModel(const EstModelDef *def)
 				   " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regtype[],"
 				   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 				   " ON CONFLICT (name) DO NOTHING",
-				   18, types, values, nulls, false, 0);
+				   18, model_types, values, nulls, false, 0);
 	return SPI_processed == 1;
+}
+
+/*
+ * EstCatalogRedefineModel replaces the definition of a model that reset
+ * trains anew, keeping its name, owner, creation time and grants.
+ */
+void
+EstCatalogRedefineModel(const EstModelDef *def)
+{
+	Datum		values[18];
+	char		nulls[18];
+
+	ModelValues(def, values, nulls);
+	CatalogExecute("UPDATE estimator.model_catalog SET"
+				   " (model_type, label, features, feature_types,"
+				   " feature_widths, n_inputs, n_classes, hidden_units,"
+				   " activation, optimizer, learning_rate, batch_size, params,"
+				   " label_dimension, input_width, label_vocabulary,"
+				   " global_step, serving_step, updated)"
+				   " = ($3, $4, $5, $6::pg_catalog.regtype[],"
+				   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+				   " 0, NULL, pg_catalog.now())"
+				   " WHERE name OPERATOR(pg_catalog.=) $1"
+				   " AND $2 IS NOT NULL",
+				   18, model_types, values, nulls, false, 0);
 }
 
 /*

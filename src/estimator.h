@@ -448,6 +448,7 @@ extern void EstCatalogRecordDeployment(const char *name, int64 global_step,
 extern int64 EstCatalogRollbackTarget(const char *name);
 extern void EstCatalogDeleteCheckpointsAfter(const char *name, int64 step);
 extern void EstCatalogResetModel(const char *name);
+extern void EstCatalogRedefineModel(const EstModelDef *def);
 extern void EstCatalogListCheckpoints(const char *name);
 extern void EstLoadCheckpointAt(const EstModelDef *def, int64 step,
 								bool latest, EstCheckpoint *ckpt);

@@ -1055,6 +1055,155 @@ PromotionGate(const EstModelDef *def, EstCheckpoint *cand, EstWorkspace *ws,
 }
 
 /*
+ * SameInputs tells whether two models read the same input vector: the same
+ * source columns in the same order and feature columns of the same names
+ * and layout.  Their statistics and vocabularies may differ: each model
+ * fits its own on its own rows.
+ */
+static bool
+SameInputs(const EstModelDef *a, const EstCheckpoint *ca,
+		   const EstModelDef *b, const EstCheckpoint *cb)
+{
+	if (a->n_features != b->n_features ||
+		ca->transform.n_columns != cb->transform.n_columns ||
+		ca->net.n_segments != cb->net.n_segments ||
+		ca->net.input_width != cb->net.input_width)
+		return false;
+	for (int i = 0; i < a->n_features; i++)
+		if (strcmp(a->features[i].name, b->features[i].name) != 0)
+			return false;
+	for (int c = 0; c < ca->transform.n_columns; c++)
+		if (strcmp(ca->transform.columns[c].name,
+				   cb->transform.columns[c].name) != 0 ||
+			memcmp(&ca->net.segments[c], &cb->net.segments[c],
+				   sizeof(EstInputSegment)) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * WarmStart copies into the first checkpoint of a new model the weights of
+ * the serving checkpoint of another model, where they fit (TensorFlow's
+ * WarmStartSettings): each dense layer whose kernel has the same shape (the
+ * first only when both read the same input vector), the batch
+ * normalisation of hidden layers of the same width, and the embedding of
+ * each feature column of the same name and shape.  The new model keeps its
+ * own feature transform, fitted on its rows, and a fresh optimizer.
+ */
+static void
+WarmStart(const EstModelDef *def, EstCheckpoint *ckpt, const char *from)
+{
+	EstModelDef *src;
+	EstCheckpoint sc;
+	EstNetwork *a = &ckpt->net;
+	EstNetwork *b;
+	bool		same_inputs;
+	int			layers = 0;
+	int			embeddings = 0;
+
+	if (strcmp(from, def->name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" cannot warm start from itself", from),
+				 errhint("Use reset => true to train it anew.")));
+	src = EstCatalogGetModel(from, false, false);
+	EstCatalogCheckPrivilege(src, EST_PRIV_PREDICT, "warm start from");
+	EstLoadCheckpoint(src, false, &sc);
+	b = &sc.net;
+	same_inputs = SameInputs(def, ckpt, src, &sc);
+
+	for (int l = 0; l < a->n_layers && l < b->n_layers; l++)
+	{
+		if (a->sizes[l] != b->sizes[l] || a->sizes[l + 1] != b->sizes[l + 1])
+			continue;
+		if (l == 0 && (!same_inputs || a->n_dnn_inputs != b->n_dnn_inputs))
+			continue;
+		/* the output layer of one is not a hidden layer of the other */
+		if ((l + 1 == a->n_layers) != (l + 1 == b->n_layers))
+			continue;
+		memcpy(a->params + a->offset_w[l], b->params + b->offset_w[l],
+			   (size_t) a->sizes[l] * a->sizes[l + 1] * sizeof(float));
+		memcpy(a->params + a->offset_b[l], b->params + b->offset_b[l],
+			   (size_t) a->sizes[l + 1] * sizeof(float));
+		if (a->batch_norm && b->batch_norm && l + 1 < a->n_layers)
+		{
+			int			h = l + 1;
+
+			memcpy(a->params + a->offset_gamma[h], b->params + b->offset_gamma[h],
+				   (size_t) a->sizes[h] * sizeof(float));
+			memcpy(a->params + a->offset_beta[h], b->params + b->offset_beta[h],
+				   (size_t) a->sizes[h] * sizeof(float));
+			memcpy(a->stats + a->offset_stats[h], b->stats + b->offset_stats[h],
+				   2 * (size_t) a->sizes[h] * sizeof(float));
+		}
+		layers++;
+	}
+	for (int c = 0; c < ckpt->transform.n_columns && c < a->n_segments; c++)
+	{
+		const EstInputSegment *sa = &a->segments[c];
+
+		if (sa->kind != EST_INPUT_EMBEDDING)
+			continue;
+		for (int k = 0; k < sc.transform.n_columns && k < b->n_segments; k++)
+		{
+			const EstInputSegment *sb = &b->segments[k];
+
+			if (sb->kind != EST_INPUT_EMBEDDING ||
+				strcmp(ckpt->transform.columns[c].name,
+					   sc.transform.columns[k].name) != 0 ||
+				sa->buckets != sb->buckets || sa->dimension != sb->dimension)
+				continue;
+			memcpy(a->params + a->offset_embed[c],
+				   b->params + b->offset_embed[k],
+				   (size_t) sa->buckets * sa->dimension * sizeof(float));
+			embeddings++;
+		}
+	}
+	ereport(NOTICE,
+			(errmsg("model \"%s\" warm starts from step " INT64_FORMAT " of model \"%s\": %d of %d dense layers, %d embeddings",
+					def->name, sc.global_step, from, layers, a->n_layers,
+					embeddings),
+			 same_inputs ? 0 :
+			 errdetail("The first layer starts anew: the models read different feature columns.")));
+	EstCheckpointFree(&sc);
+}
+
+/*
+ * ResetRequest makes a call with reset => true train the model anew with
+ * its stored definition: the model's type, label, features, hidden units,
+ * optimizer, learning rate, batch size and params, where the call's
+ * params add to or override the stored ones.
+ */
+static void
+ResetRequest(EstTrainRequest *req, const EstModelDef *def)
+{
+	req->model_type = def->type;
+	req->label = def->label;
+	req->n_hidden = def->n_hidden;
+	memcpy(req->hidden, def->hidden, def->n_hidden * sizeof(int));
+	req->optimizer = def->optimizer;
+	if (req->learning_rate == 0)
+		req->learning_rate = def->learning_rate;
+	if (req->batch_size == 0)
+		req->batch_size = def->batch_size;
+	if (def->params != NULL)
+	{
+		req->params = req->params == NULL ? def->params :
+			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											   JsonbPGetDatum(def->params),
+											   JsonbPGetDatum(req->params)));
+		EstParseParams(req->params, &req->opts);
+	}
+	if (req->opts.n_feature_columns < 0)
+	{
+		req->n_features = def->n_features;
+		req->features = palloc(Max(def->n_features, 1) * sizeof(char *));
+		for (int i = 0; i < def->n_features; i++)
+			req->features[i] = def->features[i].name;
+	}
+}
+
+/*
  * TrainModel does the work of est_train inside an SPI connection; with
  * commit (a CALL of est_train_procedure outside a transaction block), it
  * commits after each checkpoint.
@@ -1092,8 +1241,26 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	EstMetricSet set;
 	int64		gate_step = -1;
 	bool		gate_pinned = false;
+	Oid			reset_owner = InvalidOid;
 
 	def = EstCatalogGetModelForUpdate(req->model, req->nowait, true);
+	if (def != NULL && req->reset)
+	{
+		/* reset: forget the history, train anew as the definition says */
+		EstCatalogCheckPrivilege(def, EST_PRIV_TRAIN, "reset");
+		EstCheckCompatible(def, req);
+		ResetRequest(req, def);
+		EstCatalogResetModel(def->name);
+		reset_owner = def->owner;
+		def = NULL;
+	}
+	if (def != NULL && req->warm_start_from != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("warm_start_from applies to a new model, and model \"%s\" exists",
+						def->name),
+				 errhint("Add reset => true to train it anew from the weights of \"%s\".",
+						 req->warm_start_from)));
 	if (def != NULL)
 	{
 		EstCatalogCheckOwner(def, "train");
@@ -1376,7 +1543,14 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		EstRngSeed(&rng, plan.opts.has_seed ? plan.opts.seed : RandomSeed());
 		InitCheckpoint(def, &plan.opts, &tf, &data, n_train, &rng, &ckpt);
 		ckpt.rng = rng;
-		if (!EstCatalogInsertModel(def))
+		if (req->warm_start_from != NULL)
+			WarmStart(def, &ckpt, req->warm_start_from);
+		if (OidIsValid(reset_owner))
+		{
+			def->owner = reset_owner;
+			EstCatalogRedefineModel(def);
+		}
+		else if (!EstCatalogInsertModel(def))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("model \"%s\" was created by a concurrent transaction",
