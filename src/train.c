@@ -21,7 +21,9 @@
  * for patience evaluations, keeping the best checkpoint.  At the end it
  * scores the training rows, stores a checkpoint and keeps the newest
  * keep_checkpoint_max.  Everything happens in the caller's transaction:
- * an error, a cancel or a ROLLBACK leaves the model as it was.
+ * an error, a cancel or a ROLLBACK leaves the model as it was
+ * (est_train_procedure, CALLed outside a transaction block, commits after
+ * each checkpoint instead; see CommitCheckpoint).
  *
  *-------------------------------------------------------------------------
  */
