@@ -108,6 +108,79 @@ SELECT pg_catalog.pg_extension_config_dump('estimator.deployments', '');
 
 -- [history] est_checkpoints, est_deploy, est_rollback (src/deploy.c)
 
+CREATE FUNCTION est_checkpoints(model text)
+RETURNS TABLE (global_step bigint, created timestamptz,
+			   loss double precision, metrics jsonb, bytes integer,
+			   source text, rows_read bigint, fingerprint text,
+			   serving boolean)
+AS 'MODULE_PATHNAME', 'est_checkpoints'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION est_checkpoints(text)
+	IS 'the stored checkpoints of a model, oldest first, with their lineage (source, rows read, fingerprint of the rows), their evaluation metrics and which one serves';
+
+CREATE FUNCTION est_deploy(model text, global_step bigint DEFAULT NULL)
+RETURNS TABLE (model text, global_step bigint, previous_step bigint)
+AS 'MODULE_PATHNAME', 'est_deploy'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION est_deploy(text, bigint)
+	IS 'make a checkpoint of a model serve predictions and evaluations; NULL: the newest, after every training';
+
+CREATE FUNCTION est_rollback(model text)
+RETURNS TABLE (model text, global_step bigint, previous_step bigint)
+AS 'MODULE_PATHNAME', 'est_rollback'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION est_rollback(text)
+	IS 'serve again the checkpoint that served before the newest change recorded in estimator.deployments';
+
+-- est_train gains warm_start_from, reset and nowait, and returns the
+-- serving step
+DROP FUNCTION est_train(text, text, text, text[], text, integer[], bigint,
+						integer, integer, double precision, text, jsonb);
+CREATE FUNCTION est_train(
+	model text,
+	source text,
+	label text DEFAULT NULL,
+	features text[] DEFAULT NULL,
+	model_type text DEFAULT NULL,
+	hidden_units integer[] DEFAULT NULL,
+	steps bigint DEFAULT NULL,
+	epochs integer DEFAULT NULL,
+	batch_size integer DEFAULT NULL,
+	learning_rate double precision DEFAULT NULL,
+	optimizer text DEFAULT NULL,
+	params jsonb DEFAULT NULL,
+	warm_start_from text DEFAULT NULL,
+	reset boolean DEFAULT false,
+	nowait boolean DEFAULT false)
+RETURNS TABLE (model text, global_step bigint, loss double precision,
+			   accuracy double precision, rows_read bigint,
+			   seconds double precision, serving_step bigint)
+AS 'MODULE_PATHNAME', 'est_train'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION est_train(text, text, text, text[], text, integer[], bigint, integer, integer, double precision, text, jsonb, text, boolean, boolean)
+	IS 'train a model on a table, view or query, creating it on first use and continuing from its newest checkpoint after';
+
+CREATE PROCEDURE est_train_procedure(
+	model text,
+	source text,
+	label text DEFAULT NULL,
+	features text[] DEFAULT NULL,
+	model_type text DEFAULT NULL,
+	hidden_units integer[] DEFAULT NULL,
+	steps bigint DEFAULT NULL,
+	epochs integer DEFAULT NULL,
+	batch_size integer DEFAULT NULL,
+	learning_rate double precision DEFAULT NULL,
+	optimizer text DEFAULT NULL,
+	params jsonb DEFAULT NULL,
+	warm_start_from text DEFAULT NULL,
+	reset boolean DEFAULT false,
+	nowait boolean DEFAULT false)
+AS 'MODULE_PATHNAME', 'est_train_procedure'
+LANGUAGE C;
+COMMENT ON PROCEDURE est_train_procedure(text, text, text, text[], text, integer[], bigint, integer, integer, double precision, text, jsonb, text, boolean, boolean)
+	IS 'est_train as a procedure: CALLed outside a transaction block, it commits after every checkpoint (save_checkpoints_steps, 1000 by default)';
+
 -- [transfer] est_export, est_import, est_weights (src/transfer.c)
 
 CREATE FUNCTION est_export(model text)

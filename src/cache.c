@@ -6,9 +6,10 @@
  * Prediction runs once per row and often in short queries, so decoding a
  * checkpoint for each query would cost more than scoring.  Each backend
  * keeps up to EST_CACHE_SIZE decoded models.  An entry is valid as long as
- * the rows that hold the model's definition and newest checkpoint are the
- * same (same xmin and ctid): training, dropping, restoring or corrupting a
- * model all write new rows, so the next lookup sees the change.  That
+ * the rows that hold the model's definition and serving checkpoint are the
+ * same (same xmin and ctid): training, deploying, dropping, restoring or
+ * corrupting a model all write new rows, so the next lookup sees the
+ * change.  That
  * lookup is one indexed catalog query per call site and query, under the
  * query's snapshot, so MVCC decides which checkpoint a query sees; the
  * decoding happens only when the rows changed.

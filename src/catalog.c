@@ -330,18 +330,17 @@ EstCatalogCheckPrivilege(const EstModelDef *def, EstPrivilege priv,
 					 def->name, priv == EST_PRIV_TRAIN ? "train" : "predict")));
 }
 
+static Oid	model_types[18] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
+	OIDARRAYOID, INT4ARRAYOID, INT4OID, INT4OID, INT4ARRAYOID, TEXTOID,
+TEXTOID, FLOAT8OID, INT4OID, JSONBOID, INT4OID, INT4OID, TEXTARRAYOID};
+
 /*
- * EstCatalogInsertModel stores a new model; false when a concurrent
- * transaction created one of the same name first.
+ * ModelValues gives the 18 parameters of a model's row, in the order of
+ * model_types.
  */
-bool
-EstCatalogInsertModel(const EstModelDef *def)
+static void
+ModelValues(const EstModelDef *def, Datum *values, char *nulls)
 {
-	Oid			types[18] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID,
-		OIDARRAYOID, INT4ARRAYOID, INT4OID, INT4OID, INT4ARRAYOID, TEXTOID,
-	TEXTOID, FLOAT8OID, INT4OID, JSONBOID, INT4OID, INT4OID, TEXTARRAYOID};
-	Datum		values[18];
-	char		nulls[18];
 	char	  **names = palloc(def->n_features * sizeof(char *));
 	Datum	   *typoids = palloc(def->n_features * sizeof(Datum));
 	int		   *widths = palloc(def->n_features * sizeof(int));
@@ -355,7 +354,7 @@ EstCatalogInsertModel(const EstModelDef *def)
 
 	values[0] = CStringGetTextDatum(def->name);
 	values[1] = ObjectIdGetDatum(def->owner);
-	memset(nulls, ' ', sizeof(nulls));
+	memset(nulls, ' ', 18);
 	values[2] = CStringGetTextDatum(EstModelTypeName(def->type));
 	values[3] = CStringGetTextDatum(def->label);
 	values[4] = TextArrayDatum(names, def->n_features);
@@ -383,7 +382,19 @@ EstCatalogInsertModel(const EstModelDef *def)
 		(Datum) 0;
 	if (def->n_label_vocabulary == 0)
 		nulls[17] = 'n';
+}
 
+/*
+ * EstCatalogInsertModel stores a new model; false when a concurrent
+ * transaction created one of the same name first.
+ */
+bool
+EstCatalogInsertModel(const EstModelDef *def)
+{
+	Datum		values[18];
+	char		nulls[18];
+
+	ModelValues(def, values, nulls);
 	CatalogExecute("INSERT INTO estimator.model_catalog"
 				   " (name, owner, model_type, label, features, feature_types,"
 				   " feature_widths, n_inputs, n_classes, hidden_units,"
@@ -392,8 +403,33 @@ EstCatalogInsertModel(const EstModelDef *def)
 				   " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regtype[],"
 				   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 				   " ON CONFLICT (name) DO NOTHING",
-				   18, types, values, nulls, false, 0);
+				   18, model_types, values, nulls, false, 0);
 	return SPI_processed == 1;
+}
+
+/*
+ * EstCatalogRedefineModel replaces the definition of a model that reset
+ * trains anew, keeping its name, owner, creation time and grants.
+ */
+void
+EstCatalogRedefineModel(const EstModelDef *def)
+{
+	Datum		values[18];
+	char		nulls[18];
+
+	ModelValues(def, values, nulls);
+	CatalogExecute("UPDATE estimator.model_catalog SET"
+				   " (model_type, label, features, feature_types,"
+				   " feature_widths, n_inputs, n_classes, hidden_units,"
+				   " activation, optimizer, learning_rate, batch_size, params,"
+				   " label_dimension, input_width, label_vocabulary,"
+				   " global_step, serving_step, updated)"
+				   " = ($3, $4, $5, $6::pg_catalog.regtype[],"
+				   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+				   " 0, NULL, pg_catalog.now())"
+				   " WHERE name OPERATOR(pg_catalog.=) $1"
+				   " AND $2 IS NOT NULL",
+				   18, model_types, values, nulls, false, 0);
 }
 
 /*
@@ -440,22 +476,58 @@ EstCatalogForgetEvaluations(const char *name)
 }
 
 /*
- * EstCatalogLatestCheckpoint returns a copy of the newest checkpoint of a
- * model, in the caller's memory context, or NULL if it has none.  With
- * latest, it reads under a new snapshot: what a trainer that waited for the
- * model's lock must continue from; without, under the query's snapshot.
+ * EstCatalogLatestCheckpoint returns a copy of a checkpoint of a model, in
+ * the caller's memory context, or NULL if it has none.  With latest, it
+ * reads the newest checkpoint under a new snapshot: what a trainer that
+ * waited for the model's lock must continue from.  Without, it reads the
+ * serving checkpoint (serving_step, or the newest when that is NULL) under
+ * the query's snapshot: what evaluation and prediction use.
  */
 bytea *
 EstCatalogLatestCheckpoint(const char *name, bool latest, int64 *global_step)
 {
+	return EstCatalogGetCheckpoint(name,
+								   latest ? EST_STEP_NEWEST : EST_STEP_SERVING,
+								   latest, global_step);
+}
+
+/*
+ * EstCatalogGetCheckpoint returns a copy of the checkpoint of a model at
+ * step (or EST_STEP_NEWEST, EST_STEP_SERVING), in the caller's memory
+ * context, or NULL if there is none; latest reads under a new snapshot.
+ */
+bytea *
+EstCatalogGetCheckpoint(const char *name, int64 step, bool latest,
+						int64 *global_step)
+{
 	MemoryContext target = CurrentMemoryContext;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
 	bool		isnull;
 	bytea	   *data;
 
-	CatalogExecuteForModel("SELECT global_step, data FROM estimator.checkpoints"
-						   " WHERE model OPERATOR(pg_catalog.=) $1"
-						   " ORDER BY global_step DESC LIMIT 1",
-						   name, !latest, 1);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(step);
+	if (step == EST_STEP_NEWEST)
+		CatalogExecute("SELECT global_step, data FROM estimator.checkpoints"
+					   " WHERE model OPERATOR(pg_catalog.=) $1"
+					   " ORDER BY global_step DESC LIMIT 1",
+					   1, types, values, NULL, !latest, 1);
+	else if (step == EST_STEP_SERVING)
+		CatalogExecute("SELECT c.global_step, c.data"
+					   " FROM estimator.model_catalog m"
+					   " JOIN estimator.checkpoints c"
+					   " ON c.model OPERATOR(pg_catalog.=) m.name"
+					   " WHERE m.name OPERATOR(pg_catalog.=) $1"
+					   " AND (m.serving_step IS NULL OR"
+					   "  c.global_step OPERATOR(pg_catalog.=) m.serving_step)"
+					   " ORDER BY c.global_step DESC LIMIT 1",
+					   1, types, values, NULL, !latest, 1);
+	else
+		CatalogExecute("SELECT global_step, data FROM estimator.checkpoints"
+					   " WHERE model OPERATOR(pg_catalog.=) $1"
+					   " AND global_step OPERATOR(pg_catalog.=) $2",
+					   2, types, values, NULL, !latest, 1);
 	MemoryContextSwitchTo(target);
 	if (SPI_processed == 0)
 		return NULL;
@@ -471,7 +543,8 @@ EstCatalogLatestCheckpoint(const char *name, bool latest, int64 *global_step)
 
 /*
  * EstCatalogModelVersion tells which rows hold a model's definition and
- * newest checkpoint now: a change to either gives another xmin or ctid.
+ * serving checkpoint now: a change to either gives another xmin or ctid
+ * (deploying or rolling back updates the definition's row).
  * Returns false when the model does not exist.
  */
 bool
@@ -487,6 +560,8 @@ EstCatalogModelVersion(const char *name, EstModelVersion *version)
 						   " (SELECT xmin AS ckpt_xmin, ctid AS ckpt_ctid, global_step"
 						   "  FROM estimator.checkpoints"
 						   "  WHERE model OPERATOR(pg_catalog.=) m.name"
+						   "  AND (m.serving_step IS NULL OR"
+						   "   global_step OPERATOR(pg_catalog.=) m.serving_step)"
 						   "  ORDER BY global_step DESC LIMIT 1) c ON true"
 						   " WHERE m.name OPERATOR(pg_catalog.=) $1",
 						   name, true, 1);
@@ -509,15 +584,33 @@ EstCatalogModelVersion(const char *name, EstModelVersion *version)
 }
 
 /*
- * EstCatalogStoreCheckpoint adds a checkpoint and keeps only the newest
- * keep of the model.
+ * EstCatalogStoreCheckpoint adds a checkpoint without lineage and keeps
+ * only the newest keep of the model (and its serving one).
  */
 void
 EstCatalogStoreCheckpoint(const char *name, int64 global_step, double loss,
 						  bytea *data, int keep)
 {
-	Oid			types[4] = {TEXTOID, INT8OID, FLOAT8OID, BYTEAOID};
-	Datum		values[4];
+	EstCatalogStoreCheckpointLineage(name, global_step, loss, data, keep,
+									 NULL);
+}
+
+/*
+ * EstCatalogStoreCheckpointLineage adds a checkpoint with what it was
+ * trained on (lineage may be NULL), then deletes the model's checkpoints
+ * older than its newest keep, except the pinned serving one.  A checkpoint
+ * already stored at that step (early stopping keeps a step that
+ * save_checkpoints_steps stored) gets the new loss and lineage.
+ */
+void
+EstCatalogStoreCheckpointLineage(const char *name, int64 global_step,
+								 double loss, bytea *data, int keep,
+								 const EstLineage *lineage)
+{
+	Oid			types[8] = {TEXTOID, INT8OID, FLOAT8OID, BYTEAOID, TEXTOID,
+	INT8OID, TEXTOID, JSONBOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', 'n', 'n', 'n', 'n'};
 	Oid			del_types[2] = {TEXTOID, INT4OID};
 	Datum		del_values[2];
 
@@ -525,9 +618,35 @@ EstCatalogStoreCheckpoint(const char *name, int64 global_step, double loss,
 	values[1] = Int64GetDatum(global_step);
 	values[2] = Float8GetDatum(loss);
 	values[3] = PointerGetDatum(data);
+	if (lineage != NULL)
+	{
+		if (lineage->source != NULL)
+		{
+			values[4] = CStringGetTextDatum(lineage->source);
+			nulls[4] = ' ';
+		}
+		values[5] = Int64GetDatum(lineage->rows_read);
+		nulls[5] = ' ';
+		values[6] = CStringGetTextDatum(psprintf("%016llx",
+												 (unsigned long long) lineage->fingerprint));
+		nulls[6] = ' ';
+		if (lineage->metrics != NULL)
+		{
+			values[7] = JsonbPGetDatum(lineage->metrics);
+			nulls[7] = ' ';
+		}
+	}
 	CatalogExecute("INSERT INTO estimator.checkpoints"
-				   " (model, global_step, loss, data) VALUES ($1, $2, $3, $4)",
-				   4, types, values, NULL, false, 0);
+				   " (model, global_step, loss, data, source, rows_read,"
+				   " fingerprint, metrics)"
+				   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+				   " ON CONFLICT (model, global_step) DO UPDATE"
+				   " SET loss = EXCLUDED.loss, data = EXCLUDED.data,"
+				   " source = EXCLUDED.source, rows_read = EXCLUDED.rows_read,"
+				   " fingerprint = EXCLUDED.fingerprint,"
+				   " metrics = COALESCE(EXCLUDED.metrics,"
+				   "  estimator.checkpoints.metrics)",
+				   8, types, values, nulls, false, 0);
 
 	del_values[0] = values[0];
 	del_values[1] = Int32GetDatum(keep);
@@ -537,7 +656,10 @@ EstCatalogStoreCheckpoint(const char *name, int64 global_step, double loss,
 				   " (SELECT pg_catalog.min(s.global_step) FROM"
 				   "  (SELECT global_step FROM estimator.checkpoints"
 				   "   WHERE model OPERATOR(pg_catalog.=) $1"
-				   "   ORDER BY global_step DESC LIMIT $2) s)",
+				   "   ORDER BY global_step DESC LIMIT $2) s)"
+				   " AND global_step IS DISTINCT FROM"
+				   " (SELECT serving_step FROM estimator.model_catalog"
+				   "  WHERE name OPERATOR(pg_catalog.=) $1)",
 				   2, del_types, del_values, NULL, false, 0);
 }
 
@@ -739,4 +861,308 @@ EstCatalogInsertCheckpoint(const char *name, int64 global_step, double loss,
 		CatalogExecute("INSERT INTO estimator.checkpoints"
 					   " (model, global_step, loss, data) VALUES ($1, $2, $3, $4)",
 					   4, types, values, nulls, false, 0);
+}
+
+/* ----------------------------------------------------------------
+ * History and deployment (see deploy.c)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * EstCatalogGetModelForUpdate returns the definition of a model with its
+ * row locked until the end of the transaction, or NULL when missing_ok and
+ * there is none.  With nowait, a row that another transaction holds is
+ * lock_not_available at once instead of a wait: the lock is tried with SKIP
+ * LOCKED, so that the error can name the model.
+ */
+EstModelDef *
+EstCatalogGetModelForUpdate(const char *name, bool nowait, bool missing_ok)
+{
+	MemoryContext target = CurrentMemoryContext;
+	EstModelDef *def;
+
+	if (!nowait)
+		return EstCatalogGetModel(name, true, missing_ok);
+	CatalogExecuteForModel("SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1"
+						   " FOR NO KEY UPDATE SKIP LOCKED",
+						   name, false, 1);
+	MemoryContextSwitchTo(target);
+	if (SPI_processed == 0)
+	{
+		/* missing, or locked by another transaction */
+		CatalogExecuteForModel("SELECT 1 FROM estimator.model_catalog"
+							   " WHERE name OPERATOR(pg_catalog.=) $1",
+							   name, false, 1);
+		MemoryContextSwitchTo(target);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("could not lock model \"%s\": another transaction is training or deploying it",
+							name),
+					 errhint("Leave out nowait => true to wait for it.")));
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("Train it with est_train first.")));
+	}
+	def = ModelFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+	SPI_freetuptable(SPI_tuptable);
+	return def;
+}
+
+/*
+ * EstCatalogRelockModel locks a model's row again after a commit released
+ * it, and returns its global step, or -1 when the model no longer exists.
+ */
+int64
+EstCatalogRelockModel(const char *name, bool nowait)
+{
+	bool		isnull;
+	int64		step;
+
+	CatalogExecuteForModel(nowait ?
+						   "SELECT global_step FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1"
+						   " FOR NO KEY UPDATE NOWAIT" :
+						   "SELECT global_step FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1"
+						   " FOR NO KEY UPDATE",
+						   name, false, 1);
+	if (SPI_processed == 0)
+		return -1;
+	step = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return step;
+}
+
+/*
+ * EstCatalogServingStep returns the step of a model's serving checkpoint
+ * (its pinned serving_step, or its newest checkpoint), or -1 when it has
+ * none; *pinned tells whether serving_step is set.  latest reads under a
+ * new snapshot.
+ */
+int64
+EstCatalogServingStep(const char *name, bool latest, bool *pinned)
+{
+	bool		isnull;
+	int64		step = -1;
+	Datum		d;
+
+	CatalogExecuteForModel("SELECT m.serving_step,"
+						   " (SELECT pg_catalog.max(c.global_step)"
+						   "  FROM estimator.checkpoints c"
+						   "  WHERE c.model OPERATOR(pg_catalog.=) m.name)"
+						   " FROM estimator.model_catalog m"
+						   " WHERE m.name OPERATOR(pg_catalog.=) $1",
+						   name, !latest, 1);
+	*pinned = false;
+	if (SPI_processed == 0)
+		return -1;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
+	if (!isnull)
+	{
+		*pinned = true;
+		step = DatumGetInt64(d);
+	}
+	else
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+						  &isnull);
+		if (!isnull)
+			step = DatumGetInt64(d);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return step;
+}
+
+/*
+ * EstCatalogHasCheckpoint tells whether a model has a checkpoint at step,
+ * under a new snapshot.
+ */
+bool
+EstCatalogHasCheckpoint(const char *name, int64 step)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	bool		found;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(step);
+	CatalogExecute("SELECT 1 FROM estimator.checkpoints"
+				   " WHERE model OPERATOR(pg_catalog.=) $1"
+				   " AND global_step OPERATOR(pg_catalog.=) $2",
+				   2, types, values, NULL, false, 1);
+	found = SPI_processed > 0;
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
+/*
+ * EstCatalogSetServing pins a model's serving checkpoint at step, or with
+ * -1 lets the newest serve.
+ */
+void
+EstCatalogSetServing(const char *name, int64 step)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(step);
+	if (step < 0)
+		nulls[1] = 'n';
+	CatalogExecute("UPDATE estimator.model_catalog SET serving_step = $2"
+				   " WHERE name OPERATOR(pg_catalog.=) $1",
+				   2, types, values, nulls, false, 0);
+}
+
+/*
+ * EstCatalogRecordDeployment adds a row to estimator.deployments, as the
+ * current user; previous_step -1 is NULL.
+ */
+void
+EstCatalogRecordDeployment(const char *name, int64 global_step,
+						   int64 previous_step, const char *action,
+						   Jsonb *detail)
+{
+	Oid			types[6] = {TEXTOID, INT8OID, INT8OID, TEXTOID, OIDOID,
+	JSONBOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(global_step);
+	values[2] = Int64GetDatum(previous_step);
+	if (previous_step < 0)
+		nulls[2] = 'n';
+	values[3] = CStringGetTextDatum(action);
+	values[4] = ObjectIdGetDatum(GetUserId());
+	values[5] = detail ? JsonbPGetDatum(detail) : (Datum) 0;
+	if (detail == NULL)
+		nulls[5] = 'n';
+	CatalogExecute("INSERT INTO estimator.deployments"
+				   " (model, global_step, previous_step, action, by_role,"
+				   " detail) VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole, $6)",
+				   6, types, values, nulls, false, 0);
+}
+
+/*
+ * EstCatalogRollbackTarget finds the serving step that est_rollback
+ * returns to: deployments form a stack, each rollback undoing the newest
+ * change not yet undone, and rows that changed nothing (promote_if kept
+ * the serving checkpoint) are skipped.  Returns -1 when there is nothing
+ * to undo.
+ */
+int64
+EstCatalogRollbackTarget(const char *name)
+{
+	int			pending = 0;
+	int64		target = -1;
+
+	CatalogExecuteForModel("SELECT action, global_step, previous_step"
+						   " FROM estimator.deployments"
+						   " WHERE model OPERATOR(pg_catalog.=) $1"
+						   " ORDER BY deployed_at DESC, ctid DESC",
+						   name, false, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	tupdesc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *action = TextDatumGetCString(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+		int64		step = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+		Datum		prev = SPI_getbinval(tuple, tupdesc, 3, &isnull);
+
+		if (strcmp(action, "rollback") == 0)
+		{
+			pending++;
+			continue;
+		}
+		if (isnull || DatumGetInt64(prev) == step)
+			continue;
+		if (pending > 0)
+		{
+			pending--;
+			continue;
+		}
+		target = DatumGetInt64(prev);
+		break;
+	}
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
+	return target;
+}
+
+/*
+ * EstCatalogDeleteCheckpointsAfter deletes a model's checkpoints newer
+ * than step: those that save_checkpoints_steps stored after the step that
+ * early stopping kept.
+ */
+void
+EstCatalogDeleteCheckpointsAfter(const char *name, int64 step)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(step);
+	CatalogExecute("DELETE FROM estimator.checkpoints"
+				   " WHERE model OPERATOR(pg_catalog.=) $1"
+				   " AND global_step OPERATOR(pg_catalog.>) $2",
+				   2, types, values, NULL, false, 0);
+}
+
+/*
+ * EstCatalogResetModel deletes a model's checkpoints, log and deployments
+ * and puts its global step back to 0, keeping its definition, owner and
+ * grants.
+ */
+void
+EstCatalogResetModel(const char *name)
+{
+	CatalogExecuteForModel("DELETE FROM estimator.checkpoints"
+						   " WHERE model OPERATOR(pg_catalog.=) $1",
+						   name, false, 0);
+	CatalogExecuteForModel("DELETE FROM estimator.training_log"
+						   " WHERE model OPERATOR(pg_catalog.=) $1",
+						   name, false, 0);
+	CatalogExecuteForModel("DELETE FROM estimator.deployments"
+						   " WHERE model OPERATOR(pg_catalog.=) $1",
+						   name, false, 0);
+	CatalogExecuteForModel("UPDATE estimator.model_catalog"
+						   " SET global_step = 0, serving_step = NULL,"
+						   " updated = pg_catalog.now()"
+						   " WHERE name OPERATOR(pg_catalog.=) $1",
+						   name, false, 0);
+	EstCatalogForgetEvaluations(name);
+}
+
+/*
+ * EstCatalogListCheckpoints runs the query behind est_checkpoints under
+ * the query's snapshot and leaves its rows in SPI_tuptable.
+ */
+void
+EstCatalogListCheckpoints(const char *name)
+{
+	CatalogExecuteForModel("SELECT c.global_step, c.created, c.loss, c.metrics,"
+						   " pg_catalog.octet_length(c.data)::pg_catalog.int4,"
+						   " c.source, c.rows_read, c.fingerprint,"
+						   " c.global_step OPERATOR(pg_catalog.=)"
+						   "  COALESCE(m.serving_step,"
+						   "   (SELECT pg_catalog.max(n.global_step)"
+						   "    FROM estimator.checkpoints n"
+						   "    WHERE n.model OPERATOR(pg_catalog.=) m.name))"
+						   " FROM estimator.checkpoints c"
+						   " JOIN estimator.model_catalog m"
+						   " ON m.name OPERATOR(pg_catalog.=) c.model"
+						   " WHERE c.model OPERATOR(pg_catalog.=) $1"
+						   " ORDER BY c.global_step",
+						   name, true, 0);
 }

@@ -143,18 +143,38 @@ EstReportCoreError(EstStatus status, const char *coremsg, const char *what)
 }
 
 /*
- * EstLoadCheckpoint decodes the newest checkpoint of a model (see
- * EstCatalogLatestCheckpoint for latest) and checks that it matches the
- * model's definition.
+ * EstLoadCheckpoint decodes a checkpoint of a model and checks that it
+ * matches the model's definition: with latest, the newest under a new
+ * snapshot (training continues from it); without, the serving one under
+ * the query's snapshot (evaluation and prediction use it).
  */
 void
 EstLoadCheckpoint(const EstModelDef *def, bool latest, EstCheckpoint *ckpt)
+{
+	EstLoadCheckpointAt(def, latest ? EST_STEP_NEWEST : EST_STEP_SERVING,
+						latest, ckpt);
+}
+
+/*
+ * EstLoadCheckpointAt decodes the checkpoint of a model at step (or
+ * EST_STEP_NEWEST, EST_STEP_SERVING), read under a new snapshot when
+ * latest, and checks that it matches the model's definition.
+ */
+void
+EstLoadCheckpointAt(const EstModelDef *def, int64 want, bool latest,
+					EstCheckpoint *ckpt)
 {
 	bytea	   *data;
 	int64		step;
 	char		what[128 + EST_MAX_NAME_LEN];
 
-	data = EstCatalogLatestCheckpoint(def->name, latest, &step);
+	data = EstCatalogGetCheckpoint(def->name, want, latest, &step);
+	if (data == NULL && want >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no checkpoint at step " INT64_FORMAT,
+						def->name, want),
+				 errhint("est_checkpoints lists the checkpoints of a model.")));
 	if (data == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

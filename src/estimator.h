@@ -136,6 +136,11 @@ typedef struct EstOptions
 	int32		es_patience;
 	double		es_min_delta;
 	double		linear_learning_rate;
+	int64		save_checkpoints_steps; /* 0: at the end of a call only */
+	bool		has_promote_if;
+	char	   *promote_metric;
+	char	   *promote_source;	/* "holdout", a relation or a query */
+	double		promote_min_delta;
 
 	/* what a model is */
 	int32		n_classes;
@@ -178,6 +183,9 @@ typedef struct EstTrainRequest
 	EstOptimizerKind optimizer; /* 0: not given */
 	Jsonb	   *params;			/* NULL: not given */
 	EstOptions	opts;			/* what params says */
+	char	   *warm_start_from;	/* NULL: not given */
+	bool		reset;
+	bool		nowait;
 } EstTrainRequest;
 
 extern char *EstModelNameArg(FunctionCallInfo fcinfo, int argno);
@@ -414,6 +422,45 @@ extern void EstCacheRelease(EstCachedModel *model);
  * History and deployment (deploy.c)
  * ----------------------------------------------------------------
  */
+
+/* which checkpoint EstCatalogGetCheckpoint returns, besides a step */
+#define EST_STEP_NEWEST		INT64CONST(-1)	/* the newest: training */
+#define EST_STEP_SERVING	INT64CONST(-2)	/* serving_step, or the newest */
+
+/* What a checkpoint was trained on (estimator.checkpoints). */
+typedef struct EstLineage
+{
+	const char *source;			/* the source text of the call */
+	int64		rows_read;
+	uint64		fingerprint;	/* order-independent hash of the rows */
+	Jsonb	   *metrics;		/* eval metrics at that step, or NULL */
+} EstLineage;
+
+extern bytea *EstCatalogGetCheckpoint(const char *name, int64 step,
+									  bool latest, int64 *global_step);
+extern void EstCatalogStoreCheckpointLineage(const char *name,
+											 int64 global_step, double loss,
+											 bytea *data, int keep,
+											 const EstLineage *lineage);
+extern EstModelDef *EstCatalogGetModelForUpdate(const char *name,
+												bool nowait,
+												bool missing_ok);
+extern int64 EstCatalogRelockModel(const char *name, bool nowait);
+extern int64 EstCatalogServingStep(const char *name, bool latest,
+								   bool *pinned);
+extern bool EstCatalogHasCheckpoint(const char *name, int64 step);
+extern void EstCatalogSetServing(const char *name, int64 step);
+extern void EstCatalogRecordDeployment(const char *name, int64 global_step,
+									   int64 previous_step,
+									   const char *action, Jsonb *detail);
+extern int64 EstCatalogRollbackTarget(const char *name);
+extern void EstCatalogDeleteCheckpointsAfter(const char *name, int64 step);
+extern void EstCatalogResetModel(const char *name);
+extern void EstCatalogRedefineModel(const EstModelDef *def);
+extern void EstCatalogListCheckpoints(const char *name);
+extern void EstLoadCheckpointAt(const EstModelDef *def, int64 step,
+								bool latest, EstCheckpoint *ckpt);
+extern uint64 EstDataFingerprint(const EstData *data);
 
 
 /* ----------------------------------------------------------------

@@ -32,7 +32,7 @@ static const char *const known_params[] = {
 	"seed", "log_step_count_steps", "keep_checkpoint_max", "clip_norm",
 	"l1_regularization", "l2_regularization", "learning_rate_schedule",
 	"eval_fraction", "eval_source", "eval_every_steps", "early_stopping",
-	"linear_learning_rate",
+	"linear_learning_rate", "save_checkpoints_steps", "promote_if",
 	"n_classes", "label_dimension", "activation_fn", "dropout", "batch_norm",
 	"loss_reduction", "linear_feature_columns", "dnn_feature_columns",
 	"linear_optimizer", "beta_1", "beta_2", "epsilon",
@@ -260,6 +260,54 @@ ParseEarlyStopping(JsonbValue *v, EstOptions *opts)
 					 errhint("Known keys are: metric, patience, min_delta.")));
 	}
 	opts->has_early_stopping = true;
+}
+
+/*
+ * ParsePromoteIf reads the promotion gate of a call: which metric decides,
+ * on which rows ("holdout": the call's evaluation rows, or a relation or
+ * query), and by how much the new checkpoint may trail the serving one.
+ */
+static void
+ParsePromoteIf(JsonbValue *v, EstOptions *opts)
+{
+	JsonbIterator *it;
+	JsonbValue	kv;
+	JsonbIteratorToken tok;
+	const char *key = "promote_if";
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		Invalid(key, "an object such as {\"metric\": \"accuracy\", \"source\": \"holdout\"}");
+	opts->promote_metric = NULL;
+	opts->promote_source = "holdout";
+	opts->promote_min_delta = 0;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	{
+		char	   *k;
+
+		if (tok != WJB_KEY)
+			continue;
+		k = pnstrdup(kv.val.string.val, kv.val.string.len);
+		JsonbIteratorNext(&it, &kv, true);
+		if (strcmp(k, "metric") == 0)
+			opts->promote_metric = StringValue(&kv, "promote_if.metric");
+		else if (strcmp(k, "source") == 0)
+			opts->promote_source = StringValue(&kv, "promote_if.source");
+		else if (strcmp(k, "min_delta") == 0)
+			opts->promote_min_delta = RangeValue(&kv, "promote_if.min_delta",
+												 -1e300, false, 1e300, false);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized key \"%s\" in promote_if", k),
+					 errhint("Known keys are: metric, source, min_delta.")));
+	}
+	if (opts->promote_metric == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"promote_if\" must name a metric"),
+				 errhint("Write promote_if as {\"metric\": \"accuracy\", \"source\": \"holdout\"}.")));
+	opts->has_promote_if = true;
 }
 
 /*
@@ -821,6 +869,11 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 		else if (strcmp(key, "linear_learning_rate") == 0)
 			opts->linear_learning_rate = RangeValue(&v, key, 0, true, 1e6,
 													false);
+		else if (strcmp(key, "save_checkpoints_steps") == 0)
+			opts->save_checkpoints_steps = WholeValue(&v, key, 1,
+													  PG_INT64_MAX);
+		else if (strcmp(key, "promote_if") == 0)
+			ParsePromoteIf(&v, opts);
 
 		/* what a model is */
 		else if (strcmp(key, "n_classes") == 0)

@@ -488,6 +488,14 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 	if (!PG_ARGISNULL(11))
 		req->params = PG_GETARG_JSONB_P(11);
 	EstParseParams(req->params, &req->opts);
+
+	/* warm_start_from, reset and nowait (0.2.0; 0.1.0 passes 12 arguments) */
+	if (PG_NARGS() > 12 && !PG_ARGISNULL(12))
+		req->warm_start_from = text_to_cstring(PG_GETARG_TEXT_PP(12));
+	if (PG_NARGS() > 13 && !PG_ARGISNULL(13))
+		req->reset = PG_GETARG_BOOL(13);
+	if (PG_NARGS() > 14 && !PG_ARGISNULL(14))
+		req->nowait = PG_GETARG_BOOL(14);
 }
 
 /*

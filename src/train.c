@@ -21,7 +21,9 @@
  * for patience evaluations, keeping the best checkpoint.  At the end it
  * scores the training rows, stores a checkpoint and keeps the newest
  * keep_checkpoint_max.  Everything happens in the caller's transaction:
- * an error, a cancel or a ROLLBACK leaves the model as it was.
+ * an error, a cancel or a ROLLBACK leaves the model as it was
+ * (est_train_procedure, CALLed outside a transaction block, commits after
+ * each checkpoint instead; see CommitCheckpoint).
  *
  *-------------------------------------------------------------------------
  */
@@ -33,7 +35,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -48,6 +52,7 @@
 typedef struct TrainResult
 {
 	int64		global_step;
+	int64		serving_step;	/* -1: none */
 	double		loss;
 	double		accuracy;		/* NaN for regressors */
 	int64		rows;
@@ -65,9 +70,17 @@ typedef struct TrainPlan
 	EstOptions	opts;			/* effective per-call settings */
 	int64		eval_every;		/* 0: no evaluation */
 	bool		eval_max;		/* early stopping maximises its metric */
+	int64		save_every;		/* save_checkpoints_steps; 0: at the end */
+	bool		commit;			/* commit after each checkpoint (CALL) */
+	bool		nowait;
+	EstLineage	lineage;		/* of every checkpoint of the call */
 } TrainPlan;
 
+/* the procedure's save_checkpoints_steps when params leave it out */
+#define EST_PROCEDURE_SAVE_STEPS	1000
+
 PG_FUNCTION_INFO_V1(est_train);
+PG_FUNCTION_INFO_V1(est_train_procedure);
 
 /*
  * ReadAll reads every row of the source (and its weight, when weighted),
@@ -487,9 +500,37 @@ Evaluate(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *eval,
 	return EstMetricSetJsonb(&set);
 }
 
+/*
+ * EstDataFingerprint hashes the rows of a data set as read (the encoded
+ * features, the label and the weight of each row) into a number that does
+ * not depend on their order: the sum, modulo 2^64, of a 64-bit hash of
+ * each row.  Rows read again in another order give the same fingerprint;
+ * one changed value gives another.
+ */
+uint64
+EstDataFingerprint(const EstData *data)
+{
+	int			d = data->n_inputs;
+	int			w = data->label_width;
+	size_t		row_floats = (size_t) d + w + 1;
+	float	   *row = palloc(row_floats * sizeof(float));
+	uint64		sum = 0;
+
+	for (int64 i = 0; i < data->n_rows; i++)
+	{
+		memcpy(row, data->X + (size_t) i * d, d * sizeof(float));
+		memcpy(row + d, data->y + (size_t) i * w, w * sizeof(float));
+		row[d + w] = data->w ? data->w[i] : 1.0f;
+		sum += EstHashString((const char *) row, row_floats * sizeof(float));
+	}
+	pfree(row);
+	return sum;
+}
+
 static void
 StoreCheckpointBytes(const EstModelDef *def, int64 step, double loss,
-					 const uint8_t *buf, size_t len, int keep)
+					 const uint8_t *buf, size_t len, int keep,
+					 const EstLineage *lineage)
 {
 	bytea	   *data;
 
@@ -502,7 +543,40 @@ StoreCheckpointBytes(const EstModelDef *def, int64 step, double loss,
 	data = palloc(len + VARHDRSZ);
 	SET_VARSIZE(data, len + VARHDRSZ);
 	memcpy(VARDATA(data), buf, len);
-	EstCatalogStoreCheckpoint(def->name, step, loss, data, keep);
+	EstCatalogStoreCheckpointLineage(def->name, step, loss, data, keep,
+									 lineage);
+	pfree(data);
+}
+
+/*
+ * CommitCheckpoint commits the transaction of a procedure call after it
+ * stored a checkpoint, so that a cancel or a crash loses at most one
+ * save_checkpoints_steps interval, then takes the model's lock again.
+ * Everything training keeps lives in the SPI procedure context, below the
+ * portal's, which the commit leaves alone.  If another session trained the
+ * model while it was unlocked, this call cannot go on.
+ */
+static void
+CommitCheckpoint(const EstModelDef *def, const TrainPlan *plan, int64 step)
+{
+	int64		now;
+
+	SPI_commit();
+	EnsurePortalSnapshotExists();
+	now = EstCatalogRelockModel(def->name, plan->nowait);
+	if (now < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" was dropped during training", def->name)));
+	if (now != step)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("model \"%s\" was trained by a concurrent transaction",
+						def->name),
+				 errdetail("This call committed step " INT64_FORMAT ", the model is now at step " INT64_FORMAT ".",
+						   step, now),
+				 errhint("Call est_train_procedure again to continue from step " INT64_FORMAT ".",
+						 now)));
 }
 
 /*
@@ -572,7 +646,7 @@ static void
 RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		 int64 n_train, const float *y_train, const EstData *eval,
 		 const TrainPlan *plan, EstWorkspace *ws, uint8_t **out,
-		 size_t *out_len, int64 *out_step)
+		 size_t *out_len, int64 *out_step, Jsonb **out_metrics)
 {
 	const EstOptions *opts = &plan->opts;
 	int			d = data->n_inputs;
@@ -592,7 +666,11 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	size_t		best_len = 0;
 	int64		best_step = -1;
 	double		best_value = 0;
+	Jsonb	   *best_metrics = NULL;
+	Jsonb	   *last_metrics = NULL;
 	int			bad_evals = 0;
+	double		save_loss_sum = 0;
+	int64		save_loss_count = 0;
 
 	/* NOTICEs report regression losses in the units of the label */
 	if (EST_IS_REGRESSOR(def->type))
@@ -674,6 +752,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 
 		loss_sum += loss;
 		loss_count++;
+		save_loss_sum += loss;
+		save_loss_count++;
 		due_log = ckpt->global_step % plan->log_every == 0 || last;
 		due_eval = eval != NULL &&
 			(ckpt->global_step % plan->eval_every == 0 || last);
@@ -685,6 +765,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 			metrics = Evaluate(def, ckpt, eval, ws,
 							   opts->has_early_stopping ? opts->es_metric : NULL,
 							   &value);
+			last_metrics = metrics;
 			if (opts->has_early_stopping && !isnan(value))
 			{
 				bool		better = best_step < 0 ||
@@ -697,6 +778,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 						EstFree(best);
 					EncodeCheckpoint(def, ckpt, &best, &best_len);
 					best_step = ckpt->global_step;
+					best_metrics = metrics;
 					best_value = value;
 					bad_evals = 0;
 				}
@@ -735,6 +817,27 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		}
 		if (last)
 			break;
+
+		/* save_checkpoints_steps: a checkpoint within the call */
+		if (plan->save_every > 0 && ckpt->global_step % plan->save_every == 0)
+		{
+			EstLineage	lineage = plan->lineage;
+			uint8_t    *buf;
+			size_t		len;
+
+			lineage.metrics = metrics;
+			EncodeCheckpoint(def, ckpt, &buf, &len);
+			StoreCheckpointBytes(def, ckpt->global_step,
+								 save_loss_sum / Max(save_loss_count, 1) * loss_scale,
+								 buf, len, plan->keep, &lineage);
+			EstFree(buf);
+			save_loss_sum = 0;
+			save_loss_count = 0;
+			((EstModelDef *) def)->global_step = ckpt->global_step;
+			EstCatalogUpdateModel(def);
+			if (plan->commit)
+				CommitCheckpoint(def, plan, ckpt->global_step);
+		}
 	}
 	pfree(perm);
 	pfree(Xb);
@@ -745,6 +848,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		*out = best;
 		*out_len = best_len;
 		*out_step = best_step;
+		*out_metrics = best_metrics;
 	}
 	else
 	{
@@ -752,6 +856,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 			EstFree(best);
 		EncodeCheckpoint(def, ckpt, out, out_len);
 		*out_step = ckpt->global_step;
+		*out_metrics = last_metrics;
 	}
 }
 
@@ -840,10 +945,273 @@ ReadEvalSource(const EstModelDef *def, EstTransform *tf, const char *source,
 }
 
 /*
- * TrainModel does the work of est_train inside an SPI connection.
+ * JsonNumber prints a metric for jsonb: NaN and infinities become null.
+ */
+static char *
+JsonNumber(double v)
+{
+	if (isnan(v) || isinf(v))
+		return "null";
+	return psprintf("%.17g", v);
+}
+
+/*
+ * PromotionGate decides, after a call stored its checkpoint (the
+ * candidate), whether the candidate or the checkpoint that served before
+ * the call serves now (params' promote_if): it scores both on the gate's
+ * rows, and keeps the old one when the candidate's metric does not beat
+ * it by min_delta (a negative min_delta tolerates a small loss).  Serving
+ * was pinned at the old step during training; a promotion moves the pin
+ * to the candidate, or lets the newest serve again when nothing was
+ * pinned before.  Both decisions are rows of estimator.deployments and of
+ * estimator.training_log, and a NOTICE.
  */
 static void
-TrainModel(EstTrainRequest *req, TrainResult *result)
+PromotionGate(const EstModelDef *def, EstCheckpoint *cand, EstWorkspace *ws,
+			  const EstData *holdout, const TrainPlan *plan, int64 cand_step,
+			  int64 gate_step, bool was_pinned, double loss)
+{
+	const EstOptions *opts = &plan->opts;
+	const char *metric = opts->promote_metric;
+	bool		pinned;
+	int64		serving = EstCatalogServingStep(def->name, true, &pinned);
+	EstData		gate_data;
+	const EstData *data = holdout;
+	EstCheckpoint old;
+	EstMetricSet set;
+	double		v_new;
+	double		v_old;
+	double		gain;
+	bool		keep;
+	StringInfoData detail;
+	Jsonb	   *detail_jsonb;
+
+	if (serving < 0 || serving == cand_step)
+		return;
+	/* a deploy while a procedure had committed counts as a pin */
+	if (serving != gate_step)
+		was_pinned = true;
+	if (strcmp(opts->promote_source, "holdout") != 0)
+	{
+		ReadEvalSource(def, &cand->transform, opts->promote_source,
+					   &gate_data);
+		data = &gate_data;
+	}
+	EstScoreData(def, cand, ws, data, &set);
+	v_new = EstMetricSetValue(&set, metric);
+	EstLoadCheckpointAt(def, serving, true, &old);
+	EstScoreData(def, &old, ws, data, &set);
+	v_old = EstMetricSetValue(&set, metric);
+	EstCheckpointFree(&old);
+
+	gain = MetricIsMaximised(metric) ? v_new - v_old : v_old - v_new;
+	keep = !(gain >= opts->promote_min_delta);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"decision\": \"%s\", \"metric\": ",
+					 keep ? "kept" : "promoted");
+	escape_json(&detail, metric);
+	appendStringInfoString(&detail, ", \"source\": ");
+	escape_json(&detail, opts->promote_source);
+	appendStringInfo(&detail,
+					 ", \"rows\": " INT64_FORMAT ", \"min_delta\": %s"
+					 ", \"candidate_step\": " INT64_FORMAT ", \"candidate\": %s"
+					 ", \"serving_step\": " INT64_FORMAT ", \"serving\": %s}",
+					 data->n_rows, JsonNumber(opts->promote_min_delta),
+					 cand_step, JsonNumber(v_new), serving, JsonNumber(v_old));
+	detail_jsonb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													  CStringGetDatum(detail.data)));
+
+	if (keep)
+	{
+		EstCatalogSetServing(def->name, serving);
+		EstCatalogRecordDeployment(def->name, serving, serving, "kept",
+								   detail_jsonb);
+		ereport(NOTICE,
+				(errmsg("promote_if: model \"%s\" keeps serving step " INT64_FORMAT ", step " INT64_FORMAT " did not improve %s enough",
+						def->name, serving, cand_step, metric),
+				 errdetail("%s is %.4g at step " INT64_FORMAT " and %.4g at step " INT64_FORMAT ", min_delta is %g.",
+						   metric, v_new, cand_step, v_old, serving,
+						   opts->promote_min_delta)));
+	}
+	else
+	{
+		EstCatalogSetServing(def->name, was_pinned ? cand_step : -1);
+		EstCatalogRecordDeployment(def->name, cand_step, serving, "promote",
+								   detail_jsonb);
+		ereport(NOTICE,
+				(errmsg("promote_if: model \"%s\" serves step " INT64_FORMAT " instead of step " INT64_FORMAT,
+						def->name, cand_step, serving),
+				 errdetail("%s is %.4g at step " INT64_FORMAT " and %.4g at step " INT64_FORMAT ", min_delta is %g.",
+						   metric, v_new, cand_step, v_old, serving,
+						   opts->promote_min_delta)));
+	}
+	resetStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"promote_if\": ");
+	appendStringInfoString(&detail, JsonbToCString(NULL, &detail_jsonb->root,
+												   VARSIZE(detail_jsonb)));
+	appendStringInfoChar(&detail, '}');
+	EstCatalogLog(def->name, cand_step, loss, 0,
+				  DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													 CStringGetDatum(detail.data))));
+}
+
+/*
+ * SameInputs tells whether two models read the same input vector: the same
+ * source columns in the same order and feature columns of the same names
+ * and layout.  Their statistics and vocabularies may differ: each model
+ * fits its own on its own rows.
+ */
+static bool
+SameInputs(const EstModelDef *a, const EstCheckpoint *ca,
+		   const EstModelDef *b, const EstCheckpoint *cb)
+{
+	if (a->n_features != b->n_features ||
+		ca->transform.n_columns != cb->transform.n_columns ||
+		ca->net.n_segments != cb->net.n_segments ||
+		ca->net.input_width != cb->net.input_width)
+		return false;
+	for (int i = 0; i < a->n_features; i++)
+		if (strcmp(a->features[i].name, b->features[i].name) != 0)
+			return false;
+	for (int c = 0; c < ca->transform.n_columns; c++)
+		if (strcmp(ca->transform.columns[c].name,
+				   cb->transform.columns[c].name) != 0 ||
+			memcmp(&ca->net.segments[c], &cb->net.segments[c],
+				   sizeof(EstInputSegment)) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * WarmStart copies into the first checkpoint of a new model the weights of
+ * the serving checkpoint of another model, where they fit (TensorFlow's
+ * WarmStartSettings): each dense layer whose kernel has the same shape (the
+ * first only when both read the same input vector), the batch
+ * normalisation of hidden layers of the same width, and the embedding of
+ * each feature column of the same name and shape.  The new model keeps its
+ * own feature transform, fitted on its rows, and a fresh optimizer.
+ */
+static void
+WarmStart(const EstModelDef *def, EstCheckpoint *ckpt, const char *from)
+{
+	EstModelDef *src;
+	EstCheckpoint sc;
+	EstNetwork *a = &ckpt->net;
+	EstNetwork *b;
+	bool		same_inputs;
+	int			layers = 0;
+	int			embeddings = 0;
+
+	if (strcmp(from, def->name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" cannot warm start from itself", from),
+				 errhint("Use reset => true to train it anew.")));
+	src = EstCatalogGetModel(from, false, false);
+	EstCatalogCheckPrivilege(src, EST_PRIV_PREDICT, "warm start from");
+	EstLoadCheckpoint(src, false, &sc);
+	b = &sc.net;
+	same_inputs = SameInputs(def, ckpt, src, &sc);
+
+	for (int l = 0; l < a->n_layers && l < b->n_layers; l++)
+	{
+		if (a->sizes[l] != b->sizes[l] || a->sizes[l + 1] != b->sizes[l + 1])
+			continue;
+		if (l == 0 && (!same_inputs || a->n_dnn_inputs != b->n_dnn_inputs))
+			continue;
+		/* the output layer of one is not a hidden layer of the other */
+		if ((l + 1 == a->n_layers) != (l + 1 == b->n_layers))
+			continue;
+		memcpy(a->params + a->offset_w[l], b->params + b->offset_w[l],
+			   (size_t) a->sizes[l] * a->sizes[l + 1] * sizeof(float));
+		memcpy(a->params + a->offset_b[l], b->params + b->offset_b[l],
+			   (size_t) a->sizes[l + 1] * sizeof(float));
+		if (a->batch_norm && b->batch_norm && l + 1 < a->n_layers)
+		{
+			int			h = l + 1;
+
+			memcpy(a->params + a->offset_gamma[h], b->params + b->offset_gamma[h],
+				   (size_t) a->sizes[h] * sizeof(float));
+			memcpy(a->params + a->offset_beta[h], b->params + b->offset_beta[h],
+				   (size_t) a->sizes[h] * sizeof(float));
+			memcpy(a->stats + a->offset_stats[h], b->stats + b->offset_stats[h],
+				   2 * (size_t) a->sizes[h] * sizeof(float));
+		}
+		layers++;
+	}
+	for (int c = 0; c < ckpt->transform.n_columns && c < a->n_segments; c++)
+	{
+		const EstInputSegment *sa = &a->segments[c];
+
+		if (sa->kind != EST_INPUT_EMBEDDING)
+			continue;
+		for (int k = 0; k < sc.transform.n_columns && k < b->n_segments; k++)
+		{
+			const EstInputSegment *sb = &b->segments[k];
+
+			if (sb->kind != EST_INPUT_EMBEDDING ||
+				strcmp(ckpt->transform.columns[c].name,
+					   sc.transform.columns[k].name) != 0 ||
+				sa->buckets != sb->buckets || sa->dimension != sb->dimension)
+				continue;
+			memcpy(a->params + a->offset_embed[c],
+				   b->params + b->offset_embed[k],
+				   (size_t) sa->buckets * sa->dimension * sizeof(float));
+			embeddings++;
+		}
+	}
+	ereport(NOTICE,
+			(errmsg("model \"%s\" warm starts from step " INT64_FORMAT " of model \"%s\": %d of %d dense layers, %d embeddings",
+					def->name, sc.global_step, from, layers, a->n_layers,
+					embeddings),
+			 same_inputs ? 0 :
+			 errdetail("The first layer starts anew: the models read different feature columns.")));
+	EstCheckpointFree(&sc);
+}
+
+/*
+ * ResetRequest makes a call with reset => true train the model anew with
+ * its stored definition: the model's type, label, features, hidden units,
+ * optimizer, learning rate, batch size and params, where the call's
+ * params add to or override the stored ones.
+ */
+static void
+ResetRequest(EstTrainRequest *req, const EstModelDef *def)
+{
+	req->model_type = def->type;
+	req->label = def->label;
+	req->n_hidden = def->n_hidden;
+	memcpy(req->hidden, def->hidden, def->n_hidden * sizeof(int));
+	req->optimizer = def->optimizer;
+	if (req->learning_rate == 0)
+		req->learning_rate = def->learning_rate;
+	if (req->batch_size == 0)
+		req->batch_size = def->batch_size;
+	if (def->params != NULL)
+	{
+		req->params = req->params == NULL ? def->params :
+			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											   JsonbPGetDatum(def->params),
+											   JsonbPGetDatum(req->params)));
+		EstParseParams(req->params, &req->opts);
+	}
+	if (req->opts.n_feature_columns < 0)
+	{
+		req->n_features = def->n_features;
+		req->features = palloc(Max(def->n_features, 1) * sizeof(char *));
+		for (int i = 0; i < def->n_features; i++)
+			req->features[i] = def->features[i].name;
+	}
+}
+
+/*
+ * TrainModel does the work of est_train inside an SPI connection; with
+ * commit (a CALL of est_train_procedure outside a transaction block), it
+ * commits after each checkpoint.
+ */
+static void
+TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 {
 	EstModelDef *def;
 	EstReader  *reader;
@@ -870,9 +1238,31 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	uint8_t    *buf;
 	size_t		len;
 	int64		stored_step;
+	Jsonb	   *stored_metrics;
+	int64		trained_step;
 	EstMetricSet set;
+	int64		gate_step = -1;
+	bool		gate_pinned = false;
+	Oid			reset_owner = InvalidOid;
 
-	def = EstCatalogGetModel(req->model, true, true);
+	def = EstCatalogGetModelForUpdate(req->model, req->nowait, true);
+	if (def != NULL && req->reset)
+	{
+		/* reset: forget the history, train anew as the definition says */
+		EstCatalogCheckPrivilege(def, EST_PRIV_TRAIN, "reset");
+		EstCheckCompatible(def, req);
+		ResetRequest(req, def);
+		EstCatalogResetModel(def->name);
+		reset_owner = def->owner;
+		def = NULL;
+	}
+	if (def != NULL && req->warm_start_from != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("warm_start_from applies to a new model, and model \"%s\" exists",
+						def->name),
+				 errhint("Add reset => true to train it anew from the weights of \"%s\".",
+						 req->warm_start_from)));
 	if (def != NULL)
 	{
 		EstCatalogCheckPrivilege(def, EST_PRIV_TRAIN, "train");
@@ -991,6 +1381,12 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	}
 	EstReaderClose(reader);
 
+	/* lineage: what every checkpoint of this call is trained on */
+	plan.lineage.source = req->source;
+	plan.lineage.rows_read = data.n_rows;
+	plan.lineage.fingerprint = EstDataFingerprint(&data);
+	plan.lineage.metrics = NULL;
+
 	if (def == NULL)
 	{
 		float		max_label = 0;
@@ -1072,6 +1468,18 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 					 errhint("Set eval_fraction or eval_source in params.")));
 		plan.eval_max = MetricIsMaximised(plan.opts.es_metric);
 	}
+	if (plan.opts.has_promote_if &&
+		!EstMetricKnown(def, plan.opts.promote_metric))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("promote_if metric \"%s\" is not a metric of a %s",
+						plan.opts.promote_metric, EstModelTypeName(def->type)),
+				 errhint("Use a key of est_evaluate, such as \"accuracy\" or \"loss\".")));
+	plan.commit = commit;
+	plan.nowait = req->nowait;
+	plan.save_every = plan.opts.save_checkpoints_steps;
+	if (plan.save_every == 0 && commit)
+		plan.save_every = EST_PROCEDURE_SAVE_STEPS;
 
 	/* hold out evaluation rows before any statistics are taken */
 	n_train = data.n_rows;
@@ -1106,6 +1514,12 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	}
 	plan.eval_every = plan.opts.eval_every_steps ? plan.opts.eval_every_steps :
 		Max((n_train + plan.batch_size - 1) / plan.batch_size, 1);
+	if (plan.opts.has_promote_if &&
+		strcmp(plan.opts.promote_source, "holdout") == 0 && eval == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("promote_if source \"holdout\" needs evaluation rows"),
+				 errhint("Set eval_fraction or eval_source in params, or give promote_if a source.")));
 
 	if (req->steps > 0)
 		plan.steps = req->steps;
@@ -1131,7 +1545,14 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		EstRngSeed(&rng, plan.opts.has_seed ? plan.opts.seed : RandomSeed());
 		InitCheckpoint(def, &plan.opts, &tf, &data, n_train, &rng, &ckpt);
 		ckpt.rng = rng;
-		if (!EstCatalogInsertModel(def))
+		if (req->warm_start_from != NULL)
+			WarmStart(def, &ckpt, req->warm_start_from);
+		if (OidIsValid(reset_owner))
+		{
+			def->owner = reset_owner;
+			EstCatalogRedefineModel(def);
+		}
+		else if (!EstCatalogInsertModel(def))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("model \"%s\" was created by a concurrent transaction",
@@ -1160,6 +1581,17 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		if (req->opts.has_seed)
 			EstRngSeed(&ckpt.rng,
 					   req->opts.seed ^ ((uint64) ckpt.global_step * UINT64CONST(0x9E3779B97F4A7C15)));
+
+		/*
+		 * promote_if: the checkpoint serving now keeps serving while this
+		 * call trains, even when a procedure commits newer ones.
+		 */
+		if (plan.opts.has_promote_if)
+		{
+			gate_step = EstCatalogServingStep(def->name, true, &gate_pinned);
+			if (gate_step >= 0 && !gate_pinned)
+				EstCatalogSetServing(def->name, gate_step);
+		}
 	}
 	plan.learning_rate = req->learning_rate > 0 ? req->learning_rate :
 		def->learning_rate;
@@ -1198,7 +1630,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 		EstReportCoreError(status, coremsg, "workspace");
 
 	RunSteps(def, &ckpt, &data, n_train, y_train, eval, &plan, &ws,
-			 &buf, &len, &stored_step);
+			 &buf, &len, &stored_step, &stored_metrics);
+	trained_step = ckpt.global_step;
 
 	/* score the training rows with the weights that are kept */
 	if (stored_step != ckpt.global_step)
@@ -1217,10 +1650,24 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 	result->loss = EstMetricSetValue(&set, "average_loss");
 	result->accuracy = regressor ? NAN : EstMetricSetValue(&set, "accuracy");
 
-	StoreCheckpointBytes(def, stored_step, result->loss, buf, len, plan.keep);
+	/* early stopping went back before checkpoints stored during the call */
+	if (plan.save_every > 0 && stored_step < trained_step)
+		EstCatalogDeleteCheckpointsAfter(def->name, stored_step);
+	plan.lineage.metrics = stored_metrics;
+	StoreCheckpointBytes(def, stored_step, result->loss, buf, len, plan.keep,
+						 &plan.lineage);
 	EstFree(buf);
 	def->global_step = stored_step;
 	EstCatalogUpdateModel(def);
+
+	if (gate_step >= 0)
+		PromotionGate(def, &ckpt, &ws, eval, &plan, stored_step, gate_step,
+					  gate_pinned, result->loss);
+	{
+		bool		pinned;
+
+		result->serving_step = EstCatalogServingStep(def->name, true, &pinned);
+	}
 
 	result->global_step = stored_step;
 	result->rows = data.n_rows;
@@ -1229,9 +1676,25 @@ TrainModel(EstTrainRequest *req, TrainResult *result)
 }
 
 /*
+ * CalledNonAtomic tells whether a procedure was called with CALL outside a
+ * transaction block, where it may commit.
+ */
+static bool
+CalledNonAtomic(FunctionCallInfo fcinfo)
+{
+	return fcinfo->context != NULL && IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+}
+
+/*
  * est_train(model, source, label, features, model_type, hidden_units,
- *			 steps, epochs, batch_size, learning_rate, optimizer, params)
- *	 returns (model, global_step, loss, accuracy, rows_read, seconds)
+ *			 steps, epochs, batch_size, learning_rate, optimizer, params
+ *			 [, warm_start_from, reset, nowait])
+ *	 returns (model, global_step, loss, accuracy, rows_read, seconds
+ *			  [, serving_step])
+ *
+ * The bracketed arguments and column are those of 0.2.0; the function
+ * serves the declarations of 0.1.0 too.
  */
 Datum
 est_train(PG_FUNCTION_ARGS)
@@ -1240,8 +1703,8 @@ est_train(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	TrainResult result;
 	instr_time	start;
-	Datum		values[6];
-	bool		nulls[6] = {false};
+	Datum		values[7];
+	bool		nulls[7] = {false};
 
 	INSTR_TIME_SET_CURRENT(start);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -1251,7 +1714,7 @@ est_train(PG_FUNCTION_ARGS)
 	EstParseTrainRequest(fcinfo, &req);
 
 	SPI_connect();
-	TrainModel(&req, &result);
+	TrainModel(&req, &result, false);
 	SPI_finish();
 
 	values[0] = CStringGetTextDatum(req.model);
@@ -1261,5 +1724,32 @@ est_train(PG_FUNCTION_ARGS)
 	nulls[3] = isnan(result.accuracy);
 	values[4] = Int64GetDatum(result.rows);
 	values[5] = Float8GetDatum(ElapsedSeconds(start));
+	values[6] = Int64GetDatum(result.serving_step);
+	nulls[6] = result.serving_step < 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * est_train_procedure(same arguments as est_train): CALLed outside a
+ * transaction block, it trains like est_train but commits after every
+ * checkpoint (save_checkpoints_steps, EST_PROCEDURE_SAVE_STEPS by default),
+ * so that other sessions see its progress and a cancel or a crash loses at
+ * most one interval.  In a transaction block, or called from a function, it
+ * cannot commit and is est_train without a result.
+ */
+Datum
+est_train_procedure(PG_FUNCTION_ARGS)
+{
+	EstTrainRequest req;
+	TrainResult result;
+	bool		nonatomic = CalledNonAtomic(fcinfo);
+
+	EstParseTrainRequest(fcinfo, &req);
+	if (nonatomic)
+		SPI_connect_ext(SPI_OPT_NONATOMIC);
+	else
+		SPI_connect();
+	TrainModel(&req, &result, nonatomic);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
