@@ -682,3 +682,15 @@ CREATE POLICY model_grants_readers ON estimator.model_grants FOR SELECT
 	USING (@extschema@.est_has_model_privilege(model, 'owner')
 		   OR pg_catalog.pg_has_role(grantee::pg_catalog.oid, 'USAGE'));
 GRANT SELECT ON estimator.model_grants TO PUBLIC;
+-- The definitions and checkpoints of the models a role may use are
+-- readable to it (as est_export and est_weights already show them), so that
+-- pg_dump --enable-row-security works for a role that is not a superuser;
+-- those of other models stay hidden.  Nobody writes them but the functions.
+ALTER TABLE estimator.model_catalog ENABLE ROW LEVEL SECURITY;
+CREATE POLICY model_catalog_readers ON estimator.model_catalog FOR SELECT
+	USING (@extschema@.est_has_model_privilege(name, 'predict'));
+GRANT SELECT ON estimator.model_catalog TO PUBLIC;
+ALTER TABLE estimator.checkpoints ENABLE ROW LEVEL SECURITY;
+CREATE POLICY checkpoints_readers ON estimator.checkpoints FOR SELECT
+	USING (@extschema@.est_has_model_privilege(model, 'predict'));
+GRANT SELECT ON estimator.checkpoints TO PUBLIC;

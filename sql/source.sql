@@ -104,7 +104,7 @@ SELECT rows_read FROM est_train('source_rls', 'source_rls', steps => 1);
 SELECT expect_error($$DELETE FROM estimator.model_catalog$$);
 SELECT expect_error($$UPDATE estimator.checkpoints SET data = ''$$);
 SELECT expect_error($$INSERT INTO estimator.training_log VALUES ('x', 1, 1, 1)$$);
-SELECT expect_error($$SELECT data FROM estimator.checkpoints$$);
+SELECT count(*) AS others_checkpoints FROM estimator.checkpoints WHERE model = 'source_view';
 SELECT name, owner FROM estimator.models WHERE name LIKE 'source\_%' AND owner = 'regress_source_reader'::regrole ORDER BY name;
 -- others' models are neither used nor changed without a grant
 SELECT expect_error($$SELECT est_train('source_view', 'source_rls', steps => 1)$$);

@@ -1,4 +1,4 @@
-# 006_procedure.pl: est_train_procedure commits after every checkpoint.
+# 007_procedure.pl: est_train_procedure commits after every checkpoint.
 #
 #   a) while one session CALLs est_train_procedure for a long training,
 #      another sees estimator.training_log and estimator.checkpoints grow
