@@ -237,7 +237,7 @@ SELECT pg_catalog.pg_extension_config_dump('estimator.schedules', '');
 ALTER TABLE estimator.schedules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY schedules_read ON estimator.schedules FOR SELECT
 	USING (pg_catalog.pg_has_role(scheduled_by, 'USAGE')
-		   OR EXISTS (SELECT 1 FROM estimator.models m
+		   OR EXISTS (SELECT 1 FROM estimator.model_catalog m
 					   WHERE m.name OPERATOR(pg_catalog.=) schedules.model
 						 AND pg_catalog.pg_has_role(m.owner, 'USAGE')));
 REVOKE ALL ON estimator.schedules FROM PUBLIC;

@@ -7,8 +7,12 @@
 # the models, the checkpoints (count and md5 of their data), the training
 # log and the predictions are identical, and training goes on where it
 # stopped, bit for bit as it does in the original.  A grant (alice lets
-# bob predict with her model) and a model of text labels on feature
-# columns of several kinds survive too.
+# bob predict with her model), a deployment (dr_sgd serves an older
+# checkpoint) and a model of text labels on feature columns of several
+# kinds survive too.  Then alice, a model owner who is not a superuser,
+# dumps the database with pg_dump --enable-row-security, which reads only
+# her models' catalog rows, and a superuser restores it: her model, its
+# grant and its predictions, and nothing of the others'.
 
 use strict;
 use warnings;
@@ -77,6 +81,8 @@ CREATE TABLE mixed AS
 	  FROM generate_series(1, 300) g;
 SELECT est_train('dr_mixed', 'SELECT income, color, flag, tags, usr, answer FROM mixed',
 				 label => 'answer', steps => 200, params => '{"seed": 6}');
+-- dr_sgd serves an older checkpoint than its newest
+SELECT global_step FROM est_deploy('dr_sgd', 700);
 });
 
 # snapshot: everything the estimator keeps about the models of a database,
@@ -114,6 +120,11 @@ SELECT m.name,
 SELECT string_agg(est_predict('dr_array', t)::text, ',' ORDER BY t.id),
 	   string_agg(est_predict_proba('dr_array', t)::text, ';' ORDER BY t.id)
   FROM iris_test_arr t});
+	$s{deployments} = $node->safe_psql($db,
+		'SELECT model, global_step, previous_step, action, by_role, deployed_at FROM estimator.deployments ORDER BY 1, 6');
+	$s{serving} = $node->safe_psql($db,
+		q{SELECT string_agg(m.name || ':' || c.global_step, ' ' ORDER BY m.name)
+			FROM estimator.models m, est_checkpoints(m.name) c WHERE c.serving});
 	$s{grants} = $node->safe_psql($db,
 		'SELECT model, grantee, privilege, grantor, granted FROM estimator.model_grants ORDER BY 1, 2::text, 3');
 	$s{mixed} = $node->safe_psql(
@@ -158,6 +169,8 @@ like($orig->{bob}, qr/^[0-2](,[0-2]){29}\ndr_alice$/,
 	'bob predicts with dr_alice and sees only it');
 is($orig->{carol}, 'denied', 'carol may not predict with dr_alice');
 like($orig->{mixed}, qr/^(yes|no):/, 'dr_mixed predicts class names');
+like($orig->{serving}, qr/dr_sgd:700/, 'dr_sgd serves step 700');
+like($orig->{deployments}, qr/^dr_sgd\|700\|/, 'its deployment is recorded');
 note("checkpoints:\n$orig->{checkpoints}");
 # (so that the comparisons below compare something)
 is(scalar(my @p = split /\n/, $orig->{predictions}),
@@ -227,6 +240,36 @@ for my $db ('r_plain', 'r_custom')
 	is($node->safe_psql($db, $continued),
 		$want, "$db: the new checkpoints are those of the original");
 }
+
+# A model owner who is not a superuser dumps what she may see: with
+# --enable-row-security, pg_dump reads the catalog rows of her models only,
+# and a superuser restores them into a new database.
+$node->safe_psql('src', 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice');
+my $alice_dump = "$tmp/alice.sql";
+$node->command_ok(
+	[
+		'pg_dump', '--enable-row-security', '-U', 'alice', '-d', 'src',
+		'-f', $alice_dump
+	],
+	'alice dumps the database with pg_dump --enable-row-security');
+$node->safe_psql('postgres', 'CREATE DATABASE r_alice');
+$node->command_ok(
+	[
+		'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'r_alice', '-f',
+		$alice_dump
+	],
+	'a superuser restores her dump');
+is( $node->safe_psql('r_alice',
+		q{SELECT string_agg(name || ':' || owner, ' ' ORDER BY name) FROM estimator.model_catalog}),
+	'dr_alice:alice',
+	'the restored database has her model only');
+my $alice_pred = q{SELECT string_agg(est_predict_proba('dr_alice', t)::text, ';' ORDER BY t.id) FROM iris_test t};
+is($node->safe_psql('r_alice', $alice_pred),
+	$node->safe_psql('src', $alice_pred),
+	'which predicts as in the original');
+is( $node->safe_psql('r_alice',
+		q{SELECT grantee || ':' || privilege FROM estimator.model_grants}),
+	'bob:predict', 'with its grant');
 
 $node->stop;
 EstimatorTest::server_log_ok($node);
