@@ -237,23 +237,14 @@ ModelFromTuple(HeapTuple tuple, TupleDesc tupdesc)
 }
 
 /*
- * EstCatalogGetModel returns the definition of a model, allocated in the
- * caller's memory context, or NULL when missing_ok and there is none.
- * for_update locks the model's row until the end of the transaction.
+ * FetchedModel returns the model that the last catalog query read, or
+ * NULL when it read none and missing_ok.
  */
-EstModelDef *
-EstCatalogGetModel(const char *name, bool for_update, bool missing_ok)
+static EstModelDef *
+FetchedModel(const char *name, bool missing_ok)
 {
-	MemoryContext target = CurrentMemoryContext;
 	EstModelDef *def;
 
-	CatalogExecuteForModel(for_update ?
-						   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
-						   " WHERE name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE" :
-						   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
-						   " WHERE name OPERATOR(pg_catalog.=) $1",
-						   name, !for_update, 1);
-	MemoryContextSwitchTo(target);
 	if (SPI_processed == 0)
 	{
 		if (missing_ok)
@@ -266,6 +257,26 @@ EstCatalogGetModel(const char *name, bool for_update, bool missing_ok)
 	def = ModelFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 	SPI_freetuptable(SPI_tuptable);
 	return def;
+}
+
+/*
+ * EstCatalogGetModel returns the definition of a model, allocated in the
+ * caller's memory context, or NULL when missing_ok and there is none.
+ * for_update locks the model's row until the end of the transaction.
+ */
+EstModelDef *
+EstCatalogGetModel(const char *name, bool for_update, bool missing_ok)
+{
+	MemoryContext target = CurrentMemoryContext;
+
+	CatalogExecuteForModel(for_update ?
+						   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE" :
+						   "SELECT " MODEL_COLUMNS " FROM estimator.model_catalog"
+						   " WHERE name OPERATOR(pg_catalog.=) $1",
+						   name, !for_update, 1);
+	MemoryContextSwitchTo(target);
+	return FetchedModel(name, missing_ok);
 }
 
 /*
@@ -879,7 +890,6 @@ EstModelDef *
 EstCatalogGetModelForUpdate(const char *name, bool nowait, bool missing_ok)
 {
 	MemoryContext target = CurrentMemoryContext;
-	EstModelDef *def;
 
 	if (!nowait)
 		return EstCatalogGetModel(name, true, missing_ok);
@@ -901,16 +911,8 @@ EstCatalogGetModelForUpdate(const char *name, bool nowait, bool missing_ok)
 					 errmsg("could not lock model \"%s\": another transaction is training or deploying it",
 							name),
 					 errhint("Leave out nowait => true to wait for it.")));
-		if (missing_ok)
-			return NULL;
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name),
-				 errhint("Train it with est_train first.")));
 	}
-	def = ModelFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
-	SPI_freetuptable(SPI_tuptable);
-	return def;
+	return FetchedModel(name, missing_ok);
 }
 
 /*
