@@ -31,11 +31,11 @@ PG_FUNCTION_INFO_V1(est_predict_table);
 /*
  * PutScores adds the rows of a scored block to the result: the head's
  * values (probabilities of each class, or a regressor's values) in out,
- * n_out of them a row.
+ * n_out of them a row; names holds the text of each class (classifiers).
  */
 static void
 PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
-		  const double *out, int n, int n_out)
+		  const double *out, int n, int n_out, const Datum *names)
 {
 	bool		regressor = EST_IS_REGRESSOR(def->type);
 	bool		binary = !regressor && def->n_classes == 2;
@@ -80,9 +80,7 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 		{
 			nulls[3] = regressor;
 			if (!regressor)
-				values[3] = CStringGetTextDatum(def->n_label_vocabulary > 0 ?
-												def->label_vocabulary[(int) prediction] :
-												psprintf("%d", (int) prediction));
+				values[3] = names[(int) prediction];
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -111,6 +109,7 @@ est_predict_table(PG_FUNCTION_ARGS)
 	float	   *X;
 	double	   *out;
 	int			n_out;
+	Datum	   *names = NULL;
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 
@@ -135,6 +134,15 @@ est_predict_table(PG_FUNCTION_ARGS)
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 	n_out = ckpt.net.sizes[ckpt.net.n_layers];
+	/* the text of each class, made once */
+	if (!EST_IS_REGRESSOR(def->type))
+	{
+		names = palloc(def->n_classes * sizeof(Datum));
+		for (int k = 0; k < def->n_classes; k++)
+			names[k] = CStringGetTextDatum(def->n_label_vocabulary > 0 ?
+										   def->label_vocabulary[k] :
+										   psprintf("%d", k));
+	}
 	X = palloc(mul_size(EST_SCORE_BLOCK, def->n_inputs * sizeof(float)));
 	out = palloc(mul_size(EST_SCORE_BLOCK, n_out * sizeof(double)));
 	block_context = AllocSetContextCreate(CurrentMemoryContext,
@@ -156,7 +164,7 @@ est_predict_table(PG_FUNCTION_ARGS)
 				EstRestoreLabels(&ckpt.labels, ws.act[ckpt.net.n_layers], n);
 			EstHeadProbabilities(&ckpt.net, &ws, n, out);
 			PutScores(rsinfo, def, key ? EstReaderKeys(reader) : NULL, out, n,
-					  n_out);
+					  n_out, names);
 		}
 		MemoryContextSwitchTo(oldcontext);
 		if (n == 0)
