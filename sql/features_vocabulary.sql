@@ -66,6 +66,12 @@ SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'fvoc', params => '{"f
 SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'SELECT NULL::text AS color, label FROM fvoc', params => '{"feature_columns": [{"type": "vocabulary", "key": "color", "num_oov_buckets": 0}]}')$$);
 -- a column whose type changed since training
 SELECT expect_error($$SELECT est_predict('fvoc_given', t) FROM (SELECT 1 AS color, 1 AS size) t$$);
+-- an integer column given as another kind of number: refused, not read as
+-- text (identity, vocabulary and crossed columns read integers)
+SELECT expect_error($$SELECT est_predict('fvoc_ident', t) FROM (SELECT 1.5::float8 AS size) t$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('fvoc_ident', 'SELECT size::numeric AS size, label FROM fvoc WHERE size < 3')$$);
+SELECT expect_error($$SELECT est_predict('fvoc_learned', t) FROM (SELECT 'red'::text AS color, 1.0::numeric AS size) t$$);
+SELECT est_predict('fvoc_ident', t) IS NOT NULL AS bigint_ok FROM (SELECT 2::bigint AS size) t;
 
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'fvoc\_%') d;

@@ -152,17 +152,29 @@ ReportWrongSource(const EstFeatureColumn *fc, const EstColumn *src,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
 			 errmsg("feature column \"%s\" cannot read column \"%s\" of type %s",
 					fc->name, src->name, format_type_be(src->type)),
-			 errdetail("A %s feature column reads %s.",
+			 errdetail("Feature columns of type %s read %s.",
 					   EstFeatureKindName(fc->kind), expected)));
+}
+
+/* IsIntegerSource tells whether a source column holds integers. */
+static bool
+IsIntegerSource(const EstColumn *src)
+{
+	return EstIsIntegerType(OidIsValid(src->base_type) ? src->base_type :
+							getBaseType(src->type));
 }
 
 /*
  * CheckSource checks that a feature column can read its source columns,
  * whose kinds and widths are known, and sets what the source decides:
  * whether a categorical column is multi-valued, and a numeric shape.
+ * With bound, the column is a model's, already set: the check changes
+ * nothing and refuses sources that do not fit it (a row of other types, or
+ * a definition that does not match its checkpoint).
  */
 static void
-CheckSource(EstFeatureColumn *fc, const EstColumn *sources, int n_sources)
+CheckSource(EstFeatureColumn *fc, const EstColumn *sources, int n_sources,
+			bool bound)
 {
 	const EstColumn *src;
 	int			i;
@@ -176,7 +188,7 @@ CheckSource(EstFeatureColumn *fc, const EstColumn *sources, int n_sources)
 		src = &sources[i];
 		if (fc->kind == EST_FC_CROSSED &&
 			!(src->kind == EST_COL_TEXT || src->kind == EST_COL_BOOL ||
-			  (src->kind == EST_COL_SCALAR && EstIsIntegerType(src->base_type))))
+			  (src->kind == EST_COL_SCALAR && IsIntegerSource(src))))
 			ReportWrongSource(fc, src, "text, enum, boolean or integer columns");
 	}
 	if (fc->kind == EST_FC_CROSSED)
@@ -203,7 +215,7 @@ CheckSource(EstFeatureColumn *fc, const EstColumn *sources, int n_sources)
 			break;
 		case EST_FC_IDENTITY:
 			if (src->kind != EST_COL_SCALAR ||
-				!EstIsIntegerType(src->base_type))
+				!IsIntegerSource(src))
 				ReportWrongSource(fc, src, "smallint, integer or bigint");
 			break;
 		case EST_FC_VOCABULARY:
@@ -211,9 +223,17 @@ CheckSource(EstFeatureColumn *fc, const EstColumn *sources, int n_sources)
 			if (!(src->kind == EST_COL_TEXT || src->kind == EST_COL_TEXT_ARRAY ||
 				  src->kind == EST_COL_BOOL ||
 				  (src->kind == EST_COL_SCALAR &&
-				   EstIsIntegerType(src->base_type))))
+				   IsIntegerSource(src))))
 				ReportWrongSource(fc, src,
 								  "text, enum, boolean or integer columns, or arrays of text or enums");
+			if (bound)
+			{
+				if (fc->multi != (src->kind == EST_COL_TEXT_ARRAY))
+					ReportWrongSource(fc, src, fc->multi ?
+									  "arrays of text or enums" :
+									  "text, enum, boolean or integer columns");
+				break;
+			}
 			fc->multi = src->kind == EST_COL_TEXT_ARRAY;
 			if (fc->max_values > 0 && !fc->multi)
 				ereport(ERROR,
@@ -290,7 +310,7 @@ EstBuildTransform(EstColumn *sources, int n_sources, const EstOptions *opts,
 			tf->columns[i] = opts->feature_columns[i];
 		else
 			InferColumn(&sources[i], &tf->columns[i]);
-		CheckSource(&tf->columns[i], sources, n_sources);
+		CheckSource(&tf->columns[i], sources, n_sources, false);
 	}
 	tf->n_columns = n;
 	status = EstTransformInit(tf, coremsg);
@@ -310,6 +330,19 @@ EstReportTransformError(EstStatus status, const char *coremsg)
 					 status == EST_ENOMEM ? ERRCODE_OUT_OF_MEMORY :
 					 ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("%s", coremsg)));
+}
+
+/*
+ * EstCheckTransformSources refuses source columns that a model's feature
+ * columns cannot read (see CheckSource): the row types of a query, or a
+ * definition that does not fit its checkpoint.
+ */
+void
+EstCheckTransformSources(EstTransform *tf, const EstColumn *sources,
+						 int n_sources)
+{
+	for (int i = 0; i < tf->n_columns; i++)
+		CheckSource(&tf->columns[i], sources, n_sources, true);
 }
 
 /*
@@ -335,6 +368,21 @@ EstLegacyTransform(const EstModelDef *def, EstTransform *tf)
 	memset(&opts, 0, sizeof(opts));
 	opts.n_feature_columns = -1;
 	EstBuildTransform(def->features, def->n_features, &opts, tf);
+	for (int i = 0; i < tf->n_columns; i++)
+		if (tf->columns[i].kind != EST_FC_NUMERIC)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("checkpoint of model \"%s\" does not match its definition",
+							def->name),
+					 errdetail("The checkpoint has z-scores only, and column \"%s\" is not a number.",
+							   def->features[i].name)));
+	if (tf->n_inputs != old->slots)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("checkpoint of model \"%s\" does not match its definition",
+						def->name),
+				 errdetail("The checkpoint transforms %d inputs, the columns of the model hold %d.",
+						   old->slots, tf->n_inputs)));
 	for (int i = 0; i < tf->n_columns; i++)
 	{
 		EstFeatureColumn *fc = &tf->columns[i];
@@ -404,6 +452,8 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 								fc->name, fc->keys[k])));
 		}
 	}
+	/* the sources must be those the transform was made for */
+	EstCheckTransformSources(tf, sources, n_sources);
 	enc->out = palloc0(Max(n_sources, 1) * sizeof(FmgrInfo));
 	for (int i = 0; i < n_sources; i++)
 	{
@@ -411,13 +461,13 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 		Oid			fn;
 		bool		varlena;
 
-		if (sources[i].kind == EST_COL_TEXT_ARRAY)
+		if (!OidIsValid(type))
+			type = getBaseType(sources[i].type);
+		if (sources[i].kind == EST_COL_TEXT_ARRAY ||
+			sources[i].kind == EST_COL_ARRAY)
 			type = getBaseType(get_element_type(type));
-		if (sources[i].kind == EST_COL_TEXT || sources[i].kind == EST_COL_TEXT_ARRAY)
-		{
-			getTypeOutputInfo(type, &fn, &varlena);
-			fmgr_info(fn, &enc->out[i]);
-		}
+		getTypeOutputInfo(type, &fn, &varlena);
+		fmgr_info(fn, &enc->out[i]);
 	}
 	enc->cross_values = palloc(8 * sizeof(char *));
 	enc->cross_lens = palloc(8 * sizeof(size_t));

@@ -294,6 +294,8 @@ extern void EstDeclaredSources(const EstOptions *opts, EstColumn **features,
 extern void EstBuildTransform(EstColumn *sources, int n_sources,
 							  const EstOptions *opts, EstTransform *tf);
 extern void EstLegacyTransform(const EstModelDef *def, EstTransform *tf);
+extern void EstCheckTransformSources(EstTransform *tf,
+									 const EstColumn *sources, int n_sources);
 extern void EstReportTransformError(EstStatus status, const char *coremsg);
 extern EstEncoder *EstEncoderCreate(EstTransform *tf,
 									const EstColumn *sources, int n_sources,

@@ -92,6 +92,7 @@ struct EstReader
 static void OpenLabel(EstReader *reader, const EstReadSpec *spec,
 					  TupleDesc tupdesc);
 static int	AddClass(EstReader *reader, const char *name, Datum value);
+static int	FindClass(EstReader *reader, const char *name);
 static void ReadLabel(EstReader *reader, float *y, int n);
 
 /*
@@ -676,7 +677,14 @@ OpenLabel(EstReader *reader, const EstReadSpec *spec, TupleDesc tupdesc)
 		reader->cap_classes = Max(spec->n_vocabulary, 16);
 		reader->classes = palloc(reader->cap_classes * sizeof(LabelEntry));
 		for (int i = 0; i < spec->n_vocabulary; i++)
+		{
+			if (FindClass(reader, spec->vocabulary[i]) >= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("class \"%s\" appears twice in the label vocabulary",
+								spec->vocabulary[i])));
 			AddClass(reader, spec->vocabulary[i], (Datum) 0);
+		}
 	}
 	if (label_kind == EST_LABEL_VALUE)
 	{

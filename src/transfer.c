@@ -460,6 +460,13 @@ KindName(uint32 kind)
 	return "a value it cannot read";
 }
 
+/* qsort comparator of C strings */
+static int
+CompareNames(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
 /*
  * ResolveDefinition turns a bundle's definition into a model definition
  * of this database: names become enumerations, feature types are looked
@@ -494,6 +501,18 @@ ResolveDefinition(const BundleDef *b, const char *name)
 		(regressor || (uint32) b->n_label_vocabulary != b->n_classes))
 		ReportCorrupt("It has %d class names for %u classes.",
 					  b->n_label_vocabulary, b->n_classes);
+	if (b->n_label_vocabulary > 1)
+	{
+		char	  **sorted = palloc(b->n_label_vocabulary * sizeof(char *));
+
+		memcpy(sorted, b->label_vocabulary,
+			   b->n_label_vocabulary * sizeof(char *));
+		qsort(sorted, b->n_label_vocabulary, sizeof(char *), CompareNames);
+		for (int i = 1; i < b->n_label_vocabulary; i++)
+			if (strcmp(sorted[i], sorted[i - 1]) == 0)
+				ReportCorrupt("Class name \"%s\" appears twice.", sorted[i]);
+		pfree(sorted);
+	}
 	if (EST_IS_LINEAR(type) ? b->n_hidden != 0 : b->n_hidden == 0)
 		ReportCorrupt("A %s cannot have %d hidden layers.",
 					  b->model_type, b->n_hidden);
@@ -603,6 +622,9 @@ CheckImportedCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt)
 							  fc->name, fc->keys[k]);
 		}
 	}
+	/* and each reads what its source column holds, as training checks */
+	EstCheckTransformSources((EstTransform *) &ckpt->transform, def->features,
+							 def->n_features);
 }
 
 /* ----------------------------------------------------------------
