@@ -835,17 +835,24 @@ est_weights(PG_FUNCTION_ARGS)
 	LoadServing(name, "inspect", &ckpt, &data, &step, &loss);
 	net = &ckpt.net;
 
-	for (int s = 0; s < net->n_segments; s++)
+	/*
+	 * The k-th embedding segment is the k-th embedding column: a network
+	 * may hold adjacent dense columns as one segment, never embeddings.
+	 */
+	for (int s = 0, c = 0; s < net->n_segments; s++)
 	{
 		const EstInputSegment *seg = &net->segments[s];
+		const char *column = "";
 
 		if (seg->kind != EST_INPUT_EMBEDDING)
 			continue;
-		WeightRow(rsinfo, 0, "embedding",
-				  s < ckpt.transform.n_columns ?
-				  ckpt.transform.columns[s].name : "",
-				  seg->buckets, seg->dimension,
-				  net->params + net->offset_embed[s]);
+		while (c < ckpt.transform.n_columns &&
+			   ckpt.transform.columns[c].representation != EST_INPUT_EMBEDDING)
+			c++;
+		if (c < ckpt.transform.n_columns)
+			column = ckpt.transform.columns[c++].name;
+		WeightRow(rsinfo, 0, "embedding", column, seg->buckets,
+				  seg->dimension, net->params + net->offset_embed[s]);
 	}
 	for (int l = 0; l < net->n_layers; l++)
 	{
