@@ -103,7 +103,7 @@ CREATE TABLE estimator.deployments (
 	deployed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX ON estimator.deployments (model, deployed_at);
-COMMENT ON TABLE estimator.deployments IS 'the history of the serving checkpoint of each model: deploy, rollback, promotion and kept (promote_if refused)';
+COMMENT ON TABLE estimator.deployments IS 'the history of the serving checkpoint of each model: deploy, rollback, promotion, kept (promote_if refused) and gate (promote_if''s pin while a call trains)';
 SELECT pg_catalog.pg_extension_config_dump('estimator.deployments', '');
 
 -- [history] est_checkpoints, est_deploy, est_rollback (src/deploy.c)

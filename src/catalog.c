@@ -1105,7 +1105,8 @@ EstCatalogRollbackTarget(const char *name)
 /*
  * EstCatalogDeleteCheckpointsAfter deletes a model's checkpoints newer
  * than step: those that save_checkpoints_steps stored after the step that
- * early stopping kept.
+ * early stopping kept, but not one that another session deployed between
+ * two commits of the procedure.
  */
 void
 EstCatalogDeleteCheckpointsAfter(const char *name, int64 step)
@@ -1117,7 +1118,10 @@ EstCatalogDeleteCheckpointsAfter(const char *name, int64 step)
 	values[1] = Int64GetDatum(step);
 	CatalogExecute("DELETE FROM estimator.checkpoints"
 				   " WHERE model OPERATOR(pg_catalog.=) $1"
-				   " AND global_step OPERATOR(pg_catalog.>) $2",
+				   " AND global_step OPERATOR(pg_catalog.>) $2"
+				   " AND global_step IS DISTINCT FROM"
+				   "  (SELECT serving_step FROM estimator.model_catalog"
+				   "    WHERE name OPERATOR(pg_catalog.=) $1)",
 				   2, types, values, NULL, false, 0);
 }
 

@@ -1118,7 +1118,10 @@ WarmStart(const EstModelDef *def, EstCheckpoint *ckpt, const char *from)
 	{
 		if (a->sizes[l] != b->sizes[l] || a->sizes[l + 1] != b->sizes[l + 1])
 			continue;
-		if (l == 0 && (!same_inputs || a->n_dnn_inputs != b->n_dnn_inputs))
+		if (l == 0 && (!same_inputs || a->n_dnn_inputs != b->n_dnn_inputs ||
+					   (a->n_dnn_inputs > 0 &&
+						memcmp(a->dnn_inputs, b->dnn_inputs,
+							   a->n_dnn_inputs * sizeof(int)) != 0)))
 			continue;
 		/* the output layer of one is not a hidden layer of the other */
 		if ((l + 1 == a->n_layers) != (l + 1 == b->n_layers))
@@ -1590,7 +1593,16 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		{
 			gate_step = EstCatalogServingStep(def->name, true, &gate_pinned);
 			if (gate_step >= 0 && !gate_pinned)
+			{
+				/*
+				 * A pin the gate lifts at the end; if a procedure stops
+				 * before, after a commit, the old checkpoint keeps serving
+				 * and this row says why (est_deploy(model) lifts it).
+				 */
 				EstCatalogSetServing(def->name, gate_step);
+				EstCatalogRecordDeployment(def->name, gate_step, gate_step,
+										   "gate", NULL);
+			}
 		}
 	}
 	plan.learning_rate = req->learning_rate > 0 ? req->learning_rate :
