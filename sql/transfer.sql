@@ -279,3 +279,16 @@ DROP TABLE xfer_data, xfer_bundles, xfer_lin_data, xfer_small, xfer_mood_bundle,
 DROP ROLE xfer_user;
 DROP TYPE xfer_mood;
 DROP FUNCTION xfer_error(bytea), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);
+
+-- Bundles that a review crafted (test/data/hostile_bundles.sql): each
+-- crashed a backend before est_import checked feature columns against
+-- their sources as training does; each is refused now.
+CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE xfer_hostile (name text, what text, bundle bytea);
+\i test/data/hostile_bundles.sql
+SELECT name, what,
+	   expect_error(format('SELECT * FROM est_import(%L, %L::bytea)', 'hostile_' || name, bundle))
+  FROM xfer_hostile ORDER BY name;
+SELECT count(*) AS imported FROM estimator.models WHERE name LIKE 'hostile\_%';
+DROP TABLE xfer_hostile;
+DROP TYPE mood;
