@@ -52,6 +52,28 @@ Invalid(const char *key, const char *must)
 			 errmsg("parameter \"%s\" must be %s", key, must)));
 }
 
+/*
+ * NextKey steps an iterator over a JSON object to its next key, which it
+ * returns (NULL at the end), with the key's value in *value.
+ */
+static char *
+NextKey(JsonbIterator **it, JsonbValue *value)
+{
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(it, value, true)) != WJB_DONE)
+	{
+		char	   *key;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(value->val.string.val, value->val.string.len);
+		JsonbIteratorNext(it, value, true);
+		return key;
+	}
+	return NULL;
+}
+
 static double
 NumberValue(const JsonbValue *v, const char *key)
 {
@@ -162,7 +184,7 @@ ParseSchedule(JsonbValue *v, EstOptions *opts)
 {
 	JsonbIterator *it;
 	JsonbValue	kv;
-	JsonbIteratorToken tok;
+	char	   *k;
 	EstSchedule *s = &opts->schedule;
 	const char *key = "learning_rate_schedule";
 
@@ -170,14 +192,8 @@ ParseSchedule(JsonbValue *v, EstOptions *opts)
 		Invalid(key, "an object such as {\"type\": \"exponential_decay\", \"decay_steps\": 1000, \"decay_rate\": 0.96}");
 	memset(s, 0, sizeof(*s));
 	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	while ((k = NextKey(&it, &kv)) != NULL)
 	{
-		char	   *k;
-
-		if (tok != WJB_KEY)
-			continue;
-		k = pnstrdup(kv.val.string.val, kv.val.string.len);
-		JsonbIteratorNext(&it, &kv, true);
 		if (strcmp(k, "type") == 0)
 		{
 			char	   *type = StringValue(&kv, "learning_rate_schedule.type");
@@ -228,7 +244,7 @@ ParseEarlyStopping(JsonbValue *v, EstOptions *opts)
 {
 	JsonbIterator *it;
 	JsonbValue	kv;
-	JsonbIteratorToken tok;
+	char	   *k;
 	const char *key = "early_stopping";
 
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
@@ -237,14 +253,8 @@ ParseEarlyStopping(JsonbValue *v, EstOptions *opts)
 	opts->es_patience = 5;
 	opts->es_min_delta = 0;
 	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	while ((k = NextKey(&it, &kv)) != NULL)
 	{
-		char	   *k;
-
-		if (tok != WJB_KEY)
-			continue;
-		k = pnstrdup(kv.val.string.val, kv.val.string.len);
-		JsonbIteratorNext(&it, &kv, true);
 		if (strcmp(k, "metric") == 0)
 			opts->es_metric = StringValue(&kv, "early_stopping.metric");
 		else if (strcmp(k, "patience") == 0)
@@ -272,7 +282,7 @@ ParsePromoteIf(JsonbValue *v, EstOptions *opts)
 {
 	JsonbIterator *it;
 	JsonbValue	kv;
-	JsonbIteratorToken tok;
+	char	   *k;
 	const char *key = "promote_if";
 
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
@@ -281,14 +291,8 @@ ParsePromoteIf(JsonbValue *v, EstOptions *opts)
 	opts->promote_source = "holdout";
 	opts->promote_min_delta = 0;
 	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	while ((k = NextKey(&it, &kv)) != NULL)
 	{
-		char	   *k;
-
-		if (tok != WJB_KEY)
-			continue;
-		k = pnstrdup(kv.val.string.val, kv.val.string.len);
-		JsonbIteratorNext(&it, &kv, true);
 		if (strcmp(k, "metric") == 0)
 			opts->promote_metric = StringValue(&kv, "promote_if.metric");
 		else if (strcmp(k, "source") == 0)
@@ -495,6 +499,7 @@ ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
 	JsonbIterator *it;
 	JsonbValue	kv;
 	JsonbIteratorToken tok;
+	char	   *k;
 	char	   *type = NULL;
 	bool		has_default = false;
 	bool		has_combiner = false;
@@ -535,14 +540,8 @@ ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
 	fc->learned = fc->kind == EST_FC_VOCABULARY;
 
 	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
+	while ((k = NextKey(&it, &kv)) != NULL)
 	{
-		char	   *k;
-
-		if (tok != WJB_KEY)
-			continue;
-		k = pnstrdup(kv.val.string.val, kv.val.string.len);
-		JsonbIteratorNext(&it, &kv, true);
 		snprintf(what, sizeof(what), "feature_columns[%d].%s", pos, k);
 		if (!FeatureKeyAllowed(fc->kind, k))
 		{
