@@ -160,6 +160,30 @@ SegmentWidth(const EstInputSegment *seg)
 }
 
 /*
+ * CheckSegmentCount checks one count of input segment s (its slots or its
+ * buckets): at least 1 (EST_EINVAL), at most max (EST_ELIMIT, with both
+ * figures).
+ */
+static EstStatus
+CheckSegmentCount(int s, int value, int max, const char *one,
+				  const char *many, char *errmsg)
+{
+	if (value < 1)
+	{
+		EstSetError(errmsg, "input segment %d must have at least 1 %s, not %d",
+					s, one, value);
+		return EST_EINVAL;
+	}
+	if (value > max)
+	{
+		EstSetError(errmsg, "input segment %d has %d %s, the limit is %d",
+					s, value, many, max);
+		return EST_ELIMIT;
+	}
+	return EST_OK;
+}
+
+/*
  * CheckSegments checks the input segments of spec: their number, each
  * segment's kind, slots, buckets, dimension and combiner (the fields its
  * kind uses; the others are ignored), that their slots add up to
@@ -173,6 +197,7 @@ static EstStatus
 CheckSegments(const EstNetworkSpec *spec, SpecCount *count,
 			  uint64_t *table_params, char *errmsg)
 {
+	EstStatus	status;
 	uint64_t	slots = 0;
 	uint64_t	width = 0;
 	int			s;
@@ -210,33 +235,13 @@ CheckSegments(const EstNetworkSpec *spec, SpecCount *count,
 		}
 		max_slots = seg->kind == EST_INPUT_DENSE ? EST_MAX_UNITS :
 			EST_MAX_MULTI;
-		if (seg->slots < 1)
-		{
-			EstSetError(errmsg, "input segment %d must have at least 1 slot, not %d",
-						s, seg->slots);
-			return EST_EINVAL;
-		}
-		if (seg->slots > max_slots)
-		{
-			EstSetError(errmsg, "input segment %d has %d slots, the limit is %d",
-						s, seg->slots, max_slots);
-			return EST_ELIMIT;
-		}
-		if (seg->kind != EST_INPUT_DENSE)
-		{
-			if (seg->buckets < 1)
-			{
-				EstSetError(errmsg, "input segment %d must have at least 1 bucket, not %d",
-							s, seg->buckets);
-				return EST_EINVAL;
-			}
-			if (seg->buckets > EST_MAX_BUCKETS)
-			{
-				EstSetError(errmsg, "input segment %d has %d buckets, the limit is %d",
-							s, seg->buckets, EST_MAX_BUCKETS);
-				return EST_ELIMIT;
-			}
-		}
+		status = CheckSegmentCount(s, seg->slots, max_slots, "slot", "slots",
+								   errmsg);
+		if (status == EST_OK && seg->kind != EST_INPUT_DENSE)
+			status = CheckSegmentCount(s, seg->buckets, EST_MAX_BUCKETS,
+									   "bucket", "buckets", errmsg);
+		if (status != EST_OK)
+			return status;
 		if (seg->kind == EST_INPUT_EMBEDDING)
 		{
 			if (seg->dimension < 1)
