@@ -494,7 +494,7 @@ Evaluate(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *eval,
 {
 	EstMetricSet set;
 
-	EstScoreData(def, ckpt, ws, eval, &set);
+	EstScoreData(def, ckpt, ws, eval, &set, true);
 	if (metric != NULL)
 		*value = EstMetricSetValue(&set, metric);
 	return EstMetricSetJsonb(&set);
@@ -512,18 +512,18 @@ EstDataFingerprint(const EstData *data)
 {
 	int			d = data->n_inputs;
 	int			w = data->label_width;
-	size_t		row_floats = (size_t) d + w + 1;
-	float	   *row = palloc(row_floats * sizeof(float));
 	uint64		sum = 0;
 
 	for (int64 i = 0; i < data->n_rows; i++)
 	{
-		memcpy(row, data->X + (size_t) i * d, d * sizeof(float));
-		memcpy(row + d, data->y + (size_t) i * w, w * sizeof(float));
-		row[d + w] = data->w ? data->w[i] : 1.0f;
-		sum += EstHashString((const char *) row, row_floats * sizeof(float));
+		float		weight = data->w ? data->w[i] : 1.0f;
+		uint64		h;
+
+		h = EstHashFloats(0, data->X + (size_t) i * d, d);
+		h = EstHashFloats(h, data->y + (size_t) i * w, w);
+		h = EstHashFloats(h, &weight, 1);
+		sum += EstHashFinish(h);
 	}
-	pfree(row);
 	return sum;
 }
 
@@ -997,10 +997,10 @@ PromotionGate(const EstModelDef *def, EstCheckpoint *cand, EstWorkspace *ws,
 					   &gate_data);
 		data = &gate_data;
 	}
-	EstScoreData(def, cand, ws, data, &set);
+	EstScoreData(def, cand, ws, data, &set, true);
 	v_new = EstMetricSetValue(&set, metric);
 	EstLoadCheckpointAt(def, serving, true, &old);
-	EstScoreData(def, &old, ws, data, &set);
+	EstScoreData(def, &old, ws, data, &set, true);
 	v_old = EstMetricSetValue(&set, metric);
 	EstCheckpointFree(&old);
 
@@ -1657,7 +1657,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		EstData		train_rows = data;
 
 		train_rows.n_rows = n_train;
-		EstScoreData(def, &ckpt, &ws, &train_rows, &set);
+		EstScoreData(def, &ckpt, &ws, &train_rows, &set, false);
 	}
 	result->loss = EstMetricSetValue(&set, "average_loss");
 	result->accuracy = regressor ? NAN : EstMetricSetValue(&set, "accuracy");

@@ -132,6 +132,36 @@ EstHashString(const char *s, size_t len)
 }
 
 /*
+ * EstHashFloats continues hash h over n floats, 32 bits at a time
+ * (FNV-1a's step on words rather than bytes, four times fewer multiplies),
+ * and returns it unmixed, so that a caller can chain several arrays and
+ * mix once with EstHashFinish.  Start from EstHashFloats(0, ...).
+ */
+uint64_t
+EstHashFloats(uint64_t h, const float *v, size_t n)
+{
+	size_t		i;
+
+	if (h == 0)
+		h = UINT64_C(0xcbf29ce484222325);
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	bits;
+
+		memcpy(&bits, &v[i], sizeof(bits));
+		h ^= bits;
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+uint64_t
+EstHashFinish(uint64_t h)
+{
+	return Mix64(h);
+}
+
+/*
  * EstHashCross combines the hashes of n values in order, starting from
  * n, so that ("a", "b") and ("b", "a") and ("ab") all differ.
  */
@@ -1534,100 +1564,153 @@ InstallPlan(EstFeatureColumn *col, VocabPlan *plan)
 }
 
 /*
- * FitNumeric computes the statistics of each slot of a numeric column
- * over the fit rows, NaN (NULL) left out, and sets shift and scale.  The
- * Welford loop is EstFeatureStateFit's, so a column without NULLs gets
- * the very same doubles.  Statistics that are not finite (an infinite
- * value) are kept as 0; the standard deviation of no value is 0.
+ * SlotStats is the running Welford state of one numeric slot.
+ */
+typedef struct SlotStats
+{
+	double		mean;
+	double		m2;
+	double		lo;
+	double		hi;
+	size_t		k;				/* values seen (NULLs left out) */
+	size_t		nulls;
+} SlotStats;
+
+/*
+ * NumericSlots counts the slots of the numeric columns.
+ */
+static size_t
+NumericSlots(const EstTransform *tf)
+{
+	size_t		n = 0;
+
+	for (int c = 0; c < tf->n_columns; c++)
+		if (tf->columns[c].kind == EST_FC_NUMERIC)
+			n += (size_t) tf->columns[c].shape;
+	return n;
+}
+
+/*
+ * FitNumeric computes the statistics of each slot of every numeric column
+ * over the fit rows, NaN (NULL) left out, and sets shift and scale.  It
+ * reads the rows once, in order, each slot's state in st (NumericSlots
+ * entries, zeroed); walking one column at a time down the whole matrix
+ * read it once a column and took longer than training an epoch.  Each
+ * slot sees its values in row order, so the doubles are those of the
+ * Welford loop of EstFeatureStateFit: a column without NULLs gets the
+ * very same ones.  Statistics that are not finite (an infinite value) are
+ * kept as 0; the standard deviation of no value is 0.
  */
 static void
-FitNumeric(EstFeatureColumn *col, int n_inputs, const float *X,
-		   size_t n_fit)
+FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
 {
-	int			j;
+	size_t		i;
 
-	col->null_count = 0;
-	col->value_count = 0;
-	for (j = 0; j < col->shape; j++)
+	for (i = 0; i < n_fit; i++)
 	{
-		double		mean = 0.0;
-		double		m2 = 0.0;
-		double		lo = 0.0;
-		double		hi = 0.0;
-		double		sd;
-		size_t		k = 0;
-		size_t		i;
+		const float *row = X + i * (size_t) tf->n_inputs;
+		SlotStats  *s = st;
 
-		for (i = 0; i < n_fit; i++)
+		for (int c = 0; c < tf->n_columns; c++)
 		{
-			double		x = X[i * (size_t) n_inputs + col->offset + j];
-			double		d;
+			const EstFeatureColumn *col = &tf->columns[c];
 
-			if (isnan(x))
-			{
-				col->null_count++;
+			if (col->kind != EST_FC_NUMERIC)
 				continue;
+			for (int j = 0; j < col->shape; j++, s++)
+			{
+				double		x = row[col->offset + j];
+				double		d;
+
+				if (isnan(x))
+				{
+					s->nulls++;
+					continue;
+				}
+				if (s->k == 0 || x < s->lo)
+					s->lo = x;
+				if (s->k == 0 || x > s->hi)
+					s->hi = x;
+				d = x - s->mean;
+				s->mean += d / (double) (s->k + 1);
+				s->m2 += d * (x - s->mean);
+				s->k++;
 			}
-			if (k == 0 || x < lo)
-				lo = x;
-			if (k == 0 || x > hi)
-				hi = x;
-			d = x - mean;
-			mean += d / (double) (k + 1);
-			m2 += d * (x - mean);
-			k++;
 		}
-		col->value_count += (int64_t) k;
-		sd = k > 0 ? sqrt(m2 / (double) k) : 0.0;
-		col->mean[j] = isfinite(mean) ? mean : 0.0;
-		col->stddev[j] = isfinite(sd) ? sd : 0.0;
-		col->min[j] = isfinite(lo) ? lo : 0.0;
-		col->max[j] = isfinite(hi) ? hi : 0.0;
-		switch (col->normalizer)
+	}
+
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		EstFeatureColumn *col = &tf->columns[c];
+
+		if (col->kind != EST_FC_NUMERIC)
+			continue;
+		col->null_count = 0;
+		col->value_count = 0;
+		for (int j = 0; j < col->shape; j++, st++)
 		{
-			case EST_NORM_ZSCORE:
-				col->shift[j] = isfinite(mean) ? mean : 0.0;
-				col->scale[j] = (isfinite(sd) && sd > 0.0) ? sd : 1.0;
-				break;
-			case EST_NORM_MINMAX:
-				col->shift[j] = isfinite(lo) ? lo : 0.0;
-				col->scale[j] = (isfinite(hi - lo) && hi - lo > 0.0) ?
-					hi - lo : 1.0;
-				break;
-			default:
-				col->shift[j] = 0.0;
-				col->scale[j] = 1.0;
-				break;
+			double		mean = st->mean;
+			double		lo = st->lo;
+			double		hi = st->hi;
+			double		sd = st->k > 0 ? sqrt(st->m2 / (double) st->k) : 0.0;
+
+			col->null_count += (int64_t) st->nulls;
+			col->value_count += (int64_t) st->k;
+			col->mean[j] = isfinite(mean) ? mean : 0.0;
+			col->stddev[j] = isfinite(sd) ? sd : 0.0;
+			col->min[j] = isfinite(lo) ? lo : 0.0;
+			col->max[j] = isfinite(hi) ? hi : 0.0;
+			switch (col->normalizer)
+			{
+				case EST_NORM_ZSCORE:
+					col->shift[j] = isfinite(mean) ? mean : 0.0;
+					col->scale[j] = (isfinite(sd) && sd > 0.0) ? sd : 1.0;
+					break;
+				case EST_NORM_MINMAX:
+					col->shift[j] = isfinite(lo) ? lo : 0.0;
+					col->scale[j] = (isfinite(hi - lo) && hi - lo > 0.0) ?
+						hi - lo : 1.0;
+					break;
+				default:
+					col->shift[j] = 0.0;
+					col->scale[j] = 1.0;
+					break;
+			}
 		}
 	}
 }
 
 /*
- * NormaliseNumeric rewrites the slots of a numeric column in n rows: a
- * NaN (NULL) becomes the training mean or the default value, then every
- * value x becomes (x - shift) / scale, computed in double and rounded
- * once to float.  A NULL of the error policy (which the shell reports
- * before it gets here) is given the mean.
+ * NormaliseNumeric rewrites the slots of every numeric column in n rows,
+ * row by row: a NULL (NaN) takes the column's default_value or its mean,
+ * then (x - shift) / scale, in double.
  */
 static void
-NormaliseNumeric(const EstFeatureColumn *col, int n_inputs, float *X,
-				 size_t n)
+NormaliseNumeric(const EstTransform *tf, float *X, size_t n)
 {
 	size_t		i;
-	int			j;
 
 	for (i = 0; i < n; i++)
 	{
-		float	   *row = X + i * (size_t) n_inputs + col->offset;
+		float	   *row = X + i * (size_t) tf->n_inputs;
 
-		for (j = 0; j < col->shape; j++)
+		for (int c = 0; c < tf->n_columns; c++)
 		{
-			double		x = row[j];
+			const EstFeatureColumn *col = &tf->columns[c];
+			float	   *v;
 
-			if (isnan(x))
-				x = col->null_policy == EST_NULL_DEFAULT ?
-					col->default_value : col->mean[j];
-			row[j] = (float) ((x - col->shift[j]) / col->scale[j]);
+			if (col->kind != EST_FC_NUMERIC)
+				continue;
+			v = row + col->offset;
+			for (int j = 0; j < col->shape; j++)
+			{
+				double		x = v[j];
+
+				if (isnan(x))
+					x = col->null_policy == EST_NULL_DEFAULT ?
+						col->default_value : col->mean[j];
+				v[j] = (float) ((x - col->shift[j]) / col->scale[j]);
+			}
 		}
 	}
 }
@@ -1685,6 +1768,7 @@ EstTransformFit(EstTransform *tf, float *X, size_t n_fit, size_t n_rows,
 				char *errmsg)
 {
 	VocabPlan  *plans;
+	SlotStats  *stats;
 	EstStatus	status = EST_OK;
 	int			c;
 
@@ -1714,6 +1798,14 @@ EstTransformFit(EstTransform *tf, float *X, size_t n_fit, size_t n_rows,
 					tf->n_columns);
 		return EST_ENOMEM;
 	}
+	stats = EstAllocZero(NumericSlots(tf) + 1, sizeof(SlotStats));
+	if (stats == NULL)
+	{
+		EstFree(plans);
+		EstSetError(errmsg, "could not allocate the statistics of %d feature columns",
+					tf->n_columns);
+		return EST_ENOMEM;
+	}
 	for (c = 0; c < tf->n_columns && status == EST_OK; c++)
 		if (LearnsVocabulary(tf, &tf->columns[c]))
 			status = PlanVocabulary(tf, c, X, n_fit, n_rows, &plans[c],
@@ -1723,19 +1815,19 @@ EstTransformFit(EstTransform *tf, float *X, size_t n_fit, size_t n_rows,
 		for (c = 0; c < tf->n_columns; c++)
 			VocabPlanFree(&plans[c]);
 		EstFree(plans);
+		EstFree(stats);
 		return status;
 	}
 
+	FitNumeric(tf, X, n_fit, stats);
+	EstFree(stats);
+	NormaliseNumeric(tf, X, n_rows);
 	for (c = 0; c < tf->n_columns; c++)
 	{
 		EstFeatureColumn *col = &tf->columns[c];
 
 		if (col->kind == EST_FC_NUMERIC)
-		{
-			FitNumeric(col, tf->n_inputs, X, n_fit);
-			NormaliseNumeric(col, tf->n_inputs, X, n_rows);
 			continue;
-		}
 		if (plans[c].active)
 			InstallPlan(col, &plans[c]);
 		FinishCategorical(col, tf->n_inputs, X, n_fit, n_rows,
@@ -1756,13 +1848,9 @@ EstTransformFit(EstTransform *tf, float *X, size_t n_fit, size_t n_rows,
 void
 EstTransformApply(const EstTransform *tf, float *X, size_t n)
 {
-	int			c;
-
 	if (!tf->fitted)
 		return;
-	for (c = 0; c < tf->n_columns; c++)
-		if (tf->columns[c].kind == EST_FC_NUMERIC)
-			NormaliseNumeric(&tf->columns[c], tf->n_inputs, X, n);
+	NormaliseNumeric(tf, X, n);
 }
 
 

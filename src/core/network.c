@@ -933,11 +933,20 @@ Activate(EstActivation activation, float *v, size_t count)
 {
 	size_t		k;
 
+	/*
+	 * One loop per activation, each without a branch in its body, so that
+	 * the compiler vectorises relu and leaky relu: with a branch per
+	 * element, relu took as long as the matrix products.
+	 */
 	switch (activation)
 	{
 		case EST_ACT_RELU:
 			for (k = 0; k < count; k++)
-				v[k] = v[k] > 0.0f ? v[k] : 0.0f;
+			{
+				float		x = v[k];
+
+				v[k] = x > 0.0f ? x : 0.0f;
+			}
 			break;
 		case EST_ACT_TANH:
 			for (k = 0; k < count; k++)
@@ -955,7 +964,11 @@ Activate(EstActivation activation, float *v, size_t count)
 			break;
 		case EST_ACT_LEAKY_RELU:
 			for (k = 0; k < count; k++)
-				v[k] = v[k] > 0.0f ? v[k] : EST_LEAKY_RELU_ALPHA * v[k];
+			{
+				float		x = v[k];
+
+				v[k] = x > 0.0f ? x : EST_LEAKY_RELU_ALPHA * x;
+			}
 			break;
 		case EST_ACT_GELU:
 			for (k = 0; k < count; k++)
@@ -997,6 +1010,36 @@ Derivative(EstActivation activation, float y)
 				y * EST_INV_SQRT_2PI * expf(-0.5f * y * y);
 	}
 	return 1.0f;
+}
+
+/*
+ * ScaleByDerivative multiplies d[k] by f'(y[k]) for count values, with the
+ * activation chosen once rather than per element, so that the relu loops
+ * vectorise.
+ */
+static void
+ScaleByDerivative(EstActivation activation, float *d, const float *y,
+				  size_t count)
+{
+	size_t		k;
+
+	switch (activation)
+	{
+		case EST_ACT_RELU:
+			for (k = 0; k < count; k++)
+				d[k] = y[k] > 0.0f ? d[k] : 0.0f;
+			break;
+		case EST_ACT_LEAKY_RELU:
+			for (k = 0; k < count; k++)
+				d[k] = y[k] > 0.0f ? d[k] : EST_LEAKY_RELU_ALPHA * d[k];
+			break;
+		case EST_ACT_LINEAR:
+			break;
+		default:
+			for (k = 0; k < count; k++)
+				d[k] *= Derivative(activation, y[k]);
+			break;
+	}
 }
 
 /* ----------------------------------------------------------------
@@ -1811,8 +1854,7 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 			}
 			else
 			{
-				for (idx = 0; idx < count; idx++)
-					dl[idx] *= Derivative(net->activation, ws->pre[l][idx]);
+				ScaleByDerivative(net->activation, dl, ws->pre[l], count);
 			}
 		}
 	}
