@@ -16,7 +16,7 @@ CORE_OBJS = src/core/status.o src/core/alloc.o src/core/rng.o src/core/network.o
 	src/core/checkpoint.o
 SHELL_OBJS = src/estimator.o src/spec.o src/params.o src/input.o src/columns.o src/catalog.o \
 	src/train.o src/evaluate.o src/predict.o src/model.o src/deploy.o \
-	src/cache.o src/score.o src/transfer.o
+	src/cache.o src/score.o src/transfer.o src/parallel.o
 OBJS = $(SHELL_OBJS) $(CORE_OBJS)
 
 REGRESS = $(shell cat test/regress_schedule 2>/dev/null)

@@ -22,6 +22,7 @@
 PG_MODULE_MAGIC;
 
 int			estimator_max_memory = 1024 * 1024;	/* kB */
+int			estimator_parallel_workers = 0;
 int			estimator_log_step_count_steps = 100;
 
 void		_PG_init(void);
@@ -71,6 +72,21 @@ _PG_init(void)
 							100,
 							1,
 							INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("estimator.parallel_workers",
+							"Parallel workers that one training may use.",
+							"est_train trains with this many parallel workers "
+							"besides its own backend, each computing the "
+							"gradient of a share of every batch; the model "
+							"parameter parallel_workers overrides it.  The "
+							"workers come from max_parallel_workers.",
+							&estimator_parallel_workers,
+							0,
+							0,
+							EST_MAX_PARALLEL_WORKERS,
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);

@@ -26,6 +26,10 @@
 
 /* settings (estimator.c) */
 extern int	estimator_max_memory;	/* kB */
+extern int	estimator_parallel_workers;
+
+/* parallel workers one training may use besides its backend */
+#define EST_MAX_PARALLEL_WORKERS	64
 extern int	estimator_log_step_count_steps;
 
 /* ----------------------------------------------------------------
@@ -137,6 +141,7 @@ typedef struct EstOptions
 	double		es_min_delta;
 	double		linear_learning_rate;
 	int64		save_checkpoints_steps; /* 0: at the end of a call only */
+	int32		parallel_workers;	/* -1: not given (the GUC decides) */
 	bool		has_promote_if;
 	char	   *promote_metric;
 	char	   *promote_source;	/* "holdout", a relation or a query */
@@ -463,6 +468,59 @@ extern void EstCatalogListCheckpoints(const char *name);
 extern void EstLoadCheckpointAt(const EstModelDef *def, int64 step,
 								bool latest, EstCheckpoint *ckpt);
 extern uint64 EstDataFingerprint(const EstData *data);
+
+/*
+ * A training step (train.c), as the backend and its parallel workers run
+ * it.  EstStepPlan is what a step needs besides the checkpoint;
+ * EstStepRows the rows it draws from (y: the training targets, which are
+ * standardised for regressors) and its scratch.
+ */
+typedef struct EstStepPlan
+{
+	int			batch_size;
+	int64		n_train;
+	int			n_inputs;
+	int			label_width;
+	double		l1;
+	double		l2;
+	double		clip_norm;
+	bool		has_schedule;
+	EstSchedule schedule;
+	double		learning_rate;
+	double		linear_learning_rate;
+} EstStepPlan;
+
+typedef struct EstStepRows
+{
+	const float *X;
+	const float *y;
+	const float *w;				/* NULL: all 1 */
+	uint32	   *perm;			/* the epoch's order of the n_train rows */
+	float	   *Xb;				/* the step's rows */
+	float	   *yb;
+	float	   *wb;
+} EstStepRows;
+
+typedef struct EstTeam EstTeam;
+
+extern void EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt,
+							const EstStepPlan *sp, const float *X,
+							const float *y, const float *w, int share);
+extern double EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws,
+						   EstStepRows *rows, const EstStepPlan *sp,
+						   EstTeam *team);
+
+/* parallel training (parallel.c) */
+extern EstTeam *EstTeamBegin(int n_workers, const uint8_t *ckpt,
+							 size_t ckpt_len, const EstStepPlan *sp,
+							 int64 steps, const float *X, const float *y,
+							 const float *w);
+extern int	EstTeamSize(const EstTeam *team);
+extern void EstTeamShare(const EstTeam *team, int batch_size, int *lo,
+						 int *hi);
+extern double EstTeamReduce(EstTeam *team, float *grad, size_t n,
+							double loss);
+extern void EstTeamEnd(EstTeam *team);
 
 
 /* ----------------------------------------------------------------

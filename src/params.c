@@ -41,7 +41,7 @@ static const char *const known_params[] = {
 	"l2_regularization_strength", "l2_shrinkage_regularization_strength",
 	"beta", "linear_l1_regularization_strength",
 	"linear_l2_regularization_strength", "feature_columns",
-	"label_vocabulary", "weight_column", NULL
+	"label_vocabulary", "weight_column", "parallel_workers", NULL
 };
 
 static void
@@ -814,6 +814,7 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 	opts->n_linear_columns = -1;
 	opts->n_dnn_columns = -1;
 	opts->l1_regularization = -1;
+	opts->parallel_workers = -1;
 	opts->l2_regularization = -1;
 	opts->dropout = -1;
 	opts->n_feature_columns = -1;
@@ -849,6 +850,9 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 															PG_INT32_MAX);
 		else if (strcmp(key, "keep_checkpoint_max") == 0)
 			opts->keep_checkpoint_max = (int32) WholeValue(&v, key, 1, 1000);
+		else if (strcmp(key, "parallel_workers") == 0)
+			opts->parallel_workers = (int32) WholeValue(&v, key, 0,
+														EST_MAX_PARALLEL_WORKERS);
 		else if (strcmp(key, "clip_norm") == 0)
 			opts->clip_norm = RangeValue(&v, key, 0, true, 1e30, false);
 		else if (strcmp(key, "l1_regularization") == 0)

@@ -73,8 +73,17 @@ typedef struct TrainPlan
 	int64		save_every;		/* save_checkpoints_steps; 0: at the end */
 	bool		commit;			/* commit after each checkpoint (CALL) */
 	bool		nowait;
+	int			parallel_workers;	/* 0: the backend alone */
 	EstLineage	lineage;		/* of every checkpoint of the call */
 } TrainPlan;
+
+/* a training_log row held back while parallel workers run */
+typedef struct PendingLog
+{
+	int64		step;
+	double		loss;
+	double		seconds;
+} PendingLog;
 
 /* the procedure's save_checkpoints_steps when params leave it out */
 #define EST_PROCEDURE_SAVE_STEPS	1000
@@ -637,6 +646,139 @@ ResumeEpoch(EstCheckpoint *ckpt, uint32 *perm, int64 n)
 }
 
 /*
+ * EstStepRowsInit points rows at the training rows and allocates the
+ * scratch for share rows a step; it redraws the order of the epoch the
+ * checkpoint stands in (or starts one).
+ */
+void
+EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt, const EstStepPlan *sp,
+				const float *X, const float *y, const float *w, int share)
+{
+	share = Max(share, 1);
+	rows->X = X;
+	rows->y = y;
+	rows->w = w;
+	rows->perm = MemoryContextAllocHuge(CurrentMemoryContext,
+										mul_size(sp->n_train, sizeof(uint32)));
+	ResumeEpoch(ckpt, rows->perm, sp->n_train);
+	rows->Xb = palloc(mul_size(share, sp->n_inputs * sizeof(float)));
+	rows->yb = palloc(mul_size(share, sp->label_width * sizeof(float)));
+	rows->wb = w ? palloc(mul_size(share, sizeof(float))) : NULL;
+}
+
+/*
+ * EstTrainStep runs one mini-batch step and returns its loss (the
+ * regularisation penalty included).  The batch is the next batch_size
+ * rows of the epoch's order; with a team, this process computes the
+ * gradient of its share of them only, and EstTeamReduce adds the shares
+ * up, so that every member applies the same update.  When the loss is not
+ * finite nothing is applied: the caller reports it.
+ */
+double
+EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
+			 const EstStepPlan *sp, EstTeam *team)
+{
+	int			d = sp->n_inputs;
+	int			lw = sp->label_width;
+	int			lo = 0;
+	int			hi = sp->batch_size;
+	double		weight_sum = 0;
+	double		loss;
+
+	if (team != NULL)
+		EstTeamShare(team, sp->batch_size, &lo, &hi);
+	for (int b = 0; b < sp->batch_size; b++)
+	{
+		uint32		row;
+
+		if (ckpt->epoch.position == (uint64) sp->n_train)
+			StartEpoch(ckpt, rows->perm, sp->n_train);
+		row = rows->perm[ckpt->epoch.position++];
+		weight_sum += rows->w ? (double) rows->w[row] : 1.0;
+		if (b < lo || b >= hi)
+			continue;
+		memcpy(rows->Xb + (size_t) (b - lo) * d, rows->X + (size_t) row * d,
+			   d * sizeof(float));
+		memcpy(rows->yb + (size_t) (b - lo) * lw, rows->y + (size_t) row * lw,
+			   lw * sizeof(float));
+		if (rows->wb != NULL)
+			rows->wb[b - lo] = rows->w[row];
+	}
+
+	if (sp->has_schedule)
+	{
+		ckpt->opt.learning_rate =
+			EstScheduleRate(&sp->schedule, sp->learning_rate,
+							ckpt->global_step);
+		ckpt->opt_linear.learning_rate =
+			EstScheduleRate(&sp->schedule, sp->linear_learning_rate,
+							ckpt->global_step);
+	}
+
+	EstNetworkForwardTrain(&ckpt->net, ws, rows->Xb, hi - lo, &ckpt->rng);
+	loss = EstHeadLossOver(&ckpt->net, ws, rows->yb, rows->wb, hi - lo, 1,
+						   EstLossDenominator(ckpt->net.reduction,
+											  sp->batch_size, weight_sum));
+	EstNetworkBackward(&ckpt->net, ws, rows->Xb, hi - lo);
+	if (team != NULL)
+		loss = EstTeamReduce(team, ws->grad, ckpt->net.n_params, loss);
+	if (sp->l1 > 0 || sp->l2 > 0)
+	{
+		loss += EstNetworkPenalty(&ckpt->net, sp->l1, sp->l2);
+		EstNetworkPenaltyGrad(&ckpt->net, ws, sp->l1, sp->l2);
+	}
+	if (isnan(loss) || isinf(loss))
+		return loss;
+	if (sp->clip_norm > 0)
+		EstClipByGlobalNorm(ws->grad, ckpt->net.n_params, sp->clip_norm);
+	EstOptimizerApply(&ckpt->opt, ckpt->net.params, ws->grad);
+	if (ckpt->net.n_linear_inputs > 0)
+		EstOptimizerApply(&ckpt->opt_linear,
+						  ckpt->net.params + ckpt->net.linear_offset,
+						  ws->grad + ckpt->net.linear_offset);
+	ckpt->global_step++;
+	return loss;
+}
+
+/*
+ * ParallelWorkers returns the parallel workers a call trains with: the
+ * params' parallel_workers, else estimator.parallel_workers, unless the
+ * call needs what only one backend does (a NOTICE then says why).  The
+ * workers share every batch and the same update, so what one backend
+ * does alone is what depends on the order of random draws or writes the
+ * catalog between steps.
+ */
+static int
+ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt,
+				bool evaluates)
+{
+	int			n = plan->opts.parallel_workers >= 0 ?
+		plan->opts.parallel_workers : estimator_parallel_workers;
+	const char *why = NULL;
+
+	if (n == 0)
+		return 0;
+	if (plan->commit)
+		why = "est_train_procedure commits between steps";
+	else if (plan->save_every > 0)
+		why = "save_checkpoints_steps stores checkpoints between steps";
+	else if (evaluates)
+		why = "Evaluation during training (eval_fraction, eval_source) runs between steps";
+	else if (ckpt->net.batch_norm)
+		why = "Batch normalisation needs the statistics of the whole batch";
+	else if (ckpt->net.dropout > 0)
+		why = "Dropout draws its masks from the model's random stream";
+	if (why != NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("training in one backend without parallel workers"),
+				 errdetail("%s.", why)));
+		return 0;
+	}
+	return n;
+}
+
+/*
  * RunSteps trains for plan->steps mini-batches over the first n_train
  * rows of data, evaluating on eval (when not NULL) as the plan says.  It
  * returns the encoded checkpoint to store: the last one, or the best one
@@ -649,18 +791,14 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		 size_t *out_len, int64 *out_step, Jsonb **out_metrics)
 {
 	const EstOptions *opts = &plan->opts;
-	int			d = data->n_inputs;
-	int			w = data->label_width;
-	int			batch_size = plan->batch_size;
-	uint32	   *perm;
-	float	   *Xb;
-	float	   *yb;
-	float	   *wb;
+	EstStepPlan sp;
+	EstStepRows rows;
+	EstTeam    *team = NULL;
+	int			share = plan->batch_size;
+	List	   *pending_logs = NIL;
 	double		loss_sum = 0;
 	int64		loss_count = 0;
 	instr_time	log_start;
-	double		l1 = Max(opts->l1_regularization, 0);
-	double		l2 = Max(opts->l2_regularization, 0);
 	double		loss_scale = 1;
 	uint8_t    *best = NULL;
 	size_t		best_len = 0;
@@ -682,12 +820,43 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		loss_scale = sum / Max(ckpt->labels.n_inputs, 1);
 	}
 
-	perm = MemoryContextAllocHuge(CurrentMemoryContext,
-								  mul_size(n_train, sizeof(uint32)));
-	ResumeEpoch(ckpt, perm, n_train);
-	Xb = palloc(mul_size(batch_size, d * sizeof(float)));
-	yb = palloc(mul_size(batch_size, w * sizeof(float)));
-	wb = data->w ? palloc(mul_size(batch_size, sizeof(float))) : NULL;
+	sp.batch_size = plan->batch_size;
+	sp.n_train = n_train;
+	sp.n_inputs = data->n_inputs;
+	sp.label_width = data->label_width;
+	sp.l1 = Max(opts->l1_regularization, 0);
+	sp.l2 = Max(opts->l2_regularization, 0);
+	sp.clip_norm = opts->clip_norm;
+	sp.has_schedule = opts->has_schedule;
+	sp.schedule = opts->schedule;
+	sp.learning_rate = plan->learning_rate;
+	sp.linear_learning_rate = plan->linear_learning_rate;
+
+	/* parallel workers each take a share of every batch */
+	if (plan->parallel_workers > 0)
+	{
+		uint8_t    *start;
+		size_t		start_len;
+
+		EncodeCheckpoint(def, ckpt, &start, &start_len);
+		team = EstTeamBegin(plan->parallel_workers, start, start_len, &sp,
+							plan->steps, data->X, y_train, data->w);
+		EstFree(start);
+	}
+	if (team != NULL)
+	{
+		int			lo;
+		int			hi;
+
+		EstTeamShare(team, plan->batch_size, &lo, &hi);
+		share = hi - lo;
+		ereport(NOTICE,
+				(errmsg_plural("training with %d parallel worker",
+							   "training with %d parallel workers",
+							   EstTeamSize(team) - 1,
+							   EstTeamSize(team) - 1)));
+	}
+	EstStepRowsInit(&rows, ckpt, &sp, data->X, y_train, data->w, share);
 
 	INSTR_TIME_SET_CURRENT(log_start);
 	for (int64 step = 0; step < plan->steps; step++)
@@ -700,39 +869,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 
 		CHECK_FOR_INTERRUPTS();
 
-		for (int b = 0; b < batch_size; b++)
-		{
-			uint32		row;
-
-			if (ckpt->epoch.position == (uint64) n_train)
-				StartEpoch(ckpt, perm, n_train);
-			row = perm[ckpt->epoch.position++];
-			memcpy(Xb + (size_t) b * d, data->X + (size_t) row * d,
-				   d * sizeof(float));
-			memcpy(yb + (size_t) b * w, y_train + (size_t) row * w,
-				   w * sizeof(float));
-			if (wb != NULL)
-				wb[b] = data->w[row];
-		}
-
-		if (opts->has_schedule)
-		{
-			ckpt->opt.learning_rate =
-				EstScheduleRate(&opts->schedule, plan->learning_rate,
-								ckpt->global_step);
-			ckpt->opt_linear.learning_rate =
-				EstScheduleRate(&opts->schedule, plan->linear_learning_rate,
-								ckpt->global_step);
-		}
-
-		EstNetworkForwardTrain(&ckpt->net, ws, Xb, batch_size, &ckpt->rng);
-		loss = EstHeadLoss(&ckpt->net, ws, yb, wb, batch_size, 1);
-		EstNetworkBackward(&ckpt->net, ws, Xb, batch_size);
-		if (l1 > 0 || l2 > 0)
-		{
-			loss += EstNetworkPenalty(&ckpt->net, l1, l2);
-			EstNetworkPenaltyGrad(&ckpt->net, ws, l1, l2);
-		}
+		loss = EstTrainStep(ckpt, ws, &rows, &sp, team);
 		if (isnan(loss) || isinf(loss))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
@@ -741,14 +878,6 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 					 errdetail("The loss became %s; no checkpoint was stored.",
 							   isnan(loss) ? "NaN" : "infinite"),
 					 errhint("Lower the learning_rate.")));
-		if (opts->clip_norm > 0)
-			EstClipByGlobalNorm(ws->grad, ckpt->net.n_params, opts->clip_norm);
-		EstOptimizerApply(&ckpt->opt, ckpt->net.params, ws->grad);
-		if (ckpt->net.n_linear_inputs > 0)
-			EstOptimizerApply(&ckpt->opt_linear,
-							  ckpt->net.params + ckpt->net.linear_offset,
-							  ws->grad + ckpt->net.linear_offset);
-		ckpt->global_step++;
 
 		loss_sum += loss;
 		loss_count++;
@@ -810,7 +939,18 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 				ereport(NOTICE,
 						(errmsg("loss = %.4g, step = " INT64_FORMAT " (%.3f sec)",
 								mean, ckpt->global_step, seconds)));
-			EstCatalogLog(def->name, ckpt->global_step, mean, seconds, metrics);
+			if (team != NULL)
+			{
+				PendingLog *pl = palloc(sizeof(PendingLog));
+
+				pl->step = ckpt->global_step;
+				pl->loss = mean;
+				pl->seconds = seconds;
+				pending_logs = lappend(pending_logs, pl);
+			}
+			else
+				EstCatalogLog(def->name, ckpt->global_step, mean, seconds,
+							  metrics);
 			loss_sum = 0;
 			loss_count = 0;
 			INSTR_TIME_SET_CURRENT(log_start);
@@ -839,9 +979,22 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 				CommitCheckpoint(def, plan, ckpt->global_step);
 		}
 	}
-	pfree(perm);
-	pfree(Xb);
-	pfree(yb);
+	if (team != NULL)
+	{
+		ListCell   *lc;
+
+		/* the catalog is written once the workers are gone */
+		EstTeamEnd(team);
+		foreach(lc, pending_logs)
+		{
+			PendingLog *pl = lfirst(lc);
+
+			EstCatalogLog(def->name, pl->step, pl->loss, pl->seconds, NULL);
+		}
+	}
+	pfree(rows.perm);
+	pfree(rows.Xb);
+	pfree(rows.yb);
 
 	if (best != NULL && best_step != ckpt->global_step)
 	{
@@ -1641,6 +1794,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 
+	plan.parallel_workers = ParallelWorkers(&plan, &ckpt, eval != NULL);
 	RunSteps(def, &ckpt, &data, n_train, y_train, eval, &plan, &ws,
 			 &buf, &len, &stored_step, &stored_metrics);
 	trained_step = ckpt.global_step;

@@ -325,6 +325,19 @@ extern double EstHeadLoss(const EstNetwork *net, EstWorkspace *ws,
 						  int with_grad);
 
 /*
+ * EstHeadLossOver is EstHeadLoss for n rows of a larger batch, whose
+ * denominator (EstLossDenominator of the whole batch: its row count and
+ * the sum of its weights, in double) it is given: the losses and
+ * gradients of the parts of a batch then add up to the whole batch's.
+ * Parallel training splits each batch so.
+ */
+extern double EstHeadLossOver(const EstNetwork *net, EstWorkspace *ws,
+							  const float *y, const float *weights, int n,
+							  int with_grad, double denom);
+extern double EstLossDenominator(EstReduction reduction, int n,
+								 double weight_sum);
+
+/*
  * EstNetworkBackward backpropagates ws->delta[n_layers] (set by
  * EstHeadLoss) through the last forward (its dropout masks and batch
  * statistics) and writes the gradient of the loss with respect to every

@@ -1501,33 +1501,47 @@ RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
  * When MEAN's weights sum to 0 or less, the loss and gradient are 0.
  */
 double
+EstLossDenominator(EstReduction reduction, int n, double weight_sum)
+{
+	switch (reduction)
+	{
+		case EST_REDUCE_SUM:
+			return 1.0;
+		case EST_REDUCE_MEAN:
+			return weight_sum;
+		default:
+			return (double) n;
+	}
+}
+
+double
 EstHeadLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 			const float *weights, int n, int with_grad)
+{
+	double		weight_sum = 0.0;
+	int			i;
+
+	if (n <= 0)
+		return 0.0;
+	for (i = 0; i < n; i++)
+		weight_sum += weights ? (double) weights[i] : 1.0;
+	return EstHeadLossOver(net, ws, y, weights, n, with_grad,
+						   EstLossDenominator(net->reduction, n, weight_sum));
+}
+
+double
+EstHeadLossOver(const EstNetwork *net, EstWorkspace *ws, const float *y,
+				const float *weights, int n, int with_grad, double denom)
 {
 	int			k = net->sizes[net->n_layers];
 	int			y_stride = net->head == EST_HEAD_SQUARED ? k : 1;
 	const float *z = ws->act[net->n_layers];
 	float	   *delta = ws->delta[net->n_layers];
-	double		denom;
 	double		loss_sum = 0.0;
 	int			i;
 
 	if (n <= 0)
 		return 0.0;
-	switch (net->reduction)
-	{
-		case EST_REDUCE_SUM:
-			denom = 1.0;
-			break;
-		case EST_REDUCE_MEAN:
-			denom = 0.0;
-			for (i = 0; i < n; i++)
-				denom += weights ? (double) weights[i] : 1.0;
-			break;
-		default:
-			denom = (double) n;
-			break;
-	}
 	if (!(denom > 0.0))
 	{
 		if (with_grad)

@@ -1,0 +1,114 @@
+-- Training with parallel workers: every batch is shared between the
+-- backend and its workers, and the update is the same in all of them.
+SET client_min_messages = warning;
+
+-- A larger source than Iris: 4,000 rows of 8 numbers, 3 classes from a
+-- fixed rule, in a temporary table (the workers never read the source).
+CREATE TEMP TABLE par_rows AS
+SELECT i AS id, x[1] AS x1, x[2] AS x2, x[3] AS x3, x[4] AS x4,
+	   x[5] AS x5, x[6] AS x6, x[7] AS x7, x[8] AS x8,
+	   CASE WHEN x[1] + x[2] * x[3] > 0.3 THEN 0
+			WHEN x[4] - x[5] > 0 THEN 1 ELSE 2 END AS label,
+	   1 + (i % 3) AS w,
+	   x[1] * 2 - x[6] + 0.5 * x[7] * x[8] AS target
+  FROM (SELECT i, ARRAY(SELECT sin(i * 12.9898 + k * 78.233) FROM generate_series(1, 8) k) AS x
+		  FROM generate_series(1, 4000) i) s;
+
+-- The same training in one backend and with one worker: both learn, to
+-- within a point of each other.
+SELECT est_train('par_serial', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
+				 hidden_units => '{32,32}', batch_size => 64, epochs => 4,
+				 params => '{"seed": 7}') IS NOT NULL AS trained;
+SELECT global_step, rows_read, accuracy > 0.85 AS learned
+  FROM est_train('par_one', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
+				 hidden_units => '{32,32}', batch_size => 64, epochs => 4,
+				 params => '{"seed": 7, "parallel_workers": 1}');
+SET client_min_messages = warning;
+SELECT abs(s.value - p.value) < 0.01 AS same_accuracy
+  FROM est_evaluate('par_serial', 'SELECT * FROM par_rows') s,
+	   est_evaluate('par_one', 'SELECT * FROM par_rows') p
+ WHERE s.metric = 'accuracy' AND p.metric = 'accuracy';
+
+-- The losses it logs are those of whole batches, like the backend's.
+SELECT count(*) AS logs, bool_and(abs(s.loss - p.loss) < 0.02) AS same_losses
+  FROM estimator.training_log s JOIN estimator.training_log p USING (global_step)
+ WHERE s.model = 'par_serial' AND p.model = 'par_one';
+
+-- The workers' sums are added in a fixed order: the same call gives the
+-- same weights, bit for bit.
+SELECT est_train('par_two', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
+				 hidden_units => '{32,32}', batch_size => 64, epochs => 4,
+				 params => '{"seed": 7, "parallel_workers": 1}') IS NOT NULL AS trained;
+SELECT bool_and(a."values" = b."values") AS identical
+  FROM est_weights('par_one') a JOIN est_weights('par_two') b USING (layer, kind, name);
+
+-- More workers than rows in a share, weights, regularisation, clipping, a
+-- schedule and a regressor: every share adds up.
+SELECT global_step, accuracy > 0.8 AS learned
+  FROM est_train('par_three', 'par_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}',
+				 hidden_units => '{16}', batch_size => 2, steps => 300,
+				 optimizer => 'adam', learning_rate => 0.01,
+				 params => '{"seed": 3, "parallel_workers": 3, "weight_column": "w",
+							 "l2_regularization": 0.0001, "clip_norm": 5,
+							 "learning_rate_schedule": {"type": "cosine", "decay_steps": 300}}');
+SELECT global_step, loss < 1 AS learned
+  FROM est_train('par_reg', 'par_rows', model_type => 'dnn_regressor', label => 'target',
+				 features => '{x1,x2,x6,x7,x8}', hidden_units => '{16,16}',
+				 optimizer => 'adam', learning_rate => 0.01, steps => 600,
+				 params => '{"seed": 5, "parallel_workers": 1}');
+SELECT value > 0.8 AS r2_above_080
+  FROM est_evaluate('par_reg', 'par_rows') WHERE metric = 'r2';
+SELECT global_step, accuracy > 0.6 AS learned
+  FROM est_train('par_lin', 'par_rows', model_type => 'linear_classifier',
+				 features => '{x1,x2,x3,x4,x5}', steps => 300,
+				 params => '{"seed": 5, "parallel_workers": 1}');
+
+-- A parallel call continues where one backend stopped, and back.
+SELECT global_step FROM est_train('par_serial', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
+								  steps => 50, params => '{"parallel_workers": 1}');
+SELECT global_step FROM est_train('par_serial', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
+								  steps => 50);
+
+-- estimator.parallel_workers is the default; params overrides it.  What
+-- only one backend does trains in one backend.  (The NOTICEs that say
+-- which are checked in test/t/008_parallel.pl.)
+SET estimator.parallel_workers = 1;
+SELECT global_step FROM est_train('par_guc', 'iris_train', steps => 20,
+								  params => '{"seed": 1}');
+SELECT global_step FROM est_train('par_guc', 'iris_train', steps => 20,
+								  params => '{"parallel_workers": 0}');
+RESET estimator.parallel_workers;
+SELECT m.name, t.global_step
+  FROM (VALUES ('par_drop', '{"dropout": 0.1}'::jsonb), ('par_bn', '{"batch_norm": true}'),
+			   ('par_eval', '{"eval_fraction": 0.2}'), ('par_save', '{"save_checkpoints_steps": 10}')) m(name, p),
+	   LATERAL est_train(m.name, 'iris_train', steps => 20,
+						 params => m.p || '{"seed": 1, "parallel_workers": 1}') t
+ ORDER BY 1;
+CALL est_train_procedure('par_proc', 'iris_train', steps => 20,
+						 params => '{"seed": 1, "parallel_workers": 1}');
+SET max_parallel_workers = 0;
+SELECT global_step FROM est_train('par_none', 'iris_train', steps => 20,
+								  params => '{"seed": 1, "parallel_workers": 2}');
+RESET max_parallel_workers;
+
+-- Bad values.
+SELECT est_train('par_bad', 'iris_train', params => '{"parallel_workers": -1}');
+SELECT est_train('par_bad', 'iris_train', params => '{"parallel_workers": 65}');
+SELECT est_train('par_bad', 'iris_train', params => '{"parallel_workers": "two"}');
+SET estimator.parallel_workers = 65;
+
+-- A divergence and a cancel stop the workers with the backend; the model
+-- stays as it was and the next call works.
+SELECT est_train('par_div', 'par_rows', features => '{x1,x2,x3}', optimizer => 'sgd',
+				 learning_rate => 1e30, steps => 100,
+				 params => '{"seed": 1, "parallel_workers": 1}');
+SET statement_timeout = '300ms';
+SELECT est_train('par_cancel', 'par_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}',
+				 hidden_units => '{256,256}', batch_size => 512, steps => 1000000,
+				 params => '{"seed": 1, "parallel_workers": 1}');
+RESET statement_timeout;
+SELECT count(*) AS left_behind FROM estimator.models WHERE name IN ('par_div', 'par_cancel');
+SELECT global_step FROM est_train('par_cancel', 'par_rows', features => '{x1,x2,x3}',
+								  steps => 10, params => '{"seed": 1, "parallel_workers": 1}');
+
+SELECT count(est_drop_model(name)) FROM estimator.models WHERE name LIKE 'par\_%';

@@ -1,0 +1,130 @@
+# 008_parallel.pl: est_train with parallel workers says what it does.
+#
+#   a) a call with parallel_workers starts them (NOTICE) and they end with
+#      it: no worker is left in pg_stat_activity
+#   b) a call that needs one backend says why, and still trains
+#   c) without a free worker it trains in one backend and says so
+#   d) a worker terminated in the middle fails the call with an error, not
+#      a hang; the model stays as it was and trains on afterwards
+#   e) the server log shows no crash
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use EstimatorTest;
+
+my $db = 'postgres';
+my $node = EstimatorTest::new_node('parallel');
+EstimatorTest::setup_db($node, $db);
+
+# notices: the NOTICEs, DETAILs and HINTs of a statement, loss reports left out
+sub notices
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $node->psql($db, $sql);
+	is($ret, 0, "runs: $sql") or diag($err);
+	return join "\n", grep { !/NOTICE:  loss = / } split /\n/, $err;
+}
+
+###
+### a) workers start and end with the call
+###
+like(notices(q{SELECT est_train('a', 'iris_train', steps => 50,
+	params => '{"seed": 1, "parallel_workers": 1}')}),
+	qr/NOTICE:  training with 1 parallel worker$/m, 'one worker starts');
+like(notices(q{SELECT est_train('a2', 'iris_train', steps => 50,
+	params => '{"seed": 1, "parallel_workers": 2}')}),
+	qr/NOTICE:  training with 2 parallel workers$/m, 'two workers start');
+like(notices(q{SET estimator.parallel_workers = 1;
+	SELECT est_train('a3', 'iris_train', steps => 50)}),
+	qr/NOTICE:  training with 1 parallel worker$/m, 'the setting starts one');
+unlike(notices(q{SET estimator.parallel_workers = 1;
+	SELECT est_train('a3', 'iris_train', steps => 50,
+		params => '{"parallel_workers": 0}')}),
+	qr/parallel/, 'params override the setting');
+is($node->safe_psql($db, q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'parallel worker'}), '0', 'no worker is left');
+
+###
+### b) what needs one backend
+###
+my %why = (
+	'{"dropout": 0.1}' => 'Dropout draws its masks',
+	'{"batch_norm": true}' => 'Batch normalisation needs the statistics',
+	'{"eval_fraction": 0.2}' => 'Evaluation during training',
+	'{"save_checkpoints_steps": 10}' => 'save_checkpoints_steps stores checkpoints');
+my $n = 0;
+foreach my $p (sort keys %why)
+{
+	$n++;
+	my $params = $p;
+	$params =~ s/}$/, "seed": 1, "parallel_workers": 1}/;
+	my $err = notices(qq{SELECT est_train('b$n', 'iris_train', steps => 20,
+		params => '$params')});
+	like($err, qr/NOTICE:  training in one backend without parallel workers\nDETAIL:  \Q$why{$p}\E/,
+		"one backend for $p");
+}
+like(notices(q{CALL est_train_procedure('b_proc', 'iris_train', steps => 20,
+	params => '{"seed": 1, "parallel_workers": 1}')}),
+	qr/DETAIL:  est_train_procedure commits between steps\./,
+	'one backend for the procedure');
+
+###
+### c) no free worker
+###
+like(notices(q{SET max_parallel_workers = 0;
+	SELECT est_train('c', 'iris_train', steps => 20,
+		params => '{"seed": 1, "parallel_workers": 2}')}),
+	qr/DETAIL:  No parallel worker could start\.\nHINT:  Raise max_worker_processes or max_parallel_workers\./,
+	'one backend without a free worker');
+is($node->safe_psql($db, q{SELECT global_step FROM estimator.models WHERE name = 'c'}),
+	'20', 'and it trained');
+
+###
+### d) a worker terminated in the middle
+###
+$node->safe_psql($db, q{CREATE TABLE big AS
+	SELECT sin(i) AS x1, cos(i) AS x2, sin(i * 7) AS x3, (i % 3) AS label
+	  FROM generate_series(1, 20000) i});
+$node->safe_psql($db, q{SET client_min_messages = warning;
+	SELECT est_train('d', 'big', steps => 10, params => '{"seed": 1}')});
+my ($stdin, $stdout, $stderr) = ('', '', '');
+my $h = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr($db), '-c',
+	  q{SELECT est_train('d', 'big', hidden_units => '{10,10}', steps => 100000000,
+		params => '{"parallel_workers": 1}')} ],
+	'<', \$stdin, '>', \$stdout, '2>', \$stderr);
+my $pid = '';
+my $deadline = time + 60;
+while ($pid eq '' && time < $deadline)
+{
+	$pid = $node->safe_psql($db, q{SELECT pid FROM pg_stat_activity
+		WHERE backend_type = 'parallel worker' LIMIT 1});
+	sleep(0.05) if $pid eq '';
+}
+isnt($pid, '', 'the worker runs');
+$node->safe_psql($db, "SELECT pg_terminate_backend($pid)");
+my $t0 = time;
+my $finished = eval { $h->finish; 1 };
+ok($finished && time - $t0 < 30, 'the call ends soon after');
+like($stderr, qr/ERROR:  .*(terminat|parallel worker)/, 'with an error') or diag($stderr);
+is($node->safe_psql($db, q{SELECT global_step FROM estimator.models WHERE name = 'd'}),
+	'10', 'the model is as it was');
+is($node->safe_psql($db, q{SET client_min_messages = warning;
+	SELECT global_step FROM est_train('d', 'big', steps => 10,
+		params => '{"parallel_workers": 1}')}), '20', 'and trains on');
+
+###
+### e) no crash
+###
+EstimatorTest::server_log_ok($node);
+
+done_testing();
