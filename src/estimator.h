@@ -511,10 +511,13 @@ extern double EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws,
 						   EstTeam *team);
 
 /* parallel training (parallel.c) */
-extern EstTeam *EstTeamBegin(int n_workers, const uint8_t *ckpt,
-							 size_t ckpt_len, const EstStepPlan *sp,
-							 int64 steps, const float *X, const float *y,
-							 const float *w);
+extern EstTeam *EstTeamBegin(int n_workers, const EstModelDef *def,
+							 const uint8_t *ckpt, size_t ckpt_len,
+							 const EstStepPlan *sp, int64 steps,
+							 const float *X, const float *y,
+							 const float *y_score, const float *w);
+extern void EstTeamScore(EstTeam *team, EstCheckpoint *ckpt,
+						 EstWorkspace *ws, double *loss, double *accuracy);
 extern int	EstTeamSize(const EstTeam *team);
 extern void EstTeamShare(const EstTeam *team, int batch_size, int *lo,
 						 int *hi);

@@ -54,6 +54,7 @@
 #define EST_KEY_Y			UINT64CONST(0xE571000000000004)
 #define EST_KEY_W			UINT64CONST(0xE571000000000005)
 #define EST_KEY_GRADS		UINT64CONST(0xE571000000000006)
+#define EST_KEY_LABELS		UINT64CONST(0xE571000000000007)
 
 /* spins before a waiting member yields its core */
 #define EST_SPINS_BEFORE_YIELD	2000
@@ -70,6 +71,13 @@ typedef struct TeamShared
 	size_t		ckpt_len;
 	size_t		n_params;
 	bool		weighted;
+	bool		own_labels;		/* y_score is not y (regressors) */
+	EstModelType model_type;	/* for scoring the training rows */
+	int			n_classes;
+	char		name[NAMEDATALEN];
+	char		label[NAMEDATALEN];
+	/* each member's score of its rows: loss, accuracy, weight sum */
+	double		scores[EST_MAX_PARALLEL_WORKERS + 1][3];
 } TeamShared;
 
 struct EstTeam
@@ -80,6 +88,9 @@ struct EstTeam
 	float	   *grads;			/* [2][n_members][n_params] */
 	double	   *losses;			/* [2][n_members] */
 	uint64		rounds;			/* barriers passed */
+	const float *X;				/* the training rows, in shared memory */
+	const float *y_score;		/* their labels, in the label's units */
+	const float *w;
 };
 
 PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
@@ -103,15 +114,31 @@ AttachGrads(EstTeam *team, void *area)
 }
 
 /*
- * EstTeamBegin starts n_workers parallel workers for plan->steps steps
- * that start from the encoded checkpoint ckpt, over the rows X, y and w
- * (NULL: unweighted).  It returns NULL, having said so in a NOTICE, when
+ * CopyToSegment copies bytes into a new chunk of the segment under key.
+ */
+static const float *
+CopyToSegment(ParallelContext *pcxt, uint64 key, const void *src, Size bytes)
+{
+	void	   *chunk = shm_toc_allocate(pcxt->toc, bytes);
+
+	memcpy(chunk, src, bytes);
+	shm_toc_insert(pcxt->toc, key, chunk);
+	return chunk;
+}
+
+/*
+ * EstTeamBegin starts n_workers parallel workers of model def for
+ * plan->steps steps that start from the encoded checkpoint ckpt, over the
+ * rows X, y (the training targets) and w (NULL: unweighted); y_score are
+ * the labels in their own units (y itself but for regressors), for
+ * EstTeamScore.  It returns NULL, having said so in a NOTICE, when
  * no worker could start: the backend then trains alone.
  */
 EstTeam *
-EstTeamBegin(int n_workers, const uint8_t *ckpt, size_t ckpt_len,
-			 const EstStepPlan *sp, int64 steps, const float *X,
-			 const float *y, const float *w)
+EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
+			 size_t ckpt_len, const EstStepPlan *sp, int64 steps,
+			 const float *X, const float *y, const float *y_score,
+			 const float *w)
 {
 	ParallelContext *pcxt;
 	TeamShared *shared;
@@ -143,9 +170,11 @@ EstTeamBegin(int n_workers, const uint8_t *ckpt, size_t ckpt_len,
 	shm_toc_estimate_chunk(&pcxt->estimator, y_bytes);
 	if (w != NULL)
 		shm_toc_estimate_chunk(&pcxt->estimator, w_bytes);
+	if (y_score != y)
+		shm_toc_estimate_chunk(&pcxt->estimator, y_bytes);
 	shm_toc_estimate_chunk(&pcxt->estimator,
 						   GradsBytes(n_workers + 1, n_params));
-	shm_toc_estimate_keys(&pcxt->estimator, w != NULL ? 6 : 5);
+	shm_toc_estimate_keys(&pcxt->estimator, 7);
 	InitializeParallelDSM(pcxt);
 	if (pcxt->seg == NULL)
 	{
@@ -169,23 +198,23 @@ EstTeamBegin(int n_workers, const uint8_t *ckpt, size_t ckpt_len,
 	shared->ckpt_len = ckpt_len;
 	shared->n_params = n_params;
 	shared->weighted = w != NULL;
+	shared->own_labels = y_score != y;
+	shared->model_type = def->type;
+	shared->n_classes = def->n_classes;
+	strlcpy(shared->name, def->name, NAMEDATALEN);
+	strlcpy(shared->label, def->label ? def->label : "", NAMEDATALEN);
 	shm_toc_insert(pcxt->toc, EST_KEY_TEAM, shared);
 
 	area = shm_toc_allocate(pcxt->toc, ckpt_len);
 	memcpy(area, ckpt, ckpt_len);
 	shm_toc_insert(pcxt->toc, EST_KEY_CHECKPOINT, area);
-	area = shm_toc_allocate(pcxt->toc, x_bytes);
-	memcpy(area, X, x_bytes);
-	shm_toc_insert(pcxt->toc, EST_KEY_X, area);
-	area = shm_toc_allocate(pcxt->toc, y_bytes);
-	memcpy(area, y, y_bytes);
-	shm_toc_insert(pcxt->toc, EST_KEY_Y, area);
+	team = palloc0(sizeof(EstTeam));
+	team->X = CopyToSegment(pcxt, EST_KEY_X, X, x_bytes);
+	team->y_score = CopyToSegment(pcxt, EST_KEY_Y, y, y_bytes);
+	if (y_score != y)
+		team->y_score = CopyToSegment(pcxt, EST_KEY_LABELS, y_score, y_bytes);
 	if (w != NULL)
-	{
-		area = shm_toc_allocate(pcxt->toc, w_bytes);
-		memcpy(area, w, w_bytes);
-		shm_toc_insert(pcxt->toc, EST_KEY_W, area);
-	}
+		team->w = CopyToSegment(pcxt, EST_KEY_W, w, w_bytes);
 	area = shm_toc_allocate(pcxt->toc, GradsBytes(n_workers + 1, n_params));
 	shm_toc_insert(pcxt->toc, EST_KEY_GRADS, area);
 
@@ -203,6 +232,7 @@ EstTeamBegin(int n_workers, const uint8_t *ckpt, size_t ckpt_len,
 
 	if (members == 1)
 	{
+		pfree(team);
 		WaitForParallelWorkersToFinish(pcxt);
 		DestroyParallelContext(pcxt);
 		ExitParallelMode();
@@ -213,7 +243,6 @@ EstTeamBegin(int n_workers, const uint8_t *ckpt, size_t ckpt_len,
 		return NULL;
 	}
 
-	team = palloc0(sizeof(EstTeam));
 	team->pcxt = pcxt;
 	team->shared = shared;
 	team->member = 0;
@@ -271,6 +300,35 @@ TeamCheck(EstTeam *team)
 }
 
 /*
+ * TeamBarrier returns once every member has called it as often as this
+ * one: after the full barrier of the increment, what each wrote before is
+ * visible to all.
+ */
+static void
+TeamBarrier(EstTeam *team)
+{
+	TeamShared *shared = team->shared;
+	uint64		target;
+	int			spins = 0;
+
+	team->rounds++;
+	target = team->rounds * (uint64) shared->n_members;
+	pg_atomic_fetch_add_u64(&shared->arrived, 1);	/* a full barrier */
+	while (pg_atomic_read_u64(&shared->arrived) < target)
+	{
+		if (++spins < EST_SPINS_BEFORE_YIELD)
+		{
+			pg_spin_delay();
+			continue;
+		}
+		spins = 0;
+		TeamCheck(team);
+		sched_yield();
+	}
+	pg_read_barrier();
+}
+
+/*
  * EstTeamReduce is the barrier of a step: it publishes this member's
  * gradient (n floats) and loss, waits for every member's, and replaces
  * grad with their sum, added in member order so that every member gets
@@ -284,29 +342,12 @@ EstTeamReduce(EstTeam *team, float *grad, size_t n, double loss)
 	int			parity = (int) (team->rounds % 2);
 	float	   *mine = team->grads + ((size_t) parity * m + team->member) * n;
 	const float *first = team->grads + (size_t) parity * m * n;
-	uint64		target;
-	int			spins = 0;
 	double		sum;
 
 	Assert(n == shared->n_params);
 	memcpy(mine, grad, n * sizeof(float));
 	team->losses[parity * m + team->member] = loss;
-	team->rounds++;
-	target = team->rounds * (uint64) m;
-	pg_atomic_fetch_add_u64(&shared->arrived, 1);	/* a full barrier */
-
-	while (pg_atomic_read_u64(&shared->arrived) < target)
-	{
-		if (++spins < EST_SPINS_BEFORE_YIELD)
-		{
-			pg_spin_delay();
-			continue;
-		}
-		spins = 0;
-		TeamCheck(team);
-		sched_yield();
-	}
-	pg_read_barrier();
+	TeamBarrier(team);
 
 	memcpy(grad, first, n * sizeof(float));
 	for (int k = 1; k < m; k++)
@@ -320,6 +361,70 @@ EstTeamReduce(EstTeam *team, float *grad, size_t n, double loss)
 	for (int k = 0; k < m; k++)
 		sum += team->losses[parity * m + k];
 	return sum;
+}
+
+/*
+ * EstTeamScore scores the training rows with the trained weights, each
+ * member its contiguous share, and returns in *loss and *accuracy the
+ * figures of all the rows, as EstScoreData gives them (both are sums over
+ * the rows divided by the weight sum, so the shares' add up).
+ */
+void
+EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
+			 double *loss, double *accuracy)
+{
+	TeamShared *shared = team->shared;
+	int64		n = shared->sp.n_train;
+	int64		lo = n * team->member / shared->n_members;
+	int64		hi = n * (team->member + 1) / shared->n_members;
+	int			d = shared->sp.n_inputs;
+	int			lw = shared->sp.label_width;
+	EstModelDef def;
+	EstData		rows;
+	EstMetricSet set;
+	double		weight_sum = 0;
+	double		total_loss = 0;
+	double		total_accuracy = 0;
+	double		total_weight = 0;
+	bool		regressor = EST_IS_REGRESSOR(shared->model_type);
+
+	memset(&def, 0, sizeof(def));
+	def.name = shared->name;
+	def.type = shared->model_type;
+	def.n_classes = shared->n_classes;
+	def.label = shared->label;
+	rows.n_rows = hi - lo;
+	rows.n_inputs = d;
+	rows.label_width = lw;
+	rows.X = (float *) team->X + (size_t) lo * d;
+	rows.y = (float *) team->y_score + (size_t) lo * lw;
+	rows.w = team->w ? (float *) team->w + lo : NULL;
+	for (int64 i = 0; i < rows.n_rows; i++)
+		weight_sum += rows.w ? (double) rows.w[i] : 1.0;
+	if (rows.n_rows > 0)
+	{
+		EstScoreData(&def, ckpt, ws, &rows, &set, false);
+		shared->scores[team->member][0] = EstMetricSetValue(&set, "average_loss");
+		shared->scores[team->member][1] = regressor ? 0 :
+			EstMetricSetValue(&set, "accuracy");
+	}
+	shared->scores[team->member][2] = weight_sum;
+	TeamBarrier(team);
+
+	for (int k = 0; k < shared->n_members; k++)
+	{
+		double		wk = shared->scores[k][2];
+
+		if (wk > 0)
+		{
+			total_loss += shared->scores[k][0] * wk;
+			total_accuracy += shared->scores[k][1] * wk;
+			total_weight += wk;
+		}
+	}
+	*loss = total_weight > 0 ? total_loss / total_weight : NAN;
+	*accuracy = regressor ? NAN :
+		total_weight > 0 ? total_accuracy / total_weight : NAN;
 }
 
 /*
@@ -381,11 +486,12 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	status = EstWorkspaceInit(&ws, &ckpt.net, Max(hi - lo, 1), coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
-	EstStepRowsInit(&rows, &ckpt, &shared->sp,
-					shm_toc_lookup(toc, EST_KEY_X, false),
-					shm_toc_lookup(toc, EST_KEY_Y, false),
-					shared->weighted ? shm_toc_lookup(toc, EST_KEY_W, false) : NULL,
-					hi - lo);
+	team.X = shm_toc_lookup(toc, EST_KEY_X, false);
+	team.y_score = shm_toc_lookup(toc, shared->own_labels ? EST_KEY_LABELS :
+								  EST_KEY_Y, false);
+	team.w = shared->weighted ? shm_toc_lookup(toc, EST_KEY_W, false) : NULL;
+	EstStepRowsInit(&rows, &ckpt, &shared->sp, team.X,
+					shm_toc_lookup(toc, EST_KEY_Y, false), team.w, hi - lo);
 
 	for (int64 step = 0; step < shared->steps; step++)
 	{
@@ -393,7 +499,20 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 
 		/* the leader stops with an error; so does the training here */
 		if (isnan(loss) || isinf(loss))
-			break;
+			return;
+	}
+
+	/* the training rows' figures, in blocks as large as the leader's */
+	EstWorkspaceFree(&ws);
+	status = EstWorkspaceInit(&ws, &ckpt.net, Max(shared->sp.batch_size, 1024),
+							  coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "workspace");
+	{
+		double		loss;
+		double		accuracy;
+
+		EstTeamScore(&team, &ckpt, &ws, &loss, &accuracy);
 	}
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);

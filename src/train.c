@@ -77,6 +77,14 @@ typedef struct TrainPlan
 	EstLineage	lineage;		/* of every checkpoint of the call */
 } TrainPlan;
 
+/* the training rows' figures, when parallel workers computed them */
+typedef struct TrainScore
+{
+	bool		done;
+	double		loss;
+	double		accuracy;
+} TrainScore;
+
 /* a training_log row held back while parallel workers run */
 typedef struct PendingLog
 {
@@ -788,7 +796,8 @@ static void
 RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		 int64 n_train, const float *y_train, const EstData *eval,
 		 const TrainPlan *plan, EstWorkspace *ws, uint8_t **out,
-		 size_t *out_len, int64 *out_step, Jsonb **out_metrics)
+		 size_t *out_len, int64 *out_step, Jsonb **out_metrics,
+		 TrainScore *scored)
 {
 	const EstOptions *opts = &plan->opts;
 	EstStepPlan sp;
@@ -839,8 +848,9 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		size_t		start_len;
 
 		EncodeCheckpoint(def, ckpt, &start, &start_len);
-		team = EstTeamBegin(plan->parallel_workers, start, start_len, &sp,
-							plan->steps, data->X, y_train, data->w);
+		team = EstTeamBegin(plan->parallel_workers, def, start, start_len,
+							&sp, plan->steps, data->X, y_train, data->y,
+							data->w);
 		EstFree(start);
 	}
 	if (team != NULL)
@@ -983,7 +993,9 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	{
 		ListCell   *lc;
 
-		/* the catalog is written once the workers are gone */
+		/* the team scores the training rows; the catalog waits for its end */
+		EstTeamScore(team, ckpt, ws, &scored->loss, &scored->accuracy);
+		scored->done = true;
 		EstTeamEnd(team);
 		foreach(lc, pending_logs)
 		{
@@ -1397,6 +1409,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	Jsonb	   *stored_metrics;
 	int64		trained_step;
 	EstMetricSet set;
+	TrainScore	scored;
 	int64		gate_step = -1;
 	bool		gate_pinned = false;
 	Oid			reset_owner = InvalidOid;
@@ -1795,8 +1808,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		EstReportCoreError(status, coremsg, "workspace");
 
 	plan.parallel_workers = ParallelWorkers(&plan, &ckpt, eval != NULL);
+	memset(&scored, 0, sizeof(scored));
 	RunSteps(def, &ckpt, &data, n_train, y_train, eval, &plan, &ws,
-			 &buf, &len, &stored_step, &stored_metrics);
+			 &buf, &len, &stored_step, &stored_metrics, &scored);
 	trained_step = ckpt.global_step;
 
 	/* score the training rows with the weights that are kept */
@@ -1807,14 +1821,21 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		if (status != EST_OK)
 			EstReportCoreError(status, coremsg, "best checkpoint");
 	}
+	if (scored.done)
+	{
+		result->loss = scored.loss;
+		result->accuracy = scored.accuracy;
+	}
+	else
 	{
 		EstData		train_rows = data;
 
 		train_rows.n_rows = n_train;
 		EstScoreData(def, &ckpt, &ws, &train_rows, &set, false);
+		result->loss = EstMetricSetValue(&set, "average_loss");
+		result->accuracy = regressor ? NAN :
+			EstMetricSetValue(&set, "accuracy");
 	}
-	result->loss = EstMetricSetValue(&set, "average_loss");
-	result->accuracy = regressor ? NAN : EstMetricSetValue(&set, "accuracy");
 
 	/* early stopping went back before checkpoints stored during the call */
 	if (plan.save_every > 0 && stored_step < trained_step)
