@@ -69,6 +69,41 @@ SELECT global_step FROM est_train('par_serial', 'SELECT x1, x2, x3, x4, x5, x6, 
 SELECT global_step FROM est_train('par_serial', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
 								  steps => 50);
 
+-- A table (not a temporary one, which workers cannot read) is read by the
+-- backend and its workers, each a range of blocks, put together in the
+-- order of a sequential scan: the same rows in the same order.  Dropout
+-- trains in one backend, so the weights show it bit for bit.
+CREATE TABLE par_table AS
+SELECT *, (ARRAY['north', 'south', 'east'])[1 + id % 3] AS city FROM par_rows;
+SELECT pg_relation_size('par_table') >= 16 * current_setting('block_size')::int AS enough_blocks;
+SELECT est_train('par_read_one', 'par_table', features => '{x1,x2,x3,x4,w}', steps => 200,
+				 params => '{"seed": 2, "dropout": 0.1}') IS NOT NULL AS trained;
+SELECT est_train('par_read_two', 'par_table', features => '{x1,x2,x3,x4,w}', steps => 200,
+				 params => '{"seed": 2, "dropout": 0.1, "parallel_workers": 2}') IS NOT NULL AS trained;
+SELECT bool_and(a."values" = b."values") AS identical
+  FROM est_weights('par_read_one') a JOIN est_weights('par_read_two') b USING (layer, kind, name);
+SELECT a.rows_read, a.fingerprint = b.fingerprint AS same_rows
+  FROM est_checkpoints('par_read_one') a, est_checkpoints('par_read_two') b;
+-- continuing (the checkpoint's transform, a learned vocabulary included),
+-- a weighted regressor, and a class vocabulary
+SELECT est_train('par_read_city', 'par_table', features => '{x1,x2,x3,city}', steps => 10,
+				 params => '{"seed": 2}') IS NOT NULL AS trained;
+SELECT global_step, rows_read FROM est_train('par_read_city', 'par_table', steps => 10,
+											 params => '{"parallel_workers": 1}');
+SELECT global_step, rows_read FROM est_train('par_read_reg', 'par_table', features => '{x1,x2,x3}',
+											 model_type => 'dnn_regressor', label => 'target', steps => 10,
+											 params => '{"weight_column": "w", "parallel_workers": 1}');
+CREATE TABLE par_named AS
+SELECT x1, x2, x3, x4, (ARRAY['a', 'b', 'c'])[label + 1] AS species FROM par_rows;
+SELECT global_step, rows_read FROM est_train('par_read_voc', 'par_named', label => 'species', steps => 10,
+											 params => '{"label_vocabulary": ["a", "b", "c"], "parallel_workers": 1}');
+SELECT est_predict_label('par_read_voc', t) IS NOT NULL AS predicts FROM par_named t LIMIT 1;
+-- a bad row in a worker's range is the call's error
+INSERT INTO par_table (x1, x2, x3, city, label) VALUES (0, 0, 0, 'north', NULL);
+SELECT est_train('par_read_bad', 'par_table', features => '{x1,x2,x3}', steps => 10,
+				 params => '{"parallel_workers": 1}');
+DROP TABLE par_table, par_named;
+
 -- estimator.parallel_workers is the default; params overrides it.  What
 -- only one backend does trains in one backend.  (The NOTICEs that say
 -- which are checked in test/t/008_parallel.pl.)

@@ -262,6 +262,8 @@ typedef struct EstReadSpec
 	const char *key;			/* NULL: no key column */
 	EstTransform *transform;	/* NULL: built by the caller after
 								 * EstReaderOpenSpec (new models) */
+	BlockNumber block_lo;		/* a relation's rows in blocks [lo, hi) */
+	BlockNumber block_hi;		/* 0: no bound */
 } EstReadSpec;
 
 extern EstReader *EstReaderOpen(const char *source, const EstReadSpec *spec,
@@ -284,6 +286,10 @@ extern int	EstReaderNext(EstReader *reader, float *X, float *y, float *w,
 extern char **EstReaderVocabulary(EstReader *reader, int *n);
 extern void EstReaderSortVocabulary(EstReader *reader, float *y, int64 n_rows);
 extern void EstReaderClose(EstReader *reader);
+extern BlockNumber EstSourceBlocks(const char *source);
+extern bool EstReaderLearns(EstReader *reader);
+extern int	EstReaderLabelColumnWidth(EstReader *reader);
+extern EstTransform *EstReaderTransform(EstReader *reader);
 extern void EstConvertValue(Datum value, bool isnull, const EstColumn *col,
 							float *out);
 extern void EstConvertNumbers(Datum value, bool isnull, const EstColumn *col,
@@ -524,6 +530,10 @@ extern void EstTeamShare(const EstTeam *team, int batch_size, int *lo,
 extern double EstTeamReduce(EstTeam *team, float *grad, size_t n,
 							double loss);
 extern void EstTeamEnd(EstTeam *team);
+extern EstReader *EstParallelRead(int n_workers, const char *source,
+								  BlockNumber blocks, const EstReadSpec *spec,
+								  EstReader *reader, const EstCheckpoint *ckpt,
+								  Jsonb *params, EstData *data);
 
 
 /* ----------------------------------------------------------------

@@ -22,7 +22,11 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/tableam.h"
+#include "storage/bufmgr.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -170,12 +174,12 @@ ReportMissingFeature(const char *column, const char *source)
 }
 
 /*
- * RelationQuery resolves a relation name and builds the query that reads
- * it: the columns wanted, or every column.
+ * ResolveRelation resolves a source that names a relation, parsed as SQL
+ * parses a qualified name, to its OID (locked in AccessShareLock) and
+ * kind, refusing what is not a table, view or materialized view.
  */
-static char *
-RelationQuery(const char *source, const EstReadSpec *spec,
-			  EstColumn *features, int n_features, bool infer)
+static Oid
+ResolveRelation(const char *source, char *relkind_out)
 {
 	List	   *idents;
 	List	   *names = NIL;
@@ -183,7 +187,6 @@ RelationQuery(const char *source, const EstReadSpec *spec,
 	RangeVar   *rv;
 	Oid			relid;
 	char		relkind;
-	StringInfoData sql;
 
 	/* SplitIdentifierString parses like SQL, without raising an error */
 	if (!SplitIdentifierString(pstrdup(source), '.', &idents) ||
@@ -213,6 +216,25 @@ RelationQuery(const char *source, const EstReadSpec *spec,
 				 errmsg("\"%s\" is not a table, view or materialized view",
 						NameListToString(names)),
 				 errhint("Name a table, view or materialized view, or write a SELECT query.")));
+
+	*relkind_out = relkind;
+	return relid;
+}
+
+/*
+ * RelationQuery resolves a relation name and builds the query that reads
+ * it: the columns wanted, or every column; with a block range in spec,
+ * only the rows stored in those blocks (a TID range scan).
+ */
+static char *
+RelationQuery(const char *source, const EstReadSpec *spec,
+			  EstColumn *features, int n_features, bool infer)
+{
+	Oid			relid;
+	char		relkind;
+	StringInfoData sql;
+
+	relid = ResolveRelation(source, &relkind);
 
 	/* name missing columns here, rather than in a parse error */
 	if (!infer)
@@ -252,6 +274,13 @@ RelationQuery(const char *source, const EstReadSpec *spec,
 	appendStringInfo(&sql, " FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid)));
+	if (spec->block_lo > 0)
+		appendStringInfo(&sql, " WHERE ctid >= '(%u,0)'::pg_catalog.tid",
+						 (unsigned) spec->block_lo);
+	if (spec->block_hi > 0)
+		appendStringInfo(&sql, " %s ctid < '(%u,0)'::pg_catalog.tid",
+						 spec->block_lo > 0 ? "AND" : "WHERE",
+						 (unsigned) spec->block_hi);
 	return sql.data;
 }
 
@@ -1206,4 +1235,67 @@ EstCheckMemory(Size needed, const char *what)
 				 errdetail("Training needs %zu kB, estimator.max_memory is %d kB.",
 						   (needed + 1023) / 1024, estimator_max_memory),
 				 errhint("Raise estimator.max_memory, or train on a sample of the source.")));
+}
+
+/*
+ * EstSourceBlocks returns the number of blocks of a source that parallel
+ * workers can read in block ranges: a table or materialized view named by
+ * the source (stored in heap blocks, read by TID range scans), and 0 for
+ * anything else (a query, a view, a partitioned, foreign or temporary
+ * table).
+ */
+BlockNumber
+EstSourceBlocks(const char *source)
+{
+	Oid			relid;
+	char		relkind;
+	Relation	rel;
+	BlockNumber blocks;
+
+	if (source[0] == '\0' || IsQuerySource(source))
+		return 0;
+	relid = ResolveRelation(source, &relkind);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+		return 0;
+	rel = relation_open(relid, AccessShareLock);
+	/* workers cannot see the backend's temporary tables */
+	blocks = rel->rd_tableam == GetHeapamTableAmRoutine() &&
+		rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP ?
+		RelationGetNumberOfBlocks(rel) : 0;
+	relation_close(rel, AccessShareLock);
+	return blocks;
+}
+
+/*
+ * EstReaderLearns tells whether encoding depends on the order of the rows:
+ * class names or a vocabulary learned as they come.
+ */
+bool
+EstReaderLearns(EstReader *reader)
+{
+	if (reader->learn_classes)
+		return true;
+	if (reader->tf != NULL && !reader->tf->fitted)
+		for (int c = 0; c < reader->tf->n_columns; c++)
+			if (reader->tf->columns[c].kind == EST_FC_VOCABULARY &&
+				reader->tf->columns[c].learned)
+				return true;
+	return false;
+}
+
+/*
+ * EstReaderLabelColumnWidth is the width of the label as read (values of
+ * a regressor), for a reader that reads the same source again.
+ */
+int
+EstReaderLabelColumnWidth(EstReader *reader)
+{
+	return reader->label_col.width;
+}
+
+/* EstReaderTransform is the transform the reader encodes with. */
+EstTransform *
+EstReaderTransform(EstReader *reader)
+{
+	return reader->tf;
 }

@@ -42,6 +42,9 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "postmaster/bgworker.h"
+#include "executor/spi.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
 #include "utils/memutils.h"
 
@@ -94,6 +97,7 @@ struct EstTeam
 };
 
 PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
+PGDLLEXPORT void est_parallel_read_main(dsm_segment *seg, shm_toc *toc);
 
 static Size
 GradsBytes(int n_members, size_t n_params)
@@ -516,4 +520,516 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	}
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);
+}
+
+/* ----------------------------------------------------------------
+ * Reading a table in parallel
+ *
+ * Before training, the backend and its workers can read a table (or
+ * materialized view) together: the table's blocks are cut into one
+ * contiguous range per member, each member reads its range through SPI
+ * as the caller (a TID range scan, with the caller's privileges and
+ * row-level security) and encodes the rows with the same transform, and
+ * the workers send their rows to the backend through shared memory
+ * queues.  The backend puts the ranges together in block order, which is
+ * the order of a sequential scan, so that the rows (and what training
+ * does with them) are those of a read in one backend.  Only encodings
+ * that do not depend on the order of the rows qualify: no vocabulary or
+ * class name learned as the rows come.
+ * ----------------------------------------------------------------
+ */
+
+#define EST_KEY_READ		UINT64CONST(0xE571000000000011)
+#define EST_KEY_READ_TEXT	UINT64CONST(0xE571000000000012)
+#define EST_KEY_READ_BLOB	UINT64CONST(0xE571000000000013)
+#define EST_KEY_READ_QUEUES UINT64CONST(0xE571000000000014)
+
+#define EST_READ_QUEUE_BYTES	(4 * 1024 * 1024)
+#define EST_READ_BLOCK_ROWS		1000
+
+typedef struct ReadShared
+{
+	pg_atomic_uint32 ready;
+	int			n_members;
+	int			member_of[EST_MAX_PARALLEL_WORKERS];
+	BlockNumber bounds[EST_MAX_PARALLEL_WORKERS + 2];	/* member k: [k, k+1) */
+	int			n_features;
+	EstLabelKind label_kind;
+	int			label_width;
+	bool		learn_vocabulary;
+	int			n_vocabulary;
+	bool		has_label;
+	bool		has_weight;
+	bool		from_checkpoint;	/* blob: a checkpoint, else params */
+	Size		blob_len;
+	int			n_inputs;		/* what the rows must be */
+	int			row_label_width;
+} ReadShared;
+
+/* what a member's rows are appended to */
+typedef struct RowBuffer
+{
+	EstData		data;
+	int64		capacity;
+	bool		ended;
+} RowBuffer;
+
+/*
+ * AppendRows adds n rows to buf, growing it by doubling within
+ * estimator.max_memory (counted over every member's rows, *total).
+ */
+static void
+AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
+		   int n, Size *total)
+{
+	EstData    *d = &buf->data;
+	Size		row_bytes = (d->n_inputs + d->label_width + (d->w ? 1 : 0)) *
+		sizeof(float);
+
+	if (d->n_rows + n > buf->capacity)
+	{
+		int64		cap = Max(buf->capacity * 2, d->n_rows + n);
+
+		if (cap >= PG_UINT32_MAX / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the source has too many rows"),
+					 errdetail("Training reads at most %u rows.",
+							   PG_UINT32_MAX / 2)));
+		EstCheckMemory(add_size(*total, mul_size(cap - buf->capacity, row_bytes)),
+					   "training data");
+		*total = add_size(*total, mul_size(cap - buf->capacity, row_bytes));
+		d->X = repalloc_huge(d->X, mul_size(cap, d->n_inputs * sizeof(float)) + 1);
+		d->y = repalloc_huge(d->y, mul_size(cap, d->label_width * sizeof(float)) + 1);
+		if (d->w)
+			d->w = repalloc_huge(d->w, mul_size(cap, sizeof(float)) + 1);
+		buf->capacity = cap;
+	}
+	memcpy(d->X + (size_t) d->n_rows * d->n_inputs, X,
+		   (size_t) n * d->n_inputs * sizeof(float));
+	memcpy(d->y + (size_t) d->n_rows * d->label_width, y,
+		   (size_t) n * d->label_width * sizeof(float));
+	if (d->w)
+		memcpy(d->w + d->n_rows, w, (size_t) n * sizeof(float));
+	d->n_rows += n;
+}
+
+static void
+InitRowBuffer(RowBuffer *buf, int n_inputs, int label_width, bool weighted)
+{
+	memset(buf, 0, sizeof(*buf));
+	buf->data.n_inputs = n_inputs;
+	buf->data.label_width = label_width;
+	buf->data.X = palloc(1);
+	buf->data.y = palloc(1);
+	buf->data.w = weighted ? palloc(1) : NULL;
+}
+
+/*
+ * ReceiveRows takes one message from a worker's queue into buf; it
+ * returns false when the queue has nothing now (nowait) or has ended.
+ */
+static bool
+ReceiveRows(shm_mq_handle *mqh, RowBuffer *buf, bool nowait, Size *total)
+{
+	Size		nbytes;
+	void	   *msg;
+	shm_mq_result res;
+	int32		n;
+	const float *p;
+	EstData    *d = &buf->data;
+
+	res = shm_mq_receive(mqh, &nbytes, &msg, nowait);
+	if (res == SHM_MQ_WOULD_BLOCK)
+		return false;
+	if (res == SHM_MQ_DETACHED)
+	{
+		if (!buf->ended)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("a parallel worker stopped before sending all its rows")));
+		return false;
+	}
+	if (nbytes < sizeof(int32))
+		elog(ERROR, "short message from a parallel worker");
+	memcpy(&n, msg, sizeof(int32));
+	if (n < 0)
+	{
+		buf->ended = true;
+		return false;
+	}
+	if (nbytes != sizeof(int32) + (Size) n * (d->n_inputs + d->label_width +
+											   (d->w ? 1 : 0)) * sizeof(float))
+		elog(ERROR, "message of %zu bytes from a parallel worker for %d rows",
+			 nbytes, n);
+	p = (const float *) ((const char *) msg + sizeof(int32));
+	AppendRows(buf, p, p + (size_t) n * d->n_inputs,
+			   d->w ? p + (size_t) n * (d->n_inputs + d->label_width) : NULL,
+			   n, total);
+	return true;
+}
+
+/*
+ * PackText appends NUL-terminated strings to buf.
+ */
+static void
+PackText(StringInfo buf, const char *s)
+{
+	appendBinaryStringInfo(buf, s ? s : "", strlen(s ? s : "") + 1);
+}
+
+static const char *
+UnpackText(const char **p)
+{
+	const char *s = *p;
+
+	*p += strlen(s) + 1;
+	return s;
+}
+
+/*
+ * EstParallelRead reads source, a table of blocks blocks, with n_workers
+ * parallel workers into data, in the order of a sequential scan.  reader
+ * is the caller's reader of the whole source, already open (its columns
+ * resolved, its transform set), which it closes; spec and features are
+ * what opened it.  The workers encode with the model's checkpoint
+ * (ckpt, an existing model) or the transform that params builds (a new
+ * one).  It returns a reader of the backend's own range, read to its end,
+ * for the caller to ask for the classes and close; or NULL, having read
+ * nothing and left reader open, when no worker could start (the caller
+ * then reads alone).
+ */
+EstReader *
+EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
+				const EstReadSpec *spec, EstReader *reader,
+				const EstCheckpoint *ckpt, Jsonb *params, EstData *data)
+{
+	ParallelContext *pcxt;
+	ReadShared *shared;
+	StringInfoData text;
+	uint8_t    *blob = NULL;
+	size_t		blob_len = 0;
+	EstColumn  *features;
+	int			n_features;
+	int			n_inputs = EstReaderInputs(reader);
+	int			label_width = EstReaderLabelWidth(reader);
+	bool		weighted = spec->weight != NULL;
+	int			members = 1;
+	char	   *area;
+	shm_mq_handle **queues;
+	RowBuffer  *bufs;
+	EstReadSpec own = *spec;
+	EstTransform *tf = EstReaderTransform(reader);
+	Size		total = 0;
+	char		coremsg[EST_ERRMSG_LEN];
+
+	EstReaderColumns(reader, &features, &n_features);
+	if (ckpt != NULL)
+	{
+		coremsg[0] = '\0';
+		if (EstCheckpointEncode(ckpt, &blob, &blob_len, coremsg) != EST_OK)
+			EstReportCoreError(EST_EINVAL, coremsg, "checkpoint");
+	}
+	else if (params != NULL)
+	{
+		blob_len = VARSIZE(params);
+		blob = (uint8_t *) params;
+	}
+
+	initStringInfo(&text);
+	PackText(&text, source);
+	PackText(&text, spec->label);
+	PackText(&text, spec->weight);
+	for (int i = 0; i < n_features; i++)
+	{
+		PackText(&text, features[i].name);
+		appendBinaryStringInfo(&text, (char *) &features[i].width, sizeof(int));
+	}
+	for (int i = 0; i < spec->n_vocabulary; i++)
+		PackText(&text, spec->vocabulary[i]);
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("estimator", "est_parallel_read_main",
+								 n_workers);
+	shm_toc_estimate_chunk(&pcxt->estimator, sizeof(ReadShared));
+	shm_toc_estimate_chunk(&pcxt->estimator, text.len);
+	shm_toc_estimate_chunk(&pcxt->estimator, Max(blob_len, 1));
+	shm_toc_estimate_chunk(&pcxt->estimator,
+						   mul_size(EST_READ_QUEUE_BYTES, n_workers));
+	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return NULL;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, sizeof(ReadShared));
+	memset(shared, 0, sizeof(ReadShared));
+	pg_atomic_init_u32(&shared->ready, 0);
+	for (int i = 0; i < EST_MAX_PARALLEL_WORKERS; i++)
+		shared->member_of[i] = -1;
+	shared->n_features = n_features;
+	shared->label_kind = spec->label_kind;
+	shared->label_width = EstReaderLabelColumnWidth(reader);
+	shared->learn_vocabulary = spec->learn_vocabulary;
+	shared->n_vocabulary = spec->n_vocabulary;
+	shared->has_label = spec->label != NULL;
+	shared->has_weight = weighted;
+	shared->from_checkpoint = ckpt != NULL;
+	shared->blob_len = blob_len;
+	shared->n_inputs = n_inputs;
+	shared->row_label_width = label_width;
+	shm_toc_insert(pcxt->toc, EST_KEY_READ, shared);
+	area = shm_toc_allocate(pcxt->toc, text.len);
+	memcpy(area, text.data, text.len);
+	shm_toc_insert(pcxt->toc, EST_KEY_READ_TEXT, area);
+	area = shm_toc_allocate(pcxt->toc, Max(blob_len, 1));
+	if (blob_len > 0)
+		memcpy(area, blob, blob_len);
+	shm_toc_insert(pcxt->toc, EST_KEY_READ_BLOB, area);
+	area = shm_toc_allocate(pcxt->toc, mul_size(EST_READ_QUEUE_BYTES, n_workers));
+	shm_toc_insert(pcxt->toc, EST_KEY_READ_QUEUES, area);
+	queues = palloc0(n_workers * sizeof(shm_mq_handle *));
+	for (int i = 0; i < n_workers; i++)
+	{
+		shm_mq	   *mq = shm_mq_create(area + (Size) i * EST_READ_QUEUE_BYTES,
+									   EST_READ_QUEUE_BYTES);
+
+		shm_mq_set_receiver(mq, MyProc);
+		queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
+	}
+
+	LaunchParallelWorkers(pcxt);
+	if (pcxt->nworkers_launched > 0)
+		WaitForParallelWorkersToAttach(pcxt);
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+		if (pcxt->known_attached_workers[i])
+		{
+			shared->member_of[i] = members++;
+			shm_mq_set_handle(queues[i], pcxt->worker[i].bgwhandle);
+		}
+	shared->n_members = members;
+	for (int k = 0; k <= members; k++)
+		shared->bounds[k] = (BlockNumber) ((uint64) blocks * k / members);
+	pg_write_barrier();
+	pg_atomic_write_u32(&shared->ready, 1);
+	if (members == 1)
+	{
+		WaitForParallelWorkersToFinish(pcxt);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return NULL;
+	}
+
+	/* the backend reads the first range, taking the workers' rows meanwhile */
+	EstReaderClose(reader);
+	own.block_lo = 0;
+	own.block_hi = shared->bounds[1];
+	own.transform = tf;
+	reader = EstReaderOpen(source, &own, features, n_features, false);
+	bufs = palloc0(members * sizeof(RowBuffer));
+	for (int k = 0; k < members; k++)
+		InitRowBuffer(&bufs[k], n_inputs, label_width, weighted);
+	{
+		float	   *X = palloc(mul_size(EST_READ_BLOCK_ROWS, n_inputs * sizeof(float)));
+		float	   *y = palloc(mul_size(EST_READ_BLOCK_ROWS, Max(label_width, 1) * sizeof(float)));
+		float	   *w = weighted ? palloc(EST_READ_BLOCK_ROWS * sizeof(float)) : NULL;
+
+		for (;;)
+		{
+			int			got;
+
+			CHECK_FOR_INTERRUPTS();
+			got = EstReaderNext(reader, X, y, w, EST_READ_BLOCK_ROWS);
+			if (got == 0)
+				break;
+			AppendRows(&bufs[0], X, y, w, got, &total);
+			for (int i = 0; i < pcxt->nworkers_launched; i++)
+				if (shared->member_of[i] > 0)
+					while (ReceiveRows(queues[i], &bufs[shared->member_of[i]],
+									   true, &total))
+						;
+		}
+	}
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+		if (shared->member_of[i] > 0)
+			while (!bufs[shared->member_of[i]].ended)
+			{
+				CHECK_FOR_INTERRUPTS();
+				ReceiveRows(queues[i], &bufs[shared->member_of[i]], false, &total);
+			}
+	WaitForParallelWorkersToFinish(pcxt);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+
+	/* the ranges in block order: the backend's rows, then each worker's */
+	*data = bufs[0].data;
+	{
+		int64		n = 0;
+
+		for (int k = 0; k < members; k++)
+			n += bufs[k].data.n_rows;
+		data->X = repalloc_huge(data->X, mul_size(n, n_inputs * sizeof(float)) + 1);
+		data->y = repalloc_huge(data->y, mul_size(n, label_width * sizeof(float)) + 1);
+		if (weighted)
+			data->w = repalloc_huge(data->w, mul_size(n, sizeof(float)) + 1);
+		for (int k = 1; k < members; k++)
+		{
+			EstData    *d = &bufs[k].data;
+
+			memcpy(data->X + (size_t) data->n_rows * n_inputs, d->X,
+				   (size_t) d->n_rows * n_inputs * sizeof(float));
+			memcpy(data->y + (size_t) data->n_rows * label_width, d->y,
+				   (size_t) d->n_rows * label_width * sizeof(float));
+			if (weighted)
+				memcpy(data->w + data->n_rows, d->w, (size_t) d->n_rows * sizeof(float));
+			data->n_rows += d->n_rows;
+			pfree(d->X);
+			pfree(d->y);
+			if (weighted)
+				pfree(d->w);
+		}
+	}
+	if (ckpt != NULL)
+		EstFree(blob);
+	return reader;
+}
+
+/*
+ * est_parallel_read_main is a reading worker's life: open the same source
+ * on its block range, encode as the backend does, and send the rows.
+ */
+void
+est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
+{
+	ReadShared *shared = shm_toc_lookup(toc, EST_KEY_READ, false);
+	const char *p = shm_toc_lookup(toc, EST_KEY_READ_TEXT, false);
+	const uint8_t *blob = shm_toc_lookup(toc, EST_KEY_READ_BLOB, false);
+	char	   *queues = shm_toc_lookup(toc, EST_KEY_READ_QUEUES, false);
+	EstReadSpec spec;
+	const char *source;
+	EstColumn  *features;
+	EstReader  *reader;
+	EstTransform tf;
+	EstCheckpoint ckpt;
+	shm_mq_handle *mqh;
+	int			member;
+	int			n_inputs;
+	int			label_width;
+	int			row_floats;
+	char	   *msg;
+	int64		sent = 0;
+
+	while (pg_atomic_read_u32(&shared->ready) == 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		pg_spin_delay();
+	}
+	pg_read_barrier();
+	if (ParallelWorkerNumber < 0 ||
+		ParallelWorkerNumber >= EST_MAX_PARALLEL_WORKERS ||
+		shared->member_of[ParallelWorkerNumber] < 0)
+		return;
+	member = shared->member_of[ParallelWorkerNumber];
+	{
+		shm_mq	   *mq = (shm_mq *) (queues + (Size) ParallelWorkerNumber *
+									 EST_READ_QUEUE_BYTES);
+
+		shm_mq_set_sender(mq, MyProc);
+		mqh = shm_mq_attach(mq, seg, NULL);
+	}
+
+	memset(&spec, 0, sizeof(spec));
+	source = UnpackText(&p);
+	spec.label = UnpackText(&p);
+	spec.weight = UnpackText(&p);
+	if (!shared->has_label)
+		spec.label = NULL;
+	if (!shared->has_weight)
+		spec.weight = NULL;
+	spec.label_kind = shared->label_kind;
+	spec.label_width = shared->label_width;
+	spec.learn_vocabulary = shared->learn_vocabulary;
+	features = palloc0(Max(shared->n_features, 1) * sizeof(EstColumn));
+	for (int i = 0; i < shared->n_features; i++)
+	{
+		features[i].name = pstrdup(UnpackText(&p));
+		memcpy(&features[i].width, p, sizeof(int));
+		p += sizeof(int);
+	}
+	spec.n_vocabulary = shared->n_vocabulary;
+	spec.vocabulary = palloc0(Max(shared->n_vocabulary, 1) * sizeof(char *));
+	for (int i = 0; i < shared->n_vocabulary; i++)
+		spec.vocabulary[i] = pstrdup(UnpackText(&p));
+	spec.block_lo = shared->bounds[member];
+	spec.block_hi = member + 1 < shared->n_members ? shared->bounds[member + 1] : 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	reader = EstReaderOpen(source, &spec, features, shared->n_features, false);
+	if (shared->from_checkpoint)
+	{
+		char		coremsg[EST_ERRMSG_LEN];
+		EstStatus	status;
+
+		coremsg[0] = '\0';
+		status = EstCheckpointDecode(blob, shared->blob_len, &ckpt, coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "checkpoint");
+		EstReaderSetTransform(reader, &ckpt.transform);
+	}
+	else
+	{
+		EstOptions	opts;
+
+		EstParseParams(shared->blob_len > 0 ? (Jsonb *) blob : NULL, &opts);
+		EstBuildTransform(features, shared->n_features, &opts, &tf);
+		EstReaderSetTransform(reader, &tf);
+	}
+	n_inputs = EstReaderInputs(reader);
+	label_width = EstReaderLabelWidth(reader);
+	if (n_inputs != shared->n_inputs || label_width != shared->row_label_width)
+		elog(ERROR, "a parallel worker encodes rows of %d inputs and %d label floats, the backend %d and %d",
+			 n_inputs, label_width, shared->n_inputs, shared->row_label_width);
+
+	row_floats = n_inputs + label_width + (shared->has_weight ? 1 : 0);
+	msg = palloc(sizeof(int32) + (Size) EST_READ_BLOCK_ROWS * row_floats * sizeof(float));
+	for (;;)
+	{
+		float	   *X = (float *) (msg + sizeof(int32));
+		int32		got;
+
+		CHECK_FOR_INTERRUPTS();
+		got = EstReaderNext(reader, X, X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
+							shared->has_weight ? X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width) : NULL,
+							EST_READ_BLOCK_ROWS);
+		if (got == 0)
+			break;
+		/* close up the block: labels and weights right after got rows */
+		if (got < EST_READ_BLOCK_ROWS)
+		{
+			memmove(X + (size_t) got * n_inputs,
+					X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
+					(size_t) got * label_width * sizeof(float));
+			if (shared->has_weight)
+				memmove(X + (size_t) got * (n_inputs + label_width),
+						X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width),
+						(size_t) got * sizeof(float));
+		}
+		memcpy(msg, &got, sizeof(int32));
+		if (shm_mq_send(mqh, sizeof(int32) + (Size) got * row_floats * sizeof(float),
+						msg, false, true) != SHM_MQ_SUCCESS)
+			return;				/* the backend has gone */
+		sent += got;
+	}
+	EstReaderClose(reader);
+	SPI_finish();
+	{
+		int32		end = -1;
+
+		(void) sent;
+		shm_mq_send(mqh, sizeof(int32), &end, false, true);
+	}
 }

@@ -160,6 +160,38 @@ ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data)
 }
 
 /*
+ * ReadSource reads the training rows of a call with its reader (open on
+ * the whole source), in parallel when the call asks for parallel workers
+ * and the source is a table whose rows encode the same in any order (see
+ * EstParallelRead); *reader may then be replaced by a reader of the same
+ * columns.
+ */
+static void
+ReadSource(const EstTrainRequest *req, const EstModelDef *def,
+		   const EstCheckpoint *ckpt, const EstReadSpec *spec,
+		   EstReader **reader, EstData *data)
+{
+	int			workers = req->opts.parallel_workers >= 0 ?
+		req->opts.parallel_workers : estimator_parallel_workers;
+	BlockNumber blocks;
+
+	if (workers > 0 && !EstReaderLearns(*reader) &&
+		(blocks = EstSourceBlocks(req->source)) >= (BlockNumber) (workers + 1) * 4)
+	{
+		EstReader  *own = EstParallelRead(workers, req->source, blocks, spec,
+										  *reader, def ? ckpt : NULL,
+										  def ? NULL : req->params, data);
+
+		if (own != NULL)
+		{
+			*reader = own;
+			return;
+		}
+	}
+	ReadAll(*reader, req->source, spec->weight != NULL, data);
+}
+
+/*
  * SwapRows exchanges rows a and b of a data set.
  */
 static void
@@ -1536,7 +1568,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		tf.learn_budget = (size_t) estimator_max_memory * 1024 / 2;
 		EstReaderSetTransform(reader, &tf);
 	}
-	ReadAll(reader, req->source, spec.weight != NULL, &data);
+	ReadSource(req, def, &ckpt, &spec, &reader, &data);
 	if (data.n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
