@@ -71,7 +71,7 @@ trap 'exit 143' TERM
 
 est_info "measuring OpenBLAS sgemm"
 ${CC:-cc} -O2 -o "$BENCH_TMP/sgemm" test/bench/sgemm.c -lopenblas
-sgemm_out=$("$BENCH_TMP/sgemm" 256 32 64 64 4 1.0)
+sgemm_out=$("$BENCH_TMP/sgemm" 256 1.0 32 64 64 4)
 sgemm_gflops=${sgemm_out#gflops=}
 sgemm_gflops=${sgemm_gflops%% *}
 
