@@ -591,6 +591,9 @@ def main():
         print("(e): est_train refused parallel_workers: %s" % state["e_unsupported"])
     if notes.get("e_error"):
         print("(e): est_train failed: %s" % notes["e_error"])
+    if O.get("e_loop") and O.get("a_loop"):
+        print("(e) training loop alone (training_log): %.3f s, (a)'s %.3f s: %.2fx"
+              % (O["e_loop"], O["a_loop"], O["a_loop"] / O["e_loop"]))
     for n in notes.get("e_said", []):
         print("(e): the server said: %s" % n)
     if notes.get("s_error"):
