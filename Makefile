@@ -116,6 +116,8 @@ sanitize:
 # The benchmark against PyTorch (test/bench/run.sh); not part of make test.
 #   make bench                                  3 runs on 1,000,000 rows
 #   make bench BENCH_ROWS=50000 BENCH_RUNS=1    a quick try
+#   make bench BENCH_FEATURES=100 BENCH_CLASSES=10 BENCH_HIDDEN=256,128
+#                                               other shapes
 .PHONY: bench
 bench:
 	bash test/bench/run.sh

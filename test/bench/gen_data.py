@@ -3,11 +3,13 @@
     gen_data.py ROWS TEST_ROWS      (connection from PGHOST, PGPORT, ...)
 
 Creates synth_train (ROWS rows) and synth_test (TEST_ROWS rows), both
-(id bigint, x1 .. x32 real, label integer).  The features are standard
-normal draws; the label is the argmax of a fixed random teacher network,
-32 -> tanh(16) -> 4, whose weights come from a fixed seed.  The same
-arguments always give the same rows (numpy's PCG64 with seed 20240601;
-test rows use their own stream, so they do not depend on ROWS).
+(id bigint, x1 .. xF real, label integer), F = BENCH_FEATURES (default 32;
+shapes.py).  The features are standard normal draws; the label is the
+argmax of a fixed random teacher network, F -> tanh(16) -> C with
+C = BENCH_CLASSES (default 4), whose weights come from a fixed seed.  The
+same arguments and shapes always give the same rows (numpy's PCG64 with
+seed 20240601; test rows use their own stream, so they do not depend on
+ROWS).
 """
 import sys
 
@@ -15,9 +17,9 @@ import numpy as np
 import psycopg2
 
 import pgcopy
+from shapes import FEATURES, N_CLASSES, N_FEATURES
 
-N_FEATURES, N_HIDDEN, N_CLASSES = 32, 16, 4
-FEATURES = ["x%d" % (i + 1) for i in range(N_FEATURES)]
+N_HIDDEN = 16       # the teacher's
 COLUMNS = [("id", "int8")] + [(f, "float4") for f in FEATURES] + [("label", "int4")]
 SEED = 20240601
 
@@ -71,8 +73,8 @@ def main():
         cur.execute("SELECT label, count(*) FROM synth_train GROUP BY 1 ORDER BY 1")
         dist = ", ".join("%d: %d" % r for r in cur.fetchall())
     conn.close()
-    print("synth_train %d rows, synth_test %d rows; train labels %s"
-          % (n_train, n_test, dist), file=sys.stderr)
+    print("synth_train %d rows x %d features, synth_test %d rows; train labels %s"
+          % (n_train, N_FEATURES, n_test, dist), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
     peer_torch.py       (connection from PGHOST, PGPORT, ...)
 
-Trains what est_train trains in test/bench/bench.py: a DNN {64,64} with
-ReLU and a softmax cross-entropy head, Glorot-uniform kernels and zero
-biases, inputs standardised with the training rows' mean and population
-standard deviation, Adagrad (lr 0.05, initial_accumulator_value 0.1,
-eps 1e-7, Keras' epsilon), on one thread.  Every phase is timed on its own:
+Trains what est_train trains in test/bench/bench.py: a DNN with the hidden
+layers of BENCH_HIDDEN (default 64,64; shapes.py) with ReLU and a softmax
+cross-entropy head (for two classes, like estimator, one sigmoid logit and
+binary cross-entropy), Glorot-uniform kernels and zero biases, inputs
+standardised with the training rows' mean and population standard
+deviation, Adagrad (lr 0.05, initial_accumulator_value 0.1, eps 1e-7,
+Keras' epsilon), on one thread.  synth_train has BENCH_FEATURES features
+and BENCH_CLASSES classes.  Every phase is timed on its own:
 
   a_fetch      COPY synth_train (features, label) TO STDOUT binary -> tensors
   a_train      standardise + 1 epoch, batch 256 (compute only)
@@ -28,19 +31,25 @@ import psycopg2
 import torch
 
 import pgcopy
+from shapes import FEATURES as SYNTH, HIDDEN, N_CLASSES
 
 torch.set_num_threads(1)
 SEED = 1
-SYNTH = ["x%d" % (i + 1) for i in range(32)]
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
-def network(n_in, n_out):
+def outputs(n_classes):
+    """The network's outputs: one logit for two classes, as estimator's."""
+    return 1 if n_classes == 2 else n_classes
+
+
+def network(n_in, n_classes):
     torch.manual_seed(SEED)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(n_in, 64), torch.nn.ReLU(),
-        torch.nn.Linear(64, 64), torch.nn.ReLU(),
-        torch.nn.Linear(64, n_out))
+    layers, width = [], n_in
+    for h in HIDDEN:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, outputs(n_classes)))
     for m in net:
         if isinstance(m, torch.nn.Linear):
             torch.nn.init.xavier_uniform_(m.weight)
@@ -63,7 +72,14 @@ def train(x, y, n_classes, batch, steps):
     net = network(x.shape[1], n_classes)
     opt = torch.optim.Adagrad(net.parameters(), lr=0.05,
                               initial_accumulator_value=0.1, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    if outputs(n_classes) == 1:
+        bce = torch.nn.BCEWithLogitsLoss()
+        y = y.to(torch.float32)
+
+        def loss_fn(logits, labels):
+            return bce(logits.squeeze(1), labels)
+    else:
+        loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(SEED)
     n, done = x.shape[0], 0
     while done < steps:
@@ -84,7 +100,11 @@ def predict(net, mean, std, x, chunk=65536):
     out = torch.empty(x.shape[0], dtype=torch.int64)
     with torch.no_grad():
         for s in range(0, x.shape[0], chunk):
-            out[s:s + chunk] = net((x[s:s + chunk] - mean) / std).argmax(dim=1)
+            logits = net((x[s:s + chunk] - mean) / std)
+            if logits.shape[1] == 1:
+                out[s:s + chunk] = (logits[:, 0] > 0).to(torch.int64)
+            else:
+                out[s:s + chunk] = logits.argmax(dim=1)
     return out
 
 
@@ -123,7 +143,7 @@ def main():
     r["a_fetch"] = clock() - t
     rows = d["x"].shape[0]
     t = clock()
-    net, mean, std = train(d["x"], d["y"], 4, 256, math.ceil(rows / 256))
+    net, mean, std = train(d["x"], d["y"], N_CLASSES, 256, math.ceil(rows / 256))
     r["a_train"] = clock() - t
     del d
     test = fetch(cur, "synth_test", SYNTH, ["label"])

@@ -3,6 +3,8 @@
 #
 #   make bench                          or: bash test/bench/run.sh
 #   BENCH_ROWS=50000 BENCH_RUNS=1 make bench    a quick try
+#   BENCH_FEATURES=100 BENCH_CLASSES=10 BENCH_HIDDEN=256,128,64 make bench
+#                                       a scaled copy of the cases
 #
 # Installs missing Debian packages (test/scripts/deps.sh, then
 # python3-torch, python3-psycopg2 and python3-numpy for the peer), builds
@@ -10,11 +12,18 @@
 # root the server runs as the OS user postgres), generates the data
 # (synth_train: BENCH_ROWS rows, default 1000000; synth_test:
 # BENCH_TEST_ROWS, default 100000; and Iris), measures OpenBLAS's sgemm rate
-# at the network's shapes, runs every case BENCH_RUNS times (default 3) for
+# at the network's shapes (test/bench/sgemm.c), runs every case BENCH_RUNS
+# times (default 3) for
 # estimator and for PyTorch on one thread, and prints a table of medians
 # with ratios and PASS/MISS against the targets.  The cluster (tmp_cluster/,
 # which any earlier cluster of this checkout gives way to, as with make test)
 # and the temporary files are removed on exit.  Not part of make test.
+#
+# The shapes (test/bench/shapes.py): BENCH_FEATURES features x1..xN in
+# synth_train and synth_test (default 32), BENCH_CLASSES label classes
+# (default 4), BENCH_HIDDEN the hidden layers of the trained network, of
+# both estimator and PyTorch, in cases (a), (b), (e) and stream (default
+# 64,64).  The defaults give the benchmark of issue 6.
 
 set -euo pipefail
 
@@ -25,6 +34,10 @@ cd "$EST_ROOT"
 BENCH_ROWS=${BENCH_ROWS:-1000000}
 BENCH_TEST_ROWS=${BENCH_TEST_ROWS:-100000}
 BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_FEATURES=${BENCH_FEATURES:-32}
+BENCH_CLASSES=${BENCH_CLASSES:-4}
+BENCH_HIDDEN=${BENCH_HIDDEN:-64,64}
+export BENCH_FEATURES BENCH_CLASSES BENCH_HIDDEN
 # Debian's interpreter, which has python3-torch, even when another python3
 # comes first in PATH (pyenv, a virtualenv).
 BENCH_PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
@@ -33,6 +46,11 @@ export PYTHONDONTWRITEBYTECODE=1
 [[ "$BENCH_ROWS" =~ ^[1-9][0-9]*$ ]] || est_die "BENCH_ROWS must be a positive integer"
 [[ "$BENCH_TEST_ROWS" =~ ^[1-9][0-9]*$ ]] || est_die "BENCH_TEST_ROWS must be a positive integer"
 [[ "$BENCH_RUNS" =~ ^[1-9][0-9]*$ ]] || est_die "BENCH_RUNS must be a positive integer"
+[[ "$BENCH_FEATURES" =~ ^[1-9][0-9]*$ ]] || est_die "BENCH_FEATURES must be a positive integer"
+[[ "$BENCH_CLASSES" =~ ^[1-9][0-9]*$ && "$BENCH_CLASSES" -ge 2 ]] ||
+	est_die "BENCH_CLASSES must be an integer of at least 2"
+[[ "$BENCH_HIDDEN" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
+	est_die "BENCH_HIDDEN must be positive integers separated by commas, such as 64,64"
 
 # Dependencies: the project's, then the peer's.
 bench_deps()
@@ -71,7 +89,13 @@ trap 'exit 143' TERM
 
 est_info "measuring OpenBLAS sgemm"
 ${CC:-cc} -O2 -o "$BENCH_TMP/sgemm" test/bench/sgemm.c -lopenblas
-sgemm_out=$("$BENCH_TMP/sgemm" 256 32 64 64 4 1.0)
+# the network's layer sizes, inputs to outputs: estimator gives two classes
+# one sigmoid logit
+bench_outputs=$BENCH_CLASSES
+if [[ "$BENCH_CLASSES" -eq 2 ]]; then
+	bench_outputs=1
+fi
+sgemm_out=$("$BENCH_TMP/sgemm" 256 1.0 "$BENCH_FEATURES" ${BENCH_HIDDEN//,/ } "$bench_outputs")
 sgemm_gflops=${sgemm_out#gflops=}
 sgemm_gflops=${sgemm_gflops%% *}
 
@@ -80,7 +104,7 @@ psql=("$(est_pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1)
 "${psql[@]}" -c 'CREATE EXTENSION estimator'
 "${psql[@]}" -f test/scripts/load_iris.sql
 
-est_info "generating synth_train ($BENCH_ROWS rows) and synth_test ($BENCH_TEST_ROWS rows)"
+est_info "generating synth_train ($BENCH_ROWS rows) and synth_test ($BENCH_TEST_ROWS rows) of $BENCH_FEATURES features, $BENCH_CLASSES classes"
 "$BENCH_PYTHON" test/bench/gen_data.py "$BENCH_ROWS" "$BENCH_TEST_ROWS"
 
 est_info "running $BENCH_RUNS run(s) of every case"

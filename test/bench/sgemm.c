@@ -2,11 +2,22 @@
  * sgemm.c: the hardware limit of the benchmark's network, measured.
  *
  * Times single-threaded OpenBLAS cblas_sgemm on the matrix products of one
- * training step of a batch through the DNN {in -> h1 -> h2 -> out}
- * (forward: three products; backward: three weight gradients and the two
- * input gradients below the top layer) and prints the rate in GFLOP/s.
+ * training step of a batch through a DNN {d0 -> d1 -> ... -> dL}, with the
+ * shapes and transposes that src/core/network.c uses:
  *
- *   sgemm [batch in h1 h2 out [seconds]]     default 256 32 64 64 4 1.0
+ *	 forward, every layer:	act[l+1] = act[l] W_l	(N, N)
+ *	 backward, every layer: dW_l = act[l]^T delta[l+1]	(T, N)
+ *	 backward, layers > 0:	delta[l] = delta[l+1] W_l^T	(N, T)
+ *
+ * (The extension's forward product adds onto rows holding the bias, beta
+ * 1; here beta is 0 throughout, so that repeated steps cannot overflow.
+ * The difference is one read of the output, batch x d[l+1] floats.)
+ *
+ * The products run in that order, one step after another, and the rate is
+ * the step's FLOPs over the step's time: each shape counts in proportion to
+ * its FLOPs, as it does in training.
+ *
+ *	 sgemm [batch seconds d0 d1 ... dL]		default 256 1.0 32 64 64 4
  *
  * Prints "gflops=<rate> flops_per_step=<n>", the median of five timings of
  * at least seconds/5 each.
@@ -15,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#define MAX_SIZES 64
 
 static double
 Now(void)
@@ -41,13 +54,14 @@ Fill(size_t n)
 	return p;
 }
 
-/* C (m x n) = op(A) op(B), row major; k is the inner dimension. */
+/* C (m x n) = op(A) op(B) + beta C, row major; k is the inner dimension. */
 static void
-Gemm(int ta, int tb, int m, int n, int k, const float *a, const float *b, float *c)
+Gemm(int ta, int tb, int m, int n, int k, const float *a, const float *b,
+	 float beta, float *c)
 {
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
 				tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
-				a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
+				a, ta ? m : k, b, tb ? k : n, beta, c, n);
 }
 
 static int
@@ -62,47 +76,75 @@ Cmp(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	int			B = 256, d[4] = {32, 64, 64, 4};
-	double		seconds = 1.0, rates[5], flops = 0;
-	float	   *w[3], *act[4], *grad[4], *gw[3];
-	int			l, r;
+	static const int defaults[] = {32, 64, 64, 4};
+	int			B = 256,
+				n_sizes = 4,
+				d[MAX_SIZES];
+	double		seconds = 1.0,
+				rates[5],
+				flops = 0;
+	float	   *w[MAX_SIZES],
+			   *act[MAX_SIZES],
+			   *grad[MAX_SIZES],
+			   *gw[MAX_SIZES];
+	int			l,
+				r;
 
-	if (argc >= 6)
+	for (l = 0; l < n_sizes; l++)
+		d[l] = defaults[l];
+	if (argc > 1)
 	{
+		if (argc < 5 || argc - 3 > MAX_SIZES)
+		{
+			fprintf(stderr, "usage: sgemm [batch seconds d0 d1 ... dL] "
+					"(2 to %d sizes)\n", MAX_SIZES);
+			return 2;
+		}
 		B = atoi(argv[1]);
-		for (l = 0; l < 4; l++)
-			d[l] = atoi(argv[2 + l]);
+		seconds = atof(argv[2]);
+		n_sizes = argc - 3;
+		for (l = 0; l < n_sizes; l++)
+			d[l] = atoi(argv[3 + l]);
 	}
-	if (argc >= 7)
-		seconds = atof(argv[6]);
+	for (l = 0; l < n_sizes; l++)
+	{
+		if (d[l] < 1 || B < 1 || !(seconds > 0))
+		{
+			fprintf(stderr, "sgemm: batch, seconds and sizes must be positive\n");
+			return 2;
+		}
+	}
 	openblas_set_num_threads(1);
 
-	for (l = 0; l < 4; l++)
+	for (l = 0; l < n_sizes; l++)
 	{
 		act[l] = Fill((size_t) B * d[l]);
 		grad[l] = Fill((size_t) B * d[l]);
 	}
-	for (l = 0; l < 3; l++)
+	for (l = 0; l < n_sizes - 1; l++)
 	{
 		w[l] = Fill((size_t) d[l] * d[l + 1]);
 		gw[l] = Fill((size_t) d[l] * d[l + 1]);
+		/* forward and weight gradient; the input gradient above layer 0 */
 		flops += 2.0 * B * d[l] * d[l + 1] * (l == 0 ? 2 : 3);
 	}
 
 	for (r = 0; r < 5; r++)
 	{
 		long		steps = 0;
-		double		t0 = Now(), t;
+		double		t0 = Now(),
+					t;
 
 		do
 		{
-			for (l = 0; l < 3; l++)		/* forward */
-				Gemm(0, 0, B, d[l + 1], d[l], act[l], w[l], act[l + 1]);
-			for (l = 2; l >= 0; l--)	/* backward */
+			for (l = 0; l < n_sizes - 1; l++)	/* forward */
+				Gemm(0, 0, B, d[l + 1], d[l], act[l], w[l], 0.0f, act[l + 1]);
+			for (l = n_sizes - 2; l >= 0; l--)	/* backward */
 			{
-				Gemm(1, 0, d[l], d[l + 1], B, act[l], grad[l + 1], gw[l]);
+				Gemm(1, 0, d[l], d[l + 1], B, act[l], grad[l + 1], 0.0f, gw[l]);
 				if (l > 0)
-					Gemm(0, 1, B, d[l], d[l + 1], grad[l + 1], w[l], grad[l]);
+					Gemm(0, 1, B, d[l], d[l + 1], grad[l + 1], w[l], 0.0f,
+						 grad[l]);
 			}
 			steps++;
 			t = Now() - t0;
