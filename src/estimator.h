@@ -341,6 +341,8 @@ typedef struct EstMetricSet
 } EstMetricSet;
 
 extern bool EstMetricKnown(const EstModelDef *def, const char *key);
+extern void EstScoreSourceRows(const EstModelDef *def, EstCheckpoint *ckpt,
+							   const char *source, EstMetricSet *set);
 extern void EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt,
 						 EstWorkspace *ws, const EstData *data,
 						 EstMetricSet *set, bool with_auc);
@@ -502,6 +504,8 @@ typedef struct EstStepRows
 	const float *y;
 	const float *w;				/* NULL: all 1 */
 	uint32	   *perm;			/* the epoch's order of the n_train rows */
+	void	   *stream;			/* not NULL: the rows come from a stream
+								 * (train.c) instead */
 	float	   *Xb;				/* the step's rows */
 	float	   *yb;
 	float	   *wb;

@@ -58,6 +58,8 @@ typedef struct TrainResult
 	int64		rows;
 } TrainResult;
 
+typedef struct TrainStream TrainStream;
+
 /* What one call trains with, once the request and the model are known. */
 typedef struct TrainPlan
 {
@@ -74,8 +76,21 @@ typedef struct TrainPlan
 	bool		commit;			/* commit after each checkpoint (CALL) */
 	bool		nowait;
 	int			parallel_workers;	/* 0: the backend alone */
+	TrainStream *stream;		/* not NULL: the source is streamed */
 	EstLineage	lineage;		/* of every checkpoint of the call */
 } TrainPlan;
+
+/* a source larger than estimator.max_memory, read once as a sample */
+typedef struct SourceStream
+{
+	bool		active;
+	int64		n_rows;			/* rows of the source */
+	uint64		fingerprint;	/* of them all, as EstDataFingerprint */
+	float		max_label;
+} SourceStream;
+
+static void ReadSample(EstReader *reader, EstData *data,
+					   SourceStream *stream, int64 keep);
 
 /* the training rows' figures, when parallel workers computed them */
 typedef struct TrainScore
@@ -100,18 +115,79 @@ PG_FUNCTION_INFO_V1(est_train);
 PG_FUNCTION_INFO_V1(est_train_procedure);
 
 /*
- * ReadAll reads every row of the source (and its weight, when weighted),
- * growing the matrix by doubling and checking estimator.max_memory before
- * each allocation.
+ * RowHash is the hash of one row as read, for the fingerprint of a data
+ * set (see EstDataFingerprint).
+ */
+static uint64
+RowHash(const float *x, int d, const float *y, int lw, float weight)
+{
+	uint64		h;
+
+	h = EstHashFloats(0, x, d);
+	h = EstHashFloats(h, y, lw);
+	h = EstHashFloats(h, &weight, 1);
+	return EstHashFinish(h);
+}
+
+/*
+ * SampleRow offers row i (0-based, of all rows read) at src to a uniform
+ * sample of data->n_rows rows (reservoir sampling): it replaces a random
+ * row of the sample with probability n_rows / (i + 1).
  */
 static void
-ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data)
+SampleRow(EstData *data, EstRng *rng, int64 i, const float *x, const float *y,
+		  const float *w)
+{
+	uint64		j = EstRngBounded(rng, (uint64) i + 1);
+	int			d = data->n_inputs;
+	int			lw = data->label_width;
+
+	if (j >= (uint64) data->n_rows)
+		return;
+	memcpy(data->X + j * d, x, d * sizeof(float));
+	memcpy(data->y + j * lw, y, lw * sizeof(float));
+	if (data->w != NULL)
+		data->w[j] = *w;
+}
+
+/*
+ * StreamRow counts a row of a streamed source into its figures.
+ */
+static void
+StreamRow(SourceStream *stream, const EstData *data, const float *x,
+		  const float *y, const float *w)
+{
+	stream->n_rows++;
+	stream->fingerprint += RowHash(x, data->n_inputs, y, data->label_width,
+								   w ? *w : 1.0f);
+	for (int j = 0; j < data->label_width; j++)
+		stream->max_label = Max(stream->max_label, y[j]);
+}
+
+/*
+ * ReadAll reads every row of the source (and its weight, when weighted),
+ * growing the matrix by doubling and checking estimator.max_memory before
+ * each allocation.  When the matrix would outgrow estimator.max_memory
+ * and stream is given, it keeps a uniform sample of the rows instead, in
+ * a quarter of estimator.max_memory (the model, its workspace and the
+ * shuffle buffer that takes the sample's place share the rest), counts
+ * every row into stream (their
+ * number, fingerprint and largest label) and marks it active: training
+ * then fits the transform on the sample and streams the source (see
+ * StreamNext).
+ */
+static void
+ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data,
+		SourceStream *stream)
 {
 	int64		capacity = EST_INITIAL_ROWS;
 	int			n_inputs = EstReaderInputs(reader);
 	int			label_width = EstReaderLabelWidth(reader);
 	Size		row_bytes = (n_inputs + 2 * label_width + 2) * sizeof(float);
+	Size		limit = (Size) estimator_max_memory * 1024;
 
+	if (stream != NULL)
+		memset(stream, 0, sizeof(*stream));
 	data->n_inputs = n_inputs;
 	data->label_width = label_width;
 	data->n_rows = 0;
@@ -139,6 +215,12 @@ ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data)
 						 errmsg("source \"%s\" has too many rows", source),
 						 errdetail("Training reads at most %u rows.",
 								   PG_UINT32_MAX / 2)));
+			if (stream != NULL &&
+				mul_size(capacity * 2, row_bytes) > limit)
+			{
+				ReadSample(reader, data, stream, limit / 4 / row_bytes);
+				return;
+			}
 			capacity *= 2;
 			EstCheckMemory(mul_size(capacity, row_bytes), "training data");
 			data->X = repalloc_huge(data->X,
@@ -160,6 +242,73 @@ ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data)
 }
 
 /*
+ * ReadSample turns the rows read so far into a uniform sample of at most
+ * keep rows and reads the rest of the source into it (see ReadAll).  The
+ * sample's random stream is fixed, so that the same rows give the same
+ * sample.
+ */
+static void
+ReadSample(EstReader *reader, EstData *data, SourceStream *stream, int64 keep)
+{
+	int			d = data->n_inputs;
+	int			lw = data->label_width;
+	int64		have = data->n_rows;
+	EstRng		rng;
+	float	   *X = palloc(mul_size(1000, d * sizeof(float)) + 1);
+	float	   *y = palloc(mul_size(1000, lw * sizeof(float)) + 1);
+	float	   *w = data->w ? palloc(1000 * sizeof(float)) : NULL;
+
+	if (keep < 1)
+		EstCheckMemory((Size) estimator_max_memory * 1024 + 1, "training data");
+	EstRngSeed(&rng, EST_SPLIT_SEED);
+	stream->active = true;
+	for (int64 i = 0; i < have; i++)
+		StreamRow(stream, data, data->X + i * d, data->y + i * lw,
+				  data->w ? &data->w[i] : NULL);
+	/* rows past the sample's size, already read, are offered to it */
+	data->n_rows = Min(keep, have);
+	for (int64 i = data->n_rows; i < have; i++)
+		SampleRow(data, &rng, i, data->X + i * d, data->y + i * lw,
+				  data->w ? &data->w[i] : NULL);
+	data->X = repalloc_huge(data->X, mul_size(keep, d * sizeof(float)) + 1);
+	data->y = repalloc_huge(data->y, mul_size(keep, lw * sizeof(float)) + 1);
+	if (data->w)
+		data->w = repalloc_huge(data->w, mul_size(keep, sizeof(float)) + 1);
+
+	for (;;)
+	{
+		int			got;
+
+		CHECK_FOR_INTERRUPTS();
+		got = EstReaderNext(reader, X, y, w, 1000);
+		if (got == 0)
+			break;
+		for (int k = 0; k < got; k++)
+		{
+			const float *xk = X + (size_t) k * d;
+			const float *yk = y + (size_t) k * lw;
+			const float *wk = w ? &w[k] : NULL;
+
+			if (data->n_rows < keep)
+			{
+				memcpy(data->X + data->n_rows * d, xk, d * sizeof(float));
+				memcpy(data->y + data->n_rows * lw, yk, lw * sizeof(float));
+				if (data->w)
+					data->w[data->n_rows] = *wk;
+				data->n_rows++;
+			}
+			else
+				SampleRow(data, &rng, stream->n_rows, xk, yk, wk);
+			StreamRow(stream, data, xk, yk, wk);
+		}
+	}
+	pfree(X);
+	pfree(y);
+	if (w)
+		pfree(w);
+}
+
+/*
  * ReadSource reads the training rows of a call with its reader (open on
  * the whole source), in parallel when the call asks for parallel workers
  * and the source is a table whose rows encode the same in any order (see
@@ -169,14 +318,21 @@ ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data)
 static void
 ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 		   const EstCheckpoint *ckpt, const EstReadSpec *spec,
-		   EstReader **reader, EstData *data)
+		   EstReader **reader, EstData *data, SourceStream *stream)
 {
 	int			workers = req->opts.parallel_workers >= 0 ?
 		req->opts.parallel_workers : estimator_parallel_workers;
 	BlockNumber blocks;
 
+	memset(stream, 0, sizeof(*stream));
+
+	/*
+	 * in parallel: a table whose blocks fit in half of estimator.max_memory
+	 * (a larger one is streamed, by the backend alone)
+	 */
 	if (workers > 0 && !EstReaderLearns(*reader) &&
-		(blocks = EstSourceBlocks(req->source)) >= (BlockNumber) (workers + 1) * 4)
+		(blocks = EstSourceBlocks(req->source)) >= (BlockNumber) (workers + 1) * 4 &&
+		(double) blocks * BLCKSZ <= (double) estimator_max_memory * 1024 / 2)
 	{
 		EstReader  *own = EstParallelRead(workers, req->source, blocks, spec,
 										  *reader, def ? ckpt : NULL,
@@ -188,7 +344,7 @@ ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 			return;
 		}
 	}
-	ReadAll(*reader, req->source, spec->weight != NULL, data);
+	ReadAll(*reader, req->source, spec->weight != NULL, data, stream);
 }
 
 /*
@@ -564,15 +720,8 @@ EstDataFingerprint(const EstData *data)
 	uint64		sum = 0;
 
 	for (int64 i = 0; i < data->n_rows; i++)
-	{
-		float		weight = data->w ? data->w[i] : 1.0f;
-		uint64		h;
-
-		h = EstHashFloats(0, data->X + (size_t) i * d, d);
-		h = EstHashFloats(h, data->y + (size_t) i * w, w);
-		h = EstHashFloats(h, &weight, 1);
-		sum += EstHashFinish(h);
-	}
+		sum += RowHash(data->X + (size_t) i * d, d, data->y + (size_t) i * w, w,
+					   data->w ? data->w[i] : 1.0f);
 	return sum;
 }
 
@@ -686,6 +835,175 @@ ResumeEpoch(EstCheckpoint *ckpt, uint32 *perm, int64 n)
 }
 
 /*
+ * A source streamed through a shuffle buffer, as tf.data's
+ * shuffle(buffer_size).repeat(): each epoch scans the source again, rows
+ * enter a buffer of cap rows, and each row a step takes is a random one of
+ * the buffer, whose place the next row of the scan takes.  When the scan
+ * ends the buffer drains, then the next epoch begins.  Rows are encoded
+ * and normalised (and a regressor's targets standardised) as they enter.
+ */
+struct TrainStream
+{
+	const char *source;
+	EstReadSpec spec;
+	EstColumn  *features;
+	int			n_features;
+	EstCheckpoint *ckpt;
+	const EstModelDef *def;
+	bool		regressor;
+	EstReader  *reader;			/* NULL between scans */
+	int			d;
+	int			lw;
+	int64		cap;			/* the buffer's rows */
+	int64		n;
+	float	   *X;
+	float	   *y;
+	float	   *w;				/* NULL: unweighted */
+	float	   *bX;				/* the block read last */
+	float	   *by;
+	float	   *bw;
+	int			b_n;
+	int			b_pos;
+};
+
+#define EST_STREAM_BLOCK	1000
+
+/*
+ * StreamOpen prepares to stream the source of a model with a buffer of
+ * cap rows.
+ */
+static TrainStream *
+StreamOpen(const char *source, const EstModelDef *def, EstCheckpoint *ckpt,
+		   int64 cap)
+{
+	TrainStream *st = palloc0(sizeof(TrainStream));
+	bool		weighted = def->weight_column != NULL;
+
+	st->source = source;
+	st->def = def;
+	st->ckpt = ckpt;
+	st->regressor = EST_IS_REGRESSOR(def->type);
+	st->features = def->features;
+	st->n_features = def->n_features;
+	st->spec.label = def->label;
+	st->spec.weight = def->weight_column;
+	st->spec.label_kind = st->regressor ? EST_LABEL_VALUE :
+		def->n_label_vocabulary > 0 ? EST_LABEL_VOCABULARY : EST_LABEL_CLASS;
+	st->spec.label_width = st->regressor ? def->label_dimension : 1;
+	st->spec.n_vocabulary = def->n_label_vocabulary;
+	st->spec.vocabulary = def->label_vocabulary;
+	st->spec.transform = &ckpt->transform;
+	st->d = def->n_inputs;
+	st->lw = st->regressor ? def->label_dimension : 1;
+	st->cap = Max(cap, 1);
+	st->X = MemoryContextAllocHuge(CurrentMemoryContext,
+								   mul_size(st->cap, st->d * sizeof(float)) + 1);
+	st->y = MemoryContextAllocHuge(CurrentMemoryContext,
+								   mul_size(st->cap, st->lw * sizeof(float)) + 1);
+	st->w = weighted ? MemoryContextAllocHuge(CurrentMemoryContext,
+											  mul_size(st->cap, sizeof(float))) : NULL;
+	st->bX = palloc(mul_size(EST_STREAM_BLOCK, st->d * sizeof(float)) + 1);
+	st->by = palloc(mul_size(EST_STREAM_BLOCK, st->lw * sizeof(float)) + 1);
+	st->bw = weighted ? palloc(EST_STREAM_BLOCK * sizeof(float)) : NULL;
+	return st;
+}
+
+/*
+ * StreamTake points at the next row of the scan; false at its end.
+ */
+static bool
+StreamTake(TrainStream *st, float **x, float **y, float **w)
+{
+	if (st->b_pos == st->b_n)
+	{
+		if (st->reader == NULL)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		st->b_n = EstReaderNext(st->reader, st->bX, st->by, st->bw,
+								EST_STREAM_BLOCK);
+		st->b_pos = 0;
+		if (st->b_n == 0)
+		{
+			EstReaderClose(st->reader);
+			st->reader = NULL;
+			return false;
+		}
+		EstTransformApply(&st->ckpt->transform, st->bX, st->b_n);
+		if (st->regressor)
+			EstFeatureStateApply(&st->ckpt->labels, st->by, st->b_n);
+		else
+			for (int i = 0; i < st->b_n; i++)
+				if ((int) st->by[i] >= st->def->n_classes)
+					EstCheckLabel((int64) st->by[i], st->def->n_classes,
+								  st->def->label);
+	}
+	*x = st->bX + (size_t) st->b_pos * st->d;
+	*y = st->by + (size_t) st->b_pos * st->lw;
+	*w = st->bw ? st->bw + st->b_pos : NULL;
+	st->b_pos++;
+	return true;
+}
+
+static void
+StreamPut(TrainStream *st, int64 j, const float *x, const float *y,
+		  const float *w)
+{
+	memcpy(st->X + j * st->d, x, st->d * sizeof(float));
+	memcpy(st->y + j * st->lw, y, st->lw * sizeof(float));
+	if (st->w)
+		st->w[j] = *w;
+}
+
+/*
+ * StreamNext copies the next training row into x, y and w.
+ */
+static void
+StreamNext(TrainStream *st, float *x, float *y, float *w)
+{
+	float	   *ix;
+	float	   *iy;
+	float	   *iw;
+	int64		j;
+
+	if (st->n == 0)
+	{
+		/* a new epoch: scan the source again and fill the buffer */
+		st->reader = EstReaderOpen(st->source, &st->spec, st->features,
+								   st->n_features, false);
+		st->b_n = st->b_pos = 0;
+		while (st->n < st->cap && StreamTake(st, &ix, &iy, &iw))
+			StreamPut(st, st->n++, ix, iy, iw);
+		if (st->n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("source \"%s\" returned no rows", st->source),
+					 errhint("Training needs at least one labelled row.")));
+	}
+	j = (int64) EstRngBounded(&st->ckpt->rng, (uint64) st->n);
+	memcpy(x, st->X + j * st->d, st->d * sizeof(float));
+	memcpy(y, st->y + j * st->lw, st->lw * sizeof(float));
+	if (w != NULL)
+		*w = st->w[j];
+	if (StreamTake(st, &ix, &iy, &iw))
+		StreamPut(st, j, ix, iy, iw);
+	else
+	{
+		st->n--;
+		if (j != st->n)
+			StreamPut(st, j, st->X + st->n * st->d, st->y + st->n * st->lw,
+					  st->w ? &st->w[st->n] : NULL);
+	}
+}
+
+static void
+StreamClose(TrainStream *st)
+{
+	if (st->reader != NULL)
+		EstReaderClose(st->reader);
+	st->reader = NULL;
+}
+
+/*
  * EstStepRowsInit points rows at the training rows and allocates the
  * scratch for share rows a step; it redraws the order of the epoch the
  * checkpoint stands in (or starts one).
@@ -695,6 +1013,7 @@ EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt, const EstStepPlan *sp,
 				const float *X, const float *y, const float *w, int share)
 {
 	share = Max(share, 1);
+	rows->stream = NULL;
 	rows->X = X;
 	rows->y = y;
 	rows->w = w;
@@ -727,7 +1046,13 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 
 	if (team != NULL)
 		EstTeamShare(team, sp->batch_size, &lo, &hi);
-	for (int b = 0; b < sp->batch_size; b++)
+	for (int b = 0; rows->stream != NULL && b < sp->batch_size; b++)
+	{
+		StreamNext(rows->stream, rows->Xb + (size_t) b * d,
+				   rows->yb + (size_t) b * lw, rows->wb ? &rows->wb[b] : NULL);
+		weight_sum += rows->wb ? (double) rows->wb[b] : 1.0;
+	}
+	for (int b = 0; rows->stream == NULL && b < sp->batch_size; b++)
 	{
 		uint32		row;
 
@@ -800,6 +1125,8 @@ ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt,
 		return 0;
 	if (plan->commit)
 		why = "est_train_procedure commits between steps";
+	else if (plan->stream != NULL)
+		why = "The source does not fit in estimator.max_memory, and one backend streams it";
 	else if (plan->save_every > 0)
 		why = "save_checkpoints_steps stores checkpoints between steps";
 	else if (evaluates)
@@ -899,6 +1226,13 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 							   EstTeamSize(team) - 1)));
 	}
 	EstStepRowsInit(&rows, ckpt, &sp, data->X, y_train, data->w, share);
+	rows.stream = plan->stream;
+	if (rows.stream != NULL)
+	{
+		/* no epoch of rows in memory to resume */
+		ckpt->epoch.position = 0;
+		ckpt->epoch.n_rows = 0;
+	}
 
 	INSTR_TIME_SET_CURRENT(log_start);
 	for (int64 step = 0; step < plan->steps; step++)
@@ -1021,6 +1355,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 				CommitCheckpoint(def, plan, ckpt->global_step);
 		}
 	}
+	if (rows.stream != NULL)
+		StreamClose(rows.stream);
 	if (team != NULL)
 	{
 		ListCell   *lc;
@@ -1132,7 +1468,7 @@ ReadEvalSource(const EstModelDef *def, EstTransform *tf, const char *source,
 	EstReader  *reader;
 
 	reader = EstReaderOpenLabelled(source, def, tf);
-	ReadAll(reader, source, def->weight_column != NULL, eval);
+	ReadAll(reader, source, def->weight_column != NULL, eval, NULL);
 	EstReaderClose(reader);
 	EstTransformApply(tf, eval->X, eval->n_rows);
 	if (eval->n_rows == 0)
@@ -1442,6 +1778,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	int64		trained_step;
 	EstMetricSet set;
 	TrainScore	scored;
+	SourceStream stream;
 	int64		gate_step = -1;
 	bool		gate_pinned = false;
 	Oid			reset_owner = InvalidOid;
@@ -1568,7 +1905,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		tf.learn_budget = (size_t) estimator_max_memory * 1024 / 2;
 		EstReaderSetTransform(reader, &tf);
 	}
-	ReadSource(req, def, &ckpt, &spec, &reader, &data);
+	ReadSource(req, def, &ckpt, &spec, &reader, &data, &stream);
 	if (data.n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1584,8 +1921,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 
 	/* lineage: what every checkpoint of this call is trained on */
 	plan.lineage.source = req->source;
-	plan.lineage.rows_read = data.n_rows;
-	plan.lineage.fingerprint = EstDataFingerprint(&data);
+	plan.lineage.rows_read = stream.active ? stream.n_rows : data.n_rows;
+	plan.lineage.fingerprint = stream.active ? stream.fingerprint :
+		EstDataFingerprint(&data);
 	plan.lineage.metrics = NULL;
 
 	if (def == NULL)
@@ -1623,6 +1961,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		{
 			for (int64 i = 0; i < data.n_rows; i++)
 				max_label = Max(max_label, data.y[i]);
+			if (stream.active)
+				max_label = Max(max_label, stream.max_label);
 			def->n_classes = req->opts.n_classes ? req->opts.n_classes :
 				(int) max_label + 1;
 			if (def->n_classes < 2)
@@ -1681,6 +2021,27 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	plan.save_every = plan.opts.save_checkpoints_steps;
 	if (plan.save_every == 0 && commit)
 		plan.save_every = EST_PROCEDURE_SAVE_STEPS;
+	if (stream.active)
+	{
+		if (plan.opts.eval_fraction > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("source \"%s\" does not fit in estimator.max_memory, and eval_fraction holds out rows in memory",
+							req->source),
+					 errhint("Give the evaluation rows as eval_source, or raise estimator.max_memory.")));
+		if (commit)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("source \"%s\" does not fit in estimator.max_memory, and est_train_procedure cannot stream it",
+							req->source),
+					 errdetail("A commit closes the scan that streams the source."),
+					 errhint("Use est_train, or raise estimator.max_memory.")));
+		ereport(NOTICE,
+				(errmsg("source \"%s\" does not fit in estimator.max_memory: training streams it",
+						req->source),
+				 errdetail("The transform is fitted on a uniform sample of " INT64_FORMAT " of its " INT64_FORMAT " rows; each epoch reads the source again through a shuffle buffer of as many rows.",
+						   data.n_rows, stream.n_rows)));
+	}
 
 	/* hold out evaluation rows before any statistics are taken */
 	n_train = data.n_rows;
@@ -1714,7 +2075,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		eval = &eval_data;
 	}
 	plan.eval_every = plan.opts.eval_every_steps ? plan.opts.eval_every_steps :
-		Max((n_train + plan.batch_size - 1) / plan.batch_size, 1);
+		Max(((stream.active ? stream.n_rows : n_train) + plan.batch_size - 1) /
+			plan.batch_size, 1);
 	if (plan.opts.has_promote_if &&
 		strcmp(plan.opts.promote_source, "holdout") == 0 && eval == NULL)
 		ereport(ERROR,
@@ -1730,7 +2092,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		plan.steps = PG_INT64_MAX;
 	if (req->epochs > 0)
 	{
-		double		epoch_steps = ceil((double) req->epochs * n_train /
+		double		epoch_steps = ceil((double) req->epochs *
+									   (stream.active ? stream.n_rows : n_train) /
 									   plan.batch_size);
 
 		plan.steps = Min(plan.steps,
@@ -1839,6 +2202,22 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 
+	plan.stream = NULL;
+	if (stream.active)
+	{
+		int64		cap = data.n_rows;
+
+		/* the sample's memory becomes the shuffle buffer's */
+		if (y_train != data.y)
+			pfree(y_train);
+		pfree(data.X);
+		pfree(data.y);
+		if (data.w)
+			pfree(data.w);
+		data.X = data.y = data.w = NULL;
+		y_train = NULL;
+		plan.stream = StreamOpen(req->source, def, &ckpt, cap);
+	}
 	plan.parallel_workers = ParallelWorkers(&plan, &ckpt, eval != NULL);
 	memset(&scored, 0, sizeof(scored));
 	RunSteps(def, &ckpt, &data, n_train, y_train, eval, &plan, &ws,
@@ -1857,6 +2236,13 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	{
 		result->loss = scored.loss;
 		result->accuracy = scored.accuracy;
+	}
+	else if (plan.stream != NULL)
+	{
+		EstScoreSourceRows(def, &ckpt, req->source, &set);
+		result->loss = EstMetricSetValue(&set, "average_loss");
+		result->accuracy = regressor ? NAN :
+			EstMetricSetValue(&set, "accuracy");
 	}
 	else
 	{
@@ -1889,7 +2275,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	}
 
 	result->global_step = stored_step;
-	result->rows = data.n_rows;
+	result->rows = stream.active ? stream.n_rows : data.n_rows;
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);
 }
