@@ -48,6 +48,11 @@ PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_con
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The core never reads errno: without it, sqrtf and friends are single
+# instructions that vectorise (the optimizers' updates, four times faster),
+# with the same IEEE results.
+$(CORE_OBJS): CFLAGS += -fno-math-errno
+
 # PGXS does not track headers: every object depends on the two headers.
 $(OBJS): src/estimator.h src/core/estcore.h
 

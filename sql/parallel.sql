@@ -137,11 +137,13 @@ SET estimator.parallel_workers = 65;
 SELECT est_train('par_div', 'par_rows', features => '{x1,x2,x3}', optimizer => 'sgd',
 				 learning_rate => 1e30, steps => 100,
 				 params => '{"seed": 1, "parallel_workers": 1}');
+\set VERBOSITY terse
 SET statement_timeout = '300ms';
 SELECT est_train('par_cancel', 'par_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}',
 				 hidden_units => '{256,256}', batch_size => 512, steps => 1000000,
 				 params => '{"seed": 1, "parallel_workers": 1}');
 RESET statement_timeout;
+\set VERBOSITY default
 SELECT count(*) AS left_behind FROM estimator.models WHERE name IN ('par_div', 'par_cancel');
 SELECT global_step FROM est_train('par_cancel', 'par_rows', features => '{x1,x2,x3}',
 								  steps => 10, params => '{"seed": 1, "parallel_workers": 1}');

@@ -72,9 +72,11 @@ SELECT global_step FROM est_train('st_par', 'st_rows', features => '{x1,x2,x3,x4
 								  params => '{"parallel_workers": 1}');
 
 -- A cancel in the middle of a streamed epoch; the next call works.
+\set VERBOSITY terse
 SET statement_timeout = '200ms';
 SELECT est_train('st_cancel', 'st_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}', epochs => 1000);
 RESET statement_timeout;
+\set VERBOSITY default
 SELECT global_step FROM est_train('st_cancel', 'st_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}', steps => 10);
 RESET estimator.max_memory;
 
