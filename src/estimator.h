@@ -523,7 +523,8 @@ extern double EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws,
 /* parallel training (parallel.c) */
 extern EstTeam *EstTeamBegin(int n_workers, const EstModelDef *def,
 							 const uint8_t *ckpt, size_t ckpt_len,
-							 const EstStepPlan *sp, int64 steps,
+							 size_t n_params, const EstStepPlan *sp,
+							 int64 steps,
 							 const float *X, const float *y,
 							 const float *y_score, const float *w);
 extern void EstTeamScore(EstTeam *team, EstCheckpoint *ckpt,

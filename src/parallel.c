@@ -36,6 +36,7 @@
 
 #include <math.h>
 #include <sched.h>
+#include <sys/statvfs.h>
 
 #include "access/parallel.h"
 #include "access/xact.h"
@@ -43,6 +44,7 @@
 #include "port/atomics.h"
 #include "postmaster/bgworker.h"
 #include "executor/spi.h"
+#include "storage/dsm_impl.h"
 #include "storage/proc.h"
 #include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
@@ -118,6 +120,30 @@ AttachGrads(EstTeam *team, void *area)
 }
 
 /*
+ * SharedMemoryFits tells whether a dynamic shared memory segment of size
+ * bytes can be created: with POSIX shared memory, whether /dev/shm has the
+ * room (a container's is often small).  If not, it says so in a NOTICE:
+ * the backend trains alone, rather than failing for want of room.
+ */
+static bool
+SharedMemoryFits(Size size)
+{
+	struct statvfs fs;
+
+	if (dynamic_shared_memory_type != DSM_IMPL_POSIX ||
+		statvfs("/dev/shm", &fs) != 0)
+		return true;
+	if ((double) fs.f_bavail * fs.f_frsize >= (double) size * 1.1)
+		return true;
+	ereport(NOTICE,
+			(errmsg("training in one backend without parallel workers"),
+			 errdetail("The rows need %zu MB of shared memory, and /dev/shm has %.0f MB free.",
+					   size / (1024 * 1024),
+					   (double) fs.f_bavail * fs.f_frsize / (1024 * 1024))));
+	return false;
+}
+
+/*
  * CopyToSegment copies bytes into a new chunk of the segment under key.
  */
 static const float *
@@ -132,7 +158,8 @@ CopyToSegment(ParallelContext *pcxt, uint64 key, const void *src, Size bytes)
 
 /*
  * EstTeamBegin starts n_workers parallel workers of model def for
- * plan->steps steps that start from the encoded checkpoint ckpt, over the
+ * plan->steps steps that start from the encoded checkpoint ckpt (of
+ * n_params parameters), over the
  * rows X, y (the training targets) and w (NULL: unweighted); y_score are
  * the labels in their own units (y itself but for regressors), for
  * EstTeamScore.  It returns NULL, having said so in a NOTICE, when
@@ -140,9 +167,9 @@ CopyToSegment(ParallelContext *pcxt, uint64 key, const void *src, Size bytes)
  */
 EstTeam *
 EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
-			 size_t ckpt_len, const EstStepPlan *sp, int64 steps,
-			 const float *X, const float *y, const float *y_score,
-			 const float *w)
+			 size_t ckpt_len, size_t n_params, const EstStepPlan *sp,
+			 int64 steps, const float *X, const float *y,
+			 const float *y_score, const float *w)
 {
 	ParallelContext *pcxt;
 	TeamShared *shared;
@@ -152,18 +179,17 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 	Size		y_bytes = mul_size(mul_size(sp->n_train, sp->label_width),
 								   sizeof(float));
 	Size		w_bytes = w ? mul_size(sp->n_train, sizeof(float)) : 0;
-	size_t		n_params;
 	int			members = 1;
 	char	   *area;
-	EstCheckpoint probe;
-	char		coremsg[EST_ERRMSG_LEN];
+	Size		needed;
 
-	/* the gradient's size, from the checkpoint the workers will decode */
-	coremsg[0] = '\0';
-	if (EstCheckpointDecode(ckpt, ckpt_len, &probe, coremsg) != EST_OK)
-		EstReportCoreError(EST_EINVAL, coremsg, "checkpoint");
-	n_params = probe.net.n_params;
-	EstCheckpointFree(&probe);
+	/* the segment lives in /dev/shm, which may be smaller than the rows */
+	needed = add_size(add_size(add_size(x_bytes, y_bytes), w_bytes),
+					  add_size(ckpt_len, GradsBytes(n_workers + 1, n_params)));
+	if (y_score != y)
+		needed = add_size(needed, y_bytes);
+	if (!SharedMemoryFits(needed))
+		return NULL;
 
 	EnterParallelMode();
 	pcxt = CreateParallelContext("estimator", "est_parallel_train_main",
@@ -275,12 +301,13 @@ EstTeamShare(const EstTeam *team, int batch_size, int *lo, int *hi)
 }
 
 /*
- * TeamCheck raises the error of a worker that stopped before the end
- * (its own error reaches us through CHECK_FOR_INTERRUPTS; this catches a
- * worker that vanished without one).
+ * TeamCheck raises the error of a worker that stopped before the barrier
+ * of target arrivals (its own error reaches us through
+ * CHECK_FOR_INTERRUPTS; this catches a worker that vanished without one).
+ * A worker that arrived and then ended, after the last barrier, is fine.
  */
 static void
-TeamCheck(EstTeam *team)
+TeamCheck(EstTeam *team, uint64 target)
 {
 	CHECK_FOR_INTERRUPTS();
 	if (team->pcxt == NULL)
@@ -292,7 +319,8 @@ TeamCheck(EstTeam *team)
 		if (team->shared->member_of[i] < 0)
 			continue;
 		if (GetBackgroundWorkerPid(team->pcxt->worker[i].bgwhandle,
-								   &pid) == BGWH_STOPPED)
+								   &pid) == BGWH_STOPPED &&
+			pg_atomic_read_u64(&team->shared->arrived) < target)
 		{
 			/* its last messages, an error among them, come first */
 			HandleParallelMessages();
@@ -326,7 +354,7 @@ TeamBarrier(EstTeam *team)
 			continue;
 		}
 		spins = 0;
-		TeamCheck(team);
+		TeamCheck(team, target);
 		sched_yield();
 	}
 	pg_read_barrier();

@@ -1208,8 +1208,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 
 		EncodeCheckpoint(def, ckpt, &start, &start_len);
 		team = EstTeamBegin(plan->parallel_workers, def, start, start_len,
-							&sp, plan->steps, data->X, y_train, data->y,
-							data->w);
+							ckpt->net.n_params, &sp, plan->steps, data->X,
+							y_train, data->y, data->w);
 		EstFree(start);
 	}
 	if (team != NULL)
