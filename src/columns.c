@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -411,6 +412,11 @@ struct EstEncoder
 	const int  *atts;			/* per source: its attribute, 0-based */
 	int		  **keys;			/* per feature column: its sources */
 	FmgrInfo   *out;			/* per source: output function, or NULL */
+	Oid		   *scalar;			/* per feature column: the base type of a
+								 * numeric column over one smallint,
+								 * integer, bigint, real or double
+								 * precision source, read inline;
+								 * InvalidOid otherwise */
 	bool		utf8;			/* the database encoding needs no
 								 * conversion */
 	MemoryContext tmp;			/* reset after each row */
@@ -468,6 +474,19 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 			type = getBaseType(get_element_type(type));
 		getTypeOutputInfo(type, &fn, &varlena);
 		fmgr_info(fn, &enc->out[i]);
+	}
+	enc->scalar = palloc0(Max(tf->n_columns, 1) * sizeof(Oid));
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		const EstColumn *col = &sources[enc->keys[c][0]];
+		Oid			type = OidIsValid(col->base_type) ? col->base_type :
+			getBaseType(col->type);
+
+		if (tf->columns[c].kind == EST_FC_NUMERIC &&
+			col->kind == EST_COL_SCALAR &&
+			(EstIsIntegerType(type) || type == FLOAT4OID ||
+			 type == FLOAT8OID))
+			enc->scalar[c] = type;
 	}
 	enc->cross_values = palloc(8 * sizeof(char *));
 	enc->cross_lens = palloc(8 * sizeof(size_t));
@@ -654,6 +673,41 @@ EncodeMulti(EstEncoder *enc, int c, int src, Datum value, float *slots)
 }
 
 /*
+ * ScalarOf converts a value of a plain numeric type to float as
+ * EstConvertNumbers does, through double; false for a value that
+ * EstConvertNumbers refuses (NaN, infinite, beyond float), which the
+ * caller passes to it for the error.
+ */
+static inline bool
+ScalarOf(Oid type, Datum value, float *slot)
+{
+	double		d;
+
+	switch (type)
+	{
+		case INT2OID:
+			d = DatumGetInt16(value);
+			break;
+		case INT4OID:
+			d = DatumGetInt32(value);
+			break;
+		case INT8OID:
+			d = (double) DatumGetInt64(value);
+			break;
+		case FLOAT4OID:
+			d = DatumGetFloat4(value);
+			break;
+		default:
+			d = DatumGetFloat8(value);
+			break;
+	}
+	if (isnan(d) || isinf(d) || fabs(d) > FLT_MAX)
+		return false;
+	*slot = (float) d;
+	return true;
+}
+
+/*
  * EstEncodeRow turns the values of one row into a compact row: numeric
  * slots raw (NaN for a NULL its policy fills), categorical slots as ids.
  * EstTransformApply (or EstTransformFit) finishes the numeric slots.
@@ -715,6 +769,9 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 		{
 			if (nulls[att] && fc->null_policy == EST_NULL_ERROR)
 				ReportNull(fc, col);
+			if (OidIsValid(enc->scalar[c]) && !nulls[att] &&
+				ScalarOf(enc->scalar[c], values[att], slot))
+				continue;
 			if (col->kind == EST_COL_BOOL)
 				*slot = nulls[att] ? NAN : (DatumGetBool(values[att]) ? 1 : 0);
 			else
