@@ -404,6 +404,19 @@ EstLegacyTransform(const EstModelDef *def, EstTransform *tf)
  * Encoding rows
  * ----------------------------------------------------------------
  */
+/*
+ * A numeric feature column over one smallint, integer, bigint, real or
+ * double precision source, which EstEncodeRow reads inline: the base
+ * type (InvalidOid for other columns), the source's attribute and the
+ * slot.
+ */
+typedef struct ScalarColumn
+{
+	Oid			type;
+	int			att;
+	int			offset;
+} ScalarColumn;
+
 struct EstEncoder
 {
 	EstTransform *tf;
@@ -412,11 +425,7 @@ struct EstEncoder
 	const int  *atts;			/* per source: its attribute, 0-based */
 	int		  **keys;			/* per feature column: its sources */
 	FmgrInfo   *out;			/* per source: output function, or NULL */
-	Oid		   *scalar;			/* per feature column: the base type of a
-								 * numeric column over one smallint,
-								 * integer, bigint, real or double
-								 * precision source, read inline;
-								 * InvalidOid otherwise */
+	ScalarColumn *scalar;		/* per feature column */
 	bool		utf8;			/* the database encoding needs no
 								 * conversion */
 	MemoryContext tmp;			/* reset after each row */
@@ -475,7 +484,7 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 		getTypeOutputInfo(type, &fn, &varlena);
 		fmgr_info(fn, &enc->out[i]);
 	}
-	enc->scalar = palloc0(Max(tf->n_columns, 1) * sizeof(Oid));
+	enc->scalar = palloc0(Max(tf->n_columns, 1) * sizeof(ScalarColumn));
 	for (int c = 0; c < tf->n_columns; c++)
 	{
 		const EstColumn *col = &sources[enc->keys[c][0]];
@@ -486,7 +495,11 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 			col->kind == EST_COL_SCALAR &&
 			(EstIsIntegerType(type) || type == FLOAT4OID ||
 			 type == FLOAT8OID))
-			enc->scalar[c] = type;
+		{
+			enc->scalar[c].type = type;
+			enc->scalar[c].att = atts[enc->keys[c][0]];
+			enc->scalar[c].offset = tf->columns[c].offset;
+		}
 	}
 	enc->cross_values = palloc(8 * sizeof(char *));
 	enc->cross_lens = palloc(8 * sizeof(size_t));
@@ -725,12 +738,23 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 	 */
 	for (int c = 0; c < tf->n_columns; c++)
 	{
-		EstFeatureColumn *fc = &tf->columns[c];
-		float	   *slot = x + fc->offset;
-		int			src = enc->keys[c][0];
-		const EstColumn *col = &enc->sources[src];
-		int			att = enc->atts[src];
+		const ScalarColumn *sc = &enc->scalar[c];
+		EstFeatureColumn *fc;
+		float	   *slot;
+		int			src;
+		const EstColumn *col;
+		int			att;
 
+		/* plain numbers; NULLs and refused values take the general path */
+		if (OidIsValid(sc->type) && !nulls[sc->att] &&
+			ScalarOf(sc->type, values[sc->att], x + sc->offset))
+			continue;
+
+		fc = &tf->columns[c];
+		slot = x + fc->offset;
+		src = enc->keys[c][0];
+		col = &enc->sources[src];
+		att = enc->atts[src];
 		if (fc->kind == EST_FC_CROSSED)
 		{
 			bool		any_null = false;
@@ -769,9 +793,6 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 		{
 			if (nulls[att] && fc->null_policy == EST_NULL_ERROR)
 				ReportNull(fc, col);
-			if (OidIsValid(enc->scalar[c]) && !nulls[att] &&
-				ScalarOf(enc->scalar[c], values[att], slot))
-				continue;
 			if (col->kind == EST_COL_BOOL)
 				*slot = nulls[att] ? NAN : (DatumGetBool(values[att]) ? 1 : 0);
 			else
