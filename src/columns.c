@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -403,6 +404,19 @@ EstLegacyTransform(const EstModelDef *def, EstTransform *tf)
  * Encoding rows
  * ----------------------------------------------------------------
  */
+/*
+ * A numeric feature column over one smallint, integer, bigint, real or
+ * double precision source, which EstEncodeRow reads inline: the base
+ * type (InvalidOid for other columns), the source's attribute and the
+ * slot.
+ */
+typedef struct ScalarColumn
+{
+	Oid			type;
+	int			att;
+	int			offset;
+} ScalarColumn;
+
 struct EstEncoder
 {
 	EstTransform *tf;
@@ -411,6 +425,7 @@ struct EstEncoder
 	const int  *atts;			/* per source: its attribute, 0-based */
 	int		  **keys;			/* per feature column: its sources */
 	FmgrInfo   *out;			/* per source: output function, or NULL */
+	ScalarColumn *scalar;		/* per feature column */
 	bool		utf8;			/* the database encoding needs no
 								 * conversion */
 	MemoryContext tmp;			/* reset after each row */
@@ -468,6 +483,23 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 			type = getBaseType(get_element_type(type));
 		getTypeOutputInfo(type, &fn, &varlena);
 		fmgr_info(fn, &enc->out[i]);
+	}
+	enc->scalar = palloc0(Max(tf->n_columns, 1) * sizeof(ScalarColumn));
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		const EstColumn *col = &sources[enc->keys[c][0]];
+		Oid			type = OidIsValid(col->base_type) ? col->base_type :
+			getBaseType(col->type);
+
+		if (tf->columns[c].kind == EST_FC_NUMERIC &&
+			col->kind == EST_COL_SCALAR &&
+			(EstIsIntegerType(type) || type == FLOAT4OID ||
+			 type == FLOAT8OID))
+		{
+			enc->scalar[c].type = type;
+			enc->scalar[c].att = atts[enc->keys[c][0]];
+			enc->scalar[c].offset = tf->columns[c].offset;
+		}
 	}
 	enc->cross_values = palloc(8 * sizeof(char *));
 	enc->cross_lens = palloc(8 * sizeof(size_t));
@@ -654,6 +686,41 @@ EncodeMulti(EstEncoder *enc, int c, int src, Datum value, float *slots)
 }
 
 /*
+ * ScalarOf converts a value of a plain numeric type to float as
+ * EstConvertNumbers does, through double; false for a value that
+ * EstConvertNumbers refuses (NaN, infinite, beyond float), which the
+ * caller passes to it for the error.
+ */
+static inline bool
+ScalarOf(Oid type, Datum value, float *slot)
+{
+	double		d;
+
+	switch (type)
+	{
+		case INT2OID:
+			d = DatumGetInt16(value);
+			break;
+		case INT4OID:
+			d = DatumGetInt32(value);
+			break;
+		case INT8OID:
+			d = (double) DatumGetInt64(value);
+			break;
+		case FLOAT4OID:
+			d = DatumGetFloat4(value);
+			break;
+		default:
+			d = DatumGetFloat8(value);
+			break;
+	}
+	if (isnan(d) || isinf(d) || fabs(d) > FLT_MAX)
+		return false;
+	*slot = (float) d;
+	return true;
+}
+
+/*
  * EstEncodeRow turns the values of one row into a compact row: numeric
  * slots raw (NaN for a NULL its policy fills), categorical slots as ids.
  * EstTransformApply (or EstTransformFit) finishes the numeric slots.
@@ -671,12 +738,23 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 	 */
 	for (int c = 0; c < tf->n_columns; c++)
 	{
-		EstFeatureColumn *fc = &tf->columns[c];
-		float	   *slot = x + fc->offset;
-		int			src = enc->keys[c][0];
-		const EstColumn *col = &enc->sources[src];
-		int			att = enc->atts[src];
+		const ScalarColumn *sc = &enc->scalar[c];
+		EstFeatureColumn *fc;
+		float	   *slot;
+		int			src;
+		const EstColumn *col;
+		int			att;
 
+		/* plain numbers; NULLs and refused values take the general path */
+		if (OidIsValid(sc->type) && !nulls[sc->att] &&
+			ScalarOf(sc->type, values[sc->att], x + sc->offset))
+			continue;
+
+		fc = &tf->columns[c];
+		slot = x + fc->offset;
+		src = enc->keys[c][0];
+		col = &enc->sources[src];
+		att = enc->atts[src];
 		if (fc->kind == EST_FC_CROSSED)
 		{
 			bool		any_null = false;

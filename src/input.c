@@ -35,9 +35,11 @@
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
 #include "parser/scansup.h"
+#include "tcop/pquery.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
@@ -90,7 +92,30 @@ struct EstReader
 	uint64		n_block;
 	uint64		pos;
 	bool		done;
+	struct RowBlock *block;		/* rows that EstReaderNext fetched */
 };
+
+/*
+ * RowBlock receives the rows of one fetch of the cursor, deformed:
+ * EstReaderNext fetches through it rather than through SPI, which would
+ * form a heap tuple of each row only for the reader to deform it again.
+ * By-reference values are copied into context, which lives until the next
+ * fetch; the rows are encoded after the fetch, in order, as they were
+ * from an SPI tuple table.
+ */
+typedef struct RowBlock
+{
+	DestReceiver pub;
+	int			natts;
+	bool		any_byref;
+	int16	   *attlen;			/* per attribute, of by-reference types;
+								 * 0 for by-value ones */
+	Datum	   *values;			/* EST_FETCH_ROWS x natts */
+	bool	   *nulls;
+	uint64		n;				/* rows held */
+	uint64		pos;			/* next row to encode */
+	MemoryContext context;
+} RowBlock;
 
 
 static void OpenLabel(EstReader *reader, const EstReadSpec *spec,
@@ -1107,10 +1132,146 @@ EstCheckLabel(int64 label, int n_classes, const char *column)
 }
 
 /*
+ * ReceiveRow keeps one row of a fetch in the RowBlock: its values, with
+ * by-reference ones copied, since the slot's may point into a buffer
+ * page or into memory the executor frees before the rows are encoded.
+ */
+static bool
+ReceiveRow(TupleTableSlot *slot, DestReceiver *self)
+{
+	RowBlock   *block = (RowBlock *) self;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (block->n >= EST_FETCH_ROWS ||
+		slot->tts_tupleDescriptor->natts != block->natts)
+		elog(ERROR, "unexpected row from the cursor of a source");
+	values = block->values + block->n * block->natts;
+	nulls = block->nulls + block->n * block->natts;
+	slot_getallattrs(slot);
+	memcpy(values, slot->tts_values, block->natts * sizeof(Datum));
+	memcpy(nulls, slot->tts_isnull, block->natts * sizeof(bool));
+	if (block->any_byref)
+	{
+		MemoryContext old = MemoryContextSwitchTo(block->context);
+
+		for (int a = 0; a < block->natts; a++)
+			if (block->attlen[a] != 0 && !nulls[a])
+				values[a] = datumCopy(values[a], false, block->attlen[a]);
+		MemoryContextSwitchTo(old);
+	}
+	block->n++;
+	return true;
+}
+
+/* a RowBlock needs no setup or cleanup around a fetch */
+static void
+ReceiveStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	(void) self;
+	(void) operation;
+	(void) typeinfo;
+}
+
+static void
+ReceiveNothing(DestReceiver *self)
+{
+	(void) self;
+}
+
+/*
+ * MakeRowBlock sets up the receiver of the reader's fetches, in the
+ * reader's context.
+ */
+static RowBlock *
+MakeRowBlock(EstReader *reader)
+{
+	MemoryContext old = MemoryContextSwitchTo(reader->context);
+	RowBlock   *block = palloc0(sizeof(RowBlock));
+	int			natts = reader->tupdesc->natts;
+
+	block->pub.receiveSlot = ReceiveRow;
+	block->pub.rStartup = ReceiveStartup;
+	block->pub.rShutdown = ReceiveNothing;
+	block->pub.rDestroy = ReceiveNothing;
+	block->pub.mydest = DestNone;
+	block->natts = natts;
+	block->attlen = palloc0(Max(natts, 1) * sizeof(int16));
+	for (int a = 0; a < natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(reader->tupdesc, a);
+
+		if (!att->attbyval)
+		{
+			block->attlen[a] = att->attlen;
+			block->any_byref = true;
+		}
+	}
+	block->values = palloc(mul_size(mul_size(EST_FETCH_ROWS, Max(natts, 1)),
+									sizeof(Datum)));
+	block->nulls = palloc(mul_size(mul_size(EST_FETCH_ROWS, Max(natts, 1)),
+								   sizeof(bool)));
+	block->context = AllocSetContextCreate(reader->context,
+										   "estimator fetched rows",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(old);
+	return block;
+}
+
+/*
+ * NextRow puts the next row of the source in reader->values and
+ * reader->nulls; false at the end.  The rows that EstReaderOpen fetched
+ * through SPI come first; then the cursor is read EST_FETCH_ROWS rows at
+ * a time into the reader's RowBlock.
+ */
+static bool
+NextRow(EstReader *reader)
+{
+	RowBlock   *block;
+	int			natts = reader->tupdesc->natts;
+
+	if (reader->tuptable != NULL)
+	{
+		if (reader->pos < reader->n_block)
+		{
+			heap_deform_tuple(reader->tuptable->vals[reader->pos++],
+							  reader->tupdesc, reader->values, reader->nulls);
+			return true;
+		}
+		SPI_freetuptable(reader->tuptable);
+		reader->tuptable = NULL;
+	}
+	if (reader->block == NULL)
+		reader->block = MakeRowBlock(reader);
+	block = reader->block;
+	if (block->pos >= block->n)
+	{
+		if (reader->done)
+			return false;
+		MemoryContextReset(block->context);
+		block->n = 0;
+		block->pos = 0;
+		if (PortalRunFetch(reader->portal, FETCH_FORWARD, EST_FETCH_ROWS,
+						   &block->pub) == 0 || block->n == 0)
+		{
+			reader->done = true;
+			return false;
+		}
+	}
+	memcpy(reader->values, block->values + block->pos * natts,
+		   natts * sizeof(Datum));
+	memcpy(reader->nulls, block->nulls + block->pos * natts,
+		   natts * sizeof(bool));
+	block->pos++;
+	return true;
+}
+
+/*
  * EstReaderNext encodes up to max_rows rows into X (compact rows of the
  * transform), y (the label, when one is read) and w (the weight, when one
  * is read and w is not NULL) and returns how many; 0 at the end of the
- * source.
+ * source.  What it allocates (the keys, what the encoder learns) goes in
+ * the caller's memory context.
  */
 int
 EstReaderNext(EstReader *reader, float *X, float *y, float *w, int max_rows)
@@ -1120,17 +1281,10 @@ EstReaderNext(EstReader *reader, float *X, float *y, float *w, int max_rows)
 	Assert(reader->encoder != NULL);
 	while (n < max_rows)
 	{
-		HeapTuple	tuple;
 		float	   *x = X + (size_t) n * reader->n_inputs;
 
-		if (reader->tuptable == NULL || reader->pos >= reader->n_block)
-		{
-			if (!FetchBlock(reader))
-				break;
-		}
-		tuple = reader->tuptable->vals[reader->pos++];
-		heap_deform_tuple(tuple, reader->tupdesc, reader->values,
-						  reader->nulls);
+		if (!NextRow(reader))
+			break;
 		EstEncodeRow(reader->encoder, reader->values, reader->nulls, x);
 
 		if (reader->key_att >= 0)

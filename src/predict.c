@@ -113,6 +113,18 @@ SameSnapshot(PredictState *state, Snapshot snap)
 }
 
 /*
+ * SameName tells whether a model name argument is name, without making a
+ * C string of it.
+ */
+static bool
+SameName(text *arg, const char *name)
+{
+	Size		len = VARSIZE_ANY_EXHDR(arg);
+
+	return len == strlen(name) && memcmp(VARDATA_ANY(arg), name, len) == 0;
+}
+
+/*
  * GetModel returns the state of this call site with the model named by
  * the first argument, as the active snapshot sees it.  The catalog is
  * consulted again only when the name or the snapshot changes, so a query
@@ -123,12 +135,19 @@ static PredictState *
 GetModel(FunctionCallInfo fcinfo)
 {
 	PredictState *state = (PredictState *) fcinfo->flinfo->fn_extra;
-	char	   *name = EstModelNameArg(fcinfo, 0);
 	Snapshot	snap = GetActiveSnapshot();
+	char	   *name;
 	MemoryContext oldcontext;
 	EstCachedModel *model;
 	int			n_out;
 
+	/* the same model as the last row's: the common case, made cheap */
+	if (state != NULL && state->model != NULL && !PG_ARGISNULL(0) &&
+		SameSnapshot(state, snap) &&
+		SameName(PG_GETARG_TEXT_PP(0), state->model->name))
+		return state;
+
+	name = EstModelNameArg(fcinfo, 0);
 	if (state != NULL && state->model != NULL &&
 		strcmp(state->model->name, name) == 0 && SameSnapshot(state, snap))
 		return state;

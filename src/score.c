@@ -32,6 +32,8 @@ PG_FUNCTION_INFO_V1(est_predict_table);
  * PutScores adds the rows of a scored block to the result: the head's
  * values (probabilities of each class, or a regressor's values) in out,
  * n_out of them a row; names holds the text of each class (classifiers).
+ * The key's text and the array of outputs are built in buffers that
+ * serve every row, since the tuplestore copies each row it takes.
  */
 static void
 PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
@@ -40,7 +42,20 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 	bool		regressor = EST_IS_REGRESSOR(def->type);
 	bool		binary = !regressor && def->n_classes == 2;
 	int			width = binary ? 2 : n_out;
-	Datum	   *elems = palloc(width * sizeof(Datum));
+	Size		array_bytes = ARR_OVERHEAD_NONULLS(1) + width * sizeof(float8);
+	ArrayType  *array = palloc0(array_bytes);
+	float8	   *elems;
+	text	   *key_text = NULL;
+	Size		key_cap = 0;
+
+	/* as construct_array makes a one-dimensional float8[] without nulls */
+	SET_VARSIZE(array, array_bytes);
+	array->ndim = 1;
+	array->dataoffset = 0;
+	array->elemtype = FLOAT8OID;
+	ARR_DIMS(array)[0] = width;
+	ARR_LBOUND(array)[0] = 1;
+	elems = (float8 *) ARR_DATA_PTR(array);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -52,8 +67,8 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 		EstCheckFinitePrediction(def, o, n_out);
 		if (binary)
 		{
-			elems[0] = Float8GetDatum(1 - o[0]);
-			elems[1] = Float8GetDatum(o[0]);
+			elems[0] = 1 - o[0];
+			elems[1] = o[0];
 			prediction = o[0] > 0.5 ? 1 : 0;
 		}
 		else
@@ -62,19 +77,31 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 
 			for (int j = 0; j < n_out; j++)
 			{
-				elems[j] = Float8GetDatum(o[j]);
+				elems[j] = o[j];
 				if (o[j] > o[best])
 					best = j;
 			}
 			prediction = regressor ? o[0] : best;
 		}
-		values[0] = keys ? CStringGetTextDatum(keys[i] ? keys[i] : "") : (Datum) 0;
+		values[0] = (Datum) 0;
 		nulls[0] = keys == NULL || keys[i] == NULL;
+		if (!nulls[0])
+		{
+			Size		len = strlen(keys[i]);
+
+			if (key_text == NULL || len + VARHDRSZ > key_cap)
+			{
+				if (key_text != NULL)
+					pfree(key_text);
+				key_cap = Max(len + VARHDRSZ, 64);
+				key_text = palloc(key_cap);
+			}
+			SET_VARSIZE(key_text, len + VARHDRSZ);
+			memcpy(VARDATA(key_text), keys[i], len);
+			values[0] = PointerGetDatum(key_text);
+		}
 		values[1] = Float8GetDatum(prediction);
-		values[2] = PointerGetDatum(construct_array(elems, width, FLOAT8OID,
-													sizeof(float8),
-													FLOAT8PASSBYVAL,
-													TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(array);
 		/* the class's name (0.2.0); the result of 0.1.0 has three columns */
 		if (rsinfo->setDesc->natts > 3)
 		{
@@ -84,7 +111,9 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	pfree(elems);
+	pfree(array);
+	if (key_text != NULL)
+		pfree(key_text);
 }
 
 /*
@@ -156,6 +185,8 @@ est_predict_table(PG_FUNCTION_ARGS)
 		MemoryContextReset(block_context);
 		oldcontext = MemoryContextSwitchTo(block_context);
 		n = EstReaderNext(reader, X, NULL, NULL, EST_SCORE_BLOCK);
+		/* the block's rows are made in block_context, freed at the next */
+		MemoryContextSwitchTo(block_context);
 		if (n > 0)
 		{
 			EstTransformApply(&ckpt.transform, X, n);
