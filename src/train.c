@@ -868,6 +868,9 @@ struct TrainStream
 
 #define EST_STREAM_BLOCK	1000
 
+/* how many rows ahead a step's gather asks for a row's cache lines */
+#define EST_PREFETCH_ROWS	8
+
 /*
  * StreamOpen prepares to stream the source of a model with a buffer of
  * cap rows.
@@ -1062,6 +1065,22 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 		weight_sum += rows->w ? (double) rows->w[row] : 1.0;
 		if (b < lo || b >= hi)
 			continue;
+
+		/*
+		 * The rows are random rows of a matrix larger than the caches:
+		 * ask for a later row's cache lines now, so that its copy does not
+		 * wait for memory.
+		 */
+		if (b + EST_PREFETCH_ROWS < hi &&
+			ckpt->epoch.position + EST_PREFETCH_ROWS <= (uint64) sp->n_train)
+		{
+			const char *ahead = (const char *)
+				(rows->X + (size_t) rows->perm[ckpt->epoch.position +
+											   EST_PREFETCH_ROWS - 1] * d);
+
+			for (size_t off = 0; off < d * sizeof(float); off += 64)
+				__builtin_prefetch(ahead + off);
+		}
 		memcpy(rows->Xb + (size_t) (b - lo) * d, rows->X + (size_t) row * d,
 			   d * sizeof(float));
 		memcpy(rows->yb + (size_t) (b - lo) * lw, rows->y + (size_t) row * lw,
