@@ -1574,7 +1574,11 @@ typedef struct SlotStats
 	double		hi;
 	size_t		k;				/* values seen (NULLs left out) */
 	size_t		nulls;
+	int			offset;			/* the slot's input */
 } SlotStats;
+
+#define FIT_CHUNK_ROWS	64
+#define FIT_SLOT_BLOCK	8
 
 /*
  * NumericSlots counts the slots of the numeric columns.
@@ -1604,37 +1608,55 @@ NumericSlots(const EstTransform *tf)
 static void
 FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
 {
-	size_t		i;
+	size_t		n_slots = 0;
 
-	for (i = 0; i < n_fit; i++)
+	for (int c = 0; c < tf->n_columns; c++)
 	{
-		const float *row = X + i * (size_t) tf->n_inputs;
-		SlotStats  *s = st;
+		const EstFeatureColumn *col = &tf->columns[c];
 
-		for (int c = 0; c < tf->n_columns; c++)
+		if (col->kind != EST_FC_NUMERIC)
+			continue;
+		for (int j = 0; j < col->shape; j++)
+			st[n_slots++].offset = col->offset + j;
+	}
+
+	/*
+	 * A few slots at a time over a few rows at a time: the rows stay in
+	 * the cache, and the slots' Welford updates, each waiting on its own
+	 * division, overlap.
+	 */
+	for (size_t i0 = 0; i0 < n_fit; i0 += FIT_CHUNK_ROWS)
+	{
+		size_t		i1 = i0 + FIT_CHUNK_ROWS < n_fit ? i0 + FIT_CHUNK_ROWS : n_fit;
+
+		for (size_t s0 = 0; s0 < n_slots; s0 += FIT_SLOT_BLOCK)
 		{
-			const EstFeatureColumn *col = &tf->columns[c];
+			size_t		s1 = s0 + FIT_SLOT_BLOCK < n_slots ? s0 + FIT_SLOT_BLOCK : n_slots;
 
-			if (col->kind != EST_FC_NUMERIC)
-				continue;
-			for (int j = 0; j < col->shape; j++, s++)
+			for (size_t i = i0; i < i1; i++)
 			{
-				double		x = row[col->offset + j];
-				double		d;
+				const float *row = X + i * (size_t) tf->n_inputs;
 
-				if (isnan(x))
+				for (size_t k = s0; k < s1; k++)
 				{
-					s->nulls++;
-					continue;
+					SlotStats  *s = &st[k];
+					double		x = row[s->offset];
+					double		d;
+
+					if (isnan(x))
+					{
+						s->nulls++;
+						continue;
+					}
+					if (s->k == 0 || x < s->lo)
+						s->lo = x;
+					if (s->k == 0 || x > s->hi)
+						s->hi = x;
+					d = x - s->mean;
+					s->mean += d / (double) (s->k + 1);
+					s->m2 += d * (x - s->mean);
+					s->k++;
 				}
-				if (s->k == 0 || x < s->lo)
-					s->lo = x;
-				if (s->k == 0 || x > s->hi)
-					s->hi = x;
-				d = x - s->mean;
-				s->mean += d / (double) (s->k + 1);
-				s->m2 += d * (x - s->mean);
-				s->k++;
 			}
 		}
 	}

@@ -18,8 +18,8 @@ $node->safe_psql('postgres', 'CREATE EXTENSION estimator');
 is( $node->safe_psql(
 		'postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'estimator'"),
-	'0.2.0',
-	'CREATE EXTENSION estimator installs version 0.2.0');
+	'0.3.0',
+	'CREATE EXTENSION estimator installs version 0.3.0');
 
 # the update path from the first release
 $node->safe_psql('postgres', 'CREATE DATABASE upd');
@@ -27,13 +27,23 @@ $node->safe_psql('upd', "CREATE EXTENSION estimator VERSION '0.1.0'");
 $node->safe_psql('upd', 'ALTER EXTENSION estimator UPDATE');
 is( $node->safe_psql(
 		'upd', "SELECT extversion FROM pg_extension WHERE extname = 'estimator'"),
-	'0.2.0',
-	'ALTER EXTENSION estimator UPDATE goes from 0.1.0 to 0.2.0');
+	'0.3.0',
+	'ALTER EXTENSION estimator UPDATE goes from 0.1.0 to 0.3.0');
 is( $node->safe_psql(
 		'upd',
 		"SELECT count(*) FROM pg_proc WHERE proname IN ('est_feature_info', 'est_predict_label')"),
 	'3',
 	'the update adds est_feature_info and est_predict_label');
+is( $node->safe_psql(
+		'upd',
+		"SELECT string_agg(DISTINCT procost::text, ',') FROM pg_proc WHERE proname ~ '^est_predict(_proba|_values|_label)?\$'"),
+	'1000',
+	'the update gives the per-row prediction functions their cost');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT string_agg(DISTINCT procost::text, ',') FROM pg_proc WHERE proname ~ '^est_predict(_proba|_values|_label)?\$'"),
+	'1000',
+	'and so does a new installation');
 
 $node->stop;
 done_testing();
