@@ -1415,6 +1415,9 @@ LabelClass(float label, int n_classes)
 	return c;
 }
 
+/* the softmax outputs whose exponentials RowLoss keeps on the stack */
+#define SOFTMAX_KEPT	64
+
 /*
  * RowLoss returns the loss of one row of k logits z against its labels y
  * and, when d is given, stores d(row loss)/d(logits) times scale in d.
@@ -1447,6 +1450,22 @@ RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
 		for (j = 1; j < k; j++)
 			if (z[j] > m)
 				m = z[j];
+		if (k <= SOFTMAX_KEPT)
+		{
+			/* each exponential once: p_j = e_j / sum */
+			double		e[SOFTMAX_KEPT];
+
+			for (j = 0; j < k; j++)
+			{
+				e[j] = exp((double) z[j] - m);
+				sum += e[j];
+			}
+			lse = m + log(sum);
+			if (d != NULL)
+				for (j = 0; j < k; j++)
+					d[j] = (float) (scale * (e[j] / sum - (j == c ? 1.0 : 0.0)));
+			return lse - (double) z[c];
+		}
 		for (j = 0; j < k; j++)
 			sum += exp((double) z[j] - m);
 		lse = m + log(sum);
