@@ -408,8 +408,14 @@ def main():
     matrix = n_rows * (N_FEATURES + 1) * 4
     n_params = sum(LAYERS[l] * LAYERS[l + 1] + LAYERS[l + 1] for l in range(len(LAYERS) - 1))
     model = n_params * 4 * 3        # weights, gradient, Adagrad accumulator
-    # streaming: a quarter of the matrix, at least the setting's minimum
-    stream_kb = max(1024, matrix // 4 // 1024)
+    # streaming: a quarter of the matrix, at least the setting's minimum and
+    # twice what the model and its batch buffers take (est_train's own
+    # estimate: weights, gradient and slots; 1024-row buffers of every
+    # layer), so that wide networks have room for a sample
+    hidden = LAYERS[1:-1]
+    model_need = (n_params * 2 * 5 * 4 + sum(hidden) * 1024 * 6 * 4
+                  + 1024 * 2 * N_FEATURES * 4)
+    stream_kb = max(1024, matrix // 4 // 1024, 2 * model_need // 1024)
 
     ours, peer, state, notes, base = [], [], {}, {}, []
     for i in range(args.runs):
@@ -531,7 +537,7 @@ def main():
     limit = stream_kb * 1024 + STREAM_ALLOWANCE + model
     s_what = "stream: 1 epoch with estimator.max_memory = %d kB (%s)" % (
         stream_kb, "matrix / 4" if stream_kb * 1024 <= matrix // 4 else
-        "its minimum; matrix / 4 is %d kB" % (matrix // 4 // 1024))
+        "twice the model's buffers; matrix / 4 is %d kB" % (matrix // 4 // 1024))
     s_mem = ("stream: peak private memory (RssAnon - fresh backend's) vs max_memory "
              "+ %d MB + model" % (STREAM_ALLOWANCE // 2**20))
     if state.get("s_unsupported"):
