@@ -38,6 +38,7 @@
 #include "tcop/pquery.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
@@ -411,6 +412,29 @@ KindName(EstColumnKind kind)
 }
 
 /*
+ * NoSyncScanBegin turns synchronize_seqscans off until NoSyncScanEnd, around
+ * a fetch (a scan starts at its first fetch).  A synchronized scan of a
+ * large table starts where another scan of it is, so the same source would
+ * give its rows in another order, and training with a seed would not
+ * repeat itself.
+ */
+static int
+NoSyncScanBegin(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+static void
+NoSyncScanEnd(int level)
+{
+	AtEOXact_GUC(true, level);
+}
+
+/*
  * FetchBlock reads the next rows of the cursor; false at the end.
  */
 static bool
@@ -421,7 +445,12 @@ FetchBlock(EstReader *reader)
 	if (reader->tuptable != NULL)
 		SPI_freetuptable(reader->tuptable);
 	reader->tuptable = NULL;
-	SPI_cursor_fetch(reader->portal, true, EST_FETCH_ROWS);
+	{
+		int			level = NoSyncScanBegin();
+
+		SPI_cursor_fetch(reader->portal, true, EST_FETCH_ROWS);
+		NoSyncScanEnd(level);
+	}
 	reader->tuptable = SPI_tuptable;
 	reader->n_block = SPI_processed;
 	reader->pos = 0;
@@ -1246,13 +1275,19 @@ NextRow(EstReader *reader)
 	block = reader->block;
 	if (block->pos >= block->n)
 	{
+		int			level;
+		uint64		fetched;
+
 		if (reader->done)
 			return false;
 		MemoryContextReset(block->context);
 		block->n = 0;
 		block->pos = 0;
-		if (PortalRunFetch(reader->portal, FETCH_FORWARD, EST_FETCH_ROWS,
-						   &block->pub) == 0 || block->n == 0)
+		level = NoSyncScanBegin();
+		fetched = PortalRunFetch(reader->portal, FETCH_FORWARD, EST_FETCH_ROWS,
+								 &block->pub);
+		NoSyncScanEnd(level);
+		if (fetched == 0 || block->n == 0)
 		{
 			reader->done = true;
 			return false;

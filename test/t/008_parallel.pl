@@ -6,7 +6,10 @@
 #   c) without a free worker it trains in one backend and says so
 #   d) a worker terminated in the middle fails the call with an error, not
 #      a hang; the model stays as it was and trains on afterwards
-#   e) the server log shows no crash
+#   e) a synchronized sequential scan, which starts where another scan of
+#      a large table is, does not change the rows' order: training with a
+#      seed repeats itself
+#   f) the server log shows no crash
 
 use strict;
 use warnings;
@@ -123,7 +126,29 @@ is($node->safe_psql($db, q{SET client_min_messages = warning;
 		params => '{"parallel_workers": 1}')}), '20', 'and trains on');
 
 ###
-### e) no crash
+### e) synchronized scans
+###
+# a table larger than a quarter of shared_buffers is scanned in sync
+$node->append_conf('postgresql.conf', "shared_buffers = '256kB'");
+$node->restart;
+$node->safe_psql($db, q{CREATE TABLE sync AS
+	SELECT sin(i) AS x1, cos(i * 3) AS x2, (i % 3) AS label
+	  FROM generate_series(1, 30000) i});
+# a scan stopped half way leaves its place for the next one to start at
+$node->safe_psql($db, q{SELECT count(*) FROM (SELECT * FROM sync LIMIT 15000) s});
+isnt($node->safe_psql($db, q{SELECT (ctid::text::point)[0] FROM sync LIMIT 1}),
+	'0', 'a plain scan of the table starts past its first block');
+$node->safe_psql($db, q{SET client_min_messages = warning;
+	SELECT est_train('sync1', 'sync', steps => 50, params => '{"seed": 1}')});
+$node->safe_psql($db, q{SELECT count(*) FROM (SELECT * FROM sync LIMIT 20000) s});
+$node->safe_psql($db, q{SET client_min_messages = warning;
+	SELECT est_train('sync2', 'sync', steps => 50, params => '{"seed": 1}')});
+is($node->safe_psql($db, q{SELECT bool_and(a."values" = b."values")
+	FROM est_weights('sync1') a JOIN est_weights('sync2') b USING (layer, kind, name)}),
+	't', 'training reads the rows in the same order and repeats itself');
+
+###
+### f) no crash
 ###
 EstimatorTest::server_log_ok($node);
 
