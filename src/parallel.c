@@ -396,8 +396,8 @@ EstTeamReduce(EstTeam *team, float *grad, size_t n, double loss)
 }
 
 /*
- * EstTeamScore scores the training rows with the trained weights, each
- * member its contiguous share, and returns in *loss and *accuracy the
+ * EstTeamScore scores the training rows (EstScoreSample's) with the
+ * trained weights, each member its contiguous share, and returns in *loss and *accuracy the
  * figures of all the rows, as EstScoreData gives them (both are sums over
  * the rows divided by the weight sum, so the shares' add up).
  */
@@ -407,11 +407,11 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 {
 	TeamShared *shared = team->shared;
 	int64		n = shared->sp.n_train;
-	int64		lo = n * team->member / shared->n_members;
-	int64		hi = n * (team->member + 1) / shared->n_members;
-	int			d = shared->sp.n_inputs;
-	int			lw = shared->sp.label_width;
+	int64		size = Min(n, EST_SCORE_SAMPLE);
+	int64		lo = size * team->member / shared->n_members;
+	int64		hi = size * (team->member + 1) / shared->n_members;
 	EstModelDef def;
+	EstData		all;
 	EstData		rows;
 	EstMetricSet set;
 	double		weight_sum = 0;
@@ -425,12 +425,14 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 	def.type = shared->model_type;
 	def.n_classes = shared->n_classes;
 	def.label = shared->label;
-	rows.n_rows = hi - lo;
-	rows.n_inputs = d;
-	rows.label_width = lw;
-	rows.X = (float *) team->X + (size_t) lo * d;
-	rows.y = (float *) team->y_score + (size_t) lo * lw;
-	rows.w = team->w ? (float *) team->w + lo : NULL;
+	memset(&all, 0, sizeof(all));
+	all.n_rows = n;
+	all.n_inputs = shared->sp.n_inputs;
+	all.label_width = shared->sp.label_width;
+	all.X = (float *) team->X;
+	all.y = (float *) team->y_score;
+	all.w = (float *) team->w;
+	EstScoreSample(&all, n, lo, hi, &rows);
 	for (int64 i = 0; i < rows.n_rows; i++)
 		weight_sum += rows.w ? (double) rows.w[i] : 1.0;
 	if (rows.n_rows > 0)
