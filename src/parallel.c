@@ -157,6 +157,26 @@ CopyToSegment(ParallelContext *pcxt, uint64 key, const void *src, Size bytes)
 }
 
 /*
+ * LaunchMembers launches the workers of pcxt, waits until each has
+ * attached or failed, and numbers the members: the leader 0, then every
+ * worker that attached (member_of, by worker number; -1 for the others).
+ * It returns the number of members.
+ */
+static int
+LaunchMembers(ParallelContext *pcxt, int *member_of)
+{
+	int			members = 1;
+
+	LaunchParallelWorkers(pcxt);
+	if (pcxt->nworkers_launched > 0)
+		WaitForParallelWorkersToAttach(pcxt);
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+		if (pcxt->known_attached_workers[i])
+			member_of[i] = members++;
+	return members;
+}
+
+/*
  * EstTeamBegin starts n_workers parallel workers of model def for
  * plan->steps steps that start from the encoded checkpoint ckpt (of
  * n_params parameters), over the
@@ -179,7 +199,7 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 	Size		y_bytes = mul_size(mul_size(sp->n_train, sp->label_width),
 								   sizeof(float));
 	Size		w_bytes = w ? mul_size(sp->n_train, sizeof(float)) : 0;
-	int			members = 1;
+	int			members;
 	char	   *area;
 	Size		needed;
 
@@ -248,14 +268,7 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 	area = shm_toc_allocate(pcxt->toc, GradsBytes(n_workers + 1, n_params));
 	shm_toc_insert(pcxt->toc, EST_KEY_GRADS, area);
 
-	LaunchParallelWorkers(pcxt);
-	if (pcxt->nworkers_launched > 0)
-		WaitForParallelWorkersToAttach(pcxt);
-
-	/* the members: the leader, then every worker that attached */
-	for (int i = 0; i < pcxt->nworkers_launched; i++)
-		if (pcxt->known_attached_workers[i])
-			shared->member_of[i] = members++;
+	members = LaunchMembers(pcxt, shared->member_of);
 	shared->n_members = members;
 	pg_write_barrier();
 	pg_atomic_write_u32(&shared->ready, 1);
@@ -476,6 +489,26 @@ EstTeamEnd(EstTeam *team)
 }
 
 /*
+ * MemberIndex waits until the leader has counted the members (ready) and
+ * returns this worker's place among them, or -1 when it is none: it
+ * attached too late, and has nothing to do.
+ */
+static int
+MemberIndex(pg_atomic_uint32 *ready, const int *member_of)
+{
+	while (pg_atomic_read_u32(ready) == 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		pg_spin_delay();
+	}
+	pg_read_barrier();
+	if (ParallelWorkerNumber < 0 ||
+		ParallelWorkerNumber >= EST_MAX_PARALLEL_WORKERS)
+		return -1;
+	return member_of[ParallelWorkerNumber];
+}
+
+/*
  * est_parallel_train_main is a worker's life: wait until the leader has
  * counted the members, decode the checkpoint, and run the same steps with
  * its share of every batch.  Its weights are thrown away at the end: the
@@ -495,20 +528,11 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	int			hi;
 
 	(void) seg;
-	while (pg_atomic_read_u32(&shared->ready) == 0)
-	{
-		CHECK_FOR_INTERRUPTS();
-		pg_spin_delay();
-	}
-	pg_read_barrier();
-	if (ParallelWorkerNumber < 0 ||
-		ParallelWorkerNumber >= EST_MAX_PARALLEL_WORKERS ||
-		shared->member_of[ParallelWorkerNumber] < 0)
-		return;
-
 	memset(&team, 0, sizeof(team));
+	team.member = MemberIndex(&shared->ready, shared->member_of);
+	if (team.member < 0)
+		return;
 	team.shared = shared;
-	team.member = shared->member_of[ParallelWorkerNumber];
 	AttachGrads(&team, shm_toc_lookup(toc, EST_KEY_GRADS, false));
 
 	coremsg[0] = '\0';
@@ -744,7 +768,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	int			n_inputs = EstReaderInputs(reader);
 	int			label_width = EstReaderLabelWidth(reader);
 	bool		weighted = spec->weight != NULL;
-	int			members = 1;
+	int			members;
 	char	   *area;
 	shm_mq_handle **queues;
 	RowBuffer  *bufs;
@@ -831,15 +855,10 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
 	}
 
-	LaunchParallelWorkers(pcxt);
-	if (pcxt->nworkers_launched > 0)
-		WaitForParallelWorkersToAttach(pcxt);
+	members = LaunchMembers(pcxt, shared->member_of);
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
-		if (pcxt->known_attached_workers[i])
-		{
-			shared->member_of[i] = members++;
+		if (shared->member_of[i] > 0)
 			shm_mq_set_handle(queues[i], pcxt->worker[i].bgwhandle);
-		}
 	shared->n_members = members;
 	for (int k = 0; k <= members; k++)
 		shared->bounds[k] = (BlockNumber) ((uint64) blocks * k / members);
@@ -952,17 +971,9 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	char	   *msg;
 	int64		sent = 0;
 
-	while (pg_atomic_read_u32(&shared->ready) == 0)
-	{
-		CHECK_FOR_INTERRUPTS();
-		pg_spin_delay();
-	}
-	pg_read_barrier();
-	if (ParallelWorkerNumber < 0 ||
-		ParallelWorkerNumber >= EST_MAX_PARALLEL_WORKERS ||
-		shared->member_of[ParallelWorkerNumber] < 0)
+	member = MemberIndex(&shared->ready, shared->member_of);
+	if (member < 0)
 		return;
-	member = shared->member_of[ParallelWorkerNumber];
 	{
 		shm_mq	   *mq = (shm_mq *) (queues + (Size) ParallelWorkerNumber *
 									 EST_READ_QUEUE_BYTES);
