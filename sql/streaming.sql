@@ -45,8 +45,8 @@ SELECT bool_and(a."values" = c."values") AS identical
   FROM est_weights('st_a') a JOIN est_weights('st_c') c USING (layer, kind, name);
 SELECT global_step, rows_read FROM est_train('st_a', 'st_rows', steps => 100);
 
--- A weighted regressor; text labels and a text feature, their vocabularies
--- learned from every row, not only the sample's.
+-- A weighted regressor; text labels, whose classes are learned from every
+-- row, and a text feature, whose vocabulary is the sample's.
 SELECT global_step, loss < 0.1 AS learned
   FROM est_train('st_reg', 'st_rows', model_type => 'dnn_regressor', label => 'target',
 				 features => '{x1,x2,x6}', hidden_units => '{16}', epochs => 1,
