@@ -63,6 +63,28 @@ SELECT global_step, accuracy > 0.6 AS learned
 				 features => '{x1,x2,x3,x4,x5}', steps => 300,
 				 params => '{"seed": 5, "parallel_workers": 1}');
 
+-- Evaluation during training and early stopping: the backend evaluates
+-- between steps while the workers wait, and an early stop ends them.
+SELECT est_train('par_es_one', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
+				 hidden_units => '{32,32}', batch_size => 64, steps => 3000,
+				 params => '{"seed": 7, "eval_fraction": 0.2, "eval_every_steps": 50,
+							 "early_stopping": {"metric": "loss", "patience": 3}}') IS NOT NULL AS trained;
+SELECT global_step < 3000 AS stopped_early, accuracy > 0.85 AS learned
+  FROM est_train('par_es_two', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
+				 hidden_units => '{32,32}', batch_size => 64, steps => 3000,
+				 params => '{"seed": 7, "eval_fraction": 0.2, "eval_every_steps": 50,
+							 "early_stopping": {"metric": "loss", "patience": 3},
+							 "parallel_workers": 1}');
+-- the same evaluations, to within the last bits of the weights
+SELECT count(*) > 3 AS evaluations,
+	   bool_and(abs((s.eval_metrics->>'loss')::float8 - (p.eval_metrics->>'loss')::float8) < 0.01) AS same_losses
+  FROM estimator.training_log s JOIN estimator.training_log p USING (global_step)
+ WHERE s.model = 'par_es_one' AND p.model = 'par_es_two' AND s.eval_metrics IS NOT NULL;
+-- the checkpoint kept is the best evaluation's
+SELECT global_step % 50 = 0 AND global_step < 3000 AS at_an_evaluation
+  FROM estimator.models WHERE name = 'par_es_two';
+SELECT count(*) AS workers_left FROM pg_stat_activity WHERE backend_type = 'parallel worker';
+
 -- A parallel call continues where one backend stopped, and back.
 SELECT global_step FROM est_train('par_serial', 'SELECT x1, x2, x3, x4, x5, x6, x7, x8, label FROM par_rows',
 								  steps => 50, params => '{"parallel_workers": 1}');

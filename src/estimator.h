@@ -541,6 +541,8 @@ extern void EstTeamShare(const EstTeam *team, int batch_size, int *lo,
 extern double EstTeamReduce(EstTeam *team, float *grad, size_t n,
 							double loss);
 extern void EstTeamEnd(EstTeam *team);
+extern void EstTeamStop(EstTeam *team);
+extern bool EstTeamStopped(const EstTeam *team);
 extern EstReader *EstParallelRead(int n_workers, const char *source,
 								  BlockNumber blocks, const EstReadSpec *spec,
 								  EstReader *reader, const EstCheckpoint *ckpt,

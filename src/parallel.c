@@ -71,6 +71,7 @@ typedef struct TeamShared
 	int			n_members;
 	int			member_of[EST_MAX_PARALLEL_WORKERS];	/* by worker number;
 														 * -1: not a member */
+	bool		stop;			/* the leader stopped early (EstTeamStop) */
 	EstStepPlan sp;
 	int64		steps;
 	size_t		ckpt_len;
@@ -93,6 +94,7 @@ struct EstTeam
 	float	   *grads;			/* [2][n_members][n_params] */
 	double	   *losses;			/* [2][n_members] */
 	uint64		rounds;			/* barriers passed */
+	bool		stopped;		/* the leader said stop at the last one */
 	const float *X;				/* the training rows, in shared memory */
 	const float *y_score;		/* their labels, in the label's units */
 	const float *w;
@@ -393,6 +395,11 @@ EstTeamReduce(EstTeam *team, float *grad, size_t n, double loss)
 	memcpy(mine, grad, n * sizeof(float));
 	team->losses[parity * m + team->member] = loss;
 	TeamBarrier(team);
+	if (shared->stop)
+	{
+		team->stopped = true;
+		return NAN;
+	}
 
 	memcpy(grad, first, n * sizeof(float));
 	for (int k = 1; k < m; k++)
@@ -406,6 +413,25 @@ EstTeamReduce(EstTeam *team, float *grad, size_t n, double loss)
 	for (int k = 0; k < m; k++)
 		sum += team->losses[parity * m + k];
 	return sum;
+}
+
+/*
+ * EstTeamStop, in the leader, ends the steps before their number: the
+ * workers, waiting at the next step's barrier, pass it and find the stop
+ * (EstTeamStopped), and end without scoring.
+ */
+void
+EstTeamStop(EstTeam *team)
+{
+	team->shared->stop = true;
+	pg_write_barrier();
+	TeamBarrier(team);
+}
+
+bool
+EstTeamStopped(const EstTeam *team)
+{
+	return team->stopped;
 }
 
 /*
@@ -555,8 +581,11 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	{
 		double		loss = EstTrainStep(&ckpt, &ws, &rows, &shared->sp, &team);
 
-		/* the leader stops with an error; so does the training here */
-		if (isnan(loss) || isinf(loss))
+		/*
+		 * early stopping: the leader said so; a divergence: the leader
+		 * stops with an error
+		 */
+		if (team.stopped || isnan(loss) || isinf(loss))
 			return;
 	}
 

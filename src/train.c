@@ -106,6 +106,7 @@ typedef struct PendingLog
 	int64		step;
 	double		loss;
 	double		seconds;
+	Jsonb	   *metrics;
 } PendingLog;
 
 /* the procedure's save_checkpoints_steps when params leave it out */
@@ -1148,7 +1149,11 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 											  sp->batch_size, weight_sum));
 	EstNetworkBackward(&ckpt->net, ws, rows->Xb, hi - lo);
 	if (team != NULL)
+	{
 		loss = EstTeamReduce(team, ws->grad, ckpt->net.n_params, loss);
+		if (EstTeamStopped(team))
+			return NAN;
+	}
 	if (sp->l1 > 0 || sp->l2 > 0)
 	{
 		loss += EstNetworkPenalty(&ckpt->net, sp->l1, sp->l2);
@@ -1176,8 +1181,7 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
  * catalog between steps.
  */
 static int
-ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt,
-				bool evaluates)
+ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt)
 {
 	int			n = plan->opts.parallel_workers >= 0 ?
 		plan->opts.parallel_workers : estimator_parallel_workers;
@@ -1191,8 +1195,6 @@ ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt,
 		why = "The source does not fit in estimator.max_memory, and one backend streams it";
 	else if (plan->save_every > 0)
 		why = "save_checkpoints_steps stores checkpoints between steps";
-	else if (evaluates)
-		why = "Evaluation during training (eval_fraction, eval_source) runs between steps";
 	else if (ckpt->net.batch_norm)
 		why = "Batch normalisation needs the statistics of the whole batch";
 	else if (ckpt->net.dropout > 0)
@@ -1224,6 +1226,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	EstStepPlan sp;
 	EstStepRows rows;
 	EstTeam    *team = NULL;
+	bool		team_stopped = false;
 	int			share = plan->batch_size;
 	List	   *pending_logs = NIL;
 	double		loss_sum = 0;
@@ -1384,6 +1387,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 				pl->step = ckpt->global_step;
 				pl->loss = mean;
 				pl->seconds = seconds;
+				pl->metrics = metrics;
 				pending_logs = lappend(pending_logs, pl);
 			}
 			else
@@ -1394,7 +1398,15 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 			INSTR_TIME_SET_CURRENT(log_start);
 		}
 		if (last)
+		{
+			/* early stopping: the workers wait for a step that will not come */
+			if (team != NULL && step < plan->steps - 1)
+			{
+				EstTeamStop(team);
+				team_stopped = true;
+			}
 			break;
+		}
 
 		/* save_checkpoints_steps: a checkpoint within the call */
 		if (plan->save_every > 0 && ckpt->global_step % plan->save_every == 0)
@@ -1423,15 +1435,25 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	{
 		ListCell   *lc;
 
-		/* the team scores the training rows; the catalog waits for its end */
-		EstTeamScore(team, ckpt, ws, &scored->loss, &scored->accuracy);
-		scored->done = true;
+		/*
+		 * The team scores the training rows when the weights it has are
+		 * those stored (not an earlier best checkpoint); the catalog waits
+		 * for its end.
+		 */
+		if (!team_stopped && (best == NULL || best_step == ckpt->global_step))
+		{
+			EstTeamScore(team, ckpt, ws, &scored->loss, &scored->accuracy);
+			scored->done = true;
+		}
+		else if (!team_stopped)
+			EstTeamStop(team);
 		EstTeamEnd(team);
 		foreach(lc, pending_logs)
 		{
 			PendingLog *pl = lfirst(lc);
 
-			EstCatalogLog(def->name, pl->step, pl->loss, pl->seconds, NULL);
+			EstCatalogLog(def->name, pl->step, pl->loss, pl->seconds,
+						  pl->metrics);
 		}
 	}
 	pfree(rows.perm);
@@ -2280,7 +2302,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		y_train = NULL;
 		plan.stream = StreamOpen(req->source, def, &ckpt, cap);
 	}
-	plan.parallel_workers = ParallelWorkers(&plan, &ckpt, eval != NULL);
+	plan.parallel_workers = ParallelWorkers(&plan, &ckpt);
 	memset(&scored, 0, sizeof(scored));
 	RunSteps(def, &ckpt, &data, n_train, y_train, eval, &plan, &ws,
 			 &buf, &len, &stored_step, &stored_metrics, &scored);

@@ -62,7 +62,6 @@ is($node->safe_psql($db, q{SELECT count(*) FROM pg_stat_activity
 my %why = (
 	'{"dropout": 0.1}' => 'Dropout draws its masks',
 	'{"batch_norm": true}' => 'Batch normalisation needs the statistics',
-	'{"eval_fraction": 0.2}' => 'Evaluation during training',
 	'{"save_checkpoints_steps": 10}' => 'save_checkpoints_steps stores checkpoints');
 my $n = 0;
 foreach my $p (sort keys %why)
