@@ -516,8 +516,9 @@ typedef struct EstTeam EstTeam;
 /* est_train's loss and accuracy: on at most this many training rows */
 #define EST_SCORE_SAMPLE	100000
 
-extern void EstScoreSample(const EstData *data, int64 n, int64 from,
-						   int64 to, EstData *out);
+extern void EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt,
+						   EstWorkspace *ws, const EstData *data, int64 n,
+						   int64 from, int64 to, EstMetricSet *set);
 
 extern void EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt,
 							const EstStepPlan *sp, const float *X,

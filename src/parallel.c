@@ -451,7 +451,6 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 	int64		hi = size * (team->member + 1) / shared->n_members;
 	EstModelDef def;
 	EstData		all;
-	EstData		rows;
 	EstMetricSet set;
 	double		weight_sum = 0;
 	double		total_loss = 0;
@@ -471,12 +470,11 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 	all.X = (float *) team->X;
 	all.y = (float *) team->y_score;
 	all.w = (float *) team->w;
-	EstScoreSample(&all, n, lo, hi, &rows);
-	for (int64 i = 0; i < rows.n_rows; i++)
-		weight_sum += rows.w ? (double) rows.w[i] : 1.0;
-	if (rows.n_rows > 0)
+	for (int64 k = lo; k < hi; k++)
+		weight_sum += all.w ? (double) all.w[k * n / size] : 1.0;
+	if (hi > lo)
 	{
-		EstScoreData(&def, ckpt, ws, &rows, &set, false);
+		EstScoreSample(&def, ckpt, ws, &all, n, lo, hi, &set);
 		shared->scores[team->member][0] = EstMetricSetValue(&set, "average_loss");
 		shared->scores[team->member][1] = regressor ? 0 :
 			EstMetricSetValue(&set, "accuracy");

@@ -1008,49 +1008,6 @@ StreamClose(TrainStream *st)
 }
 
 /*
- * EstScoreSample gives the rows [from, to) of the sample of training rows
- * that est_train's loss and accuracy are measured on: all n rows of data
- * when there are at most EST_SCORE_SAMPLE, else EST_SCORE_SAMPLE rows
- * evenly spaced over them (row s * n / EST_SCORE_SAMPLE), which out then
- * holds copies of.  Scoring every row of a large source cost a third of an
- * epoch for a figure that needs no more than three digits.
- */
-void
-EstScoreSample(const EstData *data, int64 n, int64 from, int64 to,
-			   EstData *out)
-{
-	int			d = data->n_inputs;
-	int			lw = data->label_width;
-	int64		size = Min(n, EST_SCORE_SAMPLE);
-
-	*out = *data;
-	to = Min(to, size);
-	from = Min(from, to);
-	out->n_rows = to - from;
-	if (size == n)
-	{
-		out->X = data->X + (size_t) from * d;
-		out->y = data->y + (size_t) from * lw;
-		out->w = data->w ? data->w + from : NULL;
-		return;
-	}
-	out->X = palloc(mul_size(Max(out->n_rows, 1), d * sizeof(float)));
-	out->y = palloc(mul_size(Max(out->n_rows, 1), Max(lw, 1) * sizeof(float)));
-	out->w = data->w ? palloc(mul_size(Max(out->n_rows, 1), sizeof(float))) : NULL;
-	for (int64 k = from; k < to; k++)
-	{
-		int64		row = k * n / size;
-
-		memcpy(out->X + (size_t) (k - from) * d, data->X + (size_t) row * d,
-			   d * sizeof(float));
-		memcpy(out->y + (size_t) (k - from) * lw, data->y + (size_t) row * lw,
-			   lw * sizeof(float));
-		if (out->w)
-			out->w[k - from] = data->w[row];
-	}
-}
-
-/*
  * EstStepRowsInit points rows at the training rows and allocates the
  * scratch for share rows a step; it redraws the order of the epoch the
  * checkpoint stands in (or starts one).
@@ -2330,10 +2287,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	}
 	else
 	{
-		EstData		train_rows;
-
-		EstScoreSample(&data, n_train, 0, n_train, &train_rows);
-		EstScoreData(def, &ckpt, &ws, &train_rows, &set, false);
+		EstScoreSample(def, &ckpt, &ws, &data, n_train, 0, n_train, &set);
 		result->loss = EstMetricSetValue(&set, "average_loss");
 		result->accuracy = regressor ? NAN :
 			EstMetricSetValue(&set, "accuracy");
