@@ -341,8 +341,6 @@ typedef struct EstMetricSet
 } EstMetricSet;
 
 extern bool EstMetricKnown(const EstModelDef *def, const char *key);
-extern void EstScoreSourceRows(const EstModelDef *def, EstCheckpoint *ckpt,
-							   const char *source, EstMetricSet *set);
 extern void EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt,
 						 EstWorkspace *ws, const EstData *data,
 						 EstMetricSet *set, bool with_auc);

@@ -212,25 +212,6 @@ EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 	EstMetricsFree(&m);
 }
 
-static int64 ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt,
-						 const char *source, EstMetrics *m, bool with_auc);
-
-/*
- * EstScoreSourceRows scores a labelled source, read again, as
- * EstScoreData scores rows in memory (without AUCs), for est_train over a
- * source too large for memory.
- */
-void
-EstScoreSourceRows(const EstModelDef *def, EstCheckpoint *ckpt,
-				   const char *source, EstMetricSet *set)
-{
-	EstMetrics	m;
-
-	ScoreSource(def, ckpt, source, &m, false);
-	CollectMetrics(def, &m, set);
-	EstMetricsFree(&m);
-}
-
 /*
  * EstScoreSample scores the sample of training rows that est_train's loss
  * and accuracy are measured on, or its part [from, to): the first n rows
@@ -336,7 +317,7 @@ EstMetricSetJsonb(const EstMetricSet *set)
  */
 static int64
 ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
-			EstMetrics *m, bool with_auc)
+			EstMetrics *m)
 {
 	EstWorkspace ws;
 	EstReader  *reader;
@@ -355,7 +336,7 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 	coremsg[0] = '\0';
 	status = EstWorkspaceInit(&ws, &ckpt->net, EST_EVAL_BLOCK, coremsg);
 	if (status == EST_OK)
-		status = EstMetricsInit(m, &ckpt->net, with_auc && !regressor, coremsg);
+		status = EstMetricsInit(m, &ckpt->net, !regressor, coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 	X = palloc(mul_size(EST_EVAL_BLOCK, def->n_inputs * sizeof(float)));
@@ -444,7 +425,7 @@ StartEvaluation(FunctionCallInfo fcinfo, const char *function, int classes,
 						function, e->def->name, e->def->n_classes),
 				 errhint("Use est_evaluate for the macro-averaged AUC of a multi-class model.")));
 	EstLoadCheckpoint(e->def, false, &e->ckpt);
-	e->rows = ScoreSource(e->def, &e->ckpt, e->source, &e->m, true);
+	e->rows = ScoreSource(e->def, &e->ckpt, e->source, &e->m);
 }
 
 static void

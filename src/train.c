@@ -2246,18 +2246,15 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	plan.stream = NULL;
 	if (stream.active)
 	{
-		int64		cap = data.n_rows;
+		EstData		both = data;
 
-		/* the sample's memory becomes the shuffle buffer's */
-		if (y_train != data.y)
-			pfree(y_train);
-		pfree(data.X);
-		pfree(data.y);
-		if (data.w)
-			pfree(data.w);
-		data.X = data.y = data.w = NULL;
-		y_train = NULL;
-		plan.stream = StreamOpen(req->source, def, &ckpt, cap);
+		/*
+		 * a shuffle buffer as large as the sample, which stays for
+		 * est_train's figures
+		 */
+		both.n_rows = 2 * data.n_rows;
+		CheckMemory(def, &ckpt.transform, &both, plan.batch_size);
+		plan.stream = StreamOpen(req->source, def, &ckpt, data.n_rows);
 	}
 	plan.parallel_workers = ParallelWorkers(&plan, &ckpt);
 	memset(&scored, 0, sizeof(scored));
@@ -2278,15 +2275,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		result->loss = scored.loss;
 		result->accuracy = scored.accuracy;
 	}
-	else if (plan.stream != NULL)
-	{
-		EstScoreSourceRows(def, &ckpt, req->source, &set);
-		result->loss = EstMetricSetValue(&set, "average_loss");
-		result->accuracy = regressor ? NAN :
-			EstMetricSetValue(&set, "accuracy");
-	}
 	else
 	{
+		/* a streamed source's sample is a uniform one of its rows */
 		EstScoreSample(def, &ckpt, &ws, &data, n_train, 0, n_train, &set);
 		result->loss = EstMetricSetValue(&set, "average_loss");
 		result->accuracy = regressor ? NAN :
