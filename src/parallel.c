@@ -887,8 +887,16 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		if (shared->member_of[i] > 0)
 			shm_mq_set_handle(queues[i], pcxt->worker[i].bgwhandle);
 	shared->n_members = members;
-	for (int k = 0; k <= members; k++)
-		shared->bounds[k] = (BlockNumber) ((uint64) blocks * k / members);
+
+	/*
+	 * The backend also takes in the workers' rows, which costs it about a
+	 * quarter of reading them: it reads a smaller range, three quarters of
+	 * a worker's, so that all finish together.
+	 */
+	shared->bounds[0] = 0;
+	for (int k = 1; k <= members; k++)
+		shared->bounds[k] = (BlockNumber)
+			((double) blocks * (k - 0.25) / (members - 0.25));
 	pg_write_barrier();
 	pg_atomic_write_u32(&shared->ready, 1);
 	if (members == 1)
