@@ -126,6 +126,24 @@ SELECT est_train('par_read_bad', 'par_table', features => '{x1,x2,x3}', steps =>
 				 params => '{"parallel_workers": 1}');
 DROP TABLE par_table, par_named;
 
+-- Row-level security may call what parallel mode forbids (nextval): such a
+-- table is read by the backend alone, and trains with workers all the same.
+CREATE TABLE par_rls AS SELECT * FROM par_rows;
+CREATE SEQUENCE par_rls_seq;
+CREATE ROLE par_rls_user;
+GRANT SELECT ON par_rls TO par_rls_user;
+GRANT USAGE ON SEQUENCE par_rls_seq TO par_rls_user;
+ALTER TABLE par_rls ENABLE ROW LEVEL SECURITY;
+CREATE POLICY par_rls_odd ON par_rls FOR SELECT USING (nextval('par_rls_seq') > 0 AND id % 2 = 1);
+SET ROLE par_rls_user;
+SELECT global_step, rows_read FROM est_train('par_rls_model', 'par_rls', features => '{x1,x2,x3}',
+											 steps => 10, params => '{"parallel_workers": 1}');
+SELECT est_drop_model('par_rls_model');
+RESET ROLE;
+DROP TABLE par_rls;
+DROP SEQUENCE par_rls_seq;
+DROP ROLE par_rls_user;
+
 -- estimator.parallel_workers is the default; params overrides it.  What
 -- only one backend does trains in one backend.  (The NOTICEs that say
 -- which are checked in test/t/008_parallel.pl.)

@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/regproc.h"
+#include "utils/rls.h"
 #include "utils/rel.h"
 #include "utils/datum.h"
 #include "utils/typcache.h"
@@ -1431,7 +1432,7 @@ EstCheckMemory(Size needed, const char *what)
  * workers can read in block ranges: a table or materialized view named by
  * the source (stored in heap blocks, read by TID range scans), and 0 for
  * anything else (a query, a view, a partitioned, foreign or temporary
- * table).
+ * table, or one whose row-level security applies).
  */
 BlockNumber
 EstSourceBlocks(const char *source)
@@ -1445,6 +1446,14 @@ EstSourceBlocks(const char *source)
 		return 0;
 	relid = ResolveRelation(source, &relkind);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+		return 0;
+
+	/*
+	 * Row-level security policies may call functions that cannot run in
+	 * parallel mode (nextval, say): such a table is read by the backend
+	 * alone, outside it.
+	 */
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return 0;
 	rel = relation_open(relid, AccessShareLock);
 	/* workers cannot see the backend's temporary tables */
