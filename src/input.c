@@ -31,6 +31,9 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/executor.h"
+#include "utils/snapmgr.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
@@ -42,6 +45,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/portal.h"
 #include "utils/regproc.h"
 #include "utils/rls.h"
 #include "utils/rel.h"
@@ -95,6 +99,13 @@ struct EstReader
 	uint64		pos;
 	bool		done;
 	struct RowBlock *block;		/* rows that EstReaderNext fetched */
+
+	/* a table read by a scan of its own (see DirectScan), or NULL */
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int		   *map;			/* the table's attribute of each column */
+	int			map_atts;		/* attributes to deform */
 };
 
 /*
@@ -497,6 +508,86 @@ ArrayWidth(HeapTuple tuple, int attnum, TupleDesc tupdesc, const char *column)
 }
 
 /*
+ * DirectScan lets the reader of a table read it with a scan of its own
+ * rather than through the cursor's executor, which projected every row
+ * into a new one only for the reader to copy its values: the cursor stays
+ * open, so that PostgreSQL has checked the caller's privileges and its
+ * snapshot is the scan's, but is never fetched from.  Only a table or
+ * materialized view stored in heap blocks, without row-level security for
+ * the caller (whose policies the cursor's plan applies), and before any
+ * row was fetched through the cursor (to measure array widths), qualifies;
+ * the scan reads the blocks the spec asks for, in order, as the cursor's
+ * scan would, without synchronized scans.
+ */
+static void
+DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
+{
+	Oid			relid;
+	char		relkind;
+	Relation	rel;
+	QueryDesc  *qd = reader->portal->queryDesc;
+	TupleDesc	reldesc;
+	int			natts = reader->tupdesc->natts;
+	int		   *map;
+	int			map_atts = 0;
+
+	if (IsQuerySource(source) || reader->tuptable != NULL || reader->done ||
+		qd == NULL || qd->snapshot == NULL)
+		return;
+	relid = ResolveRelation(source, &relkind);
+	if ((relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW) ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		return;
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_tableam != GetHeapamTableAmRoutine())
+	{
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	reldesc = RelationGetDescr(rel);
+	map = palloc(Max(natts, 1) * sizeof(int));
+	for (int a = 0; a < natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(reader->tupdesc, a);
+		int			r;
+
+		map[a] = -1;
+		for (r = 0; r < reldesc->natts; r++)
+		{
+			Form_pg_attribute ratt = TupleDescAttr(reldesc, r);
+
+			if (!ratt->attisdropped &&
+				strcmp(NameStr(ratt->attname), NameStr(att->attname)) == 0 &&
+				ratt->atttypid == att->atttypid)
+				break;
+		}
+		if (r == reldesc->natts)
+		{
+			/* not plainly a column of the table: read through the cursor */
+			table_close(rel, AccessShareLock);
+			pfree(map);
+			return;
+		}
+		map[a] = r;
+		map_atts = Max(map_atts, r + 1);
+	}
+	reader->rel = rel;
+	reader->map = map;
+	reader->map_atts = map_atts;
+	reader->slot = table_slot_create(rel, NULL);
+	reader->scan = table_beginscan_strat(rel, qd->snapshot, 0, NULL,
+										 true, false);
+	if (spec->block_lo > 0 || spec->block_hi > 0)
+	{
+		BlockNumber end = spec->block_hi > 0 ? spec->block_hi :
+			RelationGetNumberOfBlocks(rel);
+
+		heap_setscanlimits(reader->scan, spec->block_lo,
+						   end > spec->block_lo ? end - spec->block_lo : 0);
+	}
+}
+
+/*
  * EstReaderOpen opens a source for reading what spec says besides the
  * features.  With infer_features every column but the label and the weight
  * is a feature; otherwise features lists the columns (their kinds and
@@ -689,6 +780,7 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 		if (features[i].width < 0)
 			features[i].width = 1;	/* empty source: no row to measure */
 
+	DirectScan(reader, source, spec);
 	if (spec->transform != NULL)
 		EstReaderSetTransform(reader, spec->transform);
 	return reader;
@@ -1260,6 +1352,25 @@ NextRow(EstReader *reader)
 	RowBlock   *block;
 	int			natts = reader->tupdesc->natts;
 
+	if (reader->scan != NULL)
+	{
+		TupleTableSlot *slot = reader->slot;
+
+		if (reader->done ||
+			!table_scan_getnextslot(reader->scan, ForwardScanDirection, slot))
+		{
+			reader->done = true;
+			return false;
+		}
+		slot_getsomeattrs(slot, reader->map_atts);
+		for (int a = 0; a < natts; a++)
+		{
+			reader->values[a] = slot->tts_values[reader->map[a]];
+			reader->nulls[a] = slot->tts_isnull[reader->map[a]];
+		}
+		return true;
+	}
+
 	if (reader->tuptable != NULL)
 	{
 		if (reader->pos < reader->n_block)
@@ -1403,6 +1514,13 @@ ReadLabel(EstReader *reader, float *y, int n)
 void
 EstReaderClose(EstReader *reader)
 {
+	if (reader->scan != NULL)
+	{
+		table_endscan(reader->scan);
+		ExecDropSingleTupleTableSlot(reader->slot);
+		table_close(reader->rel, NoLock);
+		reader->scan = NULL;
+	}
 	if (reader->tuptable != NULL)
 		SPI_freetuptable(reader->tuptable);
 	reader->tuptable = NULL;
