@@ -286,6 +286,7 @@ typedef struct EstWorkspace
 	float	   *batch_inv_std[EST_MAX_LAYERS + 2];
 	float	   *mask[EST_MAX_LAYERS + 2];	/* dropout: 0 or 1/(1-rate) */
 	int			training;		/* the last forward was a training one */
+	int			keep_pre;		/* keep pre[l] for every activation (tests) */
 	float	   *grad;			/* n_params, layout of params */
 } EstWorkspace;
 

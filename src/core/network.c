@@ -34,7 +34,9 @@
  * names dnn_inputs; without batch_norm y = z.
  * ws->pre[l] keeps, per hidden layer, what the backward pass needs to
  * recover y: x_hat = (z - mean) / sqrt(var + eps) with batch_norm (y is
- * then recomputed as gamma * x_hat + beta), z itself without.  The
+ * then recomputed as gamma * x_hat + beta), z itself without, except for
+ * relu, leaky relu and linear, whose derivatives the backward pass reads
+ * off act[l] (see SignActivation).  The
  * output layer has neither batch_norm nor activation nor dropout; its
  * values plus the linear part's vec[:, linear_inputs] W_lin + b_lin (vec
  * the input vectors) are the logits read by the head.
@@ -1013,6 +1015,21 @@ Derivative(EstActivation activation, float y)
 }
 
 /*
+ * SignActivation tells whether an activation's derivative depends only on
+ * the sign of its input, which its output keeps (relu and leaky relu map
+ * positive values to positive ones and the rest to zero or below, NaN to
+ * no positive value; dropout's zeros multiply the gradient anyway): the
+ * backward pass then reads the activations, and the forward pass keeps no
+ * copy of the pre-activations.
+ */
+static inline int
+SignActivation(EstActivation activation)
+{
+	return activation == EST_ACT_RELU || activation == EST_ACT_LEAKY_RELU ||
+		activation == EST_ACT_LINEAR;
+}
+
+/*
  * ScaleByDerivative multiplies d[k] by f'(y[k]) for count values, with the
  * activation chosen once rather than per element, so that the relu loops
  * vectorise.
@@ -1315,7 +1332,7 @@ ForwardPass(const EstNetwork *net, EstNetwork *moving_net, EstWorkspace *ws,
 				}
 			}
 		}
-		else
+		else if (!SignActivation(net->activation) || ws->keep_pre)
 			memcpy(ws->pre[hidden], out, sizeof(float) * count);
 
 		Activate(net->activation, out, count);
@@ -1887,7 +1904,9 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 			}
 			else
 			{
-				ScaleByDerivative(net->activation, dl, ws->pre[l], count);
+				ScaleByDerivative(net->activation, dl,
+								  SignActivation(net->activation) ?
+								  ws->act[l] : ws->pre[l], count);
 			}
 		}
 	}

@@ -1276,6 +1276,7 @@ RunGradCase(const GradCase *gc)
 		if (!kinked || net.n_layers == 1)
 			break;
 		CHECK(EstWorkspaceInit(&ws, &net, N, err) == EST_OK);
+		ws.keep_pre = 1;
 		RunForward(&net, &ws, &g);
 		margin = MinMargin(&net, &ws, N);
 		EstWorkspaceFree(&ws);
