@@ -1643,13 +1643,22 @@ FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
 		{
 			size_t		s1 = s0 + FIT_SLOT_BLOCK < n_slots ? s0 + FIT_SLOT_BLOCK : n_slots;
 
+			/*
+			 * The block's state in locals: through the structs, each
+			 * update waited for the last one's store (the rows, floats,
+			 * might alias the doubles as far as the compiler knows).
+			 */
+			SlotStats	b[FIT_SLOT_BLOCK];
+			size_t		nb = s1 - s0;
+
+			memcpy(b, &st[s0], nb * sizeof(SlotStats));
 			for (size_t i = i0; i < i1; i++)
 			{
 				const float *row = X + i * (size_t) tf->n_inputs;
 
-				for (size_t k = s0; k < s1; k++)
+				for (size_t k = 0; k < nb; k++)
 				{
-					SlotStats  *s = &st[k];
+					SlotStats  *s = &b[k];
 					double		x = row[s->offset];
 					double		d;
 
@@ -1668,6 +1677,7 @@ FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
 					s->k++;
 				}
 			}
+			memcpy(&st[s0], b, nb * sizeof(SlotStats));
 		}
 	}
 
