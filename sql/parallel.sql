@@ -144,6 +144,17 @@ DROP TABLE par_rls;
 DROP SEQUENCE par_rls_seq;
 DROP ROLE par_rls_user;
 
+-- A table with inheritance children: its query reads their rows too, in
+-- one backend and with workers, and so does scoring it.
+CREATE TABLE par_parent AS SELECT x1, x2, x3, label FROM par_rows WHERE id <= 2500;
+CREATE TABLE par_child () INHERITS (par_parent);
+INSERT INTO par_child SELECT x1, x2, x3, label FROM par_rows WHERE id > 2500;
+SELECT rows_read FROM est_train('par_inh_one', 'par_parent', steps => 10);
+SELECT rows_read FROM est_train('par_inh_two', 'par_parent', steps => 10,
+								params => '{"parallel_workers": 1}');
+SELECT count(*) FROM est_predict_table('par_inh_one', 'par_parent');
+DROP TABLE par_parent CASCADE;
+
 -- estimator.parallel_workers is the default; params overrides it.  What
 -- only one backend does trains in one backend.  (The NOTICEs that say
 -- which are checked in test/t/008_parallel.pl.)

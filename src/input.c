@@ -513,8 +513,9 @@ ArrayWidth(HeapTuple tuple, int attnum, TupleDesc tupdesc, const char *column)
  * into a new one only for the reader to copy its values: the cursor stays
  * open, so that PostgreSQL has checked the caller's privileges and its
  * snapshot is the scan's, but is never fetched from.  Only a table or
- * materialized view stored in heap blocks, without row-level security for
- * the caller (whose policies the cursor's plan applies), and before any
+ * materialized view stored in heap blocks, without inheritance children
+ * (which the cursor's query reads too) nor row-level security for the
+ * caller (whose policies the cursor's plan applies), and before any
  * row was fetched through the cursor (to measure array widths), qualifies;
  * the scan reads the blocks the spec asks for, in order, as the cursor's
  * scan would, without synchronized scans.
@@ -539,7 +540,10 @@ DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return;
 	rel = table_open(relid, AccessShareLock);
-	if (rel->rd_tableam != GetHeapamTableAmRoutine())
+
+	/* the cursor's query reads inheritance children too; the scan would not */
+	if (rel->rd_tableam != GetHeapamTableAmRoutine() ||
+		rel->rd_rel->relhassubclass)
 	{
 		table_close(rel, AccessShareLock);
 		return;
@@ -1550,7 +1554,8 @@ EstCheckMemory(Size needed, const char *what)
  * workers can read in block ranges: a table or materialized view named by
  * the source (stored in heap blocks, read by TID range scans), and 0 for
  * anything else (a query, a view, a partitioned, foreign or temporary
- * table, or one whose row-level security applies).
+ * table, a table with inheritance children, or one whose row-level
+ * security applies).
  */
 BlockNumber
 EstSourceBlocks(const char *source)
@@ -1574,9 +1579,13 @@ EstSourceBlocks(const char *source)
 	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return 0;
 	rel = relation_open(relid, AccessShareLock);
-	/* workers cannot see the backend's temporary tables */
+	/*
+	 * workers cannot see the backend's temporary tables; the children of a
+	 * table in an inheritance tree have block ranges of their own
+	 */
 	blocks = rel->rd_tableam == GetHeapamTableAmRoutine() &&
-		rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP ?
+		rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP &&
+		!rel->rd_rel->relhassubclass ?
 		RelationGetNumberOfBlocks(rel) : 0;
 	relation_close(rel, AccessShareLock);
 	return blocks;
