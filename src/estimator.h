@@ -343,7 +343,7 @@ typedef struct EstMetricSet
 extern bool EstMetricKnown(const EstModelDef *def, const char *key);
 extern void EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt,
 						 EstWorkspace *ws, const EstData *data,
-						 EstMetricSet *set, bool with_auc);
+						 EstMetricSet *set);
 extern double EstMetricSetValue(const EstMetricSet *set, const char *key);
 extern Jsonb *EstMetricSetJsonb(const EstMetricSet *set);
 

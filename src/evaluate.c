@@ -188,13 +188,11 @@ CollectMetrics(const EstModelDef *def, const EstMetrics *m, EstMetricSet *set)
 
 /*
  * EstScoreData scores a data set held in memory (inputs already
- * transformed) and fills set with its metrics.  Without with_auc the AUCs
- * are NaN: they need every row's scores kept and sorted, which cost more
- * than the scoring when est_train reports the training rows' loss.
+ * transformed) and fills set with its metrics.
  */
 void
 EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
-			 const EstData *data, EstMetricSet *set, bool with_auc)
+			 const EstData *data, EstMetricSet *set)
 {
 	EstMetrics	m;
 	char		coremsg[EST_ERRMSG_LEN];
@@ -202,8 +200,8 @@ EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 
 	CheckConfusionMemory(def);
 	coremsg[0] = '\0';
-	status = EstMetricsInit(&m, &ckpt->net,
-							with_auc && !EST_IS_REGRESSOR(def->type), coremsg);
+	status = EstMetricsInit(&m, &ckpt->net, !EST_IS_REGRESSOR(def->type),
+							coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "metrics");
 	ScoreRows(def, ckpt, ws, data->X, data->y, data->w, data->n_rows,

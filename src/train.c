@@ -700,7 +700,7 @@ Evaluate(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *eval,
 {
 	EstMetricSet set;
 
-	EstScoreData(def, ckpt, ws, eval, &set, true);
+	EstScoreData(def, ckpt, ws, eval, &set);
 	if (metric != NULL)
 		*value = EstMetricSetValue(&set, metric);
 	return EstMetricSetJsonb(&set);
@@ -1571,10 +1571,10 @@ PromotionGate(const EstModelDef *def, EstCheckpoint *cand, EstWorkspace *ws,
 					   &gate_data);
 		data = &gate_data;
 	}
-	EstScoreData(def, cand, ws, data, &set, true);
+	EstScoreData(def, cand, ws, data, &set);
 	v_new = EstMetricSetValue(&set, metric);
 	EstLoadCheckpointAt(def, serving, true, &old);
-	EstScoreData(def, &old, ws, data, &set, true);
+	EstScoreData(def, &old, ws, data, &set);
 	v_old = EstMetricSetValue(&set, metric);
 	EstCheckpointFree(&old);
 
