@@ -508,6 +508,35 @@ ArrayWidth(HeapTuple tuple, int attnum, TupleDesc tupdesc, const char *column)
 }
 
 /*
+ * OpenHeapSource opens the table or materialized view a source names when
+ * reading its heap blocks gives exactly the rows of the query that reads
+ * it, and returns NULL otherwise: when it is stored by another table
+ * access method, has inheritance children (which the query reads too), or
+ * has row-level security for the caller (whose policies the query applies,
+ * and which may call what parallel mode forbids, nextval say).
+ */
+static Relation
+OpenHeapSource(const char *source)
+{
+	Oid			relid;
+	char		relkind;
+	Relation	rel;
+
+	relid = ResolveRelation(source, &relkind);
+	if ((relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW) ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		return NULL;
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_tableam != GetHeapamTableAmRoutine() ||
+		rel->rd_rel->relhassubclass)
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
  * DirectScan lets the reader of a table read it with a scan of its own
  * rather than through the cursor's executor, which projected every row
  * into a new one only for the reader to copy its values: the cursor stays
@@ -523,8 +552,6 @@ ArrayWidth(HeapTuple tuple, int attnum, TupleDesc tupdesc, const char *column)
 static void
 DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
 {
-	Oid			relid;
-	char		relkind;
 	Relation	rel;
 	QueryDesc  *qd = reader->portal->queryDesc;
 	TupleDesc	reldesc;
@@ -535,19 +562,9 @@ DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
 	if (IsQuerySource(source) || reader->tuptable != NULL || reader->done ||
 		qd == NULL || qd->snapshot == NULL)
 		return;
-	relid = ResolveRelation(source, &relkind);
-	if ((relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW) ||
-		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+	rel = OpenHeapSource(source);
+	if (rel == NULL)
 		return;
-	rel = table_open(relid, AccessShareLock);
-
-	/* the cursor's query reads inheritance children too; the scan would not */
-	if (rel->rd_tableam != GetHeapamTableAmRoutine() ||
-		rel->rd_rel->relhassubclass)
-	{
-		table_close(rel, AccessShareLock);
-		return;
-	}
 	reldesc = RelationGetDescr(rel);
 	map = palloc(Max(natts, 1) * sizeof(int));
 	for (int a = 0; a < natts; a++)
@@ -1560,34 +1577,18 @@ EstCheckMemory(Size needed, const char *what)
 BlockNumber
 EstSourceBlocks(const char *source)
 {
-	Oid			relid;
-	char		relkind;
 	Relation	rel;
 	BlockNumber blocks;
 
 	if (source[0] == '\0' || IsQuerySource(source))
 		return 0;
-	relid = ResolveRelation(source, &relkind);
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+	rel = OpenHeapSource(source);
+	if (rel == NULL)
 		return 0;
-
-	/*
-	 * Row-level security policies may call functions that cannot run in
-	 * parallel mode (nextval, say): such a table is read by the backend
-	 * alone, outside it.
-	 */
-	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
-		return 0;
-	rel = relation_open(relid, AccessShareLock);
-	/*
-	 * workers cannot see the backend's temporary tables; the children of a
-	 * table in an inheritance tree have block ranges of their own
-	 */
-	blocks = rel->rd_tableam == GetHeapamTableAmRoutine() &&
-		rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP &&
-		!rel->rd_rel->relhassubclass ?
+	/* workers cannot see the backend's temporary tables */
+	blocks = rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP ?
 		RelationGetNumberOfBlocks(rel) : 0;
-	relation_close(rel, AccessShareLock);
+	table_close(rel, AccessShareLock);
 	return blocks;
 }
 
