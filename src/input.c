@@ -1569,10 +1569,8 @@ EstCheckMemory(Size needed, const char *what)
 /*
  * EstSourceBlocks returns the number of blocks of a source that parallel
  * workers can read in block ranges: a table or materialized view named by
- * the source (stored in heap blocks, read by TID range scans), and 0 for
- * anything else (a query, a view, a partitioned, foreign or temporary
- * table, a table with inheritance children, or one whose row-level
- * security applies).
+ * the source that OpenHeapSource accepts and that is not a temporary one,
+ * and 0 for anything else.
  */
 BlockNumber
 EstSourceBlocks(const char *source)

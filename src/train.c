@@ -310,6 +310,17 @@ ReadSample(EstReader *reader, EstData *data, SourceStream *stream, int64 keep)
 }
 
 /*
+ * RequestedWorkers is the parallel workers a call asks for: the params'
+ * parallel_workers, else estimator.parallel_workers.
+ */
+static int
+RequestedWorkers(const EstOptions *opts)
+{
+	return opts->parallel_workers >= 0 ? opts->parallel_workers :
+		estimator_parallel_workers;
+}
+
+/*
  * ReadSource reads the training rows of a call with its reader (open on
  * the whole source), in parallel when the call asks for parallel workers
  * and the source is a table whose rows encode the same in any order (see
@@ -321,8 +332,7 @@ ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 		   const EstCheckpoint *ckpt, const EstReadSpec *spec,
 		   EstReader **reader, EstData *data, SourceStream *stream)
 {
-	int			workers = req->opts.parallel_workers >= 0 ?
-		req->opts.parallel_workers : estimator_parallel_workers;
+	int			workers = RequestedWorkers(&req->opts);
 	BlockNumber blocks;
 
 	memset(stream, 0, sizeof(*stream));
@@ -1140,8 +1150,7 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 static int
 ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt)
 {
-	int			n = plan->opts.parallel_workers >= 0 ?
-		plan->opts.parallel_workers : estimator_parallel_workers;
+	int			n = RequestedWorkers(&plan->opts);
 	const char *why = NULL;
 
 	if (n == 0)
