@@ -1589,6 +1589,8 @@ typedef struct SlotStats
 
 #define FIT_CHUNK_ROWS	64
 #define FIT_SLOT_BLOCK	8
+#define FIT_RUN_SLOTS	32
+#define NORMALISE_RUN_ROWS 64
 
 /*
  * NumericSlots counts the slots of the numeric columns.
@@ -1602,6 +1604,118 @@ NumericSlots(const EstTransform *tf)
 		if (tf->columns[c].kind == EST_FC_NUMERIC)
 			n += (size_t) tf->columns[c].shape;
 	return n;
+}
+
+/*
+ * FitSlots is the Welford update of the slots st[0 .. nb) over the rows
+ * [i0, i1), NULLs (NaN) counted and left out.  The block's state is kept
+ * in locals: through the structs, each update waited for the last one's
+ * store (the rows, floats, might alias the doubles as far as the compiler
+ * knows).
+ */
+static void
+FitSlots(const float *X, int n_inputs, size_t i0, size_t i1, SlotStats *st,
+		 size_t nb)
+{
+	SlotStats	b[FIT_SLOT_BLOCK];
+
+	memcpy(b, st, nb * sizeof(SlotStats));
+	for (size_t i = i0; i < i1; i++)
+	{
+		const float *row = X + i * (size_t) n_inputs;
+
+		for (size_t k = 0; k < nb; k++)
+		{
+			SlotStats  *s = &b[k];
+			double		x = row[s->offset];
+			double		d;
+
+			if (isnan(x))
+			{
+				s->nulls++;
+				continue;
+			}
+			if (s->k == 0 || x < s->lo)
+				s->lo = x;
+			if (s->k == 0 || x > s->hi)
+				s->hi = x;
+			d = x - s->mean;
+			s->mean += d / (double) (s->k + 1);
+			s->m2 += d * (x - s->mean);
+			s->k++;
+		}
+	}
+	memcpy(st, b, nb * sizeof(SlotStats));
+}
+
+/*
+ * FitRun is FitSlots for nb slots at consecutive inputs that have all seen
+ * the same number of values, at least one, over rows that hold no NULL in
+ * them: the same operations in the same order for each slot, with one
+ * divisor a row, so that the compiler does the slots of a row in vector
+ * instructions.
+ */
+static void
+FitRun(const float *X, int n_inputs, size_t i0, size_t i1, SlotStats *st,
+	   size_t nb)
+{
+	double		mean[FIT_RUN_SLOTS];
+	double		m2[FIT_RUN_SLOTS];
+	double		lo[FIT_RUN_SLOTS];
+	double		hi[FIT_RUN_SLOTS];
+	size_t		k = st[0].k;
+
+	for (size_t j = 0; j < nb; j++)
+	{
+		mean[j] = st[j].mean;
+		m2[j] = st[j].m2;
+		lo[j] = st[j].lo;
+		hi[j] = st[j].hi;
+	}
+	for (size_t i = i0; i < i1; i++, k++)
+	{
+		const float *v = X + i * (size_t) n_inputs + st[0].offset;
+		double		kk = (double) (k + 1);
+
+		for (size_t j = 0; j < nb; j++)
+		{
+			double		x = v[j];
+			double		d = x - mean[j];
+
+			lo[j] = x < lo[j] ? x : lo[j];
+			hi[j] = x > hi[j] ? x : hi[j];
+			mean[j] += d / kk;
+			m2[j] += d * (x - mean[j]);
+		}
+	}
+	for (size_t j = 0; j < nb; j++)
+	{
+		st[j].mean = mean[j];
+		st[j].m2 = m2[j];
+		st[j].lo = lo[j];
+		st[j].hi = hi[j];
+		st[j].k = k;
+	}
+}
+
+/*
+ * RunHasNull says whether rows [i0, i1) hold a NULL (NaN) in the nb inputs
+ * from offset on.
+ */
+static int
+RunHasNull(const float *X, int n_inputs, size_t i0, size_t i1, int offset,
+		   size_t nb)
+{
+	int			nan = 0;
+
+	for (size_t i = i0; i < i1; i++)
+	{
+		const float *v = X + i * (size_t) n_inputs + offset;
+
+		for (size_t j = 0; j < nb; j++)
+			nan |= isnan(v[j]);
+	}
+	return nan != 0;
 }
 
 /*
@@ -1631,53 +1745,30 @@ FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
 	}
 
 	/*
-	 * A few slots at a time over a few rows at a time: the rows stay in
-	 * the cache, and the slots' Welford updates, each waiting on its own
-	 * division, overlap.
+	 * A few rows at a time, which stay in the cache, over runs of slots at
+	 * consecutive inputs: a run without NULLs in the rows goes through
+	 * FitRun, any other a few slots at a time through FitSlots, whose
+	 * updates, each waiting on its own division, overlap.
 	 */
 	for (size_t i0 = 0; i0 < n_fit; i0 += FIT_CHUNK_ROWS)
 	{
 		size_t		i1 = i0 + FIT_CHUNK_ROWS < n_fit ? i0 + FIT_CHUNK_ROWS : n_fit;
+		size_t		s1;
 
-		for (size_t s0 = 0; s0 < n_slots; s0 += FIT_SLOT_BLOCK)
+		for (size_t s0 = 0; s0 < n_slots; s0 = s1)
 		{
-			size_t		s1 = s0 + FIT_SLOT_BLOCK < n_slots ? s0 + FIT_SLOT_BLOCK : n_slots;
-
-			/*
-			 * The block's state in locals: through the structs, each
-			 * update waited for the last one's store (the rows, floats,
-			 * might alias the doubles as far as the compiler knows).
-			 */
-			SlotStats	b[FIT_SLOT_BLOCK];
-			size_t		nb = s1 - s0;
-
-			memcpy(b, &st[s0], nb * sizeof(SlotStats));
-			for (size_t i = i0; i < i1; i++)
-			{
-				const float *row = X + i * (size_t) tf->n_inputs;
-
-				for (size_t k = 0; k < nb; k++)
-				{
-					SlotStats  *s = &b[k];
-					double		x = row[s->offset];
-					double		d;
-
-					if (isnan(x))
-					{
-						s->nulls++;
-						continue;
-					}
-					if (s->k == 0 || x < s->lo)
-						s->lo = x;
-					if (s->k == 0 || x > s->hi)
-						s->hi = x;
-					d = x - s->mean;
-					s->mean += d / (double) (s->k + 1);
-					s->m2 += d * (x - s->mean);
-					s->k++;
-				}
-			}
-			memcpy(&st[s0], b, nb * sizeof(SlotStats));
+			s1 = s0 + 1;
+			while (s1 < n_slots && s1 - s0 < FIT_RUN_SLOTS &&
+				   st[s1].offset == st[s1 - 1].offset + 1 &&
+				   st[s1].k == st[s0].k)
+				s1++;
+			if (st[s0].k > 0 &&
+				!RunHasNull(X, tf->n_inputs, i0, i1, st[s0].offset, s1 - s0))
+				FitRun(X, tf->n_inputs, i0, i1, &st[s0], s1 - s0);
+			else
+				for (size_t b0 = s0; b0 < s1; b0 += FIT_SLOT_BLOCK)
+					FitSlots(X, tf->n_inputs, i0, i1, &st[b0],
+							 s1 - b0 < FIT_SLOT_BLOCK ? s1 - b0 : FIT_SLOT_BLOCK);
 		}
 	}
 
@@ -1723,16 +1814,95 @@ FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
 }
 
 /*
- * NormaliseNumeric rewrites the slots of every numeric column in n rows,
- * row by row: a NULL (NaN) takes the column's default_value or its mean,
- * then (x - shift) / scale, in double.
+ * NormaliseValue is a numeric slot's final value: a NULL (NaN) takes the
+ * column's fill (its default_value or its mean), then (x - shift) / scale,
+ * in double.
+ */
+static inline float
+NormaliseValue(double x, double fill, double shift, double scale)
+{
+	x = isnan(x) ? fill : x;
+	return (float) ((x - shift) / scale);
+}
+
+static double
+NumericFill(const EstFeatureColumn *col, int j)
+{
+	return col->null_policy == EST_NULL_DEFAULT ? col->default_value :
+		col->mean[j];
+}
+
+/*
+ * NormaliseRuns is NormaliseNumeric for many rows: the numeric slots' fill,
+ * shift and scale are put side by side first, so that each run of slots
+ * at consecutive inputs is one loop the compiler does in vector
+ * instructions.  It returns 0, having done nothing, when it cannot
+ * allocate them.
+ */
+static int
+NormaliseRuns(const EstTransform *tf, float *X, size_t n)
+{
+	size_t		n_slots = NumericSlots(tf);
+	double	   *fill = EstAlloc(3 * n_slots * sizeof(double));
+	double	   *shift = fill + n_slots;
+	double	   *scale = shift + n_slots;
+	int		   *offset = EstAlloc(n_slots * sizeof(int));
+	size_t		m = 0;
+
+	if (fill == NULL || offset == NULL)
+	{
+		EstFree(fill);
+		EstFree(offset);
+		return 0;
+	}
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		const EstFeatureColumn *col = &tf->columns[c];
+
+		if (col->kind != EST_FC_NUMERIC)
+			continue;
+		for (int j = 0; j < col->shape; j++, m++)
+		{
+			fill[m] = NumericFill(col, j);
+			shift[m] = col->shift[j];
+			scale[m] = col->scale[j];
+			offset[m] = col->offset + j;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		float	   *row = X + i * (size_t) tf->n_inputs;
+		size_t		s1;
+
+		for (size_t s0 = 0; s0 < n_slots; s0 = s1)
+		{
+			float	   *v = row + offset[s0];
+			size_t		len;
+
+			for (s1 = s0 + 1; s1 < n_slots && offset[s1] == offset[s1 - 1] + 1;)
+				s1++;
+			len = s1 - s0;
+			for (size_t j = 0; j < len; j++)
+				v[j] = NormaliseValue(v[j], fill[s0 + j], shift[s0 + j],
+									  scale[s0 + j]);
+		}
+	}
+	EstFree(fill);
+	EstFree(offset);
+	return 1;
+}
+
+/*
+ * NormaliseNumeric rewrites the slots of every numeric column in n rows
+ * with NormaliseValue.  A few rows, a prediction's, go column by column;
+ * more go through NormaliseRuns, with the same arithmetic.
  */
 static void
 NormaliseNumeric(const EstTransform *tf, float *X, size_t n)
 {
-	size_t		i;
-
-	for (i = 0; i < n; i++)
+	if (n >= NORMALISE_RUN_ROWS && NormaliseRuns(tf, X, n))
+		return;
+	for (size_t i = 0; i < n; i++)
 	{
 		float	   *row = X + i * (size_t) tf->n_inputs;
 
@@ -1745,14 +1915,8 @@ NormaliseNumeric(const EstTransform *tf, float *X, size_t n)
 				continue;
 			v = row + col->offset;
 			for (int j = 0; j < col->shape; j++)
-			{
-				double		x = v[j];
-
-				if (isnan(x))
-					x = col->null_policy == EST_NULL_DEFAULT ?
-						col->default_value : col->mean[j];
-				v[j] = (float) ((x - col->shift[j]) / col->scale[j]);
-			}
+				v[j] = NormaliseValue(v[j], NumericFill(col, j),
+									  col->shift[j], col->scale[j]);
 		}
 	}
 }
