@@ -120,6 +120,12 @@ SELECT x1, x2, x3, x4, (ARRAY['a', 'b', 'c'])[label + 1] AS species FROM par_row
 SELECT global_step, rows_read FROM est_train('par_read_voc', 'par_named', label => 'species', steps => 10,
 											 params => '{"label_vocabulary": ["a", "b", "c"], "parallel_workers": 1}');
 SELECT est_predict_label('par_read_voc', t) IS NOT NULL AS predicts FROM par_named t LIMIT 1;
+-- est_train_procedure reads in parallel too, but keeps the rows in the
+-- backend's memory: its commits would unmap a segment of shared memory
+CALL est_train_procedure('par_read_proc', 'par_table', features => '{x1,x2,x3}', steps => 30,
+						 params => '{"seed": 2, "parallel_workers": 1, "save_checkpoints_steps": 10}');
+SELECT count(*) AS checkpoints, max(global_step) AS last, max(rows_read) AS rows_read
+  FROM est_checkpoints('par_read_proc');
 -- a bad row in a worker's range is the call's error
 INSERT INTO par_table (x1, x2, x3, city, label) VALUES (0, 0, 0, 'north', NULL);
 SELECT est_train('par_read_bad', 'par_table', features => '{x1,x2,x3}', steps => 10,

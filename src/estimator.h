@@ -510,6 +510,7 @@ typedef struct EstStepRows
 } EstStepRows;
 
 typedef struct EstTeam EstTeam;
+struct dsm_segment;
 
 /* est_train's loss and accuracy: on at most this many training rows */
 #define EST_SCORE_SAMPLE	100000
@@ -531,7 +532,8 @@ extern EstTeam *EstTeamBegin(int n_workers, const EstModelDef *def,
 							 size_t n_params, const EstStepPlan *sp,
 							 int64 steps,
 							 const float *X, const float *y,
-							 const float *y_score, const float *w);
+							 const float *y_score, const float *w,
+							 struct dsm_segment *rows_seg);
 extern void EstTeamScore(EstTeam *team, EstCheckpoint *ckpt,
 						 EstWorkspace *ws, double *loss, double *accuracy);
 extern int	EstTeamSize(const EstTeam *team);
@@ -545,7 +547,9 @@ extern bool EstTeamStopped(const EstTeam *team);
 extern EstReader *EstParallelRead(int n_workers, const char *source,
 								  BlockNumber blocks, const EstReadSpec *spec,
 								  EstReader *reader, const EstCheckpoint *ckpt,
-								  Jsonb *params, EstData *data);
+								  Jsonb *params, EstData *data,
+								  bool share_rows,
+								  struct dsm_segment **rows_seg);
 
 
 /* ----------------------------------------------------------------

@@ -13,7 +13,9 @@
  * The dynamic shared memory segment holds the training rows (the
  * transformed inputs, the training targets and the weights), the
  * checkpoint to start from, the plan of the steps, and one gradient
- * buffer per member.  Every member decodes the same checkpoint and draws
+ * buffer per member.  Rows that the backend and its workers read
+ * together (EstParallelRead) are already in a segment of their own,
+ * which the workers map rather than copy.  Every member decodes the same checkpoint and draws
  * the same epoch orders from it, so each knows every batch.  At each step
  * member k computes the gradient of its share of the batch (a contiguous
  * slice: batch_size / (N + 1) rows, give or take one), scaled by the
@@ -64,6 +66,22 @@
 /* spins before a waiting member yields its core */
 #define EST_SPINS_BEFORE_YIELD	2000
 
+/*
+ * The arrays of rows a team shares, each in the team's segment or, when
+ * the parallel read left it there, in the segment of the rows
+ * (EstParallelRead's share_rows): at an offset in it, or TEAM_ARRAY_HERE.
+ */
+typedef enum TeamArray
+{
+	TEAM_X,
+	TEAM_Y,						/* the training targets */
+	TEAM_LABELS,				/* the labels in their own units */
+	TEAM_W,
+	N_TEAM_ARRAYS
+} TeamArray;
+
+#define TEAM_ARRAY_HERE	((Size) -1)
+
 typedef struct TeamShared
 {
 	pg_atomic_uint64 arrived;	/* members at barriers, all steps summed */
@@ -82,6 +100,9 @@ typedef struct TeamShared
 	int			n_classes;
 	char		name[NAMEDATALEN];
 	char		label[NAMEDATALEN];
+	/* the rows read in parallel, if they stayed in their own segment */
+	dsm_handle	rows_handle;	/* or DSM_HANDLE_INVALID */
+	Size		rows_offset[N_TEAM_ARRAYS]; /* or TEAM_ARRAY_HERE */
 	/* each member's score of its rows: loss, accuracy, weight sum */
 	double		scores[EST_MAX_PARALLEL_WORKERS + 1][3];
 } TeamShared;
@@ -122,6 +143,21 @@ AttachGrads(EstTeam *team, void *area)
 }
 
 /*
+ * SharedMemoryRoom tells, without a word, whether /dev/shm has the room
+ * for a segment of size bytes (any other kind of segment has it).
+ */
+static bool
+SharedMemoryRoom(Size size)
+{
+	struct statvfs fs;
+
+	if (dynamic_shared_memory_type != DSM_IMPL_POSIX ||
+		statvfs("/dev/shm", &fs) != 0)
+		return true;
+	return (double) fs.f_bavail * fs.f_frsize >= (double) size * 1.1;
+}
+
+/*
  * SharedMemoryFits tells whether a dynamic shared memory segment of size
  * bytes can be created: with POSIX shared memory, whether /dev/shm has the
  * room (a container's is often small).  If not, it says so in a NOTICE:
@@ -132,11 +168,10 @@ SharedMemoryFits(Size size)
 {
 	struct statvfs fs;
 
-	if (dynamic_shared_memory_type != DSM_IMPL_POSIX ||
-		statvfs("/dev/shm", &fs) != 0)
+	if (SharedMemoryRoom(size))
 		return true;
-	if ((double) fs.f_bavail * fs.f_frsize >= (double) size * 1.1)
-		return true;
+	if (statvfs("/dev/shm", &fs) != 0)
+		return false;
 	ereport(NOTICE,
 			(errmsg("training in one backend without parallel workers"),
 			 errdetail("The rows need %zu MB of shared memory, and /dev/shm has %.0f MB free.",
@@ -179,19 +214,69 @@ LaunchMembers(ParallelContext *pcxt, int *member_of)
 }
 
 /*
+ * RowsOffset is where bytes at p lie in the segment of the rows
+ * (rows_seg, or NULL), or TEAM_ARRAY_HERE if they do not.
+ */
+static Size
+RowsOffset(dsm_segment *rows_seg, const void *p, Size bytes)
+{
+	const char *base;
+	Size		length;
+
+	if (rows_seg == NULL || p == NULL)
+		return TEAM_ARRAY_HERE;
+	base = dsm_segment_address(rows_seg);
+	length = dsm_segment_map_length(rows_seg);
+	if ((const char *) p < base || (const char *) p >= base + length ||
+		bytes > length - (Size) ((const char *) p - base))
+		return TEAM_ARRAY_HERE;
+	return (Size) ((const char *) p - base);
+}
+
+/*
+ * PlaceArray gives the members an array of the team: where it lies in the
+ * segment of the rows, or a copy in the team's segment under key.
+ */
+static const float *
+PlaceArray(ParallelContext *pcxt, TeamShared *shared, dsm_segment *rows_seg,
+		   TeamArray which, uint64 key, const float *src, Size bytes)
+{
+	if (shared->rows_offset[which] != TEAM_ARRAY_HERE)
+		return (const float *) ((const char *) dsm_segment_address(rows_seg) +
+								shared->rows_offset[which]);
+	return CopyToSegment(pcxt, key, src, bytes);
+}
+
+/*
+ * TeamArrayOf is a member's pointer to an array of the team (see
+ * PlaceArray): rows_base is where it mapped the segment of the rows.
+ */
+static const float *
+TeamArrayOf(shm_toc *toc, const TeamShared *shared, const char *rows_base,
+			TeamArray which, uint64 key)
+{
+	if (shared->rows_offset[which] != TEAM_ARRAY_HERE)
+		return (const float *) (rows_base + shared->rows_offset[which]);
+	return shm_toc_lookup(toc, key, false);
+}
+
+/*
  * EstTeamBegin starts n_workers parallel workers of model def for
  * plan->steps steps that start from the encoded checkpoint ckpt (of
  * n_params parameters), over the
  * rows X, y (the training targets) and w (NULL: unweighted); y_score are
  * the labels in their own units (y itself but for regressors), for
- * EstTeamScore.  It returns NULL, having said so in a NOTICE, when
- * no worker could start: the backend then trains alone.
+ * EstTeamScore.  What of them lies in rows_seg (the segment that
+ * EstParallelRead read the rows into, or NULL) the workers map from
+ * there; the rest is copied into the team's segment.  It returns NULL,
+ * having said so in a NOTICE, when no worker could start: the backend
+ * then trains alone.
  */
 EstTeam *
 EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 			 size_t ckpt_len, size_t n_params, const EstStepPlan *sp,
 			 int64 steps, const float *X, const float *y,
-			 const float *y_score, const float *w)
+			 const float *y_score, const float *w, dsm_segment *rows_seg)
 {
 	ParallelContext *pcxt;
 	TeamShared *shared;
@@ -201,15 +286,27 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 	Size		y_bytes = mul_size(mul_size(sp->n_train, sp->label_width),
 								   sizeof(float));
 	Size		w_bytes = w ? mul_size(sp->n_train, sizeof(float)) : 0;
+	Size		offset[N_TEAM_ARRAYS];
+	Size		bytes[N_TEAM_ARRAYS];
 	int			members;
 	char	   *area;
 	Size		needed;
 
+	bytes[TEAM_X] = x_bytes;
+	bytes[TEAM_Y] = y_bytes;
+	bytes[TEAM_LABELS] = y_score != y ? y_bytes : 0;
+	bytes[TEAM_W] = w_bytes;
+	offset[TEAM_X] = RowsOffset(rows_seg, X, x_bytes);
+	offset[TEAM_Y] = RowsOffset(rows_seg, y, y_bytes);
+	offset[TEAM_LABELS] = y_score != y ?
+		RowsOffset(rows_seg, y_score, y_bytes) : TEAM_ARRAY_HERE;
+	offset[TEAM_W] = RowsOffset(rows_seg, w, w_bytes);
+
 	/* the segment lives in /dev/shm, which may be smaller than the rows */
-	needed = add_size(add_size(add_size(x_bytes, y_bytes), w_bytes),
-					  add_size(ckpt_len, GradsBytes(n_workers + 1, n_params)));
-	if (y_score != y)
-		needed = add_size(needed, y_bytes);
+	needed = add_size(ckpt_len, GradsBytes(n_workers + 1, n_params));
+	for (int a = 0; a < N_TEAM_ARRAYS; a++)
+		if (offset[a] == TEAM_ARRAY_HERE)
+			needed = add_size(needed, bytes[a]);
 	if (!SharedMemoryFits(needed))
 		return NULL;
 
@@ -218,12 +315,9 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 								 n_workers);
 	shm_toc_estimate_chunk(&pcxt->estimator, sizeof(TeamShared));
 	shm_toc_estimate_chunk(&pcxt->estimator, ckpt_len);
-	shm_toc_estimate_chunk(&pcxt->estimator, x_bytes);
-	shm_toc_estimate_chunk(&pcxt->estimator, y_bytes);
-	if (w != NULL)
-		shm_toc_estimate_chunk(&pcxt->estimator, w_bytes);
-	if (y_score != y)
-		shm_toc_estimate_chunk(&pcxt->estimator, y_bytes);
+	for (int a = 0; a < N_TEAM_ARRAYS; a++)
+		if (offset[a] == TEAM_ARRAY_HERE && bytes[a] > 0)
+			shm_toc_estimate_chunk(&pcxt->estimator, bytes[a]);
 	shm_toc_estimate_chunk(&pcxt->estimator,
 						   GradsBytes(n_workers + 1, n_params));
 	shm_toc_estimate_keys(&pcxt->estimator, 7);
@@ -255,18 +349,24 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 	shared->n_classes = def->n_classes;
 	strlcpy(shared->name, def->name, NAMEDATALEN);
 	strlcpy(shared->label, def->label ? def->label : "", NAMEDATALEN);
+	shared->rows_handle = rows_seg ? dsm_segment_handle(rows_seg) :
+		DSM_HANDLE_INVALID;
+	memcpy(shared->rows_offset, offset, sizeof(offset));
 	shm_toc_insert(pcxt->toc, EST_KEY_TEAM, shared);
 
 	area = shm_toc_allocate(pcxt->toc, ckpt_len);
 	memcpy(area, ckpt, ckpt_len);
 	shm_toc_insert(pcxt->toc, EST_KEY_CHECKPOINT, area);
 	team = palloc0(sizeof(EstTeam));
-	team->X = CopyToSegment(pcxt, EST_KEY_X, X, x_bytes);
-	team->y_score = CopyToSegment(pcxt, EST_KEY_Y, y, y_bytes);
+	team->X = PlaceArray(pcxt, shared, rows_seg, TEAM_X, EST_KEY_X, X, x_bytes);
+	team->y_score = PlaceArray(pcxt, shared, rows_seg, TEAM_Y, EST_KEY_Y,
+							   y, y_bytes);
 	if (y_score != y)
-		team->y_score = CopyToSegment(pcxt, EST_KEY_LABELS, y_score, y_bytes);
+		team->y_score = PlaceArray(pcxt, shared, rows_seg, TEAM_LABELS,
+								   EST_KEY_LABELS, y_score, y_bytes);
 	if (w != NULL)
-		team->w = CopyToSegment(pcxt, EST_KEY_W, w, w_bytes);
+		team->w = PlaceArray(pcxt, shared, rows_seg, TEAM_W, EST_KEY_W,
+							 w, w_bytes);
 	area = shm_toc_allocate(pcxt->toc, GradsBytes(n_workers + 1, n_params));
 	shm_toc_insert(pcxt->toc, EST_KEY_GRADS, area);
 
@@ -550,6 +650,9 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	EstStatus	status;
 	int			lo;
 	int			hi;
+	dsm_segment *rows_seg = NULL;
+	const char *rows_base = NULL;
+	bool		stopped = false;
 
 	(void) seg;
 	memset(&team, 0, sizeof(team));
@@ -568,12 +671,24 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	status = EstWorkspaceInit(&ws, &ckpt.net, Max(hi - lo, 1), coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
-	team.X = shm_toc_lookup(toc, EST_KEY_X, false);
-	team.y_score = shm_toc_lookup(toc, shared->own_labels ? EST_KEY_LABELS :
-								  EST_KEY_Y, false);
-	team.w = shared->weighted ? shm_toc_lookup(toc, EST_KEY_W, false) : NULL;
+	if (shared->rows_handle != DSM_HANDLE_INVALID)
+	{
+		rows_seg = dsm_attach(shared->rows_handle);
+		if (rows_seg == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("could not map the segment of the training rows")));
+		rows_base = dsm_segment_address(rows_seg);
+	}
+	team.X = TeamArrayOf(toc, shared, rows_base, TEAM_X, EST_KEY_X);
+	team.y_score = shared->own_labels ?
+		TeamArrayOf(toc, shared, rows_base, TEAM_LABELS, EST_KEY_LABELS) :
+		TeamArrayOf(toc, shared, rows_base, TEAM_Y, EST_KEY_Y);
+	team.w = shared->weighted ?
+		TeamArrayOf(toc, shared, rows_base, TEAM_W, EST_KEY_W) : NULL;
 	EstStepRowsInit(&rows, &ckpt, &shared->sp, team.X,
-					shm_toc_lookup(toc, EST_KEY_Y, false), team.w, hi - lo);
+					TeamArrayOf(toc, shared, rows_base, TEAM_Y, EST_KEY_Y),
+					team.w, hi - lo);
 
 	for (int64 step = 0; step < shared->steps; step++)
 	{
@@ -584,7 +699,16 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 		 * stops with an error
 		 */
 		if (team.stopped || isnan(loss) || isinf(loss))
-			return;
+		{
+			stopped = true;
+			break;
+		}
+	}
+	if (stopped)
+	{
+		if (rows_seg != NULL)
+			dsm_detach(rows_seg);
+		return;
 	}
 
 	/* the training rows' figures, in blocks as large as the leader's */
@@ -601,6 +725,8 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	}
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);
+	if (rows_seg != NULL)
+		dsm_detach(rows_seg);
 }
 
 /* ----------------------------------------------------------------
@@ -751,6 +877,79 @@ ReceiveRows(shm_mq_handle *mqh, RowBuffer *buf, bool nowait, Size *total)
 }
 
 /*
+ * AppendData copies the rows of from after those of to, which has the
+ * room.
+ */
+static void
+AppendData(EstData *to, const EstData *from)
+{
+	memcpy(to->X + (size_t) to->n_rows * to->n_inputs, from->X,
+		   (size_t) from->n_rows * to->n_inputs * sizeof(float));
+	memcpy(to->y + (size_t) to->n_rows * to->label_width, from->y,
+		   (size_t) from->n_rows * to->label_width * sizeof(float));
+	if (to->w != NULL)
+		memcpy(to->w + to->n_rows, from->w, (size_t) from->n_rows * sizeof(float));
+	to->n_rows += from->n_rows;
+}
+
+static void
+FreeData(EstData *data)
+{
+	pfree(data->X);
+	pfree(data->y);
+	if (data->w != NULL)
+		pfree(data->w);
+}
+
+/*
+ * ShareRows puts the members' rows (bufs, in block order) together in a
+ * new dynamic shared memory segment, *rows_seg, rather than in the
+ * backend's memory, so that parallel workers training on them map them
+ * instead of taking a copy; data then points there.  It returns false,
+ * having done nothing, when /dev/shm lacks the room or no segment is
+ * left.  The segment stays mapped until the caller detaches it, or the
+ * statement ends.
+ */
+static bool
+ShareRows(RowBuffer *bufs, int members, EstData *data, dsm_segment **rows_seg)
+{
+	int64		n = 0;
+	Size		x_bytes;
+	Size		y_bytes;
+	Size		w_bytes;
+	dsm_segment *seg;
+	char	   *base;
+	EstData		all = *data;
+
+	for (int k = 0; k < members; k++)
+		n += bufs[k].data.n_rows;
+	if (n == 0)
+		return false;
+	x_bytes = MAXALIGN(mul_size(n, data->n_inputs * sizeof(float)));
+	y_bytes = MAXALIGN(mul_size(n, data->label_width * sizeof(float)));
+	w_bytes = data->w != NULL ? mul_size(n, sizeof(float)) : 0;
+	if (!SharedMemoryRoom(add_size(add_size(x_bytes, y_bytes), w_bytes)))
+		return false;
+	seg = dsm_create(add_size(add_size(x_bytes, y_bytes), Max(w_bytes, 1)),
+					 DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (seg == NULL)
+		return false;
+	base = dsm_segment_address(seg);
+	all.n_rows = 0;
+	all.X = (float *) base;
+	all.y = (float *) (base + x_bytes);
+	all.w = data->w != NULL ? (float *) (base + x_bytes + y_bytes) : NULL;
+	for (int k = 0; k < members; k++)
+	{
+		AppendData(&all, &bufs[k].data);
+		FreeData(&bufs[k].data);
+	}
+	*data = all;
+	*rows_seg = seg;
+	return true;
+}
+
+/*
  * PackText appends NUL-terminated strings to buf.
  */
 static void
@@ -778,12 +977,15 @@ UnpackText(const char **p)
  * one).  It returns a reader of the backend's own range, read to its end,
  * for the caller to ask for the classes and close; or NULL, having read
  * nothing and left reader open, when no worker could start (the caller
- * then reads alone).
+ * then reads alone).  With share_rows, the rows go in a segment of
+ * dynamic shared memory, *rows_seg, for parallel workers to train on
+ * (see ShareRows), if one can be had; the caller detaches it.
  */
 EstReader *
 EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 				const EstReadSpec *spec, EstReader *reader,
-				const EstCheckpoint *ckpt, Jsonb *params, EstData *data)
+				const EstCheckpoint *ckpt, Jsonb *params, EstData *data,
+				bool share_rows, dsm_segment **rows_seg)
 {
 	ParallelContext *pcxt;
 	ReadShared *shared;
@@ -950,6 +1152,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 
 	/* the ranges in block order: the backend's rows, then each worker's */
 	*data = bufs[0].data;
+	if (!share_rows || !ShareRows(bufs, members, data, rows_seg))
 	{
 		int64		n = 0;
 
@@ -961,19 +1164,8 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 			data->w = repalloc_huge(data->w, mul_size(n, sizeof(float)) + 1);
 		for (int k = 1; k < members; k++)
 		{
-			EstData    *d = &bufs[k].data;
-
-			memcpy(data->X + (size_t) data->n_rows * n_inputs, d->X,
-				   (size_t) d->n_rows * n_inputs * sizeof(float));
-			memcpy(data->y + (size_t) data->n_rows * label_width, d->y,
-				   (size_t) d->n_rows * label_width * sizeof(float));
-			if (weighted)
-				memcpy(data->w + data->n_rows, d->w, (size_t) d->n_rows * sizeof(float));
-			data->n_rows += d->n_rows;
-			pfree(d->X);
-			pfree(d->y);
-			if (weighted)
-				pfree(d->w);
+			AppendData(data, &bufs[k].data);
+			FreeData(&bufs[k].data);
 		}
 	}
 	if (ckpt != NULL)

@@ -35,6 +35,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "storage/dsm.h"
 #include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -77,6 +78,7 @@ typedef struct TrainPlan
 	bool		nowait;
 	int			parallel_workers;	/* 0: the backend alone */
 	TrainStream *stream;		/* not NULL: the source is streamed */
+	dsm_segment *rows_seg;		/* the rows' segment (ReadSource), or NULL */
 	EstLineage	lineage;		/* of every checkpoint of the call */
 } TrainPlan;
 
@@ -325,12 +327,15 @@ RequestedWorkers(const EstOptions *opts)
  * the whole source), in parallel when the call asks for parallel workers
  * and the source is a table whose rows encode the same in any order (see
  * EstParallelRead); *reader may then be replaced by a reader of the same
- * columns.
+ * columns, and the rows be in a segment of shared memory, *rows_seg, for
+ * the workers that train on them (not when the call commits, which would
+ * unmap it), which the caller detaches.
  */
 static void
 ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 		   const EstCheckpoint *ckpt, const EstReadSpec *spec,
-		   EstReader **reader, EstData *data, SourceStream *stream)
+		   EstReader **reader, EstData *data, SourceStream *stream,
+		   bool commit, dsm_segment **rows_seg)
 {
 	int			workers = RequestedWorkers(&req->opts);
 	BlockNumber blocks;
@@ -347,7 +352,8 @@ ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 	{
 		EstReader  *own = EstParallelRead(workers, req->source, blocks, spec,
 										  *reader, def ? ckpt : NULL,
-										  def ? NULL : req->params, data);
+										  def ? NULL : req->params, data,
+										  !commit, rows_seg);
 
 		if (own != NULL)
 		{
@@ -1240,7 +1246,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		EncodeCheckpoint(def, ckpt, &start, &start_len);
 		team = EstTeamBegin(plan->parallel_workers, def, start, start_len,
 							ckpt->net.n_params, &sp, plan->steps, data->X,
-							y_train, data->y, data->w);
+							y_train, data->y, data->w, plan->rows_seg);
 		EstFree(start);
 	}
 	if (team != NULL)
@@ -1829,6 +1835,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	EstMetricSet set;
 	TrainScore	scored;
 	SourceStream stream;
+	dsm_segment *rows_seg = NULL;
 	int64		gate_step = -1;
 	bool		gate_pinned = false;
 	Oid			reset_owner = InvalidOid;
@@ -1955,7 +1962,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		tf.learn_budget = (size_t) estimator_max_memory * 1024 / 2;
 		EstReaderSetTransform(reader, &tf);
 	}
-	ReadSource(req, def, &ckpt, &spec, &reader, &data, &stream);
+	ReadSource(req, def, &ckpt, &spec, &reader, &data, &stream, commit,
+			   &rows_seg);
+	plan.rows_seg = rows_seg;
 	if (data.n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -2316,6 +2325,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	result->rows = stream.active ? stream.n_rows : data.n_rows;
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);
+	if (rows_seg != NULL)
+		dsm_detach(rows_seg);
 }
 
 /*
