@@ -38,7 +38,9 @@
 
 #include <math.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "access/parallel.h"
 #include "access/xact.h"
@@ -50,6 +52,7 @@
 #include "storage/proc.h"
 #include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
+#include "utils/wait_event.h"
 #include "utils/memutils.h"
 
 #include "estimator.h"
@@ -120,6 +123,8 @@ struct EstTeam
 	const float *y_score;		/* their labels, in the label's units */
 	const float *w;
 };
+
+static void MapPages(const void *addr, Size len, bool write);
 
 PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
 PGDLLEXPORT void est_parallel_read_main(dsm_segment *seg, shm_toc *toc);
@@ -679,6 +684,7 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("could not map the segment of the training rows")));
 		rows_base = dsm_segment_address(rows_seg);
+		MapPages(rows_base, dsm_segment_map_length(rows_seg), false);
 	}
 	team.X = TeamArrayOf(toc, shared, rows_base, TEAM_X, EST_KEY_X);
 	team.y_score = shared->own_labels ?
@@ -736,11 +742,17 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
  * materialized view) together: the table's blocks are cut into one
  * contiguous range per member, each member reads its range through SPI
  * as the caller (a TID range scan, with the caller's privileges and
- * row-level security) and encodes the rows with the same transform, and
- * the workers send their rows to the backend through shared memory
- * queues.  The backend puts the ranges together in block order, which is
- * the order of a sequential scan, so that the rows (and what training
- * does with them) are those of a read in one backend.  Only encodings
+ * row-level security) and encodes the rows with the same transform.  The
+ * ranges go together in block order, which is the order of a sequential
+ * scan, so that the rows (and what training does with them) are those of
+ * a read in one backend.  When the rows are for parallel training, each
+ * member keeps its rows until all have said how many they have; the
+ * backend then makes one segment of shared memory for all of them, and
+ * each member copies its own into place at once (hold, in ReadShared):
+ * the workers that train map that segment.  Otherwise (a procedure, whose
+ * commits would unmap the segment, or no room in /dev/shm) the workers
+ * send their rows through shared memory queues, and the backend puts them
+ * in its own memory.  Only encodings
  * that do not depend on the order of the rows qualify: no vocabulary or
  * class name learned as the rows come.
  * ----------------------------------------------------------------
@@ -771,7 +783,27 @@ typedef struct ReadShared
 	Size		blob_len;
 	int			n_inputs;		/* what the rows must be */
 	int			row_label_width;
+
+	/*
+	 * hold: each worker keeps its rows, says how many, and waits until the
+	 * backend has placed them: placed becomes ROWS_PLACED, and the worker
+	 * copies them into rows_handle's segment from row first_row[member];
+	 * or ROWS_SEND, and it sends them as without hold.
+	 */
+	bool		hold;
+	pg_atomic_uint32 placed;
+	dsm_handle	rows_handle;
+	int64		n_rows;			/* of all members */
+	int64		first_row[EST_MAX_PARALLEL_WORKERS + 1];
 } ReadShared;
+
+#define ROWS_WAIT	0
+#define ROWS_PLACED	1
+#define ROWS_SEND	2
+
+/* the messages of a worker's queue: rows, or one of these in their count */
+#define MSG_END		-1			/* no more rows */
+#define MSG_HELD	-2			/* followed by the int64 count of held rows */
 
 /* what a member's rows are appended to */
 typedef struct RowBuffer
@@ -779,6 +811,8 @@ typedef struct RowBuffer
 	EstData		data;
 	int64		capacity;
 	bool		ended;
+	bool		counted;		/* a holding worker said how many */
+	int64		held;			/* ... rows it holds */
 } RowBuffer;
 
 /*
@@ -860,6 +894,15 @@ ReceiveRows(shm_mq_handle *mqh, RowBuffer *buf, bool nowait, Size *total)
 	if (nbytes < sizeof(int32))
 		elog(ERROR, "short message from a parallel worker");
 	memcpy(&n, msg, sizeof(int32));
+	if (n == MSG_HELD)
+	{
+		if (nbytes != sizeof(int32) + sizeof(int64))
+			elog(ERROR, "message of %zu bytes from a parallel worker for its count",
+				 nbytes);
+		memcpy(&buf->held, (const char *) msg + sizeof(int32), sizeof(int64));
+		buf->counted = true;
+		return true;
+	}
 	if (n < 0)
 	{
 		buf->ended = true;
@@ -902,51 +945,113 @@ FreeData(EstData *data)
 }
 
 /*
- * ShareRows puts the members' rows (bufs, in block order) together in a
- * new dynamic shared memory segment, *rows_seg, rather than in the
- * backend's memory, so that parallel workers training on them map them
- * instead of taking a copy; data then points there.  It returns false,
- * having done nothing, when /dev/shm lacks the room or no segment is
- * left.  The segment stays mapped until the caller detaches it, or the
- * statement ends.
+ * MapPages fills this process's page tables for len bytes at addr of a
+ * shared memory segment that it is about to touch all of (to write, or
+ * only to read): one call rather than a page fault for every page.  It
+ * is only an optimisation, and does nothing where Linux cannot.
  */
-static bool
-ShareRows(RowBuffer *bufs, int members, EstData *data, dsm_segment **rows_seg)
+static void
+MapPages(const void *addr, Size len, bool write)
+{
+#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+	uintptr_t	page = (uintptr_t) sysconf(_SC_PAGESIZE);
+	uintptr_t	start = (uintptr_t) addr & ~(page - 1);
+	uintptr_t	end = (uintptr_t) addr + len;
+
+	if (len > 0 && page > 0)
+		(void) madvise((void *) start, end - start,
+					   write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#else
+	(void) addr;
+	(void) len;
+	(void) write;
+#endif
+}
+
+/*
+ * RowsLayout lays n rows out in a segment of the rows: the inputs, the
+ * labels, the weights (when data->w is set), each MAXALIGNed; it points
+ * data's arrays into base (which may be NULL, to learn the size) and
+ * returns the segment's size.
+ */
+static Size
+RowsLayout(int64 n, char *base, EstData *data)
+{
+	Size		x_bytes = MAXALIGN(mul_size(n, data->n_inputs * sizeof(float)));
+	Size		y_bytes = MAXALIGN(mul_size(n, data->label_width * sizeof(float)));
+	Size		w_bytes = data->w != NULL ? mul_size(n, sizeof(float)) : 0;
+
+	if (base != NULL)
+	{
+		data->X = (float *) base;
+		data->y = (float *) (base + x_bytes);
+		data->w = data->w != NULL ? (float *) (base + x_bytes + y_bytes) : NULL;
+	}
+	return add_size(add_size(x_bytes, y_bytes), Max(w_bytes, 1));
+}
+
+/*
+ * CopyRowsAt copies the rows of from into to, from its row first on.
+ */
+static void
+CopyRowsAt(EstData *to, int64 first, const EstData *from)
+{
+	EstData		at = *to;
+
+	at.n_rows = first;
+	AppendData(&at, from);
+}
+
+/*
+ * PlaceRows is the backend's side of hold (see ReadShared): with the
+ * members' counts (its own rows in bufs[0], each worker's count in its
+ * buffer) it makes a segment of dynamic shared memory for all the rows,
+ * in block order, tells the workers where to copy theirs (or, when
+ * /dev/shm lacks the room or no segment is left, to send them), and
+ * copies its own.  It returns the segment, the rows in *data, or NULL.
+ */
+static dsm_segment *
+PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
+		  RowBuffer *bufs, EstData *data)
 {
 	int64		n = 0;
-	Size		x_bytes;
-	Size		y_bytes;
-	Size		w_bytes;
-	dsm_segment *seg;
-	char	   *base;
-	EstData		all = *data;
+	EstData		all = bufs[0].data;
+	Size		size;
+	dsm_segment *seg = NULL;
 
-	for (int k = 0; k < members; k++)
-		n += bufs[k].data.n_rows;
-	if (n == 0)
-		return false;
-	x_bytes = MAXALIGN(mul_size(n, data->n_inputs * sizeof(float)));
-	y_bytes = MAXALIGN(mul_size(n, data->label_width * sizeof(float)));
-	w_bytes = data->w != NULL ? mul_size(n, sizeof(float)) : 0;
-	if (!SharedMemoryRoom(add_size(add_size(x_bytes, y_bytes), w_bytes)))
-		return false;
-	seg = dsm_create(add_size(add_size(x_bytes, y_bytes), Max(w_bytes, 1)),
-					 DSM_CREATE_NULL_IF_MAXSEGMENTS);
-	if (seg == NULL)
-		return false;
-	base = dsm_segment_address(seg);
-	all.n_rows = 0;
-	all.X = (float *) base;
-	all.y = (float *) (base + x_bytes);
-	all.w = data->w != NULL ? (float *) (base + x_bytes + y_bytes) : NULL;
-	for (int k = 0; k < members; k++)
+	for (int k = 0; k < shared->n_members; k++)
 	{
-		AppendData(&all, &bufs[k].data);
-		FreeData(&bufs[k].data);
+		shared->first_row[k] = n;
+		n += k == 0 ? bufs[0].data.n_rows : bufs[k].held;
 	}
+	size = RowsLayout(n, NULL, &all);
+	if (n > 0 && SharedMemoryRoom(size))
+		seg = dsm_create(size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (seg != NULL)
+	{
+		shared->rows_handle = dsm_segment_handle(seg);
+		shared->n_rows = n;
+	}
+	pg_write_barrier();
+	pg_atomic_write_u32(&shared->placed, seg != NULL ? ROWS_PLACED : ROWS_SEND);
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+	{
+		PGPROC	   *proc;
+
+		if (shared->member_of[i] > 0 &&
+			(proc = shm_mq_get_sender(mqs[i])) != NULL)
+			SetLatch(&proc->procLatch);
+	}
+	if (seg == NULL)
+		return NULL;
+	/* the backend writes its rows, then reads them all */
+	MapPages(dsm_segment_address(seg), size, true);
+	RowsLayout(n, dsm_segment_address(seg), &all);
+	CopyRowsAt(&all, 0, &bufs[0].data);
+	FreeData(&bufs[0].data);
+	all.n_rows = n;
 	*data = all;
-	*rows_seg = seg;
-	return true;
+	return seg;
 }
 
 /*
@@ -979,7 +1084,7 @@ UnpackText(const char **p)
  * nothing and left reader open, when no worker could start (the caller
  * then reads alone).  With share_rows, the rows go in a segment of
  * dynamic shared memory, *rows_seg, for parallel workers to train on
- * (see ShareRows), if one can be had; the caller detaches it.
+ * (see PlaceRows), if one can be had; the caller detaches it.
  */
 EstReader *
 EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
@@ -1000,12 +1105,14 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	int			members;
 	char	   *area;
 	shm_mq_handle **queues;
+	shm_mq	  **mqs;
 	RowBuffer  *bufs;
 	EstReadSpec own = *spec;
 	EstTransform *tf = EstReaderTransform(reader);
 	Size		total = 0;
 	char		coremsg[EST_ERRMSG_LEN];
 
+	*rows_seg = NULL;
 	EstReaderColumns(reader, &features, &n_features);
 	if (ckpt != NULL)
 	{
@@ -1064,6 +1171,8 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shared->blob_len = blob_len;
 	shared->n_inputs = n_inputs;
 	shared->row_label_width = label_width;
+	shared->hold = share_rows;
+	pg_atomic_init_u32(&shared->placed, ROWS_WAIT);
 	shm_toc_insert(pcxt->toc, EST_KEY_READ, shared);
 	area = shm_toc_allocate(pcxt->toc, text.len);
 	memcpy(area, text.data, text.len);
@@ -1075,13 +1184,13 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	area = shm_toc_allocate(pcxt->toc, mul_size(EST_READ_QUEUE_BYTES, n_workers));
 	shm_toc_insert(pcxt->toc, EST_KEY_READ_QUEUES, area);
 	queues = palloc0(n_workers * sizeof(shm_mq_handle *));
+	mqs = palloc0(n_workers * sizeof(shm_mq *));
 	for (int i = 0; i < n_workers; i++)
 	{
-		shm_mq	   *mq = shm_mq_create(area + (Size) i * EST_READ_QUEUE_BYTES,
-									   EST_READ_QUEUE_BYTES);
-
-		shm_mq_set_receiver(mq, MyProc);
-		queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
+		mqs[i] = shm_mq_create(area + (Size) i * EST_READ_QUEUE_BYTES,
+							   EST_READ_QUEUE_BYTES);
+		shm_mq_set_receiver(mqs[i], MyProc);
+		queues[i] = shm_mq_attach(mqs[i], pcxt->seg, NULL);
 	}
 
 	members = LaunchMembers(pcxt, shared->member_of);
@@ -1091,14 +1200,15 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shared->n_members = members;
 
 	/*
-	 * The backend also takes in the workers' rows, which costs it about a
-	 * quarter of reading them: it reads a smaller range, three quarters of
-	 * a worker's, so that all finish together.
+	 * Without hold, the backend also takes in the workers' rows, which
+	 * costs it about a quarter of reading them: it reads a smaller range,
+	 * three quarters of a worker's, so that all finish together.
 	 */
 	shared->bounds[0] = 0;
 	for (int k = 1; k <= members; k++)
-		shared->bounds[k] = (BlockNumber)
-			((double) blocks * (k - 0.25) / (members - 0.25));
+		shared->bounds[k] = (BlockNumber) (share_rows ?
+										   (double) blocks * k / members :
+										   (double) blocks * (k - 0.25) / (members - 0.25));
 	pg_write_barrier();
 	pg_atomic_write_u32(&shared->ready, 1);
 	if (members == 1)
@@ -1132,12 +1242,25 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 			if (got == 0)
 				break;
 			AppendRows(&bufs[0], X, y, w, got, &total);
-			for (int i = 0; i < pcxt->nworkers_launched; i++)
+			for (int i = 0; i < pcxt->nworkers_launched && !share_rows; i++)
 				if (shared->member_of[i] > 0)
 					while (ReceiveRows(queues[i], &bufs[shared->member_of[i]],
 									   true, &total))
 						;
 		}
+	}
+	if (share_rows)
+	{
+		/* the workers' counts, then where every member's rows go */
+		for (int i = 0; i < pcxt->nworkers_launched; i++)
+			if (shared->member_of[i] > 0)
+				while (!bufs[shared->member_of[i]].counted &&
+					   !bufs[shared->member_of[i]].ended)
+				{
+					CHECK_FOR_INTERRUPTS();
+					ReceiveRows(queues[i], &bufs[shared->member_of[i]], false, &total);
+				}
+		*rows_seg = PlaceRows(pcxt, shared, mqs, bufs, data);
 	}
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
 		if (shared->member_of[i] > 0)
@@ -1151,11 +1274,11 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	ExitParallelMode();
 
 	/* the ranges in block order: the backend's rows, then each worker's */
-	*data = bufs[0].data;
-	if (!share_rows || !ShareRows(bufs, members, data, rows_seg))
+	if (*rows_seg == NULL)
 	{
 		int64		n = 0;
 
+		*data = bufs[0].data;
 		for (int k = 0; k < members; k++)
 			n += bufs[k].data.n_rows;
 		data->X = repalloc_huge(data->X, mul_size(n, n_inputs * sizeof(float)) + 1);
@@ -1171,6 +1294,149 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	if (ckpt != NULL)
 		EstFree(blob);
 	return reader;
+}
+
+/*
+ * SendRows sends n rows of d from row lo on, packed in msg: their count,
+ * inputs, labels and weights.  False: the backend has gone.
+ */
+static bool
+SendRows(shm_mq_handle *mqh, char *msg, const EstData *d, int64 lo, int32 n)
+{
+	float	   *p = (float *) (msg + sizeof(int32));
+
+	memcpy(msg, &n, sizeof(int32));
+	memcpy(p, d->X + (size_t) lo * d->n_inputs,
+		   (size_t) n * d->n_inputs * sizeof(float));
+	p += (size_t) n * d->n_inputs;
+	memcpy(p, d->y + (size_t) lo * d->label_width,
+		   (size_t) n * d->label_width * sizeof(float));
+	p += (size_t) n * d->label_width;
+	if (d->w != NULL)
+	{
+		memcpy(p, d->w + lo, (size_t) n * sizeof(float));
+		p += n;
+	}
+	return shm_mq_send(mqh, (Size) ((char *) p - msg), msg, false, true) ==
+		SHM_MQ_SUCCESS;
+}
+
+/*
+ * StreamRows is a worker's reading without hold: it sends its rows as it
+ * reads them, in blocks packed in msg.  False: the backend has gone.
+ */
+static bool
+StreamRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
+		   char *msg)
+{
+	int			n_inputs = shared->n_inputs;
+	int			label_width = shared->row_label_width;
+	int			row_floats = n_inputs + label_width + (shared->has_weight ? 1 : 0);
+
+	for (;;)
+	{
+		float	   *X = (float *) (msg + sizeof(int32));
+		int32		got;
+
+		CHECK_FOR_INTERRUPTS();
+		got = EstReaderNext(reader, X, X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
+							shared->has_weight ? X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width) : NULL,
+							EST_READ_BLOCK_ROWS);
+		if (got == 0)
+			return true;
+		/* close up the block: labels and weights right after got rows */
+		if (got < EST_READ_BLOCK_ROWS)
+		{
+			memmove(X + (size_t) got * n_inputs,
+					X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
+					(size_t) got * label_width * sizeof(float));
+			if (shared->has_weight)
+				memmove(X + (size_t) got * (n_inputs + label_width),
+						X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width),
+						(size_t) got * sizeof(float));
+		}
+		memcpy(msg, &got, sizeof(int32));
+		if (shm_mq_send(mqh, sizeof(int32) + (Size) got * row_floats * sizeof(float),
+						msg, false, true) != SHM_MQ_SUCCESS)
+			return false;
+	}
+}
+
+/*
+ * HoldRows is a worker's side of hold (see ReadShared): it reads its
+ * range into its own memory, says how many rows it holds, waits until
+ * the backend has placed them, and copies them where it says, or sends
+ * them.  False: the backend has gone.
+ */
+static bool
+HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
+		 int member, char *msg)
+{
+	RowBuffer	buf;
+	Size		total = 0;
+	int			n_inputs = shared->n_inputs;
+	int			label_width = shared->row_label_width;
+	bool		weighted = shared->has_weight;
+	float	   *X = palloc(mul_size(EST_READ_BLOCK_ROWS, n_inputs * sizeof(float)));
+	float	   *y = palloc(mul_size(EST_READ_BLOCK_ROWS, Max(label_width, 1) * sizeof(float)));
+	float	   *w = weighted ? palloc(EST_READ_BLOCK_ROWS * sizeof(float)) : NULL;
+	char		count[sizeof(int32) + sizeof(int64)];
+	int32		tag = MSG_HELD;
+	uint32		placed;
+
+	InitRowBuffer(&buf, n_inputs, label_width, weighted);
+	for (;;)
+	{
+		int			got;
+
+		CHECK_FOR_INTERRUPTS();
+		got = EstReaderNext(reader, X, y, w, EST_READ_BLOCK_ROWS);
+		if (got == 0)
+			break;
+		AppendRows(&buf, X, y, w, got, &total);
+	}
+	memcpy(count, &tag, sizeof(int32));
+	memcpy(count + sizeof(int32), &buf.data.n_rows, sizeof(int64));
+	if (shm_mq_send(mqh, sizeof(count), count, false, true) != SHM_MQ_SUCCESS)
+		return false;
+
+	while ((placed = pg_atomic_read_u32(&shared->placed)) == ROWS_WAIT)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pg_read_barrier();
+	if (placed == ROWS_PLACED)
+	{
+		dsm_segment *seg = dsm_attach(shared->rows_handle);
+		EstData		all = buf.data;
+		int64		first = shared->first_row[member];
+
+		if (seg == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("could not map the segment of the training rows")));
+		if (first < 0 || first > shared->n_rows - buf.data.n_rows)
+			elog(ERROR, "rows " INT64_FORMAT " to " INT64_FORMAT " lie outside the " INT64_FORMAT " of the segment",
+				 first, first + buf.data.n_rows, shared->n_rows);
+		RowsLayout(shared->n_rows, dsm_segment_address(seg), &all);
+		MapPages(all.X + (size_t) first * n_inputs,
+				 (Size) buf.data.n_rows * n_inputs * sizeof(float), true);
+		MapPages(all.y + (size_t) first * label_width,
+				 (Size) buf.data.n_rows * label_width * sizeof(float), true);
+		if (weighted)
+			MapPages(all.w + first, (Size) buf.data.n_rows * sizeof(float), true);
+		CopyRowsAt(&all, first, &buf.data);
+		dsm_detach(seg);
+		return true;
+	}
+	for (int64 lo = 0; lo < buf.data.n_rows; lo += EST_READ_BLOCK_ROWS)
+		if (!SendRows(mqh, msg, &buf.data, lo,
+					  (int32) Min(EST_READ_BLOCK_ROWS, buf.data.n_rows - lo)))
+			return false;
+	return true;
 }
 
 /*
@@ -1196,7 +1462,6 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	int			label_width;
 	int			row_floats;
 	char	   *msg;
-	int64		sent = 0;
 
 	member = MemberIndex(&shared->ready, shared->member_of);
 	if (member < 0)
@@ -1264,40 +1529,14 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 
 	row_floats = n_inputs + label_width + (shared->has_weight ? 1 : 0);
 	msg = palloc(sizeof(int32) + (Size) EST_READ_BLOCK_ROWS * row_floats * sizeof(float));
-	for (;;)
-	{
-		float	   *X = (float *) (msg + sizeof(int32));
-		int32		got;
-
-		CHECK_FOR_INTERRUPTS();
-		got = EstReaderNext(reader, X, X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
-							shared->has_weight ? X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width) : NULL,
-							EST_READ_BLOCK_ROWS);
-		if (got == 0)
-			break;
-		/* close up the block: labels and weights right after got rows */
-		if (got < EST_READ_BLOCK_ROWS)
-		{
-			memmove(X + (size_t) got * n_inputs,
-					X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
-					(size_t) got * label_width * sizeof(float));
-			if (shared->has_weight)
-				memmove(X + (size_t) got * (n_inputs + label_width),
-						X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width),
-						(size_t) got * sizeof(float));
-		}
-		memcpy(msg, &got, sizeof(int32));
-		if (shm_mq_send(mqh, sizeof(int32) + (Size) got * row_floats * sizeof(float),
-						msg, false, true) != SHM_MQ_SUCCESS)
-			return;				/* the backend has gone */
-		sent += got;
-	}
+	if (shared->hold ? !HoldRows(shared, mqh, reader, member, msg) :
+		!StreamRows(shared, mqh, reader, msg))
+		return;					/* the backend has gone */
 	EstReaderClose(reader);
 	SPI_finish();
 	{
-		int32		end = -1;
+		int32		end = MSG_END;
 
-		(void) sent;
 		shm_mq_send(mqh, sizeof(int32), &end, false, true);
 	}
 }
