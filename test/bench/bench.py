@@ -6,8 +6,9 @@ Expects the database to hold the extension, synth_train, synth_test,
 iris_train and iris_test (run.sh loads them), with the shapes of
 BENCH_FEATURES, BENCH_CLASSES and BENCH_HIDDEN (shapes.py).  Runs every case
 R times, ours and PyTorch's (peer_torch.py, in its own process) in turn,
-and prints the medians with ratios (ours / PyTorch), the issue's targets and
-PASS, MISS or n/a.  Every statement of ours runs in a fresh connection, so
+run k with seed k on both sides (so that an accuracy is a median over seeds
+too), and prints the medians with ratios (ours / PyTorch), the issue's
+targets and PASS, MISS or n/a.  Every statement of ours runs in a fresh connection, so
 that each backend's memory belongs to one case.  The cases of ours:
 
   (a)     est_train, 1 epoch of synth_train (model bench_a); its arithmetic
@@ -49,24 +50,32 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FULL_ROWS = 1000000
 SAMPLE_EVERY = 0.005        # seconds between two reads of /proc/<pid>/status
 STREAM_ALLOWANCE = 16 * 2**20   # bytes allowed above estimator.max_memory
-PARALLEL_PARAMS = '{"seed": 1, "parallel_workers": 1}'
 
 
-def train_sql(model, params='{"seed": 1}'):
+def train_sql(model, seed, parallel_workers=0):
     """Case (a)'s training: one epoch of synth_train, batch 256, Adagrad."""
+    params = {"seed": seed}
+    if parallel_workers:
+        params["parallel_workers"] = parallel_workers
     return ("SELECT seconds, global_step, rows_read FROM est_train(%s, 'synth_train', "
             "features => %s, hidden_units => %s, batch_size => 256, epochs => 1, "
             "params => %s)" % (quote(model), quote("{%s}" % ",".join(FEATURES)),
-                               quote(hidden_units()), quote(params)))
+                               quote(hidden_units()), quote(json.dumps(params))))
 
 
 def quote(text):
     return "'" + text.replace("'", "''") + "'"
 
 
-TRAIN_B = ("SELECT seconds, global_step FROM est_train('bench_iris', 'iris_train', "
-           "hidden_units => %s, batch_size => 32, steps => 1000, "
-           "params => '{\"seed\": 1}')" % quote(hidden_units()))
+
+
+def train_b(seed):
+    """Case (b)'s training: Iris, 1000 steps of 32."""
+    return ("SELECT seconds, global_step FROM est_train('bench_iris', 'iris_train', "
+            "hidden_units => %s, batch_size => 32, steps => 1000, "
+            "params => %s)" % (quote(hidden_units()), quote(json.dumps({"seed": seed}))))
+
+
 SCORE_C = "SELECT count(*) FROM synth_train t WHERE est_predict('bench_a', t) >= 0"
 WRITE_C = ("CREATE TABLE bench_pred AS "
            "SELECT id, est_predict('bench_a', t) AS pred FROM synth_train t")
@@ -259,12 +268,12 @@ def train_sampled(cur, sql):
     return wall, rows, sampler
 
 
-def run_ours(r, notes, state, have_table, stream_kb):
-    """One run of every case of ours: numbers go to r, texts to notes."""
+def run_ours(r, notes, state, have_table, stream_kb, seed):
+    """One run of every case of ours, with seed: numbers go to r, texts to notes."""
     # (a): est_train, with the backend's memory sampled
     drop_model("bench_a")
     conn, cur = connect()
-    wall, rows, sampler = train_sampled(cur, train_sql("bench_a"))
+    wall, rows, sampler = train_sampled(cur, train_sql("bench_a", seed))
     r["a_seconds"], r["a_steps"], r["a_rows"] = rows[0]
     r["a_wall"] = wall
     r["a_rss_kb"] = sampler.peak("RssAnon")
@@ -284,7 +293,7 @@ def run_ours(r, notes, state, have_table, stream_kb):
         cur.execute("SET client_min_messages = log")
         conn.notices = []
         try:
-            _, rows = timed(cur, train_sql("bench_e", PARALLEL_PARAMS))
+            _, rows = timed(cur, train_sql("bench_e", seed, parallel_workers=1))
         except psycopg2.Error as err:
             line = first_line(err)
             if "parallel_workers" in line and re.search(
@@ -309,7 +318,7 @@ def run_ours(r, notes, state, have_table, stream_kb):
     cur.execute("LOAD '$libdir/estimator'")
     cur.execute("SET estimator.max_memory = '%dkB'" % stream_kb)
     try:
-        _, rows, sampler = train_sampled(cur, train_sql("bench_s"))
+        _, rows, sampler = train_sampled(cur, train_sql("bench_s", seed))
     except psycopg2.Error as err:
         line = first_line(err)
         if "max_memory" in line:
@@ -326,7 +335,7 @@ def run_ours(r, notes, state, have_table, stream_kb):
     # (b): Iris
     drop_model("bench_iris")
     conn, cur = connect()
-    wall, rows = timed(cur, TRAIN_B)
+    wall, rows = timed(cur, train_b(seed))
     r["b_seconds"], r["b_wall"] = rows[0][0], wall
     conn.close()
     r["b_accuracy"] = accuracy("bench_iris", "iris_test")
@@ -350,8 +359,8 @@ def run_ours(r, notes, state, have_table, stream_kb):
         conn.close()
 
 
-def run_peer(python):
-    out = subprocess.run([python, os.path.join(HERE, "peer_torch.py")],
+def run_peer(python, seed):
+    out = subprocess.run([python, os.path.join(HERE, "peer_torch.py"), str(seed)],
                          check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -421,9 +430,9 @@ def main():
     for i in range(args.runs):
         r = {}
         base.append(baseline_kb())
-        run_ours(r, notes, state, have_table, stream_kb)
+        run_ours(r, notes, state, have_table, stream_kb, i + 1)
         ours.append(r)
-        peer.append(run_peer(args.python))
+        peer.append(run_peer(args.python, i + 1))
         print("bench: run %d/%d: ours %s" % (i + 1, args.runs, json.dumps(
             {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()})),
             file=sys.stderr)
@@ -564,7 +573,7 @@ def main():
     line = "  ".join("-" * w for w in widths)
     print()
     print("estimator benchmark: synth_train %d rows x %d features, %d classes, synth_test %d "
-          "rows; DNN %s; medians of %d runs"
+          "rows; DNN %s; medians of %d runs, run k with seed k on both sides"
           % (n_rows, N_FEATURES, N_CLASSES, n_test, hidden_units(), args.runs))
     print("PyTorch %s, %s thread; OpenBLAS sgemm at the batch-256 shapes of %s (forward, "
           "weight and input gradients, FLOP-weighted): %.1f GFLOP/s (1 thread); "

@@ -1,6 +1,6 @@
 """peer_torch.py: the PyTorch peer of the benchmark, one run, JSON on stdout.
 
-    peer_torch.py       (connection from PGHOST, PGPORT, ...)
+    peer_torch.py [SEED]   (connection from PGHOST, PGPORT, ...)
 
 Trains what est_train trains in test/bench/bench.py: a DNN with the hidden
 layers of BENCH_HIDDEN (default 64,64; shapes.py) with ReLU and a softmax
@@ -20,6 +20,8 @@ and BENCH_CLASSES classes.  Every phase is timed on its own:
   b_train      standardise + 1000 steps, batch 32 (compute only)
 
 plus the accuracy on synth_test and iris_test, and the process's VmHWM.
+SEED (default 1) seeds the initial weights and the order of the rows, as
+est_train's params seed does.
 """
 import json
 import math
@@ -34,7 +36,7 @@ import pgcopy
 from shapes import FEATURES as SYNTH, HIDDEN, N_CLASSES
 
 torch.set_num_threads(1)
-SEED = 1
+SEED = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
