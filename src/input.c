@@ -106,6 +106,9 @@ struct EstReader
 	TupleTableSlot *slot;
 	int		   *map;			/* the table's attribute of each column */
 	int			map_atts;		/* attributes to deform */
+	int		   *fixed_off;		/* each column's offset in a row without
+								 * NULLs, when every attribute up to the
+								 * last read has a fixed length; or NULL */
 };
 
 /*
@@ -537,6 +540,40 @@ OpenHeapSource(const char *source)
 }
 
 /*
+ * FixedOffsets returns where each of the natts columns (the table's
+ * attributes map) lies in the data of a row of reldesc without NULLs that
+ * has at least map_atts attributes, as heap_deform_tuple would find it:
+ * NULL unless every attribute up to the last one read (dropped ones
+ * included, which keep their length) has a fixed length.
+ */
+static int *
+FixedOffsets(TupleDesc reldesc, const int *map, int natts, int map_atts)
+{
+	int		   *at = palloc(Max(map_atts, 1) * sizeof(int));
+	int		   *off = palloc(Max(natts, 1) * sizeof(int));
+	uint32		o = 0;
+
+	for (int r = 0; r < map_atts; r++)
+	{
+		Form_pg_attribute att = TupleDescAttr(reldesc, r);
+
+		if (att->attlen <= 0)
+		{
+			pfree(at);
+			pfree(off);
+			return NULL;
+		}
+		o = att_align_nominal(o, att->attalign);
+		at[r] = (int) o;
+		o += att->attlen;
+	}
+	for (int a = 0; a < natts; a++)
+		off[a] = at[map[a]];
+	pfree(at);
+	return off;
+}
+
+/*
  * DirectScan lets the reader of a table read it with a scan of its own
  * rather than through the cursor's executor, which projected every row
  * into a new one only for the reader to copy its values: the cursor stays
@@ -596,6 +633,8 @@ DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
 	reader->map = map;
 	reader->map_atts = map_atts;
 	reader->slot = table_slot_create(rel, NULL);
+	if (reader->slot->tts_ops == &TTSOpsBufferHeapTuple)
+		reader->fixed_off = FixedOffsets(reldesc, map, natts, map_atts);
 	reader->scan = table_beginscan_strat(rel, qd->snapshot, 0, NULL,
 										 true, false);
 	if (spec->block_lo > 0 || spec->block_hi > 0)
@@ -1382,6 +1421,28 @@ NextRow(EstReader *reader)
 		{
 			reader->done = true;
 			return false;
+		}
+		if (reader->fixed_off != NULL)
+		{
+			HeapTuple	tuple = ((BufferHeapTupleTableSlot *) slot)->base.tuple;
+
+			/* a row without NULLs: each value where FixedOffsets says */
+			if (!HeapTupleHasNulls(tuple) &&
+				HeapTupleHeaderGetNatts(tuple->t_data) >= reader->map_atts)
+			{
+				const char *tp = (const char *) tuple->t_data +
+					tuple->t_data->t_hoff;
+
+				for (int a = 0; a < natts; a++)
+				{
+					Form_pg_attribute att = TupleDescAttr(reader->tupdesc, a);
+
+					reader->values[a] = fetch_att(tp + reader->fixed_off[a],
+												  att->attbyval, att->attlen);
+					reader->nulls[a] = false;
+				}
+				return true;
+			}
 		}
 		slot_getsomeattrs(slot, reader->map_atts);
 		for (int a = 0; a < natts; a++)
