@@ -137,20 +137,31 @@ CREATE TABLE source_added (a int2, x1 real, x2 float8, label int);
 INSERT INTO source_added SELECT i % 7, i * 0.5, i * 0.25, i % 3 FROM generate_series(1, 300) i;
 ALTER TABLE source_added ADD COLUMN x3 int4 DEFAULT 5;
 INSERT INTO source_added SELECT i % 7, i * 0.5, i * 0.25, i % 3, i FROM generate_series(301, 600) i;
+-- real features only: encoded straight from the row, but for a NULL
+CREATE TABLE source_reals (x1 real, x2 real, label int, w real);
+INSERT INTO source_reals
+SELECT i * 0.5, CASE WHEN i % 50 > 0 THEN i * 0.25 END, i % 3, 1 + i % 3
+  FROM generate_series(1, 300) i;
 SELECT count(*) AS trained
   FROM (VALUES ('source_layout_t', 'source_layout', '{a,x1,x2}'::text[]),
 			   ('source_layout_q', 'SELECT * FROM source_layout', '{a,x1,x2}'),
 			   ('source_added_t', 'source_added', '{a,x1,x2,x3}'),
-			   ('source_added_q', 'SELECT * FROM source_added', '{a,x1,x2,x3}')) s(m, src, f),
+			   ('source_added_q', 'SELECT * FROM source_added', '{a,x1,x2,x3}'),
+			   ('source_reals_t', 'source_reals', '{x1,x2}'),
+			   ('source_reals_q', 'SELECT * FROM source_reals', '{x1,x2}')) s(m, src, f),
 	   LATERAL est_train(m, src, features => f, steps => 20, params => '{"seed": 4}');
 SELECT s.source, t.rows_read, t.fingerprint = q.fingerprint AS same_rows,
 	   (SELECT bool_and(a."values" = b."values")
 		  FROM est_weights('source_' || s.source || '_t') a
 		  JOIN est_weights('source_' || s.source || '_q') b USING (layer, kind, name)) AS same_weights
-  FROM (VALUES ('layout'), ('added')) s(source),
+  FROM (VALUES ('layout'), ('added'), ('reals')) s(source),
 	   est_checkpoints('source_' || s.source || '_t') t,
 	   est_checkpoints('source_' || s.source || '_q') q;
-DROP TABLE source_layout, source_added;
+-- a value a feature cannot take is the same error either way
+INSERT INTO source_reals VALUES (1, 'Infinity', 0, 1);
+SELECT expect_error($$SELECT est_train('source_reals_t', 'source_reals', steps => 1)$$);
+SELECT expect_error($$SELECT est_train('source_reals_q', 'SELECT * FROM source_reals', steps => 1)$$);
+DROP TABLE source_layout, source_added, source_reals;
 
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models

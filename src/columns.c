@@ -721,6 +721,31 @@ ScalarOf(Oid type, Datum value, float *slot)
 }
 
 /*
+ * EstEncoderRealColumns tells whether every feature column of enc is a
+ * numeric column over one real source, which a row encodes by storing its
+ * value, when finite, in the column's slot; if so, it gives in *atts the
+ * sources' attributes and in *slots the slots, *n of each.
+ */
+bool
+EstEncoderRealColumns(const EstEncoder *enc, int *n, int **atts, int **slots)
+{
+	int			n_columns = enc->tf->n_columns;
+
+	for (int c = 0; c < n_columns; c++)
+		if (enc->scalar[c].type != FLOAT4OID)
+			return false;
+	*n = n_columns;
+	*atts = palloc(Max(n_columns, 1) * sizeof(int));
+	*slots = palloc(Max(n_columns, 1) * sizeof(int));
+	for (int c = 0; c < n_columns; c++)
+	{
+		(*atts)[c] = enc->scalar[c].att;
+		(*slots)[c] = enc->scalar[c].offset;
+	}
+	return true;
+}
+
+/*
  * EstEncodeRow turns the values of one row into a compact row: numeric
  * slots raw (NaN for a NULL its policy fills), categorical slots as ids.
  * EstTransformApply (or EstTransformFit) finishes the numeric slots.

@@ -313,6 +313,8 @@ extern EstEncoder *EstEncoderCreate(EstTransform *tf,
 									const int *atts);
 extern void EstEncodeRow(EstEncoder *enc, const Datum *values,
 						 const bool *nulls, float *x);
+extern bool EstEncoderRealColumns(const EstEncoder *enc, int *n, int **atts,
+								  int **slots);
 extern void EstCheckLabel(int64 label, int n_classes, const char *column);
 extern void EstCheckMemory(Size needed, const char *what);
 

@@ -109,7 +109,21 @@ struct EstReader
 	int		   *fixed_off;		/* each column's offset in a row without
 								 * NULLs, when every attribute up to the
 								 * last read has a fixed length; or NULL */
+	/* with fixed_off, when every feature column is a real (see RealRow) */
+	int			n_reals;
+	int		   *real_off;		/* each one's offset in a row, or NULL */
+	int		   *real_slot;		/* its slot */
+	int			n_others;
+	int			others[3];		/* the label, weight and key columns */
 };
+
+typedef enum RowRead
+{
+	ROW_END,					/* no more rows */
+	ROW_VALUES,					/* in reader->values and reader->nulls */
+	ROW_ENCODED					/* its features encoded, the other columns
+								 * in reader->values */
+} RowRead;
 
 /*
  * RowBlock receives the rows of one fetch of the cursor, deformed:
@@ -853,10 +867,28 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 void
 EstReaderSetTransform(EstReader *reader, EstTransform *tf)
 {
+	int		   *atts;
+
 	reader->tf = tf;
 	reader->n_inputs = tf->n_inputs;
 	reader->encoder = EstEncoderCreate(tf, reader->features,
 									   reader->n_features, reader->atts);
+	reader->real_off = NULL;
+	if (reader->fixed_off != NULL &&
+		EstEncoderRealColumns(reader->encoder, &reader->n_reals, &atts,
+							  &reader->real_slot))
+	{
+		reader->real_off = atts;
+		for (int i = 0; i < reader->n_reals; i++)
+			reader->real_off[i] = reader->fixed_off[atts[i]];
+		reader->n_others = 0;
+		if (reader->label_att >= 0)
+			reader->others[reader->n_others++] = reader->label_att;
+		if (reader->weight_att >= 0)
+			reader->others[reader->n_others++] = reader->weight_att;
+		if (reader->key_att >= 0)
+			reader->others[reader->n_others++] = reader->key_att;
+	}
 }
 
 /*
@@ -1401,13 +1433,55 @@ MakeRowBlock(EstReader *reader)
 }
 
 /*
- * NextRow puts the next row of the source in reader->values and
- * reader->nulls; false at the end.  The rows that EstReaderOpen fetched
+ * FixedValues puts the values of columns atts (n of them) of a row without
+ * NULLs, whose data is tp, in reader->values (see FixedOffsets).
+ */
+static inline void
+FixedValues(EstReader *reader, const char *tp, const int *atts, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		int			a = atts != NULL ? atts[i] : i;
+		Form_pg_attribute att = TupleDescAttr(reader->tupdesc, a);
+
+		reader->values[a] = fetch_att(tp + reader->fixed_off[a],
+									  att->attbyval, att->attlen);
+		reader->nulls[a] = false;
+	}
+}
+
+/*
+ * RealRow encodes a row without NULLs, whose data is tp, straight into x
+ * when every feature column is a real (reader->real_off): each finite
+ * value is its slot, as EstEncodeRow would make it; the label, weight and
+ * key go in reader->values.  False, having encoded nothing, for a value
+ * that is not finite, which EstEncodeRow treats.
+ */
+static inline bool
+RealRow(EstReader *reader, const char *tp, float *x)
+{
+	for (int i = 0; i < reader->n_reals; i++)
+	{
+		float4		f;
+
+		memcpy(&f, tp + reader->real_off[i], sizeof(float4));
+		if (isnan(f) || isinf(f))
+			return false;
+		x[reader->real_slot[i]] = f;
+	}
+	FixedValues(reader, tp, reader->others, reader->n_others);
+	return true;
+}
+
+/*
+ * NextRow reads the next row of the source: into reader->values and
+ * reader->nulls, or encoded into x with its other columns in
+ * reader->values (see RealRow).  The rows that EstReaderOpen fetched
  * through SPI come first; then the cursor is read EST_FETCH_ROWS rows at
  * a time into the reader's RowBlock.
  */
-static bool
-NextRow(EstReader *reader)
+static RowRead
+NextRow(EstReader *reader, float *x)
 {
 	RowBlock   *block;
 	int			natts = reader->tupdesc->natts;
@@ -1420,7 +1494,7 @@ NextRow(EstReader *reader)
 			!table_scan_getnextslot(reader->scan, ForwardScanDirection, slot))
 		{
 			reader->done = true;
-			return false;
+			return ROW_END;
 		}
 		if (reader->fixed_off != NULL)
 		{
@@ -1433,15 +1507,10 @@ NextRow(EstReader *reader)
 				const char *tp = (const char *) tuple->t_data +
 					tuple->t_data->t_hoff;
 
-				for (int a = 0; a < natts; a++)
-				{
-					Form_pg_attribute att = TupleDescAttr(reader->tupdesc, a);
-
-					reader->values[a] = fetch_att(tp + reader->fixed_off[a],
-												  att->attbyval, att->attlen);
-					reader->nulls[a] = false;
-				}
-				return true;
+				if (reader->real_off != NULL && RealRow(reader, tp, x))
+					return ROW_ENCODED;
+				FixedValues(reader, tp, NULL, natts);
+				return ROW_VALUES;
 			}
 		}
 		slot_getsomeattrs(slot, reader->map_atts);
@@ -1450,7 +1519,7 @@ NextRow(EstReader *reader)
 			reader->values[a] = slot->tts_values[reader->map[a]];
 			reader->nulls[a] = slot->tts_isnull[reader->map[a]];
 		}
-		return true;
+		return ROW_VALUES;
 	}
 
 	if (reader->tuptable != NULL)
@@ -1459,7 +1528,7 @@ NextRow(EstReader *reader)
 		{
 			heap_deform_tuple(reader->tuptable->vals[reader->pos++],
 							  reader->tupdesc, reader->values, reader->nulls);
-			return true;
+			return ROW_VALUES;
 		}
 		SPI_freetuptable(reader->tuptable);
 		reader->tuptable = NULL;
@@ -1473,7 +1542,7 @@ NextRow(EstReader *reader)
 		uint64		fetched;
 
 		if (reader->done)
-			return false;
+			return ROW_END;
 		MemoryContextReset(block->context);
 		block->n = 0;
 		block->pos = 0;
@@ -1484,7 +1553,7 @@ NextRow(EstReader *reader)
 		if (fetched == 0 || block->n == 0)
 		{
 			reader->done = true;
-			return false;
+			return ROW_END;
 		}
 	}
 	memcpy(reader->values, block->values + block->pos * natts,
@@ -1492,7 +1561,7 @@ NextRow(EstReader *reader)
 	memcpy(reader->nulls, block->nulls + block->pos * natts,
 		   natts * sizeof(bool));
 	block->pos++;
-	return true;
+	return ROW_VALUES;
 }
 
 /*
@@ -1511,10 +1580,12 @@ EstReaderNext(EstReader *reader, float *X, float *y, float *w, int max_rows)
 	while (n < max_rows)
 	{
 		float	   *x = X + (size_t) n * reader->n_inputs;
+		RowRead		read = NextRow(reader, x);
 
-		if (!NextRow(reader))
+		if (read == ROW_END)
 			break;
-		EstEncodeRow(reader->encoder, reader->values, reader->nulls, x);
+		if (read == ROW_VALUES)
+			EstEncodeRow(reader->encoder, reader->values, reader->nulls, x);
 
 		if (reader->key_att >= 0)
 		{
