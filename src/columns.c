@@ -686,60 +686,29 @@ EncodeMulti(EstEncoder *enc, int c, int src, Datum value, float *slots)
 }
 
 /*
- * ScalarOf converts a value of a plain numeric type to float as
- * EstConvertNumbers does, through double; false for a value that
- * EstConvertNumbers refuses (NaN, infinite, beyond float), which the
- * caller passes to it for the error.
- */
-static inline bool
-ScalarOf(Oid type, Datum value, float *slot)
-{
-	double		d;
-
-	switch (type)
-	{
-		case INT2OID:
-			d = DatumGetInt16(value);
-			break;
-		case INT4OID:
-			d = DatumGetInt32(value);
-			break;
-		case INT8OID:
-			d = (double) DatumGetInt64(value);
-			break;
-		case FLOAT4OID:
-			d = DatumGetFloat4(value);
-			break;
-		default:
-			d = DatumGetFloat8(value);
-			break;
-	}
-	if (isnan(d) || isinf(d) || fabs(d) > FLT_MAX)
-		return false;
-	*slot = (float) d;
-	return true;
-}
-
-/*
- * EstEncoderRealColumns tells whether every feature column of enc is a
- * numeric column over one real source, which a row encodes by storing its
- * value, when finite, in the column's slot; if so, it gives in *atts the
- * sources' attributes and in *slots the slots, *n of each.
+ * EstEncoderScalarColumns tells whether every feature column of enc is a
+ * numeric column over one smallint, integer, bigint, real or double
+ * precision source, which a row encodes by storing its value in the
+ * column's slot (EstScalarOf); if so, it gives the sources' attributes in
+ * *atts, their base types in *types and the slots in *slots, *n of each.
  */
 bool
-EstEncoderRealColumns(const EstEncoder *enc, int *n, int **atts, int **slots)
+EstEncoderScalarColumns(const EstEncoder *enc, int *n, int **atts,
+						Oid **types, int **slots)
 {
 	int			n_columns = enc->tf->n_columns;
 
 	for (int c = 0; c < n_columns; c++)
-		if (enc->scalar[c].type != FLOAT4OID)
+		if (!OidIsValid(enc->scalar[c].type))
 			return false;
 	*n = n_columns;
 	*atts = palloc(Max(n_columns, 1) * sizeof(int));
+	*types = palloc(Max(n_columns, 1) * sizeof(Oid));
 	*slots = palloc(Max(n_columns, 1) * sizeof(int));
 	for (int c = 0; c < n_columns; c++)
 	{
 		(*atts)[c] = enc->scalar[c].att;
+		(*types)[c] = enc->scalar[c].type;
 		(*slots)[c] = enc->scalar[c].offset;
 	}
 	return true;
@@ -772,7 +741,7 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
 
 		/* plain numbers; NULLs and refused values take the general path */
 		if (OidIsValid(sc->type) && !nulls[sc->att] &&
-			ScalarOf(sc->type, values[sc->att], x + sc->offset))
+			EstScalarOf(sc->type, values[sc->att], x + sc->offset))
 			continue;
 
 		fc = &tf->columns[c];

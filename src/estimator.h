@@ -15,6 +15,10 @@
 
 #include "postgres.h"
 
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "storage/itemptr.h"
 #include "utils/jsonb.h"
@@ -313,8 +317,43 @@ extern EstEncoder *EstEncoderCreate(EstTransform *tf,
 									const int *atts);
 extern void EstEncodeRow(EstEncoder *enc, const Datum *values,
 						 const bool *nulls, float *x);
-extern bool EstEncoderRealColumns(const EstEncoder *enc, int *n, int **atts,
-								  int **slots);
+extern bool EstEncoderScalarColumns(const EstEncoder *enc, int *n,
+									int **atts, Oid **types, int **slots);
+
+/*
+ * EstScalarOf converts a value of a plain numeric type to float as
+ * EstConvertNumbers does, through double; false for a value that
+ * EstConvertNumbers refuses (NaN, infinite, beyond float), which the
+ * caller passes to it for the error.
+ */
+static inline bool
+EstScalarOf(Oid type, Datum value, float *slot)
+{
+	double		d;
+
+	switch (type)
+	{
+		case INT2OID:
+			d = DatumGetInt16(value);
+			break;
+		case INT4OID:
+			d = DatumGetInt32(value);
+			break;
+		case INT8OID:
+			d = (double) DatumGetInt64(value);
+			break;
+		case FLOAT4OID:
+			d = DatumGetFloat4(value);
+			break;
+		default:
+			d = DatumGetFloat8(value);
+			break;
+	}
+	if (isnan(d) || isinf(d) || fabs(d) > FLT_MAX)
+		return false;
+	*slot = (float) d;
+	return true;
+}
 extern void EstCheckLabel(int64 label, int n_classes, const char *column);
 extern void EstCheckMemory(Size needed, const char *what);
 

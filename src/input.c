@@ -109,10 +109,11 @@ struct EstReader
 	int		   *fixed_off;		/* each column's offset in a row without
 								 * NULLs, when every attribute up to the
 								 * last read has a fixed length; or NULL */
-	/* with fixed_off, when every feature column is a real (see RealRow) */
-	int			n_reals;
-	int		   *real_off;		/* each one's offset in a row, or NULL */
-	int		   *real_slot;		/* its slot */
+	/* with fixed_off, when every feature column is a number (ScalarRow) */
+	int			n_scalars;
+	int		   *scalar_off;		/* each one's offset in a row, or NULL */
+	Oid		   *scalar_type;
+	int		   *scalar_slot;	/* its slot */
 	int			n_others;
 	int			others[3];		/* the label, weight and key columns */
 };
@@ -873,14 +874,14 @@ EstReaderSetTransform(EstReader *reader, EstTransform *tf)
 	reader->n_inputs = tf->n_inputs;
 	reader->encoder = EstEncoderCreate(tf, reader->features,
 									   reader->n_features, reader->atts);
-	reader->real_off = NULL;
+	reader->scalar_off = NULL;
 	if (reader->fixed_off != NULL &&
-		EstEncoderRealColumns(reader->encoder, &reader->n_reals, &atts,
-							  &reader->real_slot))
+		EstEncoderScalarColumns(reader->encoder, &reader->n_scalars, &atts,
+								&reader->scalar_type, &reader->scalar_slot))
 	{
-		reader->real_off = atts;
-		for (int i = 0; i < reader->n_reals; i++)
-			reader->real_off[i] = reader->fixed_off[atts[i]];
+		reader->scalar_off = atts;
+		for (int i = 0; i < reader->n_scalars; i++)
+			reader->scalar_off[i] = reader->fixed_off[atts[i]];
 		reader->n_others = 0;
 		if (reader->label_att >= 0)
 			reader->others[reader->n_others++] = reader->label_att;
@@ -1451,23 +1452,35 @@ FixedValues(EstReader *reader, const char *tp, const int *atts, int n)
 }
 
 /*
- * RealRow encodes a row without NULLs, whose data is tp, straight into x
- * when every feature column is a real (reader->real_off): each finite
- * value is its slot, as EstEncodeRow would make it; the label, weight and
- * key go in reader->values.  False, having encoded nothing, for a value
- * that is not finite, which EstEncodeRow treats.
+ * ScalarRow encodes a row without NULLs, whose data is tp, straight into x
+ * when every feature column is a plain number (reader->scalar_off): each
+ * value is its slot, as EstEncodeRow makes it; the label, weight and key
+ * go in reader->values.  False for a value that EstScalarOf refuses (not
+ * finite, or beyond float), which EstEncodeRow treats.
  */
 static inline bool
-RealRow(EstReader *reader, const char *tp, float *x)
+ScalarRow(EstReader *reader, const char *tp, float *x)
 {
-	for (int i = 0; i < reader->n_reals; i++)
+	for (int i = 0; i < reader->n_scalars; i++)
 	{
-		float4		f;
+		const char *p = tp + reader->scalar_off[i];
+		Oid			type = reader->scalar_type[i];
+		Datum		value;
 
-		memcpy(&f, tp + reader->real_off[i], sizeof(float4));
-		if (isnan(f) || isinf(f))
+		if (type == FLOAT4OID)
+		{
+			float4		f;
+
+			/* the common case, without the trip through a Datum */
+			memcpy(&f, p, sizeof(float4));
+			if (isnan(f) || isinf(f))
+				return false;
+			x[reader->scalar_slot[i]] = f;
+			continue;
+		}
+		value = fetch_att(p, true, type == INT2OID ? 2 : type == INT4OID ? 4 : 8);
+		if (!EstScalarOf(type, value, x + reader->scalar_slot[i]))
 			return false;
-		x[reader->real_slot[i]] = f;
 	}
 	FixedValues(reader, tp, reader->others, reader->n_others);
 	return true;
@@ -1476,7 +1489,7 @@ RealRow(EstReader *reader, const char *tp, float *x)
 /*
  * NextRow reads the next row of the source: into reader->values and
  * reader->nulls, or encoded into x with its other columns in
- * reader->values (see RealRow).  The rows that EstReaderOpen fetched
+ * reader->values (see ScalarRow).  The rows that EstReaderOpen fetched
  * through SPI come first; then the cursor is read EST_FETCH_ROWS rows at
  * a time into the reader's RowBlock.
  */
@@ -1507,7 +1520,7 @@ NextRow(EstReader *reader, float *x)
 				const char *tp = (const char *) tuple->t_data +
 					tuple->t_data->t_hoff;
 
-				if (reader->real_off != NULL && RealRow(reader, tp, x))
+				if (reader->scalar_off != NULL && ScalarRow(reader, tp, x))
 					return ROW_ENCODED;
 				FixedValues(reader, tp, NULL, natts);
 				return ROW_VALUES;
