@@ -866,6 +866,39 @@ InitRowBuffer(RowBuffer *buf, int n_inputs, int label_width, bool weighted)
 	buf->data.w = weighted ? palloc(1) : NULL;
 }
 
+/* a block of rows as EstReaderNext encodes them, before they are kept */
+typedef struct ReadScratch
+{
+	float	   *X;
+	float	   *y;
+	float	   *w;
+} ReadScratch;
+
+static void
+InitScratch(ReadScratch *scratch, int n_inputs, int label_width, bool weighted)
+{
+	scratch->X = palloc(mul_size(EST_READ_BLOCK_ROWS, n_inputs * sizeof(float)));
+	scratch->y = palloc(mul_size(EST_READ_BLOCK_ROWS, Max(label_width, 1) * sizeof(float)));
+	scratch->w = weighted ? palloc(EST_READ_BLOCK_ROWS * sizeof(float)) : NULL;
+}
+
+/*
+ * ReadBlock reads the next block of rows of reader into buf and returns
+ * how many; 0 at the end.
+ */
+static int
+ReadBlock(EstReader *reader, ReadScratch *scratch, RowBuffer *buf, Size *total)
+{
+	int			got;
+
+	CHECK_FOR_INTERRUPTS();
+	got = EstReaderNext(reader, scratch->X, scratch->y, scratch->w,
+						EST_READ_BLOCK_ROWS);
+	if (got > 0)
+		AppendRows(buf, scratch->X, scratch->y, scratch->w, got, total);
+	return got;
+}
+
 /*
  * ReceiveRows takes one message from a worker's queue into buf; it
  * returns false when the queue has nothing now (nowait) or has ended.
@@ -1229,19 +1262,11 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	for (int k = 0; k < members; k++)
 		InitRowBuffer(&bufs[k], n_inputs, label_width, weighted);
 	{
-		float	   *X = palloc(mul_size(EST_READ_BLOCK_ROWS, n_inputs * sizeof(float)));
-		float	   *y = palloc(mul_size(EST_READ_BLOCK_ROWS, Max(label_width, 1) * sizeof(float)));
-		float	   *w = weighted ? palloc(EST_READ_BLOCK_ROWS * sizeof(float)) : NULL;
+		ReadScratch scratch;
 
-		for (;;)
+		InitScratch(&scratch, n_inputs, label_width, weighted);
+		while (ReadBlock(reader, &scratch, &bufs[0], &total) > 0)
 		{
-			int			got;
-
-			CHECK_FOR_INTERRUPTS();
-			got = EstReaderNext(reader, X, y, w, EST_READ_BLOCK_ROWS);
-			if (got == 0)
-				break;
-			AppendRows(&bufs[0], X, y, w, got, &total);
 			for (int i = 0; i < pcxt->nworkers_launched && !share_rows; i++)
 				if (shared->member_of[i] > 0)
 					while (ReceiveRows(queues[i], &bufs[shared->member_of[i]],
@@ -1377,24 +1402,15 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	int			n_inputs = shared->n_inputs;
 	int			label_width = shared->row_label_width;
 	bool		weighted = shared->has_weight;
-	float	   *X = palloc(mul_size(EST_READ_BLOCK_ROWS, n_inputs * sizeof(float)));
-	float	   *y = palloc(mul_size(EST_READ_BLOCK_ROWS, Max(label_width, 1) * sizeof(float)));
-	float	   *w = weighted ? palloc(EST_READ_BLOCK_ROWS * sizeof(float)) : NULL;
+	ReadScratch scratch;
 	char		count[sizeof(int32) + sizeof(int64)];
 	int32		tag = MSG_HELD;
 	uint32		placed;
 
 	InitRowBuffer(&buf, n_inputs, label_width, weighted);
-	for (;;)
-	{
-		int			got;
-
-		CHECK_FOR_INTERRUPTS();
-		got = EstReaderNext(reader, X, y, w, EST_READ_BLOCK_ROWS);
-		if (got == 0)
-			break;
-		AppendRows(&buf, X, y, w, got, &total);
-	}
+	InitScratch(&scratch, n_inputs, label_width, weighted);
+	while (ReadBlock(reader, &scratch, &buf, &total) > 0)
+		;
 	memcpy(count, &tag, sizeof(int32));
 	memcpy(count + sizeof(int32), &buf.data.n_rows, sizeof(int64));
 	if (shm_mq_send(mqh, sizeof(count), count, false, true) != SHM_MQ_SUCCESS)
