@@ -113,6 +113,7 @@ struct EstReader
 	int			n_scalars;
 	int		   *scalar_off;		/* each one's offset in a row, or NULL */
 	Oid		   *scalar_type;
+	int16	   *scalar_len;
 	int		   *scalar_slot;	/* its slot */
 	int			n_others;
 	int			others[3];		/* the label, weight and key columns */
@@ -880,8 +881,12 @@ EstReaderSetTransform(EstReader *reader, EstTransform *tf)
 								&reader->scalar_type, &reader->scalar_slot))
 	{
 		reader->scalar_off = atts;
+		reader->scalar_len = palloc(Max(reader->n_scalars, 1) * sizeof(int16));
 		for (int i = 0; i < reader->n_scalars; i++)
+		{
 			reader->scalar_off[i] = reader->fixed_off[atts[i]];
+			reader->scalar_len[i] = get_typlen(reader->scalar_type[i]);
+		}
 		reader->n_others = 0;
 		if (reader->label_att >= 0)
 			reader->others[reader->n_others++] = reader->label_att;
@@ -1463,22 +1468,10 @@ ScalarRow(EstReader *reader, const char *tp, float *x)
 {
 	for (int i = 0; i < reader->n_scalars; i++)
 	{
-		const char *p = tp + reader->scalar_off[i];
 		Oid			type = reader->scalar_type[i];
-		Datum		value;
+		Datum		value = fetch_att(tp + reader->scalar_off[i], true,
+									  reader->scalar_len[i]);
 
-		if (type == FLOAT4OID)
-		{
-			float4		f;
-
-			/* the common case, without the trip through a Datum */
-			memcpy(&f, p, sizeof(float4));
-			if (isnan(f) || isinf(f))
-				return false;
-			x[reader->scalar_slot[i]] = f;
-			continue;
-		}
-		value = fetch_att(p, true, type == INT2OID ? 2 : type == INT4OID ? 4 : 8);
 		if (!EstScalarOf(type, value, x + reader->scalar_slot[i]))
 			return false;
 	}
