@@ -149,17 +149,19 @@ AttachGrads(EstTeam *team, void *area)
 
 /*
  * SharedMemoryRoom tells, without a word, whether /dev/shm has the room
- * for a segment of size bytes (any other kind of segment has it).
+ * for a segment of size bytes (any other kind of segment has it); when
+ * it has not, *free_bytes is how much it has.
  */
 static bool
-SharedMemoryRoom(Size size)
+SharedMemoryRoom(Size size, double *free_bytes)
 {
 	struct statvfs fs;
 
 	if (dynamic_shared_memory_type != DSM_IMPL_POSIX ||
 		statvfs("/dev/shm", &fs) != 0)
 		return true;
-	return (double) fs.f_bavail * fs.f_frsize >= (double) size * 1.1;
+	*free_bytes = (double) fs.f_bavail * fs.f_frsize;
+	return *free_bytes >= (double) size * 1.1;
 }
 
 /*
@@ -171,17 +173,14 @@ SharedMemoryRoom(Size size)
 static bool
 SharedMemoryFits(Size size)
 {
-	struct statvfs fs;
+	double		free_bytes;
 
-	if (SharedMemoryRoom(size))
+	if (SharedMemoryRoom(size, &free_bytes))
 		return true;
-	if (statvfs("/dev/shm", &fs) != 0)
-		return false;
 	ereport(NOTICE,
 			(errmsg("training in one backend without parallel workers"),
 			 errdetail("The rows need %zu MB of shared memory, and /dev/shm has %.0f MB free.",
-					   size / (1024 * 1024),
-					   (double) fs.f_bavail * fs.f_frsize / (1024 * 1024))));
+					   size / (1024 * 1024), free_bytes / (1024 * 1024))));
 	return false;
 }
 
@@ -710,27 +709,22 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 			break;
 		}
 	}
-	if (stopped)
-	{
-		if (rows_seg != NULL)
-			dsm_detach(rows_seg);
-		return;
-	}
 
 	/* the training rows' figures, in blocks as large as the leader's */
-	EstWorkspaceFree(&ws);
-	status = EstWorkspaceInit(&ws, &ckpt.net, Max(shared->sp.batch_size, 1024),
-							  coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "workspace");
+	if (!stopped)
 	{
 		double		loss;
 		double		accuracy;
 
+		EstWorkspaceFree(&ws);
+		status = EstWorkspaceInit(&ws, &ckpt.net,
+								  Max(shared->sp.batch_size, 1024), coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "workspace");
 		EstTeamScore(&team, &ckpt, &ws, &loss, &accuracy);
+		EstWorkspaceFree(&ws);
+		EstCheckpointFree(&ckpt);
 	}
-	EstWorkspaceFree(&ws);
-	EstCheckpointFree(&ckpt);
 	if (rows_seg != NULL)
 		dsm_detach(rows_seg);
 }
@@ -1050,6 +1044,7 @@ PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 	int64		n = 0;
 	EstData		all = bufs[0].data;
 	Size		size;
+	double		free_bytes;
 	dsm_segment *seg = NULL;
 
 	for (int k = 0; k < shared->n_members; k++)
@@ -1058,7 +1053,7 @@ PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 		n += k == 0 ? bufs[0].data.n_rows : bufs[k].held;
 	}
 	size = RowsLayout(n, NULL, &all);
-	if (n > 0 && SharedMemoryRoom(size))
+	if (n > 0 && SharedMemoryRoom(size, &free_bytes))
 		seg = dsm_create(size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
 	if (seg != NULL)
 	{
@@ -1348,41 +1343,31 @@ SendRows(shm_mq_handle *mqh, char *msg, const EstData *d, int64 lo, int32 n)
 
 /*
  * StreamRows is a worker's reading without hold: it sends its rows as it
- * reads them, in blocks packed in msg.  False: the backend has gone.
+ * reads them, a block at a time.  False: the backend has gone.
  */
 static bool
 StreamRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 		   char *msg)
 {
-	int			n_inputs = shared->n_inputs;
-	int			label_width = shared->row_label_width;
-	int			row_floats = n_inputs + label_width + (shared->has_weight ? 1 : 0);
+	ReadScratch scratch;
+	EstData		block;
+	int			got;
 
+	InitScratch(&scratch, shared->n_inputs, shared->row_label_width,
+				shared->has_weight);
+	block.n_inputs = shared->n_inputs;
+	block.label_width = shared->row_label_width;
+	block.X = scratch.X;
+	block.y = scratch.y;
+	block.w = scratch.w;
 	for (;;)
 	{
-		float	   *X = (float *) (msg + sizeof(int32));
-		int32		got;
-
 		CHECK_FOR_INTERRUPTS();
-		got = EstReaderNext(reader, X, X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
-							shared->has_weight ? X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width) : NULL,
+		got = EstReaderNext(reader, scratch.X, scratch.y, scratch.w,
 							EST_READ_BLOCK_ROWS);
 		if (got == 0)
 			return true;
-		/* close up the block: labels and weights right after got rows */
-		if (got < EST_READ_BLOCK_ROWS)
-		{
-			memmove(X + (size_t) got * n_inputs,
-					X + (size_t) EST_READ_BLOCK_ROWS * n_inputs,
-					(size_t) got * label_width * sizeof(float));
-			if (shared->has_weight)
-				memmove(X + (size_t) got * (n_inputs + label_width),
-						X + (size_t) EST_READ_BLOCK_ROWS * (n_inputs + label_width),
-						(size_t) got * sizeof(float));
-		}
-		memcpy(msg, &got, sizeof(int32));
-		if (shm_mq_send(mqh, sizeof(int32) + (Size) got * row_floats * sizeof(float),
-						msg, false, true) != SHM_MQ_SUCCESS)
+		if (!SendRows(mqh, msg, &block, 0, got))
 			return false;
 	}
 }

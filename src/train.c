@@ -1835,7 +1835,6 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	EstMetricSet set;
 	TrainScore	scored;
 	SourceStream stream;
-	dsm_segment *rows_seg = NULL;
 	int64		gate_step = -1;
 	bool		gate_pinned = false;
 	Oid			reset_owner = InvalidOid;
@@ -1962,9 +1961,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		tf.learn_budget = (size_t) estimator_max_memory * 1024 / 2;
 		EstReaderSetTransform(reader, &tf);
 	}
+	plan.rows_seg = NULL;
 	ReadSource(req, def, &ckpt, &spec, &reader, &data, &stream, commit,
-			   &rows_seg);
-	plan.rows_seg = rows_seg;
+			   &plan.rows_seg);
 	if (data.n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -2325,8 +2324,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	result->rows = stream.active ? stream.n_rows : data.n_rows;
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);
-	if (rows_seg != NULL)
-		dsm_detach(rows_seg);
+	if (plan.rows_seg != NULL)
+		dsm_detach(plan.rows_seg);
 }
 
 /*
