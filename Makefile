@@ -55,7 +55,7 @@ include $(PGXS)
 # The core never reads errno: without it, sqrtf and friends are single
 # instructions that vectorise (the optimizers' updates, four times faster),
 # with the same IEEE results.
-$(CORE_OBJS): CFLAGS += -fno-math-errno
+$(CORE_OBJS): CFLAGS += -fno-math-errno -ffp-contract=off
 
 # PGXS does not track headers: every object depends on the two headers.
 $(OBJS): src/estimator.h src/core/estcore.h
@@ -65,7 +65,7 @@ $(OBJS): src/estimator.h src/core/estcore.h
 # C tests of the core, built without PostgreSQL.
 UNIT_SRCS = $(wildcard test/unit/*.c)
 test/unit/run_tests: $(UNIT_SRCS) $(CORE_OBJS:.o=.c) src/core/estcore.h
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror -Isrc/core -o $@ \
+	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror -fno-math-errno -ffp-contract=off -Isrc/core -o $@ \
 		$(UNIT_SRCS) $(CORE_OBJS:.o=.c) -lopenblas -lm
 
 unit: test/unit/run_tests

@@ -130,6 +130,7 @@ static const UnitTest tests[] = {
 	{"network: dropout by hand", TestDropoutByHand},
 	{"network: wide and deep by hand", TestWideAndDeepByHand},
 	{"network: forward matches EstNetworkPredictOne", TestForwardMatchesPredictOne},
+	{"network: EstNetworkPredictOne sums each unit in order", TestPredictOneOrder},
 	{"network: head loss values and reductions", TestHeadLossValues},
 	{"network: sigmoid head", TestSigmoidHead},
 	{"network: head loss stability", TestHeadLossStability},

@@ -623,6 +623,70 @@ TestWideAndDeepByHand(void)
 }
 
 /*
+ * EstNetworkPredictOne's layers, in blocks of outputs held in registers
+ * (and wider ones where the CPU has AVX2), give the very floats of the
+ * plain loop: each hidden unit b_j, then + x_i * W_ij for i in order in
+ * float, the logits likewise in double.  Widths below, at and past the
+ * block of 64 outputs, with a linear activation (no rounding of its own)
+ * and the squared head (raw logits), so that the comparison is exact.
+ */
+void
+TestPredictOneOrder(void)
+{
+	static const int widths[][3] = {{5, 3, 2}, {64, 64, 1}, {67, 130, 3},
+	{200, 129, 4}};
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+
+	EstRngSeed(&rng, 11);
+	for (size_t c = 0; c < sizeof(widths) / sizeof(widths[0]); c++)
+	{
+		int			hidden[2] = {widths[c][0], widths[c][1]};
+		int			k = widths[c][2];
+		int			d = 37;
+		EstNetwork	net;
+		float		x[37];
+		float	   *scratch;
+		float		h1[200];
+		float		h2[200];
+		double		want[4];
+		double		out[4];
+
+		CHECK(UnitNetworkInit(&net, d, hidden, 2, k, EST_ACT_LINEAR,
+							  EST_HEAD_SQUARED, &rng, err) == EST_OK);
+		FillUniform(&rng, net.params, net.n_params, -1, 1);
+		FillUniform(&rng, x, d, -2, 2);
+		scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
+		EstNetworkPredictOne(&net, x, scratch, out);
+
+		for (int j = 0; j < hidden[0]; j++)
+		{
+			h1[j] = net.params[net.offset_b[0] + j];
+			for (int i = 0; i < d; i++)
+				h1[j] += x[i] * net.params[net.offset_w[0] + (size_t) i * hidden[0] + j];
+		}
+		for (int j = 0; j < hidden[1]; j++)
+		{
+			h2[j] = net.params[net.offset_b[1] + j];
+			for (int i = 0; i < hidden[0]; i++)
+				h2[j] += h1[i] * net.params[net.offset_w[1] + (size_t) i * hidden[1] + j];
+		}
+		for (int j = 0; j < k; j++)
+		{
+			want[j] = net.params[net.offset_b[2] + j];
+			for (int i = 0; i < hidden[1]; i++)
+				want[j] += (double) h2[i] *
+					(double) net.params[net.offset_w[2] + (size_t) i * k + j];
+		}
+		CHECKF(memcmp(out, want, sizeof(double) * k) == 0,
+			   "widths %d, %d: %.17g, want %.17g", hidden[0], hidden[1],
+			   out[0], want[0]);
+		free(scratch);
+		EstNetworkFree(&net);
+	}
+}
+
+/*
  * Every activation, head and option: the batched forward (and
  * EstHeadProbabilities) agrees with EstNetworkPredictOne, whose scratch
  * is exactly EstNetworkScratchSize floats long.

@@ -73,6 +73,7 @@ extern void TestBatchNormByHand(void);
 extern void TestDropoutByHand(void);
 extern void TestWideAndDeepByHand(void);
 extern void TestForwardMatchesPredictOne(void);
+extern void TestPredictOneOrder(void);
 extern void TestHeadLossValues(void);
 extern void TestSigmoidHead(void);
 extern void TestHeadLossStability(void);
