@@ -54,7 +54,10 @@ include $(PGXS)
 
 # The core never reads errno: without it, sqrtf and friends are single
 # instructions that vectorise (the optimizers' updates, four times faster),
-# with the same IEEE results.
+# with the same IEEE results.  -ffp-contract=off keeps a product and a sum
+# two roundings where a target has fused multiply-add (the AVX2 variants
+# of the core's loops, other architectures), so that every build and
+# every CPU gives the same floats.
 $(CORE_OBJS): CFLAGS += -fno-math-errno -ffp-contract=off
 
 # PGXS does not track headers: every object depends on the two headers.
