@@ -44,7 +44,8 @@ else
 SHLIB_LINK = -lopenblas -lm
 endif
 
-EXTRA_CLEAN = test/results test/unit/run_tests tmp_cluster test/fuzz/fuzz_checkpoint \
+EXTRA_CLEAN = test/results test/unit/run_tests test/unit/same_floats \
+	test/unit/same_floats_baseline tmp_cluster test/fuzz/fuzz_checkpoint \
 	test/fuzz/make_seeds test/fuzz/corpus
 
 # PostgreSQL 15 even where newer versions are installed too
@@ -66,13 +67,23 @@ $(OBJS): src/estimator.h src/core/estcore.h
 .PHONY: unit demo test fuzz
 
 # C tests of the core, built without PostgreSQL.
-UNIT_SRCS = $(wildcard test/unit/*.c)
+UNIT_SRCS = $(filter-out test/unit/same_floats.c,$(wildcard test/unit/*.c))
+UNIT_CC = $(CC) -std=c99 -O2 -g -Wall -Wextra -Werror -fno-math-errno -ffp-contract=off -Isrc/core
 test/unit/run_tests: $(UNIT_SRCS) $(CORE_OBJS:.o=.c) src/core/estcore.h
-	$(CC) -std=c99 -O2 -g -Wall -Wextra -Werror -fno-math-errno -ffp-contract=off -Isrc/core -o $@ \
-		$(UNIT_SRCS) $(CORE_OBJS:.o=.c) -lopenblas -lm
+	$(UNIT_CC) -o $@ $(UNIT_SRCS) $(CORE_OBJS:.o=.c) -lopenblas -lm
 
-unit: test/unit/run_tests
+# The same training and scoring built with the AVX2 variants of the
+# core's loops and without them must give the same floats.
+test/unit/same_floats: test/unit/same_floats.c $(CORE_OBJS:.o=.c) src/core/estcore.h
+	$(UNIT_CC) -o $@ test/unit/same_floats.c $(CORE_OBJS:.o=.c) -lopenblas -lm
+test/unit/same_floats_baseline: test/unit/same_floats.c $(CORE_OBJS:.o=.c) src/core/estcore.h
+	$(UNIT_CC) -DEST_NO_CLONES -o $@ test/unit/same_floats.c $(CORE_OBJS:.o=.c) -lopenblas -lm
+
+unit: test/unit/run_tests test/unit/same_floats test/unit/same_floats_baseline
 	test/unit/run_tests
+	@a=$$(test/unit/same_floats) && b=$$(test/unit/same_floats_baseline) && \
+	if [ "$$a" = "$$b" ]; then echo "ok   the AVX2 variants give the baseline's floats ($$a)"; \
+	else echo "FAIL the AVX2 variants give $$a, the baseline $$b"; exit 1; fi
 
 demo:
 	bash test/scripts/demo.sh

@@ -19,6 +19,22 @@
 #include <stdint.h>
 
 /* Limits, checked before anything is allocated. */
+/*
+ * EST_CLONES builds a function twice, for AVX2 and for the baseline, and
+ * the loader picks one by the CPU (target_clones, on x86-64 with gcc or
+ * clang).  It goes only on loops whose floats do not depend on the vector
+ * width: elementwise arithmetic, and sums each in its own order; the core
+ * is built with -ffp-contract=off, so a product and a sum stay two
+ * roundings.  Both clones give the same floats (`make unit` compares a
+ * build with them and one without, -DEST_NO_CLONES).
+ */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(EST_NO_CLONES)
+#define EST_CLONES __attribute__((target_clones("avx2", "default")))
+#define EST_HAVE_AVX2_VARIANTS 1
+#else
+#define EST_CLONES
+#endif
+
 #define EST_MAX_LAYERS		32			/* hidden layers */
 #define EST_MAX_UNITS		65536		/* units of one layer, and inputs */
 #define EST_MAX_CLASSES		65536

@@ -1613,7 +1613,7 @@ NumericSlots(const EstTransform *tf)
  * store (the rows, floats, might alias the doubles as far as the compiler
  * knows).
  */
-static void
+EST_CLONES static void
 FitSlots(const float *X, int n_inputs, size_t i0, size_t i1, SlotStats *st,
 		 size_t nb)
 {
@@ -1655,7 +1655,7 @@ FitSlots(const float *X, int n_inputs, size_t i0, size_t i1, SlotStats *st,
  * divisor a row, so that the compiler does the slots of a row in vector
  * instructions.
  */
-static void
+EST_CLONES static void
 FitRun(const float *X, int n_inputs, size_t i0, size_t i1, SlotStats *st,
 	   size_t nb)
 {
@@ -1839,7 +1839,7 @@ NumericFill(const EstFeatureColumn *col, int j)
  * instructions.  It returns 0, having done nothing, when it cannot
  * allocate them.
  */
-static int
+EST_CLONES static int
 NormaliseRuns(const EstTransform *tf, float *X, size_t n)
 {
 	size_t		n_slots = NumericSlots(tf);
@@ -1897,7 +1897,7 @@ NormaliseRuns(const EstTransform *tf, float *X, size_t n)
  * with NormaliseValue.  A few rows, a prediction's, go column by column;
  * more go through NormaliseRuns, with the same arithmetic.
  */
-static void
+EST_CLONES static void
 NormaliseNumeric(const EstTransform *tf, float *X, size_t n)
 {
 	if (n >= NORMALISE_RUN_ROWS && NormaliseRuns(tf, X, n))

@@ -930,7 +930,7 @@ SigmoidD(double x)
  * Activate applies the activation to count values in place.  gelu is the
  * exact form x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2.
  */
-static void
+EST_CLONES static void
 Activate(EstActivation activation, float *v, size_t count)
 {
 	size_t		k;
@@ -1034,7 +1034,7 @@ SignActivation(EstActivation activation)
  * activation chosen once rather than per element, so that the relu loops
  * vectorise.
  */
-static void
+EST_CLONES static void
 ScaleByDerivative(EstActivation activation, float *d, const float *y,
 				  size_t count)
 {
@@ -1263,7 +1263,7 @@ BatchStatistics(const EstNetwork *net, EstWorkspace *ws, int l,
  * drawn from rng; otherwise the moving statistics are used and nothing
  * is dropped.
  */
-static void
+EST_CLONES static void
 ForwardPass(const EstNetwork *net, EstNetwork *moving_net, EstWorkspace *ws,
 			const float *X, int n, int training, EstRng *rng)
 {
@@ -1798,7 +1798,7 @@ EmbeddingBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
  * assembled input vectors are still in the workspace.  No gradient flows
  * into X.
  */
-void
+EST_CLONES void
 EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 				   int n)
 {
@@ -2140,7 +2140,7 @@ EstNetworkScratchSize(const EstNetwork *net)
 typedef float EstVec4 __attribute__((vector_size(4 * sizeof(float))));
 #define LAYER_ONE_VECTORS 1
 #endif
-#if defined(LAYER_ONE_VECTORS) && defined(__x86_64__)
+#if defined(LAYER_ONE_VECTORS) && defined(EST_HAVE_AVX2_VARIANTS)
 typedef float EstVec8 __attribute__((vector_size(8 * sizeof(float))));
 
 __attribute__((target("avx2")))
@@ -2161,7 +2161,7 @@ LayerOne(const float *x, const float *w, const float *b, int in_size,
 {
 	int			j0 = 0;
 
-#if defined(LAYER_ONE_VECTORS) && defined(__x86_64__)
+#if defined(LAYER_ONE_VECTORS) && defined(EST_HAVE_AVX2_VARIANTS)
 	static int	has_avx2 = -1;
 
 	if (has_avx2 < 0)

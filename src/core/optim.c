@@ -335,7 +335,7 @@ ApplyRmsprop(EstOptimizer *opt, float *params, const float *grad)
  * EstOptimizerApply moves params one step against grad and counts the
  * step in iterations.
  */
-void
+EST_CLONES void
 EstOptimizerApply(EstOptimizer *opt, float *params, const float *grad)
 {
 	size_t		n = opt->n;
