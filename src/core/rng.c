@@ -36,12 +36,19 @@ Rotl(uint64_t x, int k)
 }
 
 /*
- * Mul64 computes the 128-bit product a * b as *hi and *lo without a
- * compiler extension.
+ * Mul64 computes the 128-bit product a * b as *hi and *lo: one
+ * instruction where the compiler has 128-bit integers, four products of
+ * halves elsewhere.
  */
-static void
+static inline void
 Mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
 {
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 p = (unsigned __int128) a * b;
+
+	*lo = (uint64_t) p;
+	*hi = (uint64_t) (p >> 64);
+#else
 	uint64_t	a_lo = a & 0xFFFFFFFFu;
 	uint64_t	a_hi = a >> 32;
 	uint64_t	b_lo = b & 0xFFFFFFFFu;
@@ -54,6 +61,7 @@ Mul64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
 
 	*lo = (mid << 32) | (p0 & 0xFFFFFFFFu);
 	*hi = p3 + (p1 >> 32) + (p2 >> 32) + (mid >> 32);
+#endif
 }
 
 /*
@@ -126,20 +134,44 @@ EstRngBounded(EstRng *rng, uint64_t bound)
 
 /*
  * EstRngShuffle puts perm[0..n-1] in uniformly random order (Fisher-Yates,
- * from the last element down).
+ * from the last element down).  The swap partners come from the generator
+ * alone, so they are drawn SHUFFLE_AHEAD steps early, in the same order,
+ * and their elements asked for then: a large array's random accesses
+ * then overlap instead of each waiting for memory.
  */
+#define SHUFFLE_AHEAD 16
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH_WRITE(p) __builtin_prefetch((p), 1)
+#else
+#define PREFETCH_WRITE(p) ((void) (p))
+#endif
+
 void
 EstRngShuffle(EstRng *rng, uint32_t *perm, size_t n)
 {
+	size_t		ahead[SHUFFLE_AHEAD];	/* the partner of i at i % AHEAD */
 	size_t		i;
 
 	if (n < 2)
 		return;
+	for (i = n - 1; i > 0 && i + SHUFFLE_AHEAD > n - 1; i--)
+	{
+		ahead[i % SHUFFLE_AHEAD] = (size_t) EstRngBounded(rng, (uint64_t) i + 1);
+		PREFETCH_WRITE(&perm[ahead[i % SHUFFLE_AHEAD]]);
+	}
 	for (i = n - 1; i > 0; i--)
 	{
-		size_t		j = (size_t) EstRngBounded(rng, (uint64_t) i + 1);
+		size_t		j = ahead[i % SHUFFLE_AHEAD];
 		uint32_t	tmp = perm[i];
 
+		if (i > SHUFFLE_AHEAD)
+		{
+			size_t		later = i - SHUFFLE_AHEAD;
+
+			ahead[later % SHUFFLE_AHEAD] =
+				(size_t) EstRngBounded(rng, (uint64_t) later + 1);
+			PREFETCH_WRITE(&perm[ahead[later % SHUFFLE_AHEAD]]);
+		}
 		perm[i] = perm[j];
 		perm[j] = tmp;
 	}

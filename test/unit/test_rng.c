@@ -10,6 +10,7 @@
  *-------------------------------------------------------------------------
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "unit.h"
@@ -228,6 +229,43 @@ TestRngShuffle(void)
 		again[i] = (uint32_t) i;
 	EstRngShuffle(&rng, again, 100);
 	CHECK(memcmp(perm, again, sizeof(perm)) == 0);
+
+	/*
+	 * The very order of the textbook loop (partner of i drawn at i, from
+	 * the last element down), also where the partners drawn ahead run out
+	 * (n at and around 16) and for a large array.
+	 */
+	{
+		static const size_t sizes[] = {2, 3, 15, 16, 17, 18, 33, 100000};
+
+		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		{
+			size_t		n = sizes[s];
+			uint32_t   *a = malloc(n * sizeof(uint32_t));
+			uint32_t   *b = malloc(n * sizeof(uint32_t));
+			EstRng		r1;
+			EstRng		r2;
+
+			for (size_t k = 0; k < n; k++)
+				a[k] = b[k] = (uint32_t) k;
+			EstRngSeed(&r1, 7 + s);
+			EstRngSeed(&r2, 7 + s);
+			EstRngShuffle(&r1, a, n);
+			for (size_t k = n - 1; k > 0; k--)
+			{
+				size_t		j = (size_t) EstRngBounded(&r2, (uint64_t) k + 1);
+				uint32_t	tmp = b[k];
+
+				b[k] = b[j];
+				b[j] = tmp;
+			}
+			CHECKF(memcmp(a, b, n * sizeof(uint32_t)) == 0 &&
+				   EstRngNext(&r1) == EstRngNext(&r2),
+				   "shuffle of %zu differs from the textbook loop", n);
+			free(a);
+			free(b);
+		}
+	}
 
 	/* n = 0 and n = 1 are no-ops */
 	EstRngShuffle(&rng, perm, 0);
