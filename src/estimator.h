@@ -356,6 +356,11 @@ EstScalarOf(Oid type, Datum value, float *slot)
 }
 extern void EstCheckLabel(int64 label, int n_classes, const char *column);
 extern void EstCheckMemory(Size needed, const char *what);
+extern void EstMapPages(const void *addr, Size len, bool write);
+
+/* how far ahead of the rows appended EstMapAhead maps an array's pages */
+#define EST_MAP_AHEAD		((Size) 4 * 1024 * 1024)
+extern void EstMapAhead(const void *base, Size upto, Size cap, Size *mapped);
 
 /* ----------------------------------------------------------------
  * Data in memory and its metrics (train.c, evaluate.c)

@@ -21,6 +21,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -1684,6 +1686,50 @@ EstReaderClose(EstReader *reader)
 		SPI_freetuptable(reader->tuptable);
 	reader->tuptable = NULL;
 	SPI_cursor_close(reader->portal);
+}
+
+/*
+ * EstMapPages fills this process's page tables for len bytes at addr that
+ * it is about to touch all of (to write, or only to read): one call
+ * rather than a page fault for every page, of a shared memory segment or
+ * of the process's own memory.  It is only an optimisation, and does
+ * nothing where Linux cannot.
+ */
+void
+EstMapPages(const void *addr, Size len, bool write)
+{
+#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+	uintptr_t	page = (uintptr_t) sysconf(_SC_PAGESIZE);
+	uintptr_t	start = (uintptr_t) addr & ~(page - 1);
+	uintptr_t	end = (uintptr_t) addr + len;
+
+	if (len > 0 && page > 0)
+		(void) madvise((void *) start, end - start,
+					   write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#else
+	(void) addr;
+	(void) len;
+	(void) write;
+#endif
+}
+
+/*
+ * EstMapAhead is EstMapPages for an array of cap bytes at base that rows
+ * are appended to: before the writes up to byte upto, it maps the pages
+ * from *mapped (the bytes mapped so far) to EST_MAP_AHEAD bytes past upto,
+ * a few megabytes at a time.  A caller that moves the array sets *mapped
+ * to the bytes it has written.
+ */
+void
+EstMapAhead(const void *base, Size upto, Size cap, Size *mapped)
+{
+	Size		end;
+
+	if (upto <= *mapped)
+		return;
+	end = Min(cap, add_size(upto, EST_MAP_AHEAD));
+	EstMapPages((const char *) base + *mapped, end - *mapped, true);
+	*mapped = end;
 }
 
 /*

@@ -124,7 +124,6 @@ struct EstTeam
 	const float *w;
 };
 
-static void MapPages(const void *addr, Size len, bool write);
 
 PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
 PGDLLEXPORT void est_parallel_read_main(dsm_segment *seg, shm_toc *toc);
@@ -683,7 +682,7 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("could not map the segment of the training rows")));
 		rows_base = dsm_segment_address(rows_seg);
-		MapPages(rows_base, dsm_segment_map_length(rows_seg), false);
+		EstMapPages(rows_base, dsm_segment_map_length(rows_seg), false);
 	}
 	team.X = TeamArrayOf(toc, shared, rows_base, TEAM_X, EST_KEY_X);
 	team.y_score = shared->own_labels ?
@@ -807,6 +806,7 @@ typedef struct RowBuffer
 	bool		ended;
 	bool		counted;		/* a holding worker said how many */
 	int64		held;			/* ... rows it holds */
+	Size		mapped[3];		/* bytes of X, y and w mapped (EstMapAhead) */
 } RowBuffer;
 
 /*
@@ -839,7 +839,18 @@ AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
 		if (d->w)
 			d->w = repalloc_huge(d->w, mul_size(cap, sizeof(float)) + 1);
 		buf->capacity = cap;
+		/* the arrays may have moved: only their rows' pages are surely mapped */
+		buf->mapped[0] = Min(buf->mapped[0], d->n_rows * d->n_inputs * sizeof(float));
+		buf->mapped[1] = Min(buf->mapped[1], d->n_rows * d->label_width * sizeof(float));
+		buf->mapped[2] = Min(buf->mapped[2], d->n_rows * sizeof(float));
 	}
+	EstMapAhead(d->X, (d->n_rows + n) * d->n_inputs * sizeof(float),
+				buf->capacity * d->n_inputs * sizeof(float), &buf->mapped[0]);
+	EstMapAhead(d->y, (d->n_rows + n) * d->label_width * sizeof(float),
+				buf->capacity * d->label_width * sizeof(float), &buf->mapped[1]);
+	if (d->w)
+		EstMapAhead(d->w, (d->n_rows + n) * sizeof(float),
+					buf->capacity * sizeof(float), &buf->mapped[2]);
 	memcpy(d->X + (size_t) d->n_rows * d->n_inputs, X,
 		   (size_t) n * d->n_inputs * sizeof(float));
 	memcpy(d->y + (size_t) d->n_rows * d->label_width, y,
@@ -972,30 +983,6 @@ FreeData(EstData *data)
 }
 
 /*
- * MapPages fills this process's page tables for len bytes at addr of a
- * shared memory segment that it is about to touch all of (to write, or
- * only to read): one call rather than a page fault for every page.  It
- * is only an optimisation, and does nothing where Linux cannot.
- */
-static void
-MapPages(const void *addr, Size len, bool write)
-{
-#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
-	uintptr_t	page = (uintptr_t) sysconf(_SC_PAGESIZE);
-	uintptr_t	start = (uintptr_t) addr & ~(page - 1);
-	uintptr_t	end = (uintptr_t) addr + len;
-
-	if (len > 0 && page > 0)
-		(void) madvise((void *) start, end - start,
-					   write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-#else
-	(void) addr;
-	(void) len;
-	(void) write;
-#endif
-}
-
-/*
  * RowsLayout lays n rows out in a segment of the rows: the inputs, the
  * labels, the weights (when data->w is set), each MAXALIGNed; it points
  * data's arrays into base (which may be NULL, to learn the size) and
@@ -1073,7 +1060,7 @@ PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 	if (seg == NULL)
 		return NULL;
 	/* the backend writes its rows, then reads them all */
-	MapPages(dsm_segment_address(seg), size, true);
+	EstMapPages(dsm_segment_address(seg), size, true);
 	RowsLayout(n, dsm_segment_address(seg), &all);
 	CopyRowsAt(&all, 0, &bufs[0].data);
 	FreeData(&bufs[0].data);
@@ -1423,12 +1410,12 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 			elog(ERROR, "rows " INT64_FORMAT " to " INT64_FORMAT " lie outside the " INT64_FORMAT " of the segment",
 				 first, first + buf.data.n_rows, shared->n_rows);
 		RowsLayout(shared->n_rows, dsm_segment_address(seg), &all);
-		MapPages(all.X + (size_t) first * n_inputs,
+		EstMapPages(all.X + (size_t) first * n_inputs,
 				 (Size) buf.data.n_rows * n_inputs * sizeof(float), true);
-		MapPages(all.y + (size_t) first * label_width,
+		EstMapPages(all.y + (size_t) first * label_width,
 				 (Size) buf.data.n_rows * label_width * sizeof(float), true);
 		if (weighted)
-			MapPages(all.w + first, (Size) buf.data.n_rows * sizeof(float), true);
+			EstMapPages(all.w + first, (Size) buf.data.n_rows * sizeof(float), true);
 		CopyRowsAt(&all, first, &buf.data);
 		dsm_detach(seg);
 		return true;
