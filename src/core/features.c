@@ -172,6 +172,88 @@ EstHashFinish(uint64_t h)
 }
 
 /*
+ * HashLanes continues the HASH_LANES hashes h over n floats of each of
+ * the arrays v, exactly as EstHashFloats continues one, with the steps of
+ * the lanes interleaved: each lane's multiplies wait on each other, and
+ * the lanes' overlap.
+ */
+#define HASH_LANES 4
+
+static inline void
+HashLanes(uint64_t *h, const float *const *v, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		for (int k = 0; k < HASH_LANES; k++)
+		{
+			uint32_t	lo;
+			uint32_t	hi;
+
+			memcpy(&lo, &v[k][i], sizeof(lo));
+			memcpy(&hi, &v[k][i + 1], sizeof(hi));
+			h[k] ^= (uint64_t) lo | ((uint64_t) hi << 32);
+			h[k] *= UINT64_C(0x100000001b3);
+		}
+	if (i < n)
+		for (int k = 0; k < HASH_LANES; k++)
+		{
+			uint32_t	bits;
+
+			memcpy(&bits, &v[k][i], sizeof(bits));
+			h[k] ^= bits;
+			h[k] *= UINT64_C(0x100000001b3);
+		}
+}
+
+/*
+ * EstHashRows returns the sum, modulo 2^64, of the hashes of n rows: row
+ * r's is EstHashFinish of EstHashFloats over its d inputs (X + r * d),
+ * then its lw labels (y + r * lw), then its weight (w[r], or 1 when w is
+ * NULL).  Rows go HASH_LANES at a time; the sum is the same as one at a
+ * time.
+ */
+uint64_t
+EstHashRows(const float *X, int d, const float *y, int lw, const float *w,
+			size_t n)
+{
+	static const float one = 1.0f;
+	uint64_t	sum = 0;
+	size_t		r = 0;
+
+	for (; r + HASH_LANES <= n; r += HASH_LANES)
+	{
+		uint64_t	h[HASH_LANES];
+		const float *v[HASH_LANES];
+
+		for (int k = 0; k < HASH_LANES; k++)
+		{
+			h[k] = UINT64_C(0xcbf29ce484222325);
+			v[k] = X + (r + k) * (size_t) d;
+		}
+		HashLanes(h, v, (size_t) d);
+		for (int k = 0; k < HASH_LANES; k++)
+			v[k] = y + (r + k) * (size_t) lw;
+		HashLanes(h, v, (size_t) lw);
+		for (int k = 0; k < HASH_LANES; k++)
+			v[k] = w != NULL ? w + r + k : &one;
+		HashLanes(h, v, 1);
+		for (int k = 0; k < HASH_LANES; k++)
+			sum += Mix64(h[k]);
+	}
+	for (; r < n; r++)
+	{
+		uint64_t	h;
+
+		h = EstHashFloats(0, X + r * (size_t) d, (size_t) d);
+		h = EstHashFloats(h, y + r * (size_t) lw, (size_t) lw);
+		h = EstHashFloats(h, w != NULL ? w + r : &one, 1);
+		sum += Mix64(h);
+	}
+	return sum;
+}
+
+/*
  * EstHashCross combines the hashes of n values in order, starting from
  * n, so that ("a", "b") and ("b", "a") and ("ab") all differ.
  */

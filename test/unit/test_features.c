@@ -1216,3 +1216,58 @@ TestFeatureEveryKind(void)
 	free(X);
 	EstTransformFree(&tf);
 }
+
+/*
+ * EstHashRows, which hashes rows four at a time, sums the very hashes of
+ * the rows one at a time: EstHashFinish over EstHashFloats of the inputs,
+ * the labels and the weight (1 without weights), for every count of rows
+ * around the four and odd and even widths.  A stored fingerprint must not
+ * change with it.  One row's hash is also pinned.
+ */
+void
+TestHashRows(void)
+{
+	static const int shapes[][2] = {{5, 3}, {32, 1}, {1, 2}};
+	float		X[9 * 32];
+	float		y[9 * 3];
+	float		w[9];
+	EstRng		rng;
+
+	EstRngSeed(&rng, 5);
+	for (int i = 0; i < 9 * 32; i++)
+		X[i] = (float) (EstRngUniform(&rng) - 0.5);
+	for (int i = 0; i < 9 * 3; i++)
+		y[i] = (float) EstRngBounded(&rng, 4);
+	for (int i = 0; i < 9; i++)
+		w[i] = (float) EstRngUniform(&rng);
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+	{
+		int			d = shapes[s][0];
+		int			lw = shapes[s][1];
+
+		for (int weighted = 0; weighted < 2; weighted++)
+			for (size_t n = 0; n <= 9; n++)
+			{
+				uint64_t	want = 0;
+				float		one = 1.0f;
+
+				for (size_t r = 0; r < n; r++)
+				{
+					uint64_t	h = EstHashFloats(0, X + r * d, (size_t) d);
+
+					h = EstHashFloats(h, y + r * lw, (size_t) lw);
+					h = EstHashFloats(h, weighted ? &w[r] : &one, 1);
+					want += EstHashFinish(h);
+				}
+				CHECKF(EstHashRows(X, d, y, lw, weighted ? w : NULL, n) == want,
+					   "%zu rows of %d inputs, %d labels", n, d, lw);
+			}
+	}
+	{
+		float		x1[3] = {1.0f, -2.5f, 0.0f};
+		float		y1 = 2.0f;
+
+		CHECK(EstHashRows(x1, 3, &y1, 1, NULL, 1) == UINT64_C(0x6a67dcb9dd68946a));
+	}
+}
+

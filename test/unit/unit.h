@@ -126,6 +126,7 @@ extern void TestMetricsRegression(void);
 
 extern void TestFeatureState(void);
 extern void TestFeatureHashes(void);
+extern void TestHashRows(void);
 extern void TestFeatureDeclarations(void);
 extern void TestFeatureEncoders(void);
 extern void TestFeatureFitNumeric(void);
