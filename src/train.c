@@ -118,6 +118,21 @@ PG_FUNCTION_INFO_V1(est_train);
 PG_FUNCTION_INFO_V1(est_train_procedure);
 
 /*
+ * RowHash is the hash of one row as read, for the fingerprint of a data
+ * set (see EstDataFingerprint).
+ */
+static uint64
+RowHash(const float *x, int d, const float *y, int lw, float weight)
+{
+	uint64		h;
+
+	h = EstHashFloats(0, x, d);
+	h = EstHashFloats(h, y, lw);
+	h = EstHashFloats(h, &weight, 1);
+	return EstHashFinish(h);
+}
+
+/*
  * SampleRow offers row i (0-based, of all rows read) at src to a uniform
  * sample of data->n_rows rows (reservoir sampling): it replaces a random
  * row of the sample with probability n_rows / (i + 1).
@@ -146,8 +161,8 @@ StreamRow(SourceStream *stream, const EstData *data, const float *x,
 		  const float *y, const float *w)
 {
 	stream->n_rows++;
-	stream->fingerprint += EstHashRows(x, data->n_inputs, y, data->label_width,
-									   w, 1);
+	stream->fingerprint += RowHash(x, data->n_inputs, y, data->label_width,
+								   w ? *w : 1.0f);
 	for (int j = 0; j < data->label_width; j++)
 		stream->max_label = Max(stream->max_label, y[j]);
 }
@@ -731,8 +746,14 @@ Evaluate(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *eval,
 uint64
 EstDataFingerprint(const EstData *data)
 {
-	return EstHashRows(data->X, data->n_inputs, data->y, data->label_width,
-					   data->w, (size_t) data->n_rows);
+	int			d = data->n_inputs;
+	int			w = data->label_width;
+	uint64		sum = 0;
+
+	for (int64 i = 0; i < data->n_rows; i++)
+		sum += RowHash(data->X + (size_t) i * d, d, data->y + (size_t) i * w, w,
+					   data->w ? data->w[i] : 1.0f);
+	return sum;
 }
 
 static void

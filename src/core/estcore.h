@@ -818,8 +818,6 @@ extern void EstTransformApply(const EstTransform *tf, float *X, size_t n);
 extern uint64_t EstHashString(const char *s, size_t len);
 extern uint64_t EstHashFloats(uint64_t h, const float *v, size_t n);
 extern uint64_t EstHashFinish(uint64_t h);
-extern uint64_t EstHashRows(const float *X, int d, const float *y, int lw,
-							const float *w, size_t n);
 extern uint64_t EstHashCross(const char *const *values, const size_t *lens,
 							 int n);
 

@@ -180,7 +180,6 @@ static const UnitTest tests[] = {
 	{"metrics: regression", TestMetricsRegression},
 	{"features: fit and apply", TestFeatureState},
 	{"feature columns: hashes keep their documented values", TestFeatureHashes},
-	{"feature columns: rows hash four at a time as one at a time", TestHashRows},
 	{"feature columns: bad declarations, limits, defaults and layout", TestFeatureDeclarations},
 	{"feature columns: every encoder and NULLs", TestFeatureEncoders},
 	{"feature columns: numeric statistics, normalizers, NULL policies", TestFeatureFitNumeric},

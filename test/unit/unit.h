@@ -126,7 +126,6 @@ extern void TestMetricsRegression(void);
 
 extern void TestFeatureState(void);
 extern void TestFeatureHashes(void);
-extern void TestHashRows(void);
 extern void TestFeatureDeclarations(void);
 extern void TestFeatureEncoders(void);
 extern void TestFeatureFitNumeric(void);
