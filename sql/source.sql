@@ -142,26 +142,41 @@ CREATE TABLE source_reals (x1 real, x2 real, label int, w real);
 INSERT INTO source_reals
 SELECT i * 0.5, CASE WHEN i % 50 > 0 THEN i * 0.25 END, i % 3, 1 + i % 3
   FROM generate_series(1, 300) i;
+-- reals side by side are copied at once: features in another order than
+-- the columns (runs break where offsets or slots do not follow), a real
+-- between other types, and the reals that stay as they are (-0, the
+-- smallest subnormal, the largest real)
+CREATE TABLE source_runs (x1 real, x2 real, x3 real, n int4, x4 real, x5 real, label int);
+INSERT INTO source_runs
+SELECT CASE i % 4 WHEN 0 THEN '-0'::real WHEN 1 THEN '1.4e-45'::real
+			WHEN 2 THEN '3.4028235e38'::real ELSE i * 0.5 END,
+	   i * 0.25, -i * 0.125, i % 9, i * 1e-3, (i % 13) - 6.5, i % 3
+  FROM generate_series(1, 300) i;
 SELECT count(*) AS trained
   FROM (VALUES ('source_layout_t', 'source_layout', '{a,x1,x2}'::text[]),
 			   ('source_layout_q', 'SELECT * FROM source_layout', '{a,x1,x2}'),
 			   ('source_added_t', 'source_added', '{a,x1,x2,x3}'),
 			   ('source_added_q', 'SELECT * FROM source_added', '{a,x1,x2,x3}'),
 			   ('source_reals_t', 'source_reals', '{x1,x2}'),
-			   ('source_reals_q', 'SELECT * FROM source_reals', '{x1,x2}')) s(m, src, f),
+			   ('source_reals_q', 'SELECT * FROM source_reals', '{x1,x2}'),
+			   ('source_runs_t', 'source_runs', '{x3,x1,x2,n,x4,x5}'),
+			   ('source_runs_q', 'SELECT * FROM source_runs', '{x3,x1,x2,n,x4,x5}')) s(m, src, f),
 	   LATERAL est_train(m, src, features => f, steps => 20, params => '{"seed": 4}');
 SELECT s.source, t.rows_read, t.fingerprint = q.fingerprint AS same_rows,
 	   (SELECT bool_and(a."values" = b."values")
 		  FROM est_weights('source_' || s.source || '_t') a
 		  JOIN est_weights('source_' || s.source || '_q') b USING (layer, kind, name)) AS same_weights
-  FROM (VALUES ('layout'), ('added'), ('reals')) s(source),
+  FROM (VALUES ('layout'), ('added'), ('reals'), ('runs')) s(source),
 	   est_checkpoints('source_' || s.source || '_t') t,
 	   est_checkpoints('source_' || s.source || '_q') q;
 -- a value a feature cannot take is the same error either way
 INSERT INTO source_reals VALUES (1, 'Infinity', 0, 1);
 SELECT expect_error($$SELECT est_train('source_reals_t', 'source_reals', steps => 1)$$);
 SELECT expect_error($$SELECT est_train('source_reals_q', 'SELECT * FROM source_reals', steps => 1)$$);
-DROP TABLE source_layout, source_added, source_reals;
+INSERT INTO source_runs VALUES (1, 'NaN', 0, 1, 2, 3, 0);
+SELECT expect_error($$SELECT est_train('source_runs_t', 'source_runs', steps => 1)$$);
+SELECT expect_error($$SELECT est_train('source_runs_q', 'SELECT * FROM source_runs', steps => 1)$$);
+DROP TABLE source_layout, source_added, source_reals, source_runs;
 
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models

@@ -117,6 +117,8 @@ struct EstReader
 	Oid		   *scalar_type;
 	int16	   *scalar_len;
 	int		   *scalar_slot;	/* its slot */
+	int		   *scalar_run;		/* reals from this one on at consecutive
+								 * offsets and slots (0: not a real) */
 	int			n_others;
 	int			others[3];		/* the label, weight and key columns */
 };
@@ -889,6 +891,17 @@ EstReaderSetTransform(EstReader *reader, EstTransform *tf)
 			reader->scalar_off[i] = reader->fixed_off[atts[i]];
 			reader->scalar_len[i] = get_typlen(reader->scalar_type[i]);
 		}
+		reader->scalar_run = palloc0(Max(reader->n_scalars, 1) * sizeof(int));
+		for (int i = reader->n_scalars - 1; i >= 0; i--)
+		{
+			if (reader->scalar_type[i] != FLOAT4OID)
+				continue;
+			reader->scalar_run[i] = 1;
+			if (i + 1 < reader->n_scalars && reader->scalar_run[i + 1] > 0 &&
+				reader->scalar_off[i + 1] == reader->scalar_off[i] + (int) sizeof(float4) &&
+				reader->scalar_slot[i + 1] == reader->scalar_slot[i] + 1)
+				reader->scalar_run[i] += reader->scalar_run[i + 1];
+		}
 		reader->n_others = 0;
 		if (reader->label_att >= 0)
 			reader->others[reader->n_others++] = reader->label_att;
@@ -1461,21 +1474,47 @@ FixedValues(EstReader *reader, const char *tp, const int *atts, int n)
 /*
  * ScalarRow encodes a row without NULLs, whose data is tp, straight into x
  * when every feature column is a plain number (reader->scalar_off): each
- * value is its slot, as EstEncodeRow makes it; the label, weight and key
+ * value is its slot, as EstEncodeRow makes it, and reals that lie side by
+ * side in the row and in x are copied at once (reader->scalar_run); the label, weight and key
  * go in reader->values.  False for a value that EstScalarOf refuses (not
  * finite, or beyond float), which EstEncodeRow treats.
  */
 static inline bool
 ScalarRow(EstReader *reader, const char *tp, float *x)
 {
-	for (int i = 0; i < reader->n_scalars; i++)
+	for (int i = 0; i < reader->n_scalars;)
 	{
-		Oid			type = reader->scalar_type[i];
-		Datum		value = fetch_att(tp + reader->scalar_off[i], true,
-									  reader->scalar_len[i]);
+		int			run = reader->scalar_run[i];
+		Datum		value;
 
-		if (!EstScalarOf(type, value, x + reader->scalar_slot[i]))
+		if (run > 0)
+		{
+			/*
+			 * reals side by side in the row and in x: EstScalarOf gives a
+			 * finite real its own bits, and refuses the others
+			 */
+			float	   *to = x + reader->scalar_slot[i];
+			uint32		special = 0;
+
+			memcpy(to, tp + reader->scalar_off[i], run * sizeof(float4));
+			for (int k = 0; k < run; k++)
+			{
+				uint32		bits;
+
+				memcpy(&bits, &to[k], sizeof(bits));
+				special |= (bits & 0x7f800000) == 0x7f800000;
+			}
+			if (special)
+				return false;
+			i += run;
+			continue;
+		}
+		value = fetch_att(tp + reader->scalar_off[i], true,
+						  reader->scalar_len[i]);
+		if (!EstScalarOf(reader->scalar_type[i], value,
+						 x + reader->scalar_slot[i]))
 			return false;
+		i++;
 	}
 	FixedValues(reader, tp, reader->others, reader->n_others);
 	return true;
