@@ -51,7 +51,23 @@ EXTRA_CLEAN = test/results test/unit/run_tests test/unit/same_floats \
 # PostgreSQL 15 even where newer versions are installed too
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
+
+# No LLVM bitcode: JIT would inline the extension's functions into queries
+# from it, and inlined code neither picks the AVX2 variants (the resolvers
+# of target_clones refer to symbols JIT cannot resolve: the backend would
+# exit with a fatal LLVM error) nor keeps -ffp-contract=off (clang's JIT
+# fuses products and sums that the library keeps apart, so the same row
+# would score differently with JIT).  Called as it is, est_predict costs
+# what the library's code costs; an install removes the bitcode that
+# earlier versions installed, which JIT would otherwise still inline.
+override with_llvm = no
 include $(PGXS)
+
+install: remove-old-bitcode
+.PHONY: remove-old-bitcode
+remove-old-bitcode:
+	rm -rf '$(DESTDIR)$(pkglibdir)/bitcode/$(MODULE_big)' \
+		'$(DESTDIR)$(pkglibdir)/bitcode/$(MODULE_big).index.bc'
 
 # The core never reads errno: without it, sqrtf and friends are single
 # instructions that vectorise (the optimizers' updates, four times faster),

@@ -23,6 +23,24 @@ SELECT bool_and(abs(p[1] + p[2] + p[3] - 1) < 1e-6) AS sums_to_one,
 				array_position(p, greatest(p[1], p[2], p[3]))) AS argmax
   FROM iris_test t, LATERAL est_predict_proba('predict_iris', t) AS p;
 
+-- JIT does not inline the extension's code, which installs no bitcode:
+-- with JIT compiling and inlining everything and not optimising, which once
+-- ended the backend on a fatal LLVM error (the AVX2 variants' resolvers),
+-- the probabilities are the very same.
+CREATE TEMP TABLE predict_nojit AS
+  SELECT id, est_predict_proba('predict_iris', t) AS p FROM iris_test t;
+SET jit = on;
+SET jit_above_cost = 0;
+SET jit_inline_above_cost = 0;
+SET jit_optimize_above_cost = -1;
+SELECT count(*) AS rows, bool_and(n.p = est_predict_proba('predict_iris', t)) AS same_with_jit
+  FROM iris_test t JOIN predict_nojit n USING (id);
+RESET jit;
+RESET jit_above_cost;
+RESET jit_inline_above_cost;
+RESET jit_optimize_above_cost;
+DROP TABLE predict_nojit;
+
 -- A feature array in the model's input order gives the same answers; the
 -- examples of TensorFlow's tutorial are setosa, versicolor, virginica.
 SELECT bool_and(est_predict('predict_iris', t) =
