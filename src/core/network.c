@@ -63,12 +63,12 @@
  * scaled by the combiner's weight.  Indicator segments have no
  * parameters, and no gradient flows into X.
  *
- * EstNetworkPredictOne scores one row with plain loops, because a matrix
- * product of one row would not pay for the BLAS call.  Each layer walks
- * its kernel row by row (out[j] += x[i] * W[i * out + j], i outside),
- * which reads W sequentially: hidden layers accumulate in float, the
- * logits in double, always in the same order, so results are
- * deterministic.  It assembles the input vector with the same code as
+ * EstNetworkPredictOne scores one row with its own loops, because a matrix
+ * product of one row would not pay for the BLAS call.  A hidden layer
+ * keeps 64 outputs at a time in vector registers while it walks the
+ * inputs (out[j] += x[i] * W[i * out + j], i outside; LayerOne), the
+ * logits accumulate in double: each output is always summed in the order
+ * of the inputs, so results are deterministic.  It assembles the input vector with the same code as
  * the batched forward.
  *
  *-------------------------------------------------------------------------
