@@ -358,10 +358,6 @@ extern void EstCheckLabel(int64 label, int n_classes, const char *column);
 extern void EstCheckMemory(Size needed, const char *what);
 extern void EstMapPages(const void *addr, Size len, bool write);
 
-/* how far ahead of the rows appended EstMapAhead maps an array's pages */
-#define EST_MAP_AHEAD		((Size) 4 * 1024 * 1024)
-extern void EstMapAhead(const void *base, Size upto, Size cap, Size *mapped);
-
 /* ----------------------------------------------------------------
  * Data in memory and its metrics (train.c, evaluate.c)
  * ----------------------------------------------------------------
@@ -375,6 +371,19 @@ typedef struct EstData
 	float	   *y;				/* n_rows x label_width */
 	float	   *w;				/* n_rows weights, or NULL for all 1 */
 } EstData;
+
+/*
+ * The pages of a growing EstData's arrays mapped so far (EstMapRowsAhead);
+ * zeroed to start.
+ */
+typedef struct EstRowsMap
+{
+	const void *base[3];		/* X, y and w when last mapped */
+	Size		mapped[3];		/* their bytes mapped */
+} EstRowsMap;
+
+extern void EstMapRowsAhead(EstRowsMap *map, const EstData *data, int64 upto,
+							int64 capacity);
 
 #define EST_MAX_METRICS 20
 

@@ -1475,8 +1475,8 @@ FixedValues(EstReader *reader, const char *tp, const int *atts, int n)
  * ScalarRow encodes a row without NULLs, whose data is tp, straight into x
  * when every feature column is a plain number (reader->scalar_off): each
  * value is its slot, as EstEncodeRow makes it, and reals that lie side by
- * side in the row and in x are copied at once (reader->scalar_run); the label, weight and key
- * go in reader->values.  False for a value that EstScalarOf refuses (not
+ * side in the row and in x are copied at once (reader->scalar_run); the
+ * label, weight and key go in reader->values.  False for a value that EstScalarOf refuses (not
  * finite, or beyond float), which EstEncodeRow treats.
  */
 static inline bool
@@ -1752,23 +1752,43 @@ EstMapPages(const void *addr, Size len, bool write)
 #endif
 }
 
+/* how far ahead of the rows appended EstMapRowsAhead maps the pages */
+#define EST_MAP_AHEAD		((Size) 4 * 1024 * 1024)
+
 /*
- * EstMapAhead is EstMapPages for an array of cap bytes at base that rows
- * are appended to: before the writes up to byte upto, it maps the pages
- * from *mapped (the bytes mapped so far) to EST_MAP_AHEAD bytes past upto,
- * a few megabytes at a time.  A caller that moves the array sets *mapped
- * to the bytes it has written.
+ * EstMapRowsAhead maps, before rows are appended to data (whose arrays
+ * hold capacity rows) up to row upto, the pages of its arrays up to
+ * EST_MAP_AHEAD bytes past those rows, a few megabytes at a time: one call
+ * rather than a page fault for every page.  An array that moved since the
+ * last call (it grew) counts as mapped up to its rows only.
  */
 void
-EstMapAhead(const void *base, Size upto, Size cap, Size *mapped)
+EstMapRowsAhead(EstRowsMap *map, const EstData *data, int64 upto,
+				int64 capacity)
 {
-	Size		end;
+	const void *base[3] = {data->X, data->y, data->w};
+	Size		width[3] = {data->n_inputs * sizeof(float),
+		data->label_width * sizeof(float), sizeof(float)};
 
-	if (upto <= *mapped)
-		return;
-	end = Min(cap, add_size(upto, EST_MAP_AHEAD));
-	EstMapPages((const char *) base + *mapped, end - *mapped, true);
-	*mapped = end;
+	for (int k = 0; k < 3; k++)
+	{
+		Size		want = upto * width[k];
+		Size		end;
+
+		if (base[k] == NULL)
+			continue;
+		if (base[k] != map->base[k])
+		{
+			map->base[k] = base[k];
+			map->mapped[k] = Min(map->mapped[k], data->n_rows * width[k]);
+		}
+		if (want <= map->mapped[k])
+			continue;
+		end = Min(capacity * width[k], add_size(want, EST_MAP_AHEAD));
+		EstMapPages((const char *) base[k] + map->mapped[k],
+					end - map->mapped[k], true);
+		map->mapped[k] = end;
+	}
 }
 
 /*

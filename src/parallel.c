@@ -806,7 +806,7 @@ typedef struct RowBuffer
 	bool		ended;
 	bool		counted;		/* a holding worker said how many */
 	int64		held;			/* ... rows it holds */
-	Size		mapped[3];		/* bytes of X, y and w mapped (EstMapAhead) */
+	EstRowsMap	map;			/* its pages mapped */
 } RowBuffer;
 
 /*
@@ -839,18 +839,8 @@ AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
 		if (d->w)
 			d->w = repalloc_huge(d->w, mul_size(cap, sizeof(float)) + 1);
 		buf->capacity = cap;
-		/* the arrays may have moved: only their rows' pages are surely mapped */
-		buf->mapped[0] = Min(buf->mapped[0], d->n_rows * d->n_inputs * sizeof(float));
-		buf->mapped[1] = Min(buf->mapped[1], d->n_rows * d->label_width * sizeof(float));
-		buf->mapped[2] = Min(buf->mapped[2], d->n_rows * sizeof(float));
 	}
-	EstMapAhead(d->X, (d->n_rows + n) * d->n_inputs * sizeof(float),
-				buf->capacity * d->n_inputs * sizeof(float), &buf->mapped[0]);
-	EstMapAhead(d->y, (d->n_rows + n) * d->label_width * sizeof(float),
-				buf->capacity * d->label_width * sizeof(float), &buf->mapped[1]);
-	if (d->w)
-		EstMapAhead(d->w, (d->n_rows + n) * sizeof(float),
-					buf->capacity * sizeof(float), &buf->mapped[2]);
+	EstMapRowsAhead(&buf->map, d, d->n_rows + n, buf->capacity);
 	memcpy(d->X + (size_t) d->n_rows * d->n_inputs, X,
 		   (size_t) n * d->n_inputs * sizeof(float));
 	memcpy(d->y + (size_t) d->n_rows * d->label_width, y,

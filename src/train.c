@@ -188,12 +188,11 @@ ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data,
 	int			label_width = EstReaderLabelWidth(reader);
 	Size		row_bytes = (n_inputs + 2 * label_width + 2) * sizeof(float);
 	Size		limit = (Size) estimator_max_memory * 1024;
-	Size		x_mapped = 0;
-	Size		y_mapped = 0;
-	Size		w_mapped = 0;
+	EstRowsMap	map;
 
 	if (stream != NULL)
 		memset(stream, 0, sizeof(*stream));
+	memset(&map, 0, sizeof(map));
 	data->n_inputs = n_inputs;
 	data->label_width = label_width;
 	data->n_rows = 0;
@@ -236,19 +235,9 @@ ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data,
 			if (weighted)
 				data->w = repalloc_huge(data->w,
 										mul_size(capacity, sizeof(float)));
-			/* the arrays may have moved: only their rows' pages are surely mapped */
-			x_mapped = Min(x_mapped, data->n_rows * n_inputs * sizeof(float));
-			y_mapped = Min(y_mapped, data->n_rows * label_width * sizeof(float));
-			w_mapped = Min(w_mapped, data->n_rows * sizeof(float));
 			continue;
 		}
-		EstMapAhead(data->X, (data->n_rows + want) * n_inputs * sizeof(float),
-					capacity * n_inputs * sizeof(float), &x_mapped);
-		EstMapAhead(data->y, (data->n_rows + want) * label_width * sizeof(float),
-					capacity * label_width * sizeof(float), &y_mapped);
-		if (weighted)
-			EstMapAhead(data->w, (data->n_rows + want) * sizeof(float),
-						capacity * sizeof(float), &w_mapped);
+		EstMapRowsAhead(&map, data, data->n_rows + want, capacity);
 		got = EstReaderNext(reader, data->X + data->n_rows * n_inputs,
 							data->y + data->n_rows * label_width,
 							weighted ? data->w + data->n_rows : NULL, want);
