@@ -1841,6 +1841,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	int64		gate_step = -1;
 	bool		gate_pinned = false;
 	Oid			reset_owner = InvalidOid;
+	int			score_rows;
 
 	def = EstCatalogGetModelForUpdate(req->model, req->nowait, true);
 	if (def != NULL && req->reset)
@@ -2257,8 +2258,16 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		EstFeatureStateApply(&ckpt.labels, y_train, n_train);
 	}
 
+	/*
+	 * Rows are scored in blocks of up to 1024; a source of fewer rows, and
+	 * no other rows to evaluate, needs no larger buffers (a small training
+	 * spent a millisecond allocating them).  The blocks stay the same.
+	 */
+	score_rows = 1024;
+	if (eval == NULL && !plan.opts.has_promote_if && !stream.active)
+		score_rows = (int) Min(score_rows, data.n_rows);
 	coremsg[0] = '\0';
-	status = EstWorkspaceInit(&ws, &ckpt.net, Max(plan.batch_size, 1024),
+	status = EstWorkspaceInit(&ws, &ckpt.net, Max(plan.batch_size, score_rows),
 							  coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
