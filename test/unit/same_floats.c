@@ -57,15 +57,15 @@ TrainAndScore(EstActivation act, EstOptimizerKind kind, int batch_norm,
 	char		err[EST_ERRMSG_LEN];
 	float		X[ROWS * INPUTS];
 	float		y[ROWS];
-	double		out[3];
-	double		probs[ROWS * 3];
+	double		out[5];
+	double		probs[ROWS * 5];
 	float	   *scratch;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.n_inputs = INPUTS;
 	spec.hidden = hidden;
 	spec.n_hidden = n_hidden;
-	spec.n_outputs = 3;
+	spec.n_outputs = 5;
 	spec.activation = act;
 	spec.head = EST_HEAD_SOFTMAX;
 	spec.batch_norm = batch_norm;
@@ -81,7 +81,7 @@ TrainAndScore(EstActivation act, EstOptimizerKind kind, int batch_norm,
 	for (int i = 0; i < ROWS * INPUTS; i++)
 		X[i] = (float) (4.0 * EstRngUniform(rng) - 2.0);
 	for (int i = 0; i < ROWS; i++)
-		y[i] = (float) EstRngBounded(rng, 3);
+		y[i] = (float) EstRngBounded(rng, 5);
 
 	for (int step = 0; step < 20; step++)
 	{

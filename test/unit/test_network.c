@@ -626,15 +626,17 @@ TestWideAndDeepByHand(void)
  * EstNetworkPredictOne's layers, in blocks of outputs held in registers
  * (and wider ones where the CPU has AVX2), give the very floats of the
  * plain loop: each hidden unit b_j, then + x_i * W_ij for i in order in
- * float, the logits likewise in double.  Widths below, at and past the
- * block of 64 outputs, with a linear activation (no rounding of its own)
- * and the squared head (raw logits), so that the comparison is exact.
+ * float, the logits likewise in double (with weights of very different
+ * sizes, so that their sums round).  Widths below, at and past the block
+ * of 64 outputs, and 1 to 10 logits (past blocks of 4), with a linear
+ * activation (no rounding of its own) and the squared head (raw logits),
+ * so that the comparison is exact.
  */
 void
 TestPredictOneOrder(void)
 {
 	static const int widths[][3] = {{5, 3, 2}, {64, 64, 1}, {67, 130, 3},
-	{200, 129, 4}};
+	{200, 129, 4}, {70, 9, 10}};
 	EstRng		rng;
 	char		err[EST_ERRMSG_LEN];
 
@@ -649,12 +651,15 @@ TestPredictOneOrder(void)
 		float	   *scratch;
 		float		h1[200];
 		float		h2[200];
-		double		want[4];
-		double		out[4];
+		double		want[10];
+		double		out[10];
 
 		CHECK(UnitNetworkInit(&net, d, hidden, 2, k, EST_ACT_LINEAR,
 							  EST_HEAD_SQUARED, &rng, err) == EST_OK);
 		FillUniform(&rng, net.params, net.n_params, -1, 1);
+		/* logit weights of 1e-6 to 1e6, so that sums in double round too */
+		for (int i = 0; i < hidden[1] * k; i++)
+			net.params[net.offset_w[2] + i] *= (float) pow(10.0, i % 13 - 6);
 		FillUniform(&rng, x, d, -2, 2);
 		scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
 		EstNetworkPredictOne(&net, x, scratch, out);
