@@ -354,6 +354,27 @@ EstScalarOf(Oid type, Datum value, float *slot)
 	*slot = (float) d;
 	return true;
 }
+/*
+ * How a row without NULLs whose feature columns are all plain numbers
+ * encodes straight from its data (EstScalarRowInit).
+ */
+typedef struct EstScalarRow
+{
+	int			n;				/* feature columns */
+	int		   *off;			/* each one's offset in the row's data */
+	Oid		   *type;			/* its base type */
+	int16	   *len;
+	int		   *slot;			/* its slot */
+	int		   *run;			/* reals from this one on at consecutive
+								 * offsets and slots (0: not a real) */
+} EstScalarRow;
+
+extern int *EstFixedOffsets(TupleDesc desc, const int *map, int natts,
+							int map_atts);
+extern bool EstScalarRowInit(EstScalarRow *sr, const EstEncoder *encoder,
+							 const int *off);
+extern bool EstScalarRowEncode(const EstScalarRow *sr, const char *tp,
+							   float *x);
 extern void EstCheckLabel(int64 label, int n_classes, const char *column);
 extern void EstCheckMemory(Size needed, const char *what);
 extern void EstMapPages(const void *addr, Size len, bool write);

@@ -112,13 +112,8 @@ struct EstReader
 								 * NULLs, when every attribute up to the
 								 * last read has a fixed length; or NULL */
 	/* with fixed_off, when every feature column is a number (ScalarRow) */
-	int			n_scalars;
-	int		   *scalar_off;		/* each one's offset in a row, or NULL */
-	Oid		   *scalar_type;
-	int16	   *scalar_len;
-	int		   *scalar_slot;	/* its slot */
-	int		   *scalar_run;		/* reals from this one on at consecutive
-								 * offsets and slots (0: not a real) */
+	bool		has_scalars;
+	EstScalarRow scalars;
 	int			n_others;
 	int			others[3];		/* the label, weight and key columns */
 };
@@ -560,14 +555,15 @@ OpenHeapSource(const char *source)
 }
 
 /*
- * FixedOffsets returns where each of the natts columns (the table's
+ * EstFixedOffsets returns where each of the natts columns (the table's
  * attributes map) lies in the data of a row of reldesc without NULLs that
  * has at least map_atts attributes, as heap_deform_tuple would find it:
  * NULL unless every attribute up to the last one read (dropped ones
- * included, which keep their length) has a fixed length.
+ * included, which keep their length) has a fixed length.  A composite
+ * value of a row type is laid out as a table's row.
  */
-static int *
-FixedOffsets(TupleDesc reldesc, const int *map, int natts, int map_atts)
+int *
+EstFixedOffsets(TupleDesc reldesc, const int *map, int natts, int map_atts)
 {
 	int		   *at = palloc(Max(map_atts, 1) * sizeof(int));
 	int		   *off = palloc(Max(natts, 1) * sizeof(int));
@@ -654,7 +650,7 @@ DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
 	reader->map_atts = map_atts;
 	reader->slot = table_slot_create(rel, NULL);
 	if (reader->slot->tts_ops == &TTSOpsBufferHeapTuple)
-		reader->fixed_off = FixedOffsets(reldesc, map, natts, map_atts);
+		reader->fixed_off = EstFixedOffsets(reldesc, map, natts, map_atts);
 	reader->scan = table_beginscan_strat(rel, qd->snapshot, 0, NULL,
 										 true, false);
 	if (spec->block_lo > 0 || spec->block_hi > 0)
@@ -873,35 +869,14 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 void
 EstReaderSetTransform(EstReader *reader, EstTransform *tf)
 {
-	int		   *atts;
-
 	reader->tf = tf;
 	reader->n_inputs = tf->n_inputs;
 	reader->encoder = EstEncoderCreate(tf, reader->features,
 									   reader->n_features, reader->atts);
-	reader->scalar_off = NULL;
-	if (reader->fixed_off != NULL &&
-		EstEncoderScalarColumns(reader->encoder, &reader->n_scalars, &atts,
-								&reader->scalar_type, &reader->scalar_slot))
+	reader->has_scalars = reader->fixed_off != NULL &&
+		EstScalarRowInit(&reader->scalars, reader->encoder, reader->fixed_off);
+	if (reader->has_scalars)
 	{
-		reader->scalar_off = atts;
-		reader->scalar_len = palloc(Max(reader->n_scalars, 1) * sizeof(int16));
-		for (int i = 0; i < reader->n_scalars; i++)
-		{
-			reader->scalar_off[i] = reader->fixed_off[atts[i]];
-			reader->scalar_len[i] = get_typlen(reader->scalar_type[i]);
-		}
-		reader->scalar_run = palloc0(Max(reader->n_scalars, 1) * sizeof(int));
-		for (int i = reader->n_scalars - 1; i >= 0; i--)
-		{
-			if (reader->scalar_type[i] != FLOAT4OID)
-				continue;
-			reader->scalar_run[i] = 1;
-			if (i + 1 < reader->n_scalars && reader->scalar_run[i + 1] > 0 &&
-				reader->scalar_off[i + 1] == reader->scalar_off[i] + (int) sizeof(float4) &&
-				reader->scalar_slot[i + 1] == reader->scalar_slot[i] + 1)
-				reader->scalar_run[i] += reader->scalar_run[i + 1];
-		}
 		reader->n_others = 0;
 		if (reader->label_att >= 0)
 			reader->others[reader->n_others++] = reader->label_att;
@@ -1455,7 +1430,7 @@ MakeRowBlock(EstReader *reader)
 
 /*
  * FixedValues puts the values of columns atts (n of them) of a row without
- * NULLs, whose data is tp, in reader->values (see FixedOffsets).
+ * NULLs, whose data is tp, in reader->values (see EstFixedOffsets).
  */
 static inline void
 FixedValues(EstReader *reader, const char *tp, const int *atts, int n)
@@ -1473,49 +1448,16 @@ FixedValues(EstReader *reader, const char *tp, const int *atts, int n)
 
 /*
  * ScalarRow encodes a row without NULLs, whose data is tp, straight into x
- * when every feature column is a plain number (reader->scalar_off): each
- * value is its slot, as EstEncodeRow makes it, and reals that lie side by
- * side in the row and in x are copied at once (reader->scalar_run); the
- * label, weight and key go in reader->values.  False for a value that EstScalarOf refuses (not
- * finite, or beyond float), which EstEncodeRow treats.
+ * when every feature column is a plain number (EstScalarRowEncode); the
+ * label, weight and key go in reader->values.  False for a value that
+ * EstScalarOf refuses (not finite, or beyond float), which EstEncodeRow
+ * treats.
  */
 static inline bool
 ScalarRow(EstReader *reader, const char *tp, float *x)
 {
-	for (int i = 0; i < reader->n_scalars;)
-	{
-		int			run = reader->scalar_run[i];
-		Datum		value;
-
-		if (run > 0)
-		{
-			/*
-			 * reals side by side in the row and in x: EstScalarOf gives a
-			 * finite real its own bits, and refuses the others
-			 */
-			float	   *to = x + reader->scalar_slot[i];
-			uint32		special = 0;
-
-			memcpy(to, tp + reader->scalar_off[i], run * sizeof(float4));
-			for (int k = 0; k < run; k++)
-			{
-				uint32		bits;
-
-				memcpy(&bits, &to[k], sizeof(bits));
-				special |= (bits & 0x7f800000) == 0x7f800000;
-			}
-			if (special)
-				return false;
-			i += run;
-			continue;
-		}
-		value = fetch_att(tp + reader->scalar_off[i], true,
-						  reader->scalar_len[i]);
-		if (!EstScalarOf(reader->scalar_type[i], value,
-						 x + reader->scalar_slot[i]))
-			return false;
-		i++;
-	}
+	if (!EstScalarRowEncode(&reader->scalars, tp, x))
+		return false;
 	FixedValues(reader, tp, reader->others, reader->n_others);
 	return true;
 }
@@ -1547,14 +1489,14 @@ NextRow(EstReader *reader, float *x)
 		{
 			HeapTuple	tuple = ((BufferHeapTupleTableSlot *) slot)->base.tuple;
 
-			/* a row without NULLs: each value where FixedOffsets says */
+			/* a row without NULLs: each value where EstFixedOffsets says */
 			if (!HeapTupleHasNulls(tuple) &&
 				HeapTupleHeaderGetNatts(tuple->t_data) >= reader->map_atts)
 			{
 				const char *tp = (const char *) tuple->t_data +
 					tuple->t_data->t_hoff;
 
-				if (reader->scalar_off != NULL && ScalarRow(reader, tp, x))
+				if (reader->has_scalars && ScalarRow(reader, tp, x))
 					return ROW_ENCODED;
 				FixedValues(reader, tp, NULL, natts);
 				return ROW_VALUES;
@@ -1725,6 +1667,84 @@ EstReaderClose(EstReader *reader)
 		SPI_freetuptable(reader->tuptable);
 	reader->tuptable = NULL;
 	SPI_cursor_close(reader->portal);
+}
+
+/*
+ * EstScalarRowInit lays out in sr how a row without NULLs encodes when
+ * every feature column of encoder is a plain number (see
+ * EstEncoderScalarColumns): each value at off[its source] in the row's
+ * data goes to its slot, and reals that lie side by side in the row and in
+ * the slots are copied at once.  False when some column is not a plain
+ * number.
+ */
+bool
+EstScalarRowInit(EstScalarRow *sr, const EstEncoder *encoder, const int *off)
+{
+	int		   *atts;
+
+	if (!EstEncoderScalarColumns(encoder, &sr->n, &atts, &sr->type,
+								 &sr->slot))
+		return false;
+	sr->off = atts;
+	sr->len = palloc(Max(sr->n, 1) * sizeof(int16));
+	sr->run = palloc0(Max(sr->n, 1) * sizeof(int));
+	for (int i = 0; i < sr->n; i++)
+	{
+		sr->off[i] = off[atts[i]];
+		sr->len[i] = get_typlen(sr->type[i]);
+	}
+	for (int i = sr->n - 1; i >= 0; i--)
+	{
+		if (sr->type[i] != FLOAT4OID)
+			continue;
+		sr->run[i] = 1;
+		if (i + 1 < sr->n && sr->run[i + 1] > 0 &&
+			sr->off[i + 1] == sr->off[i] + (int) sizeof(float4) &&
+			sr->slot[i + 1] == sr->slot[i] + 1)
+			sr->run[i] += sr->run[i + 1];
+	}
+	return true;
+}
+
+/*
+ * EstScalarRowEncode encodes the features of a row without NULLs, whose
+ * data is tp, into x as EstEncodeRow would (EstScalarOf): a run of reals
+ * is copied and then checked for NaN and infinity together, since
+ * EstScalarOf gives a finite real its own bits.  False for a value that
+ * EstScalarOf refuses, which EstEncodeRow reports.
+ */
+bool
+EstScalarRowEncode(const EstScalarRow *sr, const char *tp, float *x)
+{
+	for (int i = 0; i < sr->n;)
+	{
+		int			run = sr->run[i];
+		Datum		value;
+
+		if (run > 0)
+		{
+			float	   *to = x + sr->slot[i];
+			uint32		special = 0;
+
+			memcpy(to, tp + sr->off[i], run * sizeof(float4));
+			for (int k = 0; k < run; k++)
+			{
+				uint32		bits;
+
+				memcpy(&bits, &to[k], sizeof(bits));
+				special |= (bits & 0x7f800000) == 0x7f800000;
+			}
+			if (special)
+				return false;
+			i += run;
+			continue;
+		}
+		value = fetch_att(tp + sr->off[i], true, sr->len[i]);
+		if (!EstScalarOf(sr->type[i], value, x + sr->slot[i]))
+			return false;
+		i++;
+	}
+	return true;
 }
 
 /*
