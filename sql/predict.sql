@@ -64,6 +64,43 @@ SELECT bool_and(est_predict('predict_iris', r) = est_predict('predict_iris', t))
 					   t.petal_length::float8 AS petal_length,
 					   t.sepal_width::numeric AS sepal_width) r;
 
+-- A row without NULLs whose features are plain numbers encodes straight from
+-- its data: the same probabilities as a feature array give, for a table with
+-- a dropped column before the features, with a NULL in another column (the
+-- general path), with rows stored before a column was added (they lack it),
+-- and with features of other numeric types; a NaN is the same error.
+CREATE TABLE predict_rows (gone float8, sepal_length real, sepal_width real,
+						   petal_length real, id int, note int);
+INSERT INTO predict_rows
+SELECT 1, sepal_length, sepal_width, petal_length, id,
+	   CASE WHEN id % 3 > 0 THEN id END
+  FROM iris_test;
+ALTER TABLE predict_rows DROP COLUMN gone;
+ALTER TABLE predict_rows ADD COLUMN petal_width real DEFAULT 0.2;
+INSERT INTO predict_rows
+SELECT sepal_length, sepal_width, petal_length, id + 100,
+	   CASE WHEN id % 3 > 0 THEN id END, petal_width
+  FROM iris_test;
+CREATE TABLE predict_mixed AS
+SELECT id, sepal_length::float8 AS sepal_length, sepal_width::float8 AS sepal_width,
+	   (petal_length * 10)::int AS petal_length, petal_width::float8 AS petal_width
+  FROM iris_test;
+SELECT count(*) AS rows,
+	   bool_and(est_predict_proba('predict_iris', r) =
+				est_predict_proba('predict_iris', ARRAY[sepal_length, sepal_width,
+														petal_length, petal_width]::float8[]))
+	   AS same_as_array
+  FROM predict_rows r;
+SELECT count(*) AS rows,
+	   bool_and(est_predict_proba('predict_iris', m) =
+				est_predict_proba('predict_iris', ARRAY[sepal_length, sepal_width,
+														petal_length, petal_width]::float8[]))
+	   AS same_as_array
+  FROM predict_mixed m;
+INSERT INTO predict_rows VALUES (5, 'NaN', 1, 1000, 7, 1);
+SELECT expect_error($$SELECT est_predict('predict_iris', r) FROM predict_rows r WHERE id = 1000$$);
+DROP TABLE predict_rows, predict_mixed;
+
 -- NULL in, NULL out; bad rows and arrays are errors that say what is wrong.
 SELECT est_predict('predict_iris', NULL::float8[]) IS NULL AS null_array,
 	   est_predict(NULL, ARRAY[1, 2, 3, 4]) IS NULL AS null_model,

@@ -56,6 +56,10 @@ typedef struct PredictState
 	int		   *identity;		/* 0 .. n_features-1 */
 	Datum	   *values;			/* n_features, by source column */
 	bool	   *nulls;
+	/* rows without NULLs of plain numbers encode straight from their data */
+	bool		has_scalars;
+	EstScalarRow scalars;
+	int			scalar_atts;	/* attributes such a row must have */
 } PredictState;
 
 PG_FUNCTION_INFO_V1(est_predict_record);
@@ -276,6 +280,22 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 	state->encoder = EstEncoderCreate(&state->model->ckpt.transform,
 									  state->cols, def->n_features,
 									  state->identity);
+	{
+		bool		all = true;
+		int		   *off = NULL;
+
+		state->scalar_atts = 0;
+		for (int i = 0; i < def->n_features; i++)
+		{
+			all &= state->atts[i] >= 0;
+			state->scalar_atts = Max(state->scalar_atts, state->atts[i] + 1);
+		}
+		if (all)
+			off = EstFixedOffsets(state->row_desc, state->atts,
+								  def->n_features, state->scalar_atts);
+		state->has_scalars = off != NULL &&
+			EstScalarRowInit(&state->scalars, state->encoder, off);
+	}
 	state->row_type = type;
 	state->row_typmod = typmod;
 	MemoryContextSwitchTo(oldcontext);
@@ -295,23 +315,30 @@ ScoreRecord(FunctionCallInfo fcinfo)
 	MatchRowType(fcinfo, state, HeapTupleHeaderGetTypeId(rec),
 				 HeapTupleHeaderGetTypMod(rec));
 
-	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = rec;
-
-	for (int i = 0; i < state->model->def->n_features; i++)
+	/* a row without NULLs of plain numbers: straight from its data */
+	if (!state->has_scalars || (rec->t_infomask & HEAP_HASNULL) ||
+		HeapTupleHeaderGetNatts(rec) < state->scalar_atts ||
+		!EstScalarRowEncode(&state->scalars, (const char *) rec + rec->t_hoff,
+							x))
 	{
-		if (state->atts[i] < 0)
+		tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = rec;
+
+		for (int i = 0; i < state->model->def->n_features; i++)
 		{
-			state->values[i] = (Datum) 0;
-			state->nulls[i] = true;
-			continue;
+			if (state->atts[i] < 0)
+			{
+				state->values[i] = (Datum) 0;
+				state->nulls[i] = true;
+				continue;
+			}
+			state->values[i] = heap_getattr(&tuple, state->atts[i] + 1,
+											state->row_desc, &state->nulls[i]);
 		}
-		state->values[i] = heap_getattr(&tuple, state->atts[i] + 1,
-										state->row_desc, &state->nulls[i]);
+		EstEncodeRow(state->encoder, state->values, state->nulls, x);
 	}
-	EstEncodeRow(state->encoder, state->values, state->nulls, x);
 	EstTransformApply(&state->model->ckpt.transform, x, 1);
 	EstNetworkPredictOne(&state->model->ckpt.net, state->x, state->scratch,
 						 state->out);
