@@ -85,18 +85,16 @@ CREATE TABLE predict_mixed AS
 SELECT id, sepal_length::float8 AS sepal_length, sepal_width::float8 AS sepal_width,
 	   (petal_length * 10)::int AS petal_length, petal_width::float8 AS petal_width
   FROM iris_test;
-SELECT count(*) AS rows,
-	   bool_and(est_predict_proba('predict_iris', r) =
-				est_predict_proba('predict_iris', ARRAY[sepal_length, sepal_width,
-														petal_length, petal_width]::float8[]))
-	   AS same_as_array
-  FROM predict_rows r;
-SELECT count(*) AS rows,
-	   bool_and(est_predict_proba('predict_iris', m) =
-				est_predict_proba('predict_iris', ARRAY[sepal_length, sepal_width,
-														petal_length, petal_width]::float8[]))
-	   AS same_as_array
-  FROM predict_mixed m;
+SELECT source, count(*) AS rows,
+	   bool_and(p = est_predict_proba('predict_iris', a)) AS same_as_array
+  FROM (SELECT 'rows' AS source, est_predict_proba('predict_iris', r) AS p,
+			   ARRAY[sepal_length, sepal_width, petal_length, petal_width]::float8[] AS a
+		  FROM predict_rows r
+		UNION ALL
+		SELECT 'mixed', est_predict_proba('predict_iris', m),
+			   ARRAY[sepal_length, sepal_width, petal_length, petal_width]::float8[]
+		  FROM predict_mixed m) s
+ GROUP BY source ORDER BY source;
 INSERT INTO predict_rows VALUES (5, 'NaN', 1, 1000, 7, 1);
 SELECT expect_error($$SELECT est_predict('predict_iris', r) FROM predict_rows r WHERE id = 1000$$);
 DROP TABLE predict_rows, predict_mixed;
