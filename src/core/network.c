@@ -2165,7 +2165,10 @@ LayerOne(const float *x, const float *w, const float *b, int in_size,
 	static int	has_avx2 = -1;
 
 	if (has_avx2 < 0)
+	{
+		__builtin_cpu_init();
 		has_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	}
 	if (has_avx2)
 		j0 = LayerOneAvx2(x, w, b, in_size, out_size, h);
 	else
