@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits, checked before anything is allocated. */
 /*
  * EST_CLONES builds a function twice, for AVX2 and for the baseline, and
  * the loader picks one by the CPU (target_clones, on x86-64 with gcc or
@@ -35,6 +34,7 @@
 #define EST_CLONES
 #endif
 
+/* Limits, checked before anything is allocated. */
 #define EST_MAX_LAYERS		32			/* hidden layers */
 #define EST_MAX_UNITS		65536		/* units of one layer, and inputs */
 #define EST_MAX_CLASSES		65536
