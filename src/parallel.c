@@ -124,7 +124,6 @@ struct EstTeam
 	const float *w;
 };
 
-
 PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
 PGDLLEXPORT void est_parallel_read_main(dsm_segment *seg, shm_toc *toc);
 
@@ -1401,11 +1400,12 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 				 first, first + buf.data.n_rows, shared->n_rows);
 		RowsLayout(shared->n_rows, dsm_segment_address(seg), &all);
 		EstMapPages(all.X + (size_t) first * n_inputs,
-				 (Size) buf.data.n_rows * n_inputs * sizeof(float), true);
+					(Size) buf.data.n_rows * n_inputs * sizeof(float), true);
 		EstMapPages(all.y + (size_t) first * label_width,
-				 (Size) buf.data.n_rows * label_width * sizeof(float), true);
+					(Size) buf.data.n_rows * label_width * sizeof(float), true);
 		if (weighted)
-			EstMapPages(all.w + first, (Size) buf.data.n_rows * sizeof(float), true);
+			EstMapPages(all.w + first, (Size) buf.data.n_rows * sizeof(float),
+						true);
 		CopyRowsAt(&all, first, &buf.data);
 		dsm_detach(seg);
 		return true;

@@ -67,9 +67,10 @@
  * product of one row would not pay for the BLAS call.  A hidden layer
  * keeps 64 outputs at a time in vector registers while it walks the
  * inputs (out[j] += x[i] * W[i * out + j], i outside; LayerOne), the
- * logits accumulate in double: each output is always summed in the order
- * of the inputs, so results are deterministic.  It assembles the input vector with the same code as
- * the batched forward.
+ * logits accumulate in double, four at a time (AddProducts): each output
+ * is always summed in the order of the inputs, so results are
+ * deterministic.  It assembles the input vector with the same code as the
+ * batched forward.
  *
  *-------------------------------------------------------------------------
  */
@@ -2136,11 +2137,12 @@ EstNetworkScratchSize(const EstNetwork *net)
 		memcpy(h + j0, acc, sizeof(acc)); \
 	}
 
+/* vector types of gcc and clang, which other compilers go without */
 #if defined(__GNUC__) || defined(__clang__)
 typedef float EstVec4 __attribute__((vector_size(4 * sizeof(float))));
-#define LAYER_ONE_VECTORS 1
+#define HAVE_VECTOR_TYPES 1
 #endif
-#if defined(LAYER_ONE_VECTORS) && defined(EST_HAVE_AVX2_VARIANTS)
+#if defined(HAVE_VECTOR_TYPES) && defined(EST_HAVE_AVX2_VARIANTS)
 typedef float EstVec8 __attribute__((vector_size(8 * sizeof(float))));
 
 __attribute__((target("avx2")))
@@ -2161,7 +2163,7 @@ LayerOne(const float *x, const float *w, const float *b, int in_size,
 {
 	int			j0 = 0;
 
-#if defined(LAYER_ONE_VECTORS) && defined(EST_HAVE_AVX2_VARIANTS)
+#if defined(HAVE_VECTOR_TYPES) && defined(EST_HAVE_AVX2_VARIANTS)
 	static int	has_avx2 = -1;
 
 	if (has_avx2 < 0)
@@ -2174,7 +2176,7 @@ LayerOne(const float *x, const float *w, const float *b, int in_size,
 	else
 #endif
 	{
-#ifdef LAYER_ONE_VECTORS
+#ifdef HAVE_VECTOR_TYPES
 		LAYER_ONE_BODY(EstVec4, 4)
 #endif
 	}
@@ -2201,7 +2203,7 @@ LayerOne(const float *x, const float *w, const float *b, int in_size,
  * all the inputs, rather than going through memory at each one; the last
  * k % 4 outputs each stay in a register of their own.
  */
-#ifdef LAYER_ONE_VECTORS
+#ifdef HAVE_VECTOR_TYPES
 typedef double EstVec4d __attribute__((vector_size(4 * sizeof(double))));
 #endif
 
@@ -2211,7 +2213,7 @@ AddProducts(double *out, const float *x, const int *index, int n,
 {
 	int			j0 = 0;
 
-#ifdef LAYER_ONE_VECTORS
+#ifdef HAVE_VECTOR_TYPES
 	for (; j0 + 4 <= k; j0 += 4)
 	{
 		EstVec4d	acc;

@@ -146,6 +146,14 @@ EstRngBounded(EstRng *rng, uint64_t bound)
 #define PREFETCH_WRITE(p) ((void) (p))
 #endif
 
+/* DrawPartner draws the swap partner of i into ahead and asks for it */
+static inline void
+DrawPartner(EstRng *rng, const uint32_t *perm, size_t *ahead, size_t i)
+{
+	ahead[i % SHUFFLE_AHEAD] = (size_t) EstRngBounded(rng, (uint64_t) i + 1);
+	PREFETCH_WRITE(&perm[ahead[i % SHUFFLE_AHEAD]]);
+}
+
 void
 EstRngShuffle(EstRng *rng, uint32_t *perm, size_t n)
 {
@@ -155,23 +163,14 @@ EstRngShuffle(EstRng *rng, uint32_t *perm, size_t n)
 	if (n < 2)
 		return;
 	for (i = n - 1; i > 0 && i + SHUFFLE_AHEAD > n - 1; i--)
-	{
-		ahead[i % SHUFFLE_AHEAD] = (size_t) EstRngBounded(rng, (uint64_t) i + 1);
-		PREFETCH_WRITE(&perm[ahead[i % SHUFFLE_AHEAD]]);
-	}
+		DrawPartner(rng, perm, ahead, i);
 	for (i = n - 1; i > 0; i--)
 	{
 		size_t		j = ahead[i % SHUFFLE_AHEAD];
 		uint32_t	tmp = perm[i];
 
 		if (i > SHUFFLE_AHEAD)
-		{
-			size_t		later = i - SHUFFLE_AHEAD;
-
-			ahead[later % SHUFFLE_AHEAD] =
-				(size_t) EstRngBounded(rng, (uint64_t) later + 1);
-			PREFETCH_WRITE(&perm[ahead[later % SHUFFLE_AHEAD]]);
-		}
+			DrawPartner(rng, perm, ahead, i - SHUFFLE_AHEAD);
 		perm[i] = perm[j];
 		perm[j] = tmp;
 	}
