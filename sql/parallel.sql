@@ -132,6 +132,68 @@ SELECT est_train('par_read_bad', 'par_table', features => '{x1,x2,x3}', steps =>
 				 params => '{"parallel_workers": 1}');
 DROP TABLE par_table, par_named;
 
+-- A classifier's unweighted numeric rows stay where they were read: each
+-- member trains on the rows it holds and gathers from each batch those it
+-- has (a shard).  The rows and their fingerprint are those of one backend,
+-- the transform is fitted from the members' statistics (NULLs left out),
+-- the same call gives the same weights bit for bit, and it learns as one
+-- backend does.
+CREATE TABLE par_shard AS
+SELECT x1, x2, x3, x4, x5, x6, x7, CASE WHEN id % 7 = 0 THEN NULL ELSE x8 END AS x8, label
+  FROM par_rows;
+SELECT est_train('par_sh_serial', 'par_shard', hidden_units => '{32,32}', batch_size => 64,
+				 epochs => 4, params => '{"seed": 7}') IS NOT NULL AS trained;
+SELECT global_step, rows_read, accuracy > 0.85 AS learned
+  FROM est_train('par_sh_one', 'par_shard', hidden_units => '{32,32}', batch_size => 64,
+				 epochs => 4, params => '{"seed": 7, "parallel_workers": 1}');
+SELECT est_train('par_sh_two', 'par_shard', hidden_units => '{32,32}', batch_size => 64,
+				 epochs => 4, params => '{"seed": 7, "parallel_workers": 1}') IS NOT NULL AS trained;
+SELECT bool_and(a."values" = b."values") AS identical
+  FROM est_weights('par_sh_one') a JOIN est_weights('par_sh_two') b USING (layer, kind, name);
+SELECT a.rows_read, a.fingerprint = b.fingerprint AS same_rows
+  FROM est_checkpoints('par_sh_serial') a, est_checkpoints('par_sh_one') b;
+SELECT count(*) AS columns,
+	   bool_and(abs(a.mean - b.mean) < 1e-12 AND abs(a.stddev - b.stddev) < 1e-12) AS same_fit
+  FROM est_feature_info('par_sh_serial') a JOIN est_feature_info('par_sh_one') b USING (name);
+SELECT round(mean::numeric, 6) = round(avg(x8)::numeric, 6) AS mean_without_nulls,
+	   round(stddev::numeric, 6) = round(stddev_pop(x8)::numeric, 6) AS stddev_without_nulls
+  FROM est_feature_info('par_sh_one'), par_shard WHERE name = 'x8' GROUP BY mean, stddev;
+SELECT abs(s.value - p.value) < 0.01 AS same_accuracy
+  FROM est_evaluate('par_sh_serial', 'par_shard') s, est_evaluate('par_sh_one', 'par_shard') p
+ WHERE s.metric = 'accuracy' AND p.metric = 'accuracy';
+SELECT count(*) AS logs, bool_and(abs(s.loss - p.loss) < 0.02) AS same_losses
+  FROM estimator.training_log s JOIN estimator.training_log p USING (global_step)
+ WHERE s.model = 'par_sh_serial' AND p.model = 'par_sh_one';
+-- continuing with the model's transform, and training anew after a reset
+SELECT global_step, rows_read FROM est_train('par_sh_one', 'par_shard', steps => 50,
+											 params => '{"parallel_workers": 1}');
+SELECT global_step, rows_read FROM est_train('par_sh_two', 'par_shard', reset => true, steps => 30,
+											 params => '{"seed": 7, "parallel_workers": 2}');
+SELECT global_step, (SELECT count(*) FROM est_checkpoints('par_sh_two')) AS checkpoints
+  FROM estimator.models WHERE name = 'par_sh_two';
+-- batches of two among four members: most hold none of a batch's rows
+SELECT global_step, accuracy > 0.6 AS learned
+  FROM est_train('par_sh_tiny', 'par_shard', hidden_units => '{16}', batch_size => 2,
+				 steps => 600, optimizer => 'adam', learning_rate => 0.01,
+				 params => '{"seed": 3, "parallel_workers": 3}');
+-- a label that n_classes does not allow, in any member's rows
+SELECT est_train('par_sh_bad', 'par_shard', steps => 10,
+				 params => '{"n_classes": 2, "parallel_workers": 1}');
+SELECT est_train('par_sh_bad', 'par_shard', steps => 10, params => '{"n_classes": 2}');
+-- est_train's loss and accuracy on a sample of a large source, each member
+-- scoring the sample's rows it holds: those of one backend, to within the
+-- last bits of the weights
+CREATE TABLE par_sample AS
+SELECT sin(i * 0.7) AS x1, cos(i * 1.3) AS x2, (i % 3) AS label
+  FROM generate_series(1, 120000) i;
+SELECT abs(a.loss - b.loss) < 1e-4 AS same_loss, abs(a.accuracy - b.accuracy) < 1e-3 AS same_accuracy,
+	   a.rows_read, b.rows_read
+  FROM est_train('par_sample_one', 'par_sample', steps => 5, params => '{"seed": 4}') a,
+	   est_train('par_sample_two', 'par_sample', steps => 5,
+				 params => '{"seed": 4, "parallel_workers": 1}') b;
+SELECT count(*) AS workers_left FROM pg_stat_activity WHERE backend_type = 'parallel worker';
+DROP TABLE par_shard, par_sample;
+
 -- Row-level security may call what parallel mode forbids (nextval): such a
 -- table is read by the backend alone, and trains with workers all the same.
 CREATE TABLE par_rls AS SELECT * FROM par_rows;

@@ -583,6 +583,14 @@ typedef struct EstStepRows
 	float	   *Xb;				/* the step's rows */
 	float	   *yb;
 	float	   *wb;
+
+	/*
+	 * A parallel member that holds some of the rows only (a shard's): X, y
+	 * and w are rows [first, first + n_own) of the n_train; n_own is -1
+	 * when they are all the rows.
+	 */
+	int64		first;
+	int64		n_own;
 } EstStepRows;
 
 typedef struct EstTeam EstTeam;
@@ -593,7 +601,8 @@ struct dsm_segment;
 
 extern void EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt,
 						   EstWorkspace *ws, const EstData *data, int64 n,
-						   int64 from, int64 to, EstMetricSet *set);
+						   int64 first, int64 from, int64 to,
+						   EstMetricSet *set);
 
 extern void EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt,
 							const EstStepPlan *sp, const float *X,
@@ -620,12 +629,22 @@ extern double EstTeamReduce(EstTeam *team, float *grad, size_t n,
 extern void EstTeamEnd(EstTeam *team);
 extern void EstTeamStop(EstTeam *team);
 extern bool EstTeamStopped(const EstTeam *team);
+typedef struct EstShard EstShard;
 extern EstReader *EstParallelRead(int n_workers, const char *source,
 								  BlockNumber blocks, const EstReadSpec *spec,
 								  EstReader *reader, const EstCheckpoint *ckpt,
 								  Jsonb *params, EstData *data,
 								  bool share_rows,
-								  struct dsm_segment **rows_seg);
+								  struct dsm_segment **rows_seg,
+								  EstShard **shard);
+extern int64 EstShardRows(const EstShard *shard);
+extern uint64 EstShardFingerprint(const EstShard *shard);
+extern float EstShardMaxLabel(const EstShard *shard);
+extern const void *EstShardFitParts(const EstShard *shard, int *n_parts);
+extern EstTeam *EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
+								  const uint8_t *ckpt, size_t ckpt_len,
+								  size_t n_params, const EstStepPlan *sp,
+								  int64 steps, const EstData *own);
 
 
 /* ----------------------------------------------------------------

@@ -217,11 +217,12 @@ EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
  * evenly spaced over them (sample row k is row k * n / EST_SCORE_SAMPLE),
  * gathered a workspace's worth at a time.  Scoring every row of a large
  * source cost a third of an epoch for a figure that needs no more than
- * three digits.  The AUCs are NaN.
+ * three digits.  The AUCs are NaN.  data holds rows from row first on of
+ * the n (a parallel member's, which scores the sample's rows it holds).
  */
 void
 EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
-			   const EstData *data, int64 n, int64 from, int64 to,
+			   const EstData *data, int64 n, int64 first, int64 from, int64 to,
 			   EstMetricSet *set)
 {
 	int			d = data->n_inputs;
@@ -239,9 +240,9 @@ EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "metrics");
 	if (size == n)
-		ScoreRows(def, ckpt, ws, data->X + (size_t) from * d,
-				  data->y + (size_t) from * lw,
-				  data->w ? data->w + from : NULL, to - from, lw, &m);
+		ScoreRows(def, ckpt, ws, data->X + (size_t) (from - first) * d,
+				  data->y + (size_t) (from - first) * lw,
+				  data->w ? data->w + (from - first) : NULL, to - from, lw, &m);
 	else
 	{
 		int			block = ws->max_batch;
@@ -255,7 +256,7 @@ EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 
 			for (int i = 0; i < rows; i++)
 			{
-				int64		row = (start + i) * n / size;
+				int64		row = (start + i) * n / size - first;
 
 				memcpy(X + (size_t) i * d, data->X + (size_t) row * d,
 					   d * sizeof(float));

@@ -108,6 +108,7 @@ typedef struct TeamShared
 	Size		rows_offset[N_TEAM_ARRAYS]; /* or TEAM_ARRAY_HERE */
 	/* each member's score of its rows: loss, accuracy, weight sum */
 	double		scores[EST_MAX_PARALLEL_WORKERS + 1][3];
+	bool		shard;			/* each member trains on the rows it read */
 } TeamShared;
 
 struct EstTeam
@@ -122,10 +123,24 @@ struct EstTeam
 	const float *X;				/* the training rows, in shared memory */
 	const float *y_score;		/* their labels, in the label's units */
 	const float *w;
+
+	/*
+	 * A shard's team (EstTeamBeginShard): the rows above are the member's
+	 * own, rows [first, first + n_own) of all; the team's segment is seg.
+	 * n_own is -1 in other teams, whose members see every row.
+	 */
+	int64		first;
+	int64		n_own;
+	dsm_segment *seg;
+	struct EstShard *shard;		/* the leader's, to end it */
 };
 
 PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
 PGDLLEXPORT void est_parallel_read_main(dsm_segment *seg, shm_toc *toc);
+
+typedef struct ReadShared ReadShared;
+static void ShardFigures(ReadShared *shared, char *stats, const EstData *d,
+						 int member, const EstTransform *tf);
 
 static Size
 GradsBytes(int n_members, size_t n_params)
@@ -393,6 +408,7 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 	team->pcxt = pcxt;
 	team->shared = shared;
 	team->member = 0;
+	team->n_own = -1;
 	AttachGrads(team, area);
 	return team;
 }
@@ -538,7 +554,8 @@ EstTeamStopped(const EstTeam *team)
 
 /*
  * EstTeamScore scores the training rows (EstScoreSample's) with the
- * trained weights, each member its contiguous share, and returns in *loss and *accuracy the
+ * trained weights, each member its contiguous share (a shard's member the
+ * rows it holds), and returns in *loss and *accuracy the
  * figures of all the rows, as EstScoreData gives them (both are sums over
  * the rows divided by the weight sum, so the shares' add up).
  */
@@ -551,6 +568,7 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 	int64		size = Min(n, EST_SCORE_SAMPLE);
 	int64		lo = size * team->member / shared->n_members;
 	int64		hi = size * (team->member + 1) / shared->n_members;
+	int64		first = 0;
 	EstModelDef def;
 	EstData		all;
 	EstMetricSet set;
@@ -572,11 +590,18 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 	all.X = (float *) team->X;
 	all.y = (float *) team->y_score;
 	all.w = (float *) team->w;
+	if (team->n_own >= 0)
+	{
+		/* the rows of the sample, k * n / size, that this member holds */
+		first = team->first;
+		lo = (first * size + n - 1) / n;
+		hi = ((first + team->n_own) * size + n - 1) / n;
+	}
 	for (int64 k = lo; k < hi; k++)
-		weight_sum += all.w ? (double) all.w[k * n / size] : 1.0;
+		weight_sum += all.w ? (double) all.w[k * n / size - first] : 1.0;
 	if (hi > lo)
 	{
-		EstScoreSample(&def, ckpt, ws, &all, n, lo, hi, &set);
+		EstScoreSample(&def, ckpt, ws, &all, n, first, lo, hi, &set);
 		shared->scores[team->member][0] = EstMetricSetValue(&set, "average_loss");
 		shared->scores[team->member][1] = regressor ? 0 :
 			EstMetricSetValue(&set, "accuracy");
@@ -611,6 +636,10 @@ EstTeamEnd(EstTeam *team)
 	WaitForParallelWorkersToFinish(team->pcxt);
 	DestroyParallelContext(team->pcxt);
 	ExitParallelMode();
+	if (team->seg != NULL)
+		dsm_detach(team->seg);
+	if (team->shard != NULL)
+		pfree(team->shard);
 	pfree(team);
 }
 
@@ -635,10 +664,92 @@ MemberIndex(pg_atomic_uint32 *ready, const int *member_of)
 }
 
 /*
+ * MemberSteps is a worker's training: the same steps as the leader's,
+ * with its share of every batch (y: the training targets of its rows),
+ * then its share of the training rows' figures.  Its weights are thrown
+ * away at the end: the leader's are the same.
+ */
+static void
+MemberSteps(EstTeam *team, EstCheckpoint *ckpt, const float *y)
+{
+	TeamShared *shared = team->shared;
+	EstWorkspace ws;
+	EstStepRows rows;
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+	int			share = shared->sp.batch_size;
+	bool		stopped = false;
+
+	if (team->n_own < 0)
+	{
+		int			lo;
+		int			hi;
+
+		EstTeamShare(team, shared->sp.batch_size, &lo, &hi);
+		share = hi - lo;
+	}
+	coremsg[0] = '\0';
+	status = EstWorkspaceInit(&ws, &ckpt->net, Max(share, 1), coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "workspace");
+	EstStepRowsInit(&rows, ckpt, &shared->sp, team->X, y, team->w, share);
+	if (team->n_own >= 0)
+	{
+		rows.first = team->first;
+		rows.n_own = team->n_own;
+	}
+
+	for (int64 step = 0; step < shared->steps; step++)
+	{
+		double		loss = EstTrainStep(ckpt, &ws, &rows, &shared->sp, team);
+
+		/*
+		 * early stopping: the leader said so; a divergence: the leader
+		 * stops with an error
+		 */
+		if (team->stopped || isnan(loss) || isinf(loss))
+		{
+			stopped = true;
+			break;
+		}
+	}
+
+	/* the training rows' figures, in blocks as large as the leader's */
+	if (!stopped)
+	{
+		double		loss;
+		double		accuracy;
+
+		EstWorkspaceFree(&ws);
+		status = EstWorkspaceInit(&ws, &ckpt->net,
+								  Max(shared->sp.batch_size, 1024), coremsg);
+		if (status != EST_OK)
+			EstReportCoreError(status, coremsg, "workspace");
+		EstTeamScore(team, ckpt, &ws, &loss, &accuracy);
+	}
+	EstWorkspaceFree(&ws);
+}
+
+/*
+ * DecodeTeamCheckpoint decodes the checkpoint the team starts from.
+ */
+static void
+DecodeTeamCheckpoint(shm_toc *toc, const TeamShared *shared,
+					 EstCheckpoint *ckpt)
+{
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+
+	coremsg[0] = '\0';
+	status = EstCheckpointDecode(shm_toc_lookup(toc, EST_KEY_CHECKPOINT, false),
+								 shared->ckpt_len, ckpt, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "checkpoint");
+}
+
+/*
  * est_parallel_train_main is a worker's life: wait until the leader has
- * counted the members, decode the checkpoint, and run the same steps with
- * its share of every batch.  Its weights are thrown away at the end: the
- * leader's are the same.
+ * counted the members, decode the checkpoint, map the rows and train.
  */
 void
 est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
@@ -646,15 +757,8 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	TeamShared *shared = shm_toc_lookup(toc, EST_KEY_TEAM, false);
 	EstTeam		team;
 	EstCheckpoint ckpt;
-	EstWorkspace ws;
-	EstStepRows rows;
-	char		coremsg[EST_ERRMSG_LEN];
-	EstStatus	status;
-	int			lo;
-	int			hi;
 	dsm_segment *rows_seg = NULL;
 	const char *rows_base = NULL;
-	bool		stopped = false;
 
 	(void) seg;
 	memset(&team, 0, sizeof(team));
@@ -662,17 +766,9 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 	if (team.member < 0)
 		return;
 	team.shared = shared;
+	team.n_own = -1;
 	AttachGrads(&team, shm_toc_lookup(toc, EST_KEY_GRADS, false));
-
-	coremsg[0] = '\0';
-	status = EstCheckpointDecode(shm_toc_lookup(toc, EST_KEY_CHECKPOINT, false),
-								 shared->ckpt_len, &ckpt, coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "checkpoint");
-	EstTeamShare(&team, shared->sp.batch_size, &lo, &hi);
-	status = EstWorkspaceInit(&ws, &ckpt.net, Max(hi - lo, 1), coremsg);
-	if (status != EST_OK)
-		EstReportCoreError(status, coremsg, "workspace");
+	DecodeTeamCheckpoint(toc, shared, &ckpt);
 	if (shared->rows_handle != DSM_HANDLE_INVALID)
 	{
 		rows_seg = dsm_attach(shared->rows_handle);
@@ -689,40 +785,9 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 		TeamArrayOf(toc, shared, rows_base, TEAM_Y, EST_KEY_Y);
 	team.w = shared->weighted ?
 		TeamArrayOf(toc, shared, rows_base, TEAM_W, EST_KEY_W) : NULL;
-	EstStepRowsInit(&rows, &ckpt, &shared->sp, team.X,
-					TeamArrayOf(toc, shared, rows_base, TEAM_Y, EST_KEY_Y),
-					team.w, hi - lo);
-
-	for (int64 step = 0; step < shared->steps; step++)
-	{
-		double		loss = EstTrainStep(&ckpt, &ws, &rows, &shared->sp, &team);
-
-		/*
-		 * early stopping: the leader said so; a divergence: the leader
-		 * stops with an error
-		 */
-		if (team.stopped || isnan(loss) || isinf(loss))
-		{
-			stopped = true;
-			break;
-		}
-	}
-
-	/* the training rows' figures, in blocks as large as the leader's */
-	if (!stopped)
-	{
-		double		loss;
-		double		accuracy;
-
-		EstWorkspaceFree(&ws);
-		status = EstWorkspaceInit(&ws, &ckpt.net,
-								  Max(shared->sp.batch_size, 1024), coremsg);
-		if (status != EST_OK)
-			EstReportCoreError(status, coremsg, "workspace");
-		EstTeamScore(&team, &ckpt, &ws, &loss, &accuracy);
-		EstWorkspaceFree(&ws);
-		EstCheckpointFree(&ckpt);
-	}
+	MemberSteps(&team, &ckpt,
+				TeamArrayOf(toc, shared, rows_base, TEAM_Y, EST_KEY_Y));
+	EstCheckpointFree(&ckpt);
 	if (rows_seg != NULL)
 		dsm_detach(rows_seg);
 }
@@ -754,11 +819,15 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 #define EST_KEY_READ_TEXT	UINT64CONST(0xE571000000000012)
 #define EST_KEY_READ_BLOB	UINT64CONST(0xE571000000000013)
 #define EST_KEY_READ_QUEUES UINT64CONST(0xE571000000000014)
+#define EST_KEY_READ_STATS	UINT64CONST(0xE571000000000015)
+
+/* the table of contents of a shard's team segment (EstTeamBeginShard) */
+#define EST_TEAM_MAGIC		0x45535453
 
 #define EST_READ_QUEUE_BYTES	(4 * 1024 * 1024)
 #define EST_READ_BLOCK_ROWS		1000
 
-typedef struct ReadShared
+struct ReadShared
 {
 	pg_atomic_uint32 ready;
 	int			n_members;
@@ -787,11 +856,44 @@ typedef struct ReadShared
 	dsm_handle	rows_handle;
 	int64		n_rows;			/* of all members */
 	int64		first_row[EST_MAX_PARALLEL_WORKERS + 1];
-} ReadShared;
+
+	/*
+	 * shard (with hold): each member keeps its rows to train on them (see
+	 * EstShard).  Before it says how many it has, it puts in its slots the
+	 * figures of them that the backend needs (ShardFigures): their
+	 * fingerprint, their largest label and, with fit_parts, its part of
+	 * the transform's fit (stats_size bytes each, under
+	 * EST_KEY_READ_STATS).  placed then becomes ROWS_TRAIN, with the
+	 * team's segment in team_handle.
+	 */
+	bool		shard;
+	bool		fit_parts;
+	Size		stats_size;
+	dsm_handle	team_handle;
+	uint64		fingerprint[EST_MAX_PARALLEL_WORKERS + 1];
+	float		max_label[EST_MAX_PARALLEL_WORKERS + 1];
+};
 
 #define ROWS_WAIT	0
 #define ROWS_PLACED	1
 #define ROWS_SEND	2
+#define ROWS_TRAIN	3
+
+/*
+ * A shard: the parallel workers that read a table with the backend, each
+ * keeping its rows in its own memory, and staying to train on them
+ * (EstTeamBeginShard): member k holds rows [first_row[k], first_row[k + 1])
+ * of all, in block order.  Nothing is copied; each member's rows stay in
+ * the pages it read them into.  Parallel mode lasts from the read to the
+ * end of the training (EstTeamEnd).
+ */
+struct EstShard
+{
+	ParallelContext *pcxt;
+	ReadShared *shared;
+	shm_mq	  **mqs;			/* by worker number */
+	char	   *stats;			/* the members' parts of the fit */
+};
 
 /* the messages of a worker's queue: rows, or one of these in their count */
 #define MSG_END		-1			/* no more rows */
@@ -1006,6 +1108,25 @@ CopyRowsAt(EstData *to, int64 first, const EstData *from)
 }
 
 /*
+ * CountRows gives each member the first of its rows among all, in block
+ * order, from their counts (the backend's rows in bufs[0], each worker's
+ * count in its buffer), and returns how many there are.
+ */
+static int64
+CountRows(ReadShared *shared, const RowBuffer *bufs)
+{
+	int64		n = 0;
+
+	for (int k = 0; k < shared->n_members; k++)
+	{
+		shared->first_row[k] = n;
+		n += k == 0 ? bufs[0].data.n_rows : bufs[k].held;
+	}
+	shared->n_rows = n;
+	return n;
+}
+
+/*
  * PlaceRows is the backend's side of hold (see ReadShared): with the
  * members' counts (its own rows in bufs[0], each worker's count in its
  * buffer) it makes a segment of dynamic shared memory for all the rows,
@@ -1017,25 +1138,17 @@ static dsm_segment *
 PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 		  RowBuffer *bufs, EstData *data)
 {
-	int64		n = 0;
+	int64		n = CountRows(shared, bufs);
 	EstData		all = bufs[0].data;
 	Size		size;
 	double		free_bytes;
 	dsm_segment *seg = NULL;
 
-	for (int k = 0; k < shared->n_members; k++)
-	{
-		shared->first_row[k] = n;
-		n += k == 0 ? bufs[0].data.n_rows : bufs[k].held;
-	}
 	size = RowsLayout(n, NULL, &all);
 	if (n > 0 && SharedMemoryRoom(size, &free_bytes))
 		seg = dsm_create(size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
 	if (seg != NULL)
-	{
 		shared->rows_handle = dsm_segment_handle(seg);
-		shared->n_rows = n;
-	}
 	pg_write_barrier();
 	pg_atomic_write_u32(&shared->placed, seg != NULL ? ROWS_PLACED : ROWS_SEND);
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
@@ -1056,6 +1169,148 @@ PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 	all.n_rows = n;
 	*data = all;
 	return seg;
+}
+
+/*
+ * ShardOf is the shard of a parallel read whose members have said how
+ * many rows they hold (see EstShard).
+ */
+static EstShard *
+ShardOf(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
+		const RowBuffer *bufs, char *stats)
+{
+	EstShard   *shard = palloc0(sizeof(EstShard));
+
+	pg_read_barrier();
+	CountRows(shared, bufs);
+	shard->pcxt = pcxt;
+	shard->shared = shared;
+	shard->mqs = mqs;
+	shard->stats = stats;
+	return shard;
+}
+
+/* the rows of all members of a shard */
+int64
+EstShardRows(const EstShard *shard)
+{
+	return shard->shared->n_rows;
+}
+
+/* the fingerprint of all the rows (EstDataFingerprint's, a sum) */
+uint64
+EstShardFingerprint(const EstShard *shard)
+{
+	uint64		sum = 0;
+
+	for (int k = 0; k < shard->shared->n_members; k++)
+		sum += shard->shared->fingerprint[k];
+	return sum;
+}
+
+/* the largest label of all the rows (0 if none is larger) */
+float
+EstShardMaxLabel(const EstShard *shard)
+{
+	float		max_label = 0;
+
+	for (int k = 0; k < shard->shared->n_members; k++)
+		max_label = Max(max_label, shard->shared->max_label[k]);
+	return max_label;
+}
+
+/*
+ * EstShardFitParts returns the members' parts of the fit of a new model's
+ * transform, in row order, for EstTransformFitParts; *n_parts is their
+ * number.
+ */
+const void *
+EstShardFitParts(const EstShard *shard, int *n_parts)
+{
+	*n_parts = shard->shared->n_members;
+	return shard->stats;
+}
+
+/*
+ * EstTeamBeginShard starts the training of a shard's members, each on
+ * its own rows (own: the backend's), for steps steps from the encoded
+ * checkpoint ckpt of n_params parameters: a segment of its own holds the
+ * team's state, the checkpoint and the gradients, and the workers, which
+ * have waited since the read, map it.  The workers normalise their rows
+ * with the checkpoint's transform; own's must be already.
+ */
+EstTeam *
+EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
+				  const uint8_t *ckpt, size_t ckpt_len, size_t n_params,
+				  const EstStepPlan *sp, int64 steps, const EstData *own)
+{
+	ReadShared *rs = shard->shared;
+	int			members = rs->n_members;
+	shm_toc_estimator e;
+	Size		size;
+	dsm_segment *seg;
+	shm_toc    *toc;
+	TeamShared *shared;
+	EstTeam    *team;
+	char	   *area;
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(TeamShared));
+	shm_toc_estimate_chunk(&e, ckpt_len);
+	shm_toc_estimate_chunk(&e, GradsBytes(members, n_params));
+	shm_toc_estimate_keys(&e, 3);
+	size = shm_toc_estimate(&e);
+	seg = dsm_create(size, 0);
+	toc = shm_toc_create(EST_TEAM_MAGIC, dsm_segment_address(seg), size);
+
+	shared = shm_toc_allocate(toc, sizeof(TeamShared));
+	memset(shared, 0, sizeof(TeamShared));
+	pg_atomic_init_u64(&shared->arrived, 0);
+	pg_atomic_init_u32(&shared->ready, 1);
+	memcpy(shared->member_of, rs->member_of, sizeof(shared->member_of));
+	shared->n_members = members;
+	shared->sp = *sp;
+	shared->steps = steps;
+	shared->ckpt_len = ckpt_len;
+	shared->n_params = n_params;
+	shared->model_type = def->type;
+	shared->n_classes = def->n_classes;
+	strlcpy(shared->name, def->name, NAMEDATALEN);
+	strlcpy(shared->label, def->label ? def->label : "", NAMEDATALEN);
+	shared->rows_handle = DSM_HANDLE_INVALID;
+	shared->shard = true;
+	shm_toc_insert(toc, EST_KEY_TEAM, shared);
+	area = shm_toc_allocate(toc, ckpt_len);
+	memcpy(area, ckpt, ckpt_len);
+	shm_toc_insert(toc, EST_KEY_CHECKPOINT, area);
+	area = shm_toc_allocate(toc, GradsBytes(members, n_params));
+	shm_toc_insert(toc, EST_KEY_GRADS, area);
+
+	team = palloc0(sizeof(EstTeam));
+	team->pcxt = shard->pcxt;
+	team->shared = shared;
+	team->member = 0;
+	team->X = own->X;
+	team->y_score = own->y;
+	team->first = 0;
+	team->n_own = own->n_rows;
+	team->seg = seg;
+	team->shard = shard;
+	AttachGrads(team, area);
+
+	/* the workers, waiting since they said how many rows they hold, go */
+	rs->team_handle = dsm_segment_handle(seg);
+	pg_write_barrier();
+	pg_atomic_write_u32(&rs->placed, ROWS_TRAIN);
+	for (int i = 0; i < shard->pcxt->nworkers_launched; i++)
+	{
+		PGPROC	   *proc;
+
+		if (rs->member_of[i] > 0 &&
+			(proc = shm_mq_get_sender(shard->mqs[i])) != NULL)
+			SetLatch(&proc->procLatch);
+	}
+	return team;
 }
 
 /*
@@ -1088,13 +1343,17 @@ UnpackText(const char **p)
  * nothing and left reader open, when no worker could start (the caller
  * then reads alone).  With share_rows, the rows go in a segment of
  * dynamic shared memory, *rows_seg, for parallel workers to train on
- * (see PlaceRows), if one can be had; the caller detaches it.
+ * (see PlaceRows), if one can be had; the caller detaches it.  With
+ * shard (unweighted rows only), each member keeps its rows instead, for a
+ * training in which each trains on its own (see EstShard): data is then
+ * the backend's rows only, and *shard the rest, for EstTeamBeginShard,
+ * which the caller must reach (or fail before).
  */
 EstReader *
 EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 				const EstReadSpec *spec, EstReader *reader,
 				const EstCheckpoint *ckpt, Jsonb *params, EstData *data,
-				bool share_rows, dsm_segment **rows_seg)
+				bool share_rows, dsm_segment **rows_seg, EstShard **shard)
 {
 	ParallelContext *pcxt;
 	ReadShared *shared;
@@ -1115,8 +1374,17 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	EstTransform *tf = EstReaderTransform(reader);
 	Size		total = 0;
 	char		coremsg[EST_ERRMSG_LEN];
+	bool		fit_parts = shard != NULL && ckpt == NULL;
+	Size		stats_size = fit_parts ? EstTransformFitStatsSize(tf) : 0;
+	char	   *stats = NULL;
 
 	*rows_seg = NULL;
+	if (shard != NULL)
+	{
+		*shard = NULL;
+		if (weighted || (fit_parts && !EstTransformAllNumeric(tf)))
+			elog(ERROR, "a shard's rows must be unweighted and numeric");
+	}
 	EstReaderColumns(reader, &features, &n_features);
 	if (ckpt != NULL)
 	{
@@ -1150,7 +1418,10 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shm_toc_estimate_chunk(&pcxt->estimator, Max(blob_len, 1));
 	shm_toc_estimate_chunk(&pcxt->estimator,
 						   mul_size(EST_READ_QUEUE_BYTES, n_workers));
-	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	if (fit_parts)
+		shm_toc_estimate_chunk(&pcxt->estimator,
+							   mul_size(stats_size, n_workers + 1));
+	shm_toc_estimate_keys(&pcxt->estimator, 5);
 	InitializeParallelDSM(pcxt);
 	if (pcxt->seg == NULL)
 	{
@@ -1175,7 +1446,11 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shared->blob_len = blob_len;
 	shared->n_inputs = n_inputs;
 	shared->row_label_width = label_width;
-	shared->hold = share_rows;
+	shared->hold = share_rows || shard != NULL;
+	shared->shard = shard != NULL;
+	shared->fit_parts = fit_parts;
+	shared->stats_size = stats_size;
+	shared->team_handle = DSM_HANDLE_INVALID;
 	pg_atomic_init_u32(&shared->placed, ROWS_WAIT);
 	shm_toc_insert(pcxt->toc, EST_KEY_READ, shared);
 	area = shm_toc_allocate(pcxt->toc, text.len);
@@ -1187,6 +1462,11 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shm_toc_insert(pcxt->toc, EST_KEY_READ_BLOB, area);
 	area = shm_toc_allocate(pcxt->toc, mul_size(EST_READ_QUEUE_BYTES, n_workers));
 	shm_toc_insert(pcxt->toc, EST_KEY_READ_QUEUES, area);
+	if (fit_parts)
+	{
+		stats = shm_toc_allocate(pcxt->toc, mul_size(stats_size, n_workers + 1));
+		shm_toc_insert(pcxt->toc, EST_KEY_READ_STATS, stats);
+	}
 	queues = palloc0(n_workers * sizeof(shm_mq_handle *));
 	mqs = palloc0(n_workers * sizeof(shm_mq *));
 	for (int i = 0; i < n_workers; i++)
@@ -1210,7 +1490,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	 */
 	shared->bounds[0] = 0;
 	for (int k = 1; k <= members; k++)
-		shared->bounds[k] = (BlockNumber) (share_rows ?
+		shared->bounds[k] = (BlockNumber) (shared->hold ?
 										   (double) blocks * k / members :
 										   (double) blocks * (k - 0.25) / (members - 0.25));
 	pg_write_barrier();
@@ -1238,14 +1518,16 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		InitScratch(&scratch, n_inputs, label_width, weighted);
 		while (ReadBlock(reader, &scratch, &bufs[0], &total) > 0)
 		{
-			for (int i = 0; i < pcxt->nworkers_launched && !share_rows; i++)
+			for (int i = 0; i < pcxt->nworkers_launched && !shared->hold; i++)
 				if (shared->member_of[i] > 0)
 					while (ReceiveRows(queues[i], &bufs[shared->member_of[i]],
 									   true, &total))
 						;
 		}
 	}
-	if (share_rows)
+	if (shard != NULL)
+		ShardFigures(shared, stats, &bufs[0].data, 0, tf);
+	if (shared->hold)
 	{
 		/* the workers' counts, then where every member's rows go */
 		for (int i = 0; i < pcxt->nworkers_launched; i++)
@@ -1256,6 +1538,14 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 					CHECK_FOR_INTERRUPTS();
 					ReceiveRows(queues[i], &bufs[shared->member_of[i]], false, &total);
 				}
+		if (shard != NULL)
+		{
+			*shard = ShardOf(pcxt, shared, mqs, bufs, stats);
+			*data = bufs[0].data;
+			if (ckpt != NULL)
+				EstFree(blob);
+			return reader;
+		}
 		*rows_seg = PlaceRows(pcxt, shared, mqs, bufs, data);
 	}
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
@@ -1349,14 +1639,72 @@ StreamRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 }
 
 /*
+ * ShardFigures puts in member's slots of a shard (see ReadShared) the
+ * figures of its rows d, as read, that the backend needs of all the rows:
+ * they add up (the fingerprint is a sum), or merge (the largest label, the
+ * parts of the fit of tf).
+ */
+static void
+ShardFigures(ReadShared *shared, char *stats, const EstData *d, int member,
+			 const EstTransform *tf)
+{
+	float		max_label = 0;
+	size_t		n_labels = (size_t) d->n_rows * d->label_width;
+
+	shared->fingerprint[member] = EstDataFingerprint(d);
+	for (size_t i = 0; i < n_labels; i++)
+		max_label = Max(max_label, d->y[i]);
+	shared->max_label[member] = max_label;
+	if (shared->fit_parts)
+		EstTransformFitPart(tf, d->X, d->n_rows,
+							stats + (Size) member * shared->stats_size);
+}
+
+/*
+ * ShardMember is a worker's training in a shard: it maps the team's
+ * segment, normalises its rows own with the checkpoint's transform, as
+ * the backend did its own, and trains on them (rows [first, first +
+ * own->n_rows) of all).
+ */
+static void
+ShardMember(const ReadShared *rs, EstData *own, int member)
+{
+	dsm_segment *seg = dsm_attach(rs->team_handle);
+	shm_toc    *toc;
+	EstTeam		team;
+	EstCheckpoint ckpt;
+
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not map the segment of the training team")));
+	toc = shm_toc_attach(EST_TEAM_MAGIC, dsm_segment_address(seg));
+	if (toc == NULL)
+		elog(ERROR, "the segment of the training team has a bad magic number");
+	memset(&team, 0, sizeof(team));
+	team.shared = shm_toc_lookup(toc, EST_KEY_TEAM, false);
+	team.member = member;
+	AttachGrads(&team, shm_toc_lookup(toc, EST_KEY_GRADS, false));
+	DecodeTeamCheckpoint(toc, team.shared, &ckpt);
+	EstTransformApply(&ckpt.transform, own->X, own->n_rows);
+	team.X = own->X;
+	team.y_score = own->y;
+	team.first = rs->first_row[member];
+	team.n_own = own->n_rows;
+	MemberSteps(&team, &ckpt, own->y);
+	EstCheckpointFree(&ckpt);
+	dsm_detach(seg);
+}
+
+/*
  * HoldRows is a worker's side of hold (see ReadShared): it reads its
  * range into its own memory, says how many rows it holds, waits until
  * the backend has placed them, and copies them where it says, or sends
- * them.  False: the backend has gone.
+ * them; in a shard, it trains on them.  False: the backend has gone.
  */
 static bool
 HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
-		 int member, char *msg)
+		 int member, char *msg, char *stats)
 {
 	RowBuffer	buf;
 	Size		total = 0;
@@ -1372,6 +1720,12 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	InitScratch(&scratch, n_inputs, label_width, weighted);
 	while (ReadBlock(reader, &scratch, &buf, &total) > 0)
 		;
+	if (shared->shard)
+	{
+		ShardFigures(shared, stats, &buf.data, member,
+					 EstReaderTransform(reader));
+		pg_write_barrier();
+	}
 	memcpy(count, &tag, sizeof(int32));
 	memcpy(count + sizeof(int32), &buf.data.n_rows, sizeof(int64));
 	if (shm_mq_send(mqh, sizeof(count), count, false, true) != SHM_MQ_SUCCESS)
@@ -1385,6 +1739,11 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 		CHECK_FOR_INTERRUPTS();
 	}
 	pg_read_barrier();
+	if (placed == ROWS_TRAIN)
+	{
+		ShardMember(shared, &buf.data, member);
+		return true;
+	}
 	if (placed == ROWS_PLACED)
 	{
 		dsm_segment *seg = dsm_attach(shared->rows_handle);
@@ -1428,6 +1787,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	const char *p = shm_toc_lookup(toc, EST_KEY_READ_TEXT, false);
 	const uint8_t *blob = shm_toc_lookup(toc, EST_KEY_READ_BLOB, false);
 	char	   *queues = shm_toc_lookup(toc, EST_KEY_READ_QUEUES, false);
+	char	   *stats = shm_toc_lookup(toc, EST_KEY_READ_STATS, true);
 	EstReadSpec spec;
 	const char *source;
 	EstColumn  *features;
@@ -1507,7 +1867,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 
 	row_floats = n_inputs + label_width + (shared->has_weight ? 1 : 0);
 	msg = palloc(sizeof(int32) + (Size) EST_READ_BLOCK_ROWS * row_floats * sizeof(float));
-	if (shared->hold ? !HoldRows(shared, mqh, reader, member, msg) :
+	if (shared->hold ? !HoldRows(shared, mqh, reader, member, msg, stats) :
 		!StreamRows(shared, mqh, reader, msg))
 		return;					/* the backend has gone */
 	EstReaderClose(reader);

@@ -79,6 +79,10 @@ typedef struct TrainPlan
 	int			parallel_workers;	/* 0: the backend alone */
 	TrainStream *stream;		/* not NULL: the source is streamed */
 	dsm_segment *rows_seg;		/* the rows' segment (ReadSource), or NULL */
+	EstShard   *shard;			/* the members that hold the rows, or NULL */
+	EstModelDef *register_def;	/* a new model whose catalog row waits for
+								 * the end of parallel mode, or NULL */
+	Oid			reset_owner;	/* ... its owner after a reset, or invalid */
 	EstLineage	lineage;		/* of every checkpoint of the call */
 } TrainPlan;
 
@@ -326,24 +330,81 @@ RequestedWorkers(const EstOptions *opts)
 }
 
 /*
+ * MayShard tells whether the members of a parallel call may keep the rows
+ * they read and each train on its own (see EstShard): a classifier's
+ * unweighted rows, all numeric (the transform's fit merges the members'
+ * statistics), trained with nothing else the backend needs the rows for
+ * (an evaluation, a promotion gate, a warm start) and nothing that writes
+ * the catalog between steps or needs the whole batch in one process
+ * (ParallelWorkers' reasons).  tf is a new model's transform.
+ */
+static bool
+MayShard(const EstTrainRequest *req, const EstModelDef *def,
+		 const EstCheckpoint *ckpt, const EstTransform *tf, bool regressor,
+		 bool commit, const char *weight)
+{
+	EstOptions	opts = req->opts;
+	EstOptions	stored;
+
+	if (RequestedWorkers(&req->opts) == 0 || commit || regressor ||
+		weight != NULL || req->warm_start_from != NULL)
+		return false;
+	EstParseParams(def ? def->params : NULL, &stored);
+	EstMergeOptions(&opts, &stored);
+	if (opts.eval_fraction > 0 || opts.eval_source != NULL ||
+		opts.has_promote_if || opts.has_early_stopping ||
+		opts.save_checkpoints_steps > 0)
+		return false;
+	if (def != NULL ? (ckpt->net.batch_norm || ckpt->net.dropout > 0) :
+		(opts.batch_norm > 0 || opts.dropout > 0))
+		return false;
+	return EstTransformAllNumeric(def != NULL ? &ckpt->transform : tf);
+}
+
+/*
+ * RegisterModel writes the catalog row of the model a call creates, or
+ * defines anew after a reset (reset_owner: its owner).
+ */
+static void
+RegisterModel(EstModelDef *def, Oid reset_owner)
+{
+	if (OidIsValid(reset_owner))
+	{
+		def->owner = reset_owner;
+		EstCatalogRedefineModel(def);
+	}
+	else if (!EstCatalogInsertModel(def))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("model \"%s\" was created by a concurrent transaction",
+						def->name),
+				 errhint("Run est_train again to continue training it.")));
+	EstCatalogForgetEvaluations(def->name);
+}
+
+/*
  * ReadSource reads the training rows of a call with its reader (open on
  * the whole source), in parallel when the call asks for parallel workers
  * and the source is a table whose rows encode the same in any order (see
  * EstParallelRead); *reader may then be replaced by a reader of the same
  * columns, and the rows be in a segment of shared memory, *rows_seg, for
  * the workers that train on them (not when the call commits, which would
- * unmap it), which the caller detaches.
+ * unmap it), which the caller detaches.  With shard not NULL, the members
+ * may keep the rows they read instead, to train on them (*shard, see
+ * EstParallelRead); data then holds the backend's only.
  */
 static void
 ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 		   const EstCheckpoint *ckpt, const EstReadSpec *spec,
 		   EstReader **reader, EstData *data, SourceStream *stream,
-		   bool commit, dsm_segment **rows_seg)
+		   bool commit, dsm_segment **rows_seg, EstShard **shard)
 {
 	int			workers = RequestedWorkers(&req->opts);
 	BlockNumber blocks;
 
 	memset(stream, 0, sizeof(*stream));
+	if (shard != NULL)
+		*shard = NULL;
 
 	/*
 	 * in parallel: a table whose blocks fit in half of estimator.max_memory
@@ -356,7 +417,7 @@ ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 		EstReader  *own = EstParallelRead(workers, req->source, blocks, spec,
 										  *reader, def ? ckpt : NULL,
 										  def ? NULL : req->params, data,
-										  !commit, rows_seg);
+										  !commit, rows_seg, shard);
 
 		if (own != NULL)
 		{
@@ -1046,15 +1107,19 @@ EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt, const EstStepPlan *sp,
 	rows->Xb = palloc(mul_size(share, sp->n_inputs * sizeof(float)));
 	rows->yb = palloc(mul_size(share, sp->label_width * sizeof(float)));
 	rows->wb = w ? palloc(mul_size(share, sizeof(float))) : NULL;
+	rows->first = 0;
+	rows->n_own = -1;
 }
 
 /*
  * EstTrainStep runs one mini-batch step and returns its loss (the
  * regularisation penalty included).  The batch is the next batch_size
  * rows of the epoch's order; with a team, this process computes the
- * gradient of its share of them only, and EstTeamReduce adds the shares
- * up, so that every member applies the same update.  When the loss is not
- * finite nothing is applied: the caller reports it.
+ * gradient of its share of them only (a contiguous slice of the batch, or
+ * when it holds some of the rows only, the batch's rows it holds), and
+ * EstTeamReduce adds the shares up, so that every member applies the same
+ * update.  When the loss is not finite nothing is applied: the caller
+ * reports it.
  */
 double
 EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
@@ -1064,26 +1129,31 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 	int			lw = sp->label_width;
 	int			lo = 0;
 	int			hi = sp->batch_size;
+	bool		held = rows->n_own >= 0;
+	int64		n_held = held ? rows->n_own : sp->n_train;
+	int			n = 0;
 	double		weight_sum = 0;
 	double		loss;
 
-	if (team != NULL)
+	if (team != NULL && !held)
 		EstTeamShare(team, sp->batch_size, &lo, &hi);
 	for (int b = 0; rows->stream != NULL && b < sp->batch_size; b++)
 	{
 		StreamNext(rows->stream, rows->Xb + (size_t) b * d,
 				   rows->yb + (size_t) b * lw, rows->wb ? &rows->wb[b] : NULL);
 		weight_sum += rows->wb ? (double) rows->wb[b] : 1.0;
+		n++;
 	}
 	for (int b = 0; rows->stream == NULL && b < sp->batch_size; b++)
 	{
-		uint32		row;
+		int64		row;
 
 		if (ckpt->epoch.position == (uint64) sp->n_train)
 			StartEpoch(ckpt, rows->perm, sp->n_train);
-		row = rows->perm[ckpt->epoch.position++];
-		weight_sum += rows->w ? (double) rows->w[row] : 1.0;
-		if (b < lo || b >= hi)
+		row = (int64) rows->perm[ckpt->epoch.position++] - rows->first;
+		/* (a member that holds some rows only has no weights) */
+		weight_sum += rows->w && !held ? (double) rows->w[row] : 1.0;
+		if (b < lo || b >= hi || row < 0 || row >= n_held)
 			continue;
 
 		/*
@@ -1091,22 +1161,24 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 		 * ask for a later row's cache lines now, so that its copy does not
 		 * wait for memory.
 		 */
-		if (b + EST_PREFETCH_ROWS < hi &&
+		if ((held || b + EST_PREFETCH_ROWS < hi) &&
 			ckpt->epoch.position + EST_PREFETCH_ROWS <= (uint64) sp->n_train)
 		{
-			const char *ahead = (const char *)
-				(rows->X + (size_t) rows->perm[ckpt->epoch.position +
-											   EST_PREFETCH_ROWS - 1] * d);
+			int64		ahead = (int64) rows->perm[ckpt->epoch.position +
+												   EST_PREFETCH_ROWS - 1] -
+				rows->first;
 
-			for (size_t off = 0; off < d * sizeof(float); off += 64)
-				__builtin_prefetch(ahead + off);
+			for (size_t off = 0; ahead >= 0 && ahead < n_held &&
+				 off < d * sizeof(float); off += 64)
+				__builtin_prefetch((const char *) (rows->X + (size_t) ahead * d) + off);
 		}
-		memcpy(rows->Xb + (size_t) (b - lo) * d, rows->X + (size_t) row * d,
+		memcpy(rows->Xb + (size_t) n * d, rows->X + (size_t) row * d,
 			   d * sizeof(float));
-		memcpy(rows->yb + (size_t) (b - lo) * lw, rows->y + (size_t) row * lw,
+		memcpy(rows->yb + (size_t) n * lw, rows->y + (size_t) row * lw,
 			   lw * sizeof(float));
 		if (rows->wb != NULL)
-			rows->wb[b - lo] = rows->w[row];
+			rows->wb[n] = rows->w[row];
+		n++;
 	}
 
 	if (sp->has_schedule)
@@ -1119,11 +1191,20 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 							ckpt->global_step);
 	}
 
-	EstNetworkForwardTrain(&ckpt->net, ws, rows->Xb, hi - lo, &ckpt->rng);
-	loss = EstHeadLossOver(&ckpt->net, ws, rows->yb, rows->wb, hi - lo, 1,
-						   EstLossDenominator(ckpt->net.reduction,
-											  sp->batch_size, weight_sum));
-	EstNetworkBackward(&ckpt->net, ws, rows->Xb, hi - lo);
+	if (n > 0)
+	{
+		EstNetworkForwardTrain(&ckpt->net, ws, rows->Xb, n, &ckpt->rng);
+		loss = EstHeadLossOver(&ckpt->net, ws, rows->yb, rows->wb, n, 1,
+							   EstLossDenominator(ckpt->net.reduction,
+												  sp->batch_size, weight_sum));
+		EstNetworkBackward(&ckpt->net, ws, rows->Xb, n);
+	}
+	else
+	{
+		/* a member that holds none of the batch's rows adds nothing */
+		memset(ws->grad, 0, ckpt->net.n_params * sizeof(float));
+		loss = 0;
+	}
 	if (team != NULL)
 	{
 		loss = EstTeamReduce(team, ws->grad, ckpt->net.n_params, loss);
@@ -1241,7 +1322,17 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	sp.linear_learning_rate = plan->linear_learning_rate;
 
 	/* parallel workers each take a share of every batch */
-	if (plan->parallel_workers > 0)
+	if (plan->shard != NULL)
+	{
+		uint8_t    *start;
+		size_t		start_len;
+
+		EncodeCheckpoint(def, ckpt, &start, &start_len);
+		team = EstTeamBeginShard(plan->shard, def, start, start_len,
+								 ckpt->net.n_params, &sp, plan->steps, data);
+		EstFree(start);
+	}
+	else if (plan->parallel_workers > 0)
 	{
 		uint8_t    *start;
 		size_t		start_len;
@@ -1258,7 +1349,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		int			hi;
 
 		EstTeamShare(team, plan->batch_size, &lo, &hi);
-		share = hi - lo;
+		share = plan->shard != NULL ? plan->batch_size : hi - lo;
 		ereport(NOTICE,
 				(errmsg_plural("training with %d parallel worker",
 							   "training with %d parallel workers",
@@ -1266,6 +1357,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 							   EstTeamSize(team) - 1)));
 	}
 	EstStepRowsInit(&rows, ckpt, &sp, data->X, y_train, data->w, share);
+	if (plan->shard != NULL)
+		rows.n_own = data->n_rows;	/* the backend's rows come first */
 	rows.stream = plan->stream;
 	if (rows.stream != NULL)
 	{
@@ -1423,6 +1516,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		else if (!team_stopped)
 			EstTeamStop(team);
 		EstTeamEnd(team);
+		if (plan->register_def != NULL)
+			RegisterModel(plan->register_def, plan->reset_owner);
 		foreach(lc, pending_logs)
 		{
 			PendingLog *pl = lfirst(lc);
@@ -1842,6 +1937,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	bool		gate_pinned = false;
 	Oid			reset_owner = InvalidOid;
 	int			score_rows;
+	EstShard   *shard = NULL;
+	int64		n_rows;			/* of all members of a shard */
 
 	def = EstCatalogGetModelForUpdate(req->model, req->nowait, true);
 	if (def != NULL && req->reset)
@@ -1966,9 +2063,14 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		EstReaderSetTransform(reader, &tf);
 	}
 	plan.rows_seg = NULL;
+	plan.register_def = NULL;
+	plan.reset_owner = InvalidOid;
 	ReadSource(req, def, &ckpt, &spec, &reader, &data, &stream, commit,
-			   &plan.rows_seg);
-	if (data.n_rows == 0)
+			   &plan.rows_seg,
+			   MayShard(req, def, &ckpt, &tf, regressor, commit, spec.weight) ?
+			   &shard : NULL);
+	n_rows = shard != NULL ? EstShardRows(shard) : data.n_rows;
+	if (n_rows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source \"%s\" returned no rows", req->source),
@@ -1983,9 +2085,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 
 	/* lineage: what every checkpoint of this call is trained on */
 	plan.lineage.source = req->source;
-	plan.lineage.rows_read = stream.active ? stream.n_rows : data.n_rows;
+	plan.lineage.rows_read = stream.active ? stream.n_rows : n_rows;
 	plan.lineage.fingerprint = stream.active ? stream.fingerprint :
-		EstDataFingerprint(&data);
+		shard != NULL ? EstShardFingerprint(shard) : EstDataFingerprint(&data);
 	plan.lineage.metrics = NULL;
 
 	if (def == NULL)
@@ -2025,6 +2127,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 				max_label = Max(max_label, data.y[i]);
 			if (stream.active)
 				max_label = Max(max_label, stream.max_label);
+			if (shard != NULL)
+				max_label = Max(max_label, EstShardMaxLabel(shard));
 			def->n_classes = req->opts.n_classes ? req->opts.n_classes :
 				(int) max_label + 1;
 			if (def->n_classes < 2)
@@ -2044,6 +2148,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		for (int64 i = 0; i < data.n_rows; i++)
 			if ((int) data.y[i] >= def->n_classes)
 				EstCheckLabel((int64) data.y[i], def->n_classes, def->label);
+	if (shard != NULL && EstShardMaxLabel(shard) >= def->n_classes)
+		EstCheckLabel((int64) EstShardMaxLabel(shard), def->n_classes,
+					  def->label);
 	EstCheckOptionsForType(def->type, req);
 	EstCheckHyperparameters(def->optimizer, req->opts.opt_given, "");
 
@@ -2106,7 +2213,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	}
 
 	/* hold out evaluation rows before any statistics are taken */
-	n_train = data.n_rows;
+	n_train = n_rows;
 	if (plan.opts.eval_fraction > 0)
 	{
 		n_train = HoldOut(&data, plan.opts.eval_fraction, !regressor,
@@ -2120,7 +2227,19 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	}
 
 	/* the feature transform: learned from the training rows, or the model's */
-	if (created)
+	if (created && shard != NULL)
+	{
+		/* each member normalises its own rows (EstTeamBeginShard) */
+		int			n_parts;
+		const void *parts = EstShardFitParts(shard, &n_parts);
+
+		status = EstTransformFitParts(&tf, parts, n_parts, data.X, data.n_rows,
+									  coremsg);
+		if (status != EST_OK)
+			EstReportTransformError(status, coremsg);
+		def->input_width = EstTransformInputWidth(&tf);
+	}
+	else if (created)
 	{
 		status = EstTransformFit(&tf, data.X, n_train, data.n_rows, coremsg);
 		if (status != EST_OK)
@@ -2173,18 +2292,17 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		ckpt.rng = rng;
 		if (req->warm_start_from != NULL)
 			WarmStart(def, &ckpt, req->warm_start_from);
-		if (OidIsValid(reset_owner))
-		{
-			def->owner = reset_owner;
-			EstCatalogRedefineModel(def);
-		}
-		else if (!EstCatalogInsertModel(def))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("model \"%s\" was created by a concurrent transaction",
-							def->name),
-					 errhint("Run est_train again to continue training it.")));
-		EstCatalogForgetEvaluations(def->name);
+
+		/*
+		 * Members that hold the rows keep parallel mode, in which nothing
+		 * can be written, until the end of the training: the model's row
+		 * waits until then (RunSteps).
+		 */
+		plan.reset_owner = reset_owner;
+		if (shard != NULL)
+			plan.register_def = def;
+		else
+			RegisterModel(def, reset_owner);
 	}
 	else
 	{
@@ -2265,7 +2383,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	 */
 	score_rows = 1024;
 	if (eval == NULL && !plan.opts.has_promote_if && !stream.active)
-		score_rows = (int) Min(score_rows, data.n_rows);
+		score_rows = (int) Min(score_rows, n_rows);
 	coremsg[0] = '\0';
 	status = EstWorkspaceInit(&ws, &ckpt.net, Max(plan.batch_size, score_rows),
 							  coremsg);
@@ -2285,7 +2403,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		CheckMemory(def, &ckpt.transform, &both, plan.batch_size);
 		plan.stream = StreamOpen(req->source, def, &ckpt, data.n_rows);
 	}
-	plan.parallel_workers = ParallelWorkers(&plan, &ckpt);
+	plan.shard = shard;
+	plan.parallel_workers = shard != NULL ? 0 : ParallelWorkers(&plan, &ckpt);
 	memset(&scored, 0, sizeof(scored));
 	RunSteps(def, &ckpt, &data, n_train, y_train, eval, &plan, &ws,
 			 &buf, &len, &stored_step, &stored_metrics, &scored);
@@ -2307,7 +2426,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	else
 	{
 		/* a streamed source's sample is a uniform one of its rows */
-		EstScoreSample(def, &ckpt, &ws, &data, n_train, 0, n_train, &set);
+		EstScoreSample(def, &ckpt, &ws, &data, n_train, 0, 0, n_train, &set);
 		result->loss = EstMetricSetValue(&set, "average_loss");
 		result->accuracy = regressor ? NAN :
 			EstMetricSetValue(&set, "accuracy");
@@ -2333,7 +2452,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	}
 
 	result->global_step = stored_step;
-	result->rows = stream.active ? stream.n_rows : data.n_rows;
+	result->rows = stream.active ? stream.n_rows : n_rows;
 	EstWorkspaceFree(&ws);
 	EstCheckpointFree(&ckpt);
 	if (plan.rows_seg != NULL)

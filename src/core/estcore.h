@@ -803,6 +803,20 @@ extern EstStatus EstTransformFit(EstTransform *tf, float *X, size_t n_fit,
 extern void EstTransformApply(const EstTransform *tf, float *X, size_t n);
 
 /*
+ * A fit of an all-numeric transform whose rows are split among processes:
+ * each computes EstTransformFitPart over its rows (EstTransformFitStatsSize
+ * bytes of statistics), and EstTransformFitParts merges the parts, in row
+ * order, fits tf and normalises the rows X it is given.
+ */
+extern int	EstTransformAllNumeric(const EstTransform *tf);
+extern size_t EstTransformFitStatsSize(const EstTransform *tf);
+extern void EstTransformFitPart(const EstTransform *tf, const float *X,
+								size_t n, void *stats);
+extern EstStatus EstTransformFitParts(EstTransform *tf, const void *parts,
+									  int n_parts, float *X, size_t n_rows,
+									  char *errmsg);
+
+/*
  * The documented hashes (64 bits), a compatibility promise:
  *	 mix(z):	   z ^= z >> 30; z *= 0xbf58476d1ce4e5b9; z ^= z >> 27;
  *				   z *= 0x94d049bb133111eb; z ^= z >> 31 (splitmix64's

@@ -1719,18 +1719,18 @@ RunHasNull(const float *X, int n_inputs, size_t i0, size_t i1, int offset,
 }
 
 /*
- * FitNumeric computes the statistics of each slot of every numeric column
- * over the fit rows, NaN (NULL) left out, and sets shift and scale.  It
- * reads the rows once, in order, each slot's state in st (NumericSlots
+ * FitNumericStats computes the statistics of each slot of every numeric
+ * column over the fit rows, NaN (NULL) left out (SetNumericStats then sets
+ * shift and scale from them).  It reads the rows once, in order, each slot's state in st (NumericSlots
  * entries, zeroed); walking one column at a time down the whole matrix
  * read it once a column and took longer than training an epoch.  Each
  * slot sees its values in row order, so the doubles are those of the
  * Welford loop of EstFeatureStateFit: a column without NULLs gets the
- * very same ones.  Statistics that are not finite (an infinite value) are
- * kept as 0; the standard deviation of no value is 0.
+ * very same ones.
  */
 static void
-FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
+FitNumericStats(const EstTransform *tf, const float *X, size_t n_fit,
+				SlotStats *st)
 {
 	size_t		n_slots = 0;
 
@@ -1771,7 +1771,17 @@ FitNumeric(EstTransform *tf, const float *X, size_t n_fit, SlotStats *st)
 							 s1 - b0 < FIT_SLOT_BLOCK ? s1 - b0 : FIT_SLOT_BLOCK);
 		}
 	}
+}
 
+/*
+ * SetNumericStats sets the statistics, shift and scale of every numeric
+ * column from the slots' states st (in the order of FitNumericStats).
+ * Statistics that are not finite (an infinite value) are kept as 0; the
+ * standard deviation of no value is 0.
+ */
+static void
+SetNumericStats(EstTransform *tf, const SlotStats *st)
+{
 	for (int c = 0; c < tf->n_columns; c++)
 	{
 		EstFeatureColumn *col = &tf->columns[c];
@@ -2025,7 +2035,8 @@ EstTransformFit(EstTransform *tf, float *X, size_t n_fit, size_t n_rows,
 		return status;
 	}
 
-	FitNumeric(tf, X, n_fit, stats);
+	FitNumericStats(tf, X, n_fit, stats);
+	SetNumericStats(tf, stats);
 	EstFree(stats);
 	NormaliseNumeric(tf, X, n_rows);
 	for (c = 0; c < tf->n_columns; c++)
@@ -2057,6 +2068,114 @@ EstTransformApply(const EstTransform *tf, float *X, size_t n)
 	if (!tf->fitted)
 		return;
 	NormaliseNumeric(tf, X, n);
+}
+
+/*
+ * EstTransformAllNumeric tells whether every column of tf is numeric: the
+ * transforms that EstTransformFitParts can fit.
+ */
+int
+EstTransformAllNumeric(const EstTransform *tf)
+{
+	for (int c = 0; c < tf->n_columns; c++)
+		if (tf->columns[c].kind != EST_FC_NUMERIC)
+			return 0;
+	return tf->n_columns > 0;
+}
+
+size_t
+EstTransformFitStatsSize(const EstTransform *tf)
+{
+	return (NumericSlots(tf) + 1) * sizeof(SlotStats);
+}
+
+/*
+ * EstTransformFitPart computes the statistics of the numeric slots over n
+ * rows of X (raw) into stats, EstTransformFitStatsSize(tf) bytes: one part
+ * of a fit whose rows are split, in order, among several processes.
+ */
+void
+EstTransformFitPart(const EstTransform *tf, const float *X, size_t n,
+					void *stats)
+{
+	memset(stats, 0, EstTransformFitStatsSize(tf));
+	FitNumericStats(tf, X, n, stats);
+}
+
+/*
+ * MergeSlotStats adds the state b, of rows that come after a's, to a: the
+ * pairwise update of Chan, Golub and LeVeque.
+ */
+static void
+MergeSlotStats(SlotStats *a, const SlotStats *b)
+{
+	size_t		k = a->k + b->k;
+
+	if (b->k > 0 && a->k == 0)
+	{
+		a->mean = b->mean;
+		a->m2 = b->m2;
+		a->lo = b->lo;
+		a->hi = b->hi;
+	}
+	else if (b->k > 0)
+	{
+		double		delta = b->mean - a->mean;
+		double		ka = (double) a->k;
+		double		kb = (double) b->k;
+
+		a->mean += delta * (kb / (double) k);
+		a->m2 += b->m2 + delta * delta * (ka * kb / (double) k);
+		a->lo = b->lo < a->lo ? b->lo : a->lo;
+		a->hi = b->hi > a->hi ? b->hi : a->hi;
+	}
+	a->k = k;
+	a->nulls += b->nulls;
+}
+
+/*
+ * EstTransformFitParts fits an all-numeric transform from n_parts parts
+ * (EstTransformFitPart's, of consecutive rows, in row order; each
+ * EstTransformFitStatsSize bytes) and normalises n_rows rows of X with it.
+ * The means and variances of several parts differ from those of a fit
+ * over all the rows at once in the last bits; one part gives the same.
+ */
+EstStatus
+EstTransformFitParts(EstTransform *tf, const void *parts, int n_parts,
+					 float *X, size_t n_rows, char *errmsg)
+{
+	size_t		n_slots = NumericSlots(tf);
+	size_t		size = EstTransformFitStatsSize(tf);
+	SlotStats  *st;
+
+	if (!EstTransformAllNumeric(tf) || tf->fitted || n_parts < 1 ||
+		(n_rows > 0 && X == NULL))
+	{
+		EstSetError(errmsg, "cannot fit a transform from %d parts", n_parts);
+		return EST_EINVAL;
+	}
+	st = EstAlloc(size);
+	if (st == NULL)
+	{
+		EstSetError(errmsg, "could not allocate the statistics of %d feature columns",
+					tf->n_columns);
+		return EST_ENOMEM;
+	}
+	memcpy(st, parts, size);
+	for (int p = 1; p < n_parts; p++)
+	{
+		const SlotStats *part = (const SlotStats *)
+			((const char *) parts + (size_t) p * size);
+
+		for (size_t j = 0; j < n_slots; j++)
+			MergeSlotStats(&st[j], &part[j]);
+	}
+	SetNumericStats(tf, st);
+	EstFree(st);
+	NormaliseNumeric(tf, X, n_rows);
+	PendingFree(tf);
+	tf->fitted = 1;
+	return EST_OK;
 }
 
 

@@ -335,6 +335,134 @@ ExpectInit(EstTransform *tf, EstStatus status, const char *part,
  */
 
 /*
+ * A fit in parts (EstTransformFitParts) over rows split into consecutive
+ * parts: one part gives the floats of EstTransformFit bit for bit; parts
+ * of every size (none, one row, NULLs only, the rest) give the statistics
+ * of all the rows to within rounding, NULLs left out and counted, for
+ * both normalizers; a transform with a categorical column is refused.
+ */
+void
+TestFeatureFitParts(void)
+{
+	enum
+	{
+		N = 301, D = 3
+	};
+	static const int cuts[][4] = {
+		{0, 0, 1, N}, {0, 150, 151, N}, {0, 7, 7, N}, {0, 300, N, N}
+	};
+	char		err[EST_ERRMSG_LEN];
+	float	   *raw = malloc(sizeof(float) * N * D);
+	float	   *X = malloc(sizeof(float) * N * D);
+	float	   *Y = malloc(sizeof(float) * N * D);
+	EstTransform whole;
+	EstTransform parted;
+	EstFeatureColumn *col;
+	size_t		size;
+	char	   *parts;
+	int			i;
+
+	for (i = 0; i < N; i++)
+	{
+		raw[i * D] = (float) (1000.0 + sin(i * 1.7) * 3.0);
+		raw[i * D + 1] = i % 5 == 0 ? NAN : (float) (cos(i * 0.3) * 40.0);
+		raw[i * D + 2] = (float) (i % 9) - 2.5f;
+	}
+	for (int c = 0; c < (int) (sizeof(cuts) / sizeof(cuts[0])); c++)
+	{
+		UnitColumns(&whole, 2);
+		UnitColumn(&whole, 0, EST_FC_NUMERIC, "a");
+		col = UnitColumn(&whole, 1, EST_FC_NUMERIC, "b");
+		col->shape = 2;
+		col->normalizer = c % 2 ? EST_NORM_MINMAX : EST_NORM_ZSCORE;
+		CHECKF(EstTransformInit(&whole, err) == EST_OK, "%s", err);
+		UnitColumns(&parted, 2);
+		UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
+		col = UnitColumn(&parted, 1, EST_FC_NUMERIC, "b");
+		col->shape = 2;
+		col->normalizer = c % 2 ? EST_NORM_MINMAX : EST_NORM_ZSCORE;
+		CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+		CHECK(EstTransformAllNumeric(&parted));
+
+		memcpy(X, raw, sizeof(float) * N * D);
+		memcpy(Y, raw, sizeof(float) * N * D);
+		CHECKF(EstTransformFit(&whole, X, N, N, err) == EST_OK, "%s", err);
+		size = EstTransformFitStatsSize(&parted);
+		parts = malloc(3 * size);
+		for (int p = 0; p < 3; p++)
+			EstTransformFitPart(&parted, Y + (size_t) cuts[c][p] * D,
+								(size_t) (cuts[c][p + 1] - cuts[c][p]),
+								parts + (size_t) p * size);
+		CHECKF(EstTransformFitParts(&parted, parts, 3, Y, N, err) == EST_OK,
+			   "%s", err);
+		CHECK(parted.fitted);
+		for (int k = 0; k < 2; k++)
+		{
+			const EstFeatureColumn *a = &whole.columns[k];
+			const EstFeatureColumn *b = &parted.columns[k];
+
+			CHECK(a->null_count == b->null_count &&
+				  a->value_count == b->value_count);
+			for (int j = 0; j < a->shape; j++)
+				CHECKF(fabs(a->mean[j] - b->mean[j]) <= 1e-12 * fabs(a->mean[j]) + 1e-12 &&
+					   fabs(a->stddev[j] - b->stddev[j]) <= 1e-10 * a->stddev[j] &&
+					   a->min[j] == b->min[j] && a->max[j] == b->max[j] &&
+					   fabs(a->shift[j] - b->shift[j]) <= 1e-12 * fabs(a->shift[j]) + 1e-12,
+					   "cut %d, column %d slot %d: mean %.17g / %.17g, sd %.17g / %.17g",
+					   c, k, j, a->mean[j], b->mean[j], a->stddev[j], b->stddev[j]);
+		}
+		CHECK(whole.columns[1].null_count == 61);
+		for (i = 0; i < N * D; i++)
+			CHECK(fabsf(X[i] - Y[i]) <= 1e-5f);
+		free(parts);
+		EstTransformFree(&parted);
+		EstTransformFree(&whole);
+	}
+
+	/* one part: the very same floats as a fit over all the rows */
+	UnitColumns(&whole, 1);
+	col = UnitColumn(&whole, 0, EST_FC_NUMERIC, "v");
+	col->shape = 3;
+	CHECKF(EstTransformInit(&whole, err) == EST_OK, "%s", err);
+	UnitColumns(&parted, 1);
+	col = UnitColumn(&parted, 0, EST_FC_NUMERIC, "v");
+	col->shape = 3;
+	CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+	memcpy(X, raw, sizeof(float) * N * D);
+	memcpy(Y, raw, sizeof(float) * N * D);
+	CHECKF(EstTransformFit(&whole, X, N, N, err) == EST_OK, "%s", err);
+	parts = malloc(EstTransformFitStatsSize(&parted));
+	EstTransformFitPart(&parted, Y, N, parts);
+	CHECKF(EstTransformFitParts(&parted, parts, 1, Y, N, err) == EST_OK,
+		   "%s", err);
+	CHECK(memcmp(X, Y, sizeof(float) * N * D) == 0);
+	for (int j = 0; j < 3; j++)
+		CHECK(whole.columns[0].mean[j] == parted.columns[0].mean[j] &&
+			  whole.columns[0].stddev[j] == parted.columns[0].stddev[j]);
+	/* fitted already */
+	CHECK(EstTransformFitParts(&parted, parts, 1, Y, N, err) == EST_EINVAL);
+	free(parts);
+	EstTransformFree(&parted);
+	EstTransformFree(&whole);
+
+	/* a categorical column cannot be fitted from parts */
+	UnitColumns(&parted, 2);
+	UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
+	col = UnitColumn(&parted, 1, EST_FC_IDENTITY, "id");
+	col->num_buckets = 4;
+	CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+	CHECK(!EstTransformAllNumeric(&parted));
+	parts = malloc(EstTransformFitStatsSize(&parted));
+	EstTransformFitPart(&parted, raw, 4, parts);
+	CHECK(EstTransformFitParts(&parted, parts, 1, Y, 4, err) == EST_EINVAL);
+	free(parts);
+	EstTransformFree(&parted);
+	free(raw);
+	free(X);
+	free(Y);
+}
+
+/*
  * The hashes are a compatibility promise: these values were computed
  * from the definition in estcore.h by an independent implementation
  * (Python) and must never change.

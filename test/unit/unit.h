@@ -129,6 +129,7 @@ extern void TestFeatureHashes(void);
 extern void TestFeatureDeclarations(void);
 extern void TestFeatureEncoders(void);
 extern void TestFeatureFitNumeric(void);
+extern void TestFeatureFitParts(void);
 extern void TestFeatureZscoreIdentity(void);
 extern void TestFeatureLearnedVocabulary(void);
 extern void TestFeatureAutoHash(void);
