@@ -1655,6 +1655,9 @@ ShardFigures(ReadShared *shared, char *stats, const EstData *d, int member,
 	for (size_t i = 0; i < n_labels; i++)
 		max_label = Max(max_label, d->y[i]);
 	shared->max_label[member] = max_label;
+	if (shared->fit_parts && EstTransformFitStatsSize(tf) != shared->stats_size)
+		elog(ERROR, "a parallel worker's fit has %zu bytes of statistics, the backend's %zu",
+			 EstTransformFitStatsSize(tf), shared->stats_size);
 	if (shared->fit_parts)
 		EstTransformFitPart(tf, d->X, d->n_rows,
 							stats + (Size) member * shared->stats_size);

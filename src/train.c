@@ -1135,6 +1135,8 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 	double		weight_sum = 0;
 	double		loss;
 
+	if (held && rows->w != NULL)
+		elog(ERROR, "a parallel member that holds some rows only cannot weight them");
 	if (team != NULL && !held)
 		EstTeamShare(team, sp->batch_size, &lo, &hi);
 	for (int b = 0; rows->stream != NULL && b < sp->batch_size; b++)
@@ -1151,8 +1153,7 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 		if (ckpt->epoch.position == (uint64) sp->n_train)
 			StartEpoch(ckpt, rows->perm, sp->n_train);
 		row = (int64) rows->perm[ckpt->epoch.position++] - rows->first;
-		/* (a member that holds some rows only has no weights) */
-		weight_sum += rows->w && !held ? (double) rows->w[row] : 1.0;
+		weight_sum += rows->w ? (double) rows->w[row] : 1.0;
 		if (b < lo || b >= hi || row < 0 || row >= n_held)
 			continue;
 
@@ -2281,7 +2282,14 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 						 (int64) Min(epoch_steps, (double) PG_INT64_MAX / 2));
 	}
 
-	CheckMemory(def, created ? &tf : &ckpt.transform, &data, plan.batch_size);
+	{
+		/* the rows of all members, as one backend would hold them */
+		EstData		all = data;
+
+		all.n_rows = n_rows;
+		CheckMemory(def, created ? &tf : &ckpt.transform, &all,
+					plan.batch_size);
+	}
 
 	if (created)
 	{
