@@ -863,11 +863,15 @@ struct ReadShared
 	 * figures of them that the backend needs (ShardFigures): their
 	 * fingerprint, their largest label and, with fit_parts, its part of
 	 * the transform's fit (stats_size bytes each, under
-	 * EST_KEY_READ_STATS).  placed then becomes ROWS_TRAIN, with the
-	 * team's segment in team_handle.
+	 * EST_KEY_READ_STATS).  Once every member has, parts_ready becomes
+	 * 1: each worker then fits the transform from the parts itself (the
+	 * backend's very floats) and normalises its rows while the backend
+	 * builds the model.  placed then becomes ROWS_TRAIN, with the team's
+	 * segment in team_handle.
 	 */
 	bool		shard;
 	bool		fit_parts;
+	pg_atomic_uint32 parts_ready;
 	Size		stats_size;
 	dsm_handle	team_handle;
 	uint64		fingerprint[EST_MAX_PARALLEL_WORKERS + 1];
@@ -1108,6 +1112,23 @@ CopyRowsAt(EstData *to, int64 first, const EstData *from)
 }
 
 /*
+ * WakeWorkers sets the latch of every worker of a read, which waits for
+ * what the backend says in shared.
+ */
+static void
+WakeWorkers(ParallelContext *pcxt, const ReadShared *shared, shm_mq **mqs)
+{
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+	{
+		PGPROC	   *proc;
+
+		if (shared->member_of[i] > 0 &&
+			(proc = shm_mq_get_sender(mqs[i])) != NULL)
+			SetLatch(&proc->procLatch);
+	}
+}
+
+/*
  * CountRows gives each member the first of its rows among all, in block
  * order, from their counts (the backend's rows in bufs[0], each worker's
  * count in its buffer), and returns how many there are.
@@ -1151,14 +1172,7 @@ PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 		shared->rows_handle = dsm_segment_handle(seg);
 	pg_write_barrier();
 	pg_atomic_write_u32(&shared->placed, seg != NULL ? ROWS_PLACED : ROWS_SEND);
-	for (int i = 0; i < pcxt->nworkers_launched; i++)
-	{
-		PGPROC	   *proc;
-
-		if (shared->member_of[i] > 0 &&
-			(proc = shm_mq_get_sender(mqs[i])) != NULL)
-			SetLatch(&proc->procLatch);
-	}
+	WakeWorkers(pcxt, shared, mqs);
 	if (seg == NULL)
 		return NULL;
 	/* the backend writes its rows, then reads them all */
@@ -1183,6 +1197,9 @@ ShardOf(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 
 	pg_read_barrier();
 	CountRows(shared, bufs);
+	pg_write_barrier();
+	pg_atomic_write_u32(&shared->parts_ready, 1);
+	WakeWorkers(pcxt, shared, mqs);
 	shard->pcxt = pcxt;
 	shard->shared = shared;
 	shard->mqs = mqs;
@@ -1302,14 +1319,7 @@ EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 	rs->team_handle = dsm_segment_handle(seg);
 	pg_write_barrier();
 	pg_atomic_write_u32(&rs->placed, ROWS_TRAIN);
-	for (int i = 0; i < shard->pcxt->nworkers_launched; i++)
-	{
-		PGPROC	   *proc;
-
-		if (rs->member_of[i] > 0 &&
-			(proc = shm_mq_get_sender(shard->mqs[i])) != NULL)
-			SetLatch(&proc->procLatch);
-	}
+	WakeWorkers(shard->pcxt, rs, shard->mqs);
 	return team;
 }
 
@@ -1451,6 +1461,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shared->fit_parts = fit_parts;
 	shared->stats_size = stats_size;
 	shared->team_handle = DSM_HANDLE_INVALID;
+	pg_atomic_init_u32(&shared->parts_ready, 0);
 	pg_atomic_init_u32(&shared->placed, ROWS_WAIT);
 	shm_toc_insert(pcxt->toc, EST_KEY_READ, shared);
 	area = shm_toc_allocate(pcxt->toc, text.len);
@@ -1664,10 +1675,34 @@ ShardFigures(ReadShared *shared, char *stats, const EstData *d, int member,
 }
 
 /*
+ * ShardNormalise normalises a worker's rows of a shard, as the backend
+ * does its own: with a new model's transform, fitted from every member's
+ * part of the statistics (the same floats as the backend's fit, the same
+ * code over the same parts), or an existing model's.
+ */
+static void
+ShardNormalise(ReadShared *shared, const char *stats, EstData *own,
+			   EstTransform *tf)
+{
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+
+	if (!shared->fit_parts)
+	{
+		EstTransformApply(tf, own->X, own->n_rows);
+		return;
+	}
+	coremsg[0] = '\0';
+	status = EstTransformFitParts(tf, stats, shared->n_members, own->X,
+								  own->n_rows, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "transform");
+}
+
+/*
  * ShardMember is a worker's training in a shard: it maps the team's
- * segment, normalises its rows own with the checkpoint's transform, as
- * the backend did its own, and trains on them (rows [first, first +
- * own->n_rows) of all).
+ * segment and trains on its rows own, normalised already (rows [first,
+ * first + own->n_rows) of all).
  */
 static void
 ShardMember(const ReadShared *rs, EstData *own, int member)
@@ -1689,7 +1724,6 @@ ShardMember(const ReadShared *rs, EstData *own, int member)
 	team.member = member;
 	AttachGrads(&team, shm_toc_lookup(toc, EST_KEY_GRADS, false));
 	DecodeTeamCheckpoint(toc, team.shared, &ckpt);
-	EstTransformApply(&ckpt.transform, own->X, own->n_rows);
 	team.X = own->X;
 	team.y_score = own->y;
 	team.first = rs->first_row[member];
@@ -1718,6 +1752,7 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	char		count[sizeof(int32) + sizeof(int64)];
 	int32		tag = MSG_HELD;
 	uint32		placed;
+	bool		normalised = false;
 
 	InitRowBuffer(&buf, n_inputs, label_width, weighted);
 	InitScratch(&scratch, n_inputs, label_width, weighted);
@@ -1734,8 +1769,17 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	if (shm_mq_send(mqh, sizeof(count), count, false, true) != SHM_MQ_SUCCESS)
 		return false;
 
+	/* a shard's rows are normalised as soon as the transform is known */
 	while ((placed = pg_atomic_read_u32(&shared->placed)) == ROWS_WAIT)
 	{
+		if (shared->shard && !normalised &&
+			(!shared->fit_parts || pg_atomic_read_u32(&shared->parts_ready)))
+		{
+			pg_read_barrier();
+			ShardNormalise(shared, stats, &buf.data, EstReaderTransform(reader));
+			normalised = true;
+			continue;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -1744,6 +1788,8 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	pg_read_barrier();
 	if (placed == ROWS_TRAIN)
 	{
+		if (!normalised)
+			ShardNormalise(shared, stats, &buf.data, EstReaderTransform(reader));
 		ShardMember(shared, &buf.data, member);
 		return true;
 	}
