@@ -180,6 +180,42 @@ SELECT global_step, accuracy > 0.6 AS learned
 SELECT est_train('par_sh_bad', 'par_shard', steps => 10,
 				 params => '{"n_classes": 2, "parallel_workers": 1}');
 SELECT est_train('par_sh_bad', 'par_shard', steps => 10, params => '{"n_classes": 2}');
+-- Weights and a regressor's labels stay with their rows too: the members
+-- put their weights in one array, for the weight sums of batches that
+-- loss_reduction "mean" divides by, and a new regressor's label statistics
+-- are merged like the fit's.  A few steps in one backend and with workers
+-- give the same figures and predictions, to within the last bits.
+CREATE TABLE par_shard_w AS SELECT * FROM par_rows;
+SELECT abs(a.loss - b.loss) < 1e-5 AS same_loss, abs(a.accuracy - b.accuracy) < 1e-3 AS same_accuracy
+  FROM est_train('par_shw_serial', 'par_shard_w', features => '{x1,x2,x3,x4}', steps => 20,
+				 params => '{"seed": 3, "weight_column": "w", "loss_reduction": "mean"}') a,
+	   est_train('par_shw_two', 'par_shard_w', features => '{x1,x2,x3,x4}', steps => 20,
+				 params => '{"seed": 3, "weight_column": "w", "loss_reduction": "mean",
+							 "parallel_workers": 2}') b;
+SELECT a.fingerprint = b.fingerprint AS same_rows
+  FROM est_checkpoints('par_shw_serial') a, est_checkpoints('par_shw_two') b;
+SELECT max(abs(est_predict('par_shw_serial', t) - est_predict('par_shw_two', t))) < 1e-4
+	   AS same_predictions
+  FROM par_shard_w t;
+SELECT abs(a.loss - b.loss) < 1e-5 * a.loss AS same_loss, a.rows_read, b.rows_read
+  FROM est_train('par_shr_serial', 'par_shard_w', model_type => 'dnn_regressor', label => 'target',
+				 features => '{x1,x2,x3,x4}', steps => 20,
+				 params => '{"seed": 3, "weight_column": "w"}') a,
+	   est_train('par_shr_two', 'par_shard_w', model_type => 'dnn_regressor', label => 'target',
+				 features => '{x1,x2,x3,x4}', steps => 20,
+				 params => '{"seed": 3, "weight_column": "w", "parallel_workers": 2}') b;
+SELECT max(abs(est_predict('par_shr_serial', t) - est_predict('par_shr_two', t))) < 1e-4
+	   AS same_predictions
+  FROM par_shard_w t;
+-- and a regressor learns as it does in one backend
+SELECT global_step, loss < 1 AS learned
+  FROM est_train('par_shr_fit', 'par_shard_w', model_type => 'dnn_regressor', label => 'target',
+				 features => '{x1,x2,x6,x7,x8}', hidden_units => '{16,16}',
+				 optimizer => 'adam', learning_rate => 0.01, steps => 600,
+				 params => '{"seed": 5, "parallel_workers": 1}');
+SELECT value > 0.8 AS r2_above_080
+  FROM est_evaluate('par_shr_fit', 'par_shard_w') WHERE metric = 'r2';
+DROP TABLE par_shard_w;
 -- est_train's loss and accuracy on a sample of a large source, each member
 -- scoring the sample's rows it holds: those of one backend, to within the
 -- last bits of the weights

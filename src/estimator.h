@@ -585,9 +585,10 @@ typedef struct EstStepRows
 	float	   *wb;
 
 	/*
-	 * A parallel member that holds some of the rows only (a shard's): X, y
-	 * and w are rows [first, first + n_own) of the n_train; n_own is -1
-	 * when they are all the rows.
+	 * A parallel member that holds some of the rows only (a shard's): X and
+	 * y are rows [first, first + n_own) of the n_train, indexed from first;
+	 * so is w, which has the weights of all of them (w[-first] is the first
+	 * row's).  n_own is -1 when X and y are all the rows.
 	 */
 	int64		first;
 	int64		n_own;
@@ -641,6 +642,8 @@ extern int64 EstShardRows(const EstShard *shard);
 extern uint64 EstShardFingerprint(const EstShard *shard);
 extern float EstShardMaxLabel(const EstShard *shard);
 extern const void *EstShardFitParts(const EstShard *shard, int *n_parts);
+extern const void *EstShardLabelParts(const EstShard *shard, int *n_parts);
+extern const float *EstTeamWeights(const EstTeam *team);
 extern EstTeam *EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 								  const uint8_t *ckpt, size_t ckpt_len,
 								  size_t n_params, const EstStepPlan *sp,

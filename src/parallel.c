@@ -139,8 +139,9 @@ PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
 PGDLLEXPORT void est_parallel_read_main(dsm_segment *seg, shm_toc *toc);
 
 typedef struct ReadShared ReadShared;
-static void ShardFigures(ReadShared *shared, char *stats, const EstData *d,
-						 int member, const EstTransform *tf);
+static void ShardFigures(ReadShared *shared, char *stats, char *labels,
+						 const EstData *d, int member,
+						 const EstTransform *tf);
 
 static Size
 GradsBytes(int n_members, size_t n_params)
@@ -417,6 +418,13 @@ int
 EstTeamSize(const EstTeam *team)
 {
 	return team->shared->n_members;
+}
+
+/* the weights of a shard's rows, every member's (NULL: unweighted) */
+const float *
+EstTeamWeights(const EstTeam *team)
+{
+	return team->w;
 }
 
 /*
@@ -820,6 +828,7 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 #define EST_KEY_READ_BLOB	UINT64CONST(0xE571000000000013)
 #define EST_KEY_READ_QUEUES UINT64CONST(0xE571000000000014)
 #define EST_KEY_READ_STATS	UINT64CONST(0xE571000000000015)
+#define EST_KEY_READ_LABELS UINT64CONST(0xE571000000000016)
 
 /* the table of contents of a shard's team segment (EstTeamBeginShard) */
 #define EST_TEAM_MAGIC		0x45535453
@@ -861,9 +870,10 @@ struct ReadShared
 	 * shard (with hold): each member keeps its rows to train on them (see
 	 * EstShard).  Before it says how many it has, it puts in its slots the
 	 * figures of them that the backend needs (ShardFigures): their
-	 * fingerprint, their largest label and, with fit_parts, its part of
-	 * the transform's fit (stats_size bytes each, under
-	 * EST_KEY_READ_STATS).  Once every member has, parts_ready becomes
+	 * fingerprint, their largest label, with fit_parts its part of the
+	 * transform's fit (stats_size bytes each, under EST_KEY_READ_STATS)
+	 * and, with label_parts, its part of a new regressor's label
+	 * statistics (label_stats_size bytes each, under EST_KEY_READ_LABELS).  Once every member has, parts_ready becomes
 	 * 1: each worker then fits the transform from the parts itself (the
 	 * backend's very floats) and normalises its rows while the backend
 	 * builds the model.  placed then becomes ROWS_TRAIN, with the team's
@@ -871,8 +881,10 @@ struct ReadShared
 	 */
 	bool		shard;
 	bool		fit_parts;
+	bool		label_parts;
 	pg_atomic_uint32 parts_ready;
 	Size		stats_size;
+	Size		label_stats_size;
 	dsm_handle	team_handle;
 	uint64		fingerprint[EST_MAX_PARALLEL_WORKERS + 1];
 	float		max_label[EST_MAX_PARALLEL_WORKERS + 1];
@@ -897,6 +909,7 @@ struct EstShard
 	ReadShared *shared;
 	shm_mq	  **mqs;			/* by worker number */
 	char	   *stats;			/* the members' parts of the fit */
+	char	   *labels;			/* ... of a regressor's labels */
 };
 
 /* the messages of a worker's queue: rows, or one of these in their count */
@@ -1191,7 +1204,7 @@ PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
  */
 static EstShard *
 ShardOf(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
-		const RowBuffer *bufs, char *stats)
+		const RowBuffer *bufs, char *stats, char *labels)
 {
 	EstShard   *shard = palloc0(sizeof(EstShard));
 
@@ -1204,6 +1217,7 @@ ShardOf(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 	shard->shared = shared;
 	shard->mqs = mqs;
 	shard->stats = stats;
+	shard->labels = labels;
 	return shard;
 }
 
@@ -1249,6 +1263,17 @@ EstShardFitParts(const EstShard *shard, int *n_parts)
 }
 
 /*
+ * EstShardLabelParts returns the members' parts of a new regressor's
+ * label statistics, in row order, for EstFeatureStateFitParts.
+ */
+const void *
+EstShardLabelParts(const EstShard *shard, int *n_parts)
+{
+	*n_parts = shard->shared->n_members;
+	return shard->labels;
+}
+
+/*
  * EstTeamBeginShard starts the training of a shard's members, each on
  * its own rows (own: the backend's), for steps steps from the encoded
  * checkpoint ckpt of n_params parameters: a segment of its own holds the
@@ -1270,13 +1295,23 @@ EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 	TeamShared *shared;
 	EstTeam    *team;
 	char	   *area;
+	Size		w_bytes = own->w != NULL ? mul_size(rs->n_rows, sizeof(float)) : 0;
+	double		free_bytes;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(TeamShared));
 	shm_toc_estimate_chunk(&e, ckpt_len);
 	shm_toc_estimate_chunk(&e, GradsBytes(members, n_params));
-	shm_toc_estimate_keys(&e, 3);
+	if (w_bytes > 0)
+		shm_toc_estimate_chunk(&e, w_bytes);
+	shm_toc_estimate_keys(&e, 4);
 	size = shm_toc_estimate(&e);
+	if (!SharedMemoryRoom(size, &free_bytes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("parallel training needs %zu MB of shared memory, and /dev/shm has %.0f MB free",
+						size / (1024 * 1024) + 1, free_bytes / (1024 * 1024)),
+				 errhint("Give /dev/shm more room, or train without parallel_workers.")));
 	seg = dsm_create(size, 0);
 	toc = shm_toc_create(EST_TEAM_MAGIC, dsm_segment_address(seg), size);
 
@@ -1296,6 +1331,8 @@ EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 	strlcpy(shared->label, def->label ? def->label : "", NAMEDATALEN);
 	shared->rows_handle = DSM_HANDLE_INVALID;
 	shared->shard = true;
+	shared->weighted = w_bytes > 0;
+	shared->own_labels = EST_IS_REGRESSOR(def->type);
 	shm_toc_insert(toc, EST_KEY_TEAM, shared);
 	area = shm_toc_allocate(toc, ckpt_len);
 	memcpy(area, ckpt, ckpt_len);
@@ -1315,11 +1352,27 @@ EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 	team->shard = shard;
 	AttachGrads(team, area);
 
+	/*
+	 * Weighted rows: every member needs the weight of every batch row for
+	 * the batch's weight sum, so each puts its weights in one array (4
+	 * bytes a row), at its rows' place.
+	 */
+	if (w_bytes > 0)
+	{
+		float	   *w = shm_toc_allocate(toc, w_bytes);
+
+		memcpy(w, own->w, (Size) own->n_rows * sizeof(float));
+		shm_toc_insert(toc, EST_KEY_W, w);
+		team->w = w;
+	}
+
 	/* the workers, waiting since they said how many rows they hold, go */
 	rs->team_handle = dsm_segment_handle(seg);
 	pg_write_barrier();
 	pg_atomic_write_u32(&rs->placed, ROWS_TRAIN);
 	WakeWorkers(shard->pcxt, rs, shard->mqs);
+	if (w_bytes > 0)
+		TeamBarrier(team);		/* every member's weights are in place */
 	return team;
 }
 
@@ -1385,15 +1438,19 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	Size		total = 0;
 	char		coremsg[EST_ERRMSG_LEN];
 	bool		fit_parts = shard != NULL && ckpt == NULL;
+	bool		label_parts = fit_parts && spec->label_kind == EST_LABEL_VALUE;
 	Size		stats_size = fit_parts ? EstTransformFitStatsSize(tf) : 0;
+	Size		label_stats_size = label_parts ?
+		EstFeatureStateStatsSize(label_width) : 0;
 	char	   *stats = NULL;
+	char	   *labels = NULL;
 
 	*rows_seg = NULL;
 	if (shard != NULL)
 	{
 		*shard = NULL;
-		if (weighted || (fit_parts && !EstTransformAllNumeric(tf)))
-			elog(ERROR, "a shard's rows must be unweighted and numeric");
+		if (fit_parts && !EstTransformAllNumeric(tf))
+			elog(ERROR, "a shard's features must be numeric");
 	}
 	EstReaderColumns(reader, &features, &n_features);
 	if (ckpt != NULL)
@@ -1431,7 +1488,10 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	if (fit_parts)
 		shm_toc_estimate_chunk(&pcxt->estimator,
 							   mul_size(stats_size, n_workers + 1));
-	shm_toc_estimate_keys(&pcxt->estimator, 5);
+	if (label_parts)
+		shm_toc_estimate_chunk(&pcxt->estimator,
+							   mul_size(label_stats_size, n_workers + 1));
+	shm_toc_estimate_keys(&pcxt->estimator, 6);
 	InitializeParallelDSM(pcxt);
 	if (pcxt->seg == NULL)
 	{
@@ -1459,7 +1519,9 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shared->hold = share_rows || shard != NULL;
 	shared->shard = shard != NULL;
 	shared->fit_parts = fit_parts;
+	shared->label_parts = label_parts;
 	shared->stats_size = stats_size;
+	shared->label_stats_size = label_stats_size;
 	shared->team_handle = DSM_HANDLE_INVALID;
 	pg_atomic_init_u32(&shared->parts_ready, 0);
 	pg_atomic_init_u32(&shared->placed, ROWS_WAIT);
@@ -1477,6 +1539,12 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	{
 		stats = shm_toc_allocate(pcxt->toc, mul_size(stats_size, n_workers + 1));
 		shm_toc_insert(pcxt->toc, EST_KEY_READ_STATS, stats);
+	}
+	if (label_parts)
+	{
+		labels = shm_toc_allocate(pcxt->toc,
+								  mul_size(label_stats_size, n_workers + 1));
+		shm_toc_insert(pcxt->toc, EST_KEY_READ_LABELS, labels);
 	}
 	queues = palloc0(n_workers * sizeof(shm_mq_handle *));
 	mqs = palloc0(n_workers * sizeof(shm_mq *));
@@ -1537,7 +1605,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		}
 	}
 	if (shard != NULL)
-		ShardFigures(shared, stats, &bufs[0].data, 0, tf);
+		ShardFigures(shared, stats, labels, &bufs[0].data, 0, tf);
 	if (shared->hold)
 	{
 		/* the workers' counts, then where every member's rows go */
@@ -1551,7 +1619,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 				}
 		if (shard != NULL)
 		{
-			*shard = ShardOf(pcxt, shared, mqs, bufs, stats);
+			*shard = ShardOf(pcxt, shared, mqs, bufs, stats, labels);
 			*data = bufs[0].data;
 			if (ckpt != NULL)
 				EstFree(blob);
@@ -1656,8 +1724,8 @@ StreamRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
  * parts of the fit of tf).
  */
 static void
-ShardFigures(ReadShared *shared, char *stats, const EstData *d, int member,
-			 const EstTransform *tf)
+ShardFigures(ReadShared *shared, char *stats, char *labels, const EstData *d,
+			 int member, const EstTransform *tf)
 {
 	float		max_label = 0;
 	size_t		n_labels = (size_t) d->n_rows * d->label_width;
@@ -1672,6 +1740,9 @@ ShardFigures(ReadShared *shared, char *stats, const EstData *d, int member,
 	if (shared->fit_parts)
 		EstTransformFitPart(tf, d->X, d->n_rows,
 							stats + (Size) member * shared->stats_size);
+	if (shared->label_parts)
+		EstFeatureStateFitPart(d->label_width, d->y, d->n_rows,
+							   labels + (Size) member * shared->label_stats_size);
 }
 
 /*
@@ -1702,7 +1773,8 @@ ShardNormalise(ReadShared *shared, const char *stats, EstData *own,
 /*
  * ShardMember is a worker's training in a shard: it maps the team's
  * segment and trains on its rows own, normalised already (rows [first,
- * first + own->n_rows) of all).
+ * first + own->n_rows) of all), with a regressor's labels standardised as
+ * the backend does its own, and its weights put with every member's.
  */
 static void
 ShardMember(const ReadShared *rs, EstData *own, int member)
@@ -1711,6 +1783,7 @@ ShardMember(const ReadShared *rs, EstData *own, int member)
 	shm_toc    *toc;
 	EstTeam		team;
 	EstCheckpoint ckpt;
+	float	   *y;
 
 	if (seg == NULL)
 		ereport(ERROR,
@@ -1728,7 +1801,27 @@ ShardMember(const ReadShared *rs, EstData *own, int member)
 	team.y_score = own->y;
 	team.first = rs->first_row[member];
 	team.n_own = own->n_rows;
-	MemberSteps(&team, &ckpt, own->y);
+	if (team.first < 0 || team.first > rs->n_rows - own->n_rows)
+		elog(ERROR, "rows " INT64_FORMAT " to " INT64_FORMAT " lie outside the " INT64_FORMAT " of the shard",
+			 team.first, team.first + own->n_rows, rs->n_rows);
+	if (team.shared->weighted)
+	{
+		float	   *w = shm_toc_lookup(toc, EST_KEY_W, false);
+
+		memcpy(w + team.first, own->w, (Size) own->n_rows * sizeof(float));
+		TeamBarrier(&team);
+		team.w = w + team.first;	/* indexed by rows of this member */
+	}
+	y = own->y;
+	if (team.shared->own_labels)
+	{
+		Size		bytes = mul_size(own->n_rows, own->label_width * sizeof(float));
+
+		y = MemoryContextAllocHuge(CurrentMemoryContext, bytes + 1);
+		memcpy(y, own->y, bytes);
+		EstFeatureStateApply(&ckpt.labels, y, own->n_rows);
+	}
+	MemberSteps(&team, &ckpt, y);
 	EstCheckpointFree(&ckpt);
 	dsm_detach(seg);
 }
@@ -1741,7 +1834,7 @@ ShardMember(const ReadShared *rs, EstData *own, int member)
  */
 static bool
 HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
-		 int member, char *msg, char *stats)
+		 int member, char *msg, char *stats, char *labels)
 {
 	RowBuffer	buf;
 	Size		total = 0;
@@ -1760,7 +1853,7 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 		;
 	if (shared->shard)
 	{
-		ShardFigures(shared, stats, &buf.data, member,
+		ShardFigures(shared, stats, labels, &buf.data, member,
 					 EstReaderTransform(reader));
 		pg_write_barrier();
 	}
@@ -1837,6 +1930,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	const uint8_t *blob = shm_toc_lookup(toc, EST_KEY_READ_BLOB, false);
 	char	   *queues = shm_toc_lookup(toc, EST_KEY_READ_QUEUES, false);
 	char	   *stats = shm_toc_lookup(toc, EST_KEY_READ_STATS, true);
+	char	   *labels = shm_toc_lookup(toc, EST_KEY_READ_LABELS, true);
 	EstReadSpec spec;
 	const char *source;
 	EstColumn  *features;
@@ -1916,7 +2010,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 
 	row_floats = n_inputs + label_width + (shared->has_weight ? 1 : 0);
 	msg = palloc(sizeof(int32) + (Size) EST_READ_BLOCK_ROWS * row_floats * sizeof(float));
-	if (shared->hold ? !HoldRows(shared, mqh, reader, member, msg, stats) :
+	if (shared->hold ? !HoldRows(shared, mqh, reader, member, msg, stats, labels) :
 		!StreamRows(shared, mqh, reader, msg))
 		return;					/* the backend has gone */
 	EstReaderClose(reader);

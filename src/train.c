@@ -331,23 +331,22 @@ RequestedWorkers(const EstOptions *opts)
 
 /*
  * MayShard tells whether the members of a parallel call may keep the rows
- * they read and each train on its own (see EstShard): a classifier's
- * unweighted rows, all numeric (the transform's fit merges the members'
- * statistics), trained with nothing else the backend needs the rows for
- * (an evaluation, a promotion gate, a warm start) and nothing that writes
- * the catalog between steps or needs the whole batch in one process
+ * they read and each train on its own (see EstShard): rows whose features
+ * are all numeric (the transform's fit merges the members' statistics),
+ * trained with nothing else the backend needs the rows for (an
+ * evaluation, a promotion gate, a warm start) and nothing that writes the
+ * catalog between steps or needs the whole batch in one process
  * (ParallelWorkers' reasons).  tf is a new model's transform.
  */
 static bool
 MayShard(const EstTrainRequest *req, const EstModelDef *def,
-		 const EstCheckpoint *ckpt, const EstTransform *tf, bool regressor,
-		 bool commit, const char *weight)
+		 const EstCheckpoint *ckpt, const EstTransform *tf, bool commit)
 {
 	EstOptions	opts = req->opts;
 	EstOptions	stored;
 
-	if (RequestedWorkers(&req->opts) == 0 || commit || regressor ||
-		weight != NULL || req->warm_start_from != NULL)
+	if (RequestedWorkers(&req->opts) == 0 || commit ||
+		req->warm_start_from != NULL)
 		return false;
 	EstParseParams(def ? def->params : NULL, &stored);
 	EstMergeOptions(&opts, &stored);
@@ -674,7 +673,7 @@ CheckSameColumns(const EstModelDef *def, const EstTransform *tf, char **names,
 static void
 InitCheckpoint(const EstModelDef *def, const EstOptions *opts,
 			   EstTransform *tf, const EstData *data, int64 n_train,
-			   EstRng *rng, EstCheckpoint *ckpt)
+			   const EstShard *shard, EstRng *rng, EstCheckpoint *ckpt)
 {
 	char		coremsg[EST_ERRMSG_LEN];
 	EstNetworkSpec spec;
@@ -752,7 +751,15 @@ InitCheckpoint(const EstModelDef *def, const EstOptions *opts,
 									 coremsg);
 		if (status != EST_OK)
 			EstReportCoreError(status, coremsg, "label state");
-		EstFeatureStateFit(&ckpt->labels, data->y, n_train);
+		if (shard != NULL)
+		{
+			int			n_parts;
+			const void *parts = EstShardLabelParts(shard, &n_parts);
+
+			EstFeatureStateFitParts(&ckpt->labels, parts, n_parts);
+		}
+		else
+			EstFeatureStateFit(&ckpt->labels, data->y, n_train);
 	}
 	ckpt->global_step = 0;
 }
@@ -1135,8 +1142,6 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 	double		weight_sum = 0;
 	double		loss;
 
-	if (held && rows->w != NULL)
-		elog(ERROR, "a parallel member that holds some rows only cannot weight them");
 	if (team != NULL && !held)
 		EstTeamShare(team, sp->batch_size, &lo, &hi);
 	for (int b = 0; rows->stream != NULL && b < sp->batch_size; b++)
@@ -1357,7 +1362,9 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 							   EstTeamSize(team) - 1,
 							   EstTeamSize(team) - 1)));
 	}
-	EstStepRowsInit(&rows, ckpt, &sp, data->X, y_train, data->w, share);
+	EstStepRowsInit(&rows, ckpt, &sp, data->X, y_train,
+					plan->shard != NULL ? EstTeamWeights(team) : data->w,
+					share);
 	if (plan->shard != NULL)
 		rows.n_own = data->n_rows;	/* the backend's rows come first */
 	rows.stream = plan->stream;
@@ -2068,8 +2075,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	plan.reset_owner = InvalidOid;
 	ReadSource(req, def, &ckpt, &spec, &reader, &data, &stream, commit,
 			   &plan.rows_seg,
-			   MayShard(req, def, &ckpt, &tf, regressor, commit, spec.weight) ?
-			   &shard : NULL);
+			   MayShard(req, def, &ckpt, &tf, commit) ? &shard : NULL);
 	n_rows = shard != NULL ? EstShardRows(shard) : data.n_rows;
 	if (n_rows == 0)
 		ereport(ERROR,
@@ -2149,7 +2155,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		for (int64 i = 0; i < data.n_rows; i++)
 			if ((int) data.y[i] >= def->n_classes)
 				EstCheckLabel((int64) data.y[i], def->n_classes, def->label);
-	if (shard != NULL && EstShardMaxLabel(shard) >= def->n_classes)
+	if (!regressor && shard != NULL &&
+		EstShardMaxLabel(shard) >= def->n_classes)
 		EstCheckLabel((int64) EstShardMaxLabel(shard), def->n_classes,
 					  def->label);
 	EstCheckOptionsForType(def->type, req);
@@ -2296,7 +2303,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		EstRng		rng;
 
 		EstRngSeed(&rng, plan.opts.has_seed ? plan.opts.seed : RandomSeed());
-		InitCheckpoint(def, &plan.opts, &tf, &data, n_train, &rng, &ckpt);
+		InitCheckpoint(def, &plan.opts, &tf, &data, n_train, shard, &rng,
+					   &ckpt);
 		ckpt.rng = rng;
 		if (req->warm_start_from != NULL)
 			WarmStart(def, &ckpt, req->warm_start_from);
@@ -2378,10 +2386,13 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	y_train = data.y;
 	if (regressor)
 	{
+		/* (in a shard, the backend's own rows; each worker does its own) */
+		int64		n_held = shard != NULL ? data.n_rows : n_train;
+
 		y_train = MemoryContextAllocHuge(CurrentMemoryContext,
-										 mul_size(n_train, data.label_width * sizeof(float)) + 1);
-		memcpy(y_train, data.y, n_train * data.label_width * sizeof(float));
-		EstFeatureStateApply(&ckpt.labels, y_train, n_train);
+										 mul_size(n_held, data.label_width * sizeof(float)) + 1);
+		memcpy(y_train, data.y, n_held * data.label_width * sizeof(float));
+		EstFeatureStateApply(&ckpt.labels, y_train, n_held);
 	}
 
 	/*

@@ -609,6 +609,12 @@ extern void EstFeatureStateFree(EstFeatureState *fs);
  * for a constant column.  Accumulates in double (Welford).
  */
 extern void EstFeatureStateFit(EstFeatureState *fs, const float *X, size_t n);
+/* the same fit split among processes, as EstTransformFitPart and Parts */
+extern size_t EstFeatureStateStatsSize(int n_inputs);
+extern void EstFeatureStateFitPart(int n_inputs, const float *X, size_t n,
+								   void *stats);
+extern void EstFeatureStateFitParts(EstFeatureState *fs, const void *parts,
+									int n_parts);
 /* Applies the transform to n rows of X in place. */
 extern void EstFeatureStateApply(const EstFeatureState *fs, float *X,
 								 size_t n);

@@ -2233,6 +2233,43 @@ EstFeatureStateFree(EstFeatureState *fs)
 }
 
 /*
+ * LabelStats is the Welford loop of EstFeatureStateFit over column j of n
+ * rows of X (n x cols): its mean, m2 and count in *st.
+ */
+static void
+LabelStats(const float *X, int cols, int j, size_t n, SlotStats *st)
+{
+	double		mean = 0.0;
+	double		m2 = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		double		x = X[i * (size_t) cols + j];
+		double		d = x - mean;
+
+		mean += d / (double) (i + 1);
+		m2 += d * (x - mean);
+	}
+	memset(st, 0, sizeof(*st));
+	st->mean = mean;
+	st->m2 = m2;
+	st->k = n;
+}
+
+/*
+ * SetLabelState sets column j of fs from its statistics: the mean, and
+ * the population standard deviation (1 when it is 0 or not finite).
+ */
+static void
+SetLabelState(EstFeatureState *fs, int j, const SlotStats *st)
+{
+	double		sd = st->k > 0 ? sqrt(st->m2 / (double) st->k) : 0.0;
+
+	fs->shift[j] = isfinite(st->mean) ? st->mean : 0.0;
+	fs->scale[j] = (isfinite(sd) && sd > 0.0) ? sd : 1.0;
+}
+
+/*
  * EstFeatureStateFit sets each column's shift to its mean and scale to
  * its population standard deviation.  A column whose deviation is 0 or
  * not finite gets scale 1, and one whose mean is not finite gets shift 0,
@@ -2241,27 +2278,52 @@ EstFeatureStateFree(EstFeatureState *fs)
 void
 EstFeatureStateFit(EstFeatureState *fs, const float *X, size_t n)
 {
-	int			cols = fs->n_inputs;
-	int			j;
-
-	for (j = 0; j < cols; j++)
+	for (int j = 0; j < fs->n_inputs; j++)
 	{
-		double		mean = 0.0;
-		double		m2 = 0.0;
-		double		sd;
-		size_t		i;
+		SlotStats	st;
 
-		for (i = 0; i < n; i++)
-		{
-			double		x = X[i * (size_t) cols + j];
-			double		d = x - mean;
+		LabelStats(X, fs->n_inputs, j, n, &st);
+		SetLabelState(fs, j, &st);
+	}
+}
 
-			mean += d / (double) (i + 1);
-			m2 += d * (x - mean);
-		}
-		sd = n > 0 ? sqrt(m2 / (double) n) : 0.0;
-		fs->shift[j] = isfinite(mean) ? mean : 0.0;
-		fs->scale[j] = (isfinite(sd) && sd > 0.0) ? sd : 1.0;
+size_t
+EstFeatureStateStatsSize(int n_inputs)
+{
+	return ((size_t) n_inputs + 1) * sizeof(SlotStats);
+}
+
+/*
+ * EstFeatureStateFitPart computes, into stats (EstFeatureStateStatsSize
+ * bytes), the statistics of n rows of X (n x n_inputs): one part of a fit
+ * whose rows are split, in order, among several processes.
+ */
+void
+EstFeatureStateFitPart(int n_inputs, const float *X, size_t n, void *stats)
+{
+	memset(stats, 0, EstFeatureStateStatsSize(n_inputs));
+	for (int j = 0; j < n_inputs; j++)
+		LabelStats(X, n_inputs, j, n, (SlotStats *) stats + j);
+}
+
+/*
+ * EstFeatureStateFitParts sets fs from n_parts parts (in row order, each
+ * EstFeatureStateStatsSize bytes), merged as EstTransformFitParts merges
+ * its own: one part gives the floats of EstFeatureStateFit.
+ */
+void
+EstFeatureStateFitParts(EstFeatureState *fs, const void *parts, int n_parts)
+{
+	size_t		size = EstFeatureStateStatsSize(fs->n_inputs);
+
+	for (int j = 0; j < fs->n_inputs; j++)
+	{
+		SlotStats	st = ((const SlotStats *) parts)[j];
+
+		for (int p = 1; p < n_parts; p++)
+			MergeSlotStats(&st, &((const SlotStats *)
+								  ((const char *) parts + (size_t) p * size))[j]);
+		SetLabelState(fs, j, &st);
 	}
 }
 

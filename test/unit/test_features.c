@@ -339,7 +339,9 @@ ExpectInit(EstTransform *tf, EstStatus status, const char *part,
  * parts: one part gives the floats of EstTransformFit bit for bit; parts
  * of every size (none, one row, NULLs only, the rest) give the statistics
  * of all the rows to within rounding, NULLs left out and counted, for
- * both normalizers; a transform with a categorical column is refused.
+ * both normalizers; the same for a regressor's label state
+ * (EstFeatureStateFitParts); a transform with a categorical column is
+ * refused.
  */
 void
 TestFeatureFitParts(void)
@@ -444,6 +446,36 @@ TestFeatureFitParts(void)
 	free(parts);
 	EstTransformFree(&parted);
 	EstTransformFree(&whole);
+
+	/* a regressor's label state from parts: one gives EstFeatureStateFit's */
+	{
+		EstFeatureState a;
+		EstFeatureState b;
+		size_t		lsize = EstFeatureStateStatsSize(D);
+		char	   *lparts = malloc(3 * lsize);
+
+		CHECK(EstFeatureStateInit(&a, D, err) == EST_OK);
+		CHECK(EstFeatureStateInit(&b, D, err) == EST_OK);
+		for (i = 0; i < N * D; i++)
+			X[i] = isnan(raw[i]) ? 7.0f : raw[i];
+		EstFeatureStateFit(&a, X, N);
+		EstFeatureStateFitPart(D, X, N, lparts);
+		EstFeatureStateFitParts(&b, lparts, 1);
+		for (int j = 0; j < D; j++)
+			CHECK(a.shift[j] == b.shift[j] && a.scale[j] == b.scale[j]);
+		EstFeatureStateFitPart(D, X, 100, lparts);
+		EstFeatureStateFitPart(D, X + 100 * D, 0, lparts + lsize);
+		EstFeatureStateFitPart(D, X + 100 * D, N - 100, lparts + 2 * lsize);
+		EstFeatureStateFitParts(&b, lparts, 3);
+		for (int j = 0; j < D; j++)
+			CHECKF(fabs(a.shift[j] - b.shift[j]) <= 1e-12 * fabs(a.shift[j]) + 1e-12 &&
+				   fabs(a.scale[j] - b.scale[j]) <= 1e-10 * a.scale[j],
+				   "label %d: %.17g / %.17g, %.17g / %.17g", j,
+				   a.shift[j], b.shift[j], a.scale[j], b.scale[j]);
+		free(lparts);
+		EstFeatureStateFree(&a);
+		EstFeatureStateFree(&b);
+	}
 
 	/* a categorical column cannot be fitted from parts */
 	UnitColumns(&parted, 2);
