@@ -216,6 +216,42 @@ SELECT global_step, loss < 1 AS learned
 SELECT value > 0.8 AS r2_above_080
   FROM est_evaluate('par_shr_fit', 'par_shard_w') WHERE metric = 'r2';
 DROP TABLE par_shard_w;
+-- Categorical columns with a given vocabulary or buckets: each member
+-- turns its NULLs into the column's NULL id, and their counts add up.
+CREATE TABLE par_shard_c AS
+SELECT id, x1, x2, label,
+	   CASE WHEN id % 5 = 0 THEN NULL ELSE (ARRAY['north', 'south', 'east'])[1 + id % 3] END AS city,
+	   CASE WHEN id % 7 = 0 THEN NULL ELSE id % 4 END AS zone
+  FROM par_rows;
+SELECT abs(a.loss - b.loss) < 1e-5 AS same_loss
+  FROM est_train('par_shc_serial', 'par_shard_c', steps => 20,
+				 params => '{"seed": 3, "feature_columns": [
+					 {"type": "numeric", "key": "x1"}, {"type": "numeric", "key": "x2"},
+					 {"type": "vocabulary", "key": "city", "vocabulary": ["north", "south"]},
+					 {"type": "identity", "key": "zone", "num_buckets": 4, "default_value": 0,
+					  "embedding_dimension": 2}]}') a,
+	   est_train('par_shc_two', 'par_shard_c', steps => 20,
+				 params => '{"seed": 3, "parallel_workers": 2, "feature_columns": [
+					 {"type": "numeric", "key": "x1"}, {"type": "numeric", "key": "x2"},
+					 {"type": "vocabulary", "key": "city", "vocabulary": ["north", "south"]},
+					 {"type": "identity", "key": "zone", "num_buckets": 4, "default_value": 0,
+					  "embedding_dimension": 2}]}') b;
+SELECT a.name, a.null_count, a.null_count = b.null_count AS same_nulls
+  FROM est_feature_info('par_shc_serial') a JOIN est_feature_info('par_shc_two') b USING (name)
+ ORDER BY a.ordinal;
+SELECT a.fingerprint = b.fingerprint AS same_rows
+  FROM est_checkpoints('par_shc_serial') a, est_checkpoints('par_shc_two') b;
+SELECT max(abs(est_predict('par_shc_serial', t) - est_predict('par_shc_two', t))) < 1e-4
+	   AS same_predictions
+  FROM par_shard_c t;
+-- continuing such a model, and one whose vocabulary was learned
+SELECT global_step, rows_read FROM est_train('par_shc_two', 'par_shard_c', steps => 10,
+											 params => '{"parallel_workers": 1}');
+SELECT est_train('par_shc_learned', 'par_shard_c', features => '{x1,x2,city}', steps => 10,
+				 params => '{"seed": 3}') IS NOT NULL AS trained;
+SELECT global_step, rows_read FROM est_train('par_shc_learned', 'par_shard_c', steps => 10,
+											 params => '{"parallel_workers": 1}');
+DROP TABLE par_shard_c;
 -- est_train's loss and accuracy on a sample of a large source, each member
 -- scoring the sample's rows it holds: those of one backend, to within the
 -- last bits of the weights

@@ -1449,8 +1449,8 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	if (shard != NULL)
 	{
 		*shard = NULL;
-		if (fit_parts && !EstTransformAllNumeric(tf))
-			elog(ERROR, "a shard's features must be numeric");
+		if (fit_parts && !EstTransformFitsInParts(tf))
+			elog(ERROR, "a shard's transform cannot be fitted in parts");
 	}
 	EstReaderColumns(reader, &features, &n_features);
 	if (ckpt != NULL)

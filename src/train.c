@@ -331,9 +331,9 @@ RequestedWorkers(const EstOptions *opts)
 
 /*
  * MayShard tells whether the members of a parallel call may keep the rows
- * they read and each train on its own (see EstShard): rows whose features
- * are all numeric (the transform's fit merges the members' statistics),
- * trained with nothing else the backend needs the rows for (an
+ * they read and each train on its own (see EstShard): rows whose transform
+ * learns no vocabulary (its fit merges the members' statistics and
+ * counts), trained with nothing else the backend needs the rows for (an
  * evaluation, a promotion gate, a warm start) and nothing that writes the
  * catalog between steps or needs the whole batch in one process
  * (ParallelWorkers' reasons).  tf is a new model's transform.
@@ -357,7 +357,8 @@ MayShard(const EstTrainRequest *req, const EstModelDef *def,
 	if (def != NULL ? (ckpt->net.batch_norm || ckpt->net.dropout > 0) :
 		(opts.batch_norm > 0 || opts.dropout > 0))
 		return false;
-	return EstTransformAllNumeric(def != NULL ? &ckpt->transform : tf);
+	/* an existing model's transform is fitted: its members only apply it */
+	return def != NULL || EstTransformFitsInParts(tf);
 }
 
 /*

@@ -809,12 +809,13 @@ extern EstStatus EstTransformFit(EstTransform *tf, float *X, size_t n_fit,
 extern void EstTransformApply(const EstTransform *tf, float *X, size_t n);
 
 /*
- * A fit of an all-numeric transform whose rows are split among processes:
- * each computes EstTransformFitPart over its rows (EstTransformFitStatsSize
- * bytes of statistics), and EstTransformFitParts merges the parts, in row
- * order, fits tf and normalises the rows X it is given.
+ * A fit of a transform whose rows are split among processes (one that
+ * learns no vocabulary, EstTransformFitsInParts): each computes
+ * EstTransformFitPart over its rows (EstTransformFitStatsSize bytes of
+ * statistics and counts), and EstTransformFitParts merges the parts, in
+ * row order, fits tf and rewrites the rows X it is given.
  */
-extern int	EstTransformAllNumeric(const EstTransform *tf);
+extern int	EstTransformFitsInParts(const EstTransform *tf);
 extern size_t EstTransformFitStatsSize(const EstTransform *tf);
 extern void EstTransformFitPart(const EstTransform *tf, const float *X,
 								size_t n, void *stats);

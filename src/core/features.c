@@ -2071,35 +2071,77 @@ EstTransformApply(const EstTransform *tf, float *X, size_t n)
 }
 
 /*
- * EstTransformAllNumeric tells whether every column of tf is numeric: the
- * transforms that EstTransformFitParts can fit.
+ * EstTransformFitsInParts tells whether tf can be fitted from parts
+ * (EstTransformFitParts): when no column learns a vocabulary, whose
+ * values would all have to be in one place.
  */
 int
-EstTransformAllNumeric(const EstTransform *tf)
+EstTransformFitsInParts(const EstTransform *tf)
 {
 	for (int c = 0; c < tf->n_columns; c++)
-		if (tf->columns[c].kind != EST_FC_NUMERIC)
+		if (LearnsVocabulary(tf, &tf->columns[c]))
 			return 0;
 	return tf->n_columns > 0;
 }
 
+/* a categorical column's part of a fit: what FinishCategorical counts */
+typedef struct CategoryCounts
+{
+	int64_t		nulls;
+	int64_t		values;
+} CategoryCounts;
+
+/*
+ * A part of a fit is the numeric slots' states, then the counts of every
+ * column (those of numeric columns unused).
+ */
 size_t
 EstTransformFitStatsSize(const EstTransform *tf)
 {
-	return (NumericSlots(tf) + 1) * sizeof(SlotStats);
+	return (NumericSlots(tf) + 1) * sizeof(SlotStats) +
+		(size_t) tf->n_columns * sizeof(CategoryCounts);
+}
+
+static CategoryCounts *
+PartCounts(const EstTransform *tf, void *part)
+{
+	return (CategoryCounts *) ((char *) part +
+							   (NumericSlots(tf) + 1) * sizeof(SlotStats));
 }
 
 /*
- * EstTransformFitPart computes the statistics of the numeric slots over n
- * rows of X (raw) into stats, EstTransformFitStatsSize(tf) bytes: one part
+ * EstTransformFitPart computes the statistics of the numeric slots and
+ * the counts of the categorical columns over n rows of X (as encoded,
+ * before the fit) into stats, EstTransformFitStatsSize(tf) bytes: one part
  * of a fit whose rows are split, in order, among several processes.
  */
 void
 EstTransformFitPart(const EstTransform *tf, const float *X, size_t n,
 					void *stats)
 {
+	CategoryCounts *counts = PartCounts(tf, stats);
+
 	memset(stats, 0, EstTransformFitStatsSize(tf));
 	FitNumericStats(tf, X, n, stats);
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		const EstFeatureColumn *col = &tf->columns[c];
+
+		if (col->kind == EST_FC_NUMERIC)
+			continue;
+		for (size_t i = 0; i < n; i++)
+		{
+			const float *slots = X + i * (size_t) tf->n_inputs + col->offset;
+
+			for (int j = 0; j < col->slots; j++)
+			{
+				if (slots[j] == PROVISIONAL_NULL)
+					counts[c].nulls++;
+				else if (slots[j] >= 0.0f)
+					counts[c].values++;
+			}
+		}
+	}
 }
 
 /*
@@ -2134,11 +2176,12 @@ MergeSlotStats(SlotStats *a, const SlotStats *b)
 }
 
 /*
- * EstTransformFitParts fits an all-numeric transform from n_parts parts
- * (EstTransformFitPart's, of consecutive rows, in row order; each
- * EstTransformFitStatsSize bytes) and normalises n_rows rows of X with it.
- * The means and variances of several parts differ from those of a fit
- * over all the rows at once in the last bits; one part gives the same.
+ * EstTransformFitParts fits tf (EstTransformFitsInParts) from n_parts
+ * parts (EstTransformFitPart's, of consecutive rows, in row order; each
+ * EstTransformFitStatsSize bytes) and rewrites n_rows rows of X with it,
+ * as EstTransformFit does all of its rows.  The means and variances of
+ * several parts differ from those of a fit over all the rows at once in
+ * the last bits; one part gives the same.
  */
 EstStatus
 EstTransformFitParts(EstTransform *tf, const void *parts, int n_parts,
@@ -2147,8 +2190,9 @@ EstTransformFitParts(EstTransform *tf, const void *parts, int n_parts,
 	size_t		n_slots = NumericSlots(tf);
 	size_t		size = EstTransformFitStatsSize(tf);
 	SlotStats  *st;
+	CategoryCounts *counts;
 
-	if (!EstTransformAllNumeric(tf) || tf->fitted || n_parts < 1 ||
+	if (!EstTransformFitsInParts(tf) || tf->fitted || n_parts < 1 ||
 		(n_rows > 0 && X == NULL))
 	{
 		EstSetError(errmsg, "cannot fit a transform from %d parts", n_parts);
@@ -2162,22 +2206,39 @@ EstTransformFitParts(EstTransform *tf, const void *parts, int n_parts,
 		return EST_ENOMEM;
 	}
 	memcpy(st, parts, size);
+	counts = PartCounts(tf, st);
 	for (int p = 1; p < n_parts; p++)
 	{
-		const SlotStats *part = (const SlotStats *)
-			((const char *) parts + (size_t) p * size);
+		const void *part = (const char *) parts + (size_t) p * size;
+		const SlotStats *pst = part;
+		const CategoryCounts *pc = PartCounts(tf, (void *) part);
 
 		for (size_t j = 0; j < n_slots; j++)
-			MergeSlotStats(&st[j], &part[j]);
+			MergeSlotStats(&st[j], &pst[j]);
+		for (int c = 0; c < tf->n_columns; c++)
+		{
+			counts[c].nulls += pc[c].nulls;
+			counts[c].values += pc[c].values;
+		}
 	}
 	SetNumericStats(tf, st);
-	EstFree(st);
 	NormaliseNumeric(tf, X, n_rows);
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		EstFeatureColumn *col = &tf->columns[c];
+
+		if (col->kind == EST_FC_NUMERIC)
+			continue;
+		/* NULL markers to the NULL id; the counts are all the parts' */
+		FinishCategorical(col, tf->n_inputs, X, 0, n_rows, NULL);
+		col->null_count = counts[c].nulls;
+		col->value_count = counts[c].values;
+	}
+	EstFree(st);
 	PendingFree(tf);
 	tf->fitted = 1;
 	return EST_OK;
 }
-
 
 /* ----------------------------------------------------------------
  * Feature state (the labels of regressors)

@@ -340,8 +340,8 @@ ExpectInit(EstTransform *tf, EstStatus status, const char *part,
  * of every size (none, one row, NULLs only, the rest) give the statistics
  * of all the rows to within rounding, NULLs left out and counted, for
  * both normalizers; the same for a regressor's label state
- * (EstFeatureStateFitParts); a transform with a categorical column is
- * refused.
+ * (EstFeatureStateFitParts); a categorical column's NULL ids and counts;
+ * a learned vocabulary is refused.
  */
 void
 TestFeatureFitParts(void)
@@ -384,7 +384,7 @@ TestFeatureFitParts(void)
 		col->shape = 2;
 		col->normalizer = c % 2 ? EST_NORM_MINMAX : EST_NORM_ZSCORE;
 		CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
-		CHECK(EstTransformAllNumeric(&parted));
+		CHECK(EstTransformFitsInParts(&parted));
 
 		memcpy(X, raw, sizeof(float) * N * D);
 		memcpy(Y, raw, sizeof(float) * N * D);
@@ -477,15 +477,69 @@ TestFeatureFitParts(void)
 		EstFeatureStateFree(&b);
 	}
 
-	/* a categorical column cannot be fitted from parts */
+	/*
+	 * A categorical column: its NULL markers become its NULL id in every
+	 * part's rows, and its counts are all the parts'; one part or three,
+	 * the rows are those of EstTransformFit.
+	 */
+	for (int n_parts = 1; n_parts <= 3; n_parts += 2)
+	{
+		UnitColumns(&whole, 2);
+		UnitColumn(&whole, 0, EST_FC_NUMERIC, "a");
+		col = UnitColumn(&whole, 1, EST_FC_IDENTITY, "id");
+		col->num_buckets = 4;
+		col->default_id = 3;
+		CHECKF(EstTransformInit(&whole, err) == EST_OK, "%s", err);
+		UnitColumns(&parted, 2);
+		UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
+		col = UnitColumn(&parted, 1, EST_FC_IDENTITY, "id");
+		col->num_buckets = 4;
+		col->default_id = 3;
+		CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+		CHECK(EstTransformFitsInParts(&parted));
+		for (i = 0; i < N; i++)
+		{
+			X[i * 2] = raw[i * D];
+			X[i * 2 + 1] = i % 6 == 0 ? -2.0f : (float) (i % 3);	/* -2: NULL */
+		}
+		memcpy(Y, X, sizeof(float) * N * 2);
+		CHECKF(EstTransformFit(&whole, X, N, N, err) == EST_OK, "%s", err);
+		size = EstTransformFitStatsSize(&parted);
+		parts = malloc(3 * size);
+		if (n_parts == 1)
+			EstTransformFitPart(&parted, Y, N, parts);
+		else
+		{
+			EstTransformFitPart(&parted, Y, 10, parts);
+			EstTransformFitPart(&parted, Y + 10 * 2, 0, parts + size);
+			EstTransformFitPart(&parted, Y + 10 * 2, N - 10, parts + 2 * size);
+		}
+		/* each part rewrites its own rows: here, all of them at once */
+		CHECKF(EstTransformFitParts(&parted, parts, n_parts, Y, N, err) == EST_OK,
+			   "%s", err);
+		CHECK(parted.columns[1].null_count == whole.columns[1].null_count &&
+			  parted.columns[1].value_count == whole.columns[1].value_count &&
+			  whole.columns[1].null_count == 51);
+		for (i = 0; i < N; i++)
+			CHECK(X[i * 2 + 1] == Y[i * 2 + 1] &&
+				  (n_parts > 1 || X[i * 2] == Y[i * 2]));
+		CHECK(Y[1] == 3.0f);
+		free(parts);
+		EstTransformFree(&parted);
+		EstTransformFree(&whole);
+	}
+
+	/* a learned vocabulary cannot be fitted from parts */
 	UnitColumns(&parted, 2);
 	UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
-	col = UnitColumn(&parted, 1, EST_FC_IDENTITY, "id");
-	col->num_buckets = 4;
+	col = UnitColumn(&parted, 1, EST_FC_VOCABULARY, "city");
+	col->learned = 1;
+	col->num_oov = 1;
 	CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
-	CHECK(!EstTransformAllNumeric(&parted));
+	CHECK(!EstTransformFitsInParts(&parted));
 	parts = malloc(EstTransformFitStatsSize(&parted));
-	EstTransformFitPart(&parted, raw, 4, parts);
+	memset(Y, 0, sizeof(float) * 8);
+	EstTransformFitPart(&parted, Y, 4, parts);
 	CHECK(EstTransformFitParts(&parted, parts, 1, Y, 4, err) == EST_EINVAL);
 	free(parts);
 	EstTransformFree(&parted);
