@@ -244,6 +244,16 @@ SELECT a.fingerprint = b.fingerprint AS same_rows
 SELECT max(abs(est_predict('par_shc_serial', t) - est_predict('par_shc_two', t))) < 1e-4
 	   AS same_predictions
   FROM par_shard_c t;
+-- a transform of categorical columns only is fitted as soon as it is made
+SELECT abs(a.loss - b.loss) < 1e-5 AS same_loss
+  FROM est_train('par_shc_cat_serial', 'par_shard_c', steps => 20,
+				 params => '{"seed": 3, "feature_columns": [
+					 {"type": "bucketized", "key": "x1", "boundaries": [-0.5, 0, 0.5]},
+					 {"type": "identity", "key": "zone", "num_buckets": 4, "default_value": 0}]}') a,
+	   est_train('par_shc_cat_two', 'par_shard_c', steps => 20,
+				 params => '{"seed": 3, "parallel_workers": 1, "feature_columns": [
+					 {"type": "bucketized", "key": "x1", "boundaries": [-0.5, 0, 0.5]},
+					 {"type": "identity", "key": "zone", "num_buckets": 4, "default_value": 0}]}') b;
 -- continuing such a model, and one whose vocabulary was learned
 SELECT global_step, rows_read FROM est_train('par_shc_two', 'par_shard_c', steps => 10,
 											 params => '{"parallel_workers": 1}');

@@ -1278,8 +1278,8 @@ EstShardLabelParts(const EstShard *shard, int *n_parts)
  * its own rows (own: the backend's), for steps steps from the encoded
  * checkpoint ckpt of n_params parameters: a segment of its own holds the
  * team's state, the checkpoint and the gradients, and the workers, which
- * have waited since the read, map it.  The workers normalise their rows
- * with the checkpoint's transform; own's must be already.
+ * have waited since the read, map it.  The workers have normalised their
+ * rows already (ShardNormalise); own's must be too.
  */
 EstTeam *
 EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
@@ -1407,7 +1407,7 @@ UnpackText(const char **p)
  * then reads alone).  With share_rows, the rows go in a segment of
  * dynamic shared memory, *rows_seg, for parallel workers to train on
  * (see PlaceRows), if one can be had; the caller detaches it.  With
- * shard (unweighted rows only), each member keeps its rows instead, for a
+ * shard (a transform that fits in parts), each member keeps its rows instead, for a
  * training in which each trains on its own (see EstShard): data is then
  * the backend's rows only, and *shard the rest, for EstTeamBeginShard,
  * which the caller must reach (or fail before).

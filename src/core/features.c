@@ -1971,6 +1971,24 @@ FinishCategorical(EstFeatureColumn *col, int n_inputs, float *X,
 }
 
 /*
+ * FittedAlready tells whether a fitted transform has state that a fit
+ * would learn again (numeric statistics, a learned vocabulary): a
+ * transform with nothing to learn is fitted as soon as it is made, and
+ * fitting it only counts its categorical values.
+ */
+static int
+FittedAlready(const EstTransform *tf)
+{
+	if (!tf->fitted)
+		return 0;
+	for (int c = 0; c < tf->n_columns; c++)
+		if (tf->columns[c].kind == EST_FC_NUMERIC ||
+			(tf->columns[c].kind == EST_FC_VOCABULARY && tf->columns[c].learned))
+			return 1;
+	return 0;
+}
+
+/*
  * EstTransformFit learns the statistics and vocabularies from the first
  * n_fit rows of X and rewrites all n_rows rows into final form (see
  * estcore.h).  Everything that can fail (a slot that is no provisional
@@ -1994,18 +2012,10 @@ EstTransformFit(EstTransform *tf, float *X, size_t n_fit, size_t n_rows,
 					n_fit, n_rows);
 		return EST_EINVAL;
 	}
-	if (tf->fitted)
+	if (FittedAlready(tf))
 	{
-		for (c = 0; c < tf->n_columns; c++)
-		{
-			if (tf->columns[c].kind == EST_FC_NUMERIC ||
-				(tf->columns[c].kind == EST_FC_VOCABULARY &&
-				 tf->columns[c].learned))
-			{
-				EstSetError(errmsg, "transform is already fitted");
-				return EST_EINVAL;
-			}
-		}
+		EstSetError(errmsg, "transform is already fitted");
+		return EST_EINVAL;
 	}
 	plans = EstAllocZero((size_t) tf->n_columns, sizeof(VocabPlan));
 	if (plans == NULL)
@@ -2192,7 +2202,7 @@ EstTransformFitParts(EstTransform *tf, const void *parts, int n_parts,
 	SlotStats  *st;
 	CategoryCounts *counts;
 
-	if (!EstTransformFitsInParts(tf) || tf->fitted || n_parts < 1 ||
+	if (!EstTransformFitsInParts(tf) || FittedAlready(tf) || n_parts < 1 ||
 		(n_rows > 0 && X == NULL))
 	{
 		EstSetError(errmsg, "cannot fit a transform from %d parts", n_parts);

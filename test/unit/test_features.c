@@ -529,6 +529,22 @@ TestFeatureFitParts(void)
 		EstTransformFree(&whole);
 	}
 
+	/* categorical columns only: fitted when made, and fitted from parts */
+	UnitColumns(&parted, 1);
+	col = UnitColumn(&parted, 0, EST_FC_IDENTITY, "id");
+	col->num_buckets = 4;
+	col->default_id = 3;
+	CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+	CHECK(parted.fitted && EstTransformFitsInParts(&parted));
+	parts = malloc(EstTransformFitStatsSize(&parted));
+	for (i = 0; i < 4; i++)
+		Y[i] = i == 2 ? 3.0f : (float) i;
+	EstTransformFitPart(&parted, Y, 4, parts);
+	CHECKF(EstTransformFitParts(&parted, parts, 1, Y, 4, err) == EST_OK, "%s", err);
+	CHECK(parted.columns[0].value_count == 4 && parted.columns[0].null_count == 0);
+	free(parts);
+	EstTransformFree(&parted);
+
 	/* a learned vocabulary cannot be fitted from parts */
 	UnitColumns(&parted, 2);
 	UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
