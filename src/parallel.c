@@ -139,9 +139,6 @@ PGDLLEXPORT void est_parallel_train_main(dsm_segment *seg, shm_toc *toc);
 PGDLLEXPORT void est_parallel_read_main(dsm_segment *seg, shm_toc *toc);
 
 typedef struct ReadShared ReadShared;
-static void ShardFigures(ReadShared *shared, char *stats, char *labels,
-						 const EstData *d, int member,
-						 const EstTransform *tf);
 
 static Size
 GradsBytes(int n_members, size_t n_params)
@@ -996,17 +993,42 @@ InitScratch(ReadScratch *scratch, int n_inputs, int label_width, bool weighted)
 }
 
 /*
- * ReadBlock reads the next block of rows of reader into buf and returns
- * how many; 0 at the end.
+ * A member's figures of the rows it reads for a shard (see ReadShared),
+ * counted a block at a time as the rows come, while they are in the
+ * cache: its slots of the fingerprint, the largest label and the parts of
+ * the fits.
+ */
+typedef struct ShardTally
+{
+	ReadShared *shared;
+	int			member;
+	const EstTransform *tf;
+	char	   *stats;			/* its part of the fit, or NULL */
+	char	   *labels;			/* ... of the labels, or NULL */
+} ShardTally;
+
+static void ShardTallyStart(ShardTally *tally, ReadShared *shared,
+							char *stats, char *labels, int member,
+							const EstTransform *tf);
+static void ShardTallyRows(ShardTally *tally, const ReadScratch *scratch,
+						   int n_inputs, int label_width, int n);
+
+/*
+ * ReadBlock reads the next block of rows of reader into buf, counting them
+ * into tally (unless NULL), and returns how many; 0 at the end.
  */
 static int
-ReadBlock(EstReader *reader, ReadScratch *scratch, RowBuffer *buf, Size *total)
+ReadBlock(EstReader *reader, ReadScratch *scratch, RowBuffer *buf, Size *total,
+		  ShardTally *tally)
 {
 	int			got;
 
 	CHECK_FOR_INTERRUPTS();
 	got = EstReaderNext(reader, scratch->X, scratch->y, scratch->w,
 						EST_READ_BLOCK_ROWS);
+	if (got > 0 && tally != NULL)
+		ShardTallyRows(tally, scratch, buf->data.n_inputs,
+					   buf->data.label_width, got);
 	if (got > 0)
 		AppendRows(buf, scratch->X, scratch->y, scratch->w, got, total);
 	return got;
@@ -1593,9 +1615,13 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		InitRowBuffer(&bufs[k], n_inputs, label_width, weighted);
 	{
 		ReadScratch scratch;
+		ShardTally	tally;
 
 		InitScratch(&scratch, n_inputs, label_width, weighted);
-		while (ReadBlock(reader, &scratch, &bufs[0], &total) > 0)
+		if (shard != NULL)
+			ShardTallyStart(&tally, shared, stats, labels, 0, tf);
+		while (ReadBlock(reader, &scratch, &bufs[0], &total,
+						 shard != NULL ? &tally : NULL) > 0)
 		{
 			for (int i = 0; i < pcxt->nworkers_launched && !shared->hold; i++)
 				if (shared->member_of[i] > 0)
@@ -1604,8 +1630,6 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 						;
 		}
 	}
-	if (shard != NULL)
-		ShardFigures(shared, stats, labels, &bufs[0].data, 0, tf);
 	if (shared->hold)
 	{
 		/* the workers' counts, then where every member's rows go */
@@ -1718,31 +1742,63 @@ StreamRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 }
 
 /*
- * ShardFigures puts in member's slots of a shard (see ReadShared) the
- * figures of its rows d, as read, that the backend needs of all the rows:
- * they add up (the fingerprint is a sum), or merge (the largest label, the
- * parts of the fit of tf).
+ * ShardTallyStart makes tally count member's rows of a shard into its
+ * slots (see ReadShared), zeroed; tf is the transform that encodes them.
  */
 static void
-ShardFigures(ReadShared *shared, char *stats, char *labels, const EstData *d,
-			 int member, const EstTransform *tf)
+ShardTallyStart(ShardTally *tally, ReadShared *shared, char *stats,
+				char *labels, int member, const EstTransform *tf)
 {
-	float		max_label = 0;
-	size_t		n_labels = (size_t) d->n_rows * d->label_width;
-
-	shared->fingerprint[member] = EstDataFingerprint(d);
-	for (size_t i = 0; i < n_labels; i++)
-		max_label = Max(max_label, d->y[i]);
-	shared->max_label[member] = max_label;
-	if (shared->fit_parts && EstTransformFitStatsSize(tf) != shared->stats_size)
-		elog(ERROR, "a parallel worker's fit has %zu bytes of statistics, the backend's %zu",
-			 EstTransformFitStatsSize(tf), shared->stats_size);
+	tally->shared = shared;
+	tally->member = member;
+	tally->tf = tf;
+	tally->stats = NULL;
+	tally->labels = NULL;
+	shared->fingerprint[member] = 0;
+	shared->max_label[member] = 0;
 	if (shared->fit_parts)
-		EstTransformFitPart(tf, d->X, d->n_rows,
-							stats + (Size) member * shared->stats_size);
+	{
+		if (EstTransformFitStatsSize(tf) != shared->stats_size)
+			elog(ERROR, "a parallel worker's fit has %zu bytes of statistics, the backend's %zu",
+				 EstTransformFitStatsSize(tf), shared->stats_size);
+		tally->stats = stats + (Size) member * shared->stats_size;
+		memset(tally->stats, 0, shared->stats_size);
+	}
 	if (shared->label_parts)
-		EstFeatureStateFitPart(d->label_width, d->y, d->n_rows,
-							   labels + (Size) member * shared->label_stats_size);
+	{
+		tally->labels = labels + (Size) member * shared->label_stats_size;
+		memset(tally->labels, 0, shared->label_stats_size);
+	}
+}
+
+/*
+ * ShardTallyRows counts n rows as read (in scratch) into a member's
+ * figures: those the backend needs of all the rows, which add up (the
+ * fingerprint is a sum) or merge (the largest label, the parts of the
+ * fits).
+ */
+static void
+ShardTallyRows(ShardTally *tally, const ReadScratch *scratch, int n_inputs,
+			   int label_width, int n)
+{
+	ReadShared *shared = tally->shared;
+	EstData		block;
+	float		max_label = shared->max_label[tally->member];
+
+	block.n_rows = n;
+	block.n_inputs = n_inputs;
+	block.label_width = label_width;
+	block.X = scratch->X;
+	block.y = scratch->y;
+	block.w = scratch->w;
+	shared->fingerprint[tally->member] += EstDataFingerprint(&block);
+	for (size_t i = 0; i < (size_t) n * label_width; i++)
+		max_label = Max(max_label, block.y[i]);
+	shared->max_label[tally->member] = max_label;
+	if (tally->stats != NULL)
+		EstTransformFitPartAdd(tally->tf, block.X, n, tally->stats);
+	if (tally->labels != NULL)
+		EstFeatureStateFitPartAdd(label_width, block.y, n, tally->labels);
 }
 
 /*
@@ -1846,17 +1902,17 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	int32		tag = MSG_HELD;
 	uint32		placed;
 	bool		normalised = false;
+	ShardTally	tally;
 
 	InitRowBuffer(&buf, n_inputs, label_width, weighted);
 	InitScratch(&scratch, n_inputs, label_width, weighted);
-	while (ReadBlock(reader, &scratch, &buf, &total) > 0)
-		;
 	if (shared->shard)
-	{
-		ShardFigures(shared, stats, labels, &buf.data, member,
-					 EstReaderTransform(reader));
-		pg_write_barrier();
-	}
+		ShardTallyStart(&tally, shared, stats, labels, member,
+						EstReaderTransform(reader));
+	while (ReadBlock(reader, &scratch, &buf, &total,
+					 shared->shard ? &tally : NULL) > 0)
+		;
+	pg_write_barrier();			/* the figures, before the count */
 	memcpy(count, &tag, sizeof(int32));
 	memcpy(count + sizeof(int32), &buf.data.n_rows, sizeof(int64));
 	if (shm_mq_send(mqh, sizeof(count), count, false, true) != SHM_MQ_SUCCESS)

@@ -613,6 +613,8 @@ extern void EstFeatureStateFit(EstFeatureState *fs, const float *X, size_t n);
 extern size_t EstFeatureStateStatsSize(int n_inputs);
 extern void EstFeatureStateFitPart(int n_inputs, const float *X, size_t n,
 								   void *stats);
+extern void EstFeatureStateFitPartAdd(int n_inputs, const float *X, size_t n,
+									  void *stats);
 extern void EstFeatureStateFitParts(EstFeatureState *fs, const void *parts,
 									int n_parts);
 /* Applies the transform to n rows of X in place. */
@@ -819,6 +821,8 @@ extern int	EstTransformFitsInParts(const EstTransform *tf);
 extern size_t EstTransformFitStatsSize(const EstTransform *tf);
 extern void EstTransformFitPart(const EstTransform *tf, const float *X,
 								size_t n, void *stats);
+extern void EstTransformFitPartAdd(const EstTransform *tf, const float *X,
+								   size_t n, void *stats);
 extern EstStatus EstTransformFitParts(EstTransform *tf, const void *parts,
 									  int n_parts, float *X, size_t n_rows,
 									  char *errmsg);

@@ -2124,14 +2124,23 @@ PartCounts(const EstTransform *tf, void *part)
  * the counts of the categorical columns over n rows of X (as encoded,
  * before the fit) into stats, EstTransformFitStatsSize(tf) bytes: one part
  * of a fit whose rows are split, in order, among several processes.
+ * EstTransformFitPartAdd adds n more rows to a part (zeroed to start): a
+ * part added a block of rows at a time is the same, bit for bit.
  */
 void
 EstTransformFitPart(const EstTransform *tf, const float *X, size_t n,
 					void *stats)
 {
+	memset(stats, 0, EstTransformFitStatsSize(tf));
+	EstTransformFitPartAdd(tf, X, n, stats);
+}
+
+void
+EstTransformFitPartAdd(const EstTransform *tf, const float *X, size_t n,
+					   void *stats)
+{
 	CategoryCounts *counts = PartCounts(tf, stats);
 
-	memset(stats, 0, EstTransformFitStatsSize(tf));
 	FitNumericStats(tf, X, n, stats);
 	for (int c = 0; c < tf->n_columns; c++)
 	{
@@ -2305,26 +2314,26 @@ EstFeatureStateFree(EstFeatureState *fs)
 
 /*
  * LabelStats is the Welford loop of EstFeatureStateFit over column j of n
- * rows of X (n x cols): its mean, m2 and count in *st.
+ * rows of X (n x cols), continued from *st (zeroed to start): its mean, m2
+ * and count.
  */
 static void
 LabelStats(const float *X, int cols, int j, size_t n, SlotStats *st)
 {
-	double		mean = 0.0;
-	double		m2 = 0.0;
+	double		mean = st->mean;
+	double		m2 = st->m2;
 
 	for (size_t i = 0; i < n; i++)
 	{
 		double		x = X[i * (size_t) cols + j];
 		double		d = x - mean;
 
-		mean += d / (double) (i + 1);
+		mean += d / (double) (st->k + i + 1);
 		m2 += d * (x - mean);
 	}
-	memset(st, 0, sizeof(*st));
 	st->mean = mean;
 	st->m2 = m2;
-	st->k = n;
+	st->k += n;
 }
 
 /*
@@ -2353,6 +2362,7 @@ EstFeatureStateFit(EstFeatureState *fs, const float *X, size_t n)
 	{
 		SlotStats	st;
 
+		memset(&st, 0, sizeof(st));
 		LabelStats(X, fs->n_inputs, j, n, &st);
 		SetLabelState(fs, j, &st);
 	}
@@ -2368,11 +2378,19 @@ EstFeatureStateStatsSize(int n_inputs)
  * EstFeatureStateFitPart computes, into stats (EstFeatureStateStatsSize
  * bytes), the statistics of n rows of X (n x n_inputs): one part of a fit
  * whose rows are split, in order, among several processes.
+ * EstFeatureStateFitPartAdd adds n more rows to a part (zeroed to start).
  */
 void
 EstFeatureStateFitPart(int n_inputs, const float *X, size_t n, void *stats)
 {
 	memset(stats, 0, EstFeatureStateStatsSize(n_inputs));
+	EstFeatureStateFitPartAdd(n_inputs, X, n, stats);
+}
+
+void
+EstFeatureStateFitPartAdd(int n_inputs, const float *X, size_t n,
+						  void *stats)
+{
 	for (int j = 0; j < n_inputs; j++)
 		LabelStats(X, n_inputs, j, n, (SlotStats *) stats + j);
 }

@@ -421,6 +421,41 @@ TestFeatureFitParts(void)
 		EstTransformFree(&whole);
 	}
 
+	/* a part added a block of rows at a time is the same, bit for bit */
+	{
+		char	   *one;
+		char	   *blocks;
+
+		UnitColumns(&parted, 2);
+		UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
+		col = UnitColumn(&parted, 1, EST_FC_NUMERIC, "b");
+		col->shape = 2;
+		CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+		size = EstTransformFitStatsSize(&parted);
+		one = malloc(size);
+		blocks = calloc(1, size);
+		EstTransformFitPart(&parted, raw, N, one);
+		EstTransformFitPartAdd(&parted, raw, 7, blocks);
+		EstTransformFitPartAdd(&parted, raw + 7 * D, 0, blocks);
+		EstTransformFitPartAdd(&parted, raw + 7 * D, 100, blocks);
+		EstTransformFitPartAdd(&parted, raw + 107 * D, N - 107, blocks);
+		CHECK(memcmp(one, blocks, size) == 0);
+		free(one);
+		free(blocks);
+		size = EstFeatureStateStatsSize(D);
+		one = malloc(size);
+		blocks = calloc(1, size);
+		for (i = 0; i < N * D; i++)
+			X[i] = isnan(raw[i]) ? 7.0f : raw[i];
+		EstFeatureStateFitPart(D, X, N, one);
+		EstFeatureStateFitPartAdd(D, X, 150, blocks);
+		EstFeatureStateFitPartAdd(D, X + 150 * D, N - 150, blocks);
+		CHECK(memcmp(one, blocks, size) == 0);
+		free(one);
+		free(blocks);
+		EstTransformFree(&parted);
+	}
+
 	/* one part: the very same floats as a fit over all the rows */
 	UnitColumns(&whole, 1);
 	col = UnitColumn(&whole, 0, EST_FC_NUMERIC, "v");
