@@ -10,21 +10,24 @@
  * end with it, and an error in any of them is raised in the caller.  The
  * backend and its workers form a team of N + 1 members.
  *
- * The dynamic shared memory segment holds the training rows (the
- * transformed inputs, the training targets and the weights), the
- * checkpoint to start from, the plan of the steps, and one gradient
- * buffer per member.  Rows that the backend and its workers read
- * together (EstParallelRead) are already in a segment of their own,
- * which the workers map rather than copy.  Every member decodes the same checkpoint and draws
- * the same epoch orders from it, so each knows every batch.  At each step
- * member k computes the gradient of its share of the batch (a contiguous
- * slice: batch_size / (N + 1) rows, give or take one), scaled by the
- * denominator of the whole batch, so that the shares add up to the
- * gradient of the whole batch.  EstTeamReduce adds them, in member order,
- * so that every member gets the same sum and applies the same update: the
- * weights of all members stay identical, and the training is the
- * one-backend training with the batch's rows summed in another order (it
- * converges the same way; the results differ in the last bits).
+ * Where the rows are read in parallel (EstParallelRead, below), each
+ * member usually keeps the rows it read and trains on them: a shard
+ * (EstShard, EstTeamBeginShard).  Otherwise the dynamic shared memory
+ * segment holds the training rows (the transformed inputs, the training
+ * targets and the weights), or the workers map the segment the parallel
+ * read put them in; the team's segment holds the checkpoint to start
+ * from, the plan of the steps, and one gradient buffer per member.
+ * Every member decodes the same checkpoint and draws the same epoch
+ * orders from it, so each knows every batch.  At each step member k
+ * computes the gradient of its share of the batch (in a shard, the
+ * batch's rows it holds; else a contiguous slice, batch_size / (N + 1)
+ * rows, give or take one), scaled by the denominator of the whole batch,
+ * so that the shares add up to the gradient of the whole batch.
+ * EstTeamReduce adds them, in member order, so that every member gets the
+ * same sum and applies the same update: the weights of all members stay
+ * identical, and the training is the one-backend training with the
+ * batch's rows summed in another order (it converges the same way; the
+ * results differ in the last bits).
  *
  * The members meet once a step at a barrier: a counter in shared memory
  * that each member increments after writing its gradient, waiting (by
@@ -808,15 +811,17 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
  * ranges go together in block order, which is the order of a sequential
  * scan, so that the rows (and what training does with them) are those of
  * a read in one backend.  When the rows are for parallel training, each
- * member keeps its rows until all have said how many they have; the
- * backend then makes one segment of shared memory for all of them, and
- * each member copies its own into place at once (hold, in ReadShared):
- * the workers that train map that segment.  Otherwise (a procedure, whose
- * commits would unmap the segment, or no room in /dev/shm) the workers
- * send their rows through shared memory queues, and the backend puts them
- * in its own memory.  Only encodings
- * that do not depend on the order of the rows qualify: no vocabulary or
- * class name learned as the rows come.
+ * member keeps its rows until all have said how many they have (hold, in
+ * ReadShared).  In a shard, they stay there: each member also counts the
+ * figures of its rows that the backend needs (ShardTally), and trains on
+ * them when the backend has built the model.  Otherwise the backend makes
+ * one segment of shared memory for all of them, and each member copies
+ * its own into place at once: the workers that train map that segment;
+ * or (a procedure, whose commits would unmap the segment, or no room in
+ * /dev/shm) the workers send their rows through shared memory queues, and
+ * the backend puts them in its own memory.  Only encodings that do not
+ * depend on the order of the rows qualify: no vocabulary or class name
+ * learned as the rows come.
  * ----------------------------------------------------------------
  */
 
