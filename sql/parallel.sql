@@ -180,6 +180,14 @@ SELECT global_step, accuracy > 0.6 AS learned
 SELECT est_train('par_sh_bad', 'par_shard', steps => 10,
 				 params => '{"n_classes": 2, "parallel_workers": 1}');
 SELECT est_train('par_sh_bad', 'par_shard', steps => 10, params => '{"n_classes": 2}');
+-- a cancel stops the members that hold the rows, and nothing is left
+\set VERBOSITY terse
+SET statement_timeout = '300ms';
+SELECT est_train('par_sh_cancel', 'par_shard', hidden_units => '{256,256}', batch_size => 512,
+				 steps => 1000000, params => '{"seed": 1, "parallel_workers": 1}');
+RESET statement_timeout;
+\set VERBOSITY default
+SELECT count(*) AS left_behind FROM estimator.models WHERE name IN ('par_sh_bad', 'par_sh_cancel');
 -- Weights and a regressor's labels stay with their rows too: the members
 -- put their weights in one array, for the weight sums of batches that
 -- loss_reduction "mean" divides by, and a new regressor's label statistics
