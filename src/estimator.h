@@ -607,7 +607,7 @@ extern void EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt,
 
 extern void EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt,
 							const EstStepPlan *sp, const float *X,
-							const float *y, const float *w, int share);
+							const float *y, const float *w, EstTeam *team);
 extern double EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws,
 						   EstStepRows *rows, const EstStepPlan *sp,
 						   EstTeam *team);
@@ -644,6 +644,8 @@ extern float EstShardMaxLabel(const EstShard *shard);
 extern const void *EstShardFitParts(const EstShard *shard, int *n_parts);
 extern const void *EstShardLabelParts(const EstShard *shard, int *n_parts);
 extern const float *EstTeamWeights(const EstTeam *team);
+extern bool EstTeamHeld(const EstTeam *team, int64 *first, int64 *n_own);
+extern int	EstTeamStepRows(const EstTeam *team, int batch_size);
 extern EstTeam *EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 								  const uint8_t *ckpt, size_t ckpt_len,
 								  size_t n_params, const EstStepPlan *sp,

@@ -420,11 +420,41 @@ EstTeamSize(const EstTeam *team)
 	return team->shared->n_members;
 }
 
-/* the weights of a shard's rows, every member's (NULL: unweighted) */
+/* the weights of the team's rows (NULL: unweighted); a shard's, every member's */
 const float *
 EstTeamWeights(const EstTeam *team)
 {
 	return team->w;
+}
+
+/*
+ * EstTeamHeld tells whether this member holds some of the rows only (a
+ * shard's member): rows [*first, *first + *n_own) of all.
+ */
+bool
+EstTeamHeld(const EstTeam *team, int64 *first, int64 *n_own)
+{
+	if (team->n_own < 0)
+		return false;
+	*first = team->first;
+	*n_own = team->n_own;
+	return true;
+}
+
+/*
+ * EstTeamStepRows is how many of a batch's rows this member computes at
+ * most: its slice (EstTeamShare), or in a shard, any number of them.
+ */
+int
+EstTeamStepRows(const EstTeam *team, int batch_size)
+{
+	int			lo;
+	int			hi;
+
+	if (team->n_own >= 0)
+		return batch_size;
+	EstTeamShare(team, batch_size, &lo, &hi);
+	return hi - lo;
 }
 
 /*
@@ -685,27 +715,15 @@ MemberSteps(EstTeam *team, EstCheckpoint *ckpt, const float *y)
 	EstStepRows rows;
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
-	int			share = shared->sp.batch_size;
 	bool		stopped = false;
 
-	if (team->n_own < 0)
-	{
-		int			lo;
-		int			hi;
-
-		EstTeamShare(team, shared->sp.batch_size, &lo, &hi);
-		share = hi - lo;
-	}
 	coremsg[0] = '\0';
-	status = EstWorkspaceInit(&ws, &ckpt->net, Max(share, 1), coremsg);
+	status = EstWorkspaceInit(&ws, &ckpt->net,
+							  Max(EstTeamStepRows(team, shared->sp.batch_size), 1),
+							  coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
-	EstStepRowsInit(&rows, ckpt, &shared->sp, team->X, y, team->w, share);
-	if (team->n_own >= 0)
-	{
-		rows.first = team->first;
-		rows.n_own = team->n_own;
-	}
+	EstStepRowsInit(&rows, ckpt, &shared->sp, team->X, y, team->w, team);
 
 	for (int64 step = 0; step < shared->steps; step++)
 	{

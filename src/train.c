@@ -1097,13 +1097,18 @@ StreamClose(TrainStream *st)
 
 /*
  * EstStepRowsInit points rows at the training rows and allocates the
- * scratch for share rows a step; it redraws the order of the epoch the
+ * scratch for the rows a step gathers (all of a batch's, or with a team
+ * this member's share, EstTeamStepRows, of the rows it holds,
+ * EstTeamHeld); it redraws the order of the epoch the
  * checkpoint stands in (or starts one).
  */
 void
 EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt, const EstStepPlan *sp,
-				const float *X, const float *y, const float *w, int share)
+				const float *X, const float *y, const float *w, EstTeam *team)
 {
+	int			share = team != NULL ?
+		EstTeamStepRows(team, sp->batch_size) : sp->batch_size;
+
 	share = Max(share, 1);
 	rows->stream = NULL;
 	rows->X = X;
@@ -1117,6 +1122,8 @@ EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt, const EstStepPlan *sp,
 	rows->wb = w ? palloc(mul_size(share, sizeof(float))) : NULL;
 	rows->first = 0;
 	rows->n_own = -1;
+	if (team != NULL)
+		EstTeamHeld(team, &rows->first, &rows->n_own);
 }
 
 /*
@@ -1290,7 +1297,6 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	EstStepRows rows;
 	EstTeam    *team = NULL;
 	bool		team_stopped = false;
-	int			share = plan->batch_size;
 	List	   *pending_logs = NIL;
 	double		loss_sum = 0;
 	int64		loss_count = 0;
@@ -1329,45 +1335,29 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	sp.linear_learning_rate = plan->linear_learning_rate;
 
 	/* parallel workers each take a share of every batch */
-	if (plan->shard != NULL)
+	if (plan->shard != NULL || plan->parallel_workers > 0)
 	{
 		uint8_t    *start;
 		size_t		start_len;
 
 		EncodeCheckpoint(def, ckpt, &start, &start_len);
-		team = EstTeamBeginShard(plan->shard, def, start, start_len,
-								 ckpt->net.n_params, &sp, plan->steps, data);
-		EstFree(start);
-	}
-	else if (plan->parallel_workers > 0)
-	{
-		uint8_t    *start;
-		size_t		start_len;
-
-		EncodeCheckpoint(def, ckpt, &start, &start_len);
-		team = EstTeamBegin(plan->parallel_workers, def, start, start_len,
-							ckpt->net.n_params, &sp, plan->steps, data->X,
-							y_train, data->y, data->w, plan->rows_seg);
+		team = plan->shard != NULL ?
+			EstTeamBeginShard(plan->shard, def, start, start_len,
+							  ckpt->net.n_params, &sp, plan->steps, data) :
+			EstTeamBegin(plan->parallel_workers, def, start, start_len,
+						 ckpt->net.n_params, &sp, plan->steps, data->X,
+						 y_train, data->y, data->w, plan->rows_seg);
 		EstFree(start);
 	}
 	if (team != NULL)
-	{
-		int			lo;
-		int			hi;
-
-		EstTeamShare(team, plan->batch_size, &lo, &hi);
-		share = plan->shard != NULL ? plan->batch_size : hi - lo;
 		ereport(NOTICE,
 				(errmsg_plural("training with %d parallel worker",
 							   "training with %d parallel workers",
 							   EstTeamSize(team) - 1,
 							   EstTeamSize(team) - 1)));
-	}
+	/* (a shard's weights are every member's, in the team's segment) */
 	EstStepRowsInit(&rows, ckpt, &sp, data->X, y_train,
-					plan->shard != NULL ? EstTeamWeights(team) : data->w,
-					share);
-	if (plan->shard != NULL)
-		rows.n_own = data->n_rows;	/* the backend's rows come first */
+					plan->shard != NULL ? EstTeamWeights(team) : data->w, team);
 	rows.stream = plan->stream;
 	if (rows.stream != NULL)
 	{
