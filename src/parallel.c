@@ -279,6 +279,36 @@ TeamArrayOf(shm_toc *toc, const TeamShared *shared, const char *rows_base,
 }
 
 /*
+ * PutTeam puts in a team's segment (toc) its state, not ready, with what
+ * every team has (the model, the plan of the steps), and the encoded
+ * checkpoint it starts from; the caller fills in the rest.
+ */
+static TeamShared *
+PutTeam(shm_toc *toc, const EstModelDef *def, const uint8_t *ckpt,
+		size_t ckpt_len, size_t n_params, const EstStepPlan *sp, int64 steps)
+{
+	TeamShared *shared = shm_toc_allocate(toc, sizeof(TeamShared));
+	char	   *area;
+
+	memset(shared, 0, sizeof(TeamShared));
+	pg_atomic_init_u64(&shared->arrived, 0);
+	pg_atomic_init_u32(&shared->ready, 0);
+	shared->sp = *sp;
+	shared->steps = steps;
+	shared->ckpt_len = ckpt_len;
+	shared->n_params = n_params;
+	shared->model_type = def->type;
+	shared->n_classes = def->n_classes;
+	strlcpy(shared->name, def->name, NAMEDATALEN);
+	strlcpy(shared->label, def->label ? def->label : "", NAMEDATALEN);
+	shm_toc_insert(toc, EST_KEY_TEAM, shared);
+	area = shm_toc_allocate(toc, ckpt_len);
+	memcpy(area, ckpt, ckpt_len);
+	shm_toc_insert(toc, EST_KEY_CHECKPOINT, area);
+	return shared;
+}
+
+/*
  * EstTeamBegin starts n_workers parallel workers of model def for
  * plan->steps steps that start from the encoded checkpoint ckpt (of
  * n_params parameters), over the
@@ -351,30 +381,14 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 		return NULL;
 	}
 
-	shared = shm_toc_allocate(pcxt->toc, sizeof(TeamShared));
-	memset(shared, 0, sizeof(TeamShared));
-	pg_atomic_init_u64(&shared->arrived, 0);
-	pg_atomic_init_u32(&shared->ready, 0);
+	shared = PutTeam(pcxt->toc, def, ckpt, ckpt_len, n_params, sp, steps);
 	for (int i = 0; i < EST_MAX_PARALLEL_WORKERS; i++)
 		shared->member_of[i] = -1;
-	shared->sp = *sp;
-	shared->steps = steps;
-	shared->ckpt_len = ckpt_len;
-	shared->n_params = n_params;
 	shared->weighted = w != NULL;
 	shared->own_labels = y_score != y;
-	shared->model_type = def->type;
-	shared->n_classes = def->n_classes;
-	strlcpy(shared->name, def->name, NAMEDATALEN);
-	strlcpy(shared->label, def->label ? def->label : "", NAMEDATALEN);
 	shared->rows_handle = rows_seg ? dsm_segment_handle(rows_seg) :
 		DSM_HANDLE_INVALID;
 	memcpy(shared->rows_offset, offset, sizeof(offset));
-	shm_toc_insert(pcxt->toc, EST_KEY_TEAM, shared);
-
-	area = shm_toc_allocate(pcxt->toc, ckpt_len);
-	memcpy(area, ckpt, ckpt_len);
-	shm_toc_insert(pcxt->toc, EST_KEY_CHECKPOINT, area);
 	team = palloc0(sizeof(EstTeam));
 	team->X = PlaceArray(pcxt, shared, rows_seg, TEAM_X, EST_KEY_X, X, x_bytes);
 	team->y_score = PlaceArray(pcxt, shared, rows_seg, TEAM_Y, EST_KEY_Y,
@@ -1360,28 +1374,14 @@ EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 	seg = dsm_create(size, 0);
 	toc = shm_toc_create(EST_TEAM_MAGIC, dsm_segment_address(seg), size);
 
-	shared = shm_toc_allocate(toc, sizeof(TeamShared));
-	memset(shared, 0, sizeof(TeamShared));
-	pg_atomic_init_u64(&shared->arrived, 0);
-	pg_atomic_init_u32(&shared->ready, 1);
+	shared = PutTeam(toc, def, ckpt, ckpt_len, n_params, sp, steps);
 	memcpy(shared->member_of, rs->member_of, sizeof(shared->member_of));
 	shared->n_members = members;
-	shared->sp = *sp;
-	shared->steps = steps;
-	shared->ckpt_len = ckpt_len;
-	shared->n_params = n_params;
-	shared->model_type = def->type;
-	shared->n_classes = def->n_classes;
-	strlcpy(shared->name, def->name, NAMEDATALEN);
-	strlcpy(shared->label, def->label ? def->label : "", NAMEDATALEN);
+	pg_atomic_write_u32(&shared->ready, 1);
 	shared->rows_handle = DSM_HANDLE_INVALID;
 	shared->shard = true;
 	shared->weighted = w_bytes > 0;
 	shared->own_labels = EST_IS_REGRESSOR(def->type);
-	shm_toc_insert(toc, EST_KEY_TEAM, shared);
-	area = shm_toc_allocate(toc, ckpt_len);
-	memcpy(area, ckpt, ckpt_len);
-	shm_toc_insert(toc, EST_KEY_CHECKPOINT, area);
 	area = shm_toc_allocate(toc, GradsBytes(members, n_params));
 	shm_toc_insert(toc, EST_KEY_GRADS, area);
 
