@@ -2121,12 +2121,13 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		}
 		else
 		{
-			for (int64 i = 0; i < data.n_rows; i++)
+			/* a shard's members counted theirs, the backend's among them */
+			if (shard != NULL)
+				max_label = EstShardMaxLabel(shard);
+			for (int64 i = 0; shard == NULL && i < data.n_rows; i++)
 				max_label = Max(max_label, data.y[i]);
 			if (stream.active)
 				max_label = Max(max_label, stream.max_label);
-			if (shard != NULL)
-				max_label = Max(max_label, EstShardMaxLabel(shard));
 			def->n_classes = req->opts.n_classes ? req->opts.n_classes :
 				(int) max_label + 1;
 			if (def->n_classes < 2)
@@ -2142,14 +2143,13 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 									   def->n_features);
 		created = true;
 	}
-	if (!regressor)
-		for (int64 i = 0; i < data.n_rows; i++)
-			if ((int) data.y[i] >= def->n_classes)
-				EstCheckLabel((int64) data.y[i], def->n_classes, def->label);
 	if (!regressor && shard != NULL &&
 		EstShardMaxLabel(shard) >= def->n_classes)
 		EstCheckLabel((int64) EstShardMaxLabel(shard), def->n_classes,
 					  def->label);
+	for (int64 i = 0; !regressor && shard == NULL && i < data.n_rows; i++)
+		if ((int) data.y[i] >= def->n_classes)
+			EstCheckLabel((int64) data.y[i], def->n_classes, def->label);
 	EstCheckOptionsForType(def->type, req);
 	EstCheckHyperparameters(def->optimizer, req->opts.opt_given, "");
 
