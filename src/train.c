@@ -1567,13 +1567,17 @@ ReportTooManyParams(const EstModelDef *def)
 					   count, (size_t) EST_MAX_PARAMS)));
 }
 
+/* the bytes a training takes for each row of data it holds */
+#define TRAINING_ROW_BYTES(data) \
+	(((data)->n_inputs + 2 * (data)->label_width + 2) * sizeof(float))
+
 /*
- * CheckMemory refuses a training whose data and model would not fit in
- * estimator.max_memory, before allocating the model.
+ * TrainingBytes is what a training of def over the rows of data takes:
+ * the rows, the model and its buffers (see CheckMemory).
  */
-static void
-CheckMemory(const EstModelDef *def, const EstTransform *tf,
-			const EstData *data, int batch_size)
+static Size
+TrainingBytes(const EstModelDef *def, const EstTransform *tf,
+			  const EstData *data, int batch_size)
 {
 	EstNetworkSpec spec;
 	size_t		n_params;
@@ -1603,12 +1607,23 @@ CheckMemory(const EstModelDef *def, const EstTransform *tf,
 								  def->hidden[l] * sizeof(float)));
 	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
 									 def->input_width * sizeof(float)));
-	bytes = add_size(bytes, mul_size(data->n_rows,
-									 (data->n_inputs + 2 * data->label_width + 2) * sizeof(float)));
+	bytes = add_size(bytes, mul_size(data->n_rows, TRAINING_ROW_BYTES(data)));
 	/* scoring the training rows keeps a confusion matrix */
 	bytes = add_size(bytes, mul_size(mul_size(def->n_classes, def->n_classes),
 									 sizeof(double)));
-	EstCheckMemory(bytes, "the training data and the model");
+	return bytes;
+}
+
+/*
+ * CheckMemory refuses a training whose data and model would not fit in
+ * estimator.max_memory, before allocating the model.
+ */
+static void
+CheckMemory(const EstModelDef *def, const EstTransform *tf,
+			const EstData *data, int batch_size)
+{
+	EstCheckMemory(TrainingBytes(def, tf, data, batch_size),
+				   "the training data and the model");
 }
 
 /*
@@ -2204,11 +2219,6 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 							req->source),
 					 errdetail("A commit closes the scan that streams the source."),
 					 errhint("Use est_train, or raise estimator.max_memory.")));
-		ereport(NOTICE,
-				(errmsg("source \"%s\" does not fit in estimator.max_memory: training streams it",
-						req->source),
-				 errdetail("The transform is fitted on a uniform sample of " INT64_FORMAT " of its " INT64_FORMAT " rows; each epoch reads the source again through a shuffle buffer of as many rows.",
-						   data.n_rows, stream.n_rows)));
 	}
 
 	/* hold out evaluation rows before any statistics are taken */
@@ -2403,15 +2413,34 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	plan.stream = NULL;
 	if (stream.active)
 	{
-		EstData		both = data;
-
 		/*
-		 * a shuffle buffer as large as the sample, which stays for
-		 * est_train's figures
+		 * A shuffle buffer as large as the sample (which stays for
+		 * est_train's figures), or as what estimator.max_memory leaves
+		 * besides the sample and the model when a wide model takes more
+		 * than half of it, but at least a batch.
 		 */
-		both.n_rows = 2 * data.n_rows;
-		CheckMemory(def, &ckpt.transform, &both, plan.batch_size);
-		plan.stream = StreamOpen(req->source, def, &ckpt, data.n_rows);
+		Size		limit = (Size) estimator_max_memory * 1024;
+		Size		need = TrainingBytes(def, &ckpt.transform, &data,
+										 plan.batch_size);
+		int64		cap = 0;
+
+		if (need < limit)
+			cap = Min(data.n_rows,
+					  (int64) ((limit - need) / TRAINING_ROW_BYTES(&data)));
+		if (cap < plan.batch_size)
+		{
+			EstData		both = data;
+
+			both.n_rows = data.n_rows + plan.batch_size;
+			CheckMemory(def, &ckpt.transform, &both, plan.batch_size);
+			cap = plan.batch_size;
+		}
+		ereport(NOTICE,
+				(errmsg("source \"%s\" does not fit in estimator.max_memory: training streams it",
+						req->source),
+				 errdetail("The transform is fitted on a uniform sample of " INT64_FORMAT " of its " INT64_FORMAT " rows; each epoch reads the source again through a shuffle buffer of " INT64_FORMAT " rows.",
+						   data.n_rows, stream.n_rows, cap)));
+		plan.stream = StreamOpen(req->source, def, &ckpt, cap);
 	}
 	plan.shard = shard;
 	plan.parallel_workers = shard != NULL ? 0 : ParallelWorkers(&plan, &ckpt);
