@@ -1932,10 +1932,27 @@ NormaliseNumeric(const EstTransform *tf, float *X, size_t n)
 }
 
 /*
- * FinishCategorical counts the values (slots with an id or a provisional
- * id) and the NULLs of a categorical column in the fit rows, then maps
- * provisional ids through map (when given) and NULL markers to the
- * column's final NULL id in all rows.
+ * CountCategorical adds to *nulls and *values the NULL markers and the
+ * values (an id or a provisional id) among the n slots of a categorical
+ * column in one row, as encoded before the fit.
+ */
+static void
+CountCategorical(const float *slots, int n, int64_t *nulls, int64_t *values)
+{
+	for (int j = 0; j < n; j++)
+	{
+		if (slots[j] == PROVISIONAL_NULL)
+			(*nulls)++;
+		else if (slots[j] >= 0.0f)
+			(*values)++;
+	}
+}
+
+/*
+ * FinishCategorical counts the values and the NULLs of a categorical
+ * column in the fit rows (CountCategorical), then maps provisional ids
+ * through map (when given) and NULL markers to the column's final NULL id
+ * in all rows.
  */
 static void
 FinishCategorical(EstFeatureColumn *col, int n_inputs, float *X,
@@ -1951,21 +1968,15 @@ FinishCategorical(EstFeatureColumn *col, int n_inputs, float *X,
 	{
 		float	   *slots = X + i * (size_t) n_inputs + col->offset;
 
+		if (i < n_fit)
+			CountCategorical(slots, col->slots, &col->null_count,
+							 &col->value_count);
 		for (j = 0; j < col->slots; j++)
 		{
 			if (slots[j] == PROVISIONAL_NULL)
-			{
-				if (i < n_fit)
-					col->null_count++;
 				slots[j] = null_id;
-			}
-			else if (slots[j] >= 0.0f)
-			{
-				if (i < n_fit)
-					col->value_count++;
-				if (map != NULL)
-					slots[j] = (float) map[(int32_t) slots[j]];
-			}
+			else if (slots[j] >= 0.0f && map != NULL)
+				slots[j] = (float) map[(int32_t) slots[j]];
 		}
 	}
 }
@@ -2149,17 +2160,8 @@ EstTransformFitPartAdd(const EstTransform *tf, const float *X, size_t n,
 		if (col->kind == EST_FC_NUMERIC)
 			continue;
 		for (size_t i = 0; i < n; i++)
-		{
-			const float *slots = X + i * (size_t) tf->n_inputs + col->offset;
-
-			for (int j = 0; j < col->slots; j++)
-			{
-				if (slots[j] == PROVISIONAL_NULL)
-					counts[c].nulls++;
-				else if (slots[j] >= 0.0f)
-					counts[c].values++;
-			}
-		}
+			CountCategorical(X + i * (size_t) tf->n_inputs + col->offset,
+							 col->slots, &counts[c].nulls, &counts[c].values);
 	}
 }
 
