@@ -335,6 +335,34 @@ ExpectInit(EstTransform *tf, EstStatus status, const char *part,
  */
 
 /*
+ * PartsTransform declares tf for the fits in parts: a numeric column "a",
+ * then a numeric column "b" of shape 2 normalised by norm, or with
+ * identity an identity column "id" of 4 buckets whose NULLs take id 3.
+ */
+static void
+PartsTransform(EstTransform *tf, int identity, EstNormalizer norm)
+{
+	char		err[EST_ERRMSG_LEN];
+	EstFeatureColumn *col;
+
+	UnitColumns(tf, 2);
+	UnitColumn(tf, 0, EST_FC_NUMERIC, "a");
+	if (identity)
+	{
+		col = UnitColumn(tf, 1, EST_FC_IDENTITY, "id");
+		col->num_buckets = 4;
+		col->default_id = 3;
+	}
+	else
+	{
+		col = UnitColumn(tf, 1, EST_FC_NUMERIC, "b");
+		col->shape = 2;
+		col->normalizer = norm;
+	}
+	CHECKF(EstTransformInit(tf, err) == EST_OK, "%s", err);
+}
+
+/*
  * A fit in parts (EstTransformFitParts) over rows split into consecutive
  * parts: one part gives the floats of EstTransformFit bit for bit; parts
  * of every size (none, one row, NULLs only, the rest) give the statistics
@@ -372,18 +400,8 @@ TestFeatureFitParts(void)
 	}
 	for (int c = 0; c < (int) (sizeof(cuts) / sizeof(cuts[0])); c++)
 	{
-		UnitColumns(&whole, 2);
-		UnitColumn(&whole, 0, EST_FC_NUMERIC, "a");
-		col = UnitColumn(&whole, 1, EST_FC_NUMERIC, "b");
-		col->shape = 2;
-		col->normalizer = c % 2 ? EST_NORM_MINMAX : EST_NORM_ZSCORE;
-		CHECKF(EstTransformInit(&whole, err) == EST_OK, "%s", err);
-		UnitColumns(&parted, 2);
-		UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
-		col = UnitColumn(&parted, 1, EST_FC_NUMERIC, "b");
-		col->shape = 2;
-		col->normalizer = c % 2 ? EST_NORM_MINMAX : EST_NORM_ZSCORE;
-		CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+		PartsTransform(&whole, 0, c % 2 ? EST_NORM_MINMAX : EST_NORM_ZSCORE);
+		PartsTransform(&parted, 0, c % 2 ? EST_NORM_MINMAX : EST_NORM_ZSCORE);
 		CHECK(EstTransformFitsInParts(&parted));
 
 		memcpy(X, raw, sizeof(float) * N * D);
@@ -426,11 +444,7 @@ TestFeatureFitParts(void)
 		char	   *one;
 		char	   *blocks;
 
-		UnitColumns(&parted, 2);
-		UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
-		col = UnitColumn(&parted, 1, EST_FC_NUMERIC, "b");
-		col->shape = 2;
-		CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+		PartsTransform(&parted, 0, EST_NORM_ZSCORE);
 		size = EstTransformFitStatsSize(&parted);
 		one = malloc(size);
 		blocks = calloc(1, size);
@@ -519,18 +533,8 @@ TestFeatureFitParts(void)
 	 */
 	for (int n_parts = 1; n_parts <= 3; n_parts += 2)
 	{
-		UnitColumns(&whole, 2);
-		UnitColumn(&whole, 0, EST_FC_NUMERIC, "a");
-		col = UnitColumn(&whole, 1, EST_FC_IDENTITY, "id");
-		col->num_buckets = 4;
-		col->default_id = 3;
-		CHECKF(EstTransformInit(&whole, err) == EST_OK, "%s", err);
-		UnitColumns(&parted, 2);
-		UnitColumn(&parted, 0, EST_FC_NUMERIC, "a");
-		col = UnitColumn(&parted, 1, EST_FC_IDENTITY, "id");
-		col->num_buckets = 4;
-		col->default_id = 3;
-		CHECKF(EstTransformInit(&parted, err) == EST_OK, "%s", err);
+		PartsTransform(&whole, 1, EST_NORM_ZSCORE);
+		PartsTransform(&parted, 1, EST_NORM_ZSCORE);
 		CHECK(EstTransformFitsInParts(&parted));
 		for (i = 0; i < N; i++)
 		{
