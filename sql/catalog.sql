@@ -27,6 +27,18 @@ SELECT global_step FROM est_train('catalog_log', 'iris_train', steps => 7,
 SELECT array_agg(global_step ORDER BY global_step) AS logged
   FROM estimator.training_log WHERE model = 'catalog_log';
 RESET estimator.log_step_count_steps;
+-- A call writes its log rows at once, at its end, each with the time its
+-- step was logged: within the call, in the order of the steps.
+SELECT clock_timestamp() AS before_call \gset
+SELECT global_step FROM est_train('catalog_times', 'iris_train', steps => 6,
+								  params => '{"log_step_count_steps": 1}');
+SELECT count(*) AS rows, count(DISTINCT logged_at) > 1 AS own_times,
+	   bool_and(logged_at > :'before_call' AND logged_at < clock_timestamp()) AS during_call,
+	   bool_and(logged_at >= coalesce(earlier, logged_at)) AS in_step_order
+  FROM (SELECT logged_at, lag(logged_at) OVER (ORDER BY global_step) AS earlier
+		  FROM estimator.training_log
+		 WHERE model = 'catalog_times') s;
+SELECT est_drop_model('catalog_times');
 
 -- The checkpoint format: magic, version 1, total length, then sections.
 SELECT encode(substr(data, 1, 8), 'escape') AS magic,

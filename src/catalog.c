@@ -34,6 +34,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "estimator.h"
 
@@ -675,27 +676,90 @@ EstCatalogStoreCheckpointLineage(const char *name, int64 global_step,
 }
 
 /*
- * EstCatalogLog writes one row of estimator.training_log.
+ * LogArray is the one-dimensional array of n datums of a built-in type
+ * (NULL where nulls says so, when nulls is not NULL).
+ */
+static Datum
+LogArray(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int16		len;
+	bool		byval;
+	char		align;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(type, &len, &byval, &align);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+											  type, len, byval, align));
+}
+
+/*
+ * EstCatalogLogRows writes n rows of estimator.training_log with one
+ * statement, each with the time it was logged.  Training holds its rows
+ * back until the call stores a checkpoint (nobody else can see them
+ * before the commit), so that a call of many logs costs one insert.
+ */
+void
+EstCatalogLogRows(const char *name, const EstLogRow *rows, int n)
+{
+	Oid			types[6] = {TEXTOID, INT8ARRAYOID, FLOAT8ARRAYOID,
+	FLOAT8ARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		values[6];
+	Datum	   *steps;
+	Datum	   *losses;
+	Datum	   *seconds;
+	Datum	   *metrics;
+	Datum	   *times;
+	bool	   *no_metrics;
+
+	if (n <= 0)
+		return;
+	steps = palloc(n * sizeof(Datum));
+	losses = palloc(n * sizeof(Datum));
+	seconds = palloc(n * sizeof(Datum));
+	metrics = palloc(n * sizeof(Datum));
+	times = palloc(n * sizeof(Datum));
+	no_metrics = palloc(n * sizeof(bool));
+	for (int i = 0; i < n; i++)
+	{
+		steps[i] = Int64GetDatum(rows[i].step);
+		losses[i] = Float8GetDatum(rows[i].loss);
+		seconds[i] = Float8GetDatum(rows[i].seconds);
+		metrics[i] = rows[i].metrics ? JsonbPGetDatum(rows[i].metrics) : (Datum) 0;
+		no_metrics[i] = rows[i].metrics == NULL;
+		times[i] = TimestampTzGetDatum(rows[i].logged_at);
+	}
+	values[0] = CStringGetTextDatum(name);
+	values[1] = LogArray(steps, NULL, n, INT8OID);
+	values[2] = LogArray(losses, NULL, n, FLOAT8OID);
+	values[3] = LogArray(seconds, NULL, n, FLOAT8OID);
+	values[4] = LogArray(metrics, no_metrics, n, JSONBOID);
+	values[5] = LogArray(times, NULL, n, TIMESTAMPTZOID);
+	CatalogExecute("INSERT INTO estimator.training_log"
+				   " (model, global_step, loss, seconds, eval_metrics, logged_at)"
+				   " SELECT $1, u.step, u.loss, u.seconds, u.metrics, u.logged_at"
+				   " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+				   "  pg_catalog.unnest($4), pg_catalog.unnest($5),"
+				   "  pg_catalog.unnest($6))"
+				   "  AS u(step, loss, seconds, metrics, logged_at)",
+				   6, types, values, NULL, false, 0);
+}
+
+/*
+ * EstCatalogLog writes one row of estimator.training_log, logged now.
  */
 void
 EstCatalogLog(const char *name, int64 global_step, double loss,
 			  double seconds, Jsonb *eval_metrics)
 {
-	Oid			types[5] = {TEXTOID, INT8OID, FLOAT8OID, FLOAT8OID, JSONBOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	EstLogRow	row;
 
-	values[0] = CStringGetTextDatum(name);
-	values[1] = Int64GetDatum(global_step);
-	values[2] = Float8GetDatum(loss);
-	values[3] = Float8GetDatum(seconds);
-	values[4] = eval_metrics ? JsonbPGetDatum(eval_metrics) : (Datum) 0;
-	if (eval_metrics == NULL)
-		nulls[4] = 'n';
-	CatalogExecute("INSERT INTO estimator.training_log"
-				   " (model, global_step, loss, seconds, eval_metrics)"
-				   " VALUES ($1, $2, $3, $4, $5)",
-				   5, types, values, nulls, false, 0);
+	row.step = global_step;
+	row.loss = loss;
+	row.seconds = seconds;
+	row.metrics = eval_metrics;
+	row.logged_at = GetCurrentTimestamp();
+	EstCatalogLogRows(name, &row, 1);
 }
 
 /*

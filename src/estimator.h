@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "storage/itemptr.h"
 #include "utils/jsonb.h"
@@ -467,8 +468,19 @@ extern void EstCatalogInsertCheckpoint(const char *name, int64 global_step,
 									   const char *fingerprint);
 extern void EstCatalogStoreCheckpoint(const char *name, int64 global_step,
 									  double loss, bytea *data, int keep);
+/* a row of estimator.training_log */
+typedef struct EstLogRow
+{
+	int64		step;
+	double		loss;
+	double		seconds;
+	TimestampTz logged_at;
+	Jsonb	   *metrics;		/* NULL when the step was not evaluated */
+} EstLogRow;
+
 extern void EstCatalogLog(const char *name, int64 global_step, double loss,
 						  double seconds, Jsonb *eval_metrics);
+extern void EstCatalogLogRows(const char *name, const EstLogRow *rows, int n);
 extern void EstCatalogRecordEvaluation(const char *name, int64 global_step,
 									   const char *source, Jsonb *metrics);
 

@@ -106,14 +106,16 @@ typedef struct TrainScore
 	double		accuracy;
 } TrainScore;
 
-/* a training_log row held back while parallel workers run */
-typedef struct PendingLog
+/*
+ * training_log rows held back until the call stores a checkpoint: no
+ * other session sees them before, and parallel workers forbid writes
+ */
+typedef struct HeldLogs
 {
-	int64		step;
-	double		loss;
-	double		seconds;
-	Jsonb	   *metrics;
-} PendingLog;
+	EstLogRow  *rows;
+	int			n;
+	int			size;
+} HeldLogs;
 
 /* the procedure's save_checkpoints_steps when params leave it out */
 #define EST_PROCEDURE_SAVE_STEPS	1000
@@ -1280,6 +1282,39 @@ ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt)
 }
 
 /*
+ * HoldLog keeps a training_log row of the step just logged, with the time
+ * it was logged, for WriteLogs.
+ */
+static void
+HoldLog(HeldLogs *logs, int64 step, double loss, double seconds,
+		Jsonb *metrics)
+{
+	EstLogRow  *row;
+
+	if (logs->n == logs->size)
+	{
+		logs->size = Max(16, logs->size * 2);
+		logs->rows = logs->rows == NULL ?
+			palloc(logs->size * sizeof(EstLogRow)) :
+			repalloc(logs->rows, logs->size * sizeof(EstLogRow));
+	}
+	row = &logs->rows[logs->n++];
+	row->step = step;
+	row->loss = loss;
+	row->seconds = seconds;
+	row->metrics = metrics;
+	row->logged_at = GetCurrentTimestamp();
+}
+
+/* WriteLogs inserts the rows HoldLog kept, in one statement */
+static void
+WriteLogs(const EstModelDef *def, HeldLogs *logs)
+{
+	EstCatalogLogRows(def->name, logs->rows, logs->n);
+	logs->n = 0;
+}
+
+/*
  * RunSteps trains for plan->steps mini-batches over the first n_train
  * rows of data, evaluating on eval (when not NULL) as the plan says.  It
  * returns the encoded checkpoint to store: the last one, or the best one
@@ -1297,7 +1332,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	EstStepRows rows;
 	EstTeam    *team = NULL;
 	bool		team_stopped = false;
-	List	   *pending_logs = NIL;
+	HeldLogs	logs = {NULL, 0, 0};
 	double		loss_sum = 0;
 	int64		loss_count = 0;
 	instr_time	log_start;
@@ -1447,19 +1482,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 				ereport(NOTICE,
 						(errmsg("loss = %.4g, step = " INT64_FORMAT " (%.3f sec)",
 								mean, ckpt->global_step, seconds)));
-			if (team != NULL)
-			{
-				PendingLog *pl = palloc(sizeof(PendingLog));
-
-				pl->step = ckpt->global_step;
-				pl->loss = mean;
-				pl->seconds = seconds;
-				pl->metrics = metrics;
-				pending_logs = lappend(pending_logs, pl);
-			}
-			else
-				EstCatalogLog(def->name, ckpt->global_step, mean, seconds,
-							  metrics);
+			HoldLog(&logs, ckpt->global_step, mean, seconds, metrics);
 			loss_sum = 0;
 			loss_count = 0;
 			INSTR_TIME_SET_CURRENT(log_start);
@@ -1483,6 +1506,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 			size_t		len;
 
 			lineage.metrics = metrics;
+			WriteLogs(def, &logs);
 			EncodeCheckpoint(def, ckpt, &buf, &len);
 			StoreCheckpointBytes(def, ckpt->global_step,
 								 save_loss_sum / Max(save_loss_count, 1) * loss_scale,
@@ -1500,8 +1524,6 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		StreamClose(rows.stream);
 	if (team != NULL)
 	{
-		ListCell   *lc;
-
 		/*
 		 * The team scores the training rows when the weights it has are
 		 * those stored (not an earlier best checkpoint); the catalog waits
@@ -1517,14 +1539,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 		EstTeamEnd(team);
 		if (plan->register_def != NULL)
 			RegisterModel(plan->register_def, plan->reset_owner);
-		foreach(lc, pending_logs)
-		{
-			PendingLog *pl = lfirst(lc);
-
-			EstCatalogLog(def->name, pl->step, pl->loss, pl->seconds,
-						  pl->metrics);
-		}
 	}
+	WriteLogs(def, &logs);
 	pfree(rows.perm);
 	pfree(rows.Xb);
 	pfree(rows.yb);
