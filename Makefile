@@ -75,7 +75,7 @@ remove-old-bitcode:
 # two roundings where a target has fused multiply-add (the AVX2 variants
 # of the core's loops, other architectures), so that every build and
 # every CPU gives the same floats.
-$(CORE_OBJS): CFLAGS += -fno-math-errno -ffp-contract=off
+$(CORE_OBJS): CFLAGS += -fno-math-errno -fno-trapping-math -ffp-contract=off
 
 # PGXS does not track headers: every object depends on the two headers.
 $(OBJS): src/estimator.h src/core/estcore.h
@@ -84,7 +84,7 @@ $(OBJS): src/estimator.h src/core/estcore.h
 
 # C tests of the core, built without PostgreSQL.
 UNIT_SRCS = $(filter-out test/unit/same_floats.c,$(wildcard test/unit/*.c))
-UNIT_CC = $(CC) -std=c99 -O2 -g -Wall -Wextra -Werror -fno-math-errno -ffp-contract=off -Isrc/core
+UNIT_CC = $(CC) -std=c99 -O2 -g -Wall -Wextra -Werror -fno-math-errno -fno-trapping-math -ffp-contract=off -Isrc/core
 test/unit/run_tests: $(UNIT_SRCS) $(CORE_OBJS:.o=.c) src/core/estcore.h
 	$(UNIT_CC) -o $@ $(UNIT_SRCS) $(CORE_OBJS:.o=.c) -lopenblas -lm
 

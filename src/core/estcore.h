@@ -34,6 +34,17 @@
 #define EST_CLONES
 #endif
 
+/*
+ * EST_CLONES_WIDE adds an AVX-512 variant (x86-64-v4), for a loop of many
+ * operations an element that the CPU decodes faster in wider vectors
+ * (EstExpInPlace: 1.0 ns an element against 1.8 ns with AVX2).
+ */
+#if defined(EST_HAVE_AVX2_VARIANTS) && defined(__GNUC__) && !defined(__clang__)
+#define EST_CLONES_WIDE __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define EST_CLONES_WIDE EST_CLONES
+#endif
+
 /* Limits, checked before anything is allocated. */
 #define EST_MAX_LAYERS		32			/* hidden layers */
 #define EST_MAX_UNITS		65536		/* units of one layer, and inputs */
@@ -304,7 +315,13 @@ typedef struct EstWorkspace
 	int			training;		/* the last forward was a training one */
 	int			keep_pre;		/* keep pre[l] for every activation (tests) */
 	float	   *grad;			/* n_params, layout of params */
+	double	   *exps;			/* softmax head: the exponentials of
+								 * EST_EXP_GROUP logits (of one row, when
+								 * more) */
 } EstWorkspace;
+
+/* the logits whose exponentials the softmax loss computes at a time */
+#define EST_EXP_GROUP		2048
 
 extern EstStatus EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net,
 								  int max_batch, char *errmsg);
@@ -386,6 +403,16 @@ extern double EstClipByGlobalNorm(float *grad, size_t n, double clip_norm);
  * class 1 (one value) for the sigmoid head, raw values for the squared
  * head.  scratch must hold EstNetworkScratchSize(net) floats.
  */
+/*
+ * exp of each of k values, in a loop that vectorises, for softmax's
+ * logits less their largest (v[j] <= 0)
+ */
+extern void EstExpInPlace(double *v, int k);
+/* softmax's exponentials of n rows of k logits, and a row's sum of them */
+extern void EstSoftmaxExps(const float *z, int n, int k, double *e,
+						   float *largest);
+extern double EstSoftmaxSum(const double *e, int k);
+
 extern void EstNetworkPredictOne(const EstNetwork *net, const float *x,
 								 float *scratch, double *out);
 extern size_t EstNetworkScratchSize(const EstNetwork *net);

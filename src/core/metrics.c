@@ -196,10 +196,13 @@ StableSigmoid(double x)
 }
 
 /*
- * AddClassRow adds one classification row of logits z to m.
+ * AddClassRow adds one classification row of logits z to m; for the
+ * softmax head, e holds the exponentials of the logits less the largest
+ * (EstSoftmaxExps).
  */
 static void
-AddClassRow(EstMetrics *m, const float *z, float label, double w)
+AddClassRow(EstMetrics *m, const float *z, const double *e, float label,
+			double w)
 {
 	int			k = m->n_outputs;
 	int			c = -1;
@@ -228,7 +231,7 @@ AddClassRow(EstMetrics *m, const float *z, float label, double w)
 	else
 	{
 		double		mx;
-		double		sum = 0.0;
+		double		sum;
 		double		lse;
 
 		if (label >= 0.0f && label < (float) k && (float) (int) label == label)
@@ -238,14 +241,13 @@ AddClassRow(EstMetrics *m, const float *z, float label, double w)
 			if (z[j] > z[predicted])
 				predicted = j;
 		mx = z[predicted];
-		for (j = 0; j < k; j++)
-			sum += exp((double) z[j] - mx);
+		sum = EstSoftmaxSum(e, k);
 		lse = mx + log(sum);
 		loss = c >= 0 ? lse - (double) z[c] : 0.0;
-		p1 = exp((double) z[k > 1 ? 1 : 0] - lse);
+		p1 = e[k > 1 ? 1 : 0] / sum;
 		if (kept != NULL)
 			for (j = 0; j < k; j++)
-				kept[j] = (float) exp((double) z[j] - lse);
+				kept[j] = (float) (e[j] / sum);
 	}
 
 	m->weight_sum += w;
@@ -298,7 +300,9 @@ AddRegressionRow(EstMetrics *m, const float *p, const float *y, double w)
 
 /*
  * EstMetricsAdd adds the n rows of the last forward pass to m.  It makes
- * room for their scores first, so that a failure adds nothing.
+ * room for their scores first, so that a failure adds nothing.  With the
+ * softmax head it computes the exponentials in ws->exps, the workspace's
+ * scratch.
  */
 EstStatus
 EstMetricsAdd(EstMetrics *m, const EstNetwork *net, const EstWorkspace *ws,
@@ -317,12 +321,36 @@ EstMetricsAdd(EstMetrics *m, const EstNetwork *net, const EstWorkspace *ws,
 		if (status != EST_OK)
 			return status;
 	}
+	if (IsClassification(m) && m->head == EST_HEAD_SOFTMAX)
+	{
+		int			group = k < EST_EXP_GROUP ? EST_EXP_GROUP / k : 1;
+		float		largest[EST_EXP_GROUP];
+
+		if (ws->exps == NULL)
+		{
+			EstSetError(errmsg, "the workspace is not one of a softmax network");
+			return EST_EINVAL;
+		}
+
+		/* the exponentials of a group of rows at once, in ws->exps */
+		for (int i0 = 0; i0 < n; i0 += group)
+		{
+			int			i1 = n - i0 < group ? n : i0 + group;
+
+			EstSoftmaxExps(z + (size_t) i0 * k, i1 - i0, k, ws->exps, largest);
+			for (i = i0; i < i1; i++)
+				AddClassRow(m, z + (size_t) i * k,
+							ws->exps + (size_t) (i - i0) * k, y[i],
+							weights ? (double) weights[i] : 1.0);
+		}
+		return EST_OK;
+	}
 	for (i = 0; i < n; i++)
 	{
 		double		w = weights ? (double) weights[i] : 1.0;
 
 		if (IsClassification(m))
-			AddClassRow(m, z + (size_t) i * k, y[i], w);
+			AddClassRow(m, z + (size_t) i * k, NULL, y[i], w);
 		else
 			AddRegressionRow(m, z + (size_t) i * k, y + (size_t) i * k, w);
 	}

@@ -854,6 +854,14 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 				goto nomem;
 		}
 	}
+	if (net->head == EST_HEAD_SOFTMAX)
+	{
+		int			k = net->sizes[net->n_layers];
+
+		ws->exps = EstAlloc(sizeof(double) * (size_t) (k > EST_EXP_GROUP ? k : EST_EXP_GROUP));
+		if (ws->exps == NULL)
+			goto nomem;
+	}
 	ws->grad = EstAllocZero(net->n_params, sizeof(float));
 	if (ws->grad == NULL)
 		goto nomem;
@@ -886,6 +894,7 @@ EstWorkspaceFree(EstWorkspace *ws)
 		EstFree(ws->mask[l]);
 	}
 	EstFree(ws->grad);
+	EstFree(ws->exps);
 	memset(ws, 0, sizeof(*ws));
 }
 
@@ -1412,6 +1421,66 @@ EstNetworkForwardTrain(EstNetwork *net, EstWorkspace *ws, const float *X,
 }
 
 /* ----------------------------------------------------------------
+ * Exponentials of softmax
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * EstExpInPlace sets v[j] = exp(v[j]) for j < k, for softmax's logits
+ * less their largest (v[j] <= 0): within an ulp of libm's exp, in a loop
+ * that vectorises, where libm's exp is a call per element, which made the
+ * loss of a batch cost more than its matrix products from a few dozen
+ * classes on.  exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2
+ * (ln 2 in two parts, so that n ln2_hi is exact) and |r| <= ln(2) / 2,
+ * where the Taylor series to r^13 is within 5e-18.  2^n is built from the
+ * bits of x / ln 2 + 1.5 * 2^52, whose low bits hold n.  Below -708 (2^n
+ * would not be a normal double) the result is 0, where libm's is 0 or a
+ * subnormal; above 709 it saturates at exp(709); NaN stays NaN.  Only
+ * IEEE operations, in one order: every build and CPU gives the same bits.
+ */
+EST_CLONES_WIDE void
+EstExpInPlace(double *v, int k)
+{
+	const double shifter = 0x1.8p52;
+	const uint64_t shifter_bits = UINT64_C(0x4338000000000000);
+
+	for (int j = 0; j < k; j++)
+	{
+		double		x = v[j];
+		double		t;
+		double		n;
+		double		r;
+		double		p;
+		double		scale;
+		uint64_t	bits;
+
+		x = x < -708.0 ? -708.0 : x;
+		x = x > 709.0 ? 709.0 : x;
+		t = x * 1.4426950408889634 + shifter;
+		n = t - shifter;
+		r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+		p = 1.0 / 6227020800.0;
+		p = p * r + 1.0 / 479001600.0;
+		p = p * r + 1.0 / 39916800.0;
+		p = p * r + 1.0 / 3628800.0;
+		p = p * r + 1.0 / 362880.0;
+		p = p * r + 1.0 / 40320.0;
+		p = p * r + 1.0 / 5040.0;
+		p = p * r + 1.0 / 720.0;
+		p = p * r + 1.0 / 120.0;
+		p = p * r + 1.0 / 24.0;
+		p = p * r + 1.0 / 6.0;
+		p = p * r + 0.5;
+		p = p * r + 1.0;
+		p = p * r + 1.0;
+		memcpy(&bits, &t, sizeof(bits));
+		bits = (bits - shifter_bits + 1023) << 52;
+		memcpy(&scale, &bits, sizeof(scale));
+		v[j] = v[j] < -708.0 ? 0.0 : p * scale;
+	}
+}
+
+/* ----------------------------------------------------------------
  * Heads
  * ----------------------------------------------------------------
  */
@@ -1433,18 +1502,15 @@ LabelClass(float label, int n_classes)
 	return c;
 }
 
-/* the softmax outputs whose exponentials RowLoss keeps on the stack */
-#define SOFTMAX_KEPT	64
-
 /*
  * RowLoss returns the loss of one row of k logits z against its labels y
- * and, when d is given, stores d(row loss)/d(logits) times scale in d.
- * An invalid label gives NaN and a zero gradient.
+ * and, when d is given, stores d(row loss)/d(logits) times scale in d,
+ * for the heads other than softmax (SoftmaxLoss).  An invalid label gives
+ * NaN and a zero gradient.
  *
- * softmax: log(sum_j exp(z_j)) - z_label, from the largest logit down so
- * that exp never overflows; sigmoid: max(z, 0) - z y + log(1 + exp(-|z|)),
- * whose gradient is sigmoid(z) - y; squared: the mean over outputs of the
- * squared error (Keras' "mean_squared_error").
+ * sigmoid: max(z, 0) - z y + log(1 + exp(-|z|)), whose gradient is
+ * sigmoid(z) - y; squared: the mean over outputs of the squared error
+ * (Keras' "mean_squared_error").
  */
 static double
 RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
@@ -1452,53 +1518,7 @@ RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
 {
 	int			j;
 
-	if (head == EST_HEAD_SOFTMAX)
-	{
-		int			c = LabelClass(y[0], k);
-		double		m = z[0];
-		double		sum = 0.0;
-		double		lse;
-
-		if (c < 0)
-		{
-			if (d != NULL)
-				memset(d, 0, sizeof(float) * k);
-			return NAN;
-		}
-		for (j = 1; j < k; j++)
-			if (z[j] > m)
-				m = z[j];
-		if (k <= SOFTMAX_KEPT)
-		{
-			/* each exponential once: p_j = e_j / sum */
-			double		e[SOFTMAX_KEPT];
-
-			for (j = 0; j < k; j++)
-			{
-				e[j] = exp((double) z[j] - m);
-				sum += e[j];
-			}
-			lse = m + log(sum);
-			if (d != NULL)
-				for (j = 0; j < k; j++)
-					d[j] = (float) (scale * (e[j] / sum - (j == c ? 1.0 : 0.0)));
-			return lse - (double) z[c];
-		}
-		for (j = 0; j < k; j++)
-			sum += exp((double) z[j] - m);
-		lse = m + log(sum);
-		if (d != NULL)
-		{
-			for (j = 0; j < k; j++)
-			{
-				double		p = exp((double) z[j] - lse);
-
-				d[j] = (float) (scale * (p - (j == c ? 1.0 : 0.0)));
-			}
-		}
-		return lse - (double) z[c];
-	}
-	else if (head == EST_HEAD_SIGMOID)
+	if (head == EST_HEAD_SIGMOID)
 	{
 		double		zz = z[0];
 		double		label = y[0];
@@ -1527,6 +1547,129 @@ RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
 		}
 		return sq / k;
 	}
+}
+
+/*
+ * LargestLogit returns the largest of k logits, NaN when z[0] is NaN (a
+ * later NaN is passed over), as a loop over them would; in eight
+ * interleaved maxima, which vectorise.
+ */
+static inline float
+LargestLogit(const float *z, int k)
+{
+	float		part[8];
+	float		m;
+	int			j;
+
+	for (int t = 0; t < 8; t++)
+		part[t] = z[0];
+	for (j = 1; j + 8 <= k; j += 8)
+		for (int t = 0; t < 8; t++)
+			part[t] = z[j + t] > part[t] ? z[j + t] : part[t];
+	for (; j < k; j++)
+		part[0] = z[j] > part[0] ? z[j] : part[0];
+	m = part[0];
+	for (int t = 1; t < 8; t++)
+		m = part[t] > m ? part[t] : m;
+	return m;
+}
+
+/*
+ * EstSoftmaxExps sets, for each of n rows of k logits z, largest[i] to
+ * its largest logit (LargestLogit) and row i of e (n x k) to the
+ * exponentials of its logits less that one, with one EstExpInPlace.
+ */
+EST_CLONES_WIDE void
+EstSoftmaxExps(const float *z, int n, int k, double *e, float *largest)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const float *zi = z + (size_t) i * k;
+		double	   *ei = e + (size_t) i * k;
+		float		m = LargestLogit(zi, k);
+
+		largest[i] = m;
+		for (int j = 0; j < k; j++)
+			ei[j] = (double) zi[j] - (double) m;
+	}
+	EstExpInPlace(e, n * k);
+}
+
+/*
+ * EstSoftmaxSum returns the sum of a row's k exponentials, in four
+ * interleaved sums (which do not wait on each other) added last: the
+ * loss and the metrics sum them alike.
+ */
+double
+EstSoftmaxSum(const double *e, int k)
+{
+	double		part[4] = {0.0, 0.0, 0.0, 0.0};
+	int			j;
+
+	for (j = 0; j + 4 <= k; j += 4)
+	{
+		part[0] += e[j];
+		part[1] += e[j + 1];
+		part[2] += e[j + 2];
+		part[3] += e[j + 3];
+	}
+	for (; j < k; j++)
+		part[j % 4] += e[j];
+	return (part[0] + part[1]) + (part[2] + part[3]);
+}
+
+/*
+ * SoftmaxLoss is EstHeadLossOver for the softmax head: the sum over the
+ * rows of w_i (log(sum_j exp(z_j)) - z_label), from each row's largest
+ * logit m down so that exp never overflows, and the gradient
+ * w_i / denom (exp(z_j - m) / sum - [j is the label]).  It takes the rows
+ * EST_EXP_GROUP logits at a time (one row at a time past that many
+ * classes), whose exponentials one EstExpInPlace computes in ws->exps
+ * (EstSoftmaxExps, EstSoftmaxSum): the loss of a batch costs about what
+ * its matrix products do, even with many classes.
+ * A row with an invalid label adds NaN and has a zero gradient.
+ */
+EST_CLONES_WIDE static double
+SoftmaxLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
+			const float *weights, int n, int with_grad, double denom)
+{
+	int			k = net->sizes[net->n_layers];
+	int			group = k < EST_EXP_GROUP ? EST_EXP_GROUP / k : 1;
+	const float *z = ws->act[net->n_layers];
+	double		loss_sum = 0.0;
+	float		largest[EST_EXP_GROUP];
+
+	for (int i0 = 0; i0 < n; i0 += group)
+	{
+		int			i1 = n - i0 < group ? n : i0 + group;
+
+		EstSoftmaxExps(z + (size_t) i0 * k, i1 - i0, k, ws->exps, largest);
+		for (int i = i0; i < i1; i++)
+		{
+			const float *zi = z + (size_t) i * k;
+			const double *ei = ws->exps + (size_t) (i - i0) * k;
+			float	   *di = with_grad ? ws->delta[net->n_layers] + (size_t) i * k : NULL;
+			double		w = weights ? (double) weights[i] : 1.0;
+			double		scale = w / denom;
+			int			c = LabelClass(y[i], k);
+			double		sum;
+			double		share;
+
+			if (c < 0)
+			{
+				if (di != NULL)
+					memset(di, 0, sizeof(float) * k);
+				loss_sum += w * NAN;
+				continue;
+			}
+			sum = EstSoftmaxSum(ei, k);
+			share = scale / sum;
+			for (int j = 0; di != NULL && j < k; j++)
+				di[j] = (float) (ei[j] * share - (j == c ? scale : 0.0));
+			loss_sum += w * ((double) largest[i - i0] + log(sum) - (double) zi[c]);
+		}
+	}
+	return loss_sum;
 }
 
 /*
@@ -1586,6 +1729,13 @@ EstHeadLossOver(const EstNetwork *net, EstWorkspace *ws, const float *y,
 		return 0.0;
 	}
 
+	if (net->head == EST_HEAD_SOFTMAX)
+	{
+		/* (a workspace of another network has no exps: no loss) */
+		if (ws->exps == NULL)
+			return NAN;
+		return SoftmaxLoss(net, ws, y, weights, n, with_grad, denom) / denom;
+	}
 	for (i = 0; i < n; i++)
 	{
 		double		w = weights ? (double) weights[i] : 1.0;

@@ -134,6 +134,8 @@ static const UnitTest tests[] = {
 	{"network: head loss values and reductions", TestHeadLossValues},
 	{"network: sigmoid head", TestSigmoidHead},
 	{"network: head loss stability", TestHeadLossStability},
+	{"network: exp of softmax within an ulp of libm", TestExpInPlace},
+	{"network: softmax loss of many classes", TestSoftmaxManyClasses},
 	{"gradient: relu, softmax", TestGradReluSoftmax},
 	{"gradient: tanh, softmax", TestGradTanhSoftmax},
 	{"gradient: sigmoid, squared", TestGradSigmoidSquared},

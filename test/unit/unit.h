@@ -77,6 +77,8 @@ extern void TestPredictOneOrder(void);
 extern void TestHeadLossValues(void);
 extern void TestSigmoidHead(void);
 extern void TestHeadLossStability(void);
+extern void TestExpInPlace(void);
+extern void TestSoftmaxManyClasses(void);
 extern void TestGradReluSoftmax(void);
 extern void TestGradTanhSoftmax(void);
 extern void TestGradSigmoidSquared(void);
