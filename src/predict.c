@@ -457,7 +457,6 @@ Prediction(PredictState *state)
 {
 	const EstModelDef *def = state->model->def;
 	int			n = Outputs(state);
-	int			best = 0;
 
 	if (EST_IS_REGRESSOR(def->type))
 	{
@@ -470,10 +469,7 @@ Prediction(PredictState *state)
 	}
 	if (n == 2)
 		return Float8GetDatum(state->out[1] > 0.5 ? 1.0 : 0.0);
-	for (int k = 1; k < n; k++)
-		if (state->out[k] > state->out[best])
-			best = k;
-	return Float8GetDatum((double) best);
+	return Float8GetDatum((double) EstArgmax(state->out, n));
 }
 
 static Datum

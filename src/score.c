@@ -73,15 +73,9 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 		}
 		else
 		{
-			int			best = 0;
-
 			for (int j = 0; j < n_out; j++)
-			{
 				elems[j] = o[j];
-				if (o[j] > o[best])
-					best = j;
-			}
-			prediction = regressor ? o[0] : best;
+			prediction = regressor ? o[0] : EstArgmax(o, n_out);
 		}
 		values[0] = (Datum) 0;
 		nulls[0] = keys == NULL || keys[i] == NULL;

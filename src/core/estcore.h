@@ -407,11 +407,13 @@ extern double EstClipByGlobalNorm(float *grad, size_t n, double clip_norm);
  * exp of each of k values, in a loop that vectorises, for softmax's
  * logits less their largest (v[j] <= 0)
  */
-extern void EstExpInPlace(double *v, int k);
+extern void EstExpInPlace(double *v, size_t k);
 /* softmax's exponentials of n rows of k logits, and a row's sum of them */
 extern void EstSoftmaxExps(const float *z, int n, int k, double *e,
 						   float *largest);
 extern double EstSoftmaxSum(const double *e, int k);
+/* the first index of the largest of k values (a class's prediction) */
+extern int	EstArgmax(const double *v, int k);
 
 extern void EstNetworkPredictOne(const EstNetwork *net, const float *x,
 								 float *scratch, double *out);

@@ -136,6 +136,7 @@ static const UnitTest tests[] = {
 	{"network: head loss stability", TestHeadLossStability},
 	{"network: exp of softmax within an ulp of libm", TestExpInPlace},
 	{"network: softmax loss of many classes", TestSoftmaxManyClasses},
+	{"network: softmax probabilities of a batch and a row", TestSoftmaxProbabilities},
 	{"gradient: relu, softmax", TestGradReluSoftmax},
 	{"gradient: tanh, softmax", TestGradTanhSoftmax},
 	{"gradient: sigmoid, squared", TestGradSigmoidSquared},

@@ -628,7 +628,7 @@ TestWideAndDeepByHand(void)
  * plain loop: each hidden unit b_j, then + x_i * W_ij for i in order in
  * float, the logits likewise in double (with weights of very different
  * sizes, so that their sums round).  Widths below, at and past the block
- * of 64 outputs, and 1 to 10 logits (past blocks of 4), with a linear
+ * of 64 outputs, and 1 to 100 logits (past blocks of 16 and of 4), with a linear
  * activation (no rounding of its own) and the squared head (raw logits),
  * so that the comparison is exact.
  */
@@ -636,7 +636,8 @@ void
 TestPredictOneOrder(void)
 {
 	static const int widths[][3] = {{5, 3, 2}, {64, 64, 1}, {67, 130, 3},
-	{200, 129, 4}, {70, 9, 10}};
+	{200, 129, 4}, {70, 9, 10}, {64, 48, 16}, {33, 20, 37}, {20, 33, 30},
+	{16, 64, 100}};
 	EstRng		rng;
 	char		err[EST_ERRMSG_LEN];
 
@@ -651,8 +652,8 @@ TestPredictOneOrder(void)
 		float	   *scratch;
 		float		h1[200];
 		float		h2[200];
-		double		want[10];
-		double		out[10];
+		double		want[100];
+		double		out[100];
 
 		CHECK(UnitNetworkInit(&net, d, hidden, 2, k, EST_ACT_LINEAR,
 							  EST_HEAD_SQUARED, &rng, err) == EST_OK);
@@ -1017,6 +1018,75 @@ TestSoftmaxManyClasses(void)
 					 sizeof(float) * (n - 22) * k) == 0);
 		free(X);
 		free(d);
+		EstWorkspaceFree(&ws);
+		EstNetworkFree(&net);
+	}
+}
+
+/*
+ * Softmax probabilities of 3 classes (libm's exp) and of 20 and 300
+ * (EstExpInPlace): a batch (EstHeadProbabilities) and one row at a time
+ * (EstNetworkPredictOne) give the same bits for the same logits, within
+ * 1e-15 of a plain computation, and sum to 1.
+ */
+void
+TestSoftmaxProbabilities(void)
+{
+	static const int classes[3] = {3, 20, 300};
+	char		err[EST_ERRMSG_LEN];
+	EstRng		rng;
+
+	EstRngSeed(&rng, 5);
+	for (int t = 0; t < 3; t++)
+	{
+		int			k = classes[t];
+		int			n = 9;
+		EstNetwork	net;
+		EstWorkspace ws;
+		float	   *X = malloc(sizeof(float) * n * k);
+		double	   *batch = malloc(sizeof(double) * n * k);
+		double	   *one = malloc(sizeof(double) * k);
+		float	   *scratch;
+		int			same = 1;
+		double		worst = 0;
+		double		worst_sum = 0;
+
+		LinearNet(&net, k, EST_HEAD_SOFTMAX);
+		CHECK(EstWorkspaceInit(&ws, &net, n, err) == EST_OK);
+		scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
+		for (int i = 0; i < n * k; i++)
+			X[i] = (float) (30.0 * EstRngUniform(&rng) - 15.0);
+		EstNetworkForward(&net, &ws, X, n);
+		EstHeadProbabilities(&net, &ws, n, batch);
+		for (int i = 0; i < n; i++)
+		{
+			const float *z = X + (size_t) i * k;
+			double		m = z[0];
+			double		sum = 0;
+			double		total = 0;
+
+			EstNetworkPredictOne(&net, z, scratch, one);
+			same &= memcmp(one, batch + (size_t) i * k, sizeof(double) * k) == 0;
+			for (int j = 1; j < k; j++)
+				m = z[j] > m ? z[j] : m;
+			for (int j = 0; j < k; j++)
+				sum += exp((double) z[j] - m);
+			for (int j = 0; j < k; j++)
+			{
+				double		p = exp((double) z[j] - m) / sum;
+
+				worst = fmax(worst, fabs(one[j] - p) / p);
+				total += one[j];
+			}
+			worst_sum = fmax(worst_sum, fabs(total - 1.0));
+		}
+		CHECKF(same, "%d classes: batch and row differ", k);
+		CHECKF(worst <= 1e-15, "%d classes: off by %g", k, worst);
+		CHECKF(worst_sum <= 1e-13, "%d classes: sum off by %g", k, worst_sum);
+		free(X);
+		free(batch);
+		free(one);
+		free(scratch);
 		EstWorkspaceFree(&ws);
 		EstNetworkFree(&net);
 	}

@@ -79,6 +79,7 @@ extern void TestSigmoidHead(void);
 extern void TestHeadLossStability(void);
 extern void TestExpInPlace(void);
 extern void TestSoftmaxManyClasses(void);
+extern void TestSoftmaxProbabilities(void);
 extern void TestGradReluSoftmax(void);
 extern void TestGradTanhSoftmax(void);
 extern void TestGradSigmoidSquared(void);
