@@ -610,7 +610,9 @@ EstCatalogStoreCheckpoint(const char *name, int64 global_step, double loss,
 /*
  * EstCatalogStoreCheckpointLineage adds a checkpoint with what it was
  * trained on (lineage may be NULL), then deletes the model's checkpoints
- * older than its newest keep, except the pinned serving one.  A checkpoint
+ * older than its newest keep, except the pinned serving one; keep 0 says
+ * that the model has no other checkpoint (it was created by this call,
+ * which stored none before), and skips the delete.  A checkpoint
  * already stored at that step (early stopping keeps a step that
  * save_checkpoints_steps stored) gets the new loss and lineage.
  */
@@ -660,6 +662,8 @@ EstCatalogStoreCheckpointLineage(const char *name, int64 global_step,
 				   "  estimator.checkpoints.metrics)",
 				   8, types, values, nulls, false, 0);
 
+	if (keep == 0)
+		return;
 	del_values[0] = values[0];
 	del_values[1] = Int32GetDatum(keep);
 	CatalogExecute("DELETE FROM estimator.checkpoints"

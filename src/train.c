@@ -2491,7 +2491,10 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	if (plan.save_every > 0 && stored_step < trained_step)
 		EstCatalogDeleteCheckpointsAfter(def->name, stored_step);
 	plan.lineage.metrics = stored_metrics;
-	StoreCheckpointBytes(def, stored_step, result->loss, buf, len, plan.keep,
+	/* a model created by this call, without save_checkpoints_steps, has
+	 * no other checkpoint to prune */
+	StoreCheckpointBytes(def, stored_step, result->loss, buf, len,
+						 created && plan.save_every == 0 ? 0 : plan.keep,
 						 &plan.lineage);
 	EstFree(buf);
 	def->global_step = stored_step;
