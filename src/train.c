@@ -1623,6 +1623,12 @@ TrainingBytes(const EstModelDef *def, const EstTransform *tf,
 								  def->hidden[l] * sizeof(float)));
 	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
 									 def->input_width * sizeof(float)));
+	/* the logits and their gradients, and softmax's exponentials */
+	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
+									 spec.n_outputs * sizeof(float)));
+	if (spec.head == EST_HEAD_SOFTMAX)
+		bytes = add_size(bytes, mul_size(Max(EST_EXP_GROUP, spec.n_outputs),
+										 sizeof(double)));
 	bytes = add_size(bytes, mul_size(data->n_rows, TRAINING_ROW_BYTES(data)));
 	/* scoring the training rows keeps a confusion matrix */
 	bytes = add_size(bytes, mul_size(mul_size(def->n_classes, def->n_classes),

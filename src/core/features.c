@@ -1702,7 +1702,7 @@ FitRun(const float *X, int n_inputs, size_t i0, size_t i1, SlotStats *st,
  * RunHasNull says whether rows [i0, i1) hold a NULL (NaN) in the nb inputs
  * from offset on.
  */
-static int
+EST_CLONES static int
 RunHasNull(const float *X, int n_inputs, size_t i0, size_t i1, int offset,
 		   size_t nb)
 {
@@ -1713,7 +1713,7 @@ RunHasNull(const float *X, int n_inputs, size_t i0, size_t i1, int offset,
 		const float *v = X + i * (size_t) n_inputs + offset;
 
 		for (size_t j = 0; j < nb; j++)
-			nan |= isnan(v[j]);
+			nan |= v[j] != v[j];
 	}
 	return nan != 0;
 }
