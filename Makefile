@@ -71,7 +71,9 @@ remove-old-bitcode:
 
 # The core never reads errno: without it, sqrtf and friends are single
 # instructions that vectorise (the optimizers' updates, four times faster),
-# with the same IEEE results.  -ffp-contract=off keeps a product and a sum
+# with the same IEEE results.  Nor does it trap floating-point exceptions:
+# -fno-trapping-math lets a loop's comparisons become vector selects (the
+# clamps of EstExpInPlace), and changes no result.  -ffp-contract=off keeps a product and a sum
 # two roundings where a target has fused multiply-add (the AVX2 variants
 # of the core's loops, other architectures), so that every build and
 # every CPU gives the same floats.

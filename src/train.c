@@ -113,8 +113,8 @@ typedef struct TrainScore
 typedef struct HeldLogs
 {
 	EstLogRow  *rows;
-	int			n;
-	int			size;
+	int64		n;
+	int64		size;
 } HeldLogs;
 
 /* the procedure's save_checkpoints_steps when params leave it out */
@@ -1281,22 +1281,35 @@ ParallelWorkers(const TrainPlan *plan, const EstCheckpoint *ckpt)
 	return n;
 }
 
+static void WriteLogs(const EstModelDef *def, HeldLogs *logs);
+
+/*
+ * the log rows that one insert writes at most: a call without parallel
+ * workers writes them as they reach this many, so that held rows stay
+ * small whatever log_step_count_steps
+ */
+#define EST_LOG_ROWS_AT_ONCE	10000
+
 /*
  * HoldLog keeps a training_log row of the step just logged, with the time
- * it was logged, for WriteLogs.
+ * it was logged, for WriteLogs.  Without parallel workers (team NULL),
+ * EST_LOG_ROWS_AT_ONCE held rows are written at once; with them, nothing
+ * can be written before they end.
  */
 static void
-HoldLog(HeldLogs *logs, int64 step, double loss, double seconds,
-		Jsonb *metrics)
+HoldLog(const EstModelDef *def, HeldLogs *logs, const EstTeam *team,
+		int64 step, double loss, double seconds, Jsonb *metrics)
 {
 	EstLogRow  *row;
 
+	if (team == NULL && logs->n >= EST_LOG_ROWS_AT_ONCE)
+		WriteLogs(def, logs);
 	if (logs->n == logs->size)
 	{
 		logs->size = Max(16, logs->size * 2);
 		logs->rows = logs->rows == NULL ?
-			palloc(logs->size * sizeof(EstLogRow)) :
-			repalloc(logs->rows, logs->size * sizeof(EstLogRow));
+			palloc((Size) logs->size * sizeof(EstLogRow)) :
+			repalloc_huge(logs->rows, (Size) logs->size * sizeof(EstLogRow));
 	}
 	row = &logs->rows[logs->n++];
 	row->step = step;
@@ -1306,11 +1319,16 @@ HoldLog(HeldLogs *logs, int64 step, double loss, double seconds,
 	row->logged_at = GetCurrentTimestamp();
 }
 
-/* WriteLogs inserts the rows HoldLog kept, in one statement */
+/*
+ * WriteLogs inserts the rows HoldLog kept, EST_LOG_ROWS_AT_ONCE at most in
+ * one statement.
+ */
 static void
 WriteLogs(const EstModelDef *def, HeldLogs *logs)
 {
-	EstCatalogLogRows(def->name, logs->rows, logs->n);
+	for (int64 i = 0; i < logs->n; i += EST_LOG_ROWS_AT_ONCE)
+		EstCatalogLogRows(def->name, logs->rows + i,
+						  (int) Min(EST_LOG_ROWS_AT_ONCE, logs->n - i));
 	logs->n = 0;
 }
 
@@ -1482,7 +1500,8 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 				ereport(NOTICE,
 						(errmsg("loss = %.4g, step = " INT64_FORMAT " (%.3f sec)",
 								mean, ckpt->global_step, seconds)));
-			HoldLog(&logs, ckpt->global_step, mean, seconds, metrics);
+			HoldLog(def, &logs, team, ckpt->global_step, mean, seconds,
+					metrics);
 			loss_sum = 0;
 			loss_count = 0;
 			INSTR_TIME_SET_CURRENT(log_start);
@@ -2497,8 +2516,10 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	if (plan.save_every > 0 && stored_step < trained_step)
 		EstCatalogDeleteCheckpointsAfter(def->name, stored_step);
 	plan.lineage.metrics = stored_metrics;
-	/* a model created by this call, without save_checkpoints_steps, has
-	 * no other checkpoint to prune */
+	/*
+	 * a model created by this call, without save_checkpoints_steps, has no
+	 * other checkpoint to prune
+	 */
 	StoreCheckpointBytes(def, stored_step, result->loss, buf, len,
 						 created && plan.save_every == 0 ? 0 : plan.keep,
 						 &plan.lineage);

@@ -39,7 +39,8 @@
  * operations an element that the CPU decodes faster in wider vectors
  * (EstExpInPlace: 1.0 ns an element against 1.8 ns with AVX2).
  */
-#if defined(EST_HAVE_AVX2_VARIANTS) && defined(__GNUC__) && !defined(__clang__)
+#if defined(EST_HAVE_AVX2_VARIANTS) && defined(__GNUC__) && \
+	!defined(__clang__) && __GNUC__ >= 12
 #define EST_CLONES_WIDE __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define EST_CLONES_WIDE EST_CLONES
@@ -397,13 +398,6 @@ extern void EstNetworkPenaltyGrad(const EstNetwork *net, EstWorkspace *ws,
 extern double EstClipByGlobalNorm(float *grad, size_t n, double clip_norm);
 
 /*
- * EstNetworkPredictOne scores one row x (n_inputs floats) without a
- * workspace, for inference: out receives the head's values, softmax
- * probabilities (n_outputs) for the softmax head, the probability of
- * class 1 (one value) for the sigmoid head, raw values for the squared
- * head.  scratch must hold EstNetworkScratchSize(net) floats.
- */
-/*
  * exp of each of k values, in a loop that vectorises, for softmax's
  * logits less their largest (v[j] <= 0)
  */
@@ -415,6 +409,13 @@ extern double EstSoftmaxSum(const double *e, int k);
 /* the first index of the largest of k values (a class's prediction) */
 extern int	EstArgmax(const double *v, int k);
 
+/*
+ * EstNetworkPredictOne scores one row x (n_inputs floats) without a
+ * workspace, for inference: out receives the head's values, softmax
+ * probabilities (n_outputs) for the softmax head, the probability of
+ * class 1 (one value) for the sigmoid head, raw values for the squared
+ * head.  scratch must hold EstNetworkScratchSize(net) floats.
+ */
 extern void EstNetworkPredictOne(const EstNetwork *net, const float *x,
 								 float *scratch, double *out);
 extern size_t EstNetworkScratchSize(const EstNetwork *net);

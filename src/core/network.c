@@ -1552,7 +1552,8 @@ RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
 /*
  * LargestLogit returns the largest of k logits (LargestValue of k
  * doubles), NaN when z[0] is NaN (a later NaN is passed over), as a loop
- * over them would; in eight interleaved maxima, which vectorise.
+ * over them would, except that of a 0 and a -0 either may come back; in
+ * eight interleaved maxima, which vectorise.
  */
 #define DEFINE_LARGEST(name, type) \
 static inline type \
@@ -1762,7 +1763,11 @@ EstHeadLossOver(const EstNetwork *net, EstWorkspace *ws, const float *y,
 	{
 		/* (a workspace of another network has no exps: no loss) */
 		if (ws->exps == NULL)
+		{
+			if (with_grad)
+				memset(ws->delta[net->n_layers], 0, sizeof(float) * (size_t) n * k);
 			return NAN;
+		}
 		return SoftmaxLoss(net, ws, y, weights, n, with_grad, denom) / denom;
 	}
 	for (i = 0; i < n; i++)
@@ -2420,7 +2425,8 @@ typedef double EstVec4d __attribute__((vector_size(4 * sizeof(double))));
 		for (int i = 0; i < n; i++) \
 		{ \
 			const float *wi = w + (size_t) i * k + j0; \
-			EstVec4d	xi = (EstVec4d) {0} + (double) x[index ? index[i] : i]; \
+			double		xs = x[index ? index[i] : i]; \
+			EstVec4d	xi = {xs, xs, xs, xs}; \
 \
 			_Pragma("GCC unroll 4") \
 			for (int v = 0; v < ADD_PRODUCTS_BLOCK / 4; v++) \

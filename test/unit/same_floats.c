@@ -9,9 +9,11 @@
  *
  * Each network trains 20 steps of a batch of 37 random rows with every
  * activation and optimizer, with layer widths below, at and past the
- * vector widths (5, 67, 130), with batch normalisation and dropout too;
- * then it scores rows one at a time and in a batch.  The hash covers the
- * weights, the optimizer slots, the losses and the scores, bit for bit.
+ * vector widths (5, 67, 130), with batch normalisation and dropout too,
+ * and five classes; then 8 and 100 classes (softmax's vector exponentials
+ * and the one-row logits' blocks); then it scores rows one at a time and
+ * in a batch.  The hash covers the weights, the optimizer slots, the
+ * losses and the scores, bit for bit.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +25,7 @@
 
 #define ROWS 37
 #define INPUTS 11
+#define MAX_CLASSES 100
 
 static uint64_t hash = UINT64_C(14695981039346656037);
 
@@ -48,7 +51,8 @@ Fail(const char *what, const char *errmsg)
 
 static void
 TrainAndScore(EstActivation act, EstOptimizerKind kind, int batch_norm,
-			  double dropout, const int *hidden, int n_hidden, EstRng *rng)
+			  double dropout, const int *hidden, int n_hidden, int classes,
+			  EstRng *rng)
 {
 	EstNetworkSpec spec;
 	EstNetwork	net;
@@ -57,15 +61,15 @@ TrainAndScore(EstActivation act, EstOptimizerKind kind, int batch_norm,
 	char		err[EST_ERRMSG_LEN];
 	float		X[ROWS * INPUTS];
 	float		y[ROWS];
-	double		out[5];
-	double		probs[ROWS * 5];
+	double		out[MAX_CLASSES];
+	double		probs[ROWS * MAX_CLASSES];
 	float	   *scratch;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.n_inputs = INPUTS;
 	spec.hidden = hidden;
 	spec.n_hidden = n_hidden;
-	spec.n_outputs = 5;
+	spec.n_outputs = classes;
 	spec.activation = act;
 	spec.head = EST_HEAD_SOFTMAX;
 	spec.batch_norm = batch_norm;
@@ -81,7 +85,7 @@ TrainAndScore(EstActivation act, EstOptimizerKind kind, int batch_norm,
 	for (int i = 0; i < ROWS * INPUTS; i++)
 		X[i] = (float) (4.0 * EstRngUniform(rng) - 2.0);
 	for (int i = 0; i < ROWS; i++)
-		y[i] = (float) EstRngBounded(rng, 5);
+		y[i] = (float) EstRngBounded(rng, (uint64_t) classes);
 
 	for (int step = 0; step < 20; step++)
 	{
@@ -103,12 +107,12 @@ TrainAndScore(EstActivation act, EstOptimizerKind kind, int batch_norm,
 	for (int i = 0; i < ROWS; i++)
 	{
 		EstNetworkPredictOne(&net, X + i * INPUTS, scratch, out);
-		HashBytes(out, sizeof(out));
+		HashBytes(out, sizeof(double) * classes);
 	}
 	free(scratch);
 	EstNetworkForward(&net, &ws, X, ROWS);
 	EstHeadProbabilities(&net, &ws, ROWS, probs);
-	HashBytes(probs, sizeof(probs));
+	HashBytes(probs, sizeof(double) * ROWS * classes);
 
 	EstOptimizerFree(&opt);
 	EstWorkspaceFree(&ws);
@@ -127,7 +131,11 @@ main(void)
 			for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
 				TrainAndScore((EstActivation) act, (EstOptimizerKind) kind,
 							  (int) s == 1, s == 2 ? 0.25 : 0.0,
-							  shapes[s], 2, &rng);
+							  shapes[s], 2, 5, &rng);
+	/* softmax's vector exponentials and the logits' blocks of 16 outputs */
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+		TrainAndScore(EST_ACT_RELU, EST_OPT_ADAGRAD, 0, 0.0, shapes[s], 2,
+					  s == 0 ? 8 : MAX_CLASSES, &rng);
 	printf("%016llx\n", (unsigned long long) hash);
 	return 0;
 }
