@@ -39,6 +39,13 @@ SELECT count(*) AS rows, count(DISTINCT logged_at) > 1 AS own_times,
 		  FROM estimator.training_log
 		 WHERE model = 'catalog_times') s;
 SELECT est_drop_model('catalog_times');
+-- More log rows than one insert writes (10,000): every step has its row.
+SELECT global_step FROM est_train('catalog_times', 'iris_train', steps => 10003,
+								  params => '{"log_step_count_steps": 1}');
+SELECT count(*) AS rows, count(DISTINCT global_step) AS steps,
+	   min(global_step) AS first, max(global_step) AS last
+  FROM estimator.training_log WHERE model = 'catalog_times';
+SELECT est_drop_model('catalog_times');
 
 -- The checkpoint format: magic, version 1, total length, then sections.
 SELECT encode(substr(data, 1, 8), 'escape') AS magic,
