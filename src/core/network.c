@@ -1426,11 +1426,11 @@ EstNetworkForwardTrain(EstNetwork *net, EstWorkspace *ws, const float *X,
  */
 
 /*
- * EstExpInPlace sets v[j] = exp(v[j]) for j < k, for softmax's logits
- * less their largest (v[j] <= 0): within an ulp of libm's exp, in a loop
- * that vectorises, where libm's exp is a call per element, which made the
- * loss of a batch cost more than its matrix products from a few dozen
- * classes on.  exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2
+ * ExpInPlace (EstExpInPlace) sets v[j] = exp(v[j]) for j < k, for
+ * softmax's logits less their largest (v[j] <= 0): within an ulp of libm's
+ * exp, in a loop that vectorises, where libm's exp is a call per element,
+ * which made the loss of a batch cost more than its matrix products from a
+ * few dozen classes on.  exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2
  * (ln 2 in two parts, so that n ln2_hi is exact) and |r| <= ln(2) / 2,
  * where the Taylor series to r^13 is within 5e-18.  2^n is built from the
  * bits of x / ln 2 + 1.5 * 2^52, whose low bits hold n.  Below -708 (2^n
@@ -1438,8 +1438,8 @@ EstNetworkForwardTrain(EstNetwork *net, EstWorkspace *ws, const float *X,
  * subnormal; above 709 it saturates at exp(709); NaN stays NaN.  Only
  * IEEE operations, in one order: every build and CPU gives the same bits.
  */
-EST_CLONES_WIDE void
-EstExpInPlace(double *v, size_t k)
+EST_CLONES_WIDE static void
+ExpInPlace(double *v, size_t k)
 {
 	const double shifter = 0x1.8p52;
 	const uint64_t shifter_bits = UINT64_C(0x4338000000000000);
@@ -1478,6 +1478,16 @@ EstExpInPlace(double *v, size_t k)
 		memcpy(&scale, &bits, sizeof(scale));
 		v[j] = v[j] < -708.0 ? 0.0 : p * scale;
 	}
+}
+
+/*
+ * (the extern functions call the variants through a static one: clang 14
+ * names the variants' dispatcher so that another file cannot link to it)
+ */
+void
+EstExpInPlace(double *v, size_t k)
+{
+	ExpInPlace(v, k);
 }
 
 /* ----------------------------------------------------------------
@@ -1605,12 +1615,12 @@ EstArgmax(const double *v, int k)
 }
 
 /*
- * EstSoftmaxExps sets, for each of n rows of k logits z, largest[i] to
- * its largest logit (LargestLogit) and row i of e (n x k) to the
- * exponentials of its logits less that one, with one EstExpInPlace.
+ * SoftmaxExps (EstSoftmaxExps) sets, for each of n rows of k logits z,
+ * largest[i] to its largest logit (LargestLogit) and row i of e (n x k) to
+ * the exponentials of its logits less that one, with one ExpInPlace.
  */
-EST_CLONES_WIDE void
-EstSoftmaxExps(const float *z, int n, int k, double *e, float *largest)
+EST_CLONES_WIDE static void
+SoftmaxExps(const float *z, int n, int k, double *e, float *largest)
 {
 	for (int i = 0; i < n; i++)
 	{
@@ -1622,7 +1632,13 @@ EstSoftmaxExps(const float *z, int n, int k, double *e, float *largest)
 		for (int j = 0; j < k; j++)
 			ei[j] = (double) zi[j] - (double) m;
 	}
-	EstExpInPlace(e, (size_t) n * k);
+	ExpInPlace(e, (size_t) n * k);
+}
+
+void
+EstSoftmaxExps(const float *z, int n, int k, double *e, float *largest)
+{
+	SoftmaxExps(z, n, k, e, largest);
 }
 
 /*
@@ -1673,7 +1689,7 @@ SoftmaxLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 	{
 		int			i1 = n - i0 < group ? n : i0 + group;
 
-		EstSoftmaxExps(z + (size_t) i0 * k, i1 - i0, k, ws->exps, largest);
+		SoftmaxExps(z + (size_t) i0 * k, i1 - i0, k, ws->exps, largest);
 		for (int i = i0; i < i1; i++)
 		{
 			const float *zi = z + (size_t) i * k;
@@ -2249,7 +2265,7 @@ SoftmaxRow(double *v, int k)
 	for (int j = 0; j < k; j++)
 		v[j] -= m;
 	if (k >= SOFTMAX_VECTOR_MIN)
-		EstExpInPlace(v, (size_t) k);
+		ExpInPlace(v, (size_t) k);
 	else
 		for (int j = 0; j < k; j++)
 			v[j] = exp(v[j]);
@@ -2608,7 +2624,7 @@ EstHeadProbabilities(const EstNetwork *net, const EstWorkspace *ws, int n,
 			for (int j = 0; j < k; j++)
 				v[j] -= m;
 		}
-		EstExpInPlace(out, count);
+		ExpInPlace(out, count);
 		for (i = 0; i < n; i++)
 			SoftmaxShares(out + (size_t) i * k, k);
 		return;

@@ -945,6 +945,40 @@ TestExpInPlace(void)
 }
 
 /*
+ * SoftmaxRows makes a softmax network of k classes whose logits are its
+ * inputs, and runs n rows of random logits in [-half, half] through it;
+ * it returns the rows (to free).
+ */
+static float *
+SoftmaxRows(EstNetwork *net, EstWorkspace *ws, int k, int n, double half,
+			EstRng *rng)
+{
+	char		err[EST_ERRMSG_LEN];
+	float	   *X = malloc(sizeof(float) * n * k);
+
+	LinearNet(net, k, EST_HEAD_SOFTMAX);
+	CHECK(EstWorkspaceInit(ws, net, n, err) == EST_OK);
+	for (int i = 0; i < n * k; i++)
+		X[i] = (float) (2.0 * half * EstRngUniform(rng) - half);
+	EstNetworkForward(net, ws, X, n);
+	return X;
+}
+
+/* PlainSum returns sum_j exp(z_j - m), m the largest of the k logits z */
+static double
+PlainSum(const float *z, int k, double *m)
+{
+	double		sum = 0;
+
+	*m = z[0];
+	for (int j = 1; j < k; j++)
+		*m = z[j] > *m ? z[j] : *m;
+	for (int j = 0; j < k; j++)
+		sum += exp((double) z[j] - *m);
+	return sum;
+}
+
+/*
  * The softmax loss against a plain computation, with 100 classes (rows
  * in groups of EST_EXP_GROUP logits) and 3000 (a row at a time): the same
  * loss within 1e-12 and gradients within 1e-7 of their largest; a row
@@ -955,7 +989,6 @@ void
 TestSoftmaxManyClasses(void)
 {
 	static const int classes[2] = {100, 3000};
-	char		err[EST_ERRMSG_LEN];
 	EstRng		rng;
 
 	EstRngSeed(&rng, 7);
@@ -965,7 +998,7 @@ TestSoftmaxManyClasses(void)
 		int			n = 45;
 		EstNetwork	net;
 		EstWorkspace ws;
-		float	   *X = malloc(sizeof(float) * n * k);
+		float	   *X = SoftmaxRows(&net, &ws, k, n, 20.0, &rng);
 		float	   *d = malloc(sizeof(float) * n * k);
 		float		y[45];
 		double		expect = 0;
@@ -973,24 +1006,15 @@ TestSoftmaxManyClasses(void)
 		double		worst = 0;
 		int			zero = 1;
 
-		LinearNet(&net, k, EST_HEAD_SOFTMAX);
-		CHECK(EstWorkspaceInit(&ws, &net, n, err) == EST_OK);
-		for (int i = 0; i < n * k; i++)
-			X[i] = (float) (40.0 * EstRngUniform(&rng) - 20.0);
 		for (int i = 0; i < n; i++)
 			y[i] = (float) EstRngBounded(&rng, (uint64_t) k);
-		EstNetworkForward(&net, &ws, X, n);
 		loss = EstHeadLoss(&net, &ws, y, NULL, n, 1);
 		for (int i = 0; i < n; i++)
 		{
 			const float *z = ws.act[1] + (size_t) i * k;
-			double		m = z[0];
-			double		sum = 0;
+			double		m;
+			double		sum = PlainSum(z, k, &m);
 
-			for (int j = 1; j < k; j++)
-				m = z[j] > m ? z[j] : m;
-			for (int j = 0; j < k; j++)
-				sum += exp((double) z[j] - m);
 			expect += (m + log(sum) - z[(int) y[i]]) / n;
 			for (int j = 0; j < k; j++)
 			{
@@ -1033,7 +1057,6 @@ void
 TestSoftmaxProbabilities(void)
 {
 	static const int classes[3] = {3, 20, 300};
-	char		err[EST_ERRMSG_LEN];
 	EstRng		rng;
 
 	EstRngSeed(&rng, 5);
@@ -1043,34 +1066,24 @@ TestSoftmaxProbabilities(void)
 		int			n = 9;
 		EstNetwork	net;
 		EstWorkspace ws;
-		float	   *X = malloc(sizeof(float) * n * k);
+		float	   *X = SoftmaxRows(&net, &ws, k, n, 15.0, &rng);
 		double	   *batch = malloc(sizeof(double) * n * k);
 		double	   *one = malloc(sizeof(double) * k);
-		float	   *scratch;
+		float	   *scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
 		int			same = 1;
 		double		worst = 0;
 		double		worst_sum = 0;
 
-		LinearNet(&net, k, EST_HEAD_SOFTMAX);
-		CHECK(EstWorkspaceInit(&ws, &net, n, err) == EST_OK);
-		scratch = malloc(sizeof(float) * EstNetworkScratchSize(&net));
-		for (int i = 0; i < n * k; i++)
-			X[i] = (float) (30.0 * EstRngUniform(&rng) - 15.0);
-		EstNetworkForward(&net, &ws, X, n);
 		EstHeadProbabilities(&net, &ws, n, batch);
 		for (int i = 0; i < n; i++)
 		{
 			const float *z = X + (size_t) i * k;
-			double		m = z[0];
-			double		sum = 0;
+			double		m;
+			double		sum = PlainSum(z, k, &m);
 			double		total = 0;
 
 			EstNetworkPredictOne(&net, z, scratch, one);
 			same &= memcmp(one, batch + (size_t) i * k, sizeof(double) * k) == 0;
-			for (int j = 1; j < k; j++)
-				m = z[j] > m ? z[j] : m;
-			for (int j = 0; j < k; j++)
-				sum += exp((double) z[j] - m);
 			for (int j = 0; j < k; j++)
 			{
 				double		p = exp((double) z[j] - m) / sum;
