@@ -196,6 +196,39 @@ SELECT global_step FROM est_train('predict_iris', 'iris_train', steps => 100);
 SELECT metric, value FROM est_evaluate('predict_iris', 'iris_test')
  WHERE metric = 'global_step';
 
+-- Many classes: from 8 classes on, softmax's exponentials are one vector
+-- loop (EstExpInPlace) in the loss, the metrics and the probabilities, and
+-- a row's logits are summed 16 at a time.  40 classes of points on a
+-- circle: est_train's figures are est_evaluate's on the same rows, the
+-- probabilities sum to one, the class is their argmax, and a batch agrees
+-- with the rows.
+CREATE TABLE predict_many AS
+SELECT g AS id, cos(g * 0.7) + g % 7 * 0.01 AS x1, sin(g * 0.7) AS x2,
+	   (floor((atan2(sin(g * 0.7), cos(g * 0.7)) + pi()) / (2 * pi()) * 40))::int % 40
+	   AS label
+  FROM generate_series(1, 2000) g;
+SELECT global_step, round(loss::numeric, 4) AS loss,
+	   round(accuracy::numeric, 4) AS accuracy
+  FROM est_train('predict_many', 'predict_many', features => '{x1,x2}',
+				 hidden_units => '{32,32}', steps => 400,
+				 learning_rate => 0.2, params => '{"seed": 3}');
+SELECT metric, round(value::numeric, 4) AS value
+  FROM est_evaluate('predict_many', 'predict_many')
+ WHERE metric IN ('loss', 'average_loss', 'accuracy');
+SELECT bool_and(abs((SELECT sum(v) FROM unnest(p) v) - 1) < 1e-12) AS sums_to_one,
+	   bool_and(est_predict('predict_many', t) + 1 =
+				array_position(p, (SELECT max(v) FROM unnest(p) v))) AS argmax,
+	   bool_and(cardinality(p) = 40) AS all_classes
+  FROM predict_many t, LATERAL est_predict_proba('predict_many', t) AS p;
+SELECT count(*) AS rows,
+	   bool_and(p.prediction = est_predict('predict_many', t)) AS same_class,
+	   max((SELECT max(abs(a - b))
+			  FROM unnest(p.outputs, est_predict_proba('predict_many', t)) u(a, b))) < 1e-5
+	   AS same_probabilities
+  FROM est_predict_table('predict_many', 'predict_many', key => 'id') p
+  JOIN predict_many t ON t.id::text = p.key;
+DROP TABLE predict_many;
+
 DROP TABLE predict_big;
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models
