@@ -207,12 +207,12 @@ SELECT g AS id, cos(g * 0.7) + g % 7 * 0.01 AS x1, sin(g * 0.7) AS x2,
 	   (floor((atan2(sin(g * 0.7), cos(g * 0.7)) + pi()) / (2 * pi()) * 40))::int % 40
 	   AS label
   FROM generate_series(1, 2000) g;
-SELECT global_step, round(loss::numeric, 4) AS loss,
+SELECT global_step, round(loss::numeric, 3) AS loss,
 	   round(accuracy::numeric, 4) AS accuracy
   FROM est_train('predict_many', 'predict_many', features => '{x1,x2}',
 				 hidden_units => '{32,32}', steps => 400,
 				 learning_rate => 0.2, params => '{"seed": 3}');
-SELECT metric, round(value::numeric, 4) AS value
+SELECT metric, round(value::numeric, 3) AS value
   FROM est_evaluate('predict_many', 'predict_many')
  WHERE metric IN ('loss', 'average_loss', 'accuracy');
 SELECT bool_and(abs((SELECT sum(v) FROM unnest(p) v) - 1) < 1e-12) AS sums_to_one,

@@ -1642,6 +1642,20 @@ TrainingBytes(const EstModelDef *def, const EstTransform *tf,
 								  def->hidden[l] * sizeof(float)));
 	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
 									 def->input_width * sizeof(float)));
+	/* a hidden layer's kernel, transposed for its input gradient */
+	{
+		Size		largest = 0;
+
+		for (int l = 0; l < def->n_hidden; l++)
+		{
+			Size		size = (Size) def->hidden[l] *
+				(l + 1 < def->n_hidden ? def->hidden[l + 1] : spec.n_outputs);
+
+			if (size <= EST_TRANSPOSED_MAX)
+				largest = Max(largest, size);
+		}
+		bytes = add_size(bytes, mul_size(largest, sizeof(float)));
+	}
 	/* the logits and their gradients, and softmax's exponentials */
 	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
 									 spec.n_outputs * sizeof(float)));

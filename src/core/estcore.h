@@ -319,7 +319,20 @@ typedef struct EstWorkspace
 	double	   *exps;			/* softmax head: the exponentials of
 								 * EST_EXP_GROUP logits (of one row, when
 								 * more) */
+	float	   *transposed;		/* a hidden layer's kernel, transposed for
+								 * its input gradient (EST_TRANSPOSED_MAX) */
 } EstWorkspace;
+
+/*
+ * The input gradient delta W^T of a layer whose kernel has at most
+ * EST_TRANSPOSED_MAX weights goes through a transposed copy of W, which
+ * OpenBLAS multiplies faster (same floats), for batches of at most
+ * EST_TRANSPOSED_ROWS rows or layers of at most EST_TRANSPOSED_OUTPUTS
+ * outputs.
+ */
+#define EST_TRANSPOSED_MAX		65536
+#define EST_TRANSPOSED_ROWS		192
+#define EST_TRANSPOSED_OUTPUTS	16
 
 /* the logits whose exponentials the softmax loss computes at a time */
 #define EST_EXP_GROUP		2048

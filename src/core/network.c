@@ -854,6 +854,23 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 				goto nomem;
 		}
 	}
+	{
+		size_t		largest = 0;
+
+		for (l = 1; l < net->n_layers; l++)
+		{
+			size_t		size = (size_t) net->sizes[l] * net->sizes[l + 1];
+
+			if (size <= EST_TRANSPOSED_MAX && size > largest)
+				largest = size;
+		}
+		if (largest > 0)
+		{
+			ws->transposed = EstAlloc(sizeof(float) * largest);
+			if (ws->transposed == NULL)
+				goto nomem;
+		}
+	}
 	if (net->head == EST_HEAD_SOFTMAX)
 	{
 		int			k = net->sizes[net->n_layers];
@@ -895,6 +912,7 @@ EstWorkspaceFree(EstWorkspace *ws)
 	}
 	EstFree(ws->grad);
 	EstFree(ws->exps);
+	EstFree(ws->transposed);
 	memset(ws, 0, sizeof(*ws));
 }
 
@@ -1992,6 +2010,67 @@ EmbeddingBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 }
 
 /*
+ * Transpose writes the transpose of the rows x cols matrix a into t (cols
+ * x rows), 8 x 8 blocks at a time in vector registers where the compiler
+ * has gcc's vector shuffles, the edges one float at a time.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+typedef float EstTVec8 __attribute__((vector_size(8 * sizeof(float))));
+typedef int EstTIdx8 __attribute__((vector_size(8 * sizeof(int))));
+#define SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (EstTIdx8) {__VA_ARGS__})
+#endif
+
+EST_CLONES static void
+Transpose(const float *a, int rows, int cols, float *t)
+{
+	int			r0 = 0;
+
+#ifdef SHUFFLE8
+	for (; r0 + 8 <= rows; r0 += 8)
+	{
+		int			c0 = 0;
+
+		for (; c0 + 8 <= cols; c0 += 8)
+		{
+			EstTVec8	v[8];
+			EstTVec8	p[8];
+			EstTVec8	q[8];
+
+			for (int i = 0; i < 8; i++)
+				memcpy(&v[i], a + (size_t) (r0 + i) * cols + c0, sizeof(v[i]));
+			for (int i = 0; i < 8; i += 2)
+			{
+				p[i] = SHUFFLE8(v[i], v[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+				p[i + 1] = SHUFFLE8(v[i], v[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+			}
+			for (int i = 0; i < 8; i += 4)
+				for (int j = 0; j < 2; j++)
+				{
+					q[i + 2 * j] = SHUFFLE8(p[i + j], p[i + j + 2],
+											0, 1, 8, 9, 4, 5, 12, 13);
+					q[i + 2 * j + 1] = SHUFFLE8(p[i + j], p[i + j + 2],
+												2, 3, 10, 11, 6, 7, 14, 15);
+				}
+			for (int i = 0; i < 4; i++)
+			{
+				EstTVec8	lo = SHUFFLE8(q[i], q[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+				EstTVec8	hi = SHUFFLE8(q[i], q[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+
+				memcpy(t + (size_t) (c0 + i) * rows + r0, &lo, sizeof(lo));
+				memcpy(t + (size_t) (c0 + i + 4) * rows + r0, &hi, sizeof(hi));
+			}
+		}
+		for (; c0 < cols; c0++)
+			for (int r = r0; r < r0 + 8; r++)
+				t[(size_t) c0 * rows + r] = a[(size_t) r * cols + c0];
+	}
+#endif
+	for (; r0 < rows; r0++)
+		for (int c = 0; c < cols; c++)
+			t[(size_t) c * rows + r0] = a[(size_t) r0 * cols + c];
+}
+
+/*
  * EstNetworkBackward turns ws->delta[n_layers] into the gradient of every
  * parameter, from the output layer down, through the dropout masks and
  * batch statistics of the last forward, and then into the gradients of
@@ -2080,10 +2159,21 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 			size_t		idx;
 
 			/* gradient with respect to act[l]: delta[l+1] * W_l^T */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-						n, in_size, out_size,
-						1.0f, d, out_size, w, out_size,
-						0.0f, dl, in_size);
+			if (ws->transposed != NULL &&
+				(size_t) in_size * out_size <= EST_TRANSPOSED_MAX &&
+				(n <= EST_TRANSPOSED_ROWS || out_size <= EST_TRANSPOSED_OUTPUTS))
+			{
+				Transpose(w, in_size, out_size, ws->transposed);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+							n, in_size, out_size,
+							1.0f, d, out_size, ws->transposed, in_size,
+							0.0f, dl, in_size);
+			}
+			else
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+							n, in_size, out_size,
+							1.0f, d, out_size, w, out_size,
+							0.0f, dl, in_size);
 			if (ws->training && net->dropout > 0.0)
 				for (idx = 0; idx < count; idx++)
 					dl[idx] *= ws->mask[l][idx];

@@ -137,6 +137,7 @@ static const UnitTest tests[] = {
 	{"network: exp of softmax within an ulp of libm", TestExpInPlace},
 	{"network: softmax loss of many classes", TestSoftmaxManyClasses},
 	{"network: softmax probabilities of a batch and a row", TestSoftmaxProbabilities},
+	{"network: input gradients through a transposed kernel", TestTransposedInputGradient},
 	{"gradient: relu, softmax", TestGradReluSoftmax},
 	{"gradient: tanh, softmax", TestGradTanhSoftmax},
 	{"gradient: sigmoid, squared", TestGradSigmoidSquared},

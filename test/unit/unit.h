@@ -80,6 +80,7 @@ extern void TestHeadLossStability(void);
 extern void TestExpInPlace(void);
 extern void TestSoftmaxManyClasses(void);
 extern void TestSoftmaxProbabilities(void);
+extern void TestTransposedInputGradient(void);
 extern void TestGradReluSoftmax(void);
 extern void TestGradTanhSoftmax(void);
 extern void TestGradSigmoidSquared(void);
