@@ -2350,15 +2350,22 @@ SoftmaxShares(double *v, int k)
 EST_CLONES_WIDE static void
 SoftmaxRow(double *v, int k)
 {
-	double		m = LargestValue(v, k);
+	double		m = v[0];
 
-	for (int j = 0; j < k; j++)
-		v[j] -= m;
-	if (k >= SOFTMAX_VECTOR_MIN)
-		ExpInPlace(v, (size_t) k);
-	else
+	if (k < SOFTMAX_VECTOR_MIN)
+	{
+		for (int j = 1; j < k; j++)
+			m = v[j] > m ? v[j] : m;
 		for (int j = 0; j < k; j++)
-			v[j] = exp(v[j]);
+			v[j] = exp(v[j] - m);
+	}
+	else
+	{
+		m = LargestValue(v, k);
+		for (int j = 0; j < k; j++)
+			v[j] -= m;
+		ExpInPlace(v, (size_t) k);
+	}
 	SoftmaxShares(v, k);
 }
 
