@@ -77,6 +77,8 @@ LoadEntry(const char *name, const EstModelVersion *version)
 	entry->context = context;
 	entry->def = EstCatalogGetModel(name, false, false);
 	EstLoadCheckpoint(entry->def, false, &entry->ckpt);
+	/* in the entry's context too: NULL, if it could not allocate, walks */
+	entry->normalise = EstTransformNormalisePlan(&entry->ckpt.transform);
 	MemoryContextSwitchTo(oldcontext);
 
 	/* the rows may have changed between the two lookups: check again */

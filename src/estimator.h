@@ -511,6 +511,7 @@ typedef struct EstCachedModel
 	MemoryContext context;		/* holds def and the checkpoint's arrays */
 	EstModelDef *def;
 	EstCheckpoint ckpt;
+	EstNormalisePlan *normalise;	/* of ckpt.transform; NULL: walk it */
 	int			pins;			/* call sites using it now */
 	bool		cached;			/* in a slot of the cache */
 	uint64		last_used;

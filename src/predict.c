@@ -339,7 +339,8 @@ ScoreRecord(FunctionCallInfo fcinfo)
 		}
 		EstEncodeRow(state->encoder, state->values, state->nulls, x);
 	}
-	EstTransformApply(&state->model->ckpt.transform, x, 1);
+	EstTransformApplyPlanned(&state->model->ckpt.transform,
+							 state->model->normalise, x, 1);
 	EstNetworkPredictOne(&state->model->ckpt.net, state->x, state->scratch,
 						 state->out);
 	return state;
@@ -399,7 +400,8 @@ ScoreArray(FunctionCallInfo fcinfo)
 					 errdetail("Networks compute in single precision.")));
 		state->x[i] = (float) values[i];
 	}
-	EstTransformApply(&state->model->ckpt.transform, state->x, 1);
+	EstTransformApplyPlanned(&state->model->ckpt.transform,
+							 state->model->normalise, state->x, 1);
 	EstNetworkPredictOne(&state->model->ckpt.net, state->x, state->scratch,
 						 state->out);
 	return state;

@@ -852,6 +852,16 @@ extern EstStatus EstTransformFit(EstTransform *tf, float *X, size_t n_fit,
 /* EstTransformApply normalises the numeric slots of n rows of a fitted
  * transform, filling NaN (NULL) values by the policy. */
 extern void EstTransformApply(const EstTransform *tf, float *X, size_t n);
+/*
+ * A plan of the numeric columns' normalisation, for many calls of a few
+ * rows each (a prediction's): the same floats as EstTransformApply.
+ */
+typedef struct EstNormalisePlan EstNormalisePlan;
+extern EstNormalisePlan *EstTransformNormalisePlan(const EstTransform *tf);
+extern void EstNormalisePlanFree(EstNormalisePlan *plan);
+extern void EstTransformApplyPlanned(const EstTransform *tf,
+									 const EstNormalisePlan *plan,
+									 float *X, size_t n);
 
 /*
  * A fit of a transform whose rows are split among processes (one that

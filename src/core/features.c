@@ -1843,28 +1843,42 @@ NumericFill(const EstFeatureColumn *col, int j)
 }
 
 /*
- * NormaliseRuns is NormaliseNumeric for many rows: the numeric slots' fill,
- * shift and scale are put side by side first, so that each run of slots
- * at consecutive inputs is one loop the compiler does in vector
- * instructions.  It returns 0, having done nothing, when it cannot
- * allocate them.
+ * An EstNormalisePlan puts the numeric slots' fill, shift and scale side
+ * by side, with each slot's input, so that each run of slots at
+ * consecutive inputs is one loop the compiler does in vector instructions
+ * (RunNormalisePlan).
  */
-EST_CLONES static int
-NormaliseRuns(const EstTransform *tf, float *X, size_t n)
+struct EstNormalisePlan
 {
-	size_t		n_slots = NumericSlots(tf);
-	double	   *fill = EstAlloc(3 * n_slots * sizeof(double));
-	double	   *shift = fill + n_slots;
-	double	   *scale = shift + n_slots;
-	int		   *offset = EstAlloc(n_slots * sizeof(int));
+	size_t		n_slots;
+	double	   *fill;			/* 3 x n_slots: fill, shift, scale */
+	double	   *shift;
+	double	   *scale;
+	int		   *offset;
+};
+
+/*
+ * EstTransformNormalisePlan returns the plan of tf's numeric columns, or
+ * NULL when it cannot allocate it; EstNormalisePlanFree frees it.
+ */
+EstNormalisePlan *
+EstTransformNormalisePlan(const EstTransform *tf)
+{
+	EstNormalisePlan *plan = EstAllocZero(1, sizeof(EstNormalisePlan));
 	size_t		m = 0;
 
-	if (fill == NULL || offset == NULL)
+	if (plan == NULL)
+		return NULL;
+	plan->n_slots = NumericSlots(tf);
+	plan->fill = EstAlloc(3 * plan->n_slots * sizeof(double) + 1);
+	plan->offset = EstAlloc(plan->n_slots * sizeof(int) + 1);
+	if (plan->fill == NULL || plan->offset == NULL)
 	{
-		EstFree(fill);
-		EstFree(offset);
-		return 0;
+		EstNormalisePlanFree(plan);
+		return NULL;
 	}
+	plan->shift = plan->fill + plan->n_slots;
+	plan->scale = plan->shift + plan->n_slots;
 	for (int c = 0; c < tf->n_columns; c++)
 	{
 		const EstFeatureColumn *col = &tf->columns[c];
@@ -1873,32 +1887,69 @@ NormaliseRuns(const EstTransform *tf, float *X, size_t n)
 			continue;
 		for (int j = 0; j < col->shape; j++, m++)
 		{
-			fill[m] = NumericFill(col, j);
-			shift[m] = col->shift[j];
-			scale[m] = col->scale[j];
-			offset[m] = col->offset + j;
+			plan->fill[m] = NumericFill(col, j);
+			plan->shift[m] = col->shift[j];
+			plan->scale[m] = col->scale[j];
+			plan->offset[m] = col->offset + j;
 		}
 	}
+	return plan;
+}
+
+void
+EstNormalisePlanFree(EstNormalisePlan *plan)
+{
+	if (plan == NULL)
+		return;
+	EstFree(plan->fill);
+	EstFree(plan->offset);
+	EstFree(plan);
+}
+
+/*
+ * RunNormalisePlan rewrites the numeric slots of n rows of n_inputs floats
+ * with NormaliseValue, a run of consecutive slots at a time.
+ */
+EST_CLONES static void
+RunNormalisePlan(const EstNormalisePlan *plan, int n_inputs, float *X,
+				 size_t n)
+{
 	for (size_t i = 0; i < n; i++)
 	{
-		float	   *row = X + i * (size_t) tf->n_inputs;
+		float	   *row = X + i * (size_t) n_inputs;
 		size_t		s1;
 
-		for (size_t s0 = 0; s0 < n_slots; s0 = s1)
+		for (size_t s0 = 0; s0 < plan->n_slots; s0 = s1)
 		{
-			float	   *v = row + offset[s0];
+			float	   *v = row + plan->offset[s0];
+			const double *fill = plan->fill + s0;
+			const double *shift = plan->shift + s0;
+			const double *scale = plan->scale + s0;
 			size_t		len;
 
-			for (s1 = s0 + 1; s1 < n_slots && offset[s1] == offset[s1 - 1] + 1;)
+			for (s1 = s0 + 1; s1 < plan->n_slots &&
+				 plan->offset[s1] == plan->offset[s1 - 1] + 1;)
 				s1++;
 			len = s1 - s0;
 			for (size_t j = 0; j < len; j++)
-				v[j] = NormaliseValue(v[j], fill[s0 + j], shift[s0 + j],
-									  scale[s0 + j]);
+				v[j] = NormaliseValue(v[j], fill[j], shift[j], scale[j]);
 		}
 	}
-	EstFree(fill);
-	EstFree(offset);
+}
+
+/*
+ * NormaliseRuns is NormaliseNumeric for many rows, through a plan made for
+ * them.  It returns 0, having done nothing, when it cannot allocate it.
+ */
+static int
+NormaliseRuns(const EstTransform *tf, float *X, size_t n)
+{
+	EstNormalisePlan *plan = EstTransformNormalisePlan(tf);
+
+	if (plan == NULL)
+		return 0;
+	RunNormalisePlan(plan, tf->n_inputs, X, n);
+	EstNormalisePlanFree(plan);
 	return 1;
 }
 
@@ -2089,6 +2140,24 @@ EstTransformApply(const EstTransform *tf, float *X, size_t n)
 	if (!tf->fitted)
 		return;
 	NormaliseNumeric(tf, X, n);
+}
+
+/*
+ * EstTransformApplyPlanned is EstTransformApply through plan, tf's
+ * (EstTransformNormalisePlan), made once for many calls of a few rows, a
+ * prediction's: the same floats, without walking the columns.  A NULL
+ * plan walks them.
+ */
+void
+EstTransformApplyPlanned(const EstTransform *tf, const EstNormalisePlan *plan,
+						 float *X, size_t n)
+{
+	if (!tf->fitted)
+		return;
+	if (plan != NULL)
+		RunNormalisePlan(plan, tf->n_inputs, X, n);
+	else
+		NormaliseNumeric(tf, X, n);
 }
 
 /*

@@ -188,6 +188,7 @@ static const UnitTest tests[] = {
 	{"feature columns: every encoder and NULLs", TestFeatureEncoders},
 	{"feature columns: numeric statistics, normalizers, NULL policies", TestFeatureFitNumeric},
 	{"feature columns: a numeric fit in parts, merged", TestFeatureFitParts},
+	{"feature columns: a normalisation plan gives EstTransformApply's floats", TestNormalisePlan},
 	{"feature columns: z-score is bit for bit the feature state's", TestFeatureZscoreIdentity},
 	{"feature columns: learned vocabulary order, ties, max_size, OOV", TestFeatureLearnedVocabulary},
 	{"feature columns: inferred column switches to hashing", TestFeatureAutoHash},

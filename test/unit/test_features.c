@@ -363,6 +363,73 @@ PartsTransform(EstTransform *tf, int identity, EstNormalizer norm)
 }
 
 /*
+ * A normalisation plan (EstTransformApplyPlanned, est_predict's) gives
+ * the floats of EstTransformApply bit for bit, one row or several, NULLs
+ * filled, for the transform of every kind and for numeric columns split
+ * by a categorical one (two runs of slots); a NULL plan walks the columns.
+ */
+void
+TestNormalisePlan(void)
+{
+	EstTransform every;
+	EstTransform split;
+	EstTransform *tfs[2] = {&every, &split};
+	char		err[EST_ERRMSG_LEN];
+	EstFeatureColumn *col;
+	float		fit[4 * 4] = {1, 0, 2, 3, 4, 1, NAN, 5, 7, 2, 8, NAN, 9, 3, 1, 2};
+	EstRng		rng;
+
+	UnitTransformEveryKind(&every, NULL);
+	UnitColumns(&split, 3);
+	UnitColumn(&split, 0, EST_FC_NUMERIC, "a");
+	col = UnitColumn(&split, 1, EST_FC_IDENTITY, "id");
+	col->num_buckets = 4;
+	col->default_id = 3;
+	col = UnitColumn(&split, 2, EST_FC_NUMERIC, "b");
+	col->shape = 2;
+	col->normalizer = EST_NORM_MINMAX;
+	CHECKF(EstTransformInit(&split, err) == EST_OK, "%s", err);
+	CHECKF(EstTransformFit(&split, fit, 4, 4, err) == EST_OK, "%s", err);
+
+	EstRngSeed(&rng, 4);
+	for (int t = 0; t < 2; t++)
+	{
+		EstTransform *tf = tfs[t];
+		int			d = tf->n_inputs;
+		EstNormalisePlan *plan = EstTransformNormalisePlan(tf);
+		float	   *raw = malloc(sizeof(float) * 3 * d);
+		float	   *a = malloc(sizeof(float) * 3 * d);
+		float	   *b = malloc(sizeof(float) * 3 * d);
+		int			same = 1;
+
+		CHECK(plan != NULL);
+		for (int r = 0; r < 20; r++)
+		{
+			for (int i = 0; i < 3 * d; i++)
+				raw[i] = EstRngBounded(&rng, 5) == 0 ? NAN :
+					(float) (10.0 * EstRngUniform(&rng) - 3.0);
+			for (int rows = 1; rows <= 3; rows += 2)
+			{
+				memcpy(a, raw, sizeof(float) * rows * d);
+				memcpy(b, raw, sizeof(float) * rows * d);
+				EstTransformApply(tf, a, rows);
+				EstTransformApplyPlanned(tf, plan, b, rows);
+				same &= memcmp(a, b, sizeof(float) * rows * d) == 0;
+				memcpy(b, raw, sizeof(float) * rows * d);
+				EstTransformApplyPlanned(tf, NULL, b, rows);
+				same &= memcmp(a, b, sizeof(float) * rows * d) == 0;
+			}
+		}
+		CHECKF(same, "transform %d: the plan's floats differ", t);
+		EstNormalisePlanFree(plan);
+		free(raw);
+		free(a);
+		free(b);
+		EstTransformFree(tf);
+	}
+}
+
+/*
  * A fit in parts (EstTransformFitParts) over rows split into consecutive
  * parts: one part gives the floats of EstTransformFit bit for bit; parts
  * of every size (none, one row, NULLs only, the rest) give the statistics

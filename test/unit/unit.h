@@ -134,6 +134,7 @@ extern void TestFeatureDeclarations(void);
 extern void TestFeatureEncoders(void);
 extern void TestFeatureFitNumeric(void);
 extern void TestFeatureFitParts(void);
+extern void TestNormalisePlan(void);
 extern void TestFeatureZscoreIdentity(void);
 extern void TestFeatureLearnedVocabulary(void);
 extern void TestFeatureAutoHash(void);
