@@ -1643,19 +1643,10 @@ TrainingBytes(const EstModelDef *def, const EstTransform *tf,
 	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
 									 def->input_width * sizeof(float)));
 	/* a hidden layer's kernel, transposed for its input gradient */
-	{
-		Size		largest = 0;
-
-		for (int l = 0; l < def->n_hidden; l++)
-		{
-			Size		size = (Size) def->hidden[l] *
-				(l + 1 < def->n_hidden ? def->hidden[l + 1] : spec.n_outputs);
-
-			if (size <= EST_TRANSPOSED_MAX)
-				largest = Max(largest, size);
-		}
-		bytes = add_size(bytes, mul_size(largest, sizeof(float)));
-	}
+	bytes = add_size(bytes,
+					 mul_size(EstTransposedFloats(def->hidden, def->n_hidden,
+												  spec.n_outputs),
+							  sizeof(float)));
 	/* the logits and their gradients, and softmax's exponentials */
 	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
 									 spec.n_outputs * sizeof(float)));

@@ -333,6 +333,8 @@ typedef struct EstWorkspace
 #define EST_TRANSPOSED_MAX		65536
 #define EST_TRANSPOSED_ROWS		192
 #define EST_TRANSPOSED_OUTPUTS	16
+extern size_t EstTransposedFloats(const int *hidden, int n_hidden,
+								  int n_outputs);
 
 /* the logits whose exponentials the softmax loss computes at a time */
 #define EST_EXP_GROUP		2048

@@ -855,18 +855,13 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 		}
 	}
 	{
-		size_t		largest = 0;
+		size_t		transposed = EstTransposedFloats(net->sizes + 1,
+													 net->n_layers - 1,
+													 net->sizes[net->n_layers]);
 
-		for (l = 1; l < net->n_layers; l++)
+		if (transposed > 0)
 		{
-			size_t		size = (size_t) net->sizes[l] * net->sizes[l + 1];
-
-			if (size <= EST_TRANSPOSED_MAX && size > largest)
-				largest = size;
-		}
-		if (largest > 0)
-		{
-			ws->transposed = EstAlloc(sizeof(float) * largest);
+			ws->transposed = EstAlloc(sizeof(float) * transposed);
 			if (ws->transposed == NULL)
 				goto nomem;
 		}
@@ -875,7 +870,8 @@ EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net, int max_batch,
 	{
 		int			k = net->sizes[net->n_layers];
 
-		ws->exps = EstAlloc(sizeof(double) * (size_t) (k > EST_EXP_GROUP ? k : EST_EXP_GROUP));
+		ws->exps = EstAlloc(sizeof(double) *
+							(size_t) (k > EST_EXP_GROUP ? k : EST_EXP_GROUP));
 		if (ws->exps == NULL)
 			goto nomem;
 	}
@@ -889,6 +885,28 @@ nomem:
 	EstSetError(errmsg, "could not allocate a workspace for batches of %d rows",
 				max_batch);
 	return EST_ENOMEM;
+}
+
+/*
+ * EstTransposedFloats returns the floats of the workspace's transposed
+ * kernel for hidden layers of these n_hidden sizes and n_outputs outputs:
+ * the largest kernel a hidden layer feeds (the next one's, or the output
+ * layer's) of at most EST_TRANSPOSED_MAX weights, 0 when none is.
+ */
+size_t
+EstTransposedFloats(const int *hidden, int n_hidden, int n_outputs)
+{
+	size_t		largest = 0;
+
+	for (int l = 0; l < n_hidden; l++)
+	{
+		size_t		size = (size_t) hidden[l] *
+			(size_t) (l + 1 < n_hidden ? hidden[l + 1] : n_outputs);
+
+		if (size <= EST_TRANSPOSED_MAX && size > largest)
+			largest = size;
+	}
+	return largest;
 }
 
 /*
@@ -1448,8 +1466,9 @@ EstNetworkForwardTrain(EstNetwork *net, EstWorkspace *ws, const float *X,
  * softmax's logits less their largest (v[j] <= 0): within an ulp of libm's
  * exp, in a loop that vectorises, where libm's exp is a call per element,
  * which made the loss of a batch cost more than its matrix products from a
- * few dozen classes on.  exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2
- * (ln 2 in two parts, so that n ln2_hi is exact) and |r| <= ln(2) / 2,
+ * few dozen classes on.  exp(x) = 2^n exp(r), n = round(x / ln 2),
+ * r = x - n ln 2 (ln 2 in two parts, so that n ln2_hi is exact) and
+ * |r| <= ln(2) / 2,
  * where the Taylor series to r^13 is within 5e-18.  2^n is built from the
  * bits of x / ln 2 + 1.5 * 2^52, whose low bits hold n.  Below -708 (2^n
  * would not be a normal double) the result is 0, where libm's is 0 or a
@@ -1712,7 +1731,8 @@ SoftmaxLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 		{
 			const float *zi = z + (size_t) i * k;
 			const double *ei = ws->exps + (size_t) (i - i0) * k;
-			float	   *di = with_grad ? ws->delta[net->n_layers] + (size_t) i * k : NULL;
+			float	   *di = with_grad ?
+				ws->delta[net->n_layers] + (size_t) i * k : NULL;
 			double		w = weights ? (double) weights[i] : 1.0;
 			double		scale = w / denom;
 			int			c = LabelClass(y[i], k);
@@ -1799,7 +1819,8 @@ EstHeadLossOver(const EstNetwork *net, EstWorkspace *ws, const float *y,
 		if (ws->exps == NULL)
 		{
 			if (with_grad)
-				memset(ws->delta[net->n_layers], 0, sizeof(float) * (size_t) n * k);
+				memset(ws->delta[net->n_layers], 0,
+					   sizeof(float) * (size_t) n * k);
 			return NAN;
 		}
 		return SoftmaxLoss(net, ws, y, weights, n, with_grad, denom) / denom;
@@ -2344,6 +2365,27 @@ SoftmaxShares(double *v, int k)
 }
 
 /*
+ * SoftmaxRows turns n rows of k logits (k >= SOFTMAX_VECTOR_MIN) into
+ * probabilities in place: each row less its largest logit, the
+ * exponentials of all the rows at once, then each row's shares.
+ */
+EST_CLONES_WIDE static void
+SoftmaxRows(double *v, int n, int k)
+{
+	for (int i = 0; i < n; i++)
+	{
+		double	   *vi = v + (size_t) i * k;
+		double		m = LargestValue(vi, k);
+
+		for (int j = 0; j < k; j++)
+			vi[j] -= m;
+	}
+	ExpInPlace(v, (size_t) n * k);
+	for (int i = 0; i < n; i++)
+		SoftmaxShares(v + (size_t) i * k, k);
+}
+
+/*
  * SoftmaxRow turns k logits into probabilities in place, subtracting the
  * largest logit first so that exp never overflows.
  */
@@ -2352,20 +2394,15 @@ SoftmaxRow(double *v, int k)
 {
 	double		m = v[0];
 
-	if (k < SOFTMAX_VECTOR_MIN)
+	if (k >= SOFTMAX_VECTOR_MIN)
 	{
-		for (int j = 1; j < k; j++)
-			m = v[j] > m ? v[j] : m;
-		for (int j = 0; j < k; j++)
-			v[j] = exp(v[j] - m);
+		SoftmaxRows(v, 1, k);
+		return;
 	}
-	else
-	{
-		m = LargestValue(v, k);
-		for (int j = 0; j < k; j++)
-			v[j] -= m;
-		ExpInPlace(v, (size_t) k);
-	}
+	for (int j = 1; j < k; j++)
+		m = v[j] > m ? v[j] : m;
+	for (int j = 0; j < k; j++)
+		v[j] = exp(v[j] - m);
 	SoftmaxShares(v, k);
 }
 
@@ -2713,17 +2750,7 @@ EstHeadProbabilities(const EstNetwork *net, const EstWorkspace *ws, int n,
 	if (net->head == EST_HEAD_SOFTMAX && k >= SOFTMAX_VECTOR_MIN)
 	{
 		/* SoftmaxRow's steps, the exponentials of all rows at once */
-		for (i = 0; i < n; i++)
-		{
-			double	   *v = out + (size_t) i * k;
-			double		m = LargestValue(v, k);
-
-			for (int j = 0; j < k; j++)
-				v[j] -= m;
-		}
-		ExpInPlace(out, count);
-		for (i = 0; i < n; i++)
-			SoftmaxShares(out + (size_t) i * k, k);
+		SoftmaxRows(out, n, k);
 		return;
 	}
 	for (i = 0; i < n; i++)
