@@ -2033,7 +2033,10 @@ EmbeddingBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 /*
  * Transpose writes the transpose of the rows x cols matrix a into t (cols
  * x rows), 8 x 8 blocks at a time in vector registers where the compiler
- * has gcc's vector shuffles, the edges one float at a time.
+ * has gcc's vector shuffles, the edges one float at a time.  The loops
+ * over a block are unrolled so that its eight vectors stay in registers:
+ * kept in arrays on the stack, a 64 x 64 kernel took 1.3 microseconds
+ * instead of 0.35 (a store of two halves read back whole).
  */
 #if defined(__GNUC__) && !defined(__clang__)
 typedef float EstTVec8 __attribute__((vector_size(8 * sizeof(float))));
@@ -2057,14 +2060,18 @@ Transpose(const float *a, int rows, int cols, float *t)
 			EstTVec8	p[8];
 			EstTVec8	q[8];
 
+			_Pragma("GCC unroll 8")
 			for (int i = 0; i < 8; i++)
 				memcpy(&v[i], a + (size_t) (r0 + i) * cols + c0, sizeof(v[i]));
+			_Pragma("GCC unroll 4")
 			for (int i = 0; i < 8; i += 2)
 			{
 				p[i] = SHUFFLE8(v[i], v[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
 				p[i + 1] = SHUFFLE8(v[i], v[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
 			}
+			_Pragma("GCC unroll 2")
 			for (int i = 0; i < 8; i += 4)
+				_Pragma("GCC unroll 2")
 				for (int j = 0; j < 2; j++)
 				{
 					q[i + 2 * j] = SHUFFLE8(p[i + j], p[i + j + 2],
@@ -2072,6 +2079,7 @@ Transpose(const float *a, int rows, int cols, float *t)
 					q[i + 2 * j + 1] = SHUFFLE8(p[i + j], p[i + j + 2],
 												2, 3, 10, 11, 6, 7, 14, 15);
 				}
+			_Pragma("GCC unroll 4")
 			for (int i = 0; i < 4; i++)
 			{
 				EstTVec8	lo = SHUFFLE8(q[i], q[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
