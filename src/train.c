@@ -1174,8 +1174,9 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 
 		/*
 		 * The rows are random rows of a matrix larger than the caches:
-		 * ask for a later row's cache lines now, so that its copy does not
-		 * wait for memory.
+		 * ask for a later row's cache lines now (every line it spans, and
+		 * its label's and weight's), so that its copy does not wait for
+		 * memory.
 		 */
 		if ((held || b + EST_PREFETCH_ROWS < hi) &&
 			ckpt->epoch.position + EST_PREFETCH_ROWS <= (uint64) sp->n_train)
@@ -1184,9 +1185,18 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 												   EST_PREFETCH_ROWS - 1] -
 				rows->first;
 
-			for (size_t off = 0; ahead >= 0 && ahead < n_held &&
-				 off < d * sizeof(float); off += 64)
-				__builtin_prefetch((const char *) (rows->X + (size_t) ahead * d) + off);
+			if (ahead >= 0 && ahead < n_held)
+			{
+				const float *xa = rows->X + (size_t) ahead * d;
+				uintptr_t	line = (uintptr_t) xa & ~(uintptr_t) 63;
+				uintptr_t	end = (uintptr_t) (xa + d);
+
+				for (; line < end; line += 64)
+					__builtin_prefetch((const void *) line);
+				__builtin_prefetch(rows->y + (size_t) ahead * lw);
+				if (rows->w != NULL)
+					__builtin_prefetch(rows->w + ahead);
+			}
 		}
 		memcpy(rows->Xb + (size_t) n * d, rows->X + (size_t) row * d,
 			   d * sizeof(float));
