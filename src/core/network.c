@@ -2462,18 +2462,19 @@ EstNetworkScratchSize(const EstNetwork *net)
 
 /*
  * LayerOne sets h (out_size floats) to b + x W for one row x of in_size
- * floats.  A block of outputs stays in vector registers over all of x
- * (LAYER_ONE_BLOCK), rather than going through memory at each input, and
- * where the CPU has AVX2 the vectors are twice as wide.  Either way each
- * output is b_j, then + x_i * W_ij for i in order, a product then a sum
- * (the core is built with -ffp-contract=off): every variant gives the
- * same floats as the plain loop that ends the row.
+ * floats.  A block of outputs stays in vector registers over all of x,
+ * rather than going through memory at each input: blocks of 64 outputs,
+ * then of 32, 16 and 8 (a layer of 32 units went one float at a time
+ * through memory and took three times as long as one of 64), and where
+ * the CPU has AVX2 the vectors are twice as wide.  Either way each output
+ * is b_j, then + x_i * W_ij for i in order, a product then a sum (the core
+ * is built with -ffp-contract=off): every variant gives the same floats
+ * as the plain loop that ends the row.
  */
-#define LAYER_ONE_BLOCK 64
-#define LAYER_ONE_BODY(vec_type, lanes) \
-	for (; j0 + LAYER_ONE_BLOCK <= out_size; j0 += LAYER_ONE_BLOCK) \
+#define LAYER_ONE_BLOCKS(vec_type, lanes, block) \
+	for (; j0 + (block) <= out_size; j0 += (block)) \
 	{ \
-		vec_type	acc[LAYER_ONE_BLOCK / (lanes)]; \
+		vec_type	acc[(block) / (lanes)]; \
 \
 		memcpy(acc, b + j0, sizeof(acc)); \
 		for (int i = 0; i < in_size; i++) \
@@ -2482,7 +2483,7 @@ EstNetworkScratchSize(const EstNetwork *net)
 			const float *wi = w + (size_t) i * out_size + j0; \
 \
 			_Pragma("GCC unroll 16") \
-			for (int v = 0; v < LAYER_ONE_BLOCK / (lanes); v++) \
+			for (int v = 0; v < (block) / (lanes); v++) \
 			{ \
 				vec_type	wv; \
 \
@@ -2492,6 +2493,11 @@ EstNetworkScratchSize(const EstNetwork *net)
 		} \
 		memcpy(h + j0, acc, sizeof(acc)); \
 	}
+#define LAYER_ONE_BODY(vec_type, lanes) \
+	LAYER_ONE_BLOCKS(vec_type, lanes, 64) \
+	LAYER_ONE_BLOCKS(vec_type, lanes, 32) \
+	LAYER_ONE_BLOCKS(vec_type, lanes, 16) \
+	LAYER_ONE_BLOCKS(vec_type, lanes, 8)
 
 /* vector types of gcc and clang, which other compilers go without */
 #if defined(__GNUC__) || defined(__clang__)
@@ -2541,6 +2547,7 @@ LayerOne(const float *x, const float *w, const float *b, int in_size,
 	{
 #ifdef HAVE_VECTOR_TYPES
 		LAYER_ONE_BODY(EstVec4, 4)
+		LAYER_ONE_BLOCKS(EstVec4, 4, 4)
 #endif
 	}
 	if (j0 < out_size)

@@ -627,8 +627,9 @@ TestWideAndDeepByHand(void)
  * (and wider ones where the CPU has AVX2), give the very floats of the
  * plain loop: each hidden unit b_j, then + x_i * W_ij for i in order in
  * float, the logits likewise in double (with weights of very different
- * sizes, so that their sums round).  Widths below, at and past the block
- * of 64 outputs, and 1 to 100 logits (past blocks of 16 and of 4), with a linear
+ * sizes, so that their sums round).  Widths that take every block of
+ * outputs (64, 32, 16, 8 and 4) and the floats past them, and 1 to 100
+ * logits (past blocks of 16 and of 4), with a linear
  * activation (no rounding of its own) and the squared head (raw logits),
  * so that the comparison is exact.
  */
@@ -637,7 +638,7 @@ TestPredictOneOrder(void)
 {
 	static const int widths[][3] = {{5, 3, 2}, {64, 64, 1}, {67, 130, 3},
 	{200, 129, 4}, {70, 9, 10}, {64, 48, 16}, {33, 20, 37}, {20, 33, 30},
-	{16, 64, 100}};
+	{16, 64, 100}, {32, 32, 4}, {100, 56, 3}, {8, 127, 5}};
 	EstRng		rng;
 	char		err[EST_ERRMSG_LEN];
 
