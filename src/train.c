@@ -1169,16 +1169,16 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 			StartEpoch(ckpt, rows->perm, sp->n_train);
 		row = (int64) rows->perm[ckpt->epoch.position++] - rows->first;
 		weight_sum += rows->w ? (double) rows->w[row] : 1.0;
-		if (b < lo || b >= hi || row < 0 || row >= n_held)
-			continue;
 
 		/*
 		 * The rows are random rows of a matrix larger than the caches:
-		 * ask for a later row's cache lines now (every line it spans, and
+		 * ask for the cache lines of the row this member copies
+		 * EST_PREFETCH_ROWS entries later now (every line it spans, and
 		 * its label's and weight's), so that its copy does not wait for
-		 * memory.
+		 * memory.  A member of a shard asks at every entry, its own or
+		 * not, so that each of its rows is asked for.
 		 */
-		if ((held || b + EST_PREFETCH_ROWS < hi) &&
+		if (b + EST_PREFETCH_ROWS >= lo && b + EST_PREFETCH_ROWS < hi &&
 			ckpt->epoch.position + EST_PREFETCH_ROWS <= (uint64) sp->n_train)
 		{
 			int64		ahead = (int64) rows->perm[ckpt->epoch.position +
@@ -1198,6 +1198,8 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 					__builtin_prefetch(rows->w + ahead);
 			}
 		}
+		if (b < lo || b >= hi || row < 0 || row >= n_held)
+			continue;
 		memcpy(rows->Xb + (size_t) n * d, rows->X + (size_t) row * d,
 			   d * sizeof(float));
 		memcpy(rows->yb + (size_t) n * lw, rows->y + (size_t) row * lw,
