@@ -956,17 +956,20 @@ Sigmoid(float x)
 	}
 }
 
+/*
+ * SigmoidOfExp is the logistic function of x in double given e =
+ * exp(-|x|), the exponential that Sigmoid takes on either side of 0.
+ */
+static inline double
+SigmoidOfExp(double x, double e)
+{
+	return x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
 static inline double
 SigmoidD(double x)
 {
-	if (x >= 0.0)
-		return 1.0 / (1.0 + exp(-x));
-	else
-	{
-		double		e = exp(x);
-
-		return e / (1.0 + e);
-	}
+	return SigmoidOfExp(x, exp(-fabs(x)));
 }
 
 #define EST_SQRT1_2		0.70710678118654752440f	/* 1 / sqrt(2) */
@@ -1569,6 +1572,7 @@ RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
 	{
 		double		zz = z[0];
 		double		label = y[0];
+		double		e;
 
 		if (!(label == 0.0 || label == 1.0))
 		{
@@ -1576,9 +1580,12 @@ RowLoss(EstHead head, const float *z, const float *y, int k, float *d,
 				d[0] = 0.0f;
 			return NAN;
 		}
+
+		/* one exponential serves the gradient and the loss */
+		e = exp(-fabs(zz));
 		if (d != NULL)
-			d[0] = (float) (scale * (SigmoidD(zz) - label));
-		return (zz > 0.0 ? zz : 0.0) - zz * label + log1p(exp(-fabs(zz)));
+			d[0] = (float) (scale * (SigmoidOfExp(zz, e) - label));
+		return (zz > 0.0 ? zz : 0.0) - zz * label + log1p(e);
 	}
 	else
 	{
