@@ -2471,9 +2471,10 @@ EstNetworkScratchSize(const EstNetwork *net)
  * LayerOne sets h (out_size floats) to b + x W for one row x of in_size
  * floats.  A block of outputs stays in vector registers over all of x,
  * rather than going through memory at each input: blocks of 64 outputs,
- * then of 32, 16 and 8 (a layer of 32 units went one float at a time
- * through memory and took three times as long as one of 64), and where
- * the CPU has AVX2 the vectors are twice as wide.  Either way each output
+ * then of 32, 16 and 8 (with blocks of 64 only, layers of 32 units went
+ * one float at a time through memory, and est_predict of a
+ * {32,32,32,32} model took three times as long), and where the CPU has
+ * AVX2 the vectors are twice as wide.  Either way each output
  * is b_j, then + x_i * W_ij for i in order, a product then a sum (the core
  * is built with -ffp-contract=off): every variant gives the same floats
  * as the plain loop that ends the row.
