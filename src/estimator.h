@@ -638,7 +638,8 @@ extern void EstTeamScore(EstTeam *team, EstCheckpoint *ckpt,
 extern int	EstTeamSize(const EstTeam *team);
 extern void EstTeamShare(const EstTeam *team, int batch_size, int *lo,
 						 int *hi);
-extern double EstTeamReduce(EstTeam *team, float *grad, size_t n,
+extern float *EstTeamGradient(EstTeam *team);
+extern double EstTeamReduce(EstTeam *team, float *sum, size_t n,
 							double loss);
 extern void EstTeamEnd(EstTeam *team);
 extern void EstTeamStop(EstTeam *team);

@@ -30,7 +30,8 @@
  * results differ in the last bits).
  *
  * The members meet once a step at a barrier: a counter in shared memory
- * that each member increments after writing its gradient, waiting (by
+ * that each member increments after writing its gradient (its backward
+ * pass writes it straight into the team's segment), waiting (by
  * spinning, then yielding) until every member of the step has.  Two
  * buffers alternate between steps, so that a member may write the next
  * step's gradient while a slower one still reads this step's.
@@ -546,23 +547,38 @@ TeamBarrier(EstTeam *team)
 }
 
 /*
- * EstTeamReduce is the barrier of a step: it publishes this member's
- * gradient (n floats) and loss, waits for every member's, and replaces
- * grad with their sum, added in member order so that every member gets
- * the very same floats.  It returns the summed loss.
+ * EstTeamGradient returns where this member writes the gradient of its
+ * share of the coming step: its own place in the step's buffer (of two
+ * that alternate), which EstTeamReduce then reads, so that the gradient
+ * is not copied there.
+ */
+float *
+EstTeamGradient(EstTeam *team)
+{
+	TeamShared *shared = team->shared;
+	int			parity = (int) (team->rounds % 2);
+
+	return team->grads +
+		((size_t) parity * shared->n_members + team->member) * shared->n_params;
+}
+
+/*
+ * EstTeamReduce is the barrier of a step: once this member has written its
+ * gradient where EstTeamGradient said, it publishes its loss, waits for
+ * every member's gradient, and writes their sum (n floats) into sum,
+ * added in member order so that every member gets the very same floats.
+ * It returns the summed loss.
  */
 double
-EstTeamReduce(EstTeam *team, float *grad, size_t n, double loss)
+EstTeamReduce(EstTeam *team, float *sum, size_t n, double loss)
 {
 	TeamShared *shared = team->shared;
 	int			m = shared->n_members;
 	int			parity = (int) (team->rounds % 2);
-	float	   *mine = team->grads + ((size_t) parity * m + team->member) * n;
 	const float *first = team->grads + (size_t) parity * m * n;
-	double		sum;
+	double		total;
 
 	Assert(n == shared->n_params);
-	memcpy(mine, grad, n * sizeof(float));
 	team->losses[parity * m + team->member] = loss;
 	TeamBarrier(team);
 	if (shared->stop)
@@ -571,18 +587,23 @@ EstTeamReduce(EstTeam *team, float *grad, size_t n, double loss)
 		return NAN;
 	}
 
-	memcpy(grad, first, n * sizeof(float));
-	for (int k = 1; k < m; k++)
+	/* the first two in one pass, then each other member's */
+	if (m == 1)
+		memcpy(sum, first, n * sizeof(float));
+	else
+		for (size_t i = 0; i < n; i++)
+			sum[i] = first[i] + first[n + i];
+	for (int k = 2; k < m; k++)
 	{
 		const float *other = first + (size_t) k * n;
 
 		for (size_t i = 0; i < n; i++)
-			grad[i] += other[i];
+			sum[i] += other[i];
 	}
-	sum = 0;
+	total = 0;
 	for (int k = 0; k < m; k++)
-		sum += team->losses[parity * m + k];
-	return sum;
+		total += team->losses[parity * m + k];
+	return total;
 }
 
 /*

@@ -1151,6 +1151,7 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 	int			n = 0;
 	double		weight_sum = 0;
 	double		loss;
+	float	   *grad = ws->grad;	/* the workspace's, for the team's sum */
 
 	if (team != NULL && !held)
 		EstTeamShare(team, sp->batch_size, &lo, &hi);
@@ -1219,6 +1220,9 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 							ckpt->global_step);
 	}
 
+	/* a member writes its share's gradient where the team sums them */
+	if (team != NULL)
+		ws->grad = EstTeamGradient(team);
 	if (n > 0)
 	{
 		EstNetworkForwardTrain(&ckpt->net, ws, rows->Xb, n, &ckpt->rng);
@@ -1235,7 +1239,8 @@ EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws, EstStepRows *rows,
 	}
 	if (team != NULL)
 	{
-		loss = EstTeamReduce(team, ws->grad, ckpt->net.n_params, loss);
+		ws->grad = grad;
+		loss = EstTeamReduce(team, grad, ckpt->net.n_params, loss);
 		if (EstTeamStopped(team))
 			return NAN;
 	}
