@@ -587,12 +587,10 @@ EstTeamReduce(EstTeam *team, float *sum, size_t n, double loss)
 		return NAN;
 	}
 
-	/* the first two in one pass, then each other member's */
-	if (m == 1)
-		memcpy(sum, first, n * sizeof(float));
-	else
-		for (size_t i = 0; i < n; i++)
-			sum[i] = first[i] + first[n + i];
+	/* a team has two members or more: the first two in one pass */
+	Assert(m >= 2);
+	for (size_t i = 0; i < n; i++)
+		sum[i] = first[i] + first[n + i];
 	for (int k = 2; k < m; k++)
 	{
 		const float *other = first + (size_t) k * n;
