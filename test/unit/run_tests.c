@@ -133,6 +133,7 @@ static const UnitTest tests[] = {
 	{"network: EstNetworkPredictOne sums each unit in order", TestPredictOneOrder},
 	{"network: head loss values and reductions", TestHeadLossValues},
 	{"network: sigmoid head", TestSigmoidHead},
+	{"network: sigmoid loss agrees with libm", TestSigmoidLossMatchesLibm},
 	{"network: head loss stability", TestHeadLossStability},
 	{"network: exp of softmax within an ulp of libm", TestExpInPlace},
 	{"network: softmax loss of many classes", TestSoftmaxManyClasses},

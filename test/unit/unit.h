@@ -76,6 +76,7 @@ extern void TestForwardMatchesPredictOne(void);
 extern void TestPredictOneOrder(void);
 extern void TestHeadLossValues(void);
 extern void TestSigmoidHead(void);
+extern void TestSigmoidLossMatchesLibm(void);
 extern void TestHeadLossStability(void);
 extern void TestExpInPlace(void);
 extern void TestSoftmaxManyClasses(void);
