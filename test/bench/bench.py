@@ -458,6 +458,20 @@ def main():
         flops_per_row += 2 * LAYERS[l] * LAYERS[l + 1] * (2 if l == 0 else 3)
     flops = flops_per_row * n_rows
 
+    def train_flops(layers):
+        """FLOPs of one row's training step through layers (as sgemm.c)."""
+        return sum(2 * layers[l] * layers[l + 1] * (2 if l == 0 else 3)
+                   for l in range(len(layers) - 1))
+
+    # What the machine allows: the case's FLOPs at the sgemm rate, over
+    # PyTorch's time.  A ratio target below this bound cannot be met at
+    # these shapes by any implementation of the same arithmetic.
+    iris_layers = [4] + LAYERS[1:-1] + [3]
+    bound_a = flops / (args.sgemm_gflops * 1e9)
+    bound_b = 1000 * 32 * train_flops(iris_layers) / (args.sgemm_gflops * 1e9)
+    forward_flops = sum(2 * LAYERS[l] * LAYERS[l + 1] for l in range(len(LAYERS) - 1))
+    bound_d = n_rows * forward_flops / (args.sgemm_gflops * 1e9)
+
     def gflops(seconds):
         return None if not seconds else flops / seconds / 1e9
 
@@ -474,6 +488,8 @@ def main():
         O["a_seconds"], P["a_train"], 0.45)
     cmp("a", "train 1 epoch: training loop only (training_log) / torch compute",
         O["a_loop"], P["a_train"], None)
+    cmp("a", "bound: the epoch's FLOPs at the sgemm rate / torch compute",
+        bound_a, P["a_train"], None)
     cmp("a", "train 1 epoch: est_train wall / torch fetch+train",
         O["a_wall"], P["a_e2e"], 0.10)
     diff = 100 * (O["a_accuracy"] - P["a_accuracy"])
@@ -495,6 +511,8 @@ def main():
         O["b_seconds"], P["b_train"], 0.05)
     cmp("b", "Iris 1000 steps of 32: est_train wall / torch fetch+train",
         O["b_wall"], P["b_e2e"], None)
+    cmp("b", "bound: the 1000 steps' FLOPs at the sgemm rate / torch compute",
+        bound_b, P["b_train"], None)
     rows.append(("b", "accuracy on iris_test (30 rows)",
                  fmt_pct(O["b_accuracy"]), fmt_pct(P["b_accuracy"]),
                  "%+.2f pt" % (100 * (O["b_accuracy"] - P["b_accuracy"])), "-", "-"))
@@ -512,6 +530,8 @@ def main():
     else:
         rows.append(("d", "est_predict_table(text,text,text)", "n/a (absent)",
                      fmt_s(P["c_score_e2e"]), "n/a", "<= 1.0 s", "n/a"))
+    rows.append(("d", "bound: the %d rows' forward FLOPs at the sgemm rate (1 core)" % n_rows,
+                 fmt_s(bound_d), "-", "-", "-", "-"))
 
     # (e): two cores
     e_what = "2 cores (parallel_workers 1): speedup (a) seconds / (e) seconds"
