@@ -25,7 +25,7 @@ RESET estimator.max_memory;
 SELECT global_step, rows_read, accuracy > 0.97 AS learned
   FROM est_train('st_b', 'st_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}',
 				 hidden_units => '{32,32}', epochs => 2, params => '{"seed": 1}');
--- est_train measured st_b's accuracy on 100,000 of its 120,000 rows,
+-- est_train measured st_b's accuracy on 10,000 of its 120,000 rows,
 -- evenly spaced: within a point of all of them
 SELECT abs(t.accuracy - e.value) < 0.01 AS sample_close
   FROM est_train('st_b', 'st_rows', steps => 1) t, est_evaluate('st_b', 'st_rows') e

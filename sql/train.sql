@@ -187,6 +187,24 @@ SELECT global_step FROM estimator.models WHERE name = 'train_iris';
 SELECT count(*) FROM estimator.checkpoints
  WHERE model = 'train_iris' AND global_step > 6010;
 
+-- The loss and accuracy est_train returns are measured on a tenth of the
+-- rows the call trains on, at least 10,000, evenly spaced in the order
+-- read.  A feature that says nothing and labels that alternate: one epoch
+-- of 20,000 rows is scored on every second row, all of one label, so the
+-- one class the model predicts is right on all or none of them; twenty
+-- epochs are scored on every row, half of each label.
+CREATE TABLE train_alternate AS
+SELECT i AS id, 1.0::real AS x, i % 2 AS label FROM generate_series(0, 19999) i;
+SELECT global_step, accuracy IN (0, 1) AS one_label
+  FROM est_train('train_alt_1', 'train_alternate', features => '{x}',
+				 model_type => 'linear_classifier', batch_size => 100, epochs => 1,
+				 params => '{"seed": 1}');
+SELECT global_step, accuracy
+  FROM est_train('train_alt_20', 'train_alternate', features => '{x}',
+				 model_type => 'linear_classifier', batch_size => 100, epochs => 20,
+				 params => '{"seed": 1}');
+DROP TABLE train_alternate;
+
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models
 	  WHERE name LIKE 'train\_%') d;

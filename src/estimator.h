@@ -574,6 +574,7 @@ typedef struct EstStepPlan
 {
 	int			batch_size;
 	int64		n_train;
+	int64		score_rows;		/* EstScoreSampleSize of the call */
 	int			n_inputs;
 	int			label_width;
 	double		l1;
@@ -610,12 +611,18 @@ typedef struct EstStepRows
 typedef struct EstTeam EstTeam;
 struct dsm_segment;
 
-/* est_train's loss and accuracy: on at most this many training rows */
+/*
+ * est_train's loss and accuracy: on a tenth of the rows the call trains
+ * on, at least EST_SCORE_SAMPLE_MIN and at most EST_SCORE_SAMPLE training
+ * rows (EstScoreSampleSize)
+ */
 #define EST_SCORE_SAMPLE	100000
+#define EST_SCORE_SAMPLE_MIN 10000
 
+extern int64 EstScoreSampleSize(int64 n, int64 steps, int batch_size);
 extern void EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt,
 						   EstWorkspace *ws, const EstData *data, int64 n,
-						   int64 first, int64 from, int64 to,
+						   int64 size, int64 first, int64 from, int64 to,
 						   EstMetricSet *set);
 
 extern void EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt,

@@ -636,7 +636,7 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 {
 	TeamShared *shared = team->shared;
 	int64		n = shared->sp.n_train;
-	int64		size = Min(n, EST_SCORE_SAMPLE);
+	int64		size = shared->sp.score_rows;
 	int64		lo = size * team->member / shared->n_members;
 	int64		hi = size * (team->member + 1) / shared->n_members;
 	int64		first = 0;
@@ -672,7 +672,7 @@ EstTeamScore(EstTeam *team, EstCheckpoint *ckpt, EstWorkspace *ws,
 		weight_sum += all.w ? (double) all.w[k * n / size - first] : 1.0;
 	if (hi > lo)
 	{
-		EstScoreSample(&def, ckpt, ws, &all, n, first, lo, hi, &set);
+		EstScoreSample(&def, ckpt, ws, &all, n, size, first, lo, hi, &set);
 		shared->scores[team->member][0] = EstMetricSetValue(&set, "average_loss");
 		shared->scores[team->member][1] = regressor ? 0 :
 			EstMetricSetValue(&set, "accuracy");

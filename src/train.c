@@ -1394,6 +1394,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 
 	sp.batch_size = plan->batch_size;
 	sp.n_train = n_train;
+	sp.score_rows = EstScoreSampleSize(n_train, plan->steps, plan->batch_size);
 	sp.n_inputs = data->n_inputs;
 	sp.label_width = data->label_width;
 	sp.l1 = Max(opts->l1_regularization, 0);
@@ -2528,7 +2529,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	else
 	{
 		/* a streamed source's sample is a uniform one of its rows */
-		EstScoreSample(def, &ckpt, &ws, &data, n_train, 0, 0, n_train, &set);
+		EstScoreSample(def, &ckpt, &ws, &data, n_train,
+					   EstScoreSampleSize(n_train, plan.steps, plan.batch_size),
+					   0, 0, n_train, &set);
 		result->loss = EstMetricSetValue(&set, "average_loss");
 		result->accuracy = regressor ? NAN :
 			EstMetricSetValue(&set, "accuracy");
