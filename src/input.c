@@ -1773,7 +1773,7 @@ EstMapPages(const void *addr, Size len, bool write)
 }
 
 /* how far ahead of the rows appended EstMapRowsAhead maps the pages */
-#define EST_MAP_AHEAD		((Size) 4 * 1024 * 1024)
+#define EST_MAP_AHEAD		((Size) 1024 * 1024)
 
 /*
  * EstMapRowsAhead maps, before rows are appended to data (whose arrays
