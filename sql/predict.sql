@@ -229,6 +229,36 @@ SELECT count(*) AS rows,
   JOIN predict_many t ON t.id::text = p.key;
 DROP TABLE predict_many;
 
+-- The planner prices a call by the network of the model a constant names
+-- (est_predict_support): per row, 30 operators for the call and one for
+-- every 130 multiply-adds.  A model that is not a constant, or that does
+-- not exist, costs the functions' COST, 100 operators.
+CREATE FUNCTION predict_cost(call text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+	bare json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) SELECT ' || call || ' FROM iris_test t' INTO plan;
+	EXECUTE 'EXPLAIN (FORMAT JSON) SELECT 0 FROM iris_test t' INTO bare;
+	RETURN round((((plan->0->'Plan'->>'Total Cost')::float8 -
+				   (bare->0->'Plan'->>'Total Cost')::float8) /
+				  (plan->0->'Plan'->>'Plan Rows')::float8 /
+				  current_setting('cpu_operator_cost')::float8)::numeric, 1);
+END $$;
+SELECT global_step FROM est_train('predict_narrow', 'iris_train', hidden_units => '{8}',
+								  steps => 1, params => '{"seed": 1}');
+SELECT global_step FROM est_train('predict_wide', 'iris_train', hidden_units => '{256,256}',
+								  steps => 1, params => '{"seed": 1}');
+-- operators a row: 4*8 + 8*3 = 56 multiply-adds, 4*256 + 256*256 + 256*3 =
+-- 67,328, an unknown model, a name that is not a constant (and the two
+-- functions of its cast), the array form
+SELECT predict_cost('est_predict(''predict_narrow'', t)') AS narrow,
+	   predict_cost('est_predict(''predict_wide'', t)') AS wide,
+	   predict_cost('est_predict_proba(''predict_nosuch'', t)') AS unknown,
+	   predict_cost('est_predict_values(t.label::text, t)') AS not_constant,
+	   predict_cost('est_predict_label(''predict_wide'', ARRAY[1, 2, 3, 4])') AS array_form;
+DROP FUNCTION predict_cost(text);
+
 DROP TABLE predict_big;
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models
