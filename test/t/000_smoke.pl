@@ -36,13 +36,13 @@ is( $node->safe_psql(
 	'the update adds est_feature_info and est_predict_label');
 is( $node->safe_psql(
 		'upd',
-		"SELECT string_agg(DISTINCT procost::text, ',') FROM pg_proc WHERE proname ~ '^est_predict(_proba|_values|_label)?\$'"),
-	'1000',
-	'the update gives the per-row prediction functions their cost');
+		"SELECT string_agg(DISTINCT procost::text || ' ' || prosupport::text, ',') FROM pg_proc WHERE proname ~ '^est_predict(_proba|_values|_label)?\$'"),
+	'100 est_predict_support',
+	'the update gives the per-row prediction functions their cost and support function');
 is( $node->safe_psql(
 		'postgres',
-		"SELECT string_agg(DISTINCT procost::text, ',') FROM pg_proc WHERE proname ~ '^est_predict(_proba|_values|_label)?\$'"),
-	'1000',
+		"SELECT string_agg(DISTINCT procost::text || ' ' || prosupport::text, ',') FROM pg_proc WHERE proname ~ '^est_predict(_proba|_values|_label)?\$'"),
+	'100 est_predict_support',
 	'and so does a new installation');
 
 $node->stop;
