@@ -1681,6 +1681,76 @@ EstSoftmaxSum(const double *e, int k)
 }
 
 /*
+ * LogNearOne returns log(m) for m in [sqrt(1/2), sqrt(2)], as 2 atanh(s),
+ * s = (m - 1) / (m + 1), |s| <= 0.172, whose odd series to s^23 is within
+ * 1e-19; in IEEE operations only, without a call, so that a loop of them
+ * vectorises and every build gives the same bits.
+ */
+static inline double
+LogNearOne(double m)
+{
+	double		s = (m - 1.0) / (m + 1.0);
+	double		z = s * s;
+	double		p;
+
+	p = 1.0 / 23.0;
+	p = p * z + 1.0 / 21.0;
+	p = p * z + 1.0 / 19.0;
+	p = p * z + 1.0 / 17.0;
+	p = p * z + 1.0 / 15.0;
+	p = p * z + 1.0 / 13.0;
+	p = p * z + 1.0 / 11.0;
+	p = p * z + 1.0 / 9.0;
+	p = p * z + 1.0 / 7.0;
+	p = p * z + 1.0 / 5.0;
+	p = p * z + 1.0 / 3.0;
+	p = p * z;
+	return 2.0 * s + 2.0 * s * p;
+}
+
+#define EST_LN2_HI		6.93147180369123816490e-01
+#define EST_LN2_LO		1.90821492927058770002e-10
+
+/*
+ * Log1pUnit returns log(1 + x) for 0 <= x <= 1, as SigmoidLoss needs it
+ * for x = exp(-|z|), within a few ulps of libm's log1p.  u = 1 + x
+ * rounds; (x - (u - 1)) / u corrects for that; u = 2^k m with m in
+ * [sqrt(1/2), sqrt(2)] (LogNearOne).
+ */
+static inline double
+Log1pUnit(double x)
+{
+	double		u = 1.0 + x;
+	double		c = (x - (u - 1.0)) / u;
+	double		k = u > 1.4142135623730951 ? 1.0 : 0.0;
+	double		m = u > 1.4142135623730951 ? u * 0.5 : u;
+
+	return k * EST_LN2_HI + (LogNearOne(m) + (k * EST_LN2_LO + c));
+}
+
+/*
+ * LogOfSum returns log(x) for a sum of softmax's exponentials, x >= 1
+ * (the largest term is 1) and finite, within a few ulps of libm's log:
+ * x = 2^e m with m in [sqrt(1/2), sqrt(2)], from the bits of x.  NaN stays
+ * NaN.
+ */
+static inline double
+LogOfSum(double x)
+{
+	uint64_t	bits;
+	double		e;
+	double		m;
+
+	memcpy(&bits, &x, sizeof(bits));
+	e = (double) ((int64_t) (bits >> 52) & 0x7ff) - 1023.0;
+	bits = (bits & UINT64_C(0x000fffffffffffff)) | UINT64_C(0x3ff0000000000000);
+	memcpy(&m, &bits, sizeof(m));
+	e = m > 1.4142135623730951 ? e + 1.0 : e;
+	m = m > 1.4142135623730951 ? m * 0.5 : m;
+	return x != x ? x : e * EST_LN2_HI + (LogNearOne(m) + e * EST_LN2_LO);
+}
+
+/*
  * SoftmaxLoss is EstHeadLossOver for the softmax head: the sum over the
  * rows of w_i (log(sum_j exp(z_j)) - z_label), from each row's largest
  * logit m down so that exp never overflows, and the gradient
@@ -1700,12 +1770,18 @@ SoftmaxLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 	const float *z = ws->act[net->n_layers];
 	double		loss_sum = 0.0;
 	float		largest[EST_EXP_GROUP];
+	double		sums[EST_EXP_GROUP];
+	double		logs[EST_EXP_GROUP];
 
 	for (int i0 = 0; i0 < n; i0 += group)
 	{
 		int			i1 = n - i0 < group ? n : i0 + group;
 
 		SoftmaxExps(z + (size_t) i0 * k, i1 - i0, k, ws->exps, largest);
+		for (int i = i0; i < i1; i++)
+			sums[i - i0] = EstSoftmaxSum(ws->exps + (size_t) (i - i0) * k, k);
+		for (int i = 0; i < i1 - i0; i++)
+			logs[i] = LogOfSum(sums[i]);
 		for (int i = i0; i < i1; i++)
 		{
 			const float *zi = z + (size_t) i * k;
@@ -1715,7 +1791,6 @@ SoftmaxLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 			double		w = weights ? (double) weights[i] : 1.0;
 			double		scale = w / denom;
 			int			c = LabelClass(y[i], k);
-			double		sum;
 			double		share;
 
 			if (c < 0)
@@ -1725,49 +1800,13 @@ SoftmaxLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 				loss_sum += w * NAN;
 				continue;
 			}
-			sum = EstSoftmaxSum(ei, k);
-			share = scale / sum;
+			share = scale / sums[i - i0];
 			for (int j = 0; di != NULL && j < k; j++)
 				di[j] = (float) (ei[j] * share - (j == c ? scale : 0.0));
-			loss_sum += w * ((double) largest[i - i0] + log(sum) - (double) zi[c]);
+			loss_sum += w * ((double) largest[i - i0] + logs[i - i0] - (double) zi[c]);
 		}
 	}
 	return loss_sum;
-}
-
-/*
- * Log1pUnit returns log(1 + x) for 0 <= x <= 1, as SigmoidLoss needs it
- * for x = exp(-|z|), within about an ulp of libm's log1p, in IEEE
- * operations only, without a call (a loop of them vectorises).
- * u = 1 + x rounds; (x - (u - 1)) / u corrects for that.  u = 2^k m with
- * m in [sqrt(1/2), sqrt(2)], and log(m) = 2 atanh(s), s = (m - 1) /
- * (m + 1), |s| <= 0.172, whose odd series to s^23 is within 1e-19.
- */
-static inline double
-Log1pUnit(double x)
-{
-	double		u = 1.0 + x;
-	double		c = (x - (u - 1.0)) / u;
-	double		k = u > 1.4142135623730951 ? 1.0 : 0.0;
-	double		m = u > 1.4142135623730951 ? u * 0.5 : u;
-	double		s = (m - 1.0) / (m + 1.0);
-	double		z = s * s;
-	double		p;
-
-	p = 1.0 / 23.0;
-	p = p * z + 1.0 / 21.0;
-	p = p * z + 1.0 / 19.0;
-	p = p * z + 1.0 / 17.0;
-	p = p * z + 1.0 / 15.0;
-	p = p * z + 1.0 / 13.0;
-	p = p * z + 1.0 / 11.0;
-	p = p * z + 1.0 / 9.0;
-	p = p * z + 1.0 / 7.0;
-	p = p * z + 1.0 / 5.0;
-	p = p * z + 1.0 / 3.0;
-	p = p * z;
-	return k * 6.93147180369123816490e-01 +
-		((2.0 * s + 2.0 * s * p) + (k * 1.90821492927058770002e-10 + c));
 }
 
 /*
