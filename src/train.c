@@ -1656,9 +1656,9 @@ TrainingBytes(const EstModelDef *def, const EstTransform *tf,
 	bytes = mul_size(n_params, 2 * (2 + EST_MAX_SLOTS) * sizeof(float));
 	for (int l = 0; l < def->n_hidden; l++)
 		bytes = add_size(bytes,
-						 mul_size((Size) Max(batch_size, 1024) * 6,
+						 mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 6,
 								  def->hidden[l] * sizeof(float)));
-	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
+	bytes = add_size(bytes, mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 2,
 									 def->input_width * sizeof(float)));
 	/* a hidden layer's kernel, transposed for its input gradient */
 	bytes = add_size(bytes,
@@ -1666,7 +1666,7 @@ TrainingBytes(const EstModelDef *def, const EstTransform *tf,
 												  spec.n_outputs),
 							  sizeof(float)));
 	/* the logits and their gradients, and softmax's exponentials */
-	bytes = add_size(bytes, mul_size((Size) Max(batch_size, 1024) * 2,
+	bytes = add_size(bytes, mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 2,
 									 spec.n_outputs * sizeof(float)));
 	if (spec.head == EST_HEAD_SOFTMAX)
 		bytes = add_size(bytes, mul_size(Max(EST_EXP_GROUP, spec.n_outputs),
@@ -2461,11 +2461,12 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	}
 
 	/*
-	 * Rows are scored in blocks of up to 1024; a source of fewer rows, and
-	 * no other rows to evaluate, needs no larger buffers (a small training
-	 * spent a millisecond allocating them).  The blocks stay the same.
+	 * Rows are scored in blocks of up to EST_TRAIN_SCORE_BLOCK (or of a batch);
+	 * a source of fewer rows, and no other rows to evaluate, needs no
+	 * larger buffers (a small training spent a millisecond allocating
+	 * them).  The blocks stay the same.
 	 */
-	score_rows = 1024;
+	score_rows = EST_TRAIN_SCORE_BLOCK;
 	if (eval == NULL && !plan.opts.has_promote_if && !stream.active)
 		score_rows = (int) Min(score_rows, n_rows);
 	coremsg[0] = '\0';

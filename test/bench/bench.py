@@ -426,16 +426,16 @@ def main():
     # streaming: a quarter of the matrix, at least the setting's minimum
     # and twice what the model, its batch buffers and a buffer of 1024 rows
     # take (est_train's own estimate, TrainingBytes: weights, gradient and
-    # slots; 1024-row buffers of every layer, of the inputs and of the
+    # slots; buffers of a 256-row batch for every layer, the inputs and the
     # logits; a transposed kernel; softmax's exponentials; the confusion
     # matrix), so that wide networks have room for a sample: est_train
     # gives the sample a quarter of the setting, and the shuffle buffer what
     # the model leaves of the other three quarters
     hidden = LAYERS[1:-1]
-    model_need = (n_params * 2 * 5 * 4 + sum(hidden) * 1024 * 6 * 4
-                  + 1024 * 2 * N_FEATURES * 4
+    model_need = (n_params * 2 * 5 * 4 + sum(hidden) * 256 * 6 * 4
+                  + 256 * 2 * N_FEATURES * 4
                   + max([LAYERS[l] * LAYERS[l + 1] for l in range(1, len(LAYERS) - 1)] + [0]) * 4
-                  + 1024 * 2 * LAYERS[-1] * 4 + max(2048, LAYERS[-1]) * 8
+                  + 256 * 2 * LAYERS[-1] * 4 + max(2048, LAYERS[-1]) * 8
                   + N_CLASSES * N_CLASSES * 8
                   + 1024 * (N_FEATURES + 1) * 4)
     stream_kb = max(1024, matrix // 4 // 1024, 2 * model_need // 1024 + 1)
