@@ -1478,6 +1478,10 @@ EstNetworkForwardTrain(EstNetwork *net, EstWorkspace *ws, const float *X,
  * subnormal; above 709 it saturates at exp(709); NaN stays NaN.  Only
  * IEEE operations, in one order: every build and CPU gives the same bits.
  */
+/* ln 2 in two parts: n EST_LN2_HI is exact for the n that exp and log meet */
+#define EST_LN2_HI		6.93147180369123816490e-01
+#define EST_LN2_LO		1.90821492927058770002e-10
+
 EST_CLONES_WIDE static void
 ExpInPlace(double *v, size_t k)
 {
@@ -1498,7 +1502,7 @@ ExpInPlace(double *v, size_t k)
 		x = x > 709.0 ? 709.0 : x;
 		t = x * 1.4426950408889634 + shifter;
 		n = t - shifter;
-		r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+		r = (x - n * EST_LN2_HI) - n * EST_LN2_LO;
 		p = 1.0 / 6227020800.0;
 		p = p * r + 1.0 / 479001600.0;
 		p = p * r + 1.0 / 39916800.0;
@@ -1707,9 +1711,6 @@ LogNearOne(double m)
 	p = p * z;
 	return 2.0 * s + 2.0 * s * p;
 }
-
-#define EST_LN2_HI		6.93147180369123816490e-01
-#define EST_LN2_LO		1.90821492927058770002e-10
 
 /*
  * Log1pUnit returns log(1 + x) for 0 <= x <= 1, as SigmoidLoss needs it
