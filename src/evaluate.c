@@ -249,7 +249,7 @@ EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 
-	Assert(size > 0 && size <= n);
+	Assert(size >= 0 && size <= n);
 	to = Min(to, size);
 	from = Min(from, to);
 	CheckConfusionMemory(def);

@@ -781,7 +781,8 @@ MemberSteps(EstTeam *team, EstCheckpoint *ckpt, const float *y)
 
 		EstWorkspaceFree(&ws);
 		status = EstWorkspaceInit(&ws, &ckpt->net,
-								  Max(shared->sp.batch_size, EST_TRAIN_SCORE_BLOCK), coremsg);
+								  Max(shared->sp.batch_size,
+									  EST_TRAIN_SCORE_BLOCK), coremsg);
 		if (status != EST_OK)
 			EstReportCoreError(status, coremsg, "workspace");
 		EstTeamScore(team, ckpt, &ws, &loss, &accuracy);

@@ -66,6 +66,7 @@ typedef struct TrainPlan
 {
 	int			batch_size;
 	int64		steps;
+	int64		score_rows;		/* est_train's figures' (EstScoreSampleSize) */
 	int			log_every;
 	int			keep;
 	double		learning_rate;
@@ -1394,7 +1395,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 
 	sp.batch_size = plan->batch_size;
 	sp.n_train = n_train;
-	sp.score_rows = EstScoreSampleSize(n_train, plan->steps, plan->batch_size);
+	sp.score_rows = plan->score_rows;
 	sp.n_inputs = data->n_inputs;
 	sp.label_width = data->label_width;
 	sp.l1 = Max(opts->l1_regularization, 0);
@@ -1656,18 +1657,20 @@ TrainingBytes(const EstModelDef *def, const EstTransform *tf,
 	bytes = mul_size(n_params, 2 * (2 + EST_MAX_SLOTS) * sizeof(float));
 	for (int l = 0; l < def->n_hidden; l++)
 		bytes = add_size(bytes,
-						 mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 6,
-								  def->hidden[l] * sizeof(float)));
-	bytes = add_size(bytes, mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 2,
-									 def->input_width * sizeof(float)));
+						 mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) *
+								  6, def->hidden[l] * sizeof(float)));
+	bytes = add_size(bytes,
+					 mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 2,
+							  def->input_width * sizeof(float)));
 	/* a hidden layer's kernel, transposed for its input gradient */
 	bytes = add_size(bytes,
 					 mul_size(EstTransposedFloats(def->hidden, def->n_hidden,
 												  spec.n_outputs),
 							  sizeof(float)));
 	/* the logits and their gradients, and softmax's exponentials */
-	bytes = add_size(bytes, mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 2,
-									 spec.n_outputs * sizeof(float)));
+	bytes = add_size(bytes,
+					 mul_size((Size) Max(batch_size, EST_TRAIN_SCORE_BLOCK) * 2,
+							  spec.n_outputs * sizeof(float)));
 	if (spec.head == EST_HEAD_SOFTMAX)
 		bytes = add_size(bytes, mul_size(Max(EST_EXP_GROUP, spec.n_outputs),
 										 sizeof(double)));
@@ -2353,6 +2356,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		plan.steps = Min(plan.steps,
 						 (int64) Min(epoch_steps, (double) PG_INT64_MAX / 2));
 	}
+	plan.score_rows = EstScoreSampleSize(n_train, plan.steps, plan.batch_size);
 
 	{
 		/* the rows of all members, as one backend would hold them */
@@ -2461,9 +2465,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	}
 
 	/*
-	 * Rows are scored in blocks of up to EST_TRAIN_SCORE_BLOCK (or of a batch);
-	 * a source of fewer rows, and no other rows to evaluate, needs no
-	 * larger buffers (a small training spent a millisecond allocating
+	 * Rows are scored in blocks of up to EST_TRAIN_SCORE_BLOCK (or of a
+	 * batch); a source of fewer rows, and no other rows to evaluate, needs
+	 * no larger buffers (a small training spent a millisecond allocating
 	 * them).  The blocks stay the same.
 	 */
 	score_rows = EST_TRAIN_SCORE_BLOCK;
@@ -2530,8 +2534,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	else
 	{
 		/* a streamed source's sample is a uniform one of its rows */
-		EstScoreSample(def, &ckpt, &ws, &data, n_train,
-					   EstScoreSampleSize(n_train, plan.steps, plan.batch_size),
+		EstScoreSample(def, &ckpt, &ws, &data, n_train, plan.score_rows,
 					   0, 0, n_train, &set);
 		result->loss = EstMetricSetValue(&set, "average_loss");
 		result->accuracy = regressor ? NAN :
