@@ -1852,19 +1852,12 @@ SigmoidLoss(const EstNetwork *net, EstWorkspace *ws, const float *y,
 			loss[i] = valid ?
 				(zz > 0.0 ? zz : 0.0) - zz * label + Log1pUnit(e[i]) : NAN;
 		}
-		if (with_grad && weights == NULL)
+		for (int i = 0; with_grad && i < count; i++)
 		{
-			double		scale = 1.0 / denom;
+			double		w = weights ? (double) weights[i0 + i] : 1.0;
 
-			for (int i = 0; i < count; i++)
-				delta[i0 + i] = yi[i] == 0.0f || yi[i] == 1.0f ?
-					(float) (scale * g[i]) : 0.0f;
-		}
-		else if (with_grad)
-		{
-			for (int i = 0; i < count; i++)
-				delta[i0 + i] = yi[i] == 0.0f || yi[i] == 1.0f ?
-					(float) ((double) weights[i0 + i] / denom * g[i]) : 0.0f;
+			delta[i0 + i] = yi[i] == 0.0f || yi[i] == 1.0f ?
+				(float) (w / denom * g[i]) : 0.0f;
 		}
 		for (int i = 0; i < count; i++)
 			loss_sum += (weights ? (double) weights[i0 + i] : 1.0) * loss[i];
