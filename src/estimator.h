@@ -21,6 +21,8 @@
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "port/atomics.h"
 #include "storage/itemptr.h"
 #include "utils/jsonb.h"
 
@@ -292,6 +294,13 @@ extern char **EstReaderVocabulary(EstReader *reader, int *n);
 extern void EstReaderSortVocabulary(EstReader *reader, float *y, int64 n_rows);
 extern void EstReaderClose(EstReader *reader);
 extern BlockNumber EstSourceBlocks(const char *source);
+struct ParallelTableScanDescData;
+extern BlockNumber EstReaderSharableBlocks(EstReader *reader,
+										   int *rel_workers);
+extern Size EstReaderSharedScanSize(EstReader *reader);
+extern void EstReaderShareScan(EstReader *reader,
+							   struct ParallelTableScanDescData *pscan,
+							   bool initialize);
 extern bool EstReaderLearns(EstReader *reader);
 extern int	EstReaderLabelColumnWidth(EstReader *reader);
 extern EstTransform *EstReaderTransform(EstReader *reader);
@@ -680,6 +689,12 @@ extern EstTeam *EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 								  const uint8_t *ckpt, size_t ckpt_len,
 								  size_t n_params, const EstStepPlan *sp,
 								  int64 steps, const EstData *own);
+/* what the parallel readers, trainers and scorers share */
+struct ParallelContext;
+extern int	EstLaunchMembers(struct ParallelContext *pcxt, int *member_of);
+extern int	EstMemberIndex(pg_atomic_uint32 *ready, const int *member_of);
+extern void EstPackText(StringInfo buf, const char *s);
+extern const char *EstUnpackText(const char **p);
 
 
 /* ----------------------------------------------------------------

@@ -1854,6 +1854,61 @@ EstSourceBlocks(const char *source)
 }
 
 /*
+ * EstReaderSharableBlocks is the number of blocks of the table that reader
+ * scans itself (see DirectScan), which a parallel scan could share with
+ * parallel workers, and in *rel_workers the table's parallel_workers
+ * storage parameter (-1 when not set); 0 when the reader reads through its
+ * cursor, or a temporary table (which workers cannot see), and nothing has
+ * been read yet.
+ */
+BlockNumber
+EstReaderSharableBlocks(EstReader *reader, int *rel_workers)
+{
+	*rel_workers = -1;
+	if (reader->scan == NULL || reader->done ||
+		reader->rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		return 0;
+	*rel_workers = RelationGetParallelWorkers(reader->rel, -1);
+	return RelationGetNumberOfBlocks(reader->rel);
+}
+
+/*
+ * EstReaderSharedScanSize is the bytes of shared memory that a parallel
+ * scan of reader's table takes (see EstReaderShareScan).
+ */
+Size
+EstReaderSharedScanSize(EstReader *reader)
+{
+	Assert(reader->scan != NULL);
+	return table_parallelscan_estimate(reader->rel, reader->scan->rs_snapshot);
+}
+
+/*
+ * EstReaderShareScan makes the reader's scan of its table (see DirectScan)
+ * its part of pscan, a parallel scan in shared memory that the backend sets
+ * up (initialize) with its scan's snapshot before any row is read, and
+ * that parallel workers join: the scans that share it read every block of
+ * the table once between them, in chunks that each takes as it goes, so
+ * that rows come in no set order.  A reader that does not scan the table
+ * itself cannot share a scan: that is an error, as the reader would read
+ * every row.
+ */
+void
+EstReaderShareScan(EstReader *reader, ParallelTableScanDesc pscan,
+				   bool initialize)
+{
+	if (reader->scan == NULL || reader->done)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("a parallel scorer cannot share the scan of its source")));
+	if (initialize)
+		table_parallelscan_initialize(reader->rel, pscan,
+									  reader->scan->rs_snapshot);
+	table_endscan(reader->scan);
+	reader->scan = table_beginscan_parallel(reader->rel, pscan);
+}
+
+/*
  * EstReaderLearns tells whether encoding depends on the order of the rows:
  * class names or a vocabulary learned as they come.
  */

@@ -213,13 +213,13 @@ CopyToSegment(ParallelContext *pcxt, uint64 key, const void *src, Size bytes)
 }
 
 /*
- * LaunchMembers launches the workers of pcxt, waits until each has
+ * EstLaunchMembers launches the workers of pcxt, waits until each has
  * attached or failed, and numbers the members: the leader 0, then every
  * worker that attached (member_of, by worker number; -1 for the others).
  * It returns the number of members.
  */
-static int
-LaunchMembers(ParallelContext *pcxt, int *member_of)
+int
+EstLaunchMembers(ParallelContext *pcxt, int *member_of)
 {
 	int			members = 1;
 
@@ -403,7 +403,7 @@ EstTeamBegin(int n_workers, const EstModelDef *def, const uint8_t *ckpt,
 	area = shm_toc_allocate(pcxt->toc, GradsBytes(n_workers + 1, n_params));
 	shm_toc_insert(pcxt->toc, EST_KEY_GRADS, area);
 
-	members = LaunchMembers(pcxt, shared->member_of);
+	members = EstLaunchMembers(pcxt, shared->member_of);
 	shared->n_members = members;
 	pg_write_barrier();
 	pg_atomic_write_u32(&shared->ready, 1);
@@ -715,12 +715,12 @@ EstTeamEnd(EstTeam *team)
 }
 
 /*
- * MemberIndex waits until the leader has counted the members (ready) and
+ * EstMemberIndex waits until the leader has counted the members (ready) and
  * returns this worker's place among them, or -1 when it is none: it
  * attached too late, and has nothing to do.
  */
-static int
-MemberIndex(pg_atomic_uint32 *ready, const int *member_of)
+int
+EstMemberIndex(pg_atomic_uint32 *ready, const int *member_of)
 {
 	while (pg_atomic_read_u32(ready) == 0)
 	{
@@ -822,7 +822,7 @@ est_parallel_train_main(dsm_segment *seg, shm_toc *toc)
 
 	(void) seg;
 	memset(&team, 0, sizeof(team));
-	team.member = MemberIndex(&shared->ready, shared->member_of);
+	team.member = EstMemberIndex(&shared->ready, shared->member_of);
 	if (team.member < 0)
 		return;
 	team.shared = shared;
@@ -1442,16 +1442,16 @@ EstTeamBeginShard(EstShard *shard, const EstModelDef *def,
 }
 
 /*
- * PackText appends NUL-terminated strings to buf.
+ * EstPackText appends NUL-terminated strings to buf.
  */
-static void
-PackText(StringInfo buf, const char *s)
+void
+EstPackText(StringInfo buf, const char *s)
 {
 	appendBinaryStringInfo(buf, s ? s : "", strlen(s ? s : "") + 1);
 }
 
-static const char *
-UnpackText(const char **p)
+const char *
+EstUnpackText(const char **p)
 {
 	const char *s = *p;
 
@@ -1531,16 +1531,16 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	}
 
 	initStringInfo(&text);
-	PackText(&text, source);
-	PackText(&text, spec->label);
-	PackText(&text, spec->weight);
+	EstPackText(&text, source);
+	EstPackText(&text, spec->label);
+	EstPackText(&text, spec->weight);
 	for (int i = 0; i < n_features; i++)
 	{
-		PackText(&text, features[i].name);
+		EstPackText(&text, features[i].name);
 		appendBinaryStringInfo(&text, (char *) &features[i].width, sizeof(int));
 	}
 	for (int i = 0; i < spec->n_vocabulary; i++)
-		PackText(&text, spec->vocabulary[i]);
+		EstPackText(&text, spec->vocabulary[i]);
 
 	EnterParallelMode();
 	pcxt = CreateParallelContext("estimator", "est_parallel_read_main",
@@ -1621,7 +1621,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		queues[i] = shm_mq_attach(mqs[i], pcxt->seg, NULL);
 	}
 
-	members = LaunchMembers(pcxt, shared->member_of);
+	members = EstLaunchMembers(pcxt, shared->member_of);
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
 		if (shared->member_of[i] > 0)
 			shm_mq_set_handle(queues[i], pcxt->worker[i].bgwhandle);
@@ -2043,7 +2043,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	int			row_floats;
 	char	   *msg;
 
-	member = MemberIndex(&shared->ready, shared->member_of);
+	member = EstMemberIndex(&shared->ready, shared->member_of);
 	if (member < 0)
 		return;
 	{
@@ -2055,9 +2055,9 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	}
 
 	memset(&spec, 0, sizeof(spec));
-	source = UnpackText(&p);
-	spec.label = UnpackText(&p);
-	spec.weight = UnpackText(&p);
+	source = EstUnpackText(&p);
+	spec.label = EstUnpackText(&p);
+	spec.weight = EstUnpackText(&p);
 	if (!shared->has_label)
 		spec.label = NULL;
 	if (!shared->has_weight)
@@ -2068,14 +2068,14 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	features = palloc0(Max(shared->n_features, 1) * sizeof(EstColumn));
 	for (int i = 0; i < shared->n_features; i++)
 	{
-		features[i].name = pstrdup(UnpackText(&p));
+		features[i].name = pstrdup(EstUnpackText(&p));
 		memcpy(&features[i].width, p, sizeof(int));
 		p += sizeof(int);
 	}
 	spec.n_vocabulary = shared->n_vocabulary;
 	spec.vocabulary = palloc0(Max(shared->n_vocabulary, 1) * sizeof(char *));
 	for (int i = 0; i < shared->n_vocabulary; i++)
-		spec.vocabulary[i] = pstrdup(UnpackText(&p));
+		spec.vocabulary[i] = pstrdup(EstUnpackText(&p));
 	spec.block_lo = shared->bounds[member];
 	spec.block_hi = member + 1 < shared->n_members ? shared->bounds[member + 1] : 0;
 

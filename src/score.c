@@ -8,23 +8,81 @@
  * with cblas_sgemm, returning a row of (key, prediction, outputs, label) for each
  * row of the source.  Memory stays one block whatever the source's size.
  *
+ * A table large enough for a parallel sequential scan is scored in
+ * parallel, by PostgreSQL's rules for one (ScoreWorkers): parallel workers
+ * and the backend share a parallel scan of it (EstReaderShareScan), each
+ * scoring the chunks of blocks it takes, and the workers send their scores
+ * through a queue each to the backend, which makes the result rows of all
+ * (PutScores).  Rows then come in no set order, as from a parallel scan.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #include "estimator.h"
 
 #define EST_SCORE_BLOCK	1024
+
+/* the keys of a parallel scoring's table of contents */
+#define EST_KEY_SCORE			UINT64CONST(0xE571000000000021)
+#define EST_KEY_SCORE_TEXT		UINT64CONST(0xE571000000000022)
+#define EST_KEY_SCORE_CKPT		UINT64CONST(0xE571000000000023)
+#define EST_KEY_SCORE_SCAN		UINT64CONST(0xE571000000000024)
+#define EST_KEY_SCORE_QUEUES	UINT64CONST(0xE571000000000025)
+
+/* each worker's queue of scores: about eight blocks of four classes */
+#define EST_SCORE_QUEUE_BYTES	(1024 * 1024)
+
+/*
+ * A block's message: its int32 count of rows, padded to SCORE_MSG_HEADER
+ * bytes so that the scores that follow are aligned, then their keys; or
+ * SCORE_MSG_END alone, the last.
+ */
+#define SCORE_MSG_HEADER	((Size) sizeof(double))
+#define SCORE_MSG_END	-1
+
+typedef struct ScoreShared
+{
+	pg_atomic_uint32 ready;		/* the backend has numbered the members */
+	int			member_of[EST_MAX_PARALLEL_WORKERS];	/* by worker number */
+	int			n_features;
+	bool		has_key;
+	bool		regressor;
+	int			n_out;
+	Size		ckpt_len;
+} ScoreShared;
+
+/* the backend's side of a parallel scoring */
+typedef struct ParallelScore
+{
+	ParallelContext *pcxt;
+	int			n_queues;		/* by worker number */
+	shm_mq_handle **queues;
+	bool	   *ended;			/* a worker sent its last scores */
+	int			n_running;		/* members whose end is yet to come */
+} ParallelScore;
+
+PGDLLEXPORT void est_parallel_score_main(dsm_segment *seg, shm_toc *toc);
 
 PG_FUNCTION_INFO_V1(est_predict_table);
 
@@ -111,6 +169,405 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 }
 
 /*
+ * ScoreBlock runs n rows of X (as the reader encoded them) through the
+ * checkpoint's network and writes the head's values, n_out a row, to out.
+ */
+static void
+ScoreBlock(EstCheckpoint *ckpt, EstWorkspace *ws, bool regressor, float *X,
+		   int n, double *out)
+{
+	EstTransformApply(&ckpt->transform, X, n);
+	EstNetworkForward(&ckpt->net, ws, X, n);
+	if (regressor)
+		EstRestoreLabels(&ckpt->labels, ws->act[ckpt->net.n_layers], n);
+	EstHeadProbabilities(&ckpt->net, ws, n, out);
+}
+
+/*
+ * ScoreWorkers is how many parallel workers score a source with the
+ * backend: as many as PostgreSQL would plan for a parallel sequential scan
+ * of it (its parallel_workers storage parameter, else one for a table of
+ * min_parallel_table_scan_size and one more each time it triples, up to
+ * max_parallel_workers_per_gather), none when the reader cannot share its
+ * scan (a view, a query, a temporary table, row-level security) or the
+ * call runs in parallel mode already.
+ */
+static int
+ScoreWorkers(EstReader *reader)
+{
+	int			rel_workers;
+	BlockNumber blocks;
+	int			workers;
+
+	if (max_parallel_workers_per_gather <= 0 || IsInParallelMode())
+		return 0;
+	blocks = EstReaderSharableBlocks(reader, &rel_workers);
+	if (blocks == 0)
+		return 0;
+	if (rel_workers >= 0)
+		workers = rel_workers;
+	else
+	{
+		double		threshold = Max(min_parallel_table_scan_size, 1);
+
+		if ((double) blocks < threshold)
+			return 0;
+		workers = 1;
+		while ((double) blocks >= threshold * 3)
+		{
+			workers++;
+			threshold *= 3;
+		}
+	}
+	workers = Min(workers, max_parallel_workers_per_gather);
+	return Min(workers, EST_MAX_PARALLEL_WORKERS);
+}
+
+/*
+ * BeginParallelScore starts n_workers parallel workers to score source
+ * with the backend, reader being the backend's (open, nothing read): it
+ * puts in the segment what they need (the source, the key, the feature
+ * columns, the checkpoint and the parallel scan), makes the reader's scan
+ * the backend's part of the parallel scan, and launches them.  NULL, the
+ * reader untouched, when PostgreSQL has no segment to give.
+ */
+static ParallelScore *
+BeginParallelScore(int n_workers, const char *source, const char *key,
+				   const EstModelDef *def, const EstCheckpoint *ckpt,
+				   EstReader *reader, int n_out)
+{
+	ParallelScore *ps;
+	ParallelContext *pcxt;
+	ScoreShared *shared;
+	StringInfoData text;
+	uint8_t    *blob = NULL;
+	size_t		blob_len = 0;
+	EstColumn  *features;
+	int			n_features;
+	Size		scan_size = EstReaderSharedScanSize(reader);
+	char		coremsg[EST_ERRMSG_LEN];
+	char	   *area;
+
+	coremsg[0] = '\0';
+	if (EstCheckpointEncode(ckpt, &blob, &blob_len, coremsg) != EST_OK)
+		EstReportCoreError(EST_EINVAL, coremsg, "checkpoint");
+	EstReaderColumns(reader, &features, &n_features);
+	initStringInfo(&text);
+	EstPackText(&text, source);
+	EstPackText(&text, key);
+	for (int i = 0; i < n_features; i++)
+	{
+		EstPackText(&text, features[i].name);
+		appendBinaryStringInfo(&text, (char *) &features[i].width, sizeof(int));
+	}
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("estimator", "est_parallel_score_main",
+								 n_workers);
+	shm_toc_estimate_chunk(&pcxt->estimator, sizeof(ScoreShared));
+	shm_toc_estimate_chunk(&pcxt->estimator, text.len);
+	shm_toc_estimate_chunk(&pcxt->estimator, blob_len);
+	shm_toc_estimate_chunk(&pcxt->estimator, scan_size);
+	shm_toc_estimate_chunk(&pcxt->estimator,
+						   mul_size(EST_SCORE_QUEUE_BYTES, n_workers));
+	shm_toc_estimate_keys(&pcxt->estimator, 5);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		EstFree(blob);
+		return NULL;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, sizeof(ScoreShared));
+	memset(shared, 0, sizeof(ScoreShared));
+	pg_atomic_init_u32(&shared->ready, 0);
+	for (int i = 0; i < EST_MAX_PARALLEL_WORKERS; i++)
+		shared->member_of[i] = -1;
+	shared->n_features = n_features;
+	shared->has_key = key != NULL;
+	shared->regressor = EST_IS_REGRESSOR(def->type);
+	shared->n_out = n_out;
+	shared->ckpt_len = blob_len;
+	shm_toc_insert(pcxt->toc, EST_KEY_SCORE, shared);
+	area = shm_toc_allocate(pcxt->toc, text.len);
+	memcpy(area, text.data, text.len);
+	shm_toc_insert(pcxt->toc, EST_KEY_SCORE_TEXT, area);
+	area = shm_toc_allocate(pcxt->toc, blob_len);
+	memcpy(area, blob, blob_len);
+	shm_toc_insert(pcxt->toc, EST_KEY_SCORE_CKPT, area);
+	EstFree(blob);
+	area = shm_toc_allocate(pcxt->toc, scan_size);
+	EstReaderShareScan(reader, (ParallelTableScanDesc) area, true);
+	shm_toc_insert(pcxt->toc, EST_KEY_SCORE_SCAN, area);
+	area = shm_toc_allocate(pcxt->toc,
+							mul_size(EST_SCORE_QUEUE_BYTES, n_workers));
+	shm_toc_insert(pcxt->toc, EST_KEY_SCORE_QUEUES, area);
+
+	ps = palloc0(sizeof(ParallelScore));
+	ps->pcxt = pcxt;
+	ps->n_queues = n_workers;
+	ps->queues = palloc0(n_workers * sizeof(shm_mq_handle *));
+	ps->ended = palloc0(n_workers * sizeof(bool));
+	for (int i = 0; i < n_workers; i++)
+	{
+		shm_mq	   *mq = shm_mq_create(area + (Size) i * EST_SCORE_QUEUE_BYTES,
+									   EST_SCORE_QUEUE_BYTES);
+
+		shm_mq_set_receiver(mq, MyProc);
+		ps->queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
+	}
+	(void) EstLaunchMembers(pcxt, shared->member_of);
+	for (int i = 0; i < n_workers; i++)
+	{
+		if (i < pcxt->nworkers_launched && shared->member_of[i] > 0)
+		{
+			shm_mq_set_handle(ps->queues[i], pcxt->worker[i].bgwhandle);
+			ps->n_running++;
+		}
+		else
+			ps->ended[i] = true;	/* never started: nothing will come */
+	}
+	pg_write_barrier();
+	pg_atomic_write_u32(&shared->ready, 1);
+	return ps;
+}
+
+/*
+ * ReceiveScores adds to the result the scores that the workers have sent
+ * until none is waiting, or with wait until every worker has sent its
+ * last; it returns whether some worker has more to send.  A worker that
+ * stopped without its last message failed: its error is raised here.
+ */
+static bool
+ReceiveScores(ParallelScore *ps, bool wait, ReturnSetInfo *rsinfo,
+			  const EstModelDef *def, int n_out, const Datum *names,
+			  bool has_key, MemoryContext block_context)
+{
+	char	  **keys = palloc(EST_SCORE_BLOCK * sizeof(char *));
+
+	for (;;)
+	{
+		bool		got = false;
+
+		for (int i = 0; i < ps->n_queues; i++)
+		{
+			Size		nbytes;
+			void	   *msg;
+			shm_mq_result res;
+			int32		n;
+			const char *p;
+			const char *end;
+			MemoryContext oldcontext;
+
+			if (ps->ended[i])
+				continue;
+			res = shm_mq_receive(ps->queues[i], &nbytes, &msg, true);
+			if (res == SHM_MQ_WOULD_BLOCK)
+				continue;
+			if (res == SHM_MQ_DETACHED)
+			{
+				/* raises the worker's error, if it sent one */
+				WaitForParallelWorkersToFinish(ps->pcxt);
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("a parallel worker stopped before sending all its scores")));
+			}
+			got = true;
+			if (nbytes < sizeof(int32))
+				elog(ERROR, "short message from a parallel worker");
+			memcpy(&n, msg, sizeof(int32));
+			if (n == SCORE_MSG_END)
+			{
+				ps->ended[i] = true;
+				ps->n_running--;
+				continue;
+			}
+			p = (const char *) msg + SCORE_MSG_HEADER;
+			end = (const char *) msg + nbytes;
+			if (n <= 0 || n > EST_SCORE_BLOCK || nbytes < SCORE_MSG_HEADER ||
+				(Size) (end - p) < (Size) n * n_out * sizeof(double))
+				elog(ERROR, "message of %zu bytes from a parallel worker for %d rows",
+					 nbytes, n);
+			/*
+			 * the keys follow the values: \x01 and the key's text with its
+			 * NUL, or one NUL for a NULL key
+			 */
+			{
+				const char *k = p + (Size) n * n_out * sizeof(double);
+
+				for (int r = 0; r < n && has_key; r++)
+				{
+					const char *nul;
+
+					if (k >= end)
+						elog(ERROR, "message of %zu bytes from a parallel worker for %d keys",
+							 nbytes, n);
+					keys[r] = NULL;
+					if (*k++ == '\0')
+						continue;
+					nul = memchr(k, '\0', end - k);
+					if (nul == NULL)
+						elog(ERROR, "message of %zu bytes from a parallel worker for %d keys",
+							 nbytes, n);
+					keys[r] = (char *) k;
+					k = nul + 1;
+				}
+			}
+			/* the scores, out of the queue (which may not align them) */
+			{
+				double	   *out;
+
+				MemoryContextReset(block_context);
+				oldcontext = MemoryContextSwitchTo(block_context);
+				out = palloc((Size) n * n_out * sizeof(double));
+				memcpy(out, p, (Size) n * n_out * sizeof(double));
+				PutScores(rsinfo, def, has_key ? keys : NULL, out, n, n_out,
+						  names);
+				MemoryContextSwitchTo(oldcontext);
+			}
+		}
+		if (ps->n_running == 0 || (!got && !wait))
+			break;
+		if (got)
+			continue;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1,
+						 WAIT_EVENT_MQ_RECEIVE);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(keys);
+	return ps->n_running > 0;
+}
+
+/*
+ * EndParallelScore waits for the workers to exit and leaves parallel mode.
+ */
+static void
+EndParallelScore(ParallelScore *ps)
+{
+	WaitForParallelWorkersToFinish(ps->pcxt);
+	DestroyParallelContext(ps->pcxt);
+	ExitParallelMode();
+}
+
+/*
+ * est_parallel_score_main is a parallel worker's scoring: it joins the
+ * backend's parallel scan of the source with a reader of the model's
+ * feature columns (and the key), scores each block it reads with the
+ * checkpoint, and sends the scores and keys to the backend.
+ */
+void
+est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
+{
+	ScoreShared *shared = shm_toc_lookup(toc, EST_KEY_SCORE, false);
+	const char *p = shm_toc_lookup(toc, EST_KEY_SCORE_TEXT, false);
+	const uint8_t *blob = shm_toc_lookup(toc, EST_KEY_SCORE_CKPT, false);
+	ParallelTableScanDesc pscan = shm_toc_lookup(toc, EST_KEY_SCORE_SCAN, false);
+	char	   *queues = shm_toc_lookup(toc, EST_KEY_SCORE_QUEUES, false);
+	EstReadSpec spec;
+	const char *source;
+	EstColumn  *features;
+	EstReader  *reader;
+	EstCheckpoint ckpt;
+	EstWorkspace ws;
+	shm_mq_handle *mqh;
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status;
+	float	   *X;
+	StringInfoData msg;
+	MemoryContext block_context;
+	int32		n;
+
+	if (EstMemberIndex(&shared->ready, shared->member_of) < 0)
+		return;
+	{
+		shm_mq	   *mq = (shm_mq *) (queues + (Size) ParallelWorkerNumber *
+									 EST_SCORE_QUEUE_BYTES);
+
+		shm_mq_set_sender(mq, MyProc);
+		mqh = shm_mq_attach(mq, seg, NULL);
+	}
+
+	memset(&spec, 0, sizeof(spec));
+	source = EstUnpackText(&p);
+	spec.key = EstUnpackText(&p);
+	if (!shared->has_key)
+		spec.key = NULL;
+	features = palloc0(Max(shared->n_features, 1) * sizeof(EstColumn));
+	for (int i = 0; i < shared->n_features; i++)
+	{
+		features[i].name = pstrdup(EstUnpackText(&p));
+		memcpy(&features[i].width, p, sizeof(int));
+		p += sizeof(int);
+	}
+	coremsg[0] = '\0';
+	status = EstCheckpointDecode(blob, shared->ckpt_len, &ckpt, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "checkpoint");
+	spec.transform = &ckpt.transform;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	reader = EstReaderOpen(source, &spec, features, shared->n_features, false);
+	EstReaderShareScan(reader, pscan, false);
+	if (EstReaderInputs(reader) != ckpt.net.input_width ||
+		ckpt.net.sizes[ckpt.net.n_layers] != shared->n_out)
+		elog(ERROR, "a parallel worker reads rows of %d inputs for a network of %d",
+			 EstReaderInputs(reader), ckpt.net.input_width);
+	coremsg[0] = '\0';
+	status = EstWorkspaceInit(&ws, &ckpt.net, EST_SCORE_BLOCK, coremsg);
+	if (status != EST_OK)
+		EstReportCoreError(status, coremsg, "workspace");
+	X = palloc(mul_size(EST_SCORE_BLOCK, EstReaderInputs(reader) * sizeof(float)));
+	initStringInfo(&msg);
+	block_context = AllocSetContextCreate(CurrentMemoryContext,
+										  "estimator scoring block",
+										  ALLOCSET_DEFAULT_SIZES);
+	do
+	{
+		MemoryContext oldcontext;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(block_context);
+		oldcontext = MemoryContextSwitchTo(block_context);
+		n = EstReaderNext(reader, X, NULL, NULL, EST_SCORE_BLOCK);
+		MemoryContextSwitchTo(oldcontext);
+		if (n > 0)
+		{
+			char	  **keys = EstReaderKeys(reader);
+
+			resetStringInfo(&msg);
+			enlargeStringInfo(&msg, SCORE_MSG_HEADER +
+							  (Size) n * shared->n_out * sizeof(double));
+			memset(msg.data, 0, SCORE_MSG_HEADER);
+			memcpy(msg.data, &n, sizeof(int32));
+			msg.len = SCORE_MSG_HEADER;
+			ScoreBlock(&ckpt, &ws, shared->regressor, X, n,
+					   (double *) (msg.data + msg.len));
+			msg.len += n * shared->n_out * sizeof(double);
+			for (int r = 0; r < n && shared->has_key; r++)
+			{
+				if (keys[r] == NULL)
+					appendStringInfoChar(&msg, '\0');
+				else
+				{
+					appendStringInfoChar(&msg, '\x01');
+					appendBinaryStringInfo(&msg, keys[r], strlen(keys[r]) + 1);
+				}
+			}
+			if (shm_mq_send(mqh, msg.len, msg.data, false, true) != SHM_MQ_SUCCESS)
+				return;			/* the backend has gone */
+		}
+	} while (n > 0);
+	EstReaderClose(reader);
+	SPI_finish();
+	n = SCORE_MSG_END;
+	(void) shm_mq_send(mqh, sizeof(int32), &n, false, true);
+}
+
+/*
  * est_predict_table(model, source, key) scores every row of a source and
  * returns (key, prediction, outputs, label): the key column as text (NULL
  * when no key is named), the class id or value, the class probabilities or
@@ -135,6 +592,9 @@ est_predict_table(PG_FUNCTION_ARGS)
 	Datum	   *names = NULL;
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
+	int			workers;
+	ParallelScore *ps = NULL;
+	bool		reading;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -171,29 +631,43 @@ est_predict_table(PG_FUNCTION_ARGS)
 	block_context = AllocSetContextCreate(CurrentMemoryContext,
 										  "estimator scoring block",
 										  ALLOCSET_DEFAULT_SIZES);
-	for (;;)
+	workers = ScoreWorkers(reader);
+	if (workers > 0)
+		ps = BeginParallelScore(workers, source, key, def, &ckpt, reader, n_out);
+	/* as in a parallel scan, the backend reads too unless told not to */
+	reading = ps == NULL || ps->n_running == 0 || parallel_leader_participation;
+	while (reading || ps != NULL)
 	{
-		int			n;
+		int			n = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		MemoryContextReset(block_context);
-		oldcontext = MemoryContextSwitchTo(block_context);
-		n = EstReaderNext(reader, X, NULL, NULL, EST_SCORE_BLOCK);
-		/* the block's rows are made in block_context, freed at the next */
-		MemoryContextSwitchTo(block_context);
-		if (n > 0)
+		if (reading)
 		{
-			EstTransformApply(&ckpt.transform, X, n);
-			EstNetworkForward(&ckpt.net, &ws, X, n);
-			if (EST_IS_REGRESSOR(def->type))
-				EstRestoreLabels(&ckpt.labels, ws.act[ckpt.net.n_layers], n);
-			EstHeadProbabilities(&ckpt.net, &ws, n, out);
-			PutScores(rsinfo, def, key ? EstReaderKeys(reader) : NULL, out, n,
-					  n_out, names);
+			MemoryContextReset(block_context);
+			oldcontext = MemoryContextSwitchTo(block_context);
+			n = EstReaderNext(reader, X, NULL, NULL, EST_SCORE_BLOCK);
+			/* the block's rows are made in block_context, freed at the next */
+			if (n > 0)
+			{
+				ScoreBlock(&ckpt, &ws, EST_IS_REGRESSOR(def->type), X, n, out);
+				PutScores(rsinfo, def, key ? EstReaderKeys(reader) : NULL,
+						  out, n, n_out, names);
+			}
+			MemoryContextSwitchTo(oldcontext);
+			reading = n > 0;
 		}
-		MemoryContextSwitchTo(oldcontext);
-		if (n == 0)
-			break;
+		/*
+		 * the workers' scores, waiting for them once the backend's are in;
+		 * the segment, which holds the scan, lasts until the backend's
+		 * reading ends too
+		 */
+		if (ps != NULL &&
+			!ReceiveScores(ps, !reading, rsinfo, def, n_out, names,
+						   key != NULL, block_context) && !reading)
+		{
+			EndParallelScore(ps);
+			ps = NULL;
+		}
 	}
 	EstReaderClose(reader);
 	EstWorkspaceFree(&ws);

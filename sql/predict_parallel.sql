@@ -1,0 +1,114 @@
+-- est_predict_table in parallel: a table as large as a parallel sequential
+-- scan needs is scored by parallel workers with the backend, as many as
+-- PostgreSQL would plan for the scan, and gives the rows one backend gives.
+SET client_min_messages = warning;
+
+-- 20,000 rows of 4 numbers (workers cannot read a temporary table).
+CREATE TABLE pp_rows AS
+SELECT i AS id, sin(i * 12.9898)::real AS x1, cos(i * 78.233)::real AS x2,
+	   sin(i * 3.7)::real AS x3, cos(i * 1.3)::real AS x4,
+	   CASE WHEN sin(i * 12.9898) + cos(i * 78.233) > 0.4 THEN 'high'
+			WHEN sin(i * 3.7) > 0 THEN 'mid' ELSE 'low' END AS label,
+	   (sin(i * 12.9898) * 2 - cos(i * 1.3))::real AS target
+  FROM generate_series(1, 20000) i;
+SELECT global_step FROM est_train('pp_class', 'pp_rows', label => 'label',
+								  features => '{x1,x2,x3,x4}', hidden_units => '{16}',
+								  steps => 300, params => '{"seed": 1}');
+SELECT global_step FROM est_train('pp_reg', 'pp_rows', label => 'target',
+								  model_type => 'dnn_regressor',
+								  features => '{x1,x2,x3,x4}', hidden_units => '{16}',
+								  steps => 300, params => '{"seed": 1}');
+
+-- One backend's scores, to compare with.
+SET max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE pp_serial AS
+SELECT 'class' AS model, * FROM est_predict_table('pp_class', 'pp_rows', key => 'id')
+UNION ALL
+SELECT 'reg', * FROM est_predict_table('pp_reg', 'pp_rows', key => 'id');
+
+-- In parallel, with the workers alone reading (as a parallel scan without
+-- the leader's participation), then with the backend reading too: every
+-- row comes once, with the same prediction, probabilities and class name.
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+CREATE TEMP TABLE pp_workers AS
+SELECT 'class' AS model, * FROM est_predict_table('pp_class', 'pp_rows', key => 'id')
+UNION ALL
+SELECT 'reg', * FROM est_predict_table('pp_reg', 'pp_rows', key => 'id');
+RESET parallel_leader_participation;
+CREATE TEMP TABLE pp_all AS
+SELECT 'class' AS model, * FROM est_predict_table('pp_class', 'pp_rows', key => 'id')
+UNION ALL
+SELECT 'reg', * FROM est_predict_table('pp_reg', 'pp_rows', key => 'id');
+
+SELECT p.run, s.model, count(*) AS rows, count(DISTINCT p.key) AS keys,
+	   count(*) FILTER (WHERE p.prediction IS DISTINCT FROM s.prediction OR
+							  p.label IS DISTINCT FROM s.label OR
+							  (SELECT max(abs(a - b)) FROM unnest(p.outputs, s.outputs) u(a, b)) > 1e-9)
+		 AS differ
+  FROM (SELECT 'workers' AS run, * FROM pp_workers UNION ALL
+		SELECT 'all', * FROM pp_all) p
+  JOIN pp_serial s USING (model, key)
+ GROUP BY p.run, s.model ORDER BY 1, 2;
+
+-- Without a key, and with a NULL key, rows come all the same.
+UPDATE pp_rows SET id = NULL WHERE id % 1000 = 0;
+SELECT count(*) AS rows, count(key) AS keys
+  FROM est_predict_table('pp_class', 'pp_rows', key => 'id');
+SELECT count(*) AS rows, count(key) AS keys FROM est_predict_table('pp_class', 'pp_rows');
+
+-- A worker's error is the call's error: a NaN feature, read by a worker
+-- (the backend reads nothing here).
+SET parallel_leader_participation = off;
+UPDATE pp_rows SET x2 = 'NaN' WHERE id = 15001;
+SELECT count(*) FROM est_predict_table('pp_class', 'pp_rows', key => 'id');
+RESET parallel_leader_participation;
+
+-- The table's parallel_workers storage parameter and
+-- max_parallel_workers_per_gather rule as for a scan: with none, the
+-- backend reads alone (the error has no worker's context).
+ALTER TABLE pp_rows SET (parallel_workers = 0);
+SELECT count(*) FROM est_predict_table('pp_class', 'pp_rows', key => 'id');
+ALTER TABLE pp_rows RESET (parallel_workers);
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) FROM est_predict_table('pp_class', 'pp_rows', key => 'id');
+SET max_parallel_workers_per_gather = 2;
+UPDATE pp_rows SET x2 = 0 WHERE id = 15001;
+
+-- No worker to be had: the backend scores alone.
+SET max_parallel_workers = 0;
+SET parallel_leader_participation = off;
+SELECT count(*) AS rows FROM est_predict_table('pp_class', 'pp_rows', key => 'id');
+RESET max_parallel_workers;
+RESET parallel_leader_participation;
+
+-- Views, queries and called inside a parallel query: one backend.
+CREATE VIEW pp_view AS SELECT * FROM pp_rows;
+SELECT count(*) AS rows FROM est_predict_table('pp_class', 'pp_view', key => 'id');
+SELECT count(*) AS rows FROM est_predict_table('pp_class', 'SELECT * FROM pp_rows WHERE id > 100', key => 'id');
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SELECT count(*) AS rows
+  FROM pp_rows r JOIN est_predict_table('pp_class', 'pp_rows', key => 'id') p
+	ON p.key = r.id::text;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+
+-- A cancel stops the workers with the backend; the next call works.  (A
+-- wide network, so that scoring takes long enough to be cancelled.)
+SELECT global_step FROM est_train('pp_wide', 'pp_rows', label => 'label',
+								  features => '{x1,x2,x3,x4}', hidden_units => '{768,768}',
+								  steps => 1, params => '{"seed": 1}');
+\set VERBOSITY terse
+SET statement_timeout = '30ms';
+SELECT count(*) FROM est_predict_table('pp_wide', 'pp_rows', key => 'id');
+RESET statement_timeout;
+\set VERBOSITY default
+SELECT count(*) AS rows FROM est_predict_table('pp_class', 'pp_rows', key => 'id');
+
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP VIEW pp_view;
+DROP TABLE pp_rows;
+SELECT count(est_drop_model(name)) FROM estimator.models WHERE name LIKE 'pp\_%';
