@@ -9,7 +9,10 @@
 #   e) a synchronized sequential scan, which starts where another scan of
 #      a large table is, does not change the rows' order: training with a
 #      seed repeats itself
-#   f) the server log shows no crash
+#   f) est_predict_table scoring in parallel: a worker terminated in the
+#      middle fails the call with an error, not a hang, no worker is left,
+#      and the next call scores every row
+#   g) the server log shows no crash
 
 use strict;
 use warnings;
@@ -147,7 +150,42 @@ is($node->safe_psql($db, q{SELECT bool_and(a."values" = b."values")
 	't', 'training reads the rows in the same order and repeats itself');
 
 ###
-### f) no crash
+### f) est_predict_table with a worker terminated in the middle
+###
+$node->safe_psql($db, q{CREATE TABLE wide AS
+	SELECT i AS id, sin(i) AS x1, cos(i) AS x2, (i % 3) AS label
+	  FROM generate_series(1, 200000) i});
+$node->safe_psql($db, q{SET client_min_messages = warning;
+	SELECT est_train('f', 'wide', hidden_units => '{512,512}', steps => 1,
+		params => '{"seed": 1}')});
+($stdin, $stdout, $stderr) = ('', '', '');
+$h = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr($db), '-c',
+	  q{SET max_parallel_workers_per_gather = 1;
+		SELECT count(*) FROM est_predict_table('f', 'wide', key => 'id')} ],
+	'<', \$stdin, '>', \$stdout, '2>', \$stderr);
+$pid = '';
+$deadline = time + 60;
+while ($pid eq '' && time < $deadline)
+{
+	$pid = $node->safe_psql($db, q{SELECT pid FROM pg_stat_activity
+		WHERE backend_type = 'parallel worker' LIMIT 1});
+	sleep(0.05) if $pid eq '';
+}
+isnt($pid, '', 'a scoring worker runs');
+$node->safe_psql($db, "SELECT pg_terminate_backend($pid)");
+$t0 = time;
+$finished = eval { $h->finish; 1 };
+ok($finished && time - $t0 < 30, 'the scoring ends soon after');
+like($stderr, qr/ERROR:  .*(terminat|parallel worker)/, 'with an error') or diag($stderr);
+is($node->safe_psql($db, q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'parallel worker'}), '0', 'no scoring worker is left');
+is($node->safe_psql($db, q{SELECT count(*), count(DISTINCT key)
+	FROM est_predict_table('f', 'wide', key => 'id')}), '200000|200000',
+	'the next call scores every row once');
+
+###
+### g) no crash
 ###
 EstimatorTest::server_log_ok($node);
 
