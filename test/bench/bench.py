@@ -412,6 +412,8 @@ def check_data():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sgemm-gflops", type=float, required=True)
+    # the slower of two sgemm processes at once, on half batches: (e)'s bound
+    ap.add_argument("--sgemm-pair-gflops", type=float, default=None)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--python", default=sys.executable)
     args = ap.parse_args()
@@ -563,6 +565,13 @@ def main():
         rows.append(("e", e_what, fmt_s(O["e_seconds"]) +
                      (" (fell back, see below)" if fell_back else ""),
                      "-", "%.2fx" % speedup, ">= 1.60x", verdict(speedup >= 1.6)))
+        if args.sgemm_pair_gflops:
+            # both members' products at the slower one's rate, against one
+            # backend's at the full batch's rate
+            rows.append(("e", "bound: 2 x the slower of two sgemm at once (half batch) / one alone",
+                         "%.1f GF/s" % args.sgemm_pair_gflops, "-",
+                         "%.2fx" % (2 * args.sgemm_pair_gflops / args.sgemm_gflops),
+                         "-", "-"))
         diff = 100 * (O["e_accuracy"] - O["a_accuracy"])
         rows.append(("e", "2 cores: accuracy on synth_test vs (a)",
                      fmt_pct(O["e_accuracy"]), "-", "%+.2f pt" % diff,
