@@ -52,6 +52,32 @@ SELECT p.run, s.model, count(*) AS rows, count(DISTINCT p.key) AS keys,
   JOIN pp_serial s USING (model, key)
  GROUP BY p.run, s.model ORDER BY 1, 2;
 
+-- Features of every kind (a vocabulary with NULLs, a boolean, an enum, an
+-- array of text, an array of reals) encode in the workers as in the backend.
+CREATE TYPE pp_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE pp_mixed AS
+SELECT g AS id, (g % 37) * 1000.0 AS income,
+	   (ARRAY['red', 'green', 'blue', NULL])[1 + g % 4] AS color,
+	   g % 3 = 0 AS flag, ARRAY['t' || g % 5, 't' || g % 3] AS tags,
+	   (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::pp_mood AS mood,
+	   ARRAY[sin(g), cos(g)]::real[] AS v,
+	   (ARRAY['yes', 'no'])[1 + (g % 4 + g % 3) % 2] AS answer
+  FROM generate_series(1, 20000) g;
+SELECT global_step FROM est_train('pp_mixed',
+								  'SELECT income, color, flag, tags, mood, v, answer FROM pp_mixed',
+								  label => 'answer', steps => 50, params => '{"seed": 1}');
+SET max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE pp_mixed_serial AS
+SELECT * FROM est_predict_table('pp_mixed', 'pp_mixed', key => 'id');
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+SELECT count(*) AS rows,
+	   count(*) FILTER (WHERE p.prediction <> s.prediction OR p.outputs <> s.outputs OR
+							  p.label <> s.label) AS differ
+  FROM est_predict_table('pp_mixed', 'pp_mixed', key => 'id') p
+  JOIN pp_mixed_serial s USING (key);
+RESET parallel_leader_participation;
+
 -- Without a key, and with a NULL key, rows come all the same.
 UPDATE pp_rows SET id = NULL WHERE id % 1000 = 0;
 SELECT count(*) AS rows, count(key) AS keys
@@ -110,5 +136,6 @@ SELECT count(*) AS rows FROM est_predict_table('pp_class', 'pp_rows', key => 'id
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 DROP VIEW pp_view;
-DROP TABLE pp_rows;
+DROP TABLE pp_rows, pp_mixed;
+DROP TYPE pp_mood;
 SELECT count(est_drop_model(name)) FROM estimator.models WHERE name LIKE 'pp\_%';

@@ -66,6 +66,7 @@ typedef struct ScoreShared
 	pg_atomic_uint32 ready;		/* the backend has numbered the members */
 	int			member_of[EST_MAX_PARALLEL_WORKERS];	/* by worker number */
 	int			n_features;
+	int			n_inputs;		/* floats the backend's reader encodes a row */
 	bool		has_key;
 	bool		regressor;
 	int			n_out;
@@ -286,6 +287,7 @@ BeginParallelScore(int n_workers, const char *source, const char *key,
 	for (int i = 0; i < EST_MAX_PARALLEL_WORKERS; i++)
 		shared->member_of[i] = -1;
 	shared->n_features = n_features;
+	shared->n_inputs = EstReaderInputs(reader);
 	shared->has_key = key != NULL;
 	shared->regressor = EST_IS_REGRESSOR(def->type);
 	shared->n_out = n_out;
@@ -512,15 +514,16 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 		elog(ERROR, "SPI_connect failed");
 	reader = EstReaderOpen(source, &spec, features, shared->n_features, false);
 	EstReaderShareScan(reader, pscan, false);
-	if (EstReaderInputs(reader) != ckpt.net.input_width ||
+	if (EstReaderInputs(reader) != shared->n_inputs ||
 		ckpt.net.sizes[ckpt.net.n_layers] != shared->n_out)
-		elog(ERROR, "a parallel worker reads rows of %d inputs for a network of %d",
-			 EstReaderInputs(reader), ckpt.net.input_width);
+		elog(ERROR, "a parallel worker encodes rows of %d inputs and scores %d outputs, the backend %d and %d",
+			 EstReaderInputs(reader), ckpt.net.sizes[ckpt.net.n_layers],
+			 shared->n_inputs, shared->n_out);
 	coremsg[0] = '\0';
 	status = EstWorkspaceInit(&ws, &ckpt.net, EST_SCORE_BLOCK, coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
-	X = palloc(mul_size(EST_SCORE_BLOCK, EstReaderInputs(reader) * sizeof(float)));
+	X = palloc(mul_size(EST_SCORE_BLOCK, shared->n_inputs * sizeof(float)));
 	initStringInfo(&msg);
 	block_context = AllocSetContextCreate(CurrentMemoryContext,
 										  "estimator scoring block",
