@@ -64,5 +64,29 @@ SELECT expect_error($$SELECT * FROM est_train('odd_bad', 'iris_train', model_typ
 SELECT expect_error($$SELECT * FROM est_train('odd_bad', 'SELECT array_fill(1.0::real, ARRAY[70000]) AS a, 1 AS label')$$);
 SELECT expect_error($$SELECT * FROM est_train('odd_bad', 'iris_train', hidden_units => (SELECT array_agg(10) FROM generate_series(1, 1000000)))$$);
 
+-- a model whose feature's enum was dropped after training is still listed,
+-- described and dropped (the catalog's views looked the type up and failed
+-- for every model); a column of a new enum of the same values scores, row
+-- by row as in blocks
+CREATE TYPE odd_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE odd_moods AS
+SELECT g AS id, (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::odd_mood AS mood, g % 2 AS label
+  FROM generate_series(1, 60) g;
+SELECT global_step FROM est_train('odd_mood', 'odd_moods', features => '{mood}', steps => 5,
+								  params => '{"seed": 1}');
+DROP TABLE odd_moods;
+DROP TYPE odd_mood;
+SELECT count(*) AS listed FROM estimator.models WHERE name LIKE 'odd\_%';
+SELECT name, kind, vocabulary_size FROM est_feature_info('odd_mood');
+CREATE TYPE odd_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE odd_moods AS
+SELECT g AS id, (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::odd_mood AS mood, g % 2 AS label
+  FROM generate_series(1, 60) g;
+SELECT count(*) AS rows, count(*) FILTER (WHERE est_predict('odd_mood', t) = p.prediction) AS same
+  FROM odd_moods t JOIN est_predict_table('odd_mood', 'odd_moods', key => 'id') p
+	ON p.key = t.id::text;
+DROP TABLE odd_moods;
+DROP TYPE odd_mood;
+
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'odd\_%') d;

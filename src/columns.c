@@ -37,6 +37,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "estimator.h"
@@ -50,13 +51,20 @@
 PG_FUNCTION_INFO_V1(est_feature_info);
 
 /*
- * EstClassifyType says how a column of a type can feed the network.
+ * EstClassifyType says how a column of a type can feed the network.  A
+ * type that no longer exists (a model's feature whose enum or domain was
+ * dropped since it trained) is unsupported, so that the model can still be
+ * listed, described and dropped; a source's column then decides its kind.
  */
 EstColumnKind
 EstClassifyType(Oid type)
 {
-	Oid			base = getBaseType(type);
+	Oid			base;
 	Oid			elem;
+
+	if (!SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(type)))
+		return EST_COL_UNSUPPORTED;
+	base = getBaseType(type);
 
 	switch (base)
 	{

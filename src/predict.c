@@ -260,7 +260,10 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 					 errhint("Pass a row with the columns the model was trained on, or a feature array.")));
 		col->type = TupleDescAttr(state->row_desc, found)->atttypid;
 		col->base_type = getBaseType(col->type);
-		if (EstClassifyType(col->type) != def->features[i].kind)
+		/* a type dropped since training: the row's column decides */
+		if (def->features[i].kind == EST_COL_UNSUPPORTED)
+			col->kind = EstClassifyType(col->type);
+		else if (EstClassifyType(col->type) != def->features[i].kind)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" has type %s, but model \"%s\" expects %s",
