@@ -695,6 +695,15 @@ extern int	EstLaunchMembers(struct ParallelContext *pcxt, int *member_of);
 extern int	EstMemberIndex(pg_atomic_uint32 *ready, const int *member_of);
 extern void EstPackText(StringInfo buf, const char *s);
 extern const char *EstUnpackText(const char **p);
+extern void EstPackFeatures(StringInfo buf, const EstColumn *features, int n);
+extern EstColumn *EstUnpackFeatures(const char **p, int n);
+struct shm_mq;
+struct shm_mq_handle;
+extern struct shm_mq_handle **EstCreateQueues(struct ParallelContext *pcxt,
+											  char *area, int n, Size bytes,
+											  struct shm_mq **mqs);
+extern struct shm_mq_handle *EstWorkerQueue(struct dsm_segment *seg,
+											char *queues, Size bytes);
 
 
 /* ----------------------------------------------------------------

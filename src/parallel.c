@@ -1460,6 +1460,72 @@ EstUnpackText(const char **p)
 }
 
 /*
+ * EstPackFeatures appends to buf the feature columns that a parallel
+ * worker's reader opens the source with: each one's name and width.
+ */
+void
+EstPackFeatures(StringInfo buf, const EstColumn *features, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		EstPackText(buf, features[i].name);
+		appendBinaryStringInfo(buf, (const char *) &features[i].width,
+							   sizeof(int));
+	}
+}
+
+/* EstUnpackFeatures reads back n columns of EstPackFeatures at *p. */
+EstColumn *
+EstUnpackFeatures(const char **p, int n)
+{
+	EstColumn  *features = palloc0(Max(n, 1) * sizeof(EstColumn));
+
+	for (int i = 0; i < n; i++)
+	{
+		features[i].name = pstrdup(EstUnpackText(p));
+		memcpy(&features[i].width, *p, sizeof(int));
+		*p += sizeof(int);
+	}
+	return features;
+}
+
+/*
+ * EstCreateQueues makes n queues of bytes each, side by side in area of
+ * pcxt's segment, that the backend receives from: mqs (if not NULL) gets
+ * the queues, and the result their handles, by worker number.
+ */
+shm_mq_handle **
+EstCreateQueues(ParallelContext *pcxt, char *area, int n, Size bytes,
+				shm_mq **mqs)
+{
+	shm_mq_handle **queues = palloc0(n * sizeof(shm_mq_handle *));
+
+	for (int i = 0; i < n; i++)
+	{
+		shm_mq	   *mq = shm_mq_create(area + (Size) i * bytes, bytes);
+
+		shm_mq_set_receiver(mq, MyProc);
+		queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
+		if (mqs != NULL)
+			mqs[i] = mq;
+	}
+	return queues;
+}
+
+/*
+ * EstWorkerQueue attaches a parallel worker, as its sender, to its queue of
+ * those EstCreateQueues made in queues.
+ */
+shm_mq_handle *
+EstWorkerQueue(dsm_segment *seg, char *queues, Size bytes)
+{
+	shm_mq	   *mq = (shm_mq *) (queues + (Size) ParallelWorkerNumber * bytes);
+
+	shm_mq_set_sender(mq, MyProc);
+	return shm_mq_attach(mq, seg, NULL);
+}
+
+/*
  * EstParallelRead reads source, a table of blocks blocks, with n_workers
  * parallel workers into data, in the order of a sequential scan.  reader
  * is the caller's reader of the whole source, already open (its columns
@@ -1534,11 +1600,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	EstPackText(&text, source);
 	EstPackText(&text, spec->label);
 	EstPackText(&text, spec->weight);
-	for (int i = 0; i < n_features; i++)
-	{
-		EstPackText(&text, features[i].name);
-		appendBinaryStringInfo(&text, (char *) &features[i].width, sizeof(int));
-	}
+	EstPackFeatures(&text, features, n_features);
 	for (int i = 0; i < spec->n_vocabulary; i++)
 		EstPackText(&text, spec->vocabulary[i]);
 
@@ -1611,15 +1673,8 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 								  mul_size(label_stats_size, n_workers + 1));
 		shm_toc_insert(pcxt->toc, EST_KEY_READ_LABELS, labels);
 	}
-	queues = palloc0(n_workers * sizeof(shm_mq_handle *));
 	mqs = palloc0(n_workers * sizeof(shm_mq *));
-	for (int i = 0; i < n_workers; i++)
-	{
-		mqs[i] = shm_mq_create(area + (Size) i * EST_READ_QUEUE_BYTES,
-							   EST_READ_QUEUE_BYTES);
-		shm_mq_set_receiver(mqs[i], MyProc);
-		queues[i] = shm_mq_attach(mqs[i], pcxt->seg, NULL);
-	}
+	queues = EstCreateQueues(pcxt, area, n_workers, EST_READ_QUEUE_BYTES, mqs);
 
 	members = EstLaunchMembers(pcxt, shared->member_of);
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
@@ -2046,13 +2101,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	member = EstMemberIndex(&shared->ready, shared->member_of);
 	if (member < 0)
 		return;
-	{
-		shm_mq	   *mq = (shm_mq *) (queues + (Size) ParallelWorkerNumber *
-									 EST_READ_QUEUE_BYTES);
-
-		shm_mq_set_sender(mq, MyProc);
-		mqh = shm_mq_attach(mq, seg, NULL);
-	}
+	mqh = EstWorkerQueue(seg, queues, EST_READ_QUEUE_BYTES);
 
 	memset(&spec, 0, sizeof(spec));
 	source = EstUnpackText(&p);
@@ -2065,13 +2114,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	spec.label_kind = shared->label_kind;
 	spec.label_width = shared->label_width;
 	spec.learn_vocabulary = shared->learn_vocabulary;
-	features = palloc0(Max(shared->n_features, 1) * sizeof(EstColumn));
-	for (int i = 0; i < shared->n_features; i++)
-	{
-		features[i].name = pstrdup(EstUnpackText(&p));
-		memcpy(&features[i].width, p, sizeof(int));
-		p += sizeof(int);
-	}
+	features = EstUnpackFeatures(&p, shared->n_features);
 	spec.n_vocabulary = shared->n_vocabulary;
 	spec.vocabulary = palloc0(Max(shared->n_vocabulary, 1) * sizeof(char *));
 	for (int i = 0; i < shared->n_vocabulary; i++)

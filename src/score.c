@@ -256,11 +256,7 @@ BeginParallelScore(int n_workers, const char *source, const char *key,
 	initStringInfo(&text);
 	EstPackText(&text, source);
 	EstPackText(&text, key);
-	for (int i = 0; i < n_features; i++)
-	{
-		EstPackText(&text, features[i].name);
-		appendBinaryStringInfo(&text, (char *) &features[i].width, sizeof(int));
-	}
+	EstPackFeatures(&text, features, n_features);
 
 	EnterParallelMode();
 	pcxt = CreateParallelContext("estimator", "est_parallel_score_main",
@@ -310,16 +306,9 @@ BeginParallelScore(int n_workers, const char *source, const char *key,
 	ps = palloc0(sizeof(ParallelScore));
 	ps->pcxt = pcxt;
 	ps->n_queues = n_workers;
-	ps->queues = palloc0(n_workers * sizeof(shm_mq_handle *));
 	ps->ended = palloc0(n_workers * sizeof(bool));
-	for (int i = 0; i < n_workers; i++)
-	{
-		shm_mq	   *mq = shm_mq_create(area + (Size) i * EST_SCORE_QUEUE_BYTES,
-									   EST_SCORE_QUEUE_BYTES);
-
-		shm_mq_set_receiver(mq, MyProc);
-		ps->queues[i] = shm_mq_attach(mq, pcxt->seg, NULL);
-	}
+	ps->queues = EstCreateQueues(pcxt, area, n_workers, EST_SCORE_QUEUE_BYTES,
+								 NULL);
 	(void) EstLaunchMembers(pcxt, shared->member_of);
 	for (int i = 0; i < n_workers; i++)
 	{
@@ -484,26 +473,14 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 
 	if (EstMemberIndex(&shared->ready, shared->member_of) < 0)
 		return;
-	{
-		shm_mq	   *mq = (shm_mq *) (queues + (Size) ParallelWorkerNumber *
-									 EST_SCORE_QUEUE_BYTES);
-
-		shm_mq_set_sender(mq, MyProc);
-		mqh = shm_mq_attach(mq, seg, NULL);
-	}
+	mqh = EstWorkerQueue(seg, queues, EST_SCORE_QUEUE_BYTES);
 
 	memset(&spec, 0, sizeof(spec));
 	source = EstUnpackText(&p);
 	spec.key = EstUnpackText(&p);
 	if (!shared->has_key)
 		spec.key = NULL;
-	features = palloc0(Max(shared->n_features, 1) * sizeof(EstColumn));
-	for (int i = 0; i < shared->n_features; i++)
-	{
-		features[i].name = pstrdup(EstUnpackText(&p));
-		memcpy(&features[i].width, p, sizeof(int));
-		p += sizeof(int);
-	}
+	features = EstUnpackFeatures(&p, shared->n_features);
 	coremsg[0] = '\0';
 	status = EstCheckpointDecode(blob, shared->ckpt_len, &ckpt, coremsg);
 	if (status != EST_OK)

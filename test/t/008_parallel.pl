@@ -93,6 +93,29 @@ like(notices(q{SET max_parallel_workers = 0;
 is($node->safe_psql($db, q{SELECT global_step FROM estimator.models WHERE name = 'c'}),
 	'20', 'and it trained');
 
+# terminate_worker: runs sql in a psql of its own, terminates the first
+# parallel worker that appears, and waits for psql: (worker pid or '',
+# whether psql ended within 30 s of it, psql's stderr)
+sub terminate_worker
+{
+	my ($sql) = @_;
+	my ($stdin, $stdout, $stderr) = ('', '', '');
+	my $h = IPC::Run::start([ 'psql', '-X', '-d', $node->connstr($db), '-c', $sql ],
+		'<', \$stdin, '>', \$stdout, '2>', \$stderr);
+	my $pid = '';
+	my $deadline = time + 60;
+	while ($pid eq '' && time < $deadline)
+	{
+		$pid = $node->safe_psql($db, q{SELECT pid FROM pg_stat_activity
+			WHERE backend_type = 'parallel worker' LIMIT 1});
+		sleep(0.05) if $pid eq '';
+	}
+	$node->safe_psql($db, "SELECT pg_terminate_backend($pid)") if $pid ne '';
+	my $t0 = time;
+	my $finished = eval { $h->finish; 1 };
+	return ($pid, $finished && time - $t0 < 30, $stderr);
+}
+
 ###
 ### d) a worker terminated in the middle
 ###
@@ -101,25 +124,11 @@ $node->safe_psql($db, q{CREATE TABLE big AS
 	  FROM generate_series(1, 20000) i});
 $node->safe_psql($db, q{SET client_min_messages = warning;
 	SELECT est_train('d', 'big', steps => 10, params => '{"seed": 1}')});
-my ($stdin, $stdout, $stderr) = ('', '', '');
-my $h = IPC::Run::start(
-	[ 'psql', '-X', '-d', $node->connstr($db), '-c',
-	  q{SELECT est_train('d', 'big', hidden_units => '{10,10}', steps => 100000000,
-		params => '{"parallel_workers": 1}')} ],
-	'<', \$stdin, '>', \$stdout, '2>', \$stderr);
-my $pid = '';
-my $deadline = time + 60;
-while ($pid eq '' && time < $deadline)
-{
-	$pid = $node->safe_psql($db, q{SELECT pid FROM pg_stat_activity
-		WHERE backend_type = 'parallel worker' LIMIT 1});
-	sleep(0.05) if $pid eq '';
-}
+my ($pid, $ended, $stderr) = terminate_worker(
+	q{SELECT est_train('d', 'big', hidden_units => '{10,10}', steps => 100000000,
+		params => '{"parallel_workers": 1}')});
 isnt($pid, '', 'the worker runs');
-$node->safe_psql($db, "SELECT pg_terminate_backend($pid)");
-my $t0 = time;
-my $finished = eval { $h->finish; 1 };
-ok($finished && time - $t0 < 30, 'the call ends soon after');
+ok($ended, 'the call ends soon after');
 like($stderr, qr/ERROR:  .*(terminat|parallel worker)/, 'with an error') or diag($stderr);
 is($node->safe_psql($db, q{SELECT global_step FROM estimator.models WHERE name = 'd'}),
 	'10', 'the model is as it was');
@@ -158,25 +167,11 @@ $node->safe_psql($db, q{CREATE TABLE wide AS
 $node->safe_psql($db, q{SET client_min_messages = warning;
 	SELECT est_train('f', 'wide', hidden_units => '{512,512}', steps => 1,
 		params => '{"seed": 1}')});
-($stdin, $stdout, $stderr) = ('', '', '');
-$h = IPC::Run::start(
-	[ 'psql', '-X', '-d', $node->connstr($db), '-c',
-	  q{SET max_parallel_workers_per_gather = 1;
-		SELECT count(*) FROM est_predict_table('f', 'wide', key => 'id')} ],
-	'<', \$stdin, '>', \$stdout, '2>', \$stderr);
-$pid = '';
-$deadline = time + 60;
-while ($pid eq '' && time < $deadline)
-{
-	$pid = $node->safe_psql($db, q{SELECT pid FROM pg_stat_activity
-		WHERE backend_type = 'parallel worker' LIMIT 1});
-	sleep(0.05) if $pid eq '';
-}
+($pid, $ended, $stderr) = terminate_worker(
+	q{SET max_parallel_workers_per_gather = 1;
+		SELECT count(*) FROM est_predict_table('f', 'wide', key => 'id')});
 isnt($pid, '', 'a scoring worker runs');
-$node->safe_psql($db, "SELECT pg_terminate_backend($pid)");
-$t0 = time;
-$finished = eval { $h->finish; 1 };
-ok($finished && time - $t0 < 30, 'the scoring ends soon after');
+ok($ended, 'the scoring ends soon after');
 like($stderr, qr/ERROR:  .*(terminat|parallel worker)/, 'with an error') or diag($stderr);
 is($node->safe_psql($db, q{SELECT count(*) FROM pg_stat_activity
 	WHERE backend_type = 'parallel worker'}), '0', 'no scoring worker is left');
