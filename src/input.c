@@ -1858,8 +1858,8 @@ EstSourceBlocks(const char *source)
  * scans itself (see DirectScan), which a parallel scan could share with
  * parallel workers, and in *rel_workers the table's parallel_workers
  * storage parameter (-1 when not set); 0 when the reader reads through its
- * cursor, or a temporary table (which workers cannot see), and nothing has
- * been read yet.
+ * cursor, reads a temporary table (which workers cannot see) or has read
+ * to its end.
  */
 BlockNumber
 EstReaderSharableBlocks(EstReader *reader, int *rel_workers)

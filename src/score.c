@@ -81,6 +81,8 @@ typedef struct ParallelScore
 	shm_mq_handle **queues;
 	bool	   *ended;			/* a worker sent its last scores */
 	int			n_running;		/* members whose end is yet to come */
+	char	  **keys;			/* a message's keys, EST_SCORE_BLOCK */
+	double	   *out;			/* its scores, copied to align them */
 } ParallelScore;
 
 PGDLLEXPORT void est_parallel_score_main(dsm_segment *seg, shm_toc *toc);
@@ -307,6 +309,8 @@ BeginParallelScore(int n_workers, const char *source, const char *key,
 	ps->pcxt = pcxt;
 	ps->n_queues = n_workers;
 	ps->ended = palloc0(n_workers * sizeof(bool));
+	ps->keys = palloc(EST_SCORE_BLOCK * sizeof(char *));
+	ps->out = palloc(mul_size(EST_SCORE_BLOCK, n_out * sizeof(double)));
 	ps->queues = EstCreateQueues(pcxt, area, n_workers, EST_SCORE_QUEUE_BYTES,
 								 NULL);
 	(void) EstLaunchMembers(pcxt, shared->member_of);
@@ -326,6 +330,48 @@ BeginParallelScore(int n_workers, const char *source, const char *key,
 }
 
 /*
+ * PutMessage adds to the result the rows of a worker's message of nbytes at
+ * msg, of n rows (n_out scores each, then their keys with has_key: \x01 and
+ * the key's text with its NUL, or one NUL for a NULL key).
+ */
+static void
+PutMessage(ParallelScore *ps, const char *msg, Size nbytes, int32 n,
+		   ReturnSetInfo *rsinfo, const EstModelDef *def, int n_out,
+		   const Datum *names, bool has_key)
+{
+	Size		values;
+	const char *end = msg + nbytes;
+	const char *k;
+
+	if (n <= 0 || n > EST_SCORE_BLOCK ||
+		nbytes < SCORE_MSG_HEADER + (Size) n * n_out * sizeof(double))
+		elog(ERROR, "message of %zu bytes from a parallel worker for %d rows",
+			 nbytes, n);
+	values = (Size) n * n_out * sizeof(double);
+	k = msg + SCORE_MSG_HEADER + values;
+	for (int r = 0; r < n && has_key; r++)
+	{
+		const char *nul = NULL;
+
+		if (k < end && *k++ == '\0')
+		{
+			ps->keys[r] = NULL;
+			continue;
+		}
+		if (k < end)
+			nul = memchr(k, '\0', end - k);
+		if (nul == NULL)
+			elog(ERROR, "message of %zu bytes from a parallel worker for %d keys",
+				 nbytes, n);
+		ps->keys[r] = (char *) k;
+		k = nul + 1;
+	}
+	/* the queue's ring may not align the scores for double */
+	memcpy(ps->out, msg + SCORE_MSG_HEADER, values);
+	PutScores(rsinfo, def, has_key ? ps->keys : NULL, ps->out, n, n_out, names);
+}
+
+/*
  * ReceiveScores adds to the result the scores that the workers have sent
  * until none is waiting, or with wait until every worker has sent its
  * last; it returns whether some worker has more to send.  A worker that
@@ -336,8 +382,6 @@ ReceiveScores(ParallelScore *ps, bool wait, ReturnSetInfo *rsinfo,
 			  const EstModelDef *def, int n_out, const Datum *names,
 			  bool has_key, MemoryContext block_context)
 {
-	char	  **keys = palloc(EST_SCORE_BLOCK * sizeof(char *));
-
 	for (;;)
 	{
 		bool		got = false;
@@ -348,8 +392,6 @@ ReceiveScores(ParallelScore *ps, bool wait, ReturnSetInfo *rsinfo,
 			void	   *msg;
 			shm_mq_result res;
 			int32		n;
-			const char *p;
-			const char *end;
 			MemoryContext oldcontext;
 
 			if (ps->ended[i])
@@ -375,49 +417,10 @@ ReceiveScores(ParallelScore *ps, bool wait, ReturnSetInfo *rsinfo,
 				ps->n_running--;
 				continue;
 			}
-			p = (const char *) msg + SCORE_MSG_HEADER;
-			end = (const char *) msg + nbytes;
-			if (n <= 0 || n > EST_SCORE_BLOCK || nbytes < SCORE_MSG_HEADER ||
-				(Size) (end - p) < (Size) n * n_out * sizeof(double))
-				elog(ERROR, "message of %zu bytes from a parallel worker for %d rows",
-					 nbytes, n);
-			/*
-			 * the keys follow the values: \x01 and the key's text with its
-			 * NUL, or one NUL for a NULL key
-			 */
-			{
-				const char *k = p + (Size) n * n_out * sizeof(double);
-
-				for (int r = 0; r < n && has_key; r++)
-				{
-					const char *nul;
-
-					if (k >= end)
-						elog(ERROR, "message of %zu bytes from a parallel worker for %d keys",
-							 nbytes, n);
-					keys[r] = NULL;
-					if (*k++ == '\0')
-						continue;
-					nul = memchr(k, '\0', end - k);
-					if (nul == NULL)
-						elog(ERROR, "message of %zu bytes from a parallel worker for %d keys",
-							 nbytes, n);
-					keys[r] = (char *) k;
-					k = nul + 1;
-				}
-			}
-			/* the scores, out of the queue (which may not align them) */
-			{
-				double	   *out;
-
-				MemoryContextReset(block_context);
-				oldcontext = MemoryContextSwitchTo(block_context);
-				out = palloc((Size) n * n_out * sizeof(double));
-				memcpy(out, p, (Size) n * n_out * sizeof(double));
-				PutScores(rsinfo, def, has_key ? keys : NULL, out, n, n_out,
-						  names);
-				MemoryContextSwitchTo(oldcontext);
-			}
+			MemoryContextReset(block_context);
+			oldcontext = MemoryContextSwitchTo(block_context);
+			PutMessage(ps, msg, nbytes, n, rsinfo, def, n_out, names, has_key);
+			MemoryContextSwitchTo(oldcontext);
 		}
 		if (ps->n_running == 0 || (!got && !wait))
 			break;
@@ -428,7 +431,6 @@ ReceiveScores(ParallelScore *ps, bool wait, ReturnSetInfo *rsinfo,
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	pfree(keys);
 	return ps->n_running > 0;
 }
 
