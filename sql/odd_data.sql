@@ -88,5 +88,30 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE est_predict('odd_mood', t) = p.p
 DROP TABLE odd_moods;
 DROP TYPE odd_mood;
 
+-- a row that lacks a feature whose enum or domain was dropped reads it as
+-- NULL, as it reads any other optional feature it lacks (a cache lookup
+-- error before); a column of that name decides the kind, as above, and a
+-- kind no feature column reads is refused
+CREATE TYPE odd_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN odd_score AS real;
+CREATE TABLE odd_moods AS
+SELECT (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::odd_mood AS mood, (g % 7)::odd_score AS score,
+	   g::real AS x, g % 2 AS label
+  FROM generate_series(1, 60) g;
+SELECT global_step FROM est_train('odd_lacks', 'odd_moods', steps => 5, params => '{"seed": 1}');
+CREATE TABLE odd_lacks AS
+SELECT x, est_predict('odd_lacks', t) AS before, NULL::float8 AS after
+  FROM (SELECT g::real AS x FROM generate_series(1, 60, 7) g) t;
+DROP TABLE odd_moods;
+DROP TYPE odd_mood;
+DROP DOMAIN odd_score;
+UPDATE odd_lacks SET after = est_predict('odd_lacks', t) FROM (SELECT x FROM odd_lacks) t
+ WHERE t.x = odd_lacks.x;
+SELECT count(*) AS rows, count(*) FILTER (WHERE before = after) AS same, sum(after) AS classes
+  FROM odd_lacks;
+SELECT est_predict('odd_lacks', t) AS p FROM (SELECT 3.0::real AS x, 'ok'::text AS mood) t;
+SELECT expect_error($$SELECT est_predict('odd_lacks', t) FROM (SELECT 3.0::real AS x, point '(1,2)' AS mood) t$$);
+DROP TABLE odd_lacks;
+
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'odd\_%') d;

@@ -174,6 +174,18 @@ IsIntegerSource(const EstColumn *src)
 }
 
 /*
+ * EstMissingDroppedColumn tells whether a source column is one that a row
+ * passed to est_predict lacks, read as NULL, whose type was dropped since
+ * the model trained: unsupported, without a base type (a column a row
+ * has is of a type that exists, and has one).
+ */
+bool
+EstMissingDroppedColumn(const EstColumn *src)
+{
+	return src->kind == EST_COL_UNSUPPORTED && !OidIsValid(src->base_type);
+}
+
+/*
  * CheckSource checks that a feature column can read its source columns,
  * whose kinds and widths are known, and sets what the source decides:
  * whether a categorical column is multi-valued, and a numeric shape.
@@ -195,6 +207,8 @@ CheckSource(EstFeatureColumn *fc, const EstColumn *sources, int n_sources,
 			elog(ERROR, "source column \"%s\" of feature column \"%s\" is not read",
 				 fc->keys[k], fc->name);
 		src = &sources[i];
+		if (bound && EstMissingDroppedColumn(src))
+			return;				/* gives NULLs only, which every kind reads */
 		if (fc->kind == EST_FC_CROSSED &&
 			!(src->kind == EST_COL_TEXT || src->kind == EST_COL_BOOL ||
 			  (src->kind == EST_COL_SCALAR && IsIntegerSource(src))))
@@ -204,6 +218,8 @@ CheckSource(EstFeatureColumn *fc, const EstColumn *sources, int n_sources,
 		return;
 
 	src = &sources[SourceIndex(sources, n_sources, fc->keys[0])];
+	if (bound && EstMissingDroppedColumn(src))
+		return;
 	switch (fc->kind)
 	{
 		case EST_FC_NUMERIC:
@@ -484,6 +500,8 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 		Oid			fn;
 		bool		varlena;
 
+		if (EstMissingDroppedColumn(&sources[i]))
+			continue;			/* no value to print */
 		if (!OidIsValid(type))
 			type = getBaseType(sources[i].type);
 		if (sources[i].kind == EST_COL_TEXT_ARRAY ||
@@ -496,12 +514,14 @@ EstEncoderCreate(EstTransform *tf, const EstColumn *sources, int n_sources,
 	for (int c = 0; c < tf->n_columns; c++)
 	{
 		const EstColumn *col = &sources[enc->keys[c][0]];
-		Oid			type = OidIsValid(col->base_type) ? col->base_type :
-			getBaseType(col->type);
+		Oid			type;
 
-		if (tf->columns[c].kind == EST_FC_NUMERIC &&
-			col->kind == EST_COL_SCALAR &&
-			(EstIsIntegerType(type) || type == FLOAT4OID ||
+		if (tf->columns[c].kind != EST_FC_NUMERIC ||
+			col->kind != EST_COL_SCALAR)
+			continue;
+		type = OidIsValid(col->base_type) ? col->base_type :
+			getBaseType(col->type);
+		if ((EstIsIntegerType(type) || type == FLOAT4OID ||
 			 type == FLOAT8OID))
 		{
 			enc->scalar[c].type = type;

@@ -313,6 +313,7 @@ extern void EstConvertNumbers(Datum value, bool isnull, const EstColumn *col,
 typedef struct EstEncoder EstEncoder;
 
 extern EstColumnKind EstClassifyType(Oid type);
+extern bool EstMissingDroppedColumn(const EstColumn *src);
 extern bool EstIsIntegerType(Oid base);
 extern void EstDeclaredSources(const EstOptions *opts, EstColumn **features,
 							   int *n_features);

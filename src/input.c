@@ -1224,13 +1224,13 @@ void
 EstConvertNumbers(Datum value, bool isnull, const EstColumn *col, float *out,
 				  bool nulls_as_nan)
 {
-	Oid			type = OidIsValid(col->base_type) ? col->base_type :
-		getBaseType(col->type);
+	Oid			type;
 	int			n = 1;
 	Datum	   *elems = &value;
 	bool	   *elem_nulls = NULL;
 	double		d;
 
+	/* a NULL of a column whose type was dropped (a missing one) too */
 	if (isnull && nulls_as_nan)
 	{
 		for (int i = 0; i < Max(col->width, 1); i++)
@@ -1242,6 +1242,8 @@ EstConvertNumbers(Datum value, bool isnull, const EstColumn *col, float *out,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("column \"%s\" contains a null value", col->name),
 				 errhint("Leave such rows out of the source, or replace the nulls with COALESCE.")));
+	type = OidIsValid(col->base_type) ? col->base_type :
+		getBaseType(col->type);
 
 	if (type == FLOAT4ARRAYOID || type == FLOAT8ARRAYOID)
 	{

@@ -234,6 +234,12 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 		int			found = -1;
 
 		*col = def->features[i];
+
+		/*
+		 * the cached definition classified the type when it was loaded,
+		 * perhaps before the type was dropped: classify it again
+		 */
+		col->kind = EstClassifyType(col->type);
 		for (int a = 0; a < state->row_desc->natts; a++)
 		{
 			Form_pg_attribute att = TupleDescAttr(state->row_desc, a);
@@ -249,7 +255,9 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 		if (found < 0 && Optional(&state->model->ckpt.transform, col->name))
 		{
 			state->atts[i] = -1;	/* read as NULL */
-			col->base_type = getBaseType(col->type);
+			/* a type dropped since training has no base type */
+			col->base_type = col->kind == EST_COL_UNSUPPORTED ?
+				InvalidOid : getBaseType(col->type);
 			continue;
 		}
 		if (found < 0)
@@ -261,9 +269,9 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 		col->type = TupleDescAttr(state->row_desc, found)->atttypid;
 		col->base_type = getBaseType(col->type);
 		/* a type dropped since training: the row's column decides */
-		if (def->features[i].kind == EST_COL_UNSUPPORTED)
+		if (col->kind == EST_COL_UNSUPPORTED)
 			col->kind = EstClassifyType(col->type);
-		else if (EstClassifyType(col->type) != def->features[i].kind)
+		else if (EstClassifyType(col->type) != col->kind)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" has type %s, but model \"%s\" expects %s",
