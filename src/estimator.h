@@ -298,6 +298,7 @@ struct ParallelTableScanDescData;
 extern BlockNumber EstReaderSharableBlocks(EstReader *reader,
 										   int *rel_workers);
 extern Size EstReaderSharedScanSize(EstReader *reader);
+extern char *EstReaderSharedSource(EstReader *reader);
 extern void EstReaderShareScan(EstReader *reader,
 							   struct ParallelTableScanDescData *pscan,
 							   bool initialize);

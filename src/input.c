@@ -70,6 +70,7 @@ typedef struct LabelEntry
 struct EstReader
 {
 	const char *source;			/* as given, for messages */
+	Oid			relid;			/* the relation it names, or InvalidOid */
 	Portal		portal;
 	TupleDesc	tupdesc;
 	int			label_att;		/* 0-based, -1 when no label is read */
@@ -280,17 +281,21 @@ ResolveRelation(const char *source, char *relkind_out)
 /*
  * RelationQuery resolves a relation name and builds the query that reads
  * it: the columns wanted, or every column; with a block range in spec,
- * only the rows stored in those blocks (a TID range scan).
+ * only the rows stored in those blocks (a TID range scan).  *relid_out is
+ * the relation, locked: the name is not resolved again, since another
+ * relation may take it meanwhile (earlier in the search path).
  */
 static char *
 RelationQuery(const char *source, const EstReadSpec *spec,
-			  EstColumn *features, int n_features, bool infer)
+			  EstColumn *features, int n_features, bool infer,
+			  Oid *relid_out)
 {
 	Oid			relid;
 	char		relkind;
 	StringInfoData sql;
 
 	relid = ResolveRelation(source, &relkind);
+	*relid_out = relid;
 
 	/* name missing columns here, rather than in a parse error */
 	if (!infer)
@@ -526,21 +531,19 @@ ArrayWidth(HeapTuple tuple, int attnum, TupleDesc tupdesc, const char *column)
 }
 
 /*
- * OpenHeapSource opens the table or materialized view a source names when
- * reading its heap blocks gives exactly the rows of the query that reads
- * it, and returns NULL otherwise: when it is stored by another table
- * access method, has inheritance children (which the query reads too), or
- * has row-level security for the caller (whose policies the query applies,
+ * OpenHeapRelation opens relid, a table or materialized view, when reading
+ * its heap blocks gives exactly the rows of the query that reads it, and
+ * returns NULL otherwise: when it is stored by another table access
+ * method, has inheritance children (which the query reads too), or has
+ * row-level security for the caller (whose policies the query applies,
  * and which may call what parallel mode forbids, nextval say).
  */
 static Relation
-OpenHeapSource(const char *source)
+OpenHeapRelation(Oid relid)
 {
-	Oid			relid;
-	char		relkind;
+	char		relkind = get_rel_relkind(relid);
 	Relation	rel;
 
-	relid = ResolveRelation(source, &relkind);
 	if ((relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW) ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return NULL;
@@ -552,6 +555,17 @@ OpenHeapSource(const char *source)
 		return NULL;
 	}
 	return rel;
+}
+
+/*
+ * OpenHeapSource is OpenHeapRelation of the relation a source names.
+ */
+static Relation
+OpenHeapSource(const char *source)
+{
+	char		relkind;
+
+	return OpenHeapRelation(ResolveRelation(source, &relkind));
 }
 
 /*
@@ -603,7 +617,7 @@ EstFixedOffsets(TupleDesc reldesc, const int *map, int natts, int map_atts)
  * scan would, without synchronized scans.
  */
 static void
-DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
+DirectScan(EstReader *reader, const EstReadSpec *spec)
 {
 	Relation	rel;
 	QueryDesc  *qd = reader->portal->queryDesc;
@@ -612,10 +626,10 @@ DirectScan(EstReader *reader, const char *source, const EstReadSpec *spec)
 	int		   *map;
 	int			map_atts = 0;
 
-	if (IsQuerySource(source) || reader->tuptable != NULL || reader->done ||
-		qd == NULL || qd->snapshot == NULL)
+	if (!OidIsValid(reader->relid) || reader->tuptable != NULL ||
+		reader->done || qd == NULL || qd->snapshot == NULL)
 		return;
-	rel = OpenHeapSource(source);
+	rel = OpenHeapRelation(reader->relid);
 	if (rel == NULL)
 		return;
 	reldesc = RelationGetDescr(rel);
@@ -712,7 +726,7 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 		sql = (char *) source;
 	else
 		sql = RelationQuery(source, spec, features, n_features,
-							infer_features);
+							infer_features, &reader->relid);
 
 	plan = SPI_prepare(sql, 0, NULL);
 	if (plan == NULL)
@@ -856,7 +870,7 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 		if (features[i].width < 0)
 			features[i].width = 1;	/* empty source: no row to measure */
 
-	DirectScan(reader, source, spec);
+	DirectScan(reader, spec);
 	if (spec->transform != NULL)
 		EstReaderSetTransform(reader, spec->transform);
 	return reader;
@@ -1886,6 +1900,21 @@ EstReaderSharedScanSize(EstReader *reader)
 }
 
 /*
+ * EstReaderSharedSource is the source that parallel workers open to share
+ * reader's scan of its table (see EstReaderShareScan): the table's
+ * schema-qualified name, which names the table the reader resolved even
+ * if another relation of the source's name has appeared since, earlier
+ * in the search path.
+ */
+char *
+EstReaderSharedSource(EstReader *reader)
+{
+	Assert(reader->rel != NULL);
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(reader->rel)),
+									  RelationGetRelationName(reader->rel));
+}
+
+/*
  * EstReaderShareScan makes the reader's scan of its table (see DirectScan)
  * its part of pscan, a parallel scan in shared memory that the backend sets
  * up (initialize) with its scan's snapshot before any row is read, and
@@ -1893,7 +1922,7 @@ EstReaderSharedScanSize(EstReader *reader)
  * the table once between them, in chunks that each takes as it goes, so
  * that rows come in no set order.  A reader that does not scan the table
  * itself cannot share a scan: that is an error, as the reader would read
- * every row.
+ * every row, and so is a pscan of another relation.
  */
 void
 EstReaderShareScan(EstReader *reader, ParallelTableScanDesc pscan,
@@ -1903,6 +1932,12 @@ EstReaderShareScan(EstReader *reader, ParallelTableScanDesc pscan,
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("a parallel scorer cannot share the scan of its source")));
+	if (!initialize && RelationGetRelid(reader->rel) != pscan->phs_relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" names another relation in a parallel worker than in the backend",
+						reader->source),
+				 errhint("Do not rename relations or schemas while they are scored.")));
 	if (initialize)
 		table_parallelscan_initialize(reader->rel, pscan,
 									  reader->scan->rs_snapshot);

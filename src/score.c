@@ -227,17 +227,17 @@ ScoreWorkers(EstReader *reader)
 }
 
 /*
- * BeginParallelScore starts n_workers parallel workers to score source
- * with the backend, reader being the backend's (open, nothing read): it
- * puts in the segment what they need (the source, the key, the feature
- * columns, the checkpoint and the parallel scan), makes the reader's scan
- * the backend's part of the parallel scan, and launches them.  NULL, the
- * reader untouched, when PostgreSQL has no segment to give.
+ * BeginParallelScore starts n_workers parallel workers to score the table
+ * that reader reads with the backend, reader being the backend's (open,
+ * nothing read): it puts in the segment what they need (the table's
+ * qualified name, the key, the feature columns, the checkpoint and the
+ * parallel scan), makes the reader's scan the backend's part of the
+ * parallel scan, and launches them.  NULL, the reader untouched, when
+ * PostgreSQL has no segment to give.
  */
 static ParallelScore *
-BeginParallelScore(int n_workers, const char *source, const char *key,
-				   const EstModelDef *def, const EstCheckpoint *ckpt,
-				   EstReader *reader, int n_out)
+BeginParallelScore(int n_workers, const char *key, const EstModelDef *def,
+				   const EstCheckpoint *ckpt, EstReader *reader, int n_out)
 {
 	ParallelScore *ps;
 	ParallelContext *pcxt;
@@ -256,7 +256,8 @@ BeginParallelScore(int n_workers, const char *source, const char *key,
 		EstReportCoreError(EST_EINVAL, coremsg, "checkpoint");
 	EstReaderColumns(reader, &features, &n_features);
 	initStringInfo(&text);
-	EstPackText(&text, source);
+	/* the table the backend reads, not whatever the name finds in a worker */
+	EstPackText(&text, EstReaderSharedSource(reader));
 	EstPackText(&text, key);
 	EstPackFeatures(&text, features, n_features);
 
@@ -615,7 +616,7 @@ est_predict_table(PG_FUNCTION_ARGS)
 										  ALLOCSET_DEFAULT_SIZES);
 	workers = ScoreWorkers(reader);
 	if (workers > 0)
-		ps = BeginParallelScore(workers, source, key, def, &ckpt, reader, n_out);
+		ps = BeginParallelScore(workers, key, def, &ckpt, reader, n_out);
 	/* as in a parallel scan, the backend reads too unless told not to */
 	reading = ps == NULL || ps->n_running == 0 || parallel_leader_participation;
 	while (reading || ps != NULL)
