@@ -84,6 +84,30 @@ SELECT count(*) AS rows, count(key) AS keys
   FROM est_predict_table('pp_class', 'pp_rows', key => 'id');
 SELECT count(*) AS rows, count(key) AS keys FROM est_predict_table('pp_class', 'pp_rows');
 
+-- Keys longer than a worker's queue (1 MB), and blocks whose keys
+-- together are: a worker sends a block in as many messages as it takes
+-- (a block of 1,024 keys of 1 MB each, sent whole, would pass 1 GB and
+-- fail where one backend scores it).
+CREATE TABLE pp_keys AS
+SELECT repeat(md5(i::text), CASE WHEN i % 1000 = 0 THEN 50000 ELSE 60 END) AS k,
+	   sin(i * 12.9898)::real AS x1, cos(i * 78.233)::real AS x2,
+	   sin(i * 3.7)::real AS x3, cos(i * 1.3)::real AS x4
+  FROM generate_series(1, 3000) i;
+ALTER TABLE pp_keys SET (parallel_workers = 2);
+SET max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE pp_keys_serial AS
+SELECT * FROM est_predict_table('pp_class', 'pp_keys', key => 'k');
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+SELECT count(*) AS rows, count(DISTINCT p.key) AS keys,
+	   count(*) FILTER (WHERE length(p.key) > 1024 * 1024) AS long_keys,
+	   count(*) FILTER (WHERE p.prediction <> s.prediction OR p.outputs <> s.outputs)
+		 AS differ
+  FROM est_predict_table('pp_class', 'pp_keys', key => 'k') p
+  JOIN pp_keys_serial s USING (key);
+RESET parallel_leader_participation;
+DROP TABLE pp_keys;
+
 -- A worker's error is the call's error: a NaN feature, read by a worker
 -- (the backend reads nothing here).
 SET parallel_leader_participation = off;

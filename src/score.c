@@ -54,9 +54,10 @@
 #define EST_SCORE_QUEUE_BYTES	(1024 * 1024)
 
 /*
- * A block's message: its int32 count of rows, padded to SCORE_MSG_HEADER
- * bytes so that the scores that follow are aligned, then their keys; or
- * SCORE_MSG_END alone, the last.
+ * A message: its int32 count of rows (a block's, or as many of them as
+ * keep the message within EST_SCORE_QUEUE_BYTES, at least one), padded to
+ * SCORE_MSG_HEADER bytes so that the scores that follow are aligned, then
+ * their keys; or SCORE_MSG_END alone, the last.
  */
 #define SCORE_MSG_HEADER	((Size) sizeof(double))
 #define SCORE_MSG_END	-1
@@ -447,6 +448,66 @@ EndParallelScore(ParallelScore *ps)
 }
 
 /*
+ * KeyBytes is the bytes that the key of row r takes in a message: \x01,
+ * the key's text and its NUL, or one NUL for a NULL key; none without keys.
+ */
+static Size
+KeyBytes(char **keys, int r)
+{
+	if (keys == NULL)
+		return 0;
+	return keys[r] == NULL ? 1 : strlen(keys[r]) + 2;
+}
+
+/*
+ * SendScores sends the backend a worker's n scored rows (out, n_out scores
+ * a row, and their keys, or NULL) in messages as large as the queue, or
+ * one row each if need be, rather than one message of the whole block:
+ * long keys would make it larger than a buffer can be (1 GB), where one
+ * backend scores them.  False when the backend has gone.
+ */
+static bool
+SendScores(shm_mq_handle *mqh, StringInfo msg, const double *out, int n,
+		   int n_out, char **keys)
+{
+	Size		row_bytes = (Size) n_out * sizeof(double);
+	int			first = 0;
+
+	while (first < n)
+	{
+		Size		bytes = SCORE_MSG_HEADER + row_bytes + KeyBytes(keys, first);
+		int			last = first + 1;
+		int32		count;
+
+		while (last < n &&
+			   bytes + row_bytes + KeyBytes(keys, last) <= EST_SCORE_QUEUE_BYTES)
+			bytes += row_bytes + KeyBytes(keys, last++);
+		count = last - first;
+		resetStringInfo(msg);
+		enlargeStringInfo(msg, bytes);
+		memset(msg->data, 0, SCORE_MSG_HEADER);
+		memcpy(msg->data, &count, sizeof(int32));
+		msg->len = SCORE_MSG_HEADER;
+		appendBinaryStringInfo(msg, (const char *) (out + (size_t) first * n_out),
+							   count * row_bytes);
+		for (int r = first; r < last && keys != NULL; r++)
+		{
+			if (keys[r] == NULL)
+				appendStringInfoChar(msg, '\0');
+			else
+			{
+				appendStringInfoChar(msg, '\x01');
+				appendBinaryStringInfo(msg, keys[r], strlen(keys[r]) + 1);
+			}
+		}
+		if (shm_mq_send(mqh, msg->len, msg->data, false, true) != SHM_MQ_SUCCESS)
+			return false;
+		first = last;
+	}
+	return true;
+}
+
+/*
  * est_parallel_score_main is a parallel worker's scoring: it joins the
  * backend's parallel scan of the source with a reader of the model's
  * feature columns (and the key), scores each block it reads with the
@@ -470,6 +531,7 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 	float	   *X;
+	double	   *out;
 	StringInfoData msg;
 	MemoryContext block_context;
 	int32		n;
@@ -504,6 +566,7 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 	X = palloc(mul_size(EST_SCORE_BLOCK, shared->n_inputs * sizeof(float)));
+	out = palloc(mul_size(EST_SCORE_BLOCK, shared->n_out * sizeof(double)));
 	initStringInfo(&msg);
 	block_context = AllocSetContextCreate(CurrentMemoryContext,
 										  "estimator scoring block",
@@ -519,28 +582,9 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 		MemoryContextSwitchTo(oldcontext);
 		if (n > 0)
 		{
-			char	  **keys = EstReaderKeys(reader);
-
-			resetStringInfo(&msg);
-			enlargeStringInfo(&msg, SCORE_MSG_HEADER +
-							  (Size) n * shared->n_out * sizeof(double));
-			memset(msg.data, 0, SCORE_MSG_HEADER);
-			memcpy(msg.data, &n, sizeof(int32));
-			msg.len = SCORE_MSG_HEADER;
-			ScoreBlock(&ckpt, &ws, shared->regressor, X, n,
-					   (double *) (msg.data + msg.len));
-			msg.len += n * shared->n_out * sizeof(double);
-			for (int r = 0; r < n && shared->has_key; r++)
-			{
-				if (keys[r] == NULL)
-					appendStringInfoChar(&msg, '\0');
-				else
-				{
-					appendStringInfoChar(&msg, '\x01');
-					appendBinaryStringInfo(&msg, keys[r], strlen(keys[r]) + 1);
-				}
-			}
-			if (shm_mq_send(mqh, msg.len, msg.data, false, true) != SHM_MQ_SUCCESS)
+			ScoreBlock(&ckpt, &ws, shared->regressor, X, n, out);
+			if (!SendScores(mqh, &msg, out, n, shared->n_out,
+							shared->has_key ? EstReaderKeys(reader) : NULL))
 				return;			/* the backend has gone */
 		}
 	} while (n > 0);
