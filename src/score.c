@@ -388,6 +388,8 @@ ReceiveScores(ParallelScore *ps, bool wait, ReturnSetInfo *rsinfo,
 	{
 		bool		got = false;
 
+		/* once a round, as the workers may keep the queues from emptying */
+		CHECK_FOR_INTERRUPTS();
 		for (int i = 0; i < ps->n_queues; i++)
 		{
 			Size		nbytes;
