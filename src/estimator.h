@@ -298,7 +298,9 @@ struct ParallelTableScanDescData;
 extern BlockNumber EstReaderSharableBlocks(EstReader *reader,
 										   int *rel_workers);
 extern Size EstReaderSharedScanSize(EstReader *reader);
-extern char *EstReaderSharedSource(EstReader *reader);
+extern Oid	EstReaderRelation(EstReader *reader);
+extern char *EstReaderRelationName(EstReader *reader);
+extern void EstReaderCheckRelation(EstReader *reader, Oid relid);
 extern void EstReaderShareScan(EstReader *reader,
 							   struct ParallelTableScanDescData *pscan,
 							   bool initialize);

@@ -1900,18 +1900,44 @@ EstReaderSharedScanSize(EstReader *reader)
 }
 
 /*
- * EstReaderSharedSource is the source that parallel workers open to share
- * reader's scan of its table (see EstReaderShareScan): the table's
- * schema-qualified name, which names the table the reader resolved even
- * if another relation of the source's name has appeared since, earlier
- * in the search path.
+ * EstReaderRelation is the relation that reader's source names, as
+ * resolved (and locked) when the reader opened, or InvalidOid for a query;
+ * EstReaderRelationName is its schema-qualified name, or NULL.  Parallel
+ * members open that name rather than the source's, which another relation
+ * may have taken since, earlier in the search path; each checks that it
+ * opened reader's relation (EstReaderCheckRelation), as a schema may have
+ * been renamed meanwhile.
  */
-char *
-EstReaderSharedSource(EstReader *reader)
+Oid
+EstReaderRelation(EstReader *reader)
 {
-	Assert(reader->rel != NULL);
-	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(reader->rel)),
-									  RelationGetRelationName(reader->rel));
+	return reader->relid;
+}
+
+char *
+EstReaderRelationName(EstReader *reader)
+{
+	char	   *nspname;
+	char	   *relname;
+
+	if (!OidIsValid(reader->relid))
+		return NULL;
+	nspname = get_namespace_name(get_rel_namespace(reader->relid));
+	relname = get_rel_name(reader->relid);
+	if (nspname == NULL || relname == NULL)
+		elog(ERROR, "cache lookup failed for relation %u", reader->relid);
+	return quote_qualified_identifier(nspname, relname);
+}
+
+void
+EstReaderCheckRelation(EstReader *reader, Oid relid)
+{
+	if (reader->relid != relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" no longer names the relation that the call began to read",
+						reader->source),
+				 errhint("Do not rename relations or schemas while they are read.")));
 }
 
 /*
@@ -1932,12 +1958,8 @@ EstReaderShareScan(EstReader *reader, ParallelTableScanDesc pscan,
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("a parallel scorer cannot share the scan of its source")));
-	if (!initialize && RelationGetRelid(reader->rel) != pscan->phs_relid)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" names another relation in a parallel worker than in the backend",
-						reader->source),
-				 errhint("Do not rename relations or schemas while they are scored.")));
+	if (!initialize)
+		EstReaderCheckRelation(reader, pscan->phs_relid);
 	if (initialize)
 		table_parallelscan_initialize(reader->rel, pscan,
 									  reader->scan->rs_snapshot);

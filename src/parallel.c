@@ -897,6 +897,7 @@ struct ReadShared
 	int			member_of[EST_MAX_PARALLEL_WORKERS];
 	BlockNumber bounds[EST_MAX_PARALLEL_WORKERS + 2];	/* member k: [k, k+1) */
 	int			n_features;
+	Oid			relid;			/* the source's table, as the backend resolved it */
 	EstLabelKind label_kind;
 	int			label_width;
 	bool		learn_vocabulary;
@@ -1529,7 +1530,9 @@ EstWorkerQueue(dsm_segment *seg, char *queues, Size bytes)
  * EstParallelRead reads source, a table of blocks blocks, with n_workers
  * parallel workers into data, in the order of a sequential scan.  reader
  * is the caller's reader of the whole source, already open (its columns
- * resolved, its transform set), which it closes; spec and features are
+ * resolved, its transform set), which it closes; source is the qualified
+ * name of its table (EstReaderRelationName), which every member checks it
+ * opened (EstReaderCheckRelation); spec and features are
  * what opened it.  The workers encode with the model's checkpoint
  * (ckpt, an existing model) or the transform that params builds (a new
  * one).  It returns a reader of the backend's own range, read to its end,
@@ -1633,6 +1636,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	for (int i = 0; i < EST_MAX_PARALLEL_WORKERS; i++)
 		shared->member_of[i] = -1;
 	shared->n_features = n_features;
+	shared->relid = EstReaderRelation(reader);
 	shared->label_kind = spec->label_kind;
 	shared->label_width = EstReaderLabelColumnWidth(reader);
 	shared->learn_vocabulary = spec->learn_vocabulary;
@@ -1708,6 +1712,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	own.block_hi = shared->bounds[1];
 	own.transform = tf;
 	reader = EstReaderOpen(source, &own, features, n_features, false);
+	EstReaderCheckRelation(reader, shared->relid);
 	bufs = palloc0(members * sizeof(RowBuffer));
 	for (int k = 0; k < members; k++)
 		InitRowBuffer(&bufs[k], n_inputs, label_width, weighted);
@@ -2125,6 +2130,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	reader = EstReaderOpen(source, &spec, features, shared->n_features, false);
+	EstReaderCheckRelation(reader, shared->relid);
 	if (shared->from_checkpoint)
 	{
 		char		coremsg[EST_ERRMSG_LEN];

@@ -258,7 +258,7 @@ BeginParallelScore(int n_workers, const char *key, const EstModelDef *def,
 	EstReaderColumns(reader, &features, &n_features);
 	initStringInfo(&text);
 	/* the table the backend reads, not whatever the name finds in a worker */
-	EstPackText(&text, EstReaderSharedSource(reader));
+	EstPackText(&text, EstReaderRelationName(reader));
 	EstPackText(&text, key);
 	EstPackFeatures(&text, features, n_features);
 

@@ -404,6 +404,7 @@ ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 {
 	int			workers = RequestedWorkers(&req->opts);
 	BlockNumber blocks;
+	char	   *table;
 
 	memset(stream, 0, sizeof(*stream));
 	if (shard != NULL)
@@ -414,10 +415,12 @@ ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 	 * (a larger one is streamed, by the backend alone)
 	 */
 	if (workers > 0 && !EstReaderLearns(*reader) &&
-		(blocks = EstSourceBlocks(req->source)) >= (BlockNumber) (workers + 1) * 4 &&
+		(table = EstReaderRelationName(*reader)) != NULL &&
+		(blocks = EstSourceBlocks(table)) >= (BlockNumber) (workers + 1) * 4 &&
 		(double) blocks * BLCKSZ <= (double) estimator_max_memory * 1024 / 2)
 	{
-		EstReader  *own = EstParallelRead(workers, req->source, blocks, spec,
+		/* the table that *reader resolved, not what the name finds now */
+		EstReader  *own = EstParallelRead(workers, table, blocks, spec,
 										  *reader, def ? ckpt : NULL,
 										  def ? NULL : req->params, data,
 										  !commit, rows_seg, shard);
@@ -936,7 +939,8 @@ ResumeEpoch(EstCheckpoint *ckpt, uint32 *perm, int64 n)
  */
 struct TrainStream
 {
-	const char *source;
+	const char *source;			/* a query, or the table's qualified name */
+	Oid			relid;			/* the table, as the call resolved it */
 	EstReadSpec spec;
 	EstColumn  *features;
 	int			n_features;
@@ -965,16 +969,19 @@ struct TrainStream
 
 /*
  * StreamOpen prepares to stream the source of a model with a buffer of
- * cap rows.
+ * cap rows: a query, or the qualified name of relid, the table that the
+ * call read first, which each epoch reads again (and checks that it does,
+ * a schema may have been renamed).
  */
 static TrainStream *
-StreamOpen(const char *source, const EstModelDef *def, EstCheckpoint *ckpt,
-		   int64 cap)
+StreamOpen(const char *source, Oid relid, const EstModelDef *def,
+		   EstCheckpoint *ckpt, int64 cap)
 {
 	TrainStream *st = palloc0(sizeof(TrainStream));
 	bool		weighted = def->weight_column != NULL;
 
 	st->source = source;
+	st->relid = relid;
 	st->def = def;
 	st->ckpt = ckpt;
 	st->regressor = EST_IS_REGRESSOR(def->type);
@@ -1065,6 +1072,8 @@ StreamNext(TrainStream *st, float *x, float *y, float *w)
 		/* a new epoch: scan the source again and fill the buffer */
 		st->reader = EstReaderOpen(st->source, &st->spec, st->features,
 								   st->n_features, false);
+		if (OidIsValid(st->relid))
+			EstReaderCheckRelation(st->reader, st->relid);
 		st->b_n = st->b_pos = 0;
 		while (st->n < st->cap && StreamTake(st, &ix, &iy, &iw))
 			StreamPut(st, st->n++, ix, iy, iw);
@@ -1986,6 +1995,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 {
 	EstModelDef *def;
 	EstReader  *reader;
+	char	   *source_table;
+	Oid			source_relid;
 	EstReadSpec spec;
 	EstTransform tf;
 	char	  **vocabulary = NULL;
@@ -2161,6 +2172,9 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 			EstReaderSortVocabulary(reader, data.y, data.n_rows);
 		vocabulary = EstReaderVocabulary(reader, &n_vocabulary);
 	}
+	/* what a stream reads again: the table read, not what the name finds */
+	source_table = EstReaderRelationName(reader);
+	source_relid = EstReaderRelation(reader);
 	EstReaderClose(reader);
 
 	/* lineage: what every checkpoint of this call is trained on */
@@ -2509,7 +2523,8 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 						req->source),
 				 errdetail("The transform is fitted on a uniform sample of " INT64_FORMAT " of its " INT64_FORMAT " rows; each epoch reads the source again through a shuffle buffer of " INT64_FORMAT " rows.",
 						   data.n_rows, stream.n_rows, cap)));
-		plan.stream = StreamOpen(req->source, def, &ckpt, cap);
+		plan.stream = StreamOpen(source_table != NULL ? source_table :
+								 req->source, source_relid, def, &ckpt, cap);
 	}
 	plan.shard = shard;
 	plan.parallel_workers = shard != NULL ? 0 : ParallelWorkers(&plan, &ckpt);
