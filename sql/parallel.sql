@@ -314,6 +314,35 @@ SELECT rows_read FROM est_train('par_inh_two', 'par_parent', steps => 10,
 SELECT count(*) FROM est_predict_table('par_inh_one', 'par_parent');
 DROP TABLE par_parent CASCADE;
 
+-- Rows that take more room as training data than in the table (a NULL
+-- becomes four bytes): the table's blocks fit in half of
+-- estimator.max_memory, its rows do not, and a parallel call streams the
+-- source in one backend as a call without workers does, the same model
+-- bit for bit.
+DO $$
+BEGIN
+	EXECUTE format('CREATE TABLE par_wide AS SELECT i %% 3 AS label, %s FROM generate_series(1, 6000) i',
+				   (SELECT string_agg(format('CASE WHEN i %% 50 = %s THEN i %% 7 END::float8 AS c%s',
+											 k % 50, k), ', ')
+					  FROM generate_series(1, 100) k));
+END
+$$;
+SELECT pg_relation_size('par_wide') BETWEEN 12 * 8192 AND 1024 * 1024 AS blocks_fit;
+SET estimator.max_memory = '2MB';
+SELECT global_step, rows_read FROM est_train('par_wide_one', 'par_wide', hidden_units => '{4}',
+											 steps => 20, params => '{"seed": 1}');
+SELECT global_step, rows_read FROM est_train('par_wide_two', 'par_wide', hidden_units => '{4}',
+											 steps => 20, params => '{"seed": 1, "parallel_workers": 2}');
+SELECT bool_and(a."values" = b."values") AS identical
+  FROM est_weights('par_wide_one') a JOIN est_weights('par_wide_two') b USING (layer, kind, name);
+-- continuing, and with dropout (whose rows would go to shared memory)
+SELECT global_step, rows_read FROM est_train('par_wide_two', 'par_wide', steps => 10,
+											 params => '{"parallel_workers": 2}');
+SELECT global_step, rows_read FROM est_train('par_wide_drop', 'par_wide', hidden_units => '{4}', steps => 10,
+											 params => '{"seed": 1, "dropout": 0.1, "parallel_workers": 2}');
+RESET estimator.max_memory;
+DROP TABLE par_wide;
+
 -- estimator.parallel_workers is the default; params overrides it.  What
 -- only one backend does trains in one backend.  (The NOTICEs that say
 -- which are checked in test/t/008_parallel.pl.)

@@ -680,7 +680,8 @@ extern EstReader *EstParallelRead(int n_workers, const char *source,
 								  Jsonb *params, EstData *data,
 								  bool share_rows,
 								  struct dsm_segment **rows_seg,
-								  EstShard **shard);
+								  EstShard **shard, int64 max_rows,
+								  bool *too_large);
 extern int64 EstShardRows(const EstShard *shard);
 extern uint64 EstShardFingerprint(const EstShard *shard);
 extern float EstShardMaxLabel(const EstShard *shard);

@@ -913,9 +913,14 @@ struct ReadShared
 	 * hold: each worker keeps its rows, says how many, and waits until the
 	 * backend has placed them: placed becomes ROWS_PLACED, and the worker
 	 * copies them into rows_handle's segment from row first_row[member];
-	 * or ROWS_SEND, and it sends them as without hold.
+	 * or ROWS_SEND, and it sends them as without hold; or ROWS_DROP, when
+	 * the rows are too many to hold (max_rows, see EstParallelRead), and
+	 * it drops them and ends.  A member stops reading when its own rows
+	 * reach max_rows, and then says -1.
 	 */
 	bool		hold;
+	int64		max_rows;		/* with hold, 0 or the rows past which the
+								 * caller streams the source (ROWS_DROP) */
 	pg_atomic_uint32 placed;
 	dsm_handle	rows_handle;
 	int64		n_rows;			/* of all members */
@@ -949,6 +954,7 @@ struct ReadShared
 #define ROWS_PLACED	1
 #define ROWS_SEND	2
 #define ROWS_TRAIN	3
+#define ROWS_DROP	4			/* too many rows: the backend reads alone */
 
 /*
  * A shard: the parallel workers that read a table with the backend, each
@@ -978,7 +984,9 @@ typedef struct RowBuffer
 	int64		capacity;
 	bool		ended;
 	bool		counted;		/* a holding worker said how many */
-	int64		held;			/* ... rows it holds */
+	int64		held;			/* ... rows it holds, or -1: too many */
+	int64		max_rows;		/* 0, or the rows it stops reading at */
+	bool		overflow;		/* ... having reached them */
 	EstRowsMap	map;			/* its pages mapped */
 } RowBuffer;
 
@@ -996,7 +1004,12 @@ AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
 
 	if (d->n_rows + n > buf->capacity)
 	{
-		int64		cap = Max(buf->capacity * 2, d->n_rows + n);
+		int64		cap = buf->capacity * 2;
+
+		/* within the rows one backend would hold (ReadBlock stops there) */
+		if (buf->max_rows > 0)
+			cap = Min(cap, buf->max_rows);
+		cap = Max(cap, d->n_rows + n);
 
 		if (cap >= PG_UINT32_MAX / 2)
 			ereport(ERROR,
@@ -1073,7 +1086,9 @@ static void ShardTallyRows(ShardTally *tally, const ReadScratch *scratch,
 
 /*
  * ReadBlock reads the next block of rows of reader into buf, counting them
- * into tally (unless NULL), and returns how many; 0 at the end.
+ * into tally (unless NULL), and returns how many; 0 at the end, or when
+ * buf would reach its max_rows (buf->overflow: the call streams the
+ * source instead, see EstParallelRead).
  */
 static int
 ReadBlock(EstReader *reader, ReadScratch *scratch, RowBuffer *buf, Size *total,
@@ -1084,6 +1099,12 @@ ReadBlock(EstReader *reader, ReadScratch *scratch, RowBuffer *buf, Size *total,
 	CHECK_FOR_INTERRUPTS();
 	got = EstReaderNext(reader, scratch->X, scratch->y, scratch->w,
 						EST_READ_BLOCK_ROWS);
+	if (got > 0 && buf->max_rows > 0 &&
+		buf->data.n_rows + got >= buf->max_rows)
+	{
+		buf->overflow = true;
+		return 0;
+	}
 	if (got > 0 && tally != NULL)
 		ShardTallyRows(tally, scratch, buf->data.n_inputs,
 					   buf->data.label_width, got);
@@ -1276,6 +1297,27 @@ PlaceRows(ParallelContext *pcxt, ReadShared *shared, shm_mq **mqs,
 	all.n_rows = n;
 	*data = all;
 	return seg;
+}
+
+/*
+ * TooManyRows tells whether the members of a read with hold hold, in all,
+ * at least the rows past which the caller streams the source (see
+ * ReadShared's max_rows), or some stopped reading there.
+ */
+static bool
+TooManyRows(const ReadShared *shared, const RowBuffer *bufs)
+{
+	int64		n = 0;
+
+	if (shared->max_rows == 0)
+		return false;
+	for (int k = 0; k < shared->n_members; k++)
+	{
+		if (bufs[k].overflow || (k > 0 && bufs[k].held < 0))
+			return true;
+		n += k == 0 ? bufs[0].data.n_rows : bufs[k].held;
+	}
+	return n >= shared->max_rows;
 }
 
 /*
@@ -1545,12 +1587,20 @@ EstWorkerQueue(dsm_segment *seg, char *queues, Size bytes)
  * training in which each trains on its own (see EstShard): data is then
  * the backend's rows only, and *shard the rest, for EstTeamBeginShard,
  * which the caller must reach (or fail before).
+ *
+ * With share_rows or shard, max_rows (unless 0) is the number of rows past
+ * which the caller, reading alone, would stream the source: rows encoded
+ * wider than the table stores them may outgrow estimator.max_memory even
+ * though its blocks fit.  When the members hold that many rows in all,
+ * they drop them and the call sets *too_large and returns a reader of the
+ * whole table, for the caller to read alone (and stream), data empty.
  */
 EstReader *
 EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 				const EstReadSpec *spec, EstReader *reader,
 				const EstCheckpoint *ckpt, Jsonb *params, EstData *data,
-				bool share_rows, dsm_segment **rows_seg, EstShard **shard)
+				bool share_rows, dsm_segment **rows_seg, EstShard **shard,
+				int64 max_rows, bool *too_large)
 {
 	ParallelContext *pcxt;
 	ReadShared *shared;
@@ -1578,8 +1628,11 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		EstFeatureStateStatsSize(label_width) : 0;
 	char	   *stats = NULL;
 	char	   *labels = NULL;
+	Oid			relid;
+	bool		dropped = false;
 
 	*rows_seg = NULL;
+	*too_large = false;
 	if (shard != NULL)
 	{
 		*shard = NULL;
@@ -1648,6 +1701,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	shared->n_inputs = n_inputs;
 	shared->row_label_width = label_width;
 	shared->hold = share_rows || shard != NULL;
+	shared->max_rows = shared->hold ? max_rows : 0;
 	shared->shard = shard != NULL;
 	shared->fit_parts = fit_parts;
 	shared->label_parts = label_parts;
@@ -1716,6 +1770,7 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	bufs = palloc0(members * sizeof(RowBuffer));
 	for (int k = 0; k < members; k++)
 		InitRowBuffer(&bufs[k], n_inputs, label_width, weighted);
+	bufs[0].max_rows = shared->max_rows;
 	{
 		ReadScratch scratch;
 		ShardTally	tally;
@@ -1744,7 +1799,14 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 					CHECK_FOR_INTERRUPTS();
 					ReceiveRows(queues[i], &bufs[shared->member_of[i]], false, &total);
 				}
-		if (shard != NULL)
+		if (TooManyRows(shared, bufs))
+		{
+			/* the workers drop their rows and end */
+			dropped = true;
+			pg_atomic_write_u32(&shared->placed, ROWS_DROP);
+			WakeWorkers(pcxt, shared, mqs);
+		}
+		else if (shard != NULL)
 		{
 			*shard = ShardOf(pcxt, shared, mqs, bufs, stats, labels);
 			*data = bufs[0].data;
@@ -1752,7 +1814,8 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 				EstFree(blob);
 			return reader;
 		}
-		*rows_seg = PlaceRows(pcxt, shared, mqs, bufs, data);
+		else
+			*rows_seg = PlaceRows(pcxt, shared, mqs, bufs, data);
 	}
 	for (int i = 0; i < pcxt->nworkers_launched; i++)
 		if (shared->member_of[i] > 0)
@@ -1761,12 +1824,26 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 				CHECK_FOR_INTERRUPTS();
 				ReceiveRows(queues[i], &bufs[shared->member_of[i]], false, &total);
 			}
+	relid = shared->relid;
 	WaitForParallelWorkersToFinish(pcxt);
 	DestroyParallelContext(pcxt);
 	ExitParallelMode();
 
+	if (dropped)
+	{
+		/* a reader of the whole table, for the caller to stream */
+		for (int k = 0; k < members; k++)
+			FreeData(&bufs[k].data);
+		EstReaderClose(reader);
+		own.block_lo = 0;
+		own.block_hi = 0;
+		reader = EstReaderOpen(source, &own, features, n_features, false);
+		EstReaderCheckRelation(reader, relid);
+		memset(data, 0, sizeof(*data));
+		*too_large = true;
+	}
 	/* the ranges in block order: the backend's rows, then each worker's */
-	if (*rows_seg == NULL)
+	else if (*rows_seg == NULL)
 	{
 		int64		n = 0;
 
@@ -2008,6 +2085,7 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	ShardTally	tally;
 
 	InitRowBuffer(&buf, n_inputs, label_width, weighted);
+	buf.max_rows = shared->max_rows;
 	InitScratch(&scratch, n_inputs, label_width, weighted);
 	if (shared->shard)
 		ShardTallyStart(&tally, shared, stats, labels, member,
@@ -2017,6 +2095,8 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 		;
 	pg_write_barrier();			/* the figures, before the count */
 	memcpy(count, &tag, sizeof(int32));
+	if (buf.overflow)
+		buf.data.n_rows = -1;	/* too many: the backend reads alone */
 	memcpy(count + sizeof(int32), &buf.data.n_rows, sizeof(int64));
 	if (shm_mq_send(mqh, sizeof(count), count, false, true) != SHM_MQ_SUCCESS)
 		return false;
@@ -2024,7 +2104,7 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	/* a shard's rows are normalised as soon as the transform is known */
 	while ((placed = pg_atomic_read_u32(&shared->placed)) == ROWS_WAIT)
 	{
-		if (shared->shard && !normalised &&
+		if (shared->shard && !normalised && !buf.overflow &&
 			(!shared->fit_parts || pg_atomic_read_u32(&shared->parts_ready)))
 		{
 			pg_read_barrier();
@@ -2038,6 +2118,8 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 		CHECK_FOR_INTERRUPTS();
 	}
 	pg_read_barrier();
+	if (placed == ROWS_DROP)
+		return true;
 	if (placed == ROWS_TRAIN)
 	{
 		if (!normalised)

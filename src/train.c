@@ -322,6 +322,25 @@ ReadSample(EstReader *reader, EstData *data, SourceStream *stream, int64 keep)
 }
 
 /*
+ * MemoryRows is the number of rows, of n_inputs inputs and labels of
+ * label_width floats, at which ReadAll stops holding them and streams the
+ * source: the capacity it would have to double beyond
+ * estimator.max_memory.
+ */
+static int64
+MemoryRows(int n_inputs, int label_width)
+{
+	Size		row_bytes = (n_inputs + 2 * label_width + 2) * sizeof(float);
+	Size		limit = (Size) estimator_max_memory * 1024;
+	int64		capacity = EST_INITIAL_ROWS;
+
+	while (capacity < PG_UINT32_MAX / 2 &&
+		   mul_size(capacity * 2, row_bytes) <= limit)
+		capacity *= 2;
+	return capacity;
+}
+
+/*
  * RequestedWorkers is the parallel workers a call asks for: the params'
  * parallel_workers, else estimator.parallel_workers.
  */
@@ -394,7 +413,9 @@ RegisterModel(EstModelDef *def, Oid reset_owner)
  * the workers that train on them (not when the call commits, which would
  * unmap it), which the caller detaches.  With shard not NULL, the members
  * may keep the rows they read instead, to train on them (*shard, see
- * EstParallelRead); data then holds the backend's only.
+ * EstParallelRead); data then holds the backend's only.  Rows too many
+ * for estimator.max_memory are read again by the backend alone, which
+ * streams them, as it would have without workers.
  */
 static void
 ReadSource(const EstTrainRequest *req, const EstModelDef *def,
@@ -420,15 +441,21 @@ ReadSource(const EstTrainRequest *req, const EstModelDef *def,
 		(double) blocks * BLCKSZ <= (double) estimator_max_memory * 1024 / 2)
 	{
 		/* the table that *reader resolved, not what the name finds now */
+		bool		too_large;
 		EstReader  *own = EstParallelRead(workers, table, blocks, spec,
 										  *reader, def ? ckpt : NULL,
 										  def ? NULL : req->params, data,
-										  !commit, rows_seg, shard);
+										  !commit, rows_seg, shard,
+										  MemoryRows(EstReaderInputs(*reader),
+													 EstReaderLabelWidth(*reader)),
+										  &too_large);
 
 		if (own != NULL)
 		{
 			*reader = own;
-			return;
+			/* rows encoded wider than stored: read alone, and stream */
+			if (!too_large)
+				return;
 		}
 	}
 	ReadAll(*reader, req->source, spec->weight != NULL, data, stream);
