@@ -44,6 +44,16 @@ SELECT global_step FROM est_train('st_c', 'st_rows', features => '{x1,x2,x3,x4,x
 SELECT bool_and(a."values" = c."values") AS identical
   FROM est_weights('st_a') a JOIN est_weights('st_c') c USING (layer, kind, name);
 SELECT global_step, rows_read FROM est_train('st_a', 'st_rows', steps => 100);
+-- A later call continues the training but not the pass: it scans the
+-- source anew into an empty shuffle buffer, so that two calls of 100
+-- steps are not one of 200, as they are for rows held in memory.
+SELECT global_step FROM est_train('st_d', 'st_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}',
+								  hidden_units => '{32,32}', steps => 100, params => '{"seed": 1}');
+SELECT global_step FROM est_train('st_d', 'st_rows', steps => 100);
+SELECT global_step FROM est_train('st_e', 'st_rows', features => '{x1,x2,x3,x4,x5,x6,x7,x8}',
+								  hidden_units => '{32,32}', steps => 200, params => '{"seed": 1}');
+SELECT bool_and(a."values" = e."values") AS identical
+  FROM est_weights('st_d') a JOIN est_weights('st_e') e USING (layer, kind, name);
 
 -- A weighted regressor; text labels, whose classes are learned from every
 -- row, and a text feature, whose vocabulary is the sample's.
