@@ -175,6 +175,25 @@ StreamRow(SourceStream *stream, const EstData *data, const float *x,
 }
 
 /*
+ * MemoryRows is the number of rows, of n_inputs inputs and labels of
+ * label_width floats, at which ReadAll stops holding them and streams the
+ * source: the capacity it would have to double beyond
+ * estimator.max_memory.
+ */
+static int64
+MemoryRows(int n_inputs, int label_width)
+{
+	Size		row_bytes = (n_inputs + 2 * label_width + 2) * sizeof(float);
+	Size		limit = (Size) estimator_max_memory * 1024;
+	int64		capacity = EST_INITIAL_ROWS;
+
+	while (capacity < PG_UINT32_MAX / 2 &&
+		   mul_size(capacity * 2, row_bytes) <= limit)
+		capacity *= 2;
+	return capacity;
+}
+
+/*
  * ReadAll reads every row of the source (and its weight, when weighted),
  * growing the matrix by doubling and checking estimator.max_memory before
  * each allocation.  When the matrix would outgrow estimator.max_memory
@@ -228,7 +247,7 @@ ReadAll(EstReader *reader, const char *source, bool weighted, EstData *data,
 						 errdetail("Training reads at most %u rows.",
 								   PG_UINT32_MAX / 2)));
 			if (stream != NULL &&
-				mul_size(capacity * 2, row_bytes) > limit)
+				capacity >= MemoryRows(n_inputs, label_width))
 			{
 				ReadSample(reader, data, stream, limit / 4 / row_bytes);
 				return;
@@ -319,25 +338,6 @@ ReadSample(EstReader *reader, EstData *data, SourceStream *stream, int64 keep)
 	pfree(y);
 	if (w)
 		pfree(w);
-}
-
-/*
- * MemoryRows is the number of rows, of n_inputs inputs and labels of
- * label_width floats, at which ReadAll stops holding them and streams the
- * source: the capacity it would have to double beyond
- * estimator.max_memory.
- */
-static int64
-MemoryRows(int n_inputs, int label_width)
-{
-	Size		row_bytes = (n_inputs + 2 * label_width + 2) * sizeof(float);
-	Size		limit = (Size) estimator_max_memory * 1024;
-	int64		capacity = EST_INITIAL_ROWS;
-
-	while (capacity < PG_UINT32_MAX / 2 &&
-		   mul_size(capacity * 2, row_bytes) <= limit)
-		capacity *= 2;
-	return capacity;
 }
 
 /*
