@@ -49,9 +49,23 @@ CREATE OPERATOR sec_trojan.< (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = se
 CREATE FUNCTION sec_trojan.min_step(bigint, bigint) RETURNS bigint LANGUAGE sql AS
 	$$ INSERT INTO sec_trojan.calls VALUES ('min', current_user); SELECT least($1, $2) $$;
 CREATE AGGREGATE sec_trojan.min(bigint) (SFUNC = sec_trojan.min_step, STYPE = bigint);
+-- IS DISTINCT FROM, NULLIF, IN and CASE x WHEN look up "=" in the
+-- search_path even when the query qualifies every other operator
+CREATE FUNCTION sec_trojan.int8eq(bigint, bigint) RETURNS boolean LANGUAGE sql AS
+	$$ INSERT INTO sec_trojan.calls VALUES ('=(bigint)', current_user); SELECT $1 OPERATOR(pg_catalog.=) $2 $$;
+CREATE OPERATOR sec_trojan.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = sec_trojan.int8eq);
 SET search_path = sec_trojan, pg_catalog, public;
 SELECT global_step FROM est_train('sec_trojan_model', 'iris_train', steps => 5, params => '{"seed": 1, "keep_checkpoint_max": 1}');
 SELECT global_step FROM est_train('sec_trojan_model', 'iris_train', steps => 5);
+-- a pinned serving checkpoint, which keep_checkpoint_max spares when the
+-- next training deletes older checkpoints
+SELECT global_step FROM est_deploy('sec_trojan_model', 10);
+SELECT global_step FROM est_train('sec_trojan_model', 'iris_train', steps => 5, params => '{"early_stopping": {"patience": 1}, "eval_fraction": 0.2, "save_checkpoints_steps": 1}');
+SELECT global_step, serving FROM est_checkpoints('sec_trojan_model');
+SELECT global_step FROM est_deploy('sec_trojan_model');
+SELECT global_step FROM est_rollback('sec_trojan_model');
+SELECT est_grant('sec_trojan_model', 'public', 'predict');
+SELECT est_revoke('sec_trojan_model', 'public');
 SELECT est_predict('sec_trojan_model', t) IS NOT NULL AS predicts FROM iris_test t WHERE id = 1;
 SELECT count(*) AS metrics FROM est_evaluate('sec_trojan_model', 'iris_test');
 SELECT count(*) AS features FROM est_feature_info('sec_trojan_model');
@@ -65,6 +79,7 @@ SELECT est_drop_model('sec_trojan_model');
 SELECT sec_trojan.now() = '2000-01-01' AS trojan_works;
 SELECT count(*) FROM (VALUES ('a'::text)) v(t) WHERE t = 'a';
 SELECT min(x) FROM (VALUES (1::bigint), (2::bigint)) v(x) WHERE x < 5::bigint;
+SELECT 1::bigint IS DISTINCT FROM 2::bigint AS trojan_distinct;
 SELECT octet_length('abc') AS trojan_length;
 SELECT what, by_role, count(*) FROM sec_trojan.calls GROUP BY 1, 2 ORDER BY 1, 2;
 RESET search_path;

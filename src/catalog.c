@@ -8,7 +8,9 @@
  * PostgreSQL's referential integrity triggers make), after checking that
  * the caller may act on the model.  Sources are read elsewhere, as the
  * caller.  Every query names its tables and operators with their schema,
- * so no search_path can redirect it.
+ * so no search_path can redirect it; nor does one use IS DISTINCT FROM,
+ * NULLIF, IN or CASE x WHEN, which look up "=" in the search_path (and
+ * would run another role's operator with the owner's rights).
  *
  * Training locks the model's row (SELECT ... FOR NO KEY UPDATE), so two
  * sessions training one model take turns, while evaluations and
@@ -673,9 +675,10 @@ EstCatalogStoreCheckpointLineage(const char *name, int64 global_step,
 				   "  (SELECT global_step FROM estimator.checkpoints"
 				   "   WHERE model OPERATOR(pg_catalog.=) $1"
 				   "   ORDER BY global_step DESC LIMIT $2) s)"
-				   " AND global_step IS DISTINCT FROM"
-				   " (SELECT serving_step FROM estimator.model_catalog"
-				   "  WHERE name OPERATOR(pg_catalog.=) $1)",
+				   " AND NOT EXISTS (SELECT 1 FROM estimator.model_catalog m"
+				   "  WHERE m.name OPERATOR(pg_catalog.=) $1"
+				   "  AND m.serving_step OPERATOR(pg_catalog.=)"
+				   "   estimator.checkpoints.global_step)",
 				   2, del_types, del_values, NULL, false, 0);
 }
 
@@ -1187,9 +1190,10 @@ EstCatalogDeleteCheckpointsAfter(const char *name, int64 step)
 	CatalogExecute("DELETE FROM estimator.checkpoints"
 				   " WHERE model OPERATOR(pg_catalog.=) $1"
 				   " AND global_step OPERATOR(pg_catalog.>) $2"
-				   " AND global_step IS DISTINCT FROM"
-				   "  (SELECT serving_step FROM estimator.model_catalog"
-				   "    WHERE name OPERATOR(pg_catalog.=) $1)",
+				   " AND NOT EXISTS (SELECT 1 FROM estimator.model_catalog m"
+				   "  WHERE m.name OPERATOR(pg_catalog.=) $1"
+				   "  AND m.serving_step OPERATOR(pg_catalog.=)"
+				   "   estimator.checkpoints.global_step)",
 				   2, types, values, NULL, false, 0);
 }
 
