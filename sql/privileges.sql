@@ -101,6 +101,22 @@ SET ROLE regress_priv_alice;
 SELECT est_revoke('priv_m', 'PUBLIC', 'predict');
 RESET ROLE;
 
+-- a PL/pgSQL expression keeps its call site across statements: after SET
+-- ROLE under the same snapshot, the privilege is checked again for bob
+SELECT expect_error($sql$
+DO $do$
+DECLARE
+	p double precision;
+BEGIN
+	FOR i IN 1 .. 2 LOOP
+		IF i = 2 THEN
+			SET LOCAL ROLE regress_priv_bob;
+		END IF;
+		p := est_predict('priv_m', ARRAY[5.1, 3.5, 1.4, 0.2]);
+	END LOOP;
+END
+$do$ $sql$);
+
 -- dave, a member of alice's role, owns the model through her
 SET ROLE regress_priv_dave;
 SELECT est_has_model_privilege('priv_m', 'owner') AS owner;

@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "nodes/supportnodes.h"
 #include "optimizer/optimizer.h"
 #include "utils/array.h"
@@ -37,11 +38,12 @@ typedef struct PredictState
 	EstCachedModel *model;		/* pinned until the call site goes away */
 	MemoryContextCallback unpin;
 
-	/* the snapshot under which model was looked up */
+	/* the snapshot under which model was looked up, and for which user */
 	TransactionId snap_xmin;
 	TransactionId snap_xmax;
 	CommandId	snap_curcid;
 	uint64		snap_completions;
+	Oid			userid;			/* whose predict privilege was checked */
 
 	float	   *x;				/* n_inputs */
 	float	   *scratch;
@@ -108,12 +110,16 @@ UnpinModel(void *arg)
 /*
  * SameSnapshot tells whether the active snapshot sees the catalog as it
  * was when the model was looked up: no transaction completed and no
- * command of ours ran since.
+ * command of ours ran since.  The user must be the same too, since the
+ * privilege was checked for it: a call site that outlives a statement (a
+ * PL/pgSQL expression) may run again after SET ROLE or inside and outside
+ * a SECURITY DEFINER function under the same snapshot.
  */
 static bool
 SameSnapshot(PredictState *state, Snapshot snap)
 {
-	return state->snap_xmin == snap->xmin &&
+	return state->userid == GetUserId() &&
+		state->snap_xmin == snap->xmin &&
 		state->snap_xmax == snap->xmax &&
 		state->snap_curcid == snap->curcid &&
 		state->snap_completions == snap->snapXactCompletionCount;
@@ -175,6 +181,7 @@ GetModel(FunctionCallInfo fcinfo)
 	state->snap_xmax = snap->xmax;
 	state->snap_curcid = snap->curcid;
 	state->snap_completions = snap->snapXactCompletionCount;
+	state->userid = GetUserId();
 	if (model == state->model)
 	{
 		/* a new snapshot, the same model */
