@@ -13,6 +13,15 @@ GRANT regress_priv_alice TO regress_priv_dave;
 GRANT SELECT ON iris_train, iris_test TO regress_priv_alice, regress_priv_bob,
 	regress_priv_carol, regress_priv_dave;
 CREATE TABLE priv_alice_only AS SELECT * FROM iris_train;
+-- the cost that EXPLAIN shows for a call per row, in operators
+CREATE FUNCTION priv_cost(call text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+	plan json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) SELECT ' || call INTO plan;
+	RETURN round(((plan->0->'Plan'->>'Total Cost')::float8 /
+				  current_setting('cpu_operator_cost')::float8)::numeric, 1);
+END $$;
 GRANT SELECT ON priv_alice_only TO regress_priv_alice;
 
 SET ROLE regress_priv_alice;
@@ -43,6 +52,14 @@ SELECT count(*) AS definitions FROM estimator.model_catalog WHERE name = 'priv_m
 SELECT expect_error($$INSERT INTO estimator.model_grants (model, grantee, privilege, grantor) VALUES ('priv_m', 'regress_priv_bob', 'train', 'regress_priv_alice')$$);
 SELECT expect_error($$UPDATE estimator.model_catalog SET owner = 'regress_priv_bob' WHERE name = 'priv_m'$$);
 SELECT est_has_model_privilege('priv_m', 'predict') AS predict, est_has_model_privilege('priv_m', 'owner') AS owner;
+-- the planner prices bob's call as one of a model that does not exist:
+-- EXPLAIN does not tell him that the model exists or how large it is
+SELECT priv_cost($$est_predict('priv_m', ARRAY[1, 2, 3, 4])$$) =
+	   priv_cost($$est_predict('priv_none', ARRAY[1, 2, 3, 4])$$) AS cost_hides_model;
+RESET ROLE;
+SET ROLE regress_priv_alice;
+SELECT priv_cost($$est_predict('priv_m', ARRAY[1, 2, 3, 4])$$) <>
+	   priv_cost($$est_predict('priv_none', ARRAY[1, 2, 3, 4])$$) AS cost_of_model;
 RESET ROLE;
 
 -- alice gives bob 'predict' and carol 'train'
@@ -126,6 +143,7 @@ SELECT count(*) AS grants_left FROM estimator.model_grants WHERE model = 'priv_m
 RESET ROLE;
 
 DROP TABLE priv_alice_only;
+DROP FUNCTION priv_cost(text);
 REVOKE SELECT ON iris_train, iris_test FROM regress_priv_alice, regress_priv_bob,
 	regress_priv_carol, regress_priv_dave;
 DROP ROLE regress_priv_alice, regress_priv_bob, regress_priv_carol, regress_priv_dave;

@@ -648,7 +648,9 @@ PredictMacs(const EstModelDef *def)
  * quarter of a second of compilation for half a second of scoring a
  * million rows), and one scoring with a large network is planned as
  * costly as it is.  It answers nothing (the functions' COST then applies)
- * when the model is not a constant or does not exist.
+ * when the model is not a constant, does not exist, or the current user
+ * may not predict with it: EXPLAIN must not tell a role without the
+ * privilege that the model exists or how large it is.
  */
 Datum
 est_predict_support(PG_FUNCTION_ARGS)
@@ -674,7 +676,8 @@ est_predict_support(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	def = EstCatalogGetModel(TextDatumGetCString(name->constvalue), false, true);
-	macs = def != NULL ? PredictMacs(def) : -1;
+	macs = def != NULL && EstCatalogHasPrivilege(def, EST_PRIV_PREDICT) ?
+		PredictMacs(def) : -1;
 	SPI_finish();
 	if (macs < 0)
 		PG_RETURN_POINTER(NULL);
