@@ -134,6 +134,25 @@ BEGIN
 END
 $do$ $sql$);
 
+-- the eval_source that alice's creating call stored is SQL of hers: it
+-- runs when alice trains, never with the rights of carol (a train grantee)
+-- or of a superuser, who give their own evaluation rows instead
+SET ROLE regress_priv_alice;
+SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 2, params => '{"seed": 1, "eval_source": "iris_test"}');
+SELECT est_grant('priv_eval', 'regress_priv_carol', 'train');
+RESET ROLE;
+SET ROLE regress_priv_carol;
+SELECT expect_error($$SELECT * FROM est_train('priv_eval', 'iris_train', steps => 1)$$);
+SELECT expect_error($$SELECT * FROM est_train('priv_eval', 'iris_train', steps => 1, reset => true)$$);
+SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1, params => '{"eval_fraction": 0.2}');
+SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1, params => '{"eval_source": "iris_test"}');
+RESET ROLE;
+SELECT expect_error($$SELECT * FROM est_train('priv_eval', 'iris_train', steps => 1)$$);
+SET ROLE regress_priv_alice;
+SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1);
+SELECT est_drop_model('priv_eval');
+RESET ROLE;
+
 -- dave, a member of alice's role, owns the model through her
 SET ROLE regress_priv_dave;
 SELECT est_has_model_privilege('priv_m', 'owner') AS owner;

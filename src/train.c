@@ -37,6 +37,7 @@
 #include "portability/instr_time.h"
 #include "storage/dsm.h"
 #include "tcop/pquery.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -1978,6 +1979,36 @@ WarmStart(const EstModelDef *def, EstCheckpoint *ckpt, const char *from)
 }
 
 /*
+ * CheckStoredEvalSource refuses a call that would evaluate on the
+ * eval_source that the model's creating call stored, unless the caller
+ * has no privilege that the owner lacks.  That source is SQL (a query, or
+ * a relation whose view may call functions) that the owner wrote and the
+ * caller did not see, and it runs with the caller's rights: a train
+ * grantee, a superuser or a superuser's scheduled job would run the
+ * owner's functions as themselves.  call holds the call's own params.
+ */
+static void
+CheckStoredEvalSource(const EstModelDef *def, const EstOptions *call)
+{
+	EstOptions	stored;
+
+	if (call->eval_fraction > 0 || call->eval_source != NULL)
+		return;
+	EstParseParams(def->params, &stored);
+	if (stored.eval_source == NULL ||
+		has_privs_of_role(def->owner, GetUserId()))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to evaluate model \"%s\" on its stored eval_source",
+					def->name),
+			 errdetail("The owner of the model gave eval_source \"%s\", which would run with the privileges of role \"%s\".",
+					   stored.eval_source,
+					   GetUserNameFromId(GetUserId(), false)),
+			 errhint("Give eval_source or eval_fraction in params.")));
+}
+
+/*
  * ResetRequest makes a call with reset => true train the model anew with
  * its stored definition: the model's type, label, features, hidden units,
  * optimizer, learning rate, batch size and params, where the call's
@@ -2064,6 +2095,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	{
 		/* reset: forget the history, train anew as the definition says */
 		EstCatalogCheckPrivilege(def, EST_PRIV_TRAIN, "reset");
+		CheckStoredEvalSource(def, &req->opts);
 		EstCheckCompatible(def, req);
 		ResetRequest(req, def);
 		EstCatalogResetModel(def->name);
@@ -2080,6 +2112,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	if (def != NULL)
 	{
 		EstCatalogCheckPrivilege(def, EST_PRIV_TRAIN, "train");
+		CheckStoredEvalSource(def, &req->opts);
 		EstCheckCompatible(def, req);
 		features = def->features;
 		n_features = def->n_features;
