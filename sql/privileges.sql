@@ -118,6 +118,15 @@ SET ROLE regress_priv_alice;
 SELECT est_revoke('priv_m', 'PUBLIC', 'predict');
 RESET ROLE;
 
+-- a role named "Public" is that role, not every role
+CREATE ROLE "Public";
+SET ROLE regress_priv_alice;
+SELECT est_grant('priv_m', 'Public', 'predict');
+SELECT grantee, privilege FROM estimator.model_grants WHERE model = 'priv_m' ORDER BY 1::text;
+SELECT est_revoke('priv_m', 'Public');
+RESET ROLE;
+DROP ROLE "Public";
+
 -- a PL/pgSQL expression keeps its call site across statements: after SET
 -- ROLE under the same snapshot, the privilege is checked again for bob
 SELECT expect_error($sql$

@@ -36,12 +36,15 @@ est_drop_model(PG_FUNCTION_ARGS)
 
 /*
  * GranteeArg resolves a role name argument: a role, or "public"
- * (InvalidOid), as GRANT spells them.
+ * (InvalidOid), as GRANT spells them.  A role whose name is "public" in
+ * other case ("Public", which CREATE ROLE allows) is that role, not every
+ * role.
  */
 static Oid
 GranteeArg(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *role;
+	Oid			roleid;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -49,6 +52,11 @@ GranteeArg(FunctionCallInfo fcinfo, int argno)
 				 errmsg("role must not be null"),
 				 errhint("Name a role, or public.")));
 	role = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(role, "public") == 0)
+		return InvalidOid;
+	roleid = get_role_oid(role, true);
+	if (OidIsValid(roleid))
+		return roleid;
 	if (pg_strcasecmp(role, "public") == 0)
 		return InvalidOid;
 	return get_role_oid(role, false);
