@@ -11,6 +11,8 @@
 #   c) a run whose source lost a feature column fails, and
 #      cron.job_run_details shows estimator's message
 #   d) est_unschedule removes the job and the schedule
+#   f) a superuser's job left behind by a dropped model does not run the
+#      schedule of another role's model of the same name
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -201,6 +203,43 @@ is( $node->safe_psql(
 	'the job and the schedule are gone');
 is($node->safe_psql($db, q{SELECT est_unschedule('flowers_model')}, @alice),
 	'f', 'a second est_unschedule finds nothing');
+
+###
+### f) a superuser's job left behind runs no other role's schedule
+###
+# The superuser schedules a model of its own and drops the model, which
+# leaves pg_cron's job.  alice then trains and schedules a model of the
+# same name.  The superuser's job, which sees every job, must not run
+# alice's source with a superuser's rights (here run by hand, as pg_cron
+# runs it, as the superuser).
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('nightly', 'iris_train', steps => 10, params => '{"seed": 1}');
+	  SELECT est_schedule('nightly', 'iris_train', '0 3 * * *', steps => 10);
+	  SELECT est_drop_model('nightly');
+	  CREATE TABLE alice_rows AS SELECT * FROM iris_train;
+	  ALTER TABLE alice_rows OWNER TO alice;});
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('nightly', 'alice_rows', steps => 10, params => '{"seed": 1}');
+	  SELECT est_schedule('nightly', 'alice_rows', '0 4 * * *', steps => 10);},
+	@alice);
+my ($rc, $run_out, $run_err) = $node->psql($db,
+	q{SELECT estimator.run_scheduled('nightly')});
+isnt($rc, 0, 'the superuser\'s call of run_scheduled fails');
+like(
+	$run_err,
+	qr/the retraining of model "nightly" was scheduled by role alice, not by role \w+/,
+	'it names the role that scheduled the model');
+is( $node->safe_psql($db,
+		q{SELECT global_step FROM estimator.models WHERE name = 'nightly'}),
+	'10', 'alice\'s model did not train');
+like(
+	$node->safe_psql($db, q{SELECT estimator.run_scheduled('nightly')}, @alice),
+	qr/^trained: global_step 20,/,
+	'alice\'s own call trains it');
+$node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice);
+$node->safe_psql($db, q{SELECT cron.unschedule(jobid) FROM cron.job});
 
 EstimatorTest::server_log_ok($node);
 
