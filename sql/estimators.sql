@@ -34,6 +34,25 @@ SELECT round(avg((p - y) ^ 2)::numeric, 6) =
 	   round((SELECT value FROM est_evaluate('est_linreg', 'est_reg_test')
 			   WHERE metric = 'r2')::numeric, 6) AS r2_matches
   FROM (SELECT y, est_predict('est_linreg', t) AS p FROM est_reg_test t) s;
+-- r2 and explained_variance come from running moments, not from sums of
+-- squares less a squared mean: a constant label that float32 cannot hold
+-- exactly gives scikit-learn's force_finite 0 (it once gave about -1e20),
+-- and labels far from 0 the figures that SQL computes around their mean
+SELECT metric, value
+  FROM est_evaluate('est_linreg', 'SELECT x, 0.1::float8 AS y FROM est_reg')
+ WHERE metric IN ('r2', 'explained_variance');
+WITH s AS (SELECT y::real::float8 AS y, est_predict('est_linreg', t) AS p
+			 FROM (SELECT x, y + 1e7 AS y FROM est_reg) t),
+	 m AS (SELECT avg(y) AS ym, avg(y - p) AS em FROM s)
+SELECT round((1 - sum((y - p) ^ 2) / sum((y - ym) ^ 2))::numeric / 1e12, 4) =
+	   round((SELECT value FROM est_evaluate('est_linreg',
+				'SELECT x, y + 1e7 AS y FROM est_reg') WHERE metric = 'r2')::numeric / 1e12, 4)
+		   AS far_r2_matches,
+	   round((1 - sum((y - p - em) ^ 2) / sum((y - ym) ^ 2))::numeric, 6) =
+	   round((SELECT value FROM est_evaluate('est_linreg',
+				'SELECT x, y + 1e7 AS y FROM est_reg') WHERE metric = 'explained_variance')::numeric, 6)
+		   AS far_explained_variance_matches
+  FROM s, m;
 
 -- dnn_regressor learns a curve a line cannot: y = x^2.
 CREATE TABLE est_curve AS

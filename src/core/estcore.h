@@ -568,12 +568,15 @@ typedef struct EstMetrics
 	double	   *confusion;		/* classification: n_classes x n_classes,
 								 * [label * n + predicted] */
 	double		label_sum;		/* sums of label and prediction values x */
-	double		label_sq_sum;	/* weight, over all outputs */
-	double		pred_sum;
+	double		pred_sum;		/* weight, over all outputs */
 	double		sq_error_sum;	/* regression: of (y - p)^2 x weight */
 	double		abs_error_sum;
-	double		error_sum;		/* of (y - p) x weight */
-	double		error_sq_sum;	/* of (y - p)^2 x weight, = sq_error_sum */
+	double		value_weight;	/* regression: weight of the values with a
+								 * positive weight, for the running moments */
+	double		label_mean;		/* weighted running mean of y, and the */
+	double		label_m2;		/* weighted squares around it */
+	double		error_mean;		/* the same of y - p */
+	double		error_m2;
 	int			keep_scores;
 	size_t		n_scores;		/* rows kept */
 	size_t		cap_scores;

@@ -37,9 +37,13 @@
  * Regression sums over all outputs of all rows, each weighted by its
  * row's weight: MSE and MAE divide by weight_sum x n_outputs, R^2 is
  * 1 - SSE / SST with SST the weighted squares around the weighted label
- * mean, the explained variance is 1 - Var(y - p) / Var(y).  As
- * scikit-learn's force_finite, a constant label gives 1 when the
- * numerator is 0 too, else 0.
+ * mean, the explained variance is 1 - Var(y - p) / Var(y).  SST and the
+ * variances come from running weighted means and sums of squares around
+ * them (West's update of Welford's algorithm), not from sums of squares
+ * less a squared mean, which cancel catastrophically when the values lie
+ * far from 0 and turn a constant label such as 0.1 into a tiny positive
+ * variance.  As scikit-learn's force_finite, a constant label gives 1
+ * when the numerator is 0 too, else 0.
  *
  * Rows whose label is not valid count in weight_sum (so as wrong) and
  * add a NaN loss, but enter neither the confusion matrix nor the AUCs.
@@ -265,8 +269,21 @@ AddClassRow(EstMetrics *m, const float *z, const double *e, float label,
 	m->loss_sum += w * loss;
 	m->confusion[(size_t) c * k + predicted] += w;
 	m->label_sum += w * c;
-	m->label_sq_sum += w * c * c;
 	m->pred_sum += w * (k == 2 ? p1 : (double) predicted);
+}
+
+/*
+ * AddMoment adds value x of weight w to a weighted running mean and sum of
+ * squares around it, total being the weight with x (West, 1979).  A
+ * constant value keeps a sum of squares of exactly 0.
+ */
+static void
+AddMoment(double *mean, double *m2, double x, double w, double total)
+{
+	double		delta = x - *mean;
+
+	*mean += delta * (w / total);
+	*m2 += w * delta * (x - *mean);
 }
 
 /*
@@ -289,11 +306,14 @@ AddRegressionRow(EstMetrics *m, const float *p, const float *y, double w)
 		sq += e * e;
 		m->sq_error_sum += w * e * e;
 		m->abs_error_sum += w * fabs(e);
-		m->error_sum += w * e;
-		m->error_sq_sum += w * e * e;
 		m->label_sum += w * yj;
-		m->label_sq_sum += w * yj * yj;
 		m->pred_sum += w * pj;
+		if (w > 0.0)
+		{
+			m->value_weight += w;
+			AddMoment(&m->label_mean, &m->label_m2, yj, w, m->value_weight);
+			AddMoment(&m->error_mean, &m->error_m2, e, w, m->value_weight);
+		}
 	}
 	m->loss_sum += w * sq / k;
 }
@@ -828,26 +848,14 @@ ForceFinite(double num, double den)
 	return num > 0.0 ? 0.0 : 1.0;
 }
 
-/* Weighted variance from a sum and a sum of squares, never negative. */
-static double
-SumsVariance(double sum, double sq_sum, double w)
-{
-	double		mean = sum / w;
-	double		var = sq_sum / w - mean * mean;
-
-	return var > 0.0 ? var : 0.0;
-}
-
 double
 EstMetricsR2(const EstMetrics *m)
 {
 	double		w = ValueWeight(m);
-	double		sst;
 
 	if (IsClassification(m) || !(w > 0.0))
 		return NAN;
-	sst = SumsVariance(m->label_sum, m->label_sq_sum, w) * w;
-	return ForceFinite(m->sq_error_sum, sst);
+	return ForceFinite(m->sq_error_sum, m->label_m2);
 }
 
 double
@@ -857,6 +865,6 @@ EstMetricsExplainedVariance(const EstMetrics *m)
 
 	if (IsClassification(m) || !(w > 0.0))
 		return NAN;
-	return ForceFinite(SumsVariance(m->error_sum, m->error_sq_sum, w),
-					   SumsVariance(m->label_sum, m->label_sq_sum, w));
+	/* Var(y - p) / Var(y), both over the weight w */
+	return ForceFinite(m->error_m2, m->label_m2);
 }

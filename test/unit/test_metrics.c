@@ -406,5 +406,40 @@ TestMetricsRegression(void)
 	Score(&m, &net, c2, c, NULL, 2);
 	CHECK(EstMetricsR2(&m) == 0.0);
 	EstMetricsFree(&m);
+
+	/*
+	 * a constant label that no binary fraction holds, and labels far from
+	 * 0: sums of squares less a squared mean once gave R^2 near -1e20
+	 */
+	{
+		float		d[64];
+		float		d2[64];
+		float		far_x[6] = {1e7f + 1, 1e7f + 2, 1e7f + 3, 1e7f + 3,
+		1e7f, 1e7f - 1};
+		float		far_y[6] = {1e7f, 1e7f + 4, 1e7f + 3, 1e7f + 2, 1e7f + 1,
+		1e7f - 1};
+
+		for (int i = 0; i < 64; i++)
+			d[i] = d2[i] = 0.1f;
+		d2[63] = 0.2f;
+		CHECK(EstMetricsInit(&m, &net, 0, err) == EST_OK);
+		Score(&m, &net, d, d, NULL, 32);
+		CHECKF(EstMetricsR2(&m) == 1.0, "r2 %.12g", EstMetricsR2(&m));
+		CHECK(EstMetricsExplainedVariance(&m) == 1.0);
+		Score(&m, &net, d2, d, NULL, 32);
+		CHECKF(EstMetricsR2(&m) == 0.0, "r2 %.12g", EstMetricsR2(&m));
+		CHECKF(EstMetricsExplainedVariance(&m) == 0.0,
+			   "explained variance %.12g", EstMetricsExplainedVariance(&m));
+		EstMetricsFree(&m);
+
+		/* the first case shifted by 1e7: the same figures */
+		CHECK(EstMetricsInit(&m, &net, 0, err) == EST_OK);
+		Score(&m, &net, far_x, far_y, NULL, 3);
+		CHECKF(NEAR(EstMetricsR2(&m), 0.6), "r2 %.12g", EstMetricsR2(&m));
+		CHECKF(NEAR(EstMetricsExplainedVariance(&m), 1.0 - 246.0 / 630),
+			   "explained variance %.12g",
+			   EstMetricsExplainedVariance(&m));
+		EstMetricsFree(&m);
+	}
 	EstNetworkFree(&net);
 }
