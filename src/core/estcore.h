@@ -580,8 +580,8 @@ typedef struct EstMetrics
 	int			keep_scores;
 	size_t		n_scores;		/* rows kept */
 	size_t		cap_scores;
-	float	   *scores;			/* n_scores x (n_outputs for softmax, 1 for
-								 * sigmoid) */
+	float	   *scores;			/* logits: n_scores x (n_outputs for
+								 * softmax, 1 for sigmoid) */
 	int32_t    *score_labels;
 	float	   *score_weights;
 } EstMetrics;

@@ -20,9 +20,13 @@
  * recall).  A ratio whose denominator is 0 counts as 0 (scikit-learn's
  * zero_division=0).
  *
- * With keep_scores, every row's scores, label and weight are kept, in
+ * With keep_scores, every row's logits, label and weight are kept, in
  * arrays that grow geometrically, for exact AUCs: the rows are sorted by
- * decreasing score, rows of equal score form one threshold, and
+ * decreasing probability, computed in double precision from the logits
+ * when the AUCs are (as est_predict_proba computes it: a probability
+ * rounded to float32 would make every row above 1 - 6e-8 one threshold,
+ * and the AUCs of a confident model wrong by 0.01), rows of equal
+ * probability form one threshold, and
  *
  *	 ROC AUC = sum over thresholds of (FP_k - FP_{k-1}) (TP_k + TP_{k-1}) / 2
  *			   / (P N)								(the trapezoid rule)
@@ -230,7 +234,7 @@ AddClassRow(EstMetrics *m, const float *z, const double *e, float label,
 		loss = (zz > 0.0 ? zz : 0.0) - zz * (double) (c < 0 ? 0 : c) +
 			log1p(exp(-fabs(zz)));
 		if (kept != NULL)
-			kept[0] = (float) p1;
+			kept[0] = z[0];
 	}
 	else
 	{
@@ -250,8 +254,7 @@ AddClassRow(EstMetrics *m, const float *z, const double *e, float label,
 		loss = c >= 0 ? lse - (double) z[c] : 0.0;
 		p1 = e[k > 1 ? 1 : 0] / sum;
 		if (kept != NULL)
-			for (j = 0; j < k; j++)
-				kept[j] = (float) (e[j] / sum);
+			memcpy(kept, z, k * sizeof(float));
 	}
 
 	m->weight_sum += w;
@@ -559,16 +562,72 @@ SameScore(double a, double b)
 }
 
 /*
+ * SoftmaxNorms returns, for the softmax head, each kept row's largest
+ * logit and the sum of the exponentials of its logits less that one (2
+ * doubles a row), in an array from EstAlloc; NULL for the sigmoid head,
+ * and when it cannot be allocated (*failed then set).
+ */
+static double *
+SoftmaxNorms(const EstMetrics *m, int *failed)
+{
+	int			k = m->n_outputs;
+	double	   *norms;
+	size_t		i;
+
+	*failed = 0;
+	if (m->head != EST_HEAD_SOFTMAX)
+		return NULL;
+	norms = EstAlloc((m->n_scores > 0 ? m->n_scores : 1) * 2 * sizeof(double));
+	if (norms == NULL)
+	{
+		*failed = 1;
+		return NULL;
+	}
+	for (i = 0; i < m->n_scores; i++)
+	{
+		const float *z = m->scores + i * (size_t) k;
+		double		mx = z[0];
+		double		sum = 0.0;
+		int			j;
+
+		for (j = 1; j < k; j++)
+			if (z[j] > mx)
+				mx = z[j];
+		for (j = 0; j < k; j++)
+			sum += exp((double) z[j] - mx);
+		norms[2 * i] = mx;
+		norms[2 * i + 1] = sum;
+	}
+	return norms;
+}
+
+/*
+ * RowScore returns the probability of class cls of kept row i, in double
+ * precision from its logits; norms come from SoftmaxNorms.
+ */
+static double
+RowScore(const EstMetrics *m, const double *norms, size_t i, int cls)
+{
+	if (m->head == EST_HEAD_SIGMOID)
+	{
+		double		p1 = StableSigmoid(m->scores[i]);
+
+		return cls == 1 ? p1 : 1.0 - p1;
+	}
+	return exp((double) m->scores[i * (size_t) m->n_outputs + cls] -
+			   norms[2 * i]) / norms[2 * i + 1];
+}
+
+/*
  * SortedRows returns the kept rows with a valid label, scored for class
- * cls against the rest and sorted, in an array from EstAlloc (NULL when
- * it cannot be allocated); *count receives their number and *pos and
- * *neg the weights of the positives and the negatives.
+ * cls against the rest (norms from SoftmaxNorms) and sorted, in an array
+ * from EstAlloc (NULL when it cannot be allocated); *count receives their
+ * number and *pos and *neg the weights of the positives and the negatives.
  */
 static ScoredRow *
-SortedRows(const EstMetrics *m, int cls, size_t *count, double *pos,
-		   double *neg)
+SortedRows(const EstMetrics *m, const double *norms, int cls, size_t *count,
+		   double *pos, double *neg)
 {
-	int			stride = ScoreStride(m);
 	ScoredRow  *rows;
 	size_t		n = 0;
 	size_t		i;
@@ -586,11 +645,7 @@ SortedRows(const EstMetrics *m, int cls, size_t *count, double *pos,
 
 		if (label < 0)
 			continue;
-		if (m->head == EST_HEAD_SIGMOID)
-			score = cls == 1 ? (double) m->scores[i] :
-				1.0 - (double) m->scores[i];
-		else
-			score = m->scores[i * (size_t) stride + cls];
+		score = RowScore(m, norms, i, cls);
 		rows[n].score = score;
 		rows[n].weight = m->score_weights[i];
 		rows[n].positive = (label == cls);
@@ -612,7 +667,7 @@ SortedRows(const EstMetrics *m, int cls, size_t *count, double *pos,
  * (pr == 1) of class cls against the rest, NaN when undefined.
  */
 static double
-ClassAuc(const EstMetrics *m, int cls, int pr)
+ClassAuc(const EstMetrics *m, const double *norms, int cls, int pr)
 {
 	ScoredRow  *rows;
 	size_t		n;
@@ -623,7 +678,7 @@ ClassAuc(const EstMetrics *m, int cls, int pr)
 	double		area = 0.0;
 	size_t		i;
 
-	rows = SortedRows(m, cls, &n, &pos, &neg);
+	rows = SortedRows(m, norms, cls, &n, &pos, &neg);
 	if (rows == NULL)
 		return NAN;
 	if (!(pos > 0.0) || !(neg > 0.0))
@@ -667,15 +722,25 @@ MacroAuc(const EstMetrics *m, int pr)
 {
 	double		sum = 0.0;
 	int			used = 0;
+	double	   *norms;
+	int			failed;
 	int			c;
 
 	if (!IsClassification(m) || !m->keep_scores || m->n_scores == 0)
 		return NAN;
+	norms = SoftmaxNorms(m, &failed);
+	if (failed)
+		return NAN;
 	if (m->n_outputs == 2)
-		return ClassAuc(m, 1, pr);
+	{
+		double		v = ClassAuc(m, norms, 1, pr);
+
+		EstFree(norms);
+		return v;
+	}
 	for (c = 0; c < m->n_outputs; c++)
 	{
-		double		v = ClassAuc(m, c, pr);
+		double		v = ClassAuc(m, norms, c, pr);
 
 		if (!isnan(v))
 		{
@@ -683,6 +748,7 @@ MacroAuc(const EstMetrics *m, int pr)
 			used++;
 		}
 	}
+	EstFree(norms);
 	return used > 0 ? sum / used : NAN;
 }
 
@@ -710,6 +776,8 @@ EstMetricsRocCurve(const EstMetrics *m, int cls, double **thresholds,
 				   char *errmsg)
 {
 	ScoredRow  *rows;
+	double	   *norms;
+	int			failed;
 	size_t		n;
 	double		pos;
 	double		neg;
@@ -734,7 +802,11 @@ EstMetricsRocCurve(const EstMetrics *m, int cls, double **thresholds,
 					m->n_outputs);
 		return EST_EINVAL;
 	}
-	rows = SortedRows(m, cls, &n, &pos, &neg);
+	norms = SoftmaxNorms(m, &failed);
+	if (failed)
+		goto nomem;
+	rows = SortedRows(m, norms, cls, &n, &pos, &neg);
+	EstFree(norms);
 	if (rows == NULL)
 		goto nomem;
 	for (i = 0; i < n; i++)

@@ -201,6 +201,30 @@ TestMetricsBinary(void)
 	CHECK(NEAR(EstMetricsAccuracy(&m), 1.0));
 	EstMetricsFree(&m);
 
+	/*
+	 * confident rows: probabilities 1 - 9e-14, 1 - 1e-11 and 1 - 2e-9 are
+	 * all 1 in float32, which once made them one threshold (AUC 0.5)
+	 */
+	CHECK(EstMetricsInit(&m, &net, 1, err) == EST_OK);
+	{
+		float		sure_x[3] = {30, 25, 20};
+		float		sure_y[3] = {1, 1, 0};
+
+		Score(&m, &net, sure_x, sure_y, NULL, 3);
+		CHECKF(EstMetricsAuc(&m) == 1.0, "auc %.12g", EstMetricsAuc(&m));
+		CHECKF(EstMetricsAucPr(&m) == 1.0, "auc_pr %.12g",
+			   EstMetricsAucPr(&m));
+		CHECK(EstMetricsRocCurve(&m, 1, &thr, &fpr, &tpr, &np, err) == EST_OK);
+		CHECKF(np == 4, "%zu points", np);
+		if (np == 4)
+			CHECK(thr[1] > thr[2] && thr[2] > thr[3] && thr[3] < 1.0 &&
+				  tpr[2] == 1.0 && fpr[2] == 0.0);
+		EstFree(thr);
+		EstFree(fpr);
+		EstFree(tpr);
+	}
+	EstMetricsFree(&m);
+
 	/* an invalid label counts as wrong, with a NaN loss */
 	CHECK(EstMetricsInit(&m, &net, 1, err) == EST_OK);
 	{
@@ -299,8 +323,27 @@ TestMetricsMultiClass(void)
 		   EstMetricsAuc(&m));
 	CHECKF(NEAR(EstMetricsAucPr(&m), 17.0 / 18), "auc_pr %.12g",
 		   EstMetricsAucPr(&m));
-	/* the kept scores are the softmax probabilities */
-	CHECK(fabs(m.scores[0] - exp(2.0) / (exp(2.0) + 2)) < 1e-7);
+	/* the kept scores are the logits, not rounded probabilities */
+	CHECK(m.scores[0] == X[0] && m.scores[1] == X[1] && m.scores[2] == X[2]);
+	EstMetricsFree(&m);
+
+	/*
+	 * confident rows of class 0 (probabilities 1 - 2e-13, 1 - 3e-11 and
+	 * 1 - 4e-9, all 1 in float32): class 0's AUC is 1, class 1's too
+	 */
+	CHECK(EstMetricsInit(&m, &net, 1, err) == EST_OK);
+	{
+		float		sure_x[9] = {30, 0, 0, 25, 0, 0, 20, 0, 0};
+		float		sure_y[3] = {0, 0, 1};
+
+		Score(&m, &net, sure_x, sure_y, NULL, 3);
+		CHECKF(EstMetricsAuc(&m) == 1.0, "auc %.12g", EstMetricsAuc(&m));
+		CHECKF(EstMetricsAucPr(&m) == 1.0, "auc_pr %.12g",
+			   EstMetricsAucPr(&m));
+	}
+	EstMetricsFree(&m);
+	CHECK(EstMetricsInit(&m, &net, 1, err) == EST_OK);
+	Score(&m, &net, X, y, NULL, 6);
 
 	/* class 1's curve: (0,0) (0,.5) (.25,.5) (.25,1) (.75,1) (1,1) */
 	CHECK(EstMetricsRocCurve(&m, 1, &thr, &fpr, &tpr, &np, err) == EST_OK);
