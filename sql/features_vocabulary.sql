@@ -64,6 +64,15 @@ SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'fvoc', params => '{"f
 SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'fvoc', params => '{"feature_columns": [{"type": "vocabulary", "key": "color", "combiner": "sum"}]}')$$);
 SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'fvoc', params => '{"feature_columns": [{"type": "vocabulary", "key": "color", "max_values": 3}]}')$$);
 SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'SELECT NULL::text AS color, label FROM fvoc', params => '{"feature_columns": [{"type": "vocabulary", "key": "color", "num_oov_buckets": 0}]}')$$);
+-- a misspelt key of a categorical column is refused, not ignored
+SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'fvoc', params => '{"feature_columns": [{"type": "vocabulary", "key": "color", "num_oov_bucket": 2}]}')$$);
+SELECT expect_error($$SELECT * FROM est_train('fvoc_bad', 'fvoc', params => '{"feature_columns": [{"type": "identity", "key": "size", "num_buckets": 3, "default": 0}]}')$$);
+-- params stored by a version that ignored such a key still load and train
+UPDATE estimator.model_catalog
+   SET params = jsonb_set(params, '{feature_columns,0,num_oov_bucket}', '2')
+ WHERE name = 'fvoc_given';
+SELECT est_predict('fvoc_given', t) IS NOT NULL AS stored_key_loads FROM (SELECT 'red'::text AS color, 1 AS size) t;
+SELECT global_step FROM est_train('fvoc_given', 'fvoc', steps => 1);
 -- a column whose type changed since training
 SELECT expect_error($$SELECT est_predict('fvoc_given', t) FROM (SELECT 1 AS color, 1 AS size) t$$);
 -- an integer column given as another kind of number: refused, not read as

@@ -142,6 +142,14 @@ SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"los
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "linear"}}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "cosine"}}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "step", "decay_steps": 10, "rate": 1}}')$$);
+-- a key that the type of schedule does not read is refused, not ignored
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "constant", "decay_rate": 0.5}}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "cosine", "decay_steps": 10, "decay_rate": 0.5}}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "step", "decay_steps": 10, "decay_rate": 0.5, "staircase": true}}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "exponential_decay", "decay_steps": 10, "decay_rate": 0.5, "alpha": 0.1}}')$$);
+-- numbers beyond double precision name the parameter
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"clip_norm": 1e400}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "cosine", "decay_steps": 1e400}}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"clip_norm": -1}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"eval_fraction": 1}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"eval_fraction": 0.2, "eval_source": "iris_test"}')$$);

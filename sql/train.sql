@@ -127,6 +127,12 @@ SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '[1]
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"seed": -1}')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"seed": 1.5}')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"seed": "1"}')$$);
+-- 2^63 and 1e400 are out of range, not a failed conversion; 2^63 - 1 is in it
+SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"seed": 9223372036854775808}')$$);
+SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"eval_every_steps": 1e400}')$$);
+SELECT global_step FROM est_train('train_seed_max', 'iris_train', steps => 1,
+	params => '{"seed": 9223372036854775807, "save_checkpoints_steps": 9223372036854775807}');
+SELECT est_drop_model('train_seed_max');
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"n_classes": 1}')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"log_step_count_steps": 0}')$$);
 SELECT expect_error($$SELECT est_train('train_bad', 'iris_train', params => '{"activation_fn": "swish"}')$$);

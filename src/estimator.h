@@ -234,6 +234,7 @@ extern int	EstModelOutputs(const EstModelDef *def);
 
 /* params (params.c) */
 extern void EstParseParams(Jsonb *params, EstOptions *opts);
+extern void EstParseCallParams(Jsonb *params, EstOptions *opts);
 extern void EstMergeOptions(EstOptions *call, const EstOptions *stored);
 extern bool EstParamsSameValue(Jsonb *given, Jsonb *stored, const char *key);
 extern void EstApplyHyperparameters(EstOptimizer *opt,

@@ -74,6 +74,27 @@ NextKey(JsonbIterator **it, JsonbValue *value)
 	return NULL;
 }
 
+/*
+ * NumberDouble returns a JSON number as a double, or an infinity when it is
+ * beyond the range of double precision, so that the checks below name the
+ * parameter instead of the conversion failing.
+ */
+static double
+NumberDouble(const JsonbValue *v)
+{
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(v->val.numeric)));
+}
+
+/* NumberText spells a JSON number for a message. */
+static char *
+NumberText(const JsonbValue *v, double d)
+{
+	if (isinf(d))
+		return numeric_out_sci(v->val.numeric, 0);
+	return psprintf("%g", d);
+}
+
 static double
 NumberValue(const JsonbValue *v, const char *key)
 {
@@ -81,8 +102,7 @@ NumberValue(const JsonbValue *v, const char *key)
 
 	if (v->type != jbvNumeric)
 		Invalid(key, "a number");
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-										   NumericGetDatum(v->val.numeric)));
+	d = NumberDouble(v);
 	if (isnan(d) || isinf(d))
 		Invalid(key, "a finite number");
 	return d;
@@ -99,9 +119,13 @@ WholeValue(const JsonbValue *v, const char *key, int64 min, int64 max)
 
 	if (v->type != jbvNumeric)
 		Invalid(key, "a number");
-	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-										   NumericGetDatum(v->val.numeric)));
-	if (isnan(d) || d != floor(d) || d < (double) min || d > (double) max)
+	d = NumberDouble(v);
+	/* (double) PG_INT64_MAX rounds up to 2^63: compare near it exactly */
+	if (isnan(d) || d != floor(d) || d < (double) min || d > (double) max ||
+		(d >= 0x1p63 &&
+		 DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+										   NumericGetDatum(v->val.numeric),
+										   NumericGetDatum(int64_to_numeric(max)))) > 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("parameter \"%s\" must be a whole number between "
@@ -115,14 +139,18 @@ static double
 RangeValue(const JsonbValue *v, const char *key, double min, bool open_min,
 		   double max, bool open_max)
 {
-	double		d = NumberValue(v, key);
+	double		d;
 
+	if (v->type != jbvNumeric)
+		Invalid(key, "a number");
+	d = NumberDouble(v);
 	if ((open_min ? d <= min : d < min) || (open_max ? d >= max : d > max))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("parameter \"%s\" must be %s %g and %s %g, not %g",
+				 errmsg("parameter \"%s\" must be %s %g and %s %g, not %s",
 						key, open_min ? "above" : "at least", min,
-						open_max ? "below" : "at most", max, d)));
+						open_max ? "below" : "at most", max,
+						NumberText(v, d))));
 	return d;
 }
 
@@ -180,13 +208,19 @@ ColumnList(JsonbValue *v, const char *key, char ***names, int *n)
 }
 
 static void
-ParseSchedule(JsonbValue *v, EstOptions *opts)
+ParseSchedule(JsonbValue *v, EstOptions *opts, bool strict)
 {
 	JsonbIterator *it;
 	JsonbValue	kv;
 	char	   *k;
 	EstSchedule *s = &opts->schedule;
 	const char *key = "learning_rate_schedule";
+	char	   *type = NULL;
+	const char *inapplicable = NULL;
+	bool		given_steps = false;
+	bool		given_rate = false;
+	bool		given_staircase = false;
+	bool		given_alpha = false;
 
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
 		Invalid(key, "an object such as {\"type\": \"exponential_decay\", \"decay_steps\": 1000, \"decay_rate\": 0.96}");
@@ -196,8 +230,7 @@ ParseSchedule(JsonbValue *v, EstOptions *opts)
 	{
 		if (strcmp(k, "type") == 0)
 		{
-			char	   *type = StringValue(&kv, "learning_rate_schedule.type");
-
+			type = StringValue(&kv, "learning_rate_schedule.type");
 			if (strcmp(type, "constant") == 0)
 				s->kind = EST_SCHED_CONSTANT;
 			else if (strcmp(type, "exponential_decay") == 0)
@@ -213,16 +246,28 @@ ParseSchedule(JsonbValue *v, EstOptions *opts)
 						 errhint("Use \"constant\", \"exponential_decay\", \"step\" or \"cosine\".")));
 		}
 		else if (strcmp(k, "decay_steps") == 0)
+		{
 			s->decay_steps = WholeValue(&kv, "learning_rate_schedule.decay_steps",
 										1, PG_INT64_MAX);
+			given_steps = true;
+		}
 		else if (strcmp(k, "decay_rate") == 0)
+		{
 			s->decay_rate = RangeValue(&kv, "learning_rate_schedule.decay_rate",
 									   0, true, 1e6, false);
+			given_rate = true;
+		}
 		else if (strcmp(k, "staircase") == 0)
+		{
 			s->staircase = BoolValue(&kv, "learning_rate_schedule.staircase");
+			given_staircase = true;
+		}
 		else if (strcmp(k, "alpha") == 0)
+		{
 			s->alpha = RangeValue(&kv, "learning_rate_schedule.alpha",
 								  0, false, 1, false);
+			given_alpha = true;
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -231,6 +276,33 @@ ParseSchedule(JsonbValue *v, EstOptions *opts)
 	}
 	if (s->kind == 0)
 		Invalid("learning_rate_schedule.type", "given");
+
+	/*
+	 * A key that this type of schedule does not read is never ignored in
+	 * a call's params (stored params of models created before this check
+	 * may still hold one).
+	 */
+	if (given_steps && s->kind == EST_SCHED_CONSTANT)
+		inapplicable = "decay_steps";
+	else if (given_rate && (s->kind == EST_SCHED_CONSTANT ||
+							s->kind == EST_SCHED_COSINE))
+		inapplicable = "decay_rate";
+	else if (given_staircase && s->kind != EST_SCHED_EXPONENTIAL)
+		inapplicable = "staircase";
+	else if (given_alpha && s->kind != EST_SCHED_COSINE)
+		inapplicable = "alpha";
+	if (strict && inapplicable != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" does not apply to learning rate schedule \"%s\"",
+						inapplicable, type),
+				 errhint("Schedule \"%s\" reads %s.", type,
+						 s->kind == EST_SCHED_CONSTANT ? "no other key" :
+						 s->kind == EST_SCHED_EXPONENTIAL ?
+						 "decay_steps, decay_rate and staircase" :
+						 s->kind == EST_SCHED_STEP ?
+						 "decay_steps and decay_rate" :
+						 "decay_steps and alpha")));
 	if (s->kind != EST_SCHED_CONSTANT && s->decay_steps == 0)
 		Invalid("learning_rate_schedule.decay_steps", "given for this schedule");
 	if ((s->kind == EST_SCHED_EXPONENTIAL || s->kind == EST_SCHED_STEP) &&
@@ -483,8 +555,9 @@ FeatureKeyAllowed(EstFeatureKind kind, const char *k)
 		return kind == EST_FC_IDENTITY;
 	if (strcmp(k, "max_values") == 0)
 		return kind == EST_FC_VOCABULARY || kind == EST_FC_HASH;
-	/* embedding_dimension, combiner */
-	return categorical;
+	if (strcmp(k, "embedding_dimension") == 0 || strcmp(k, "combiner") == 0)
+		return categorical;
+	return false;
 }
 
 /*
@@ -494,7 +567,7 @@ FeatureKeyAllowed(EstFeatureKind kind, const char *k)
  * vocabulary has one OOV bucket).
  */
 static void
-ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
+ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc, bool strict)
 {
 	JsonbIterator *it;
 	JsonbValue	kv;
@@ -549,6 +622,9 @@ ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
 
 			for (int i = 0; feature_keys[i] != NULL; i++)
 				known |= strcmp(feature_keys[i], k) == 0;
+			/* stored params of older models may hold one; it was ignored */
+			if (!known && !strict)
+				continue;
 			if (!known)
 				UnknownFeatureKey(k, pos);
 			ereport(ERROR,
@@ -697,7 +773,7 @@ ParseFeatureColumn(JsonbValue *v, int pos, EstFeatureColumn *fc)
  * ParseFeatureColumns reads the feature_columns list.
  */
 static void
-ParseFeatureColumns(JsonbValue *v, EstOptions *opts)
+ParseFeatureColumns(JsonbValue *v, EstOptions *opts, bool strict)
 {
 	JsonbIterator *it;
 	JsonbValue	elem;
@@ -719,7 +795,7 @@ ParseFeatureColumns(JsonbValue *v, EstOptions *opts)
 	{
 		EstFeatureColumn *fc = &opts->feature_columns[opts->n_feature_columns];
 
-		ParseFeatureColumn(&elem, opts->n_feature_columns + 1, fc);
+		ParseFeatureColumn(&elem, opts->n_feature_columns + 1, fc, strict);
 		for (int i = 0; i < opts->n_feature_columns; i++)
 			if (strcmp(opts->feature_columns[i].name, fc->name) == 0)
 				ereport(ERROR,
@@ -799,11 +875,14 @@ EstParamsSameValue(Jsonb *given, Jsonb *stored, const char *key)
 }
 
 /*
- * EstParseParams checks every key of a params object and stores what it
- * says in opts.
+ * ParseParams checks every key of a params object and stores what it says
+ * in opts.  Strict, it also refuses the keys that earlier versions
+ * ignored (an unknown key of a categorical feature column, a schedule key
+ * that the schedule's type does not read): a call's params are parsed so,
+ * the stored params of a model without it, so that older models still load.
  */
-void
-EstParseParams(Jsonb *params, EstOptions *opts)
+static void
+ParseParams(Jsonb *params, EstOptions *opts, bool strict)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -860,7 +939,7 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 		else if (strcmp(key, "l2_regularization") == 0)
 			opts->l2_regularization = RangeValue(&v, key, 0, false, 1e6, false);
 		else if (strcmp(key, "learning_rate_schedule") == 0)
-			ParseSchedule(&v, opts);
+			ParseSchedule(&v, opts, strict);
 		else if (strcmp(key, "eval_fraction") == 0)
 			opts->eval_fraction = RangeValue(&v, key, 0, true, 1, true);
 		else if (strcmp(key, "eval_source") == 0)
@@ -900,7 +979,7 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 		else if (strcmp(key, "linear_optimizer") == 0)
 			opts->linear_optimizer = EstOptimizerFromName(StringValue(&v, key));
 		else if (strcmp(key, "feature_columns") == 0)
-			ParseFeatureColumns(&v, opts);
+			ParseFeatureColumns(&v, opts, strict);
 		else if (strcmp(key, "label_vocabulary") == 0)
 			ParseLabelVocabulary(&v, opts);
 		else if (strcmp(key, "weight_column") == 0)
@@ -929,6 +1008,24 @@ EstParseParams(Jsonb *params, EstOptions *opts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("parameters \"eval_fraction\" and \"eval_source\" cannot both be given")));
+}
+
+/*
+ * EstParseParams parses the params stored with a model.
+ */
+void
+EstParseParams(Jsonb *params, EstOptions *opts)
+{
+	ParseParams(params, opts, false);
+}
+
+/*
+ * EstParseCallParams parses the params that a call of est_train gives.
+ */
+void
+EstParseCallParams(Jsonb *params, EstOptions *opts)
+{
+	ParseParams(params, opts, true);
 }
 
 /*

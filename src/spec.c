@@ -487,7 +487,7 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 
 	if (!PG_ARGISNULL(11))
 		req->params = PG_GETARG_JSONB_P(11);
-	EstParseParams(req->params, &req->opts);
+	EstParseCallParams(req->params, &req->opts);
 
 	/* warm_start_from, reset and nowait (0.2.0; 0.1.0 passes 12 arguments) */
 	if (PG_NARGS() > 12 && !PG_ARGISNULL(12))
