@@ -2242,7 +2242,12 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	msg = palloc(sizeof(int32) + (Size) EST_READ_BLOCK_ROWS * row_floats * sizeof(float));
 	if (shared->hold ? !HoldRows(shared, mqh, reader, member, msg, stats, labels) :
 		!StreamRows(shared, mqh, reader, msg))
-		return;					/* the backend has gone */
+	{
+		/* the backend has gone: close the scan before the commit all the same */
+		EstReaderClose(reader);
+		SPI_finish();
+		return;
+	}
 	EstReaderClose(reader);
 	SPI_finish();
 	{

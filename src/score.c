@@ -587,7 +587,16 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 			ScoreBlock(&ckpt, &ws, shared->regressor, X, n, out);
 			if (!SendScores(mqh, &msg, out, n, shared->n_out,
 							shared->has_key ? EstReaderKeys(reader) : NULL))
-				return;			/* the backend has gone */
+			{
+				/*
+				 * The backend has gone.  Close the scan all the same: the
+				 * worker's transaction commits, and would warn of every
+				 * buffer pin, relation and snapshot still held.
+				 */
+				EstReaderClose(reader);
+				SPI_finish();
+				return;
+			}
 		}
 	} while (n > 0);
 	EstReaderClose(reader);

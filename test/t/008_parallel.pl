@@ -11,8 +11,9 @@
 #      seed repeats itself
 #   f) est_predict_table scoring in parallel: a worker terminated in the
 #      middle fails the call with an error, not a hang, no worker is left,
-#      and the next call scores every row
-#   g) the server log shows no crash
+#      and the next call scores every row; a worker that fails while
+#      another still sends fails the call, and the other closes its scan
+#   g) the server log shows no crash and no resource leaked at a commit
 
 use strict;
 use warnings;
@@ -178,6 +179,27 @@ is($node->safe_psql($db, q{SELECT count(*) FROM pg_stat_activity
 is($node->safe_psql($db, q{SELECT count(*), count(DISTINCT key)
 	FROM est_predict_table('f', 'wide', key => 'id')}), '200000|200000',
 	'the next call scores every row once');
+
+###
+### f2) est_predict_table whose worker fails while another still sends: the
+### other finds the backend gone and leaves without a leaked scan (g)
+###
+$node->safe_psql($db, q{CREATE TABLE narrow AS
+	SELECT i AS id, sin(i) AS x1, cos(i) AS x2, (i % 3) AS label
+	  FROM generate_series(1, 20000) i});
+$node->safe_psql($db, q{SET client_min_messages = warning;
+	SELECT est_train('f2', 'narrow', hidden_units => '{16}', steps => 1,
+		params => '{"seed": 1}');
+	UPDATE narrow SET x2 = 'NaN' WHERE id = 15001});
+for my $try (1 .. 5)
+{
+	my ($ret, $out, $err) = $node->psql($db,
+		q{SET min_parallel_table_scan_size = 0;
+		SET max_parallel_workers_per_gather = 2;
+		SET parallel_leader_participation = off;
+		SELECT count(*) FROM est_predict_table('f2', 'narrow', key => 'id')});
+	like($err, qr/contains NaN/, "a worker's NaN fails the call ($try)");
+}
 
 ###
 ### g) no crash

@@ -99,13 +99,15 @@ SELECT coalesce((SELECT global_step::text FROM estimator.models
 });
 }
 
-# server_log_ok checks that the server log has no sign of a crash.
+# server_log_ok checks that the server log has no sign of a crash, and no
+# resource that a worker or backend still held when it committed.
 sub server_log_ok
 {
 	my ($node) = @_;
 	my $log = slurp_file($node->logfile);
 	for my $bad ('terminated by signal', 'PANIC', 'TRAP',
-		'server process (PID', 'was terminated by')
+		'server process (PID', 'was terminated by', 'reference leak',
+		'refcount leak', 'non-empty SPI stack')
 	{
 		my @lines = grep { index($_, $bad) >= 0 } split /\n/, $log;
 		is(scalar(@lines), 0, "server log has no \"$bad\"")
