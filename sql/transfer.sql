@@ -192,6 +192,12 @@ SELECT position(xfer_le(2, 4) IN substr(b, 59 + 4 + 4 + 1 + 4 + length('double p
 SELECT xfer_error(xfer_reseal(overlay(b PLACING xfer_le(3, 4)
 						FROM 59 + 4 + 4 + 1 + 4 + length('double precision') + 4 + 4 + 4 + 4))) AS wrong_shape
   FROM xfer_small;
+-- under a valid CRC too: a label name that is not UTF-8 (the label follows
+-- the model type, at byte 54), params that are not JSON
+SELECT xfer_error(xfer_reseal(set_byte(b, 53, 255))) AS not_utf8 FROM xfer_small;
+SELECT xfer_error(xfer_reseal(overlay(b PLACING '!'::bytea
+						FROM position('{"seed": 14'::bytea IN b)))) AS params_not_json
+  FROM xfer_small;
 SELECT count(*) AS nothing_imported FROM estimator.models WHERE name = 'xfer_bad';
 
 -- a feature type that does not exist in the importing database

@@ -45,6 +45,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -292,6 +293,8 @@ GetString(Reader *r, const char *what)
 	Need(r, len, what);
 	if (memchr(r->p, '\0', len) != NULL)
 		ReportCorrupt("The %s holds a zero byte.", what);
+	if (!pg_verify_mbstr(PG_UTF8, (const char *) r->p, (int) len, true))
+		ReportCorrupt("The %s is not valid UTF-8.", what);
 	s = pg_any_to_server((const char *) r->p, (int) len, PG_UTF8);
 	if (s == (const char *) r->p)
 		s = pnstrdup((const char *) r->p, len);
@@ -580,6 +583,17 @@ ResolveDefinition(const BundleDef *b, const char *name)
 	def->optimizer = (EstOptimizerKind) optimizer;
 	def->learning_rate = b->learning_rate;
 	def->batch_size = (int) b->batch_size;
+	{
+		JsonLexContext *lex;
+		JsonParseErrorType jerr;
+
+		lex = makeJsonLexContextCstringLen(b->params, strlen(b->params),
+										   GetDatabaseEncoding(), true);
+		jerr = pg_parse_json(lex, &nullSemAction);
+		if (jerr != JSON_SUCCESS)
+			ReportCorrupt("Its params are not JSON: %s",
+						  json_errdetail(jerr, lex));
+	}
 	def->params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													 CStringGetDatum(b->params)));
 	{
