@@ -2233,7 +2233,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		vocabulary = EstReaderVocabulary(reader, &n_vocabulary);
 	}
 	/* what a stream reads again: the table read, not what the name finds */
-	source_table = EstReaderRelationName(reader);
+	source_table = stream.active ? EstReaderRelationName(reader) : NULL;
 	source_relid = EstReaderRelation(reader);
 	EstReaderClose(reader);
 
