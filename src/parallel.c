@@ -2184,6 +2184,7 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 	int			label_width;
 	int			row_floats;
 	char	   *msg;
+	bool		sent;			/* false: the backend has gone */
 
 	member = EstMemberIndex(&shared->ready, shared->member_of);
 	if (member < 0)
@@ -2240,16 +2241,14 @@ est_parallel_read_main(dsm_segment *seg, shm_toc *toc)
 
 	row_floats = n_inputs + label_width + (shared->has_weight ? 1 : 0);
 	msg = palloc(sizeof(int32) + (Size) EST_READ_BLOCK_ROWS * row_floats * sizeof(float));
-	if (shared->hold ? !HoldRows(shared, mqh, reader, member, msg, stats, labels) :
-		!StreamRows(shared, mqh, reader, msg))
-	{
-		/* the backend has gone: close the scan before the commit all the same */
-		EstReaderClose(reader);
-		SPI_finish();
-		return;
-	}
+	sent = shared->hold ?
+		HoldRows(shared, mqh, reader, member, msg, stats, labels) :
+		StreamRows(shared, mqh, reader, msg);
+	/* close the scan before the commit even when the backend has gone */
 	EstReaderClose(reader);
 	SPI_finish();
+	if (!sent)
+		return;
 	{
 		int32		end = MSG_END;
 

@@ -536,6 +536,7 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 	double	   *out;
 	StringInfoData msg;
 	MemoryContext block_context;
+	bool		gone = false;	/* the backend has gone */
 	int32		n;
 
 	if (EstMemberIndex(&shared->ready, shared->member_of) < 0)
@@ -587,20 +588,19 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 			ScoreBlock(&ckpt, &ws, shared->regressor, X, n, out);
 			if (!SendScores(mqh, &msg, out, n, shared->n_out,
 							shared->has_key ? EstReaderKeys(reader) : NULL))
-			{
-				/*
-				 * The backend has gone.  Close the scan all the same: the
-				 * worker's transaction commits, and would warn of every
-				 * buffer pin, relation and snapshot still held.
-				 */
-				EstReaderClose(reader);
-				SPI_finish();
-				return;
-			}
+				gone = true;
 		}
-	} while (n > 0);
+	} while (n > 0 && !gone);
+
+	/*
+	 * Close the scan even when the backend has gone: the worker's
+	 * transaction commits, and would warn of every buffer pin, relation
+	 * and snapshot still held.
+	 */
 	EstReaderClose(reader);
 	SPI_finish();
+	if (gone)
+		return;
 	n = SCORE_MSG_END;
 	(void) shm_mq_send(mqh, sizeof(int32), &n, false, true);
 }
