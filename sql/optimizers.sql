@@ -135,6 +135,11 @@ SELECT count(*) = 1 AS one_checkpoint FROM estimator.checkpoints WHERE model = '
 -- Bad options.
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"momentum": 1.5}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"epsilon": 0}')$$);
+-- positive values that float32, in which training computes, makes 0 or infinite
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"epsilon": 1e-320}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"linear_learning_rate": 1e-50}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', learning_rate => 1e-320)$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', learning_rate => 1e39)$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_power": 0.5}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"nesterov": 1}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"dropout": 1}')$$);

@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 
@@ -151,6 +152,14 @@ RangeValue(const JsonbValue *v, const char *key, double min, bool open_min,
 						key, open_min ? "above" : "at least", min,
 						open_max ? "below" : "at most", max,
 						NumberText(v, d))));
+	/* a positive value that float32, the weights' type, makes 0 */
+	if (open_min && min == 0 && (float) d == 0.0f)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be above 0 in float32, not %s",
+						key, NumberText(v, d)),
+				 errhint("Training computes in float32, whose smallest positive value is %g.",
+						 (double) FLT_TRUE_MIN)));
 	return d;
 }
 

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -480,6 +481,15 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("learning_rate must be a positive finite number, not %g",
 							req->learning_rate)));
+		/* the optimizer applies it in float32 */
+		if ((float) req->learning_rate == 0.0f ||
+			isinf((float) req->learning_rate))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("learning_rate %g is outside float32's range",
+							req->learning_rate),
+					 errhint("Training computes in float32: give a value from %g to %g.",
+							 (double) FLT_TRUE_MIN, (double) FLT_MAX)));
 	}
 
 	if (!PG_ARGISNULL(10))
