@@ -198,6 +198,14 @@ SELECT xfer_error(xfer_reseal(set_byte(b, 53, 255))) AS not_utf8 FROM xfer_small
 SELECT xfer_error(xfer_reseal(overlay(b PLACING '!'::bytea
 						FROM position('{"seed": 14'::bytea IN b)))) AS params_not_json
   FROM xfer_small;
+-- params that contradict the checkpoint (FTRL's beta is 0 there), or that
+-- est_train would refuse, the same length as the seed they replace
+SELECT xfer_error(xfer_reseal(overlay(b PLACING '"beta":0.5'::bytea
+						FROM position('"seed": 14'::bytea IN b)))) AS params_contradict
+  FROM xfer_small;
+SELECT xfer_error(xfer_reseal(overlay(b PLACING '"rho":-1.0'::bytea
+						FROM position('"seed": 14'::bytea IN b)))) AS params_refused
+  FROM xfer_small;
 SELECT count(*) AS nothing_imported FROM estimator.models WHERE name = 'xfer_bad';
 
 -- a feature type that does not exist in the importing database

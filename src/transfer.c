@@ -471,6 +471,48 @@ CompareNames(const void *a, const void *b)
 }
 
 /*
+ * Uncorrupted runs check, a function that only reads and compares, and
+ * turns its error into a corrupted bundle's, with the message as detail:
+ * for what a bundle says that est_train would refuse.  Such a check holds
+ * no resource, so its error can be caught without a subtransaction.
+ */
+typedef void (*BundleCheck) (const EstModelDef *def, EstOptions *opts,
+							 const EstCheckpoint *ckpt);
+
+static void
+Uncorrupted(BundleCheck check, const EstModelDef *def, EstOptions *opts,
+			const EstCheckpoint *ckpt)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *volatile message = NULL;
+
+	PG_TRY();
+	{
+		check(def, opts, ckpt);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		message = edata->message;
+	}
+	PG_END_TRY();
+	if (message != NULL)
+		ReportCorrupt("Its params are not valid: %s.", message);
+}
+
+static void
+ParseParamsCheck(const EstModelDef *def, EstOptions *opts,
+				 const EstCheckpoint *ckpt)
+{
+	(void) ckpt;
+	EstParseParams(def->params, opts);
+}
+
+/*
  * ResolveDefinition turns a bundle's definition into a model definition
  * of this database: names become enumerations, feature types are looked
  * up by name, and every figure is checked as training would have set it.
@@ -599,11 +641,60 @@ ResolveDefinition(const BundleDef *b, const char *name)
 	{
 		EstOptions	opts;
 
-		EstParseParams(def->params, &opts);
+		Uncorrupted(ParseParamsCheck, def, &opts, NULL);
 		def->weight_column = opts.weight_column;
 	}
 	def->global_step = b->global_step;
 	return def;
+}
+
+/*
+ * ParamsAgreeCheck checks that the params agree with the definition and
+ * the checkpoint, as those of a call that continues training must (a
+ * bundle whose params were changed and its CRC computed again names, say,
+ * 2 classes for a model of 3).
+ */
+static void
+ParamsAgreeCheck(const EstModelDef *def, EstOptions *opts,
+				 const EstCheckpoint *ckpt)
+{
+	EstTrainRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.n_features = -1;
+	req.n_hidden = -1;
+	req.params = def->params;
+	req.opts = *opts;
+	EstCheckCompatible(def, &req);
+	EstCheckCompatibleNetwork(def, opts, ckpt);
+}
+
+/*
+ * CheckImportedParams checks the params against the definition and the
+ * checkpoint: what continuing training checks, the class names, and a
+ * weight column that is not a feature.
+ */
+static void
+CheckImportedParams(const EstModelDef *def, const EstCheckpoint *ckpt)
+{
+	EstOptions	opts;
+
+	Uncorrupted(ParseParamsCheck, def, &opts, ckpt);
+	Uncorrupted(ParamsAgreeCheck, def, &opts, ckpt);
+	if (opts.n_label_vocabulary >= 0)
+	{
+		bool		same = opts.n_label_vocabulary == def->n_label_vocabulary;
+
+		for (int i = 0; same && i < def->n_label_vocabulary; i++)
+			same = strcmp(opts.label_vocabulary[i],
+						  def->label_vocabulary[i]) == 0;
+		if (!same)
+			ReportCorrupt("Its params give other class names than its definition.");
+	}
+	for (int i = 0; opts.weight_column != NULL && i < def->n_features; i++)
+		if (strcmp(def->features[i].name, opts.weight_column) == 0)
+			ReportCorrupt("Its params make feature \"%s\" the weight column.",
+						  opts.weight_column);
 }
 
 /*
@@ -639,6 +730,7 @@ CheckImportedCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt)
 	/* and each reads what its source column holds, as training checks */
 	EstCheckTransformSources((EstTransform *) &ckpt->transform, def->features,
 							 def->n_features);
+	CheckImportedParams(def, ckpt);
 }
 
 /* ----------------------------------------------------------------
