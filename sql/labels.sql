@@ -77,6 +77,13 @@ SELECT expect_error($$SELECT * FROM est_train('lbl_weighted', 'SELECT petal_leng
 SELECT expect_error($$SELECT * FROM est_train('lbl_weighted', 'SELECT petal_length, petal_width, species FROM lbl_iris', label => 'species', steps => 1)$$);
 SELECT expect_error($$SELECT * FROM est_train('lbl_w2', 'SELECT petal_length, species, species AS w FROM lbl_iris', label => 'species', params => '{"weight_column": "w"}')$$);
 SELECT expect_error($$SELECT * FROM est_train('lbl_weighted', 'SELECT petal_length, petal_width, species, w FROM lbl_iris', label => 'species', steps => 1, params => '{"weight_column": "petal_width"}')$$);
+-- a ROC curve counts rows by weight: weight 0 in a class is no row of it
+SELECT global_step FROM est_train('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, w FROM lbl_iris',
+	label => 'big', steps => 10, params => '{"seed": 1, "weight_column": "w"}');
+SELECT count(*) > 2 AS roc_points
+  FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, w FROM lbl_iris');
+SELECT expect_error($$SELECT * FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris')$$);
+SELECT expect_error($$SELECT * FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, (petal_length > 4)::int AS w FROM lbl_iris')$$);
 
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'lbl\_%') d;

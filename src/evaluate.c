@@ -540,10 +540,19 @@ est_roc_curve(PG_FUNCTION_ARGS)
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "ROC curve");
 	if (n_points > 1 && (isnan(fpr[n_points - 1]) || isnan(tpr[n_points - 1])))
+	{
+		/* with example weights, rows of weight 0 count for no class */
+		if (e.def->weight_column != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("source \"%s\" has weight in one class only or in none",
+							e.source),
+					 errdetail("A ROC curve needs rows of positive weight in both classes.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source \"%s\" has rows of one class only", e.source),
 				 errdetail("A ROC curve needs rows of both classes.")));
+	}
 	for (size_t i = 0; i < n_points; i++)
 	{
 		values[0] = Float8GetDatum(thresholds[i]);
