@@ -516,9 +516,10 @@ ParseParamsCheck(const EstModelDef *def, EstOptions *opts,
  * ResolveDefinition turns a bundle's definition into a model definition
  * of this database: names become enumerations, feature types are looked
  * up by name, and every figure is checked as training would have set it.
+ * *opts is what its params say.
  */
 static EstModelDef *
-ResolveDefinition(const BundleDef *b, const char *name)
+ResolveDefinition(const BundleDef *b, const char *name, EstOptions *opts)
 {
 	EstModelDef *def = palloc0(sizeof(EstModelDef));
 	int			type = ModelTypeOf(b->model_type);
@@ -638,12 +639,8 @@ ResolveDefinition(const BundleDef *b, const char *name)
 	}
 	def->params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													 CStringGetDatum(b->params)));
-	{
-		EstOptions	opts;
-
-		Uncorrupted(ParseParamsCheck, def, &opts, NULL);
-		def->weight_column = opts.weight_column;
-	}
+	Uncorrupted(ParseParamsCheck, def, opts, NULL);
+	def->weight_column = opts->weight_column;
 	def->global_step = b->global_step;
 	return def;
 }
@@ -675,35 +672,35 @@ ParamsAgreeCheck(const EstModelDef *def, EstOptions *opts,
  * weight column that is not a feature.
  */
 static void
-CheckImportedParams(const EstModelDef *def, const EstCheckpoint *ckpt)
+CheckImportedParams(const EstModelDef *def, EstOptions *opts,
+					const EstCheckpoint *ckpt)
 {
-	EstOptions	opts;
-
-	Uncorrupted(ParseParamsCheck, def, &opts, ckpt);
-	Uncorrupted(ParamsAgreeCheck, def, &opts, ckpt);
-	if (opts.n_label_vocabulary >= 0)
+	Uncorrupted(ParamsAgreeCheck, def, opts, ckpt);
+	if (opts->n_label_vocabulary >= 0)
 	{
-		bool		same = opts.n_label_vocabulary == def->n_label_vocabulary;
+		bool		same = opts->n_label_vocabulary == def->n_label_vocabulary;
 
 		for (int i = 0; same && i < def->n_label_vocabulary; i++)
-			same = strcmp(opts.label_vocabulary[i],
+			same = strcmp(opts->label_vocabulary[i],
 						  def->label_vocabulary[i]) == 0;
 		if (!same)
 			ReportCorrupt("Its params give other class names than its definition.");
 	}
-	for (int i = 0; opts.weight_column != NULL && i < def->n_features; i++)
-		if (strcmp(def->features[i].name, opts.weight_column) == 0)
+	for (int i = 0; opts->weight_column != NULL && i < def->n_features; i++)
+		if (strcmp(def->features[i].name, opts->weight_column) == 0)
 			ReportCorrupt("Its params make feature \"%s\" the weight column.",
-						  opts.weight_column);
+						  opts->weight_column);
 }
 
 /*
  * CheckImportedCheckpoint checks what EstDecodeCheckpoint does not and
- * training relies on: the input vector, the optimizer, and feature
- * columns that read only the model's features.
+ * training relies on: the input vector, the optimizer, feature columns
+ * that read only the model's features, and params (opts, as
+ * ResolveDefinition read them) that agree with both.
  */
 static void
-CheckImportedCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt)
+CheckImportedCheckpoint(const EstModelDef *def, EstOptions *opts,
+						const EstCheckpoint *ckpt)
 {
 	if (ckpt->net.input_width != def->input_width)
 		ReportCorrupt("Its checkpoint has an input vector of %d values, its definition %d.",
@@ -730,7 +727,7 @@ CheckImportedCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt)
 	/* and each reads what its source column holds, as training checks */
 	EstCheckTransformSources((EstTransform *) &ckpt->transform, def->features,
 							 def->n_features);
-	CheckImportedParams(def, ckpt);
+	CheckImportedParams(def, opts, ckpt);
 }
 
 /* ----------------------------------------------------------------
@@ -834,6 +831,7 @@ est_import(PG_FUNCTION_ARGS)
 	bytea	   *bundle = PG_GETARG_BYTEA_PP(1);
 	BundleDef	b;
 	EstModelDef *def;
+	EstOptions	opts;
 	EstCheckpoint ckpt;
 	bytea	   *data;
 	char		fingerprint[32];
@@ -851,10 +849,10 @@ est_import(PG_FUNCTION_ARGS)
 				 errmsg("model \"%s\" already exists", name),
 				 errhint("Drop it with est_drop_model first, or import under another name.")));
 
-	def = ResolveDefinition(&b, name);
+	def = ResolveDefinition(&b, name, &opts);
 	EstDecodeCheckpoint(def, b.checkpoint, b.checkpoint_len, def->global_step,
 						"checkpoint in the model bundle", &ckpt);
-	CheckImportedCheckpoint(def, &ckpt);
+	CheckImportedCheckpoint(def, &opts, &ckpt);
 	EstCheckpointFree(&ckpt);
 
 	if (!EstCatalogInsertModel(def))
