@@ -99,6 +99,33 @@ INSERT INTO predict_rows VALUES (5, 'NaN', 1, 1000, 7, 1);
 SELECT expect_error($$SELECT est_predict('predict_iris', r) FROM predict_rows r WHERE id = 1000$$);
 DROP TABLE predict_rows, predict_mixed;
 
+-- A call site that outlives a statement (a PL/pgSQL expression) matches a
+-- row type again when ALTER TYPE changes it: it once kept the layout it had
+-- matched and read the new rows by it, a bigint as the bits of a double
+-- precision (a petal length of 5 as 2.5e-323) and text as a number.
+CREATE TYPE predict_feat AS (sepal_length float8, sepal_width float8,
+							 petal_length float8, petal_width float8);
+CREATE FUNCTION predict_altered(new_type text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	v predict_feat;
+	p float8[];
+BEGIN
+	FOR i IN 1..2 LOOP
+		IF i = 2 THEN
+			EXECUTE format('ALTER TYPE predict_feat ALTER ATTRIBUTE petal_length TYPE %s',
+						   new_type);
+		END IF;
+		EXECUTE 'SELECT 6.9, 3.1, 5, 2.1' INTO v;
+		p := est_predict_proba('predict_iris', v);
+	END LOOP;
+	RETURN p = est_predict_proba('predict_iris', ARRAY[6.9, 3.1, 5, 2.1]);
+END $$;
+SELECT predict_altered('bigint') AS same_after_alter;
+SELECT expect_error($$SELECT predict_altered('text')$$);
+DROP FUNCTION predict_altered(text);
+DROP TYPE predict_feat;
+
 -- NULL in, NULL out; bad rows and arrays are errors that say what is wrong.
 SELECT est_predict('predict_iris', NULL::float8[]) IS NULL AS null_array,
 	   est_predict(NULL, ARRAY[1, 2, 3, 4]) IS NULL AS null_model,

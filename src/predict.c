@@ -9,7 +9,9 @@
  * name or the active snapshot changes: once per query for a scan, so a
  * query sees the checkpoint that its snapshot sees, and the next
  * statement sees a newer one.  A row argument is matched to the model's
- * feature columns by name once per row type; extra columns are ignored.
+ * feature columns by name once per row type, and again when its
+ * composite type changes (ALTER TYPE or ALTER TABLE in a PL/pgSQL function
+ * whose expression outlives the statement); extra columns are ignored.
  *
  *-------------------------------------------------------------------------
  */
@@ -49,10 +51,15 @@ typedef struct PredictState
 	float	   *scratch;
 	double	   *out;			/* the head's values (at least 2) */
 
-	/* row type last matched to the feature columns */
+	/*
+	 * row type last matched to the feature columns; a named composite
+	 * type's typcache entry tells when ALTER changed it
+	 */
 	Oid			row_type;
 	int32		row_typmod;
-	TupleDesc	row_desc;
+	TypeCacheEntry *row_typentry;	/* NULL for RECORD */
+	uint64		row_tupdesc_id; /* its tupDesc_identifier when matched */
+	TupleDesc	row_desc;		/* NULL: nothing matched */
 	int		   *atts;			/* 0-based attribute of each feature, -1
 								 * for an optional column the row lacks */
 	EstColumn  *cols;			/* features with the row's column types */
@@ -210,8 +217,26 @@ GetModel(FunctionCallInfo fcinfo)
 }
 
 /*
+ * SameRowType tells whether a row of type and typmod is of the row type
+ * last matched, as it is now: a named composite type that ALTER TYPE or
+ * ALTER TABLE changed since gets a new tupDesc_identifier in its typcache
+ * entry (0 until the typcache loads it again), and its rows another
+ * layout.  A registered RECORD type never changes.
+ */
+static inline bool
+SameRowType(PredictState *state, Oid type, int32 typmod)
+{
+	return state->row_desc != NULL &&
+		state->row_type == type && state->row_typmod == typmod &&
+		(state->row_typentry == NULL ||
+		 state->row_typentry->tupDesc_identifier == state->row_tupdesc_id);
+}
+
+/*
  * MatchRowType maps the model's feature columns to the attributes of a
- * row type, once per row type.
+ * row type, once per row type (and again when the type changes).  The
+ * state says that a row type is matched (row_desc) only once all of it is
+ * done.
  */
 static void
 MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
@@ -219,15 +244,24 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 {
 	EstModelDef *def = state->model->def;
 	TupleDesc	tupdesc;
+	TypeCacheEntry *typentry = NULL;
+	uint64		tupdesc_id = 0;
+	TupleDesc	row_desc;
 	MemoryContext oldcontext;
 
-	if (state->row_type == type && state->row_typmod == typmod &&
-		state->row_desc != NULL)
+	if (SameRowType(state, type, typmod))
 		return;
 
+	state->row_desc = NULL;
 	oldcontext = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	/* the identifier first: a later change makes it stale, never the copy */
+	if (type != RECORDOID)
+	{
+		typentry = lookup_type_cache(type, TYPECACHE_TUPDESC);
+		tupdesc_id = typentry->tupDesc_identifier;
+	}
 	tupdesc = lookup_rowtype_tupdesc(type, typmod);
-	state->row_desc = CreateTupleDescCopy(tupdesc);
+	row_desc = CreateTupleDescCopy(tupdesc);
 	ReleaseTupleDesc(tupdesc);
 	state->atts = palloc(def->n_features * sizeof(int));
 	state->cols = palloc(def->n_features * sizeof(EstColumn));
@@ -247,9 +281,9 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 		 * perhaps before the type was dropped: classify it again
 		 */
 		col->kind = EstClassifyType(col->type);
-		for (int a = 0; a < state->row_desc->natts; a++)
+		for (int a = 0; a < row_desc->natts; a++)
 		{
-			Form_pg_attribute att = TupleDescAttr(state->row_desc, a);
+			Form_pg_attribute att = TupleDescAttr(row_desc, a);
 
 			if (!att->attisdropped &&
 				strcmp(NameStr(att->attname), col->name) == 0)
@@ -273,7 +307,7 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 					 errmsg("feature column \"%s\" of model \"%s\" is missing from the row",
 							col->name, def->name),
 					 errhint("Pass a row with the columns the model was trained on, or a feature array.")));
-		col->type = TupleDescAttr(state->row_desc, found)->atttypid;
+		col->type = TupleDescAttr(row_desc, found)->atttypid;
 		col->base_type = getBaseType(col->type);
 		/* a type dropped since training: the row's column decides */
 		if (col->kind == EST_COL_UNSUPPORTED)
@@ -312,13 +346,16 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 			state->scalar_atts = Max(state->scalar_atts, state->atts[i] + 1);
 		}
 		if (all)
-			off = EstFixedOffsets(state->row_desc, state->atts,
+			off = EstFixedOffsets(row_desc, state->atts,
 								  def->n_features, state->scalar_atts);
 		state->has_scalars = off != NULL &&
 			EstScalarRowInit(&state->scalars, state->encoder, off);
 	}
 	state->row_type = type;
 	state->row_typmod = typmod;
+	state->row_typentry = typentry;
+	state->row_tupdesc_id = tupdesc_id;
+	state->row_desc = row_desc;
 	MemoryContextSwitchTo(oldcontext);
 }
 
