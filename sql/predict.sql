@@ -191,6 +191,25 @@ SELECT global_step FROM est_train('predict_other', 'iris_train', steps => 1,
 								  params => '{"seed": 1}');
 SELECT m, est_predict(m, ARRAY[6.9, 3.1, 5.4, 2.1]) IS NOT NULL AS scored
   FROM (VALUES ('predict_iris'), ('predict_other'), ('predict_iris')) v(m);
+-- A call site keeps what it needs of one model and row type at a time: a
+-- model that changed from call to call once left a row encoder behind each
+-- time, for as long as the call site lived (a query, or a transaction for
+-- a PL/pgSQL expression).
+CREATE FUNCTION predict_switching() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	r iris_test;
+	c float8;
+BEGIN
+	SELECT * INTO r FROM iris_test WHERE id = 1;
+	FOR i IN 1..20 LOOP
+		c := est_predict(CASE WHEN i % 2 = 0 THEN 'predict_iris'
+						 ELSE 'predict_other' END, r);
+	END LOOP;
+	RETURN (SELECT count(*) FROM pg_backend_memory_contexts
+			 WHERE name = 'estimator row encoding');
+END $$;
+SELECT predict_switching() AS encoders;
+DROP FUNCTION predict_switching();
 
 -- STABLE and PARALLEL SAFE, so parallel scans score in their workers and
 -- agree with a serial scan.

@@ -12,6 +12,9 @@
  * feature columns by name once per row type, and again when its
  * composite type changes (ALTER TYPE or ALTER TABLE in a PL/pgSQL function
  * whose expression outlives the statement); extra columns are ignored.
+ * What a call site keeps of a model and of a row type lives in a memory
+ * context each, emptied when either changes, so that a model name that
+ * changes from row to row does not grow the query's memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,14 +50,19 @@ typedef struct PredictState
 	uint64		snap_completions;
 	Oid			userid;			/* whose predict privilege was checked */
 
+	/* in model_context, emptied when the model changes */
+	MemoryContext model_context;
 	float	   *x;				/* n_inputs */
 	float	   *scratch;
 	double	   *out;			/* the head's values (at least 2) */
 
 	/*
-	 * row type last matched to the feature columns; a named composite
-	 * type's typcache entry tells when ALTER changed it
+	 * row type last matched to the feature columns, and the rest of this
+	 * struct, in row_context, emptied when the model or the row type
+	 * changes; a named composite type's typcache entry tells when ALTER
+	 * changed it
 	 */
+	MemoryContext row_context;
 	Oid			row_type;
 	int32		row_typmod;
 	TypeCacheEntry *row_typentry;	/* NULL for RECORD */
@@ -172,10 +180,16 @@ GetModel(FunctionCallInfo fcinfo)
 		strcmp(state->model->name, name) == 0 && SameSnapshot(state, snap))
 		return state;
 
-	oldcontext = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	if (state == NULL)
 	{
-		state = palloc0(sizeof(PredictState));
+		state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									   sizeof(PredictState));
+		state->model_context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+													 "estimator call site model",
+													 ALLOCSET_SMALL_SIZES);
+		state->row_context = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+												   "estimator call site row type",
+												   ALLOCSET_SMALL_SIZES);
 		state->unpin.func = UnpinModel;
 		state->unpin.arg = state;
 		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt,
@@ -193,25 +207,23 @@ GetModel(FunctionCallInfo fcinfo)
 	{
 		/* a new snapshot, the same model */
 		EstCacheRelease(model);
-		MemoryContextSwitchTo(oldcontext);
 		return state;
 	}
 	UnpinModel(state);
 	state->model = model;
 
+	/* what the call site kept of the last model and row type goes */
+	state->row_desc = NULL;		/* match the row type again */
+	MemoryContextReset(state->row_context);
+	state->x = NULL;
+	MemoryContextReset(state->model_context);
+
 	n_out = Max(model->ckpt.net.sizes[model->ckpt.net.n_layers], 2);
-	if (state->x != NULL)
-	{
-		pfree(state->x);
-		pfree(state->scratch);
-		pfree(state->out);
-	}
+	oldcontext = MemoryContextSwitchTo(state->model_context);
 	state->x = palloc(model->def->n_inputs * sizeof(float));
 	state->scratch = palloc(Max(EstNetworkScratchSize(&model->ckpt.net), 1) *
 							sizeof(float));
 	state->out = palloc(n_out * sizeof(double));
-	state->row_desc = NULL;		/* match the row type again */
-
 	MemoryContextSwitchTo(oldcontext);
 	return state;
 }
@@ -239,8 +251,7 @@ SameRowType(PredictState *state, Oid type, int32 typmod)
  * done.
  */
 static void
-MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
-			 int32 typmod)
+MatchRowType(PredictState *state, Oid type, int32 typmod)
 {
 	EstModelDef *def = state->model->def;
 	TupleDesc	tupdesc;
@@ -253,7 +264,8 @@ MatchRowType(FunctionCallInfo fcinfo, PredictState *state, Oid type,
 		return;
 
 	state->row_desc = NULL;
-	oldcontext = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	MemoryContextReset(state->row_context);
+	oldcontext = MemoryContextSwitchTo(state->row_context);
 	/* the identifier first: a later change makes it stale, never the copy */
 	if (type != RECORDOID)
 	{
@@ -370,7 +382,7 @@ ScoreRecord(FunctionCallInfo fcinfo)
 	HeapTupleData tuple;
 	float	   *x = state->x;
 
-	MatchRowType(fcinfo, state, HeapTupleHeaderGetTypeId(rec),
+	MatchRowType(state, HeapTupleHeaderGetTypeId(rec),
 				 HeapTupleHeaderGetTypMod(rec));
 
 	/* a row without NULLs of plain numbers: straight from its data */
