@@ -142,6 +142,10 @@ SELECT est_predict('predict_iris', t) = est_predict('predict_iris', ARRAY[m.mean
   FROM (SELECT NULL::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test LIMIT 3) t,
        (SELECT mean FROM est_feature_info('predict_iris') WHERE name = 'sepal_length') m;
 SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT 'NaN'::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+-- a numeric beyond double precision is out of range, not infinite (which
+-- 'Infinity' is)
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT 1e400::numeric AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT '-Infinity'::numeric AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
 SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[1, 2, 3])$$);
 SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[[1, 2], [3, 4]])$$);
 SELECT expect_error($$SELECT est_predict('predict_iris', ARRAY[1, 2, 3, NULL])$$);

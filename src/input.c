@@ -46,6 +46,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/plancache.h"
 #include "utils/portal.h"
 #include "utils/regproc.h"
@@ -1315,6 +1316,14 @@ EstConvertNumbers(Datum value, bool isnull, const EstColumn *col, float *out,
 			case NUMERICOID:
 				d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 													   elems[i]));
+				/* a finite number beyond double precision is no infinity */
+				if (isinf(d) && !numeric_is_inf(DatumGetNumeric(elems[i])))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("value %s in column \"%s\" is out of range for type real",
+									numeric_out_sci(DatumGetNumeric(elems[i]), 0),
+									col->name),
+							 errdetail("Networks compute in single precision.")));
 				break;
 			default:
 				ReportUnsupportedType(col->name, col->type);
