@@ -641,6 +641,12 @@ struct dsm_segment;
  * for five layers of 128 units, where sgemm is as fast on 256
  */
 #define EST_TRAIN_SCORE_BLOCK	256
+/*
+ * The buffers that grow with a scoring block's rows (est_predict_table,
+ * est_evaluate) take at most about this: a wide network scores in blocks
+ * of fewer rows (EstWorkspaceRows).
+ */
+#define EST_SCORE_BLOCK_BYTES	(16 * 1024 * 1024)
 
 extern int64 EstScoreSampleSize(int64 n, int64 steps, int batch_size);
 extern void EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt,

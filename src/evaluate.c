@@ -341,6 +341,7 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 	float	   *X;
 	float	   *y;
 	float	   *w = NULL;
+	int			block;			/* rows of a block */
 	int64		rows = 0;
 	int			label_width;
 	char		coremsg[EST_ERRMSG_LEN];
@@ -351,22 +352,23 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 	label_width = EstReaderLabelWidth(reader);
 	CheckConfusionMemory(def);
 	coremsg[0] = '\0';
-	status = EstWorkspaceInit(&ws, &ckpt->net, EST_EVAL_BLOCK, coremsg);
+	block = EstWorkspaceRows(&ckpt->net, EST_EVAL_BLOCK, EST_SCORE_BLOCK_BYTES);
+	status = EstWorkspaceInit(&ws, &ckpt->net, block, coremsg);
 	if (status == EST_OK)
 		status = EstMetricsInit(m, &ckpt->net, !regressor, coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
-	X = palloc(mul_size(EST_EVAL_BLOCK, def->n_inputs * sizeof(float)));
-	y = palloc(mul_size(EST_EVAL_BLOCK, Max(label_width, 1) * sizeof(float)));
+	X = palloc(mul_size(block, def->n_inputs * sizeof(float)));
+	y = palloc(mul_size(block, Max(label_width, 1) * sizeof(float)));
 	if (def->weight_column != NULL)
-		w = palloc(EST_EVAL_BLOCK * sizeof(float));
+		w = palloc(block * sizeof(float));
 
 	for (;;)
 	{
 		int			n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = EstReaderNext(reader, X, y, w, EST_EVAL_BLOCK);
+		n = EstReaderNext(reader, X, y, w, block);
 		if (n == 0)
 			break;
 		EstTransformApply(&ckpt->transform, X, n);

@@ -6,7 +6,9 @@
  * Where est_predict scores one row at a time inside a query, this reads a
  * table, view or query in blocks and runs each block through the network
  * with cblas_sgemm, returning a row of (key, prediction, outputs, label) for each
- * row of the source.  Memory stays one block whatever the source's size.
+ * row of the source.  Memory stays one block whatever the source's size:
+ * EST_SCORE_BLOCK rows, or fewer for a network so wide that their buffers
+ * would take more than EST_SCORE_BLOCK_BYTES.
  *
  * A table large enough for a parallel sequential scan is scored in
  * parallel, by PostgreSQL's rules for one (ScoreWorkers): parallel workers
@@ -534,6 +536,7 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 	EstStatus	status;
 	float	   *X;
 	double	   *out;
+	int			block;			/* rows of a block */
 	StringInfoData msg;
 	MemoryContext block_context;
 	bool		gone = false;	/* the backend has gone */
@@ -565,11 +568,12 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 			 EstReaderInputs(reader), ckpt.net.sizes[ckpt.net.n_layers],
 			 shared->n_inputs, shared->n_out);
 	coremsg[0] = '\0';
-	status = EstWorkspaceInit(&ws, &ckpt.net, EST_SCORE_BLOCK, coremsg);
+	block = EstWorkspaceRows(&ckpt.net, EST_SCORE_BLOCK, EST_SCORE_BLOCK_BYTES);
+	status = EstWorkspaceInit(&ws, &ckpt.net, block, coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
-	X = palloc(mul_size(EST_SCORE_BLOCK, shared->n_inputs * sizeof(float)));
-	out = palloc(mul_size(EST_SCORE_BLOCK, shared->n_out * sizeof(double)));
+	X = palloc(mul_size(block, shared->n_inputs * sizeof(float)));
+	out = palloc(mul_size(block, shared->n_out * sizeof(double)));
 	initStringInfo(&msg);
 	block_context = AllocSetContextCreate(CurrentMemoryContext,
 										  "estimator scoring block",
@@ -581,7 +585,7 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(block_context);
 		oldcontext = MemoryContextSwitchTo(block_context);
-		n = EstReaderNext(reader, X, NULL, NULL, EST_SCORE_BLOCK);
+		n = EstReaderNext(reader, X, NULL, NULL, block);
 		MemoryContextSwitchTo(oldcontext);
 		if (n > 0)
 		{
@@ -626,6 +630,7 @@ est_predict_table(PG_FUNCTION_ARGS)
 	MemoryContext oldcontext;
 	float	   *X;
 	double	   *out;
+	int			block;			/* rows of a block */
 	int			n_out;
 	Datum	   *names = NULL;
 	char		coremsg[EST_ERRMSG_LEN];
@@ -651,7 +656,8 @@ est_predict_table(PG_FUNCTION_ARGS)
 	reader = EstReaderOpenKeyed(source, key, def, &ckpt.transform);
 
 	coremsg[0] = '\0';
-	status = EstWorkspaceInit(&ws, &ckpt.net, EST_SCORE_BLOCK, coremsg);
+	block = EstWorkspaceRows(&ckpt.net, EST_SCORE_BLOCK, EST_SCORE_BLOCK_BYTES);
+	status = EstWorkspaceInit(&ws, &ckpt.net, block, coremsg);
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "workspace");
 	n_out = ckpt.net.sizes[ckpt.net.n_layers];
@@ -664,8 +670,8 @@ est_predict_table(PG_FUNCTION_ARGS)
 										   def->label_vocabulary[k] :
 										   psprintf("%d", k));
 	}
-	X = palloc(mul_size(EST_SCORE_BLOCK, def->n_inputs * sizeof(float)));
-	out = palloc(mul_size(EST_SCORE_BLOCK, n_out * sizeof(double)));
+	X = palloc(mul_size(block, def->n_inputs * sizeof(float)));
+	out = palloc(mul_size(block, n_out * sizeof(double)));
 	block_context = AllocSetContextCreate(CurrentMemoryContext,
 										  "estimator scoring block",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -683,7 +689,7 @@ est_predict_table(PG_FUNCTION_ARGS)
 		{
 			MemoryContextReset(block_context);
 			oldcontext = MemoryContextSwitchTo(block_context);
-			n = EstReaderNext(reader, X, NULL, NULL, EST_SCORE_BLOCK);
+			n = EstReaderNext(reader, X, NULL, NULL, block);
 			/* the block's rows are made in block_context, freed at the next */
 			if (n > 0)
 			{

@@ -341,6 +341,13 @@ extern size_t EstTransposedFloats(const int *hidden, int n_hidden,
 
 extern EstStatus EstWorkspaceInit(EstWorkspace *ws, const EstNetwork *net,
 								  int max_batch, char *errmsg);
+/*
+ * Rows (from 1 to max_rows) of a workspace whose buffers that grow with its
+ * rows take at most about budget bytes: for scoring in blocks, so that a
+ * wide network's blocks are shorter rather than larger.
+ */
+extern int	EstWorkspaceRows(const EstNetwork *net, int max_rows,
+							 size_t budget);
 extern void EstWorkspaceFree(EstWorkspace *ws);
 
 /*

@@ -790,6 +790,31 @@ HasEmbedding(const EstNetwork *net)
 }
 
 /*
+ * EstWorkspaceRows returns the rows, from 1 to max_rows, of a workspace
+ * whose buffers of a row each (those EstWorkspaceInit allocates for every
+ * row: input vectors, activations, gradients, pre-activations and masks)
+ * fit in budget bytes.
+ */
+int
+EstWorkspaceRows(const EstNetwork *net, int max_rows, size_t budget)
+{
+	size_t		floats = 0;
+	size_t		rows;
+
+	if (net->has_expansion)
+		floats += (size_t) net->input_width * (HasEmbedding(net) ? 2 : 1);
+	if (net->n_dnn_inputs > 0)
+		floats += (size_t) net->sizes[0];
+	for (int l = 1; l <= net->n_layers; l++)
+		floats += (size_t) net->sizes[l] *
+			(l == net->n_layers ? 2 : net->dropout > 0.0 ? 4 : 3);
+	rows = budget / ((floats > 0 ? floats : 1) * sizeof(float));
+	if (rows < 1)
+		return 1;
+	return rows < (size_t) max_rows ? (int) rows : max_rows;
+}
+
+/*
  * EstWorkspaceInit allocates the buffers for batches of up to max_batch
  * rows of net: the assembled input vectors (when some segment is not
  * dense), activations and gradients of every layer, the gathered DNN

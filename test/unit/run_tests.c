@@ -125,6 +125,7 @@ static const UnitTest tests[] = {
 	{"network: init, layout and Glorot kernels", TestNetworkInit},
 	{"network: layout with batch norm, DNN inputs and a linear part", TestNetworkInitLayout},
 	{"network: specification limits and consistency", TestNetworkLimits},
+	{"network: scoring blocks within a memory budget", TestWorkspaceRows},
 	{"network: forward pass by hand, every activation", TestForwardByHand},
 	{"network: batch normalization by hand", TestBatchNormByHand},
 	{"network: dropout by hand", TestDropoutByHand},

@@ -221,6 +221,38 @@ TestNetworkInitLayout(void)
 	EstNetworkFree(&net);
 }
 
+/*
+ * EstWorkspaceRows keeps a block's row buffers within the budget: the
+ * benchmark's network keeps its 1024 rows, one hidden layer of 65536 units
+ * (three buffers of it and two of the 3 logits a row) gets 21 rows of
+ * 16 MB, and a budget below one row still gives one.
+ */
+void
+TestWorkspaceRows(void)
+{
+	EstNetwork	net;
+	EstRng		rng;
+	char		err[EST_ERRMSG_LEN];
+	int			small[2] = {64, 64};
+	int			wide[1] = {65536};
+	size_t		budget = 16 * 1024 * 1024;
+
+	EstRngSeed(&rng, 1);
+	CHECK(UnitNetworkInit(&net, 32, small, 2, 4, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
+	CHECK(EstWorkspaceRows(&net, 1024, budget) == 1024);
+	EstNetworkFree(&net);
+
+	CHECK(UnitNetworkInit(&net, 4, wide, 1, 3, EST_ACT_RELU,
+						  EST_HEAD_SOFTMAX, &rng, err) == EST_OK);
+	CHECKF(EstWorkspaceRows(&net, 1024, budget) ==
+		   (int) (budget / ((65536 * 3 + 3 * 2) * sizeof(float))),
+		   "rows %d", EstWorkspaceRows(&net, 1024, budget));
+	CHECK(EstWorkspaceRows(&net, 1024, budget) == 21);
+	CHECK(EstWorkspaceRows(&net, 1024, 1000) == 1);
+	EstNetworkFree(&net);
+}
+
 void
 TestNetworkLimits(void)
 {

@@ -68,6 +68,7 @@ extern void TestRngShuffle(void);
 extern void TestNetworkInit(void);
 extern void TestNetworkInitLayout(void);
 extern void TestNetworkLimits(void);
+extern void TestWorkspaceRows(void);
 extern void TestForwardByHand(void);
 extern void TestBatchNormByHand(void);
 extern void TestDropoutByHand(void);
