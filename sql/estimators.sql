@@ -80,6 +80,9 @@ SELECT max((SELECT max(abs(a - b))
 	   AS batch_matches
   FROM est_predict_table('est_reg2', 'SELECT id, x FROM est_reg', key => 'id') p
   JOIN est_reg r ON r.id::text = p.key;
+-- and, as est_predict has none, no one prediction
+SELECT count(*) AS rows, count(prediction) AS predictions
+  FROM est_predict_table('est_reg2', 'SELECT id, x FROM est_reg', key => 'id');
 SELECT expect_error($$SELECT est_predict('est_reg2', ARRAY[1])$$);
 SELECT expect_error($$SELECT est_predict_proba('est_reg2', ARRAY[1])$$);
 SELECT expect_error($$SELECT est_train('est_reg2', 'SELECT x, ARRAY[y] AS y2 FROM est_reg', steps => 1)$$);

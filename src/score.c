@@ -159,6 +159,8 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 			values[0] = PointerGetDatum(key_text);
 		}
 		values[1] = Float8GetDatum(prediction);
+		/* a regressor of several values has no one prediction, as in est_predict */
+		nulls[1] = regressor && n_out > 1;
 		values[2] = PointerGetDatum(array);
 		/* the class's name (0.2.0); the result of 0.1.0 has three columns */
 		if (rsinfo->setDesc->natts > 3)
