@@ -92,6 +92,8 @@ struct EstReader
 	char	  **keys;			/* the keys of the last EstReaderNext */
 	int			keys_size;
 	MemoryContext context;		/* of the reader, which keys live in */
+	MemoryContext label_context;	/* what a row's label and weight
+									 * allocate, reset after each block */
 	int			n_features;
 	EstColumn  *features;
 	int		   *atts;			/* 0-based attribute of each feature */
@@ -747,6 +749,9 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 				 errmsg("source \"%s\" returns no columns", source)));
 
 	reader->context = CurrentMemoryContext;
+	reader->label_context = AllocSetContextCreate(reader->context,
+												  "estimator row labels",
+												  ALLOCSET_SMALL_SIZES);
 	reader->key_att = -1;
 	if (spec->key != NULL)
 	{
@@ -1589,6 +1594,7 @@ int
 EstReaderNext(EstReader *reader, float *X, float *y, float *w, int max_rows)
 {
 	int			n = 0;
+	MemoryContext old;
 
 	Assert(reader->encoder != NULL);
 	while (n < max_rows)
@@ -1614,6 +1620,8 @@ EstReaderNext(EstReader *reader, float *X, float *y, float *w, int max_rows)
 								   reader->values[reader->key_att]);
 		}
 
+		/* detoasted numbers, class names and arrays: until the block ends */
+		old = MemoryContextSwitchTo(reader->label_context);
 		if (reader->weight_att >= 0 && w != NULL)
 		{
 			int			att = reader->weight_att;
@@ -1630,8 +1638,10 @@ EstReaderNext(EstReader *reader, float *X, float *y, float *w, int max_rows)
 
 		if (reader->label_att >= 0)
 			ReadLabel(reader, y, n);
+		MemoryContextSwitchTo(old);
 		n++;
 	}
+	MemoryContextReset(reader->label_context);
 	return n;
 }
 
