@@ -85,6 +85,22 @@ SELECT count(*) > 2 AS roc_points
 SELECT expect_error($$SELECT * FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris')$$);
 SELECT expect_error($$SELECT * FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, (petal_length > 4)::int AS w FROM lbl_iris')$$);
 
+-- char(n) labels are class names without their padding, as char(n)
+-- features are: a given vocabulary names them so, and text labels match
+SELECT global_step FROM est_train('lbl_char', 'SELECT petal_length, species::char(12) AS species FROM lbl_iris',
+	label => 'species', steps => 10, params => '{"seed": 1}');
+SELECT label_vocabulary FROM estimator.models WHERE name = 'lbl_char';
+SELECT est_predict_label('lbl_char', t) FROM (SELECT 1.0::real AS petal_length) t;
+SELECT metric FROM est_evaluate('lbl_char', 'SELECT petal_length, species FROM lbl_test') WHERE metric = 'accuracy';
+SELECT global_step FROM est_train('lbl_char_given', 'SELECT petal_length, species::char(12) AS species FROM lbl_iris',
+	label => 'species', steps => 10,
+	params => '{"seed": 1, "label_vocabulary": ["setosa", "versicolor", "virginica"]}');
+-- a model whose stored classes kept the padding still reads char(n) labels
+UPDATE estimator.model_catalog
+   SET label_vocabulary = '{"setosa      ","versicolor  ","virginica   "}'
+ WHERE name = 'lbl_char';
+SELECT metric FROM est_evaluate('lbl_char', 'SELECT petal_length, species::char(12) AS species FROM lbl_test') WHERE metric = 'accuracy';
+
 -- the class names and numbers that labels and weights detoast are freed
 -- block by block: 100,000 rows once took 10 MB more at the end than at
 -- the start (lbl_memory records the backend's memory as rows are read)

@@ -1057,8 +1057,9 @@ AddClass(EstReader *reader, const char *name, Datum value)
 }
 
 /*
- * LabelText is a label's class name: text as it is, booleans as "true" or
- * "false", other types in their output form.
+ * LabelText is a label's class name: text as it is, char(n) without the
+ * spaces that pad it (as a feature column reads it), booleans as "true"
+ * or "false", other types in their output form.
  */
 static char *
 LabelText(EstReader *reader, Datum value)
@@ -1068,6 +1069,15 @@ LabelText(EstReader *reader, Datum value)
 		case TEXTOID:
 		case VARCHAROID:
 			return TextDatumGetCString(value);
+		case BPCHAROID:
+			{
+				text	   *t = DatumGetTextPP(value);
+				int			n = VARSIZE_ANY_EXHDR(t);
+
+				while (n > 0 && VARDATA_ANY(t)[n - 1] == ' ')
+					n--;		/* char(n) pads; its value does not */
+				return pnstrdup(VARDATA_ANY(t), n);
+			}
 		case BOOLOID:
 			return DatumGetBool(value) ? "true" : "false";
 		default:
@@ -1081,6 +1091,9 @@ ClassOf(EstReader *reader, Datum value)
 	char	   *name = LabelText(reader, value);
 	int			pos = FindClass(reader, name);
 
+	/* a model trained before char(n) labels lost their padding */
+	if (pos < 0 && reader->label_col.base_type == BPCHAROID)
+		pos = FindClass(reader, OutputFunctionCall(&reader->label_out, value));
 	if (pos >= 0)
 		return reader->classes[pos].id;
 	if (reader->learn_classes)
