@@ -852,9 +852,15 @@ EstEncodeRow(EstEncoder *enc, const Datum *values, const bool *nulls,
  * est_feature_info
  * ----------------------------------------------------------------
  */
+/*
+ * ServerString turns a vocabulary entry, UTF-8, into the database
+ * encoding; an SQL_ASCII database's entries are the bytes its rows held.
+ */
 static char *
 ServerString(const char *utf8)
 {
+	if (GetDatabaseEncoding() == PG_SQL_ASCII)
+		return (char *) utf8;
 	return pg_any_to_server(utf8, strlen(utf8), PG_UTF8);
 }
 

@@ -479,13 +479,16 @@ ParseHyperparameter(const char *key, const JsonbValue *v, EstOptimizer *opt,
 
 /*
  * Utf8String returns a JSON string converted to UTF-8, the encoding of
- * everything the core hashes and compares.
+ * everything the core hashes and compares; in an SQL_ASCII database, whose
+ * values the encoders take as the bytes they are, the bytes as they are.
  */
 static char *
 Utf8String(const JsonbValue *v, const char *key)
 {
 	char	   *s = StringValue(v, key);
 
+	if (GetDatabaseEncoding() == PG_SQL_ASCII)
+		return s;
 	return (char *) pg_server_to_any(s, strlen(s), PG_UTF8);
 }
 

@@ -110,6 +110,35 @@ foreach my $db ('ascii', 'utf8')
 is($node->safe_psql('ascii', $predict), $node->safe_psql('utf8', $predict),
 	'an SQL_ASCII model of ASCII data predicts as the UTF8 one');
 
+# SQL_ASCII: a value of bytes that are not UTF-8 (LATIN1's "Köln") is a
+# vocabulary entry as it is, learned or given, and est_feature_info shows
+# it; it was once refused as invalid UTF-8 in both places
+$node->safe_psql('ascii', q{
+SET client_min_messages = warning;
+CREATE TABLE bytes AS
+	SELECT (ARRAY[convert_from('\x4bf66c6e', 'SQL_ASCII'), 'Oslo'])[1 + g % 2] AS city,
+		   g % 2 AS label
+	  FROM generate_series(1, 40) g;
+SELECT global_step FROM est_train('bytes_learned', 'bytes', steps => 5,
+	params => '{"seed": 1}');
+SELECT global_step FROM est_train('bytes_given', 'bytes', steps => 5,
+	params => ('{"seed": 1, "feature_columns": [{"type": "vocabulary", "key": "city", "vocabulary": ["Oslo", "'
+			   || convert_from('\x4bf66c6e', 'SQL_ASCII') || '"]}]}')::jsonb);
+});
+is( $node->safe_psql(
+		'ascii', q{
+SELECT string_agg(encode(convert_to(v, 'SQL_ASCII'), 'hex'), ',' ORDER BY v)
+  FROM est_feature_info('bytes_learned'), unnest(top_values) v}),
+	'4bf66c6e,4f736c6f',
+	'est_feature_info shows a learned entry of bytes that are not UTF-8');
+is( $node->safe_psql(
+		'ascii', q{
+SELECT est_predict_proba('bytes_given', k) <> est_predict_proba('bytes_given', o)
+  FROM (SELECT convert_from('\x4bf66c6e', 'SQL_ASCII') AS city) k,
+	   (SELECT 'Lima'::text AS city) o}),
+	't',
+	'a given entry of bytes that are not UTF-8 is no OOV value');
+
 EstimatorTest::server_log_ok($node);
 $node->stop;
 done_testing();
