@@ -77,6 +77,11 @@ SELECT expect_error($$SELECT * FROM est_train('lbl_weighted', 'SELECT petal_leng
 SELECT expect_error($$SELECT * FROM est_train('lbl_weighted', 'SELECT petal_length, petal_width, species FROM lbl_iris', label => 'species', steps => 1)$$);
 SELECT expect_error($$SELECT * FROM est_train('lbl_w2', 'SELECT petal_length, species, species AS w FROM lbl_iris', label => 'species', params => '{"weight_column": "w"}')$$);
 SELECT expect_error($$SELECT * FROM est_train('lbl_weighted', 'SELECT petal_length, petal_width, species, w FROM lbl_iris', label => 'species', steps => 1, params => '{"weight_column": "petal_width"}')$$);
+-- weights so large that adagrad's accumulators overflow (the weights and
+-- the loss stay finite): a divergence, once 'invalid checkpoint' (22023)
+SELECT expect_error($$SELECT * FROM est_train('lbl_wbig', 'SELECT petal_length, species, 3e38::real AS w FROM lbl_iris',
+	label => 'species', steps => 5, params => '{"seed": 1, "weight_column": "w"}')$$);
+SELECT count(*) FROM estimator.models WHERE name = 'lbl_wbig';
 -- a ROC curve counts rows by weight: weight 0 in a class is no row of it
 SELECT global_step FROM est_train('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, w FROM lbl_iris',
 	label => 'big', steps => 10, params => '{"seed": 1, "weight_column": "w"}');

@@ -917,6 +917,21 @@ EncodeCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt,
 					 errmsg("training of model \"%s\" diverged", def->name),
 					 errdetail("A weight became NaN or infinite; no checkpoint was stored."),
 					 errhint("Lower the learning_rate.")));
+	/* an accumulator of squared gradients overflows before the weights */
+	for (int part = 0; part < 2; part++)
+	{
+		const EstOptimizer *opt = part == 0 ? &ckpt->opt : &ckpt->opt_linear;
+
+		for (int s = 0; s < opt->n_slots; s++)
+			for (size_t i = 0; opt->slot[s] != NULL && i < opt->n; i++)
+				if (isnan(opt->slot[s][i]) || isinf(opt->slot[s][i]))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_EXCEPTION),
+							 errmsg("training of model \"%s\" diverged",
+									def->name),
+							 errdetail("A state of the optimizer became NaN or infinite; no checkpoint was stored."),
+							 errhint("Lower the learning_rate, or scale down the features, labels or example weights.")));
+	}
 	coremsg[0] = '\0';
 	status = EstCheckpointEncode(ckpt, buf, len, coremsg);
 	if (status != EST_OK)
