@@ -34,8 +34,10 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "portability/instr_time.h"
 #include "storage/dsm.h"
+#include "storage/lock.h"
 #include "tcop/pquery.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -870,19 +872,70 @@ StoreCheckpointBytes(const EstModelDef *def, int64 step, double loss,
 }
 
 /*
+ * TransactionsWaitingForUs returns the virtual transaction ids of the
+ * transactions that wait for this one to end (*n of them), in the current
+ * memory context: while a procedure trains, those that want its model's
+ * row.
+ */
+static VirtualTransactionId *
+TransactionsWaitingForUs(int *n)
+{
+	TransactionId xid = GetTopTransactionIdIfAny();
+	LOCKTAG		tag;
+	LockData   *locks;
+	VirtualTransactionId *waiters;
+
+	*n = 0;
+	if (!TransactionIdIsValid(xid))
+		return NULL;
+	SET_LOCKTAG_TRANSACTION(tag, xid);
+	if (!LockHasWaiters(&tag, ExclusiveLock, false))
+		return NULL;
+	locks = GetLockStatusData();
+	waiters = palloc(Max(locks->nelements, 1) * sizeof(VirtualTransactionId));
+	for (int i = 0; i < locks->nelements; i++)
+	{
+		LockInstanceData *lock = &locks->locks[i];
+
+		if (lock->waitLockMode == NoLock || lock->pid == MyProcPid ||
+			lock->locktag.locktag_type != LOCKTAG_TRANSACTION ||
+			lock->locktag.locktag_field1 != xid)
+			continue;
+		waiters[*n].backendId = lock->backend;
+		waiters[*n].localTransactionId = lock->lxid;
+		if (VirtualTransactionIdIsValid(waiters[*n]))
+			(*n)++;
+	}
+	return waiters;
+}
+
+/*
  * CommitCheckpoint commits the transaction of a procedure call after it
  * stored a checkpoint, so that a cancel or a crash loses at most one
  * save_checkpoints_steps interval, then takes the model's lock again.
  * Everything training keeps lives in the SPI procedure context, below the
- * portal's, which the commit leaves alone.  If another session trained the
- * model while it was unlocked, this call cannot go on.
+ * portal's, which the commit leaves alone.
+ *
+ * A transaction that waited for the model's row (a deploy, a drop, a
+ * training) wakes at the commit only to find the row locked anew, and
+ * would wait for the whole call; so, unless nowait, the call first waits
+ * for the transactions that waited for it to end.  If another session
+ * trained the model meanwhile, this call cannot go on.
  */
 static void
 CommitCheckpoint(const EstModelDef *def, const TrainPlan *plan, int64 step)
 {
 	int64		now;
+	VirtualTransactionId *waiters = NULL;
+	int			n_waiters = 0;
 
+	if (!plan->nowait)
+		waiters = TransactionsWaitingForUs(&n_waiters);
 	SPI_commit();
+	for (int i = 0; i < n_waiters; i++)
+		VirtualXactLock(waiters[i], true);
+	if (waiters != NULL)
+		pfree(waiters);
 	EnsurePortalSnapshotExists();
 	now = EstCatalogRelockModel(def->name, plan->nowait);
 	if (now < 0)
