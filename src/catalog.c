@@ -1177,13 +1177,17 @@ EstCatalogRollbackTarget(const char *name)
  * EstCatalogDeleteCheckpointsAfter deletes a model's checkpoints newer
  * than step: those that save_checkpoints_steps stored after the step that
  * early stopping kept, but not one that another session deployed between
- * two commits of the procedure.
+ * two commits of the procedure.  Returns the step of that one, which stays
+ * the newest, or -1 when none is newer than step.
  */
-void
+int64
 EstCatalogDeleteCheckpointsAfter(const char *name, int64 step)
 {
 	Oid			types[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
+	bool		isnull;
+	Datum		d;
+	int64		newer = -1;
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int64GetDatum(step);
@@ -1195,6 +1199,17 @@ EstCatalogDeleteCheckpointsAfter(const char *name, int64 step)
 				   "  AND m.serving_step OPERATOR(pg_catalog.=)"
 				   "   estimator.checkpoints.global_step)",
 				   2, types, values, NULL, false, 0);
+	CatalogExecute("SELECT pg_catalog.max(global_step)"
+				   " FROM estimator.checkpoints"
+				   " WHERE model OPERATOR(pg_catalog.=) $1"
+				   " AND global_step OPERATOR(pg_catalog.>) $2",
+				   2, types, values, NULL, false, 1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
+	if (!isnull)
+		newer = DatumGetInt64(d);
+	SPI_freetuptable(SPI_tuptable);
+	return newer;
 }
 
 /*

@@ -570,7 +570,7 @@ extern void EstCatalogRecordDeployment(const char *name, int64 global_step,
 									   int64 previous_step,
 									   const char *action, Jsonb *detail);
 extern int64 EstCatalogRollbackTarget(const char *name);
-extern void EstCatalogDeleteCheckpointsAfter(const char *name, int64 step);
+extern int64 EstCatalogDeleteCheckpointsAfter(const char *name, int64 step);
 extern void EstCatalogResetModel(const char *name);
 extern void EstCatalogRedefineModel(const EstModelDef *def);
 extern void EstCatalogListCheckpoints(const char *name);

@@ -2157,6 +2157,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 	int			score_rows;
 	EstShard   *shard = NULL;
 	int64		n_rows;			/* of all members of a shard */
+	int64		newer_step = -1;
 
 	def = EstCatalogGetModelForUpdate(req->model, req->nowait, true);
 	if (def != NULL && req->reset)
@@ -2686,7 +2687,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 
 	/* early stopping went back before checkpoints stored during the call */
 	if (plan.save_every > 0 && stored_step < trained_step)
-		EstCatalogDeleteCheckpointsAfter(def->name, stored_step);
+		newer_step = EstCatalogDeleteCheckpointsAfter(def->name, stored_step);
 	plan.lineage.metrics = stored_metrics;
 	/*
 	 * a model created by this call, without save_checkpoints_steps, has no
@@ -2696,7 +2697,21 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 						 created && plan.save_every == 0 ? 0 : plan.keep,
 						 &plan.lineage);
 	EstFree(buf);
-	def->global_step = stored_step;
+
+	/*
+	 * A checkpoint after the kept one that another session deployed between
+	 * two commits of a procedure stays, and stays the newest: the model goes
+	 * on from it, as training goes on from the newest checkpoint.
+	 */
+	def->global_step = Max(stored_step, newer_step);
+	if (newer_step > stored_step)
+		ereport(NOTICE,
+				(errmsg("model \"%s\" goes on from step " INT64_FORMAT ", not from step " INT64_FORMAT " that early stopping keeps",
+						def->name, newer_step, stored_step),
+				 errdetail("Another session deployed step " INT64_FORMAT " during the call, so it was not deleted and is the newest checkpoint.",
+						   newer_step),
+				 errhint("est_deploy('%s', " INT64_FORMAT ") serves the checkpoint that early stopping kept.",
+						 def->name, stored_step)));
 	EstCatalogUpdateModel(def);
 
 	if (gate_step >= 0)
