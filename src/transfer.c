@@ -472,9 +472,10 @@ CompareNames(const void *a, const void *b)
 
 /*
  * Uncorrupted runs check, a function that only reads and compares, and
- * turns its error into a corrupted bundle's, with the message as detail:
- * for what a bundle says that est_train would refuse.  Such a check holds
- * no resource, so its error can be caught without a subtransaction.
+ * turns its data exception (class 22: what a bundle says that est_train
+ * would refuse) into a corrupted bundle's, with the message as detail; any
+ * other error, a cancel or out of memory, stays what it is.  Such a check
+ * holds no resource, so its error can be caught without a subtransaction.
  */
 typedef void (*BundleCheck) (const EstModelDef *def, EstOptions *opts,
 							 const EstCheckpoint *ckpt);
@@ -496,6 +497,8 @@ Uncorrupted(BundleCheck check, const EstModelDef *def, EstOptions *opts,
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
 		FlushErrorState();
 		message = edata->message;
 	}
