@@ -21,6 +21,10 @@ SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', epochs => -1);
 -- a model without a schedule
 SELECT estimator.run_scheduled('schedule_model');
 
+-- a run sends pg_cron warnings and its error, not est_train's loss reports
+SELECT proconfig FROM pg_proc
+ WHERE oid = 'estimator.run_scheduled(text)'::regprocedure;
+
 -- users cannot write the schedules, nor record a run
 CREATE ROLE schedule_user;
 GRANT SELECT ON iris_train TO schedule_user;

@@ -3,7 +3,8 @@
 #   a) a model owned by an ordinary role, scheduled '* * * * *' by that
 #      role: pg_cron's next run (within a minute) trains it, as that role,
 #      while another session predicts in a loop without an error and
-#      switches to the new checkpoint
+#      switches to the new checkpoint; the run sends pg_cron none of
+#      est_train's loss reports
 #   b) the remaining runs come from '@reboot' and a restart each, as
 #      pg_cron 1.4 (Debian bookworm) has no schedules in seconds:
 #      with the source unchanged the run is skipped (only_if_changed) and
@@ -155,6 +156,20 @@ is( $node->safe_psql(
 		   WHERE c.model = 'flowers_model' AND m.owner = 'alice'::regrole}),
 	'2',
 	'the model is still alice\'s, with both checkpoints');
+# pg_cron's launcher logs each message that a job sends ("cron job N:
+# NOTICE: ...") and writes it into cron.job_run_details while the job
+# waits: est_train's loss reports, two in 200 steps, must not reach it.
+# They stay in the training log.
+unlike(
+	slurp_file($node->logfile),
+	qr/cron job $jobid: NOTICE/,
+	'the run sent pg_cron no loss report');
+is( $node->safe_psql(
+		$db,
+		q{SELECT count(*) FROM estimator.training_log
+		   WHERE model = 'flowers_model' AND global_step IN (200, 300)}),
+	'2',
+	'the training log has the run\'s reports');
 
 ###
 ### b) runs at start-up: unchanged source, then a changed row
