@@ -14,6 +14,9 @@
 #   d) est_unschedule removes the job and the schedule
 #   f) a superuser's job left behind by a dropped model does not run the
 #      schedule of another role's model of the same name
+#   g) a stored job id that pg_cron gave to another job of the role (a
+#      schedule restored into another cluster) is not the model's:
+#      est_schedule and est_unschedule leave that job alone
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -254,6 +257,36 @@ like(
 	qr/^trained: global_step 20,/,
 	'alice\'s own call trains it');
 $node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice);
+
+###
+### g) a stored job id that pg_cron gave to another job is not the model's
+###
+# A schedule restored into another cluster keeps its job id, which may be
+# another job's there: here alice's job of another command.  Neither
+# est_schedule under another job name nor est_unschedule may remove it.
+$node->safe_psql($db,
+	q{SELECT est_schedule('nightly', 'alice_rows', '0 4 * * *', steps => 10)},
+	@alice);
+my $other = $node->safe_psql($db,
+	q{SELECT cron.schedule('alice other', '0 5 * * *', 'SELECT 1')}, @alice);
+$node->safe_psql($db,
+	"UPDATE estimator.schedules SET jobid = $other WHERE model = 'nightly'");
+$node->safe_psql($db,
+	q{SELECT est_schedule('nightly', 'alice_rows', '0 6 * * *', steps => 10,
+						  job_name => 'nightly again')},
+	@alice);
+is($node->safe_psql($db, "SELECT count(*) FROM cron.job WHERE jobid = $other"),
+	'1', 'est_schedule under another job name leaves the other job alone');
+$node->safe_psql($db,
+	"UPDATE estimator.schedules SET jobid = $other WHERE model = 'nightly'");
+is($node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice),
+	't', 'est_unschedule forgets a schedule whose job id is another job\'s');
+is( $node->safe_psql(
+		$db,
+		"SELECT (SELECT count(*) FROM cron.job WHERE jobid = $other) || ' '"
+		  . " || (SELECT count(*) FROM estimator.schedules)"),
+	'1 0',
+	'and leaves that job alone');
 $node->safe_psql($db, q{SELECT cron.unschedule(jobid) FROM cron.job});
 
 EstimatorTest::server_log_ok($node);
