@@ -31,10 +31,10 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "access/xact.h"
 #include "portability/instr_time.h"
 #include "storage/dsm.h"
 #include "storage/lock.h"
@@ -953,6 +953,16 @@ CommitCheckpoint(const EstModelDef *def, const TrainPlan *plan, int64 step)
 						 now)));
 }
 
+/* AllFinite tells whether none of n floats is NaN or infinite. */
+static bool
+AllFinite(const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (isnan(v[i]) || isinf(v[i]))
+			return false;
+	return true;
+}
+
 /*
  * EncodeCheckpoint checks that training did not diverge, then encodes.
  */
@@ -963,27 +973,24 @@ EncodeCheckpoint(const EstModelDef *def, const EstCheckpoint *ckpt,
 	char		coremsg[EST_ERRMSG_LEN];
 	EstStatus	status;
 
-	for (size_t i = 0; i < ckpt->net.n_params; i++)
-		if (isnan(ckpt->net.params[i]) || isinf(ckpt->net.params[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("training of model \"%s\" diverged", def->name),
-					 errdetail("A weight became NaN or infinite; no checkpoint was stored."),
-					 errhint("Lower the learning_rate.")));
+	if (!AllFinite(ckpt->net.params, ckpt->net.n_params))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("training of model \"%s\" diverged", def->name),
+				 errdetail("A weight became NaN or infinite; no checkpoint was stored."),
+				 errhint("Lower the learning_rate.")));
 	/* an accumulator of squared gradients overflows before the weights */
 	for (int part = 0; part < 2; part++)
 	{
 		const EstOptimizer *opt = part == 0 ? &ckpt->opt : &ckpt->opt_linear;
 
 		for (int s = 0; s < opt->n_slots; s++)
-			for (size_t i = 0; opt->slot[s] != NULL && i < opt->n; i++)
-				if (isnan(opt->slot[s][i]) || isinf(opt->slot[s][i]))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_EXCEPTION),
-							 errmsg("training of model \"%s\" diverged",
-									def->name),
-							 errdetail("A state of the optimizer became NaN or infinite; no checkpoint was stored."),
-							 errhint("Lower the learning_rate, or scale down the features, labels or example weights.")));
+			if (opt->slot[s] != NULL && !AllFinite(opt->slot[s], opt->n))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("training of model \"%s\" diverged", def->name),
+						 errdetail("A state of the optimizer became NaN or infinite; no checkpoint was stored."),
+						 errhint("Lower the learning_rate, or scale down the features, labels or example weights.")));
 	}
 	coremsg[0] = '\0';
 	status = EstCheckpointEncode(ckpt, buf, len, coremsg);
