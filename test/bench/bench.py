@@ -642,11 +642,11 @@ def main():
     print("estimator benchmark: synth_train %d rows x %d features, %d classes, synth_test %d "
           "rows; DNN %s; medians of %d runs, run k with seed k on both sides"
           % (n_rows, N_FEATURES, N_CLASSES, n_test, hidden_units(), args.runs))
-    print("PyTorch %s, %s thread; OpenBLAS sgemm at the batch-256 shapes of %s (forward, "
-          "weight and input gradients, FLOP-weighted): %.1f GFLOP/s (1 thread); "
-          "%d FLOPs per row per training step"
-          % (peer[0]["torch"], peer[0]["threads"], describe(), args.sgemm_gflops,
-             flops_per_row))
+    print("PyTorch %s, %s thread, %s OpenBLAS thread; OpenBLAS sgemm at the batch-256 "
+          "shapes of %s (forward, weight and input gradients, FLOP-weighted): "
+          "%.1f GFLOP/s (1 thread); %d FLOPs per row per training step"
+          % (peer[0]["torch"], peer[0]["threads"], peer[0].get("blas_threads"), describe(),
+             args.sgemm_gflops, flops_per_row))
     print()
     print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
     print(line)
