@@ -28,6 +28,9 @@ REGRESS_OPTS = --inputdir=. --outputdir=test/results
 # our code only.
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core \
 	-isystem $(shell $(PG_CONFIG) --includedir-server)
+# The library (catalog.c) checks that a database's SQL objects are of its version.
+EST_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" estimator.control)
+PG_CPPFLAGS += -DEST_VERSION='"$(EST_VERSION)"'
 # -fvect-cost-model=dynamic lets gcc vectorise loops of unknown length at
 # -O2 (the activations, their derivatives, bias sums): float results are
 # the same, since no reduction is reordered.  -falign-loops=32 keeps each
@@ -82,6 +85,7 @@ $(CORE_OBJS): CFLAGS += -fno-math-errno -fno-trapping-math -ffp-contract=off
 
 # PGXS does not track headers: every object depends on the two headers.
 $(OBJS): src/estimator.h src/core/estcore.h
+src/catalog.o: estimator.control
 
 .PHONY: unit demo test fuzz
 

@@ -9,6 +9,8 @@ SELECT extversion FROM pg_extension WHERE extname = 'estimator';
 CREATE TABLE upgrade_expected (id int, proba float8[], value float8);
 \i test/data/upgrade_0.1.0.sql
 SELECT model, global_step, get_byte(data, 8) AS format FROM estimator.checkpoints ORDER BY model;
+-- this library refuses the old catalog until the update, and says so
+SELECT expect_error($$SELECT est_predict('upgrade_iris', t) FROM iris_test t$$);
 
 ALTER EXTENSION estimator UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'estimator';

@@ -23,15 +23,20 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -46,6 +51,69 @@
 	"optimizer, learning_rate, batch_size, params, global_step, " \
 	"label_dimension, input_width, label_vocabulary"
 
+/*
+ * InstalledVersion returns the version of the extension whose OID is
+ * extension, as pg_extension gives it.
+ */
+static char *
+InstalledVersion(Oid extension)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extension));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		datum = heap_getattr(tuple, Anum_pg_extension_extversion,
+										 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = TextDatumGetCString(datum);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * CheckInstalledVersion raises an error when the extension's SQL objects
+ * in this database are of another version than this library.  A new
+ * library serves every database at once, but each keeps the tables and
+ * functions of its version until ALTER EXTENSION estimator UPDATE, and the
+ * library's catalog statements would fail on what an older version lacks,
+ * with an error that says nothing of versions.  The extension's OID is
+ * remembered once its version matches, so that the check costs one
+ * lookup of it a statement; its scripts themselves are not checked.
+ */
+static void
+CheckInstalledVersion(void)
+{
+	static Oid	matched = InvalidOid;
+	Oid			extension;
+	char	   *version;
+
+	if (creating_extension)
+		return;
+	extension = get_extension_oid("estimator", true);
+	if (!OidIsValid(extension) || extension == matched)
+		return;
+	version = InstalledVersion(extension);
+	if (version != NULL && strcmp(version, EST_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"estimator\" is at version \"%s\", but its library is version \"%s\"",
+						version, EST_VERSION),
+				 errhint("Update the extension with ALTER EXTENSION estimator UPDATE.")));
+	matched = extension;
+}
+
 static Oid
 CatalogOwner(void)
 {
@@ -58,6 +126,7 @@ CatalogOwner(void)
 				(errcode(ERRCODE_UNDEFINED_SCHEMA),
 				 errmsg("schema \"estimator\" does not exist"),
 				 errhint("Create the extension with CREATE EXTENSION estimator.")));
+	CheckInstalledVersion();
 	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "cache lookup failed for namespace %u", nsp);
