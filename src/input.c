@@ -692,6 +692,7 @@ EstReader *
 EstReaderOpen(const char *source, const EstReadSpec *spec,
 			  EstColumn *features, int n_features, bool infer_features)
 {
+	MemoryContext context = CurrentMemoryContext;
 	EstReader  *reader = palloc0(sizeof(EstReader));
 	SPIPlanPtr	plan;
 	char	   *sql;
@@ -742,13 +743,17 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 	if (reader->portal == NULL)
 		elog(ERROR, "SPI_cursor_open failed for source \"%s\": %s",
 			 source, SPI_result_code_string(SPI_result));
+	/* the cursor holds its own copy of an unsaved plan */
+	SPI_freeplan(plan);
 	tupdesc = reader->tupdesc = reader->portal->tupDesc;
 	if (tupdesc == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source \"%s\" returns no columns", source)));
 
-	reader->context = CurrentMemoryContext;
+	/* the reader's memory is the caller's, whichever SPI left current */
+	MemoryContextSwitchTo(context);
+	reader->context = context;
 	reader->label_context = AllocSetContextCreate(reader->context,
 												  "estimator row labels",
 												  ALLOCSET_SMALL_SIZES);

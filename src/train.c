@@ -1051,6 +1051,7 @@ struct TrainStream
 	const EstModelDef *def;
 	bool		regressor;
 	EstReader  *reader;			/* NULL between scans */
+	MemoryContext scan_context; /* the reader's memory, emptied each scan */
 	int			d;
 	int			lw;
 	int64		cap;			/* the buffer's rows */
@@ -1110,6 +1111,9 @@ StreamOpen(const char *source, Oid relid, const EstModelDef *def,
 	st->bX = palloc(mul_size(EST_STREAM_BLOCK, st->d * sizeof(float)) + 1);
 	st->by = palloc(mul_size(EST_STREAM_BLOCK, st->lw * sizeof(float)) + 1);
 	st->bw = weighted ? palloc(EST_STREAM_BLOCK * sizeof(float)) : NULL;
+	st->scan_context = AllocSetContextCreate(CurrentMemoryContext,
+											 "estimator stream scan",
+											 ALLOCSET_DEFAULT_SIZES);
 	return st;
 }
 
@@ -1172,9 +1176,18 @@ StreamNext(TrainStream *st, float *x, float *y, float *w)
 
 	if (st->n == 0)
 	{
-		/* a new epoch: scan the source again and fill the buffer */
+		/*
+		 * a new epoch: scan the source again and fill the buffer, with the
+		 * reader in memory that the next scan empties (or an epoch of
+		 * thousands would keep a reader each)
+		 */
+		MemoryContext old;
+
+		MemoryContextReset(st->scan_context);
+		old = MemoryContextSwitchTo(st->scan_context);
 		st->reader = EstReaderOpen(st->source, &st->spec, st->features,
 								   st->n_features, false);
+		MemoryContextSwitchTo(old);
 		if (OidIsValid(st->relid))
 			EstReaderCheckRelation(st->reader, st->relid);
 		st->b_n = st->b_pos = 0;
