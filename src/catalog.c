@@ -32,7 +32,9 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -468,15 +470,47 @@ ModelValues(const EstModelDef *def, Datum *values, char *nulls)
 }
 
 /*
+ * LockNewModel takes, until the transaction ends, a lock on the name of a
+ * model that the transaction is about to create.  A model that does not
+ * exist has no row to lock, and inserting a name that another transaction
+ * has inserted but not yet committed waits for its end, even for a call
+ * with nowait; with the lock taken first, such a call fails at once.  The
+ * lock is an advisory lock of this database on a 64-bit hash of the name,
+ * with a fourth field (EST_NEW_MODEL_LOCK) that the SQL advisory lock
+ * functions never use, so that it meets none of theirs.
+ */
+#define EST_NEW_MODEL_LOCK	0x4553
+
+static void
+LockNewModel(const char *name, bool nowait)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) name,
+										strlen(name), 0);
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
+						 EST_NEW_MODEL_LOCK);
+	if (LockAcquire(&tag, ExclusiveLock, false, nowait) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock model \"%s\": another transaction is creating it",
+						name),
+				 errhint("Leave out nowait => true to wait for it.")));
+}
+
+/*
  * EstCatalogInsertModel stores a new model; false when a concurrent
- * transaction created one of the same name first.
+ * transaction created one of the same name first.  With nowait, it fails
+ * with 55P03 rather than wait for another transaction creating it
+ * (LockNewModel).
  */
 bool
-EstCatalogInsertModel(const EstModelDef *def)
+EstCatalogInsertModel(const EstModelDef *def, bool nowait)
 {
 	Datum		values[18];
 	char		nulls[18];
 
+	LockNewModel(def->name, nowait);
 	ModelValues(def, values, nulls);
 	CatalogExecute("INSERT INTO estimator.model_catalog"
 				   " (name, owner, model_type, label, features, feature_types,"

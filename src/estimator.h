@@ -456,7 +456,7 @@ typedef struct EstModelVersion
 extern bool EstCatalogModelVersion(const char *name, EstModelVersion *version);
 extern EstModelDef *EstCatalogGetModel(const char *name, bool for_update,
 									   bool missing_ok);
-extern bool EstCatalogInsertModel(const EstModelDef *def);
+extern bool EstCatalogInsertModel(const EstModelDef *def, bool nowait);
 extern void EstCatalogUpdateModel(const EstModelDef *def);
 extern void EstCatalogDropModel(const char *name);
 extern void EstCatalogForgetEvaluations(const char *name);

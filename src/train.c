@@ -388,17 +388,18 @@ MayShard(const EstTrainRequest *req, const EstModelDef *def,
 
 /*
  * RegisterModel writes the catalog row of the model a call creates, or
- * defines anew after a reset (reset_owner: its owner).
+ * defines anew after a reset (reset_owner: its owner).  With nowait, a
+ * concurrent transaction creating the same model is an error at once.
  */
 static void
-RegisterModel(EstModelDef *def, Oid reset_owner)
+RegisterModel(EstModelDef *def, Oid reset_owner, bool nowait)
 {
 	if (OidIsValid(reset_owner))
 	{
 		def->owner = reset_owner;
 		EstCatalogRedefineModel(def);
 	}
-	else if (!EstCatalogInsertModel(def))
+	else if (!EstCatalogInsertModel(def, nowait))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
 				 errmsg("model \"%s\" was created by a concurrent transaction",
@@ -1701,7 +1702,7 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 			EstTeamStop(team);
 		EstTeamEnd(team);
 		if (plan->register_def != NULL)
-			RegisterModel(plan->register_def, plan->reset_owner);
+			RegisterModel(plan->register_def, plan->reset_owner, plan->nowait);
 	}
 	WriteLogs(def, &logs);
 	pfree(rows.perm);
@@ -2550,7 +2551,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		if (shard != NULL)
 			plan.register_def = def;
 		else
-			RegisterModel(def, reset_owner);
+			RegisterModel(def, reset_owner, plan.nowait);
 	}
 	else
 	{

@@ -858,7 +858,7 @@ est_import(PG_FUNCTION_ARGS)
 	CheckImportedCheckpoint(def, &opts, &ckpt);
 	EstCheckpointFree(&ckpt);
 
-	if (!EstCatalogInsertModel(def))
+	if (!EstCatalogInsertModel(def, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("model \"%s\" was created by a concurrent transaction",
