@@ -429,6 +429,7 @@ def main():
     ap.add_argument("--sgemm-gflops", type=float, required=True)
     # the slower of two sgemm processes at once, on half batches: (e)'s bound
     ap.add_argument("--sgemm-pair-gflops", type=float, default=None)
+    ap.add_argument("--blas-core", default="?")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--python", default=sys.executable)
     args = ap.parse_args()
@@ -642,11 +643,13 @@ def main():
     print("estimator benchmark: synth_train %d rows x %d features, %d classes, synth_test %d "
           "rows; DNN %s; medians of %d runs, run k with seed k on both sides"
           % (n_rows, N_FEATURES, N_CLASSES, n_test, hidden_units(), args.runs))
-    print("PyTorch %s, %s thread, %s OpenBLAS thread; OpenBLAS sgemm at the batch-256 "
-          "shapes of %s (forward, weight and input gradients, FLOP-weighted): "
+    print("PyTorch %s, %s thread, %s OpenBLAS thread; OpenBLAS's %s kernels%s; sgemm at "
+          "the batch-256 shapes of %s (forward, weight and input gradients, FLOP-weighted): "
           "%.1f GFLOP/s (1 thread); %d FLOPs per row per training step"
-          % (peer[0]["torch"], peer[0]["threads"], peer[0].get("blas_threads"), describe(),
-             args.sgemm_gflops, flops_per_row))
+          % (peer[0]["torch"], peer[0]["threads"], peer[0].get("blas_threads"),
+             args.blas_core, (" (OPENBLAS_CORETYPE=%s)" % os.environ["OPENBLAS_CORETYPE"]
+                              if os.environ.get("OPENBLAS_CORETYPE") else ""),
+             describe(), args.sgemm_gflops, flops_per_row))
     print()
     print("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
     print(line)

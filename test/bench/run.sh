@@ -98,6 +98,9 @@ fi
 sgemm_out=$("$BENCH_TMP/sgemm" 256 1.0 "$BENCH_FEATURES" ${BENCH_HIDDEN//,/ } "$bench_outputs")
 sgemm_gflops=${sgemm_out#gflops=}
 sgemm_gflops=${sgemm_gflops%% *}
+# the kernels OpenBLAS picked for this CPU (or OPENBLAS_CORETYPE), which the
+# server and the peer, started from this environment, pick too
+sgemm_core=${sgemm_out##*core=}
 # (e)'s hardware limit: the half batch of each of two members, on the two
 # cores at once; the slower of the two sets the pace of both
 sgemm_pair=$( ("$BENCH_TMP/sgemm" 128 1.0 "$BENCH_FEATURES" ${BENCH_HIDDEN//,/ } "$bench_outputs" &
@@ -114,5 +117,5 @@ est_info "generating synth_train ($BENCH_ROWS rows) and synth_test ($BENCH_TEST_
 
 est_info "running $BENCH_RUNS run(s) of every case"
 "$BENCH_PYTHON" test/bench/bench.py --sgemm-gflops "$sgemm_gflops" \
-	${sgemm_pair:+--sgemm-pair-gflops "$sgemm_pair"} \
+	${sgemm_pair:+--sgemm-pair-gflops "$sgemm_pair"} --blas-core "$sgemm_core" \
 	--runs "$BENCH_RUNS" --python "$BENCH_PYTHON"

@@ -152,6 +152,7 @@ main(int argc, char **argv)
 		rates[r] = flops * steps / t / 1e9;
 	}
 	qsort(rates, 5, sizeof(double), Cmp);
-	printf("gflops=%.3f flops_per_step=%.0f\n", rates[2], flops);
+	printf("gflops=%.3f flops_per_step=%.0f core=%s\n", rates[2], flops,
+		   openblas_get_corename());
 	return 0;
 }
