@@ -190,6 +190,28 @@ SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', 'SELECT id
 SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', NULL)$$);
 SELECT expect_error($$SELECT * FROM est_predict_table('no_such_model', 'iris_test')$$);
 
+-- A regressor's values go back to the label's units in double precision
+-- in est_predict_table as in est_predict: a value beyond float32 (3.4e38)
+-- is the same number in both, where est_predict_table once reported it as
+-- an overflow.
+CREATE TABLE predict_huge AS
+SELECT sepal_length, sepal_width, petal_length * 4.5e37::float8 AS y
+  FROM iris_train;
+SELECT global_step FROM est_train('predict_huge', 'predict_huge', label => 'y',
+								  features => '{sepal_length,sepal_width}',
+								  model_type => 'linear_regressor', steps => 300,
+								  params => '{"seed": 1}');
+CREATE TABLE predict_huge_rows AS
+SELECT i AS id, (4 + i)::real AS sepal_length, 3::real AS sepal_width
+  FROM generate_series(0, 16, 4) i;
+SELECT p.key, est_predict('predict_huge', t) > 3.4e38 AS beyond_real,
+	   abs(p.prediction / est_predict('predict_huge', t) - 1) < 1e-6 AS same_value,
+	   p.outputs[1] = p.prediction AS same_output
+  FROM est_predict_table('predict_huge', 'predict_huge_rows', key => 'id') p
+  JOIN predict_huge_rows t ON t.id::text = p.key
+ ORDER BY t.id;
+DROP TABLE predict_huge, predict_huge_rows;
+
 -- The model argument may change from row to row.
 SELECT global_step FROM est_train('predict_other', 'iris_train', steps => 1,
 								  params => '{"seed": 1}');

@@ -179,6 +179,9 @@ PutScores(ReturnSetInfo *rsinfo, const EstModelDef *def, char **keys,
 /*
  * ScoreBlock runs n rows of X (as the reader encoded them) through the
  * checkpoint's network and writes the head's values, n_out a row, to out.
+ * A regressor's values go back to the label's units in double precision,
+ * as est_predict's do: a value beyond float32 is a number there, and
+ * would be an infinity here if restored in the network's floats.
  */
 static void
 ScoreBlock(EstCheckpoint *ckpt, EstWorkspace *ws, bool regressor, float *X,
@@ -186,9 +189,17 @@ ScoreBlock(EstCheckpoint *ckpt, EstWorkspace *ws, bool regressor, float *X,
 {
 	EstTransformApply(&ckpt->transform, X, n);
 	EstNetworkForward(&ckpt->net, ws, X, n);
-	if (regressor)
-		EstRestoreLabels(&ckpt->labels, ws->act[ckpt->net.n_layers], n);
 	EstHeadProbabilities(&ckpt->net, ws, n, out);
+	if (regressor)
+	{
+		const EstFeatureState *labels = &ckpt->labels;
+		int			d = labels->n_inputs;
+
+		for (int i = 0; i < n; i++)
+			for (int j = 0; j < d; j++)
+				out[(size_t) i * d + j] = out[(size_t) i * d + j] *
+					labels->scale[j] + labels->shift[j];
+	}
 }
 
 /*
