@@ -190,6 +190,54 @@ SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', 'SELECT id
 SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', NULL)$$);
 SELECT expect_error($$SELECT * FROM est_predict_table('no_such_model', 'iris_test')$$);
 
+-- A source may lack a feature column that takes NULLs, as est_predict's
+-- row may: it reads as NULL (here as the default_value, or the OOV
+-- bucket), for a query, a view and a table alike, and the scores are
+-- est_predict's of the same rows; it once was an error.  A column that
+-- refuses NULLs must be there.
+CREATE TABLE predict_opt (id int, x float8, y real, color text, z real);
+INSERT INTO predict_opt
+SELECT g, g % 10, g % 7, (ARRAY['red', 'green', 'blue'])[1 + g % 3], g % 5
+  FROM generate_series(1, 300) g;
+SELECT global_step FROM est_train('predict_opt',
+	'SELECT x, y, color, z, (x + y + z > 10)::int AS label FROM predict_opt',
+	steps => 50, params => '{"seed": 1, "feature_columns": [
+		{"type": "numeric", "key": "x"},
+		{"type": "numeric", "key": "y", "default_value": -1},
+		{"type": "vocabulary", "key": "color", "vocabulary": ["red", "green"]},
+		{"type": "numeric", "key": "z", "default_value": 2}]}');
+CREATE VIEW predict_opt_x AS SELECT id, x FROM predict_opt;
+CREATE TABLE predict_opt_xz AS SELECT z, id, x FROM predict_opt;
+SELECT 'query' AS source, count(*) AS rows,
+	   bool_and(p.prediction = est_predict('predict_opt', t)) AS same_class,
+	   max((SELECT max(abs(a - b))
+			  FROM unnest(p.outputs, est_predict_proba('predict_opt', t)) u(a, b))) < 1e-5
+	   AS same_probabilities,
+	   count(*) FILTER (WHERE p.outputs <> est_predict_proba('predict_opt', o)) > 0
+	   AS not_the_whole_rows
+  FROM est_predict_table('predict_opt', 'SELECT id, y, x FROM predict_opt', key => 'id') p
+  JOIN (SELECT id, y, x FROM predict_opt) t ON t.id::text = p.key
+  JOIN predict_opt o ON o.id = t.id;
+SELECT 'view' AS source, count(*) AS rows,
+	   bool_and(p.prediction = est_predict('predict_opt', t)) AS same_class,
+	   max((SELECT max(abs(a - b))
+			  FROM unnest(p.outputs, est_predict_proba('predict_opt', t)) u(a, b))) < 1e-5
+	   AS same_probabilities
+  FROM est_predict_table('predict_opt', 'predict_opt_x', key => 'id') p
+  JOIN predict_opt_x t ON t.id::text = p.key;
+SELECT 'table' AS source, count(*) AS rows,
+	   bool_and(p.prediction = est_predict('predict_opt', t)) AS same_class,
+	   max((SELECT max(abs(a - b))
+			  FROM unnest(p.outputs, est_predict_proba('predict_opt', t)) u(a, b))) < 1e-5
+	   AS same_probabilities
+  FROM est_predict_table('predict_opt', 'predict_opt_xz', key => 'id') p
+  JOIN predict_opt_xz t ON t.id::text = p.key;
+-- x refuses NULLs: a source must have it, as est_predict's row must
+SELECT expect_error($$SELECT * FROM est_predict_table('predict_opt', 'SELECT id, y, z FROM predict_opt')$$);
+SELECT expect_error($$SELECT est_predict('predict_opt', t) FROM (SELECT id, y, z FROM predict_opt) t$$);
+DROP VIEW predict_opt_x;
+DROP TABLE predict_opt, predict_opt_xz;
+
 -- A regressor's values go back to the label's units in double precision
 -- in est_predict_table as in est_predict: a value beyond float32 (3.4e38)
 -- is the same number in both, where est_predict_table once reported it as

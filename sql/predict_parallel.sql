@@ -82,6 +82,27 @@ SELECT count(*) AS rows,
   JOIN pp_mixed_serial s USING (key);
 RESET parallel_leader_participation;
 
+-- A table without an optional feature column (inferred numbers take the
+-- training mean) is scored in the workers as est_predict scores its rows.
+CREATE TABLE pp_part AS SELECT id, x4, x1, x2 FROM pp_rows;
+SET parallel_leader_participation = off;
+CREATE TEMP TABLE pp_part_scores AS
+SELECT 'class' AS model, * FROM est_predict_table('pp_class', 'pp_part', key => 'id')
+UNION ALL
+SELECT 'reg', * FROM est_predict_table('pp_reg', 'pp_part', key => 'id');
+RESET parallel_leader_participation;
+SELECT p.model, count(*) AS rows,
+	   count(*) FILTER (WHERE abs(p.prediction - CASE p.model
+								  WHEN 'class' THEN est_predict('pp_class', t)
+								  ELSE est_predict('pp_reg', t) END) > 1e-5 OR
+							  (p.model = 'class' AND
+							   (SELECT max(abs(a - b))
+								  FROM unnest(p.outputs, est_predict_proba('pp_class', t)) u(a, b)) > 1e-5))
+		 AS differ
+  FROM pp_part_scores p JOIN pp_part t ON t.id::text = p.key
+ GROUP BY p.model ORDER BY 1;
+DROP TABLE pp_part;
+
 -- Without a key, and with a NULL key, rows come all the same.
 UPDATE pp_rows SET id = NULL WHERE id % 1000 = 0;
 SELECT count(*) AS rows, count(key) AS keys

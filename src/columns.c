@@ -186,6 +186,28 @@ EstMissingDroppedColumn(const EstColumn *src)
 }
 
 /*
+ * EstSourceTakesNull tells whether every feature column of tf reading a
+ * source column takes a NULL (a NULL policy, an OOV bucket, no id): a row
+ * to predict (est_predict) or a source to score (est_predict_table) may
+ * then lack the column, which reads as NULL.
+ */
+bool
+EstSourceTakesNull(const EstTransform *tf, const char *column)
+{
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		const EstFeatureColumn *fc = &tf->columns[c];
+
+		for (int k = 0; k < fc->n_keys; k++)
+			if (strcmp(fc->keys[k], column) == 0 &&
+				fc->kind == EST_FC_NUMERIC &&
+				fc->null_policy == EST_NULL_ERROR)
+				return false;
+	}
+	return true;
+}
+
+/*
  * CheckSource checks that a feature column can read its source columns,
  * whose kinds and widths are known, and sets what the source decides:
  * whether a categorical column is multi-valued, and a numeric shape.

@@ -270,6 +270,9 @@ typedef struct EstReadSpec
 	const char *key;			/* NULL: no key column */
 	EstTransform *transform;	/* NULL: built by the caller after
 								 * EstReaderOpenSpec (new models) */
+	bool		missing_as_null;	/* with transform: a feature column the
+									 * source lacks reads as NULL when
+									 * EstSourceTakesNull says it may */
 	BlockNumber block_lo;		/* a relation's rows in blocks [lo, hi) */
 	BlockNumber block_hi;		/* 0: no bound */
 } EstReadSpec;
@@ -318,6 +321,7 @@ typedef struct EstEncoder EstEncoder;
 
 extern EstColumnKind EstClassifyType(Oid type);
 extern bool EstMissingDroppedColumn(const EstColumn *src);
+extern bool EstSourceTakesNull(const EstTransform *tf, const char *column);
 extern bool EstIsIntegerType(Oid base);
 extern void EstDeclaredSources(const EstOptions *opts, EstColumn **features,
 							   int *n_features);

@@ -96,9 +96,12 @@ struct EstReader
 									 * allocate, reset after each block */
 	int			n_features;
 	EstColumn  *features;
-	int		   *atts;			/* 0-based attribute of each feature */
+	int		   *atts;			/* 0-based attribute of each feature;
+								 * tupdesc->natts, whose value is always
+								 * NULL, for one the source lacks */
+	int			n_missing;		/* features the source lacks */
 	int			n_inputs;
-	Datum	   *values;			/* deformed row */
+	Datum	   *values;			/* deformed row, and a NULL after it */
 	bool	   *nulls;
 	SPITupleTable *tuptable;	/* current block */
 	uint64		n_block;
@@ -234,6 +237,19 @@ ReportMissingFeature(const char *column, const char *source)
 }
 
 /*
+ * MissingAsNull tells whether a feature column that the source lacks
+ * reads as NULL, as est_predict reads a row without it, rather than being
+ * an error: only when spec asks for it and every feature column reading
+ * the column takes a NULL.
+ */
+static bool
+MissingAsNull(const EstReadSpec *spec, const char *column)
+{
+	return spec->missing_as_null && spec->transform != NULL &&
+		EstSourceTakesNull(spec->transform, column);
+}
+
+/*
  * ResolveRelation resolves a source that names a relation, parsed as SQL
  * parses a qualified name, to its OID (locked in AccessShareLock) and
  * kind, refusing what is not a table, view or materialized view.
@@ -314,7 +330,8 @@ RelationQuery(const char *source, const EstReadSpec *spec,
 			get_attnum(relid, spec->weight) == InvalidAttrNumber)
 			ReportMissingWeight(spec->weight, source);
 		for (int i = 0; i < n_features; i++)
-			if (get_attnum(relid, features[i].name) == InvalidAttrNumber)
+			if (get_attnum(relid, features[i].name) == InvalidAttrNumber &&
+				!MissingAsNull(spec, features[i].name))
 				ReportMissingFeature(features[i].name, source);
 	}
 
@@ -324,16 +341,33 @@ RelationQuery(const char *source, const EstReadSpec *spec,
 		appendStringInfoString(&sql, "*");
 	else
 	{
+		const char *sep = "";
+
 		if (spec->label != NULL)
-			appendStringInfo(&sql, "%s, ", quote_identifier(spec->label));
+		{
+			appendStringInfoString(&sql, quote_identifier(spec->label));
+			sep = ", ";
+		}
 		if (spec->weight != NULL)
-			appendStringInfo(&sql, "%s, ", quote_identifier(spec->weight));
+		{
+			appendStringInfo(&sql, "%s%s", sep, quote_identifier(spec->weight));
+			sep = ", ";
+		}
 		if (spec->key != NULL && !IsFeature(spec->key, features, n_features) &&
 			(spec->weight == NULL || strcmp(spec->key, spec->weight) != 0))
-			appendStringInfo(&sql, "%s, ", quote_identifier(spec->key));
+		{
+			appendStringInfo(&sql, "%s%s", sep, quote_identifier(spec->key));
+			sep = ", ";
+		}
+		/* the columns the relation lacks read as NULL (MissingAsNull) */
 		for (int i = 0; i < n_features; i++)
-			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+		{
+			if (get_attnum(relid, features[i].name) == InvalidAttrNumber)
+				continue;
+			appendStringInfo(&sql, "%s%s", sep,
 							 quote_identifier(features[i].name));
+			sep = ", ";
+		}
 	}
 	appendStringInfo(&sql, " FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
@@ -833,6 +867,21 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 		EstColumnKind kind;
 
 		att = FindColumn(tupdesc, col->name, source);
+		if (att < 0 && MissingAsNull(spec, col->name))
+		{
+			/*
+			 * the NULL after the row's values, of the model's type as in
+			 * est_predict; a type dropped since training has no base type
+			 */
+			reader->atts[i] = tupdesc->natts;
+			reader->n_missing++;
+			col->kind = EstClassifyType(col->type);
+			col->base_type = col->kind == EST_COL_UNSUPPORTED ?
+				InvalidOid : getBaseType(col->type);
+			if (col->width < 0)
+				col->width = 1;
+			continue;
+		}
 		if (att < 0)
 			ReportMissingFeature(col->name, source);
 		reader->atts[i] = att;
@@ -854,8 +903,19 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 			widths_known = false;
 	}
 
-	reader->values = palloc(tupdesc->natts * sizeof(Datum));
-	reader->nulls = palloc(tupdesc->natts * sizeof(bool));
+	/* a source must have one feature column at least, as est_predict's row */
+	if (n_features > 0 && reader->n_missing == n_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("feature column \"%s\" does not exist in source \"%s\"",
+						features[0].name, source),
+				 errdetail("The source has none of the model's feature columns.")));
+
+	/* the row's values, then the NULL that missing features read */
+	reader->values = palloc((tupdesc->natts + 1) * sizeof(Datum));
+	reader->nulls = palloc((tupdesc->natts + 1) * sizeof(bool));
+	reader->values[tupdesc->natts] = (Datum) 0;
+	reader->nulls[tupdesc->natts] = true;
 
 	if (reader->label_att >= 0 && reader->label_kind == EST_LABEL_VALUE &&
 		reader->label_col.width < 0)
@@ -867,7 +927,7 @@ EstReaderOpen(const char *source, const EstReadSpec *spec,
 		HeapTuple	tuple = reader->tuptable->vals[0];
 
 		for (int i = 0; i < n_features; i++)
-			if (features[i].width < 0)
+			if (features[i].width < 0 && reader->atts[i] < tupdesc->natts)
 				features[i].width = ArrayWidth(tuple, reader->atts[i] + 1,
 											   tupdesc, features[i].name);
 		if (reader->label_att >= 0 && reader->label_col.width < 0)
@@ -898,7 +958,9 @@ EstReaderSetTransform(EstReader *reader, EstTransform *tf)
 	reader->n_inputs = tf->n_inputs;
 	reader->encoder = EstEncoderCreate(tf, reader->features,
 									   reader->n_features, reader->atts);
+	/* a row's data holds no value of a missing feature */
 	reader->has_scalars = reader->fixed_off != NULL &&
+		reader->n_missing == 0 &&
 		EstScalarRowInit(&reader->scalars, reader->encoder, reader->fixed_off);
 	if (reader->has_scalars)
 	{
@@ -1209,6 +1271,7 @@ EstReaderOpenKeyed(const char *source, const char *key,
 	memset(&spec, 0, sizeof(spec));
 	spec.key = key;
 	spec.transform = tf;
+	spec.missing_as_null = true;
 	return EstReaderOpen(source, &spec, def->features, def->n_features,
 						 false);
 }

@@ -1504,7 +1504,8 @@ EstUnpackText(const char **p)
 
 /*
  * EstPackFeatures appends to buf the feature columns that a parallel
- * worker's reader opens the source with: each one's name and width.
+ * worker's reader opens the source with: each one's name, width and type
+ * (which a column the source lacks keeps: the model's).
  */
 void
 EstPackFeatures(StringInfo buf, const EstColumn *features, int n)
@@ -1514,6 +1515,8 @@ EstPackFeatures(StringInfo buf, const EstColumn *features, int n)
 		EstPackText(buf, features[i].name);
 		appendBinaryStringInfo(buf, (const char *) &features[i].width,
 							   sizeof(int));
+		appendBinaryStringInfo(buf, (const char *) &features[i].type,
+							   sizeof(Oid));
 	}
 }
 
@@ -1528,6 +1531,8 @@ EstUnpackFeatures(const char **p, int n)
 		features[i].name = pstrdup(EstUnpackText(p));
 		memcpy(&features[i].width, *p, sizeof(int));
 		*p += sizeof(int);
+		memcpy(&features[i].type, *p, sizeof(Oid));
+		*p += sizeof(Oid);
 	}
 	return features;
 }

@@ -91,27 +91,6 @@ PG_FUNCTION_INFO_V1(est_predict_label_record);
 PG_FUNCTION_INFO_V1(est_predict_label_array);
 PG_FUNCTION_INFO_V1(est_predict_support);
 
-/*
- * Optional tells whether every feature column reading a source column
- * takes a NULL (a NULL policy, an OOV bucket, no id): a row may then
- * lack the column.
- */
-static bool
-Optional(const EstTransform *tf, const char *column)
-{
-	for (int c = 0; c < tf->n_columns; c++)
-	{
-		const EstFeatureColumn *fc = &tf->columns[c];
-
-		for (int k = 0; k < fc->n_keys; k++)
-			if (strcmp(fc->keys[k], column) == 0 &&
-				fc->kind == EST_FC_NUMERIC &&
-				fc->null_policy == EST_NULL_ERROR)
-				return false;
-	}
-	return true;
-}
-
 static void
 UnpinModel(void *arg)
 {
@@ -305,7 +284,8 @@ MatchRowType(PredictState *state, Oid type, int32 typmod)
 			}
 		}
 		state->identity[i] = i;
-		if (found < 0 && Optional(&state->model->ckpt.transform, col->name))
+		if (found < 0 &&
+			EstSourceTakesNull(&state->model->ckpt.transform, col->name))
 		{
 			state->atts[i] = -1;	/* read as NULL */
 			/* a type dropped since training has no base type */

@@ -570,6 +570,7 @@ est_parallel_score_main(dsm_segment *seg, shm_toc *toc)
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "checkpoint");
 	spec.transform = &ckpt.transform;
+	spec.missing_as_null = true;	/* as the backend's reader */
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
