@@ -258,7 +258,31 @@ SELECT p.key, est_predict('predict_huge', t) > 3.4e38 AS beyond_real,
   FROM est_predict_table('predict_huge', 'predict_huge_rows', key => 'id') p
   JOIN predict_huge_rows t ON t.id::text = p.key
  ORDER BY t.id;
-DROP TABLE predict_huge, predict_huge_rows;
+-- est_evaluate scores the same values: its prediction/mean and mae are
+-- those of est_predict's values, where they once were Infinity.
+CREATE TABLE predict_huge_eval AS
+SELECT sepal_length, sepal_width, 1e38::real AS y FROM predict_huge_rows;
+SELECT e.metric, abs(e.value / p.value - 1) < 1e-6 AS same_as_est_predict
+  FROM est_evaluate('predict_huge', 'predict_huge_eval') e
+  JOIN (SELECT 'prediction/mean' AS metric, avg(est_predict('predict_huge', t)) AS value
+		  FROM predict_huge_eval t
+		UNION ALL
+		SELECT 'mae', avg(abs(y - est_predict('predict_huge', t)))
+		  FROM predict_huge_eval t) p USING (metric)
+ ORDER BY 1;
+DROP TABLE predict_huge, predict_huge_rows, predict_huge_eval;
+
+-- A row for which the network overflows is est_predict's error in
+-- est_evaluate and est_confusion_matrix too, where it once counted as
+-- predicted right (an accuracy of 1 and a NULL loss).
+CREATE VIEW predict_overflow AS
+SELECT -3e38::real AS sepal_length, -3e38::real AS sepal_width,
+	   -3e38::real AS petal_length, -3e38::real AS petal_width, 0 AS label;
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM predict_overflow t$$);
+SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', 'predict_overflow')$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'predict_overflow')$$);
+SELECT expect_error($$SELECT * FROM est_confusion_matrix('predict_iris', 'predict_overflow')$$);
+DROP VIEW predict_overflow;
 
 -- The model argument may change from row to row.
 SELECT global_step FROM est_train('predict_other', 'iris_train', steps => 1,

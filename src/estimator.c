@@ -265,21 +265,6 @@ EstDecodeCheckpoint(const EstModelDef *def, const uint8_t *buf, size_t len,
 }
 
 /*
- * EstRestoreLabels turns rows of standardised regression outputs back into
- * the units of the label: value * scale + shift.
- */
-void
-EstRestoreLabels(const EstFeatureState *labels, float *values, int rows)
-{
-	int			d = labels->n_inputs;
-
-	for (int i = 0; i < rows; i++)
-		for (int j = 0; j < d; j++)
-			values[(size_t) i * d + j] = (float)
-				(values[(size_t) i * d + j] * labels->scale[j] + labels->shift[j]);
-}
-
-/*
  * EstCheckFinitePrediction refuses a prediction that overflowed: inputs so
  * far outside the training data that the network's values are infinite or
  * NaN, which would otherwise give NaN probabilities and an arbitrary class.

@@ -513,8 +513,6 @@ extern void EstDecodeCheckpoint(const EstModelDef *def, const uint8_t *buf,
 								EstCheckpoint *ckpt);
 extern void EstReportCoreError(EstStatus status, const char *coremsg,
 							   const char *what);
-extern void EstRestoreLabels(const EstFeatureState *labels, float *values,
-							 int rows);
 extern void EstCheckFinitePrediction(const EstModelDef *def,
 									 const double *values, int n);
 

@@ -138,16 +138,45 @@ LimitScores(EstMetrics *m, int rows)
 }
 
 /*
+ * CheckFiniteOutputs raises est_predict's error when some of count
+ * network outputs is not finite, for which est_predict and
+ * est_predict_table refuse to predict: the metrics of such rows would be
+ * NaN or arbitrary (a NaN probability is no class's, and counted as
+ * right).
+ */
+static void
+CheckFiniteOutputs(const EstModelDef *def, const float *z, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (!isfinite(z[i]))
+		{
+			double		value = z[i];
+
+			EstCheckFinitePrediction(def, &value, 1);
+		}
+}
+
+/*
  * ScoreRows adds n rows (X transformed, y in the label's units) to the
- * metrics, in blocks of the workspace's size.
+ * metrics, in blocks of the workspace's size.  A regressor's outputs go
+ * back to the label's units in double precision, in the metrics, as
+ * est_predict's do: in the network's floats, a value beyond real would
+ * be an infinity.  With check_finite, outputs that are not finite are
+ * est_predict's error.
  */
 static void
 ScoreRows(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 		  const float *X, const float *y, const float *w, int64 n,
-		  int label_width, EstMetrics *m)
+		  int label_width, EstMetrics *m, bool check_finite)
 {
 	char		coremsg[EST_ERRMSG_LEN];
 	bool		regressor = EST_IS_REGRESSOR(def->type);
+
+	if (regressor)
+	{
+		m->value_scale = ckpt->labels.scale;
+		m->value_shift = ckpt->labels.shift;
+	}
 
 	for (int64 start = 0; start < n; start += ws->max_batch)
 	{
@@ -159,9 +188,9 @@ ScoreRows(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 			for (int i = 0; i < rows; i++)
 				EstCheckLabel((int64) y[start + i], def->n_classes, def->label);
 		EstNetworkForward(&ckpt->net, ws, X + start * ckpt->net.n_inputs, rows);
-		if (regressor)
-			EstRestoreLabels(&ckpt->labels, ws->act[ckpt->net.n_layers],
-							 rows);
+		if (check_finite)
+			CheckFiniteOutputs(def, ws->act[ckpt->net.n_layers],
+							   (size_t) rows * ckpt->net.sizes[ckpt->net.n_layers]);
 		if (m->keep_scores)
 			LimitScores(m, rows);
 		coremsg[0] = '\0';
@@ -205,7 +234,7 @@ EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 	if (status != EST_OK)
 		EstReportCoreError(status, coremsg, "metrics");
 	ScoreRows(def, ckpt, ws, data->X, data->y, data->w, data->n_rows,
-			  data->label_width, &m);
+			  data->label_width, &m, false);
 	CollectMetrics(def, &m, set);
 	EstMetricsFree(&m);
 }
@@ -260,7 +289,8 @@ EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 	if (size == n)
 		ScoreRows(def, ckpt, ws, data->X + (size_t) (from - first) * d,
 				  data->y + (size_t) (from - first) * lw,
-				  data->w ? data->w + (from - first) : NULL, to - from, lw, &m);
+				  data->w ? data->w + (from - first) : NULL, to - from, lw, &m,
+				  false);
 	else
 	{
 		int			block = ws->max_batch;
@@ -283,7 +313,7 @@ EstScoreSample(const EstModelDef *def, EstCheckpoint *ckpt, EstWorkspace *ws,
 				if (w != NULL)
 					w[i] = data->w[row];
 			}
-			ScoreRows(def, ckpt, ws, X, y, w, rows, lw, &m);
+			ScoreRows(def, ckpt, ws, X, y, w, rows, lw, &m, false);
 		}
 		pfree(X);
 		pfree(y);
@@ -372,7 +402,7 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 		if (n == 0)
 			break;
 		EstTransformApply(&ckpt->transform, X, n);
-		ScoreRows(def, ckpt, &ws, X, y, w, n, label_width, m);
+		ScoreRows(def, ckpt, &ws, X, y, w, n, label_width, m, true);
 		rows += n;
 	}
 	EstReaderClose(reader);

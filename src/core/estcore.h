@@ -584,6 +584,11 @@ typedef struct EstMetrics
 	double		label_m2;		/* weighted squares around it */
 	double		error_mean;		/* the same of y - p */
 	double		error_m2;
+	const double *value_scale;	/* regression: a value p counts as p *
+								 * value_scale + value_shift, in double
+								 * precision (the label's units); NULL:
+								 * as it is */
+	const double *value_shift;
 	int			keep_scores;
 	size_t		n_scores;		/* rows kept */
 	size_t		cap_scores;

@@ -303,7 +303,8 @@ AddRegressionRow(EstMetrics *m, const float *p, const float *y, double w)
 	for (j = 0; j < k; j++)
 	{
 		double		yj = y[j];
-		double		pj = p[j];
+		double		pj = m->value_scale != NULL ?
+			p[j] * m->value_scale[j] + m->value_shift[j] : p[j];
 		double		e = yj - pj;
 
 		sq += e * e;
