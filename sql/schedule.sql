@@ -18,6 +18,31 @@ SELECT est_schedule(NULL, 'iris_train', '0 3 * * *');
 SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', steps => 0);
 SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', epochs => -1);
 
+-- a relation is stored schema-qualified and quoted as it resolves for the
+-- caller, so that the job, under its role's search_path, reads the same
+-- one; a query is stored as written
+CREATE SCHEMA schedule_lab;
+CREATE TABLE schedule_lab.iris_train AS SELECT * FROM iris_train LIMIT 10;
+CREATE TABLE schedule_lab."Odd.Name" ();
+SET search_path = schedule_lab, public;
+SELECT estimator.schedule_source('iris_train') AS lab_iris;
+SELECT estimator.schedule_source(' "Odd.Name" ') AS odd;
+SELECT estimator.schedule_source('public.iris_train') AS public_iris;
+SELECT estimator.schedule_source(' SELECT * FROM iris_train') AS query;
+RESET search_path;
+SELECT estimator.schedule_source('iris_train') AS public_iris;
+DROP SCHEMA schedule_lab CASCADE;
+-- nor a temporary table, which the job cannot see, nor what is not a table,
+-- view or materialized view, nor a relation that does not exist
+CREATE TEMP TABLE schedule_temp AS SELECT * FROM iris_train;
+SELECT est_schedule('schedule_model', 'schedule_temp', '0 3 * * *');
+CREATE SEQUENCE schedule_seq;
+SELECT est_schedule('schedule_model', 'schedule_seq', '0 3 * * *');
+SELECT est_schedule('schedule_model', 'schedule_nope', '0 3 * * *');
+SELECT est_schedule('schedule_model', 'a.b.c.d', '0 3 * * *');
+DROP TABLE schedule_temp;
+DROP SEQUENCE schedule_seq;
+
 -- a model without a schedule
 SELECT estimator.run_scheduled('schedule_model');
 

@@ -17,6 +17,8 @@
 #   g) a stored job id that pg_cron gave to another job of the role (a
 #      schedule restored into another cluster) is not the model's:
 #      est_schedule and est_unschedule leave that job alone
+#   h) a relation named under the caller's search_path is the one the
+#      job reads, whatever the job role's search_path
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -204,7 +206,7 @@ $node->safe_psql($db, q{ALTER TABLE flowers DROP COLUMN petal_width});
 $node->restart;
 like(
 	wait_runs($jobid, 4, 30),
-	qr/^failed\|ERROR:\s+feature column "petal_width" does not exist in source "flowers"/,
+	qr/^failed\|ERROR:\s+feature column "petal_width" does not exist in source "public.flowers"/,
 	'cron.job_run_details shows estimator\'s error');
 is(step(), '500', 'the failed run changed nothing');
 
@@ -288,6 +290,36 @@ is( $node->safe_psql(
 	'1 0',
 	'and leaves that job alone');
 $node->safe_psql($db, q{SELECT cron.unschedule(jobid) FROM cron.job});
+
+###
+### h) the job reads the relation that est_schedule resolved
+###
+# alice schedules "alice_rows" under SET search_path = alice_lab, public:
+# the job, under alice's default search_path, must read
+# alice_lab.alice_rows (240 rows), not public.alice_rows (120).
+$node->safe_psql(
+	$db, q{CREATE SCHEMA alice_lab AUTHORIZATION alice;
+	  CREATE TABLE alice_lab.alice_rows AS
+		  SELECT * FROM alice_rows UNION ALL SELECT * FROM alice_rows;
+	  ALTER TABLE alice_lab.alice_rows OWNER TO alice;});
+my $job_h = $node->safe_psql(
+	$db, q{SET search_path = alice_lab, public;
+	  SELECT est_schedule('nightly', 'alice_rows', '@reboot', steps => 10,
+						  only_if_changed => false, job_name => 'nightly h');},
+	@alice);
+is( $node->safe_psql($db,
+		q{SELECT source FROM estimator.schedules WHERE model = 'nightly'}),
+	'alice_lab.alice_rows',
+	'the schedule stores the relation schema-qualified');
+$node->restart;
+is(wait_runs($job_h, 1, 30), 'succeeded|SELECT 1', 'the run succeeded');
+is( $node->safe_psql(
+		$db,
+		q{SELECT source || ' ' || rows_read FROM estimator.checkpoints
+		   WHERE model = 'nightly' ORDER BY global_step DESC LIMIT 1}),
+	'alice_lab.alice_rows 240',
+	'the run trained on the relation alice meant');
+$node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice);
 
 EstimatorTest::server_log_ok($node);
 

@@ -1,0 +1,127 @@
+/* sql/estimator--0.6.0--0.7.0.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION estimator UPDATE TO '0.7.0'" to load this file. \quit
+
+-- The source of a schedule is stored as its job will read it.  est_schedule
+-- checked a relation name under the caller's search_path but stored it as
+-- given, and pg_cron's job resolved it under the default search_path of
+-- the job's role: a schedule made with SET search_path = lab, public of
+-- "flowers" trained on public.flowers.  A relation is now stored
+-- schema-qualified and quoted as it resolves for the caller; a temporary
+-- table, which the job's session cannot see, and what is not a table,
+-- view or materialized view are refused.  A query is stored as written.
+-- SECURITY INVOKER without a search_path of its own: it resolves the name
+-- as the caller does.
+CREATE FUNCTION estimator.schedule_source(source text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	rel regclass;
+	rel_schema name;
+	rel_name name;
+	kind "char";
+	persistence "char";
+BEGIN
+	IF source OPERATOR(pg_catalog.~*) '^[\s(]*(select|with|values|table)([^[:alnum:]_$]|$)' THEN
+		RETURN source;
+	END IF;
+	BEGIN
+		rel := pg_catalog.to_regclass(source);
+	EXCEPTION WHEN invalid_name OR syntax_error THEN
+		RAISE EXCEPTION 'source "%" is neither a relation name nor a query', source
+			USING ERRCODE = 'invalid_name',
+				  HINT = 'Name a table or view, schema-qualified and quoted as in SQL if need be, or write one SELECT, VALUES or WITH query.';
+	END;
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'relation "%" does not exist', source
+			USING ERRCODE = 'undefined_table';
+	END IF;
+	SELECT n.nspname, c.relname, c.relkind, c.relpersistence
+	  INTO rel_schema, rel_name, kind, persistence
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.oid OPERATOR(pg_catalog.=) rel;
+	IF kind OPERATOR(pg_catalog.<>) ALL ('{r,v,m,p,f}'::"char"[]) THEN
+		RAISE EXCEPTION '"%" is not a table, view or materialized view', source
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Name a table, view or materialized view, or write a SELECT query.';
+	END IF;
+	IF persistence OPERATOR(pg_catalog.=) 't' THEN
+		RAISE EXCEPTION 'cannot schedule training on temporary relation "%"', source
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'A pg_cron job runs in a session of its own, which does not see the temporary tables of this one.';
+	END IF;
+	RETURN pg_catalog.format('%I.%I', rel_schema, rel_name);
+END
+$$;
+COMMENT ON FUNCTION estimator.schedule_source(text)
+	IS 'internal: the source of a schedule as its pg_cron job reads it: a relation schema-qualified as it resolves for the caller, a query as written';
+
+CREATE OR REPLACE FUNCTION est_schedule(model text, source text, schedule text,
+							 steps bigint DEFAULT NULL,
+							 epochs integer DEFAULT NULL,
+							 only_if_changed boolean DEFAULT true,
+							 job_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	owner regrole;
+	old estimator.schedules;
+	visible boolean;
+	name text;
+	jobid bigint;
+BEGIN
+	IF model IS NULL OR source IS NULL OR schedule IS NULL THEN
+		RAISE EXCEPTION 'model, source and schedule must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF steps IS NOT NULL AND steps < 1 THEN
+		RAISE EXCEPTION 'steps must be positive, not %', steps
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF epochs IS NOT NULL AND epochs < 1 THEN
+		RAISE EXCEPTION 'epochs must be positive, not %', epochs
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the relation the caller means, whatever the job's search_path
+	source := estimator.schedule_source(source);
+	PERFORM estimator.check_cron();
+
+	SELECT m.owner INTO owner
+	  FROM estimator.models m WHERE m.name OPERATOR(pg_catalog.=) est_schedule.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Train it with est_train first: est_schedule continues the training of an existing model.';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of model "%" to schedule its training', model
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+
+	-- A schedule of another job name: unschedule its job first, if it is
+	-- the caller's (schedule_put refuses to replace another role's).
+	name := coalesce(job_name, 'retrain ' OPERATOR(pg_catalog.||) model);
+	SELECT * INTO old FROM estimator.schedules x
+	 WHERE x.model OPERATOR(pg_catalog.=) est_schedule.model;
+	IF FOUND THEN
+		EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job j'
+				' WHERE j.jobid OPERATOR(pg_catalog.=) $1'
+				' AND j.jobname IS DISTINCT FROM $2)'
+			INTO visible USING old.jobid, name;
+		visible := visible AND estimator.schedule_job_alive(old.jobid, model);
+		IF visible THEN
+			EXECUTE 'SELECT cron.unschedule($1)' USING old.jobid;
+		END IF;
+	END IF;
+
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+		INTO jobid USING name, schedule, estimator.schedule_command(model);
+	PERFORM estimator.schedule_put(model, source, steps, epochs,
+								   only_if_changed, jobid);
+	RETURN jobid;
+END
+$$;
