@@ -78,6 +78,13 @@ BEGIN
 		RAISE EXCEPTION 'model, source and schedule must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- NULL here failed on a NOT NULL constraint of estimator.schedules,
+	-- after pg_cron had been asked for a job
+	IF only_if_changed IS NULL THEN
+		RAISE EXCEPTION 'only_if_changed must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass true to skip the runs that find the source unchanged, or false to train at every run.';
+	END IF;
 	IF steps IS NOT NULL AND steps < 1 THEN
 		RAISE EXCEPTION 'steps must be positive, not %', steps
 			USING ERRCODE = 'invalid_parameter_value';
@@ -85,6 +92,11 @@ BEGIN
 	IF epochs IS NOT NULL AND epochs < 1 THEN
 		RAISE EXCEPTION 'epochs must be positive, not %', epochs
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF job_name OPERATOR(pg_catalog.~) '^\s*$' THEN
+		RAISE EXCEPTION 'job_name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Leave job_name out to name the job "retrain <model>".';
 	END IF;
 	-- the relation the caller means, whatever the job's search_path
 	source := estimator.schedule_source(source);

@@ -17,6 +17,8 @@ SELECT est_unschedule('schedule_model');
 SELECT est_schedule(NULL, 'iris_train', '0 3 * * *');
 SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', steps => 0);
 SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', epochs => -1);
+SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', only_if_changed => NULL);
+SELECT est_schedule('schedule_model', 'iris_train', '0 3 * * *', job_name => ' ');
 
 -- a relation is stored schema-qualified and quoted as it resolves for the
 -- caller, so that the job, under its role's search_path, reads the same
