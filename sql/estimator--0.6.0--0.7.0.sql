@@ -137,3 +137,98 @@ BEGIN
 	RETURN jobid;
 END
 $$;
+
+-- Runs of one model take turns.  A second job that runs a model's
+-- retraining (one made by hand with cron.schedule, or left by
+-- est_drop_model) started while the first trained: both computed the
+-- fingerprint before either recorded it, and with only_if_changed both
+-- trained, the second on a source that the first had just learnt.  A run
+-- now first locks the model's row as est_train does, waiting for any
+-- training of the model to commit, and only then reads its schedule and
+-- the source's fingerprint.  Only the role of the model's schedule can
+-- take the lock.
+CREATE FUNCTION estimator.schedule_lock(model text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM 1
+	   FROM estimator.model_catalog m
+	   JOIN estimator.schedules s ON s.model OPERATOR(pg_catalog.=) m.name
+	  WHERE m.name OPERATOR(pg_catalog.=) schedule_lock.model
+		AND pg_catalog.pg_has_role(estimator.session_role(), s.scheduled_by, 'USAGE')
+	    FOR NO KEY UPDATE OF m;
+END
+$$;
+COMMENT ON FUNCTION estimator.schedule_lock(text)
+	IS 'internal: lock a model''s row for a scheduled training, as est_train does (role of the schedule only)';
+
+CREATE OR REPLACE FUNCTION estimator.run_scheduled(model text)
+RETURNS text
+LANGUAGE plpgsql
+SET client_min_messages = warning
+AS $$
+DECLARE
+	s estimator.schedules;
+	mine boolean;
+	fp text;
+	r record;
+	status text;
+BEGIN
+	-- wait for any other training of the model, then read the schedule
+	-- as that training left it
+	PERFORM estimator.schedule_lock(model);
+	SELECT * INTO s FROM estimator.schedules x
+	 WHERE x.model OPERATOR(pg_catalog.=) run_scheduled.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no schedule', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Schedule it with est_schedule, or remove this job with cron.unschedule.';
+	END IF;
+	-- pg_cron shows a role only its own jobs (superusers see all).
+	EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job j'
+			' WHERE j.jobid OPERATOR(pg_catalog.=) $1)'
+		INTO mine USING s.jobid;
+	IF NOT mine THEN
+		RAISE EXCEPTION 'the retraining of model "%" is pg_cron job % of role %',
+			model, s.jobid, s.scheduled_by
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Remove this job with cron.unschedule.';
+	END IF;
+	-- The source is the scheduling role's SQL: it runs as that role only.
+	-- A superuser sees every job, so a job of its own left behind by a
+	-- dropped model passed the check above and ran the source of whoever
+	-- scheduled a model of that name since, with a superuser's rights.
+	IF s.scheduled_by::pg_catalog.oid OPERATOR(pg_catalog.<>)
+	   (SELECT a.oid FROM pg_catalog.pg_roles a
+		 WHERE a.rolname OPERATOR(pg_catalog.=) pg_catalog."current_user"()) THEN
+		RAISE EXCEPTION 'the retraining of model "%" was scheduled by role %, not by role %',
+			model, s.scheduled_by, pg_catalog."current_user"()
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Remove this job with cron.unschedule; the role that scheduled the model runs its retraining.';
+	END IF;
+	IF s.only_if_changed THEN
+		BEGIN
+			fp := estimator.source_fingerprint(s.source);
+		EXCEPTION WHEN OTHERS THEN
+			-- est_train below reports what is wrong with the source
+			fp := NULL;
+		END;
+		IF fp IS NOT NULL AND fp OPERATOR(pg_catalog.=) s.last_fingerprint THEN
+			status := 'skipped: source unchanged';
+			PERFORM estimator.schedule_record(model, fp, status);
+			RETURN status;
+		END IF;
+	END IF;
+	SELECT t.global_step, t.loss, t.rows_read INTO r
+	  FROM @extschema@.est_train(run_scheduled.model, s.source, steps => s.steps,
+								 epochs => s.epochs) t;
+	status := pg_catalog.format('trained: global_step %s, loss %s, %s rows',
+								r.global_step,
+								pg_catalog.round(r.loss::pg_catalog.numeric, 6),
+								r.rows_read);
+	PERFORM estimator.schedule_record(model, fp, status);
+	RETURN status;
+END
+$$;

@@ -19,6 +19,8 @@
 #      est_schedule and est_unschedule leave that job alone
 #   h) a relation named under the caller's search_path is the one the
 #      job reads, whatever the job role's search_path
+#   i) two jobs that retrain one model at the same time take turns: the
+#      second finds the source unchanged and skips
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -320,6 +322,35 @@ is( $node->safe_psql(
 	'alice_lab.alice_rows 240',
 	'the run trained on the relation alice meant');
 $node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice);
+
+###
+### i) two jobs of one model take turns
+###
+# A second job that runs the model's retraining (made by hand) fires with
+# the schedule's, at start-up.  The run that comes second must wait for
+# the first to commit, find the source unchanged and skip, rather than
+# compare the fingerprint before the first recorded it and train again.
+my $job_i = $node->safe_psql(
+	$db, q{SELECT est_schedule('nightly', 'alice_lab.alice_rows', '@reboot',
+							 steps => 200000, job_name => 'nightly i')},
+	@alice);
+my $dup = $node->safe_psql(
+	$db, q{SELECT cron.schedule('nightly dup', '@reboot',
+							  $$SELECT estimator.run_scheduled('nightly')$$)},
+	@alice);
+my $nightly_step = q{SELECT global_step FROM estimator.models WHERE name = 'nightly'};
+my $step_i = $node->safe_psql($db, $nightly_step);
+$node->restart;
+is(wait_runs($job_i, 1, 120), 'succeeded|SELECT 1', 'the schedule\'s run succeeded');
+is(wait_runs($dup, 1, 120), 'succeeded|SELECT 1', 'the second job\'s run succeeded');
+is($node->safe_psql($db, $nightly_step), $step_i + 200000,
+	'the model trained once');
+is( $node->safe_psql(
+		$db, q{SELECT last_status FROM estimator.schedules WHERE model = 'nightly'}),
+	'skipped: source unchanged',
+	'the second run found the source unchanged');
+$node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice);
+$node->safe_psql($db, "SELECT cron.unschedule($dup)", @alice);
 
 EstimatorTest::server_log_ok($node);
 
