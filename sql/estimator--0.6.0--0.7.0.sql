@@ -59,6 +59,35 @@ $$;
 COMMENT ON FUNCTION estimator.schedule_source(text)
 	IS 'internal: the source of a schedule as its pg_cron job reads it: a relation schema-qualified as it resolves for the caller, a query as written';
 
+-- A model has one job of the caller's.  est_drop_model leaves the model's
+-- job to pg_cron, and after the model was trained and scheduled anew
+-- under another job name the old job went on firing at its old times,
+-- training the model with the new schedule's settings; est_unschedule,
+-- finding no schedule, left it.  est_schedule now removes the caller's
+-- other jobs that run the model's command in this database, and
+-- est_unschedule removes them too.  Another role's job is left alone:
+-- it fails its runs (run_scheduled trains only as the role of the
+-- schedule).  SECURITY INVOKER: pg_cron removes only the caller's jobs.
+CREATE FUNCTION estimator.schedule_drop_strays(model text, keep bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE 'SELECT pg_catalog.count(cron.unschedule(j.jobid)) FROM cron.job j'
+			' WHERE j.jobid IS DISTINCT FROM $1'
+			' AND j.username OPERATOR(pg_catalog.=) pg_catalog."current_user"()::pg_catalog.text'
+			' AND j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()'
+			' AND j.command OPERATOR(pg_catalog.=) estimator.schedule_command($2)'
+		INTO n USING keep, model;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION estimator.schedule_drop_strays(text, bigint)
+	IS 'internal: remove the caller''s pg_cron jobs that retrain a model, but the job keep';
+
 CREATE OR REPLACE FUNCTION est_schedule(model text, source text, schedule text,
 							 steps bigint DEFAULT NULL,
 							 epochs integer DEFAULT NULL,
@@ -132,6 +161,8 @@ BEGIN
 
 	EXECUTE 'SELECT cron.schedule($1, $2, $3)'
 		INTO jobid USING name, schedule, estimator.schedule_command(model);
+	-- the caller's jobs of this model left by est_drop_model, or made by hand
+	PERFORM estimator.schedule_drop_strays(model, jobid);
 	PERFORM estimator.schedule_put(model, source, steps, epochs,
 								   only_if_changed, jobid);
 	RETURN jobid;
@@ -230,5 +261,36 @@ BEGIN
 								r.rows_read);
 	PERFORM estimator.schedule_record(model, fp, status);
 	RETURN status;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION est_unschedule(model text)
+RETURNS boolean
+LANGUAGE plpgsql STRICT
+AS $$
+DECLARE
+	s estimator.schedules;
+	visible boolean;
+BEGIN
+	PERFORM estimator.check_cron();
+	SELECT * INTO s FROM estimator.schedules x
+	 WHERE x.model OPERATOR(pg_catalog.=) est_unschedule.model;
+	IF NOT FOUND THEN
+		-- none, or one that the caller may not see
+		IF EXISTS (SELECT 1 FROM estimator.models m
+					WHERE m.name OPERATOR(pg_catalog.=) est_unschedule.model
+					  AND NOT pg_catalog.pg_has_role(m.owner, 'USAGE')) THEN
+			RAISE EXCEPTION 'must be owner of model "%" to unschedule its training', model
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		-- a job that est_drop_model left
+		RETURN estimator.schedule_drop_strays(model, NULL) OPERATOR(pg_catalog.>) 0;
+	END IF;
+	visible := estimator.schedule_job_alive(s.jobid, model);
+	IF visible THEN
+		EXECUTE 'SELECT cron.unschedule($1)' USING s.jobid;
+	END IF;
+	PERFORM estimator.schedule_drop_strays(model, NULL);
+	RETURN estimator.schedule_forget(model);
 END
 $$;

@@ -21,6 +21,9 @@
 #      job reads, whatever the job role's search_path
 #   i) two jobs that retrain one model at the same time take turns: the
 #      second finds the source unchanged and skips
+#   j) a role has one job per model: est_schedule and est_unschedule
+#      remove the role's other jobs of the model, such as the one that
+#      est_drop_model leaves
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -349,8 +352,41 @@ is( $node->safe_psql(
 		$db, q{SELECT last_status FROM estimator.schedules WHERE model = 'nightly'}),
 	'skipped: source unchanged',
 	'the second run found the source unchanged');
-$node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice);
-$node->safe_psql($db, "SELECT cron.unschedule($dup)", @alice);
+
+###
+### j) one job of the role per model
+###
+# est_unschedule removes the second job as well as the schedule's.
+is($node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice),
+	't', 'est_unschedule removes the schedule');
+is($node->safe_psql($db, "SELECT count(*) FROM cron.job WHERE jobid IN ($job_i, $dup)"),
+	'0', 'and both jobs that retrained the model');
+# est_drop_model leaves pg_cron's job.  Trained and scheduled anew under
+# another job name, the model must not keep the old job, which would go
+# on firing at its old times.
+my $stray_jobs = q{SELECT string_agg(jobname, ',' ORDER BY jobid) FROM cron.job
+	WHERE command = estimator.schedule_command('stray')};
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('stray', 'alice_rows', steps => 10, params => '{"seed": 1}');
+	  SELECT est_schedule('stray', 'alice_rows', '0 3 * * *');
+	  SELECT est_drop_model('stray');
+	  SELECT est_train('stray', 'alice_rows', steps => 10, params => '{"seed": 1}');},
+	@alice);
+is($node->safe_psql($db, $stray_jobs), 'retrain stray',
+	'est_drop_model left the job');
+$node->safe_psql($db,
+	q{SELECT est_schedule('stray', 'alice_rows', '0 4 * * *', job_name => 'stray again')},
+	@alice);
+is($node->safe_psql($db, $stray_jobs), 'stray again',
+	'est_schedule under another job name removes the job left behind');
+# dropped again: est_unschedule finds no schedule but removes the job
+$node->safe_psql($db, q{SELECT est_drop_model('stray')}, @alice);
+is($node->safe_psql($db, q{SELECT est_unschedule('stray')}, @alice),
+	't', 'est_unschedule of a dropped model removes its job');
+is($node->safe_psql($db, $stray_jobs), '', 'no job is left');
+is($node->safe_psql($db, q{SELECT est_unschedule('stray')}, @alice),
+	'f', 'a second est_unschedule finds nothing');
 
 EstimatorTest::server_log_ok($node);
 
