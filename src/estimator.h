@@ -289,6 +289,7 @@ extern EstReader *EstReaderOpenKeyed(const char *source, const char *key,
 									 const EstModelDef *def,
 									 EstTransform *tf);
 extern char **EstReaderKeys(EstReader *reader);
+extern double EstReaderEstimatedRows(EstReader *reader);
 extern void EstReaderColumns(EstReader *reader, EstColumn **features,
 							 int *n_features);
 extern int	EstReaderInputs(EstReader *reader);

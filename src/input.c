@@ -1259,6 +1259,25 @@ EstReaderOpenLabelled(const char *source, const EstModelDef *def,
 }
 
 /*
+ * EstReaderEstimatedRows is the planner's estimate of the rows that the
+ * source gives, or -1 when its cursor has no plan to say.
+ */
+double
+EstReaderEstimatedRows(EstReader *reader)
+{
+	Node	   *stmt;
+	Plan	   *plan;
+
+	if (reader->portal == NULL || list_length(reader->portal->stmts) != 1)
+		return -1;
+	stmt = linitial(reader->portal->stmts);
+	if (!IsA(stmt, PlannedStmt))
+		return -1;
+	plan = ((PlannedStmt *) stmt)->planTree;
+	return plan != NULL ? plan->plan_rows : -1;
+}
+
+/*
  * EstReaderOpenKeyed opens a source to score: the model's features and a
  * key column, which EstReaderKeys returns as text for each row read.
  */

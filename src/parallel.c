@@ -896,6 +896,7 @@ struct ReadShared
 	int			n_members;
 	int			member_of[EST_MAX_PARALLEL_WORKERS];
 	BlockNumber bounds[EST_MAX_PARALLEL_WORKERS + 2];	/* member k: [k, k+1) */
+	double		rows_per_block; /* the planner's estimate, or 0 */
 	int			n_features;
 	Oid			relid;			/* the source's table, as the backend resolved it */
 	EstLabelKind label_kind;
@@ -987,6 +988,7 @@ typedef struct RowBuffer
 	int64		held;			/* ... rows it holds, or -1: too many */
 	int64		max_rows;		/* 0, or the rows it stops reading at */
 	bool		overflow;		/* ... having reached them */
+	int64		expected;		/* the rows it first makes room for, or 0 */
 	EstRowsMap	map;			/* its pages mapped */
 } RowBuffer;
 
@@ -1005,6 +1007,17 @@ AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
 	if (d->n_rows + n > buf->capacity)
 	{
 		int64		cap = buf->capacity * 2;
+
+		/*
+		 * at first, room for the rows expected, within estimator.max_memory:
+		 * growing moves the arrays, whose pages are then slow to read once
+		 * (see FirstCapacity in train.c)
+		 */
+		if (buf->capacity == 0 && buf->expected > 0)
+			cap = Min(buf->expected,
+					  (int64) (((Size) estimator_max_memory * 1024 -
+								Min(*total, (Size) estimator_max_memory * 1024)) /
+							   row_bytes));
 
 		/* within the rows one backend would hold (ReadBlock stops there) */
 		if (buf->max_rows > 0)
@@ -1036,10 +1049,34 @@ AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
 	d->n_rows += n;
 }
 
+/*
+ * ExpectedRows is how many rows member's range of blocks should give, by
+ * the planner's estimate, and a tenth more; 0 without an estimate.
+ */
+static int64
+ExpectedRows(const ReadShared *shared, int member)
+{
+	double		blocks;
+
+	if (shared->rows_per_block <= 0 || member + 1 >= EST_MAX_PARALLEL_WORKERS + 2)
+		return 0;
+	blocks = (double) shared->bounds[member + 1] - (double) shared->bounds[member];
+	if (blocks <= 0)
+		return 0;
+	return (int64) Min(blocks * shared->rows_per_block * 1.1 + 1024,
+					   (double) (PG_UINT32_MAX / 2));
+}
+
+/*
+ * InitRowBuffer empties buf, which makes room for expected rows when the
+ * first come (0: for them alone, then doubling).
+ */
 static void
-InitRowBuffer(RowBuffer *buf, int n_inputs, int label_width, bool weighted)
+InitRowBuffer(RowBuffer *buf, int n_inputs, int label_width, bool weighted,
+			  int64 expected)
 {
 	memset(buf, 0, sizeof(*buf));
+	buf->expected = expected;
 	buf->data.n_inputs = n_inputs;
 	buf->data.label_width = label_width;
 	buf->data.X = palloc(1);
@@ -1695,6 +1732,8 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 		shared->member_of[i] = -1;
 	shared->n_features = n_features;
 	shared->relid = EstReaderRelation(reader);
+	shared->rows_per_block = blocks > 0 ?
+		Max(EstReaderEstimatedRows(reader), 0) / blocks : 0;
 	shared->label_kind = spec->label_kind;
 	shared->label_width = EstReaderLabelColumnWidth(reader);
 	shared->learn_vocabulary = spec->learn_vocabulary;
@@ -1774,7 +1813,8 @@ EstParallelRead(int n_workers, const char *source, BlockNumber blocks,
 	EstReaderCheckRelation(reader, shared->relid);
 	bufs = palloc0(members * sizeof(RowBuffer));
 	for (int k = 0; k < members; k++)
-		InitRowBuffer(&bufs[k], n_inputs, label_width, weighted);
+		InitRowBuffer(&bufs[k], n_inputs, label_width, weighted,
+					  ExpectedRows(shared, k));
 	bufs[0].max_rows = shared->max_rows;
 	{
 		ReadScratch scratch;
@@ -2089,7 +2129,8 @@ HoldRows(ReadShared *shared, shm_mq_handle *mqh, EstReader *reader,
 	bool		normalised = false;
 	ShardTally	tally;
 
-	InitRowBuffer(&buf, n_inputs, label_width, weighted);
+	InitRowBuffer(&buf, n_inputs, label_width, weighted,
+				  ExpectedRows(shared, member));
 	buf.max_rows = shared->max_rows;
 	InitScratch(&scratch, n_inputs, label_width, weighted);
 	if (shared->shard)
