@@ -96,7 +96,8 @@ typedef struct TeamShared
 	int			n_members;
 	int			member_of[EST_MAX_PARALLEL_WORKERS];	/* by worker number;
 														 * -1: not a member */
-	bool		stop;			/* the leader stopped early (EstTeamStop) */
+	uint64		stop_round;		/* the barrier at which the leader stopped
+								 * early (EstTeamStop), or 0 */
 	EstStepPlan sp;
 	int64		steps;
 	size_t		ckpt_len;
@@ -581,7 +582,14 @@ EstTeamReduce(EstTeam *team, float *sum, size_t n, double loss)
 	Assert(n == shared->n_params);
 	team->losses[parity * m + team->member] = loss;
 	TeamBarrier(team);
-	if (shared->stop)
+
+	/*
+	 * the stop of this barrier only: a member that passes a step's barrier
+	 * late may find the leader already gone on to stop at the next one,
+	 * which it must still reach (else the leader waits there for a member
+	 * that ended, and fails)
+	 */
+	if (shared->stop_round == team->rounds)
 	{
 		team->stopped = true;
 		return NAN;
@@ -612,7 +620,7 @@ EstTeamReduce(EstTeam *team, float *sum, size_t n, double loss)
 void
 EstTeamStop(EstTeam *team)
 {
-	team->shared->stop = true;
+	team->shared->stop_round = team->rounds + 1;
 	pg_write_barrier();
 	TeamBarrier(team);
 }
