@@ -7,9 +7,11 @@
  * checkpoint for each query would cost more than scoring.  Each backend
  * keeps up to EST_CACHE_SIZE decoded models.  An entry is valid as long as
  * the rows that hold the model's definition and serving checkpoint are the
- * same (same xmin and ctid): training, deploying, dropping, restoring or
- * corrupting a model all write new rows, so the next lookup sees the
- * change.  That
+ * same (same xmin and ctid, in the same file of the same table): training,
+ * deploying, dropping, restoring or corrupting a model all write new rows,
+ * so the next lookup sees the change, and so does dropping and creating
+ * the extension again in one transaction (new tables, whose rows have the
+ * xmin and ctids that the old ones had).  That
  * lookup is one indexed catalog query per call site and query, under the
  * query's snapshot, so MVCC decides which checkpoint a query sees; the
  * decoding happens only when the rows changed.
@@ -35,10 +37,12 @@ static uint64 cache_clock = 0;
 static bool
 SameVersion(const EstModelVersion *a, const EstModelVersion *b)
 {
-	return a->model_xmin == b->model_xmin &&
+	return a->model_file == b->model_file &&
+		a->model_xmin == b->model_xmin &&
 		ItemPointerEquals((ItemPointer) &a->model_tid,
 						  (ItemPointer) &b->model_tid) &&
 		a->has_checkpoint == b->has_checkpoint &&
+		a->ckpt_file == b->ckpt_file &&
 		a->ckpt_xmin == b->ckpt_xmin &&
 		ItemPointerEquals((ItemPointer) &a->ckpt_tid,
 						  (ItemPointer) &b->ckpt_tid) &&

@@ -661,7 +661,10 @@ EstCatalogGetCheckpoint(const char *name, int64 step, bool latest,
 /*
  * EstCatalogModelVersion tells which rows hold a model's definition and
  * serving checkpoint now: a change to either gives another xmin or ctid
- * (deploying or rolling back updates the definition's row).
+ * (deploying or rolling back updates the definition's row), or another
+ * file of its table (the extension dropped and created again, or the
+ * table truncated, in the same transaction, which gives the same xmin and
+ * ctids to other rows).
  * Returns false when the model does not exist.
  */
 bool
@@ -672,9 +675,12 @@ EstCatalogModelVersion(const char *name, EstModelVersion *version)
 	bool		isnull;
 
 	CatalogExecuteForModel("SELECT m.xmin, m.ctid, c.ckpt_xmin, c.ckpt_ctid,"
-						   " c.global_step"
+						   " c.global_step,"
+						   " pg_catalog.pg_relation_filenode(m.tableoid),"
+						   " c.ckpt_file"
 						   " FROM estimator.model_catalog m LEFT JOIN LATERAL"
-						   " (SELECT xmin AS ckpt_xmin, ctid AS ckpt_ctid, global_step"
+						   " (SELECT xmin AS ckpt_xmin, ctid AS ckpt_ctid, global_step,"
+						   "  pg_catalog.pg_relation_filenode(tableoid) AS ckpt_file"
 						   "  FROM estimator.checkpoints"
 						   "  WHERE model OPERATOR(pg_catalog.=) m.name"
 						   "  AND (m.serving_step IS NULL OR"
@@ -689,12 +695,14 @@ EstCatalogModelVersion(const char *name, EstModelVersion *version)
 	memset(version, 0, sizeof(*version));
 	version->model_xmin = DatumGetTransactionId(SPI_getbinval(tuple, tupdesc, 1, &isnull));
 	version->model_tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tuple, tupdesc, 2, &isnull));
+	version->model_file = DatumGetObjectId(SPI_getbinval(tuple, tupdesc, 6, &isnull));
 	version->ckpt_xmin = DatumGetTransactionId(SPI_getbinval(tuple, tupdesc, 3, &isnull));
 	version->has_checkpoint = !isnull;
 	if (version->has_checkpoint)
 	{
 		version->ckpt_tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tuple, tupdesc, 4, &isnull));
 		version->global_step = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 5, &isnull));
+		version->ckpt_file = DatumGetObjectId(SPI_getbinval(tuple, tupdesc, 7, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return true;

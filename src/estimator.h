@@ -447,12 +447,18 @@ extern Jsonb *EstMetricSetJsonb(const EstMetricSet *set);
  * The catalog (catalog.c)
  * ----------------------------------------------------------------
  */
-/* identity of the rows that hold a model now (see cache.c) */
+/*
+ * identity of the rows that hold a model now (see cache.c): the file of
+ * each table too, since a table created anew in the same transaction (DROP
+ * and CREATE EXTENSION, TRUNCATE) numbers its rows from the start again
+ */
 typedef struct EstModelVersion
 {
+	Oid			model_file;
 	TransactionId model_xmin;
 	ItemPointerData model_tid;
 	bool		has_checkpoint;
+	Oid			ckpt_file;
 	TransactionId ckpt_xmin;
 	ItemPointerData ckpt_tid;
 	int64		global_step;

@@ -271,6 +271,47 @@ is( $node->safe_psql('r_alice',
 		q{SELECT grantee || ':' || privilege FROM estimator.model_grants}),
 	'bob:predict', 'with its grant');
 
+# The prediction cache across DROP EXTENSION and CREATE EXTENSION in one
+# session.  In one transaction, the new tables give the rows of a model
+# trained anew the xmin and ctids that the old model's rows had: the cache
+# took them for the old model and predicted with its weights.  Without
+# CASCADE, DROP EXTENSION drops the models too; predicting then fails
+# cleanly, and after CREATE EXTENSION the model does not exist.
+$node->safe_psql('postgres', 'CREATE DATABASE lifecycle');
+EstimatorTest::setup_db($node, 'lifecycle');
+my $proba = q{SELECT string_agg(est_predict_proba('lc', t)::text, ';' ORDER BY t.id) FROM iris_test t};
+my @same_xact = split /\n/, $node->safe_psql(
+	'lifecycle', qq{
+SET client_min_messages = warning;
+BEGIN;
+SELECT est_train('lc', 'iris_train', steps => 100, params => '{"seed": 1}') IS NOT NULL;
+$proba;
+DROP EXTENSION estimator;
+CREATE EXTENSION estimator;
+SELECT est_train('lc', 'iris_train', steps => 100, params => '{"seed": 2}') IS NOT NULL;
+$proba;
+COMMIT;
+});
+is(scalar(@same_xact), 4, 'two trainings and their predictions');
+my $fresh = $node->safe_psql('lifecycle', $proba);
+isnt($same_xact[3], $same_xact[1],
+	'the model trained anew after DROP and CREATE EXTENSION predicts otherwise');
+is($same_xact[3], $fresh, 'as a new session predicts with it');
+my ($lret, $lout, $lerr) = $node->psql(
+	'lifecycle', qq{
+\\set ON_ERROR_STOP 0
+$proba;
+DROP EXTENSION estimator;
+SELECT est_predict('lc', t) FROM iris_test t LIMIT 1;
+CREATE EXTENSION estimator;
+SELECT est_predict('lc', t) FROM iris_test t LIMIT 1;
+SELECT count(*) FROM estimator.models;
+});
+is($lout, "$fresh\n0", 'DROP EXTENSION without CASCADE drops the models');
+like($lerr, qr/function est_predict\(unknown, iris_test\) does not exist.*model "lc" does not exist/s,
+	'a cached model serves neither without the extension nor after it is created again');
+is($node->safe_psql('lifecycle', 'SELECT 1'), '1', 'the server is up');
+
 $node->stop;
 EstimatorTest::server_log_ok($node);
 
