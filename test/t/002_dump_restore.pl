@@ -12,7 +12,15 @@
 # kinds survive too.  Then alice, a model owner who is not a superuser,
 # dumps the database with pg_dump --enable-row-security, which reads only
 # her models' catalog rows, and a superuser restores it: her model, its
-# grant and its predictions, and nothing of the others'.
+# grant and its predictions, and nothing of the others'.  Data-only dumps
+# (plain and custom) restore onto a schema-only one, and a whole dump into
+# a database that has the extension already; a schedule and a training
+# log row with metrics come along.  A dump made at 0.1.0 does not restore
+# into a new database (input_width, NOT NULL since 0.2.0, is missing)
+# unless the extension is created there at 0.1.0 first and updated after;
+# one made at 0.5.0 does.  Last, a session that predicted with a model
+# before DROP EXTENSION and CREATE EXTENSION predicts with the model
+# trained anew after them, not with the old one.
 
 use strict;
 use warnings;
@@ -212,6 +220,88 @@ for my $db ('r_plain', 'r_custom')
 	}
 }
 
+# A data-only dump, restored into a database whose schema (and extension)
+# a schema-only dump made first, in plain and in custom format; and the
+# whole custom dump restored into a database where CREATE EXTENSION ran
+# before (pg_dump's CREATE EXTENSION IF NOT EXISTS then does nothing).  A
+# schedule row (est_schedule needs pg_cron, which this node does not load)
+# and a training log row with evaluation metrics come along.
+$node->safe_psql(
+	'src', q{
+INSERT INTO estimator.schedules (model, source, steps, only_if_changed,
+								 jobid, scheduled_by, last_fingerprint)
+	 VALUES ('dr_alice', 'public.iris_train', 100, true, 42, 'alice',
+			 '0123456789abcdef');
+INSERT INTO estimator.training_log (model, global_step, loss, seconds,
+									eval_metrics)
+	 VALUES ('dr_default', 6000, 0.5, 1, '{"accuracy": 0.9}');
+});
+my $schedules_sql = q{SELECT model, source, steps, epochs, only_if_changed, jobid,
+	   scheduled_by, last_fingerprint FROM estimator.schedules};
+my $schedules = $node->safe_psql('src', $schedules_sql);
+my $log_eval_sql = q{SELECT model, global_step, loss, eval_metrics
+  FROM estimator.training_log WHERE eval_metrics IS NOT NULL ORDER BY 1, 2};
+my $log_eval = $node->safe_psql('src', $log_eval_sql);
+$orig->{log} = $node->safe_psql('src', q{
+SELECT model, count(*),
+	   md5(string_agg(global_step || ' ' || loss || ' ' || seconds || ' ' || logged_at,
+					  ',' ORDER BY global_step, logged_at))
+  FROM estimator.training_log GROUP BY model ORDER BY model});
+my $schema_only = "$tmp/schema.sql";
+my $data_plain = "$tmp/data.sql";
+my $data_custom = "$tmp/data.dump";
+my $custom2 = "$tmp/src2.dump";
+$node->command_ok([ 'pg_dump', '--schema-only', '-d', 'src', '-f', $schema_only ],
+	'pg_dump --schema-only');
+$node->command_ok([ 'pg_dump', '--data-only', '-d', 'src', '-f', $data_plain ],
+	'pg_dump --data-only in plain format');
+$node->command_ok(
+	[ 'pg_dump', '--data-only', '-Fc', '-d', 'src', '-f', $data_custom ],
+	'pg_dump --data-only in custom format');
+$node->command_ok([ 'pg_dump', '-Fc', '-d', 'src', '-f', $custom2 ],
+	'pg_dump in custom format, again');
+for my $db ('r_data_plain', 'r_data_custom')
+{
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->command_ok(
+		[
+			'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $db, '-f',
+			$schema_only
+		],
+		"$db: the schema-only dump restores");
+}
+$node->command_ok(
+	[
+		'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'r_data_plain',
+		'-f', $data_plain
+	],
+	'the data-only plain dump restores with psql -f');
+$node->command_ok(
+	[
+		'pg_restore', '--exit-on-error', '--data-only', '-d', 'r_data_custom',
+		$data_custom
+	],
+	'the data-only custom dump restores with pg_restore');
+$node->safe_psql('postgres', 'CREATE DATABASE r_ext_first');
+$node->safe_psql('r_ext_first', 'CREATE EXTENSION estimator');
+$node->command_ok(
+	[ 'pg_restore', '--exit-on-error', '-d', 'r_ext_first', $custom2 ],
+	'the custom dump restores into a database that has the extension');
+for my $db ('r_data_plain', 'r_data_custom', 'r_ext_first')
+{
+	my $copy = snapshot($db);
+	for my $what (sort keys %$orig)
+	{
+		is($copy->{$what}, $orig->{$what}, "$db: same $what");
+	}
+	is($node->safe_psql($db, $schedules_sql), $schedules, "$db: same schedule");
+	is($node->safe_psql($db, $log_eval_sql), $log_eval,
+		"$db: same evaluation metrics in the training log");
+}
+$node->safe_psql('src', q{
+DELETE FROM estimator.schedules;
+DELETE FROM estimator.training_log WHERE eval_metrics IS NOT NULL;});
+
 # Training goes on in the copies: the same steps from the same checkpoint
 # give the same bytes as in the original.
 for my $db ('src', 'r_plain', 'r_custom')
@@ -270,6 +360,81 @@ is($node->safe_psql('r_alice', $alice_pred),
 is( $node->safe_psql('r_alice',
 		q{SELECT grantee || ':' || privilege FROM estimator.model_grants}),
 	'bob:predict', 'with its grant');
+
+# A dump made at version 0.1.0 (models of test/data/upgrade_0.1.0.sql)
+# does not restore into a database where CREATE EXTENSION installs the
+# current version: pg_dump names no version, and the rows of
+# estimator.model_catalog lack input_width, which 0.2.0 added NOT NULL.
+# Restored into a database that has the extension at 0.1.0, then updated,
+# the models predict as they did, to the bit.  A dump made at 0.5.0 (whose
+# tables are those of 0.7.0) restores into a new database as it is.
+my $old_sql = slurp_file("$EstimatorTest::SRCDIR/test/data/upgrade_0.1.0.sql");
+my $same_sql = q{
+SELECT count(*) || ':' ||
+	   count(*) FILTER (WHERE est_predict_proba('upgrade_iris', t) = e.proba) || ':' ||
+	   count(*) FILTER (WHERE est_predict('upgrade_reg', t) = e.value)
+  FROM iris_test t JOIN upgrade_expected e USING (id)};
+for my $version ('0.1.0', '0.5.0')
+{
+	(my $v = $version) =~ tr/./_/;
+	$node->safe_psql('postgres', "CREATE DATABASE old_$v");
+	$node->safe_psql("old_$v", EstimatorTest::iris_sql());
+	$node->safe_psql("old_$v",
+		"CREATE EXTENSION estimator VERSION '0.1.0';"
+		  . 'CREATE TABLE upgrade_expected (id int, proba float8[], value float8);'
+		  . $old_sql
+		  . "ALTER EXTENSION estimator UPDATE TO '$version'");
+	$node->command_ok([ 'pg_dump', '-d', "old_$v", '-f', "$tmp/old_$v.sql" ],
+		"pg_dump of a database at version $version");
+	$node->command_ok([ 'pg_dump', '-Fc', '-d', "old_$v", '-f', "$tmp/old_$v.dump" ],
+		"pg_dump -Fc of a database at version $version");
+	$node->safe_psql('postgres', "CREATE DATABASE r_old_$v");
+	$node->safe_psql('postgres', "CREATE DATABASE r_old_c_$v");
+	my ($ret, $out, $err) = $node->psql("r_old_$v", "",
+		extra_params => [ '-v', 'ON_ERROR_STOP=1', '-f', "$tmp/old_$v.sql" ]);
+	my ($cret, $cout, $cerr);
+	IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', "r_old_c_$v",
+					'-h', $node->host, '-p', $node->port, "$tmp/old_$v.dump" ],
+		'>', \$cout, '2>', \$cerr);
+	$cret = $?;
+	if ($version eq '0.1.0')
+	{
+		isnt($ret, 0, 'the dump of 0.1.0 does not restore into 0.7.0 (plain)');
+		like($err, qr/null value in column "input_width" of relation "model_catalog" violates not-null constraint/,
+			'for want of input_width');
+		isnt($cret, 0, 'nor with pg_restore');
+		like($cerr, qr/null value in column "input_width"/, 'for the same reason');
+		for my $db ("r_old_$v", "r_old_c_$v")
+		{
+			$node->safe_psql('postgres', "DROP DATABASE $db");
+			$node->safe_psql('postgres', "CREATE DATABASE $db");
+			$node->safe_psql($db, "CREATE EXTENSION estimator VERSION '0.1.0'");
+		}
+		$node->command_ok(
+			[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', "r_old_$v",
+			  '-f', "$tmp/old_$v.sql" ],
+			'it restores into a database that has the extension at 0.1.0');
+		$node->command_ok(
+			[ 'pg_restore', '--exit-on-error', '-d', "r_old_c_$v", "$tmp/old_$v.dump" ],
+			'and so with pg_restore');
+		$node->safe_psql($_, 'ALTER EXTENSION estimator UPDATE')
+		  for ("r_old_$v", "r_old_c_$v");
+	}
+	else
+	{
+		is($ret, 0, "the dump of $version restores into 0.7.0 (plain)")
+		  or diag($err);
+		is($cret, 0, 'and with pg_restore') or diag($cerr);
+	}
+	for my $db ("r_old_$v", "r_old_c_$v")
+	{
+		is($node->safe_psql($db,
+				q{SELECT extversion FROM pg_extension WHERE extname = 'estimator'}),
+			'0.7.0', "$db: the extension is at 0.7.0");
+		is($node->safe_psql($db, $same_sql), '30:30:30',
+			"$db: the models of $version predict as they did");
+	}
+}
 
 # The prediction cache across DROP EXTENSION and CREATE EXTENSION in one
 # session.  In one transaction, the new tables give the rows of a model
