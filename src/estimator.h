@@ -290,6 +290,7 @@ extern EstReader *EstReaderOpenKeyed(const char *source, const char *key,
 									 EstTransform *tf);
 extern char **EstReaderKeys(EstReader *reader);
 extern double EstReaderEstimatedRows(EstReader *reader);
+extern double EstRoomForEstimate(double rows);
 extern void EstReaderColumns(EstReader *reader, EstColumn **features,
 							 int *n_features);
 extern int	EstReaderInputs(EstReader *reader);

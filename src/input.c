@@ -1278,6 +1278,18 @@ EstReaderEstimatedRows(EstReader *reader)
 }
 
 /*
+ * EstRoomForEstimate is how many rows to make room for at once where an
+ * estimate expects rows: a tenth and 1024 more, so that an estimate a
+ * little short does not grow the arrays, which would move them (see
+ * FirstCapacity in train.c).  Callers bound it.
+ */
+double
+EstRoomForEstimate(double rows)
+{
+	return rows * 1.1 + 1024;
+}
+
+/*
  * EstReaderOpenKeyed opens a source to score: the model's features and a
  * key column, which EstReaderKeys returns as text for each row read.
  */

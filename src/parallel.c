@@ -1022,10 +1022,12 @@ AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
 		 * (see FirstCapacity in train.c)
 		 */
 		if (buf->capacity == 0 && buf->expected > 0)
+		{
+			Size		limit = (Size) estimator_max_memory * 1024;
+
 			cap = Min(buf->expected,
-					  (int64) (((Size) estimator_max_memory * 1024 -
-								Min(*total, (Size) estimator_max_memory * 1024)) /
-							   row_bytes));
+					  (int64) ((limit - Min(*total, limit)) / row_bytes));
+		}
 
 		/* within the rows one backend would hold (ReadBlock stops there) */
 		if (buf->max_rows > 0)
@@ -1058,8 +1060,9 @@ AppendRows(RowBuffer *buf, const float *X, const float *y, const float *w,
 }
 
 /*
- * ExpectedRows is how many rows member's range of blocks should give, by
- * the planner's estimate, and a tenth more; 0 without an estimate.
+ * ExpectedRows is the room for the rows that member's range of blocks
+ * should give by the planner's estimate (EstRoomForEstimate); 0 without an
+ * estimate.
  */
 static int64
 ExpectedRows(const ReadShared *shared, int member)
@@ -1071,7 +1074,7 @@ ExpectedRows(const ReadShared *shared, int member)
 	blocks = (double) shared->bounds[member + 1] - (double) shared->bounds[member];
 	if (blocks <= 0)
 		return 0;
-	return (int64) Min(blocks * shared->rows_per_block * 1.1 + 1024,
+	return (int64) Min(EstRoomForEstimate(blocks * shared->rows_per_block),
 					   (double) (PG_UINT32_MAX / 2));
 }
 

@@ -197,9 +197,10 @@ MemoryRows(int n_inputs, int label_width)
 }
 
 /*
- * FirstCapacity is the rows that ReadAll first makes room for: the
- * planner's estimate of the source's rows and a tenth more, within
- * EST_INITIAL_ROWS and the rows at which it would stream (MemoryRows).
+ * FirstCapacity is the rows that ReadAll first makes room for: room for
+ * the planner's estimate of the source's rows (EstRoomForEstimate),
+ * within EST_INITIAL_ROWS and the rows at which it would stream
+ * (MemoryRows).
  * Growing the arrays moves them, since repalloc remaps a large block's
  * pages to a new address, and in a virtual machine the first pass over
  * remapped pages is slow: on the benchmark's, reading 1,000,000 rows of 32
@@ -215,7 +216,7 @@ FirstCapacity(EstReader *reader, int n_inputs, int label_width)
 
 	if (estimate <= EST_INITIAL_ROWS || most <= EST_INITIAL_ROWS)
 		return EST_INITIAL_ROWS;
-	estimate = estimate * 1.1 + EST_INITIAL_ROWS;
+	estimate = EstRoomForEstimate(estimate);
 	return estimate >= (double) most ? most : (int64) estimate;
 }
 
