@@ -138,6 +138,17 @@ SELECT est_predict('predict_iris', t) = est_predict('predict_iris', ARRAY[sepal_
        (SELECT mean FROM est_feature_info('predict_iris') WHERE name = 'petal_width') m;
 SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT ARRAY[sepal_length] AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
 SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT 'x'::text AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+-- a feature named twice in the row is ambiguous, as in est_predict_table's
+-- source (once est_predict took the first); a column that the model does
+-- not read may repeat in both
+SELECT expect_error($$SELECT est_predict('predict_iris', t) FROM (SELECT sepal_length, 9.0::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test) t$$);
+SELECT expect_error($$SELECT est_predict_proba('predict_iris', t) FROM (SELECT sepal_length, sepal_width, petal_length, petal_width, petal_width FROM iris_test) t$$);
+SELECT expect_error($$SELECT * FROM est_predict_table('predict_iris', 'SELECT sepal_length, 9.0::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test')$$);
+SELECT expect_error($$SELECT * FROM est_evaluate('predict_iris', 'SELECT sepal_length, 9.0::real AS sepal_length, sepal_width, petal_length, petal_width, label FROM iris_test')$$);
+SELECT bool_and(est_predict('predict_iris', t) = est_predict('predict_iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width])) AS unused_twice
+  FROM (SELECT sepal_length, sepal_width, petal_length, petal_width, 1 AS z, 2 AS z FROM iris_test) t;
+SELECT count(*) AS unused_twice_table
+  FROM est_predict_table('predict_iris', 'SELECT sepal_length, sepal_width, petal_length, petal_width, 1 AS z, 2 AS z FROM iris_test');
 SELECT est_predict('predict_iris', t) = est_predict('predict_iris', ARRAY[m.mean, sepal_width, petal_length, petal_width]) AS null_is_mean
   FROM (SELECT NULL::real AS sepal_length, sepal_width, petal_length, petal_width FROM iris_test LIMIT 3) t,
        (SELECT mean FROM est_feature_info('predict_iris') WHERE name = 'sepal_length') m;

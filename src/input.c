@@ -448,7 +448,8 @@ FindColumn(TupleDesc tupdesc, const char *name, const char *source)
 			ereport(ERROR,
 					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
 					 errmsg("column \"%s\" appears more than once in source \"%s\"",
-							name, source)));
+							name, source),
+					 errhint("Give the source's columns distinct names.")));
 		found = i;
 	}
 	return found;

@@ -276,12 +276,17 @@ MatchRowType(PredictState *state, Oid type, int32 typmod)
 		{
 			Form_pg_attribute att = TupleDescAttr(row_desc, a);
 
-			if (!att->attisdropped &&
-				strcmp(NameStr(att->attname), col->name) == 0)
-			{
-				found = a;
-				break;
-			}
+			if (att->attisdropped ||
+				strcmp(NameStr(att->attname), col->name) != 0)
+				continue;
+			/* as est_predict_table's source, a row names a feature once */
+			if (found >= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+						 errmsg("column \"%s\" appears more than once in the row",
+								col->name),
+						 errhint("Give the row's columns distinct names.")));
+			found = a;
 		}
 		state->identity[i] = i;
 		if (found < 0 &&
