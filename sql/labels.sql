@@ -89,6 +89,15 @@ SELECT count(*) > 2 AS roc_points
   FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, w FROM lbl_iris');
 SELECT expect_error($$SELECT * FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris')$$);
 SELECT expect_error($$SELECT * FROM est_roc_curve('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, (petal_length > 4)::int AS w FROM lbl_iris')$$);
+-- weights that sum to zero leave every weighted metric 0/0: an error, as a
+-- source of no rows is (once est_evaluate gave a loss and accuracy of 0)
+SELECT expect_error($$SELECT * FROM est_evaluate('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris')$$);
+SELECT expect_error($$SELECT * FROM est_confusion_matrix('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris')$$);
+SELECT expect_error($$SELECT est_train('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, w FROM lbl_iris', label => 'big', steps => 1, params => '{"eval_source": "SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris"}')$$);
+-- one row of positive weight is enough
+SELECT round(value::numeric, 4) AS accuracy
+  FROM est_evaluate('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, (row_number() OVER () = 1)::int AS w FROM lbl_iris')
+ WHERE metric = 'accuracy';
 
 -- char(n) labels are class names without their padding, as char(n)
 -- features are: a given vocabulary names them so, and text labels match

@@ -441,6 +441,8 @@ extern bool EstMetricKnown(const EstModelDef *def, const char *key);
 extern void EstScoreData(const EstModelDef *def, EstCheckpoint *ckpt,
 						 EstWorkspace *ws, const EstData *data,
 						 EstMetricSet *set);
+extern void EstReportZeroWeight(const EstModelDef *def, const char *source,
+								const char *what) pg_attribute_noreturn();
 extern double EstMetricSetValue(const EstMetricSet *set, const char *key);
 extern Jsonb *EstMetricSetJsonb(const EstMetricSet *set);
 

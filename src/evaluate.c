@@ -359,6 +359,23 @@ EstMetricSetJsonb(const EstMetricSet *set)
 }
 
 /*
+ * EstReportZeroWeight refuses a source (what names the argument) whose
+ * rows all have weight 0: every weighted metric would be 0/0.
+ */
+void
+EstReportZeroWeight(const EstModelDef *def, const char *source,
+					const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("the weights of the rows of %s \"%s\" sum to zero",
+					what, source),
+			 errdetail("Weighted metrics divide by the sum of the weights in column \"%s\".",
+					   def->weight_column),
+			 errhint("Evaluate on rows of which some have a positive weight.")));
+}
+
+/*
  * ScoreSource streams a labelled source through the model's latest
  * checkpoint into m (initialised here) and returns the rows scored.
  */
@@ -412,6 +429,9 @@ ScoreSource(const EstModelDef *def, EstCheckpoint *ckpt, const char *source,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("source \"%s\" returned no rows", source),
 				 errhint("Evaluation needs at least one labelled row.")));
+	/* a weighted mean over no weight is 0/0: as no rows, not as 0 or NULL */
+	if (def->weight_column != NULL && !(m->weight_sum > 0.0))
+		EstReportZeroWeight(def, source, "source");
 	return rows;
 }
 
@@ -573,11 +593,14 @@ est_roc_curve(PG_FUNCTION_ARGS)
 		EstReportCoreError(status, coremsg, "ROC curve");
 	if (n_points > 1 && (isnan(fpr[n_points - 1]) || isnan(tpr[n_points - 1])))
 	{
-		/* with example weights, rows of weight 0 count for no class */
+		/*
+		 * with example weights, rows of weight 0 count for no class (a
+		 * source of no weight at all is ScoreSource's error)
+		 */
 		if (e.def->weight_column != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("source \"%s\" has weight in one class only or in none",
+					 errmsg("source \"%s\" has weight in one class only",
 							e.source),
 					 errdetail("A ROC curve needs rows of positive weight in both classes.")));
 		ereport(ERROR,

@@ -1892,6 +1892,15 @@ ReadEvalSource(const EstModelDef *def, EstTransform *tf, const char *source,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("eval_source \"%s\" returned no rows", source)));
+	if (eval->w != NULL)
+	{
+		double		weight_sum = 0.0;
+
+		for (int64 i = 0; i < eval->n_rows; i++)
+			weight_sum += eval->w[i];
+		if (!(weight_sum > 0.0))
+			EstReportZeroWeight(def, source, "eval_source");
+	}
 }
 
 /*
