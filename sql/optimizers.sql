@@ -140,6 +140,19 @@ SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"eps
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"linear_learning_rate": 1e-50}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', learning_rate => 1e-320)$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', learning_rate => 1e39)$$);
+-- nor below float32's smallest normal number: a denormal learning rate or
+-- epsilon trained nothing or diverged
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', learning_rate => 1e-40)$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"epsilon": 1e-40}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"l2_regularization": -1e-40}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"l2_regularization": 1e-40}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', model_type => 'dnn_linear_combined_classifier', params => '{"linear_learning_rate": 1e-40}')$$);
+SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_schedule": {"type": "exponential_decay", "decay_steps": 10, "decay_rate": 1e-40}}')$$);
+-- 0 and float32's smallest normal number are allowed where the range has them
+SELECT global_step FROM est_train('opt_tiny', 'iris_train', steps => 1,
+	learning_rate => 1.1754943508222875e-38,
+	params => '{"seed": 1, "epsilon": 1.1754943508222875e-38, "l2_regularization": 0}');
+SELECT est_drop_model('opt_tiny');
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_power": 0.5}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"nesterov": 1}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"dropout": 1}')$$);

@@ -135,10 +135,13 @@ WholeValue(const JsonbValue *v, const char *key, int64 min, int64 max)
 											 NumericGetDatum(v->val.numeric)));
 }
 
-/* RangeValue returns a number in [min, max] (or (min, max] if open). */
+/*
+ * DoubleRangeValue returns a number in [min, max] (or (min, max] if open),
+ * for a parameter that stays in double precision.
+ */
 static double
-RangeValue(const JsonbValue *v, const char *key, double min, bool open_min,
-		   double max, bool open_max)
+DoubleRangeValue(const JsonbValue *v, const char *key, double min,
+				 bool open_min, double max, bool open_max)
 {
 	double		d;
 
@@ -160,6 +163,32 @@ RangeValue(const JsonbValue *v, const char *key, double min, bool open_min,
 						key, NumberText(v, d)),
 				 errhint("Training computes in float32, whose smallest positive value is %g.",
 						 (double) FLT_TRUE_MIN)));
+	return d;
+}
+
+/*
+ * RangeValue returns a number in [min, max] (or (min, max] if open) for a
+ * parameter that training applies in float32: a value other than 0 that
+ * is below float32's smallest normal number is refused, since float32
+ * holds it as a denormal (or 0) that loses its precision, makes the
+ * arithmetic slow, and turns 1/x into an infinity: a learning rate or an
+ * epsilon of 1e-40 trained nothing or diverged.
+ */
+static double
+RangeValue(const JsonbValue *v, const char *key, double min, bool open_min,
+		   double max, bool open_max)
+{
+	double		d = DoubleRangeValue(v, key, min, open_min, max, open_max);
+
+	if (d != 0.0 && fabs(d) < FLT_MIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parameter \"%s\" must be %sat least %g and %s %g, not %s",
+						key, open_min ? "" : "0, or ", (double) FLT_MIN,
+						open_max ? "below" : "at most", max,
+						NumberText(v, d)),
+				 errhint("Training computes in float32, whose smallest normal positive number is %g.",
+						 (double) FLT_MIN)));
 	return d;
 }
 
@@ -342,8 +371,8 @@ ParseEarlyStopping(JsonbValue *v, EstOptions *opts)
 			opts->es_patience = (int32) WholeValue(&kv, "early_stopping.patience",
 												   1, 1000000);
 		else if (strcmp(k, "min_delta") == 0)
-			opts->es_min_delta = RangeValue(&kv, "early_stopping.min_delta",
-											0, false, 1e300, false);
+			opts->es_min_delta = DoubleRangeValue(&kv, "early_stopping.min_delta",
+												  0, false, 1e300, false);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -379,8 +408,8 @@ ParsePromoteIf(JsonbValue *v, EstOptions *opts)
 		else if (strcmp(k, "source") == 0)
 			opts->promote_source = StringValue(&kv, "promote_if.source");
 		else if (strcmp(k, "min_delta") == 0)
-			opts->promote_min_delta = RangeValue(&kv, "promote_if.min_delta",
-												 -1e300, false, 1e300, false);
+			opts->promote_min_delta = DoubleRangeValue(&kv, "promote_if.min_delta",
+													   -1e300, false, 1e300, false);
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -468,6 +497,11 @@ ParseHyperparameter(const char *key, const JsonbValue *v, EstOptimizer *opt,
 		}
 		if (h->flag)
 			*FlagField(target, h) = BoolValue(v, key) ? 1 : 0;
+		else if (h->min < 0)
+			/* learning_rate_power, the one that ftrl applies in double */
+			*RealField(target, h) = DoubleRangeValue(v, key, h->min,
+													 h->open_min, h->max,
+													 h->open_max);
 		else
 			*RealField(target, h) = RangeValue(v, key, h->min, h->open_min,
 											   h->max, h->open_max);
@@ -953,7 +987,7 @@ ParseParams(Jsonb *params, EstOptions *opts, bool strict)
 		else if (strcmp(key, "learning_rate_schedule") == 0)
 			ParseSchedule(&v, opts, strict);
 		else if (strcmp(key, "eval_fraction") == 0)
-			opts->eval_fraction = RangeValue(&v, key, 0, true, 1, true);
+			opts->eval_fraction = DoubleRangeValue(&v, key, 0, true, 1, true);
 		else if (strcmp(key, "eval_source") == 0)
 			opts->eval_source = StringValue(&v, key);
 		else if (strcmp(key, "eval_every_steps") == 0)

@@ -482,14 +482,14 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 					 errmsg("learning_rate must be a positive finite number, not %g",
 							req->learning_rate)));
 		/* the optimizer applies it in float32 */
-		if ((float) req->learning_rate == 0.0f ||
-			isinf((float) req->learning_rate))
+		/* a denormal's precision is lost, and 1 / rate is an infinity */
+		if (req->learning_rate < FLT_MIN || req->learning_rate > FLT_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("learning_rate %g is outside float32's range",
 							req->learning_rate),
 					 errhint("Training computes in float32: give a value from %g to %g.",
-							 (double) FLT_TRUE_MIN, (double) FLT_MAX)));
+							 (double) FLT_MIN, (double) FLT_MAX)));
 	}
 
 	if (!PG_ARGISNULL(10))
