@@ -206,6 +206,30 @@ SELECT xfer_error(xfer_reseal(overlay(b PLACING '"beta":0.5'::bytea
 SELECT xfer_error(xfer_reseal(overlay(b PLACING '"rho":-1.0'::bytea
 						FROM position('"seed": 14'::bytea IN b)))) AS params_refused
   FROM xfer_small;
+-- a definition whose model type or activation contradicts the network of
+-- its checkpoint, under a valid CRC: the network decides what is computed,
+-- and the catalog would show another model.  xfer_retype puts another
+-- model type (the first string of the definition, at byte 29) and fixes
+-- the lengths of the definition and of the bundle.
+CREATE FUNCTION xfer_retype(b bytea, t text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT xfer_reseal(substr(b, 1, 12) || xfer_le(length(b) + d, 8) ||
+					   xfer_le(dl + d, 8) || xfer_le(length(nt), 4) || nt ||
+					   substr(b, 33 + l))
+	  FROM (SELECT convert_to(t, 'UTF8') AS nt,
+				   get_byte(b, 28) + 256 * get_byte(b, 29) AS l,
+				   get_byte(b, 20) + 256 * get_byte(b, 21) + 65536 * get_byte(b, 22) AS dl) s,
+		   LATERAL (SELECT length(s.nt) - s.l AS d) d
+$$;
+SELECT xfer_retype(bundle, 'dnn_classifier') = bundle AS retype_keeps
+  FROM xfer_bundles WHERE name = 'xfer_dnn';
+SELECT xfer_error(xfer_retype(bundle, 'dnn_linear_combined_classifier')) AS dnn_as_wide
+  FROM xfer_bundles WHERE name = 'xfer_dnn';
+SELECT xfer_error(xfer_retype(bundle, 'dnn_classifier')) AS wide_as_dnn
+  FROM xfer_bundles WHERE name = 'xfer_wide';
+SELECT xfer_error(xfer_reseal(overlay(bundle PLACING '\x0400000074616e68'::bytea
+						FROM position('\x0400000072656c75'::bytea IN bundle)))) AS tanh_for_relu
+  FROM xfer_bundles WHERE name = 'xfer_dnn';
 SELECT count(*) AS nothing_imported FROM estimator.models WHERE name = 'xfer_bad';
 
 -- a feature type that does not exist in the importing database
@@ -292,7 +316,7 @@ SELECT count(*) AS dropped FROM
 DROP TABLE xfer_data, xfer_bundles, xfer_lin_data, xfer_small, xfer_mood_bundle, xfer_three;
 DROP ROLE xfer_user;
 DROP TYPE xfer_mood;
-DROP FUNCTION xfer_error(bytea), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);
+DROP FUNCTION xfer_error(bytea), xfer_retype(bytea, text), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);
 
 -- Bundles that a review crafted (test/data/hostile_bundles.sql): each
 -- crashed a backend before est_import checked feature columns against

@@ -696,18 +696,53 @@ CheckImportedParams(const EstModelDef *def, EstOptions *opts,
 }
 
 /*
+ * OnlyEmbeddings tells whether every feature column of a checkpoint is an
+ * embedding: the one kind of wide & deep model without a linear part.
+ */
+static bool
+OnlyEmbeddings(const EstCheckpoint *ckpt)
+{
+	const EstTransform *tf = &ckpt->transform;
+	EstInputSegment *segs = palloc(Max(tf->n_columns, 1) *
+								   sizeof(EstInputSegment));
+	bool		only = true;
+
+	EstTransformSegments(tf, segs);
+	for (int c = 0; c < tf->n_columns; c++)
+		only &= segs[c].kind == EST_INPUT_EMBEDDING;
+	pfree(segs);
+	return only;
+}
+
+/*
  * CheckImportedCheckpoint checks what EstDecodeCheckpoint does not and
- * training relies on: the input vector, the optimizer, feature columns
- * that read only the model's features, and params (opts, as
- * ResolveDefinition read them) that agree with both.
+ * training relies on: the input vector, the activation, the parts of a
+ * wide & deep network, the optimizer, feature columns that read only the
+ * model's features, and params (opts, as ResolveDefinition read them)
+ * that agree with both.  A definition that contradicts its network would
+ * be shown in the catalog while the network's own description decides
+ * what est_predict and est_train compute.
  */
 static void
 CheckImportedCheckpoint(const EstModelDef *def, EstOptions *opts,
 						const EstCheckpoint *ckpt)
 {
+	bool		combined = EST_IS_COMBINED(def->type);
+
 	if (ckpt->net.input_width != def->input_width)
 		ReportCorrupt("Its checkpoint has an input vector of %d values, its definition %d.",
 					  ckpt->net.input_width, def->input_width);
+	if (def->n_hidden > 0 && ckpt->net.activation != def->activation)
+		ReportCorrupt("Its checkpoint's hidden layers use activation %s, its definition %s.",
+					  EstActivationName(ckpt->net.activation),
+					  EstActivationName(def->activation));
+	if (!combined && (ckpt->net.n_linear_inputs > 0 ||
+					  ckpt->net.n_dnn_inputs > 0))
+		ReportCorrupt("Its checkpoint holds a wide & deep network, its definition a %s.",
+					  EstModelTypeName(def->type));
+	if (combined && ckpt->net.n_linear_inputs == 0 && !OnlyEmbeddings(ckpt))
+		ReportCorrupt("Its checkpoint's network has no linear part, its definition is a %s.",
+					  EstModelTypeName(def->type));
 	if (ckpt->opt.kind != def->optimizer)
 		ReportCorrupt("Its checkpoint holds %s slots, its definition uses %s.",
 					  EstOptimizerName(ckpt->opt.kind),
