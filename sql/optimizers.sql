@@ -153,6 +153,15 @@ SELECT global_step FROM est_train('opt_tiny', 'iris_train', steps => 1,
 	learning_rate => 1.1754943508222875e-38,
 	params => '{"seed": 1, "epsilon": 1.1754943508222875e-38, "l2_regularization": 0}');
 SELECT est_drop_model('opt_tiny');
+-- a model stored before the check, with such a value in its params, still
+-- loads and trains
+SELECT global_step FROM est_train('opt_tiny', 'iris_train', steps => 1,
+	params => '{"seed": 1, "l2_regularization": 0}');
+UPDATE estimator.model_catalog SET params = '{"seed": 1, "l2_regularization": 1e-40}'
+ WHERE name = 'opt_tiny';
+SELECT global_step FROM est_train('opt_tiny', 'iris_train', steps => 1);
+SELECT count(*) AS listed FROM estimator.models WHERE name = 'opt_tiny';
+SELECT est_drop_model('opt_tiny');
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"learning_rate_power": 0.5}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"nesterov": 1}')$$);
 SELECT expect_error($$SELECT est_train('opt_bad', 'iris_train', params => '{"dropout": 1}')$$);

@@ -172,15 +172,16 @@ DoubleRangeValue(const JsonbValue *v, const char *key, double min,
  * is below float32's smallest normal number is refused, since float32
  * holds it as a denormal (or 0) that loses its precision, makes the
  * arithmetic slow, and turns 1/x into an infinity: a learning rate or an
- * epsilon of 1e-40 trained nothing or diverged.
+ * epsilon of 1e-40 trained nothing or diverged.  Only a call's params
+ * (strict) are checked so: a model stored before the check still loads.
  */
 static double
 RangeValue(const JsonbValue *v, const char *key, double min, bool open_min,
-		   double max, bool open_max)
+		   double max, bool open_max, bool strict)
 {
 	double		d = DoubleRangeValue(v, key, min, open_min, max, open_max);
 
-	if (d != 0.0 && fabs(d) < FLT_MIN)
+	if (strict && d != 0.0 && fabs(d) < FLT_MIN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("parameter \"%s\" must be %sat least %g and %s %g, not %s",
@@ -292,7 +293,7 @@ ParseSchedule(JsonbValue *v, EstOptions *opts, bool strict)
 		else if (strcmp(k, "decay_rate") == 0)
 		{
 			s->decay_rate = RangeValue(&kv, "learning_rate_schedule.decay_rate",
-									   0, true, 1e6, false);
+									   0, true, 1e6, false, strict);
 			given_rate = true;
 		}
 		else if (strcmp(k, "staircase") == 0)
@@ -303,7 +304,7 @@ ParseSchedule(JsonbValue *v, EstOptions *opts, bool strict)
 		else if (strcmp(k, "alpha") == 0)
 		{
 			s->alpha = RangeValue(&kv, "learning_rate_schedule.alpha",
-								  0, false, 1, false);
+								  0, false, 1, false, strict);
 			given_alpha = true;
 		}
 		else
@@ -474,12 +475,12 @@ FlagField(EstOptimizer *opt, const Hyperparameter *h)
 /*
  * ParseHyperparameter stores the value of key when it names a
  * hyperparameter (or, with the prefix "linear_", one of the linear part's)
- * and returns whether it did.
+ * and returns whether it did; strict as for RangeValue.
  */
 static bool
 ParseHyperparameter(const char *key, const JsonbValue *v, EstOptimizer *opt,
 					uint32 *given, EstOptimizer *linear_opt,
-					uint32 *linear_given)
+					uint32 *linear_given, bool strict)
 {
 	for (size_t i = 0; i < lengthof(hyperparameters); i++)
 	{
@@ -504,7 +505,7 @@ ParseHyperparameter(const char *key, const JsonbValue *v, EstOptimizer *opt,
 													 h->open_max);
 		else
 			*RealField(target, h) = RangeValue(v, key, h->min, h->open_min,
-											   h->max, h->open_max);
+											   h->max, h->open_max, strict);
 		*bits |= h->bit;
 		return true;
 	}
@@ -979,11 +980,14 @@ ParseParams(Jsonb *params, EstOptions *opts, bool strict)
 			opts->parallel_workers = (int32) WholeValue(&v, key, 0,
 														EST_MAX_PARALLEL_WORKERS);
 		else if (strcmp(key, "clip_norm") == 0)
-			opts->clip_norm = RangeValue(&v, key, 0, true, 1e30, false);
+			opts->clip_norm = RangeValue(&v, key, 0, true, 1e30, false,
+										 strict);
 		else if (strcmp(key, "l1_regularization") == 0)
-			opts->l1_regularization = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->l1_regularization = RangeValue(&v, key, 0, false, 1e6,
+												 false, strict);
 		else if (strcmp(key, "l2_regularization") == 0)
-			opts->l2_regularization = RangeValue(&v, key, 0, false, 1e6, false);
+			opts->l2_regularization = RangeValue(&v, key, 0, false, 1e6,
+												 false, strict);
 		else if (strcmp(key, "learning_rate_schedule") == 0)
 			ParseSchedule(&v, opts, strict);
 		else if (strcmp(key, "eval_fraction") == 0)
@@ -996,7 +1000,7 @@ ParseParams(Jsonb *params, EstOptions *opts, bool strict)
 			ParseEarlyStopping(&v, opts);
 		else if (strcmp(key, "linear_learning_rate") == 0)
 			opts->linear_learning_rate = RangeValue(&v, key, 0, true, 1e6,
-													false);
+													false, strict);
 		else if (strcmp(key, "save_checkpoints_steps") == 0)
 			opts->save_checkpoints_steps = WholeValue(&v, key, 1,
 													  PG_INT64_MAX);
@@ -1012,7 +1016,7 @@ ParseParams(Jsonb *params, EstOptions *opts, bool strict)
 		else if (strcmp(key, "activation_fn") == 0)
 			opts->activation = EstActivationFromName(StringValue(&v, key));
 		else if (strcmp(key, "dropout") == 0)
-			opts->dropout = RangeValue(&v, key, 0, false, 1, true);
+			opts->dropout = RangeValue(&v, key, 0, false, 1, true, strict);
 		else if (strcmp(key, "batch_norm") == 0)
 			opts->batch_norm = BoolValue(&v, key) ? 1 : 0;
 		else if (strcmp(key, "loss_reduction") == 0)
@@ -1034,7 +1038,7 @@ ParseParams(Jsonb *params, EstOptions *opts, bool strict)
 		/* the optimizer's hyperparameters, with Keras' names */
 		else if (ParseHyperparameter(key, &v, &opts->opt, &opts->opt_given,
 									 &opts->linear_opt,
-									 &opts->linear_opt_given))
+									 &opts->linear_opt_given, strict))
 			continue;
 		else
 		{
