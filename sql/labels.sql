@@ -94,6 +94,13 @@ SELECT expect_error($$SELECT * FROM est_roc_curve('lbl_wbin', 'SELECT petal_widt
 SELECT expect_error($$SELECT * FROM est_evaluate('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris')$$);
 SELECT expect_error($$SELECT * FROM est_confusion_matrix('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris')$$);
 SELECT expect_error($$SELECT est_train('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, w FROM lbl_iris', label => 'big', steps => 1, params => '{"eval_source": "SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris"}')$$);
+-- training on them is allowed (their gradients are 0), but est_train
+-- measures nothing on them (once a loss and an accuracy of 0)
+SELECT global_step, loss IS NULL AS no_loss, accuracy IS NULL AS no_accuracy
+  FROM est_train('lbl_wzero', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris',
+	label => 'big', steps => 5, params => '{"seed": 1, "weight_column": "w"}');
+SELECT est_drop_model('lbl_wzero');
+SELECT expect_error($$SELECT est_train('lbl_wzero', 'SELECT petal_width, (petal_length > 4)::int AS big, 0.0 AS w FROM lbl_iris', label => 'big', steps => 5, params => '{"seed": 1, "weight_column": "w", "eval_fraction": 0.25}')$$);
 -- one row of positive weight is enough
 SELECT round(value::numeric, 4) AS accuracy
   FROM est_evaluate('lbl_wbin', 'SELECT petal_width, (petal_length > 4)::int AS big, (row_number() OVER () = 1)::int AS w FROM lbl_iris')

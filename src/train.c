@@ -1876,6 +1876,23 @@ CheckMemory(const EstModelDef *def, const EstTransform *tf,
 }
 
 /*
+ * EvalWeighs tells whether evaluation rows have weight: without example
+ * weights, or with some positive one.  Rows that weigh nothing make every
+ * weighted metric 0/0.
+ */
+static bool
+EvalWeighs(const EstData *eval)
+{
+	double		weight_sum = 0.0;
+
+	if (eval->w == NULL)
+		return true;
+	for (int64 i = 0; i < eval->n_rows; i++)
+		weight_sum += eval->w[i];
+	return weight_sum > 0.0;
+}
+
+/*
  * ReadEvalSource reads the rows of eval_source, with the model's columns.
  */
 static void
@@ -1892,15 +1909,8 @@ ReadEvalSource(const EstModelDef *def, EstTransform *tf, const char *source,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("eval_source \"%s\" returned no rows", source)));
-	if (eval->w != NULL)
-	{
-		double		weight_sum = 0.0;
-
-		for (int64 i = 0; i < eval->n_rows; i++)
-			weight_sum += eval->w[i];
-		if (!(weight_sum > 0.0))
-			EstReportZeroWeight(def, source, "eval_source");
-	}
+	if (!EvalWeighs(eval))
+		EstReportZeroWeight(def, source, "eval_source");
 }
 
 /*
@@ -2529,6 +2539,13 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		eval_data.w = data.w ? data.w + n_train : NULL;
 		eval_data.n_rows = data.n_rows - n_train;
 		eval = &eval_data;
+		if (!EvalWeighs(&eval_data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the weights of the rows that eval_fraction holds out sum to zero"),
+					 errdetail("Weighted metrics divide by the sum of the weights in column \"%s\".",
+							   def->weight_column),
+					 errhint("Give more of the rows a positive weight, or evaluate on eval_source.")));
 	}
 
 	/* the feature transform: learned from the training rows, or the model's */
@@ -2769,6 +2786,16 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		result->loss = EstMetricSetValue(&set, "average_loss");
 		result->accuracy = regressor ? NAN :
 			EstMetricSetValue(&set, "accuracy");
+		/* rows that weigh nothing measure nothing, as EstTeamScore says */
+		if (data.w != NULL)
+		{
+			double		weight_sum = 0.0;
+
+			for (int64 k = 0; k < plan.score_rows; k++)
+				weight_sum += data.w[k * n_train / plan.score_rows];
+			if (!(weight_sum > 0.0))
+				result->loss = result->accuracy = NAN;
+		}
 	}
 
 	/* early stopping went back before checkpoints stored during the call */
@@ -2862,6 +2889,7 @@ est_train(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(req.model);
 	values[1] = Int64GetDatum(result.global_step);
 	values[2] = Float8GetDatum(result.loss);
+	nulls[2] = isnan(result.loss);
 	values[3] = Float8GetDatum(result.accuracy);
 	nulls[3] = isnan(result.accuracy);
 	values[4] = Int64GetDatum(result.rows);
