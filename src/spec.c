@@ -481,8 +481,10 @@ EstParseTrainRequest(FunctionCallInfo fcinfo, EstTrainRequest *req)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("learning_rate must be a positive finite number, not %g",
 							req->learning_rate)));
-		/* the optimizer applies it in float32 */
-		/* a denormal's precision is lost, and 1 / rate is an infinity */
+		/*
+		 * the optimizer applies it in float32, where a denormal loses its
+		 * digits and 1 / rate is an infinity
+		 */
 		if (req->learning_rate < FLT_MIN || req->learning_rate > FLT_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
