@@ -211,6 +211,44 @@ SELECT global_step, accuracy
 				 params => '{"seed": 1}');
 DROP TABLE train_alternate;
 
+-- A source that reaches the model under training: a nested est_train of
+-- the same model once stored checkpoints the outer call did not know of,
+-- which left the model at the outer call's step, below its newest
+-- checkpoint, and every later est_train failed with 40001.  A nested
+-- est_drop_model once failed on a foreign key at the end.
+SELECT global_step FROM est_train('train_nested', 'iris_train', steps => 10,
+								  params => '{"seed": 1}');
+CREATE FUNCTION train_nested_fn(what text) RETURNS real
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF what = 'train' THEN
+		PERFORM est_train('train_nested', 'iris_train', steps => 5);
+	ELSIF what = 'drop' THEN
+		PERFORM est_drop_model('train_nested');
+	ELSE
+		BEGIN
+			PERFORM est_drop_model('train_nested');
+		EXCEPTION WHEN object_in_use THEN
+			RETURN 0;
+		END;
+	END IF;
+	RETURN 0;
+END $$;
+SELECT global_step FROM est_train('train_nested',
+	'SELECT t.*, train_nested_fn(''train'') AS z FROM iris_train t', steps => 10);
+SELECT global_step FROM est_train('train_nested',
+	'SELECT t.*, train_nested_fn(''drop'') AS z FROM iris_train t', steps => 10);
+SELECT global_step FROM est_train('train_new_nested',
+	'SELECT t.*, est_train(''train_new_nested'', ''iris_train'', steps => 1) IS NULL AS z FROM iris_train t',
+	steps => 10);
+SELECT global_step FROM est_train('train_nested',
+	'SELECT t.*, train_nested_fn(''caught'') AS z FROM iris_train t',
+	steps => 10);
+SELECT global_step, (SELECT max(global_step) FROM est_checkpoints('train_nested')) AS newest
+  FROM estimator.models WHERE name = 'train_nested';
+SELECT global_step FROM est_train('train_nested', 'iris_train', steps => 10);
+DROP FUNCTION train_nested_fn(text);
+
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models
 	  WHERE name LIKE 'train\_%') d;

@@ -672,6 +672,7 @@ extern void EstStepRowsInit(EstStepRows *rows, EstCheckpoint *ckpt,
 extern double EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws,
 						   EstStepRows *rows, const EstStepPlan *sp,
 						   EstTeam *team);
+extern void EstCheckNotTraining(const char *name, const char *action);
 
 /* parallel training (parallel.c) */
 extern EstTeam *EstTeamBegin(int n_workers, const EstModelDef *def,

@@ -26,6 +26,7 @@ est_drop_model(PG_FUNCTION_ARGS)
 	char	   *name = EstModelNameArg(fcinfo, 0);
 	EstModelDef *def;
 
+	EstCheckNotTraining(name, "drop");
 	SPI_connect();
 	def = EstCatalogGetModel(name, true, false);
 	EstCatalogCheckPrivilege(def, EST_PRIV_OWN, "drop");

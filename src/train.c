@@ -124,6 +124,20 @@ typedef struct HeldLogs
 /* the procedure's save_checkpoints_steps when params leave it out */
 #define EST_PROCEDURE_SAVE_STEPS	1000
 
+/*
+ * The models this backend trains, innermost first: a source query can call
+ * functions that reach the model under training (est_train of the same
+ * model, est_drop_model), which its row lock does not hold back, since the
+ * lock is the backend's own.  Each frame lives on the stack of the call.
+ */
+typedef struct TrainingFrame
+{
+	const char *model;
+	struct TrainingFrame *outer;
+} TrainingFrame;
+
+static TrainingFrame *training_now = NULL;
+
 PG_FUNCTION_INFO_V1(est_train);
 PG_FUNCTION_INFO_V1(est_train_procedure);
 
@@ -2856,6 +2870,51 @@ CalledNonAtomic(FunctionCallInfo fcinfo)
 }
 
 /*
+ * EstCheckNotTraining refuses to act on a model that this backend is
+ * training, from a function that the training's source query calls: a
+ * nested training or import would store checkpoints the outer training
+ * does not know of (the model then stayed at the outer call's step, below
+ * its newest checkpoint, and every later est_train failed), and a drop
+ * would remove the rows the outer call goes on writing.
+ */
+void
+EstCheckNotTraining(const char *name, const char *action)
+{
+	for (TrainingFrame *f = training_now; f != NULL; f = f->outer)
+		if (strcmp(f->model, name) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot %s model \"%s\" while this session trains it",
+							action, name),
+					 errdetail("The call comes from the source of the training of model \"%s\".",
+							   name)));
+}
+
+/*
+ * TrainGuarded runs TrainModel with the model on the stack of those this
+ * backend trains, until it returns or fails.
+ */
+static void
+TrainGuarded(EstTrainRequest *req, TrainResult *result, bool commit)
+{
+	TrainingFrame frame;
+
+	EstCheckNotTraining(req->model, "train");
+	frame.model = req->model;
+	frame.outer = training_now;
+	training_now = &frame;
+	PG_TRY();
+	{
+		TrainModel(req, result, commit);
+	}
+	PG_FINALLY();
+	{
+		training_now = frame.outer;
+	}
+	PG_END_TRY();
+}
+
+/*
  * est_train(model, source, label, features, model_type, hidden_units,
  *			 steps, epochs, batch_size, learning_rate, optimizer, params
  *			 [, warm_start_from, reset, nowait])
@@ -2883,7 +2942,7 @@ est_train(PG_FUNCTION_ARGS)
 	EstParseTrainRequest(fcinfo, &req);
 
 	SPI_connect();
-	TrainModel(&req, &result, false);
+	TrainGuarded(&req, &result, false);
 	SPI_finish();
 
 	values[0] = CStringGetTextDatum(req.model);
@@ -2919,7 +2978,7 @@ est_train_procedure(PG_FUNCTION_ARGS)
 		SPI_connect_ext(SPI_OPT_NONATOMIC);
 	else
 		SPI_connect();
-	TrainModel(&req, &result, nonatomic);
+	TrainGuarded(&req, &result, nonatomic);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

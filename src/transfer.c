@@ -876,6 +876,7 @@ est_import(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
+	EstCheckNotTraining(name, "import");
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	ReadBundle((const uint8 *) VARDATA_ANY(bundle),
