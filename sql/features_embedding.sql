@@ -55,6 +55,11 @@ SELECT round(value::numeric, 3) AS accuracy
 -- limits: a table of more weights than a network may have
 SELECT expect_error($$SELECT * FROM est_train('femb_bad', 'femb', params => '{"feature_columns": [{"type": "hash", "key": "usr", "hash_bucket_size": 16777216, "embedding_dimension": 1024}]}')$$);
 SELECT expect_error($$SELECT * FROM est_train('femb_bad', 'femb', params => '{"feature_columns": [{"type": "hash", "key": "usr", "hash_bucket_size": 100, "embedding_dimension": 2000}]}')$$);
+-- the detail counts the weights of the table, and names the limit a
+-- one-hot column of as many buckets exceeds (it once said 141 parameters)
+SELECT * FROM est_train('femb_bad', 'femb', params => '{"feature_columns": [{"type": "hash", "key": "usr", "hash_bucket_size": 16777216, "embedding_dimension": 1024}]}');
+SELECT * FROM est_train('femb_bad', 'femb', params => '{"feature_columns": [{"type": "hash", "key": "usr", "hash_bucket_size": 16777216}]}');
+
 SELECT expect_error($$SELECT * FROM est_train('femb_bad', 'femb', params => '{"feature_columns": [{"type": "hash", "key": "usr", "hash_bucket_size": 100, "combiner": "max", "embedding_dimension": 2}]}')$$);
 
 SELECT count(*) AS dropped FROM

@@ -1796,25 +1796,22 @@ RunSteps(const EstModelDef *def, EstCheckpoint *ckpt, const EstData *data,
 	}
 }
 
+/*
+ * ReportBadNetwork reports why the core refuses the network of def: too
+ * many parameters (those of its embedding tables too), or another limit.
+ */
 static void
-ReportTooManyParams(const EstModelDef *def)
+ReportBadNetwork(const EstModelDef *def, const EstNetworkSpec *spec)
 {
-	double		count = 0;
-	int			prev = def->n_inputs;
+	char		coremsg[EST_ERRMSG_LEN];
+	EstStatus	status = EstNetworkCheck(spec, coremsg);
+	char		what[64 + EST_MAX_NAME_LEN];
 
-	for (int l = 0; l <= def->n_hidden; l++)
-	{
-		int			units = l < def->n_hidden ? def->hidden[l] :
-			EstModelOutputs(def);
-
-		count += ((double) prev + 1) * units;
-		prev = units;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("network of model \"%s\" is too large", def->name),
-			 errdetail("It has %.0f parameters, the limit is %zu.",
-					   count, (size_t) EST_MAX_PARAMS)));
+	if (status == EST_OK)
+		elog(ERROR, "network of model \"%s\" has no parameter count",
+			 def->name);
+	snprintf(what, sizeof(what), "network of model \"%s\"", def->name);
+	EstReportCoreError(status, coremsg, what);
 }
 
 /* the bytes a training takes for each row of data it holds */
@@ -1847,7 +1844,7 @@ TrainingBytes(const EstModelDef *def, const EstTransform *tf,
 	spec.head = EstModelHead(def);
 	n_params = EstNetworkParamCount(&spec);
 	if (n_params == 0)
-		ReportTooManyParams(def);
+		ReportBadNetwork(def, &spec);
 
 	/* weights, gradient, up to three slots, a linear part at most as large */
 	bytes = mul_size(n_params, 2 * (2 + EST_MAX_SLOTS) * sizeof(float));

@@ -293,6 +293,8 @@ extern void EstNetworkFree(EstNetwork *net);
 /* Number of trainable parameters of that specification, or 0 if over
  * EST_MAX_PARAMS or inconsistent. */
 extern size_t EstNetworkParamCount(const EstNetworkSpec *spec);
+/* Checks a specification as EstNetworkInit does, without allocating. */
+extern EstStatus EstNetworkCheck(const EstNetworkSpec *spec, char *errmsg);
 
 /* Buffers for batches of up to max_batch rows. */
 typedef struct EstWorkspace

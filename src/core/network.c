@@ -544,6 +544,18 @@ EstNetworkParamCount(const EstNetworkSpec *spec)
 }
 
 /*
+ * EstNetworkCheck checks a specification as EstNetworkInit does, without
+ * allocating anything, and says in errmsg what is wrong with it.
+ */
+EstStatus
+EstNetworkCheck(const EstNetworkSpec *spec, char *errmsg)
+{
+	SpecCount	count;
+
+	return CheckSpec(spec, &count, errmsg);
+}
+
+/*
  * UniformFill draws count values uniformly in [-limit, limit): (2u - 1) *
  * limit.
  */
