@@ -142,6 +142,13 @@ SELECT current_setting('lbl.last')::bigint - current_setting('lbl.first')::bigin
 DROP FUNCTION lbl_memory(text, text);
 DROP TABLE lbl_many;
 
+-- a label or weight that is not a finite number: the hint does not speak
+-- of features only
+SELECT * FROM est_train('lbl_inf', $$SELECT 1.0::float8 AS x, 'Infinity'::float8 AS y$$,
+	label => 'y', model_type => 'dnn_regressor', hidden_units => '{2}', steps => 1);
+SELECT * FROM est_train('lbl_nan_w', $$SELECT 1.0::float8 AS x, 1 AS y, 'NaN'::real AS w$$,
+	label => 'y', hidden_units => '{2}', steps => 1, params => '{"weight_column": "w"}');
+
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'lbl\_%') d;
 DROP TABLE lbl_iris, lbl_test;

@@ -1452,7 +1452,7 @@ EstConvertNumbers(Datum value, bool isnull, const EstColumn *col, float *out,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("column \"%s\" contains %s", col->name,
 							isnan(d) ? "NaN" : "an infinite value"),
-					 errhint("Feature values must be finite numbers.")));
+					 errhint("The features, labels and weights of a model must be finite numbers.")));
 		if (fabs(d) > FLT_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
