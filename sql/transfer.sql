@@ -270,6 +270,44 @@ SELECT bool_and(abs((est_predict_proba('xfer_lin', ARRAY[x]))[2] -
 	   unnest(ARRAY[-2, -0.5, 0, 0.25, 1, 3]::float8[]) x
  WHERE k.kind = 'kernel' AND b.kind = 'bias';
 
+-- A logit too small to move the sigmoid off 0.5 in double decides the
+-- class by its sign, in est_predict, est_predict_table and est_evaluate
+-- alike (TensorFlow's binary head): xfer_lin with kernel 0 and bias 1e-30,
+-- its weights put into the bundle.  Before, est_predict answered class 0
+-- (a probability of 0.5 is not above 0.5) where est_evaluate counted 1.
+CREATE FUNCTION xfer_f4(v real) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT xfer_le(('x' || encode(float4send(v), 'hex'))::bit(32)::integer::bigint & 4294967295, 4)
+$$;
+-- xfer_reseal_all recomputes the CRC of the bundle's checkpoint, then the
+-- bundle's
+CREATE FUNCTION xfer_reseal_all(b bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT xfer_reseal(overlay(b PLACING xfer_le(xfer_crc32c(substr(b, 37 + dl, cl - 4)), 4)
+							   FROM 33 + dl + cl))
+	  FROM (SELECT get_byte(b, 20) + 256 * get_byte(b, 21) + 65536 * get_byte(b, 22) AS dl) d,
+		   LATERAL (SELECT get_byte(b, 28 + dl) + 256 * get_byte(b, 29 + dl) +
+						   65536 * get_byte(b, 30 + dl) AS cl) c
+$$;
+SELECT xfer_reseal_all(b) = b AS reseal_keeps FROM xfer_small;
+CREATE TABLE xfer_tiny AS
+	SELECT xfer_reseal_all(overlay(overlay(s.b PLACING xfer_f4(0)
+										FROM position(xfer_f4(k."values"[1]::real) IN s.b))
+							   PLACING xfer_f4(1e-30)
+							   FROM position(xfer_f4(bi."values"[1]::real) IN s.b))) AS b
+	  FROM xfer_small s, est_weights('xfer_lin') k, est_weights('xfer_lin') bi
+	 WHERE k.kind = 'kernel' AND bi.kind = 'bias';
+SELECT i.global_step = 100 AS imported FROM xfer_tiny, est_import('xfer_tiny', b) i;
+SELECT kind, "values"::real[] AS weights FROM est_weights('xfer_tiny') ORDER BY kind;
+SELECT est_predict('xfer_tiny', ARRAY[x]) AS class,
+	   (est_predict_proba('xfer_tiny', ARRAY[x]))[2] > 0.5 AS above_half,
+	   est_predict_label('xfer_tiny', ARRAY[x]) AS label
+  FROM unnest(ARRAY[-1, 0, 1]::float8[]) x;
+SELECT count(*) FILTER (WHERE prediction = 1) AS table_class_1, count(*) AS n
+  FROM est_predict_table('xfer_tiny', 'xfer_lin_data');
+SELECT value = (SELECT avg(label) FROM xfer_lin_data) AS evaluate_counts_class_1
+  FROM est_evaluate('xfer_tiny', 'xfer_lin_data') WHERE metric = 'accuracy';
+
 -- a dnn_classifier's softmax, from z-scored inputs through a ReLU layer
 CREATE TABLE xfer_three AS
 	SELECT (g % 13)::float8 / 3 AS x1, (g % 7)::float8 - 3 AS x2,
@@ -313,10 +351,10 @@ SELECT owner FROM estimator.models WHERE name = 'xfer_user_lin';
 
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'xfer%') d;
-DROP TABLE xfer_data, xfer_bundles, xfer_lin_data, xfer_small, xfer_mood_bundle, xfer_three;
+DROP TABLE xfer_data, xfer_bundles, xfer_lin_data, xfer_small, xfer_mood_bundle, xfer_three, xfer_tiny;
 DROP ROLE xfer_user;
 DROP TYPE xfer_mood;
-DROP FUNCTION xfer_error(bytea), xfer_retype(bytea, text), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);
+DROP FUNCTION xfer_error(bytea), xfer_retype(bytea, text), xfer_f4(real), xfer_reseal_all(bytea), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);
 
 -- Bundles that a review crafted (test/data/hostile_bundles.sql): each
 -- crashed a backend before est_import checked feature columns against

@@ -1003,10 +1003,22 @@ SigmoidOfExp(double x, double e)
 	return x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
+/*
+ * SigmoidD is the probability of class 1 of the sigmoid head.  A logit
+ * too small to move it off 0.5 in double (|x| below about 2e-16) still
+ * decides the class, as its sign does in evaluation (TensorFlow's binary
+ * head: class 1 when the logit is positive): the probability is then
+ * rounded away from 0.5, to its neighbour on the logit's side, which is
+ * still within a unit in the last place of the exact value.
+ */
 static inline double
 SigmoidD(double x)
 {
-	return SigmoidOfExp(x, exp(-fabs(x)));
+	double		p = SigmoidOfExp(x, exp(-fabs(x)));
+
+	if (p == 0.5 && x != 0.0)
+		p = nextafter(0.5, x > 0.0 ? 1.0 : 0.0);
+	return p;
 }
 
 #define EST_SQRT1_2		0.70710678118654752440f	/* 1 / sqrt(2) */
