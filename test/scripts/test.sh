@@ -13,7 +13,7 @@
 #   tap        prove test/t/*.pl as the OS user postgres; the tests run with
 #              their working directory at the checkout (so
 #              \i test/scripts/load_iris.sql works) and find it in
-#              $EST_SOURCE_DIR too
+#              $EST_SOURCE_DIR too; 009_readme.pl runs README.md's examples
 #   sqlsmith   test/sqlsmith/run.sh: $SQLSMITH_QUERIES (default 500)
 #              random queries from sqlsmith, as an unprivileged role, in
 #              a database of its own on the same cluster; fails on a crash
@@ -184,11 +184,13 @@ else
 		srcdir="$EST_ROOT"
 		mkdir -p "$tapdir"
 		if ! est_pg_can_read "$EST_ROOT" "$EST_ROOT/test" "$EST_ROOT/test/t"; then
-			# postgres cannot read the checkout: give it a copy of the tests.
+			# postgres cannot read the checkout: give it a copy of the tests,
+			# and of what 009_readme.pl checks README.md against.
 			srcdir="$base/src"
 			rm -rf "$srcdir"
 			mkdir -p "$srcdir"
-			tar -C "$EST_ROOT" --exclude=test/results -cf - test \
+			tar -C "$EST_ROOT" --exclude=test/results --exclude='*.o' \
+				--exclude='*.bc' -cf - test README.md expected src \
 				| tar -C "$srcdir" -xf -
 			est_info "the OS user postgres cannot read $EST_ROOT;" \
 				"running the TAP tests from a copy in $srcdir"
