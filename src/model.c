@@ -8,15 +8,47 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
 #include "estimator.h"
 
 /*
- * est_drop_model(model) drops a model with its checkpoints and log.
+ * DropScheduledJobs removes the caller's pg_cron jobs that retrain a model
+ * being dropped, as est_unschedule does (estimator.schedule_drop_strays),
+ * so that they do not go on failing every night, or train a model made
+ * later under the name.  It runs as the caller, since pg_cron removes only
+ * the caller's own jobs; another role's job stays, and its runs fail.
+ * Nothing happens where pg_cron is not installed in this database or the
+ * caller may not use its schema (and so has no job).
+ */
+static void
+DropScheduledJobs(const char *name)
+{
+	Oid			cron;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (!OidIsValid(get_extension_oid("pg_cron", true)))
+		return;
+	cron = get_namespace_oid("cron", true);
+	if (!OidIsValid(cron) ||
+		pg_namespace_aclcheck(cron, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+		return;
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT estimator.schedule_drop_strays($1, NULL)",
+							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not remove the pg_cron jobs of model \"%s\"", name);
+}
+
+/*
+ * est_drop_model(model) drops a model with its checkpoints, log,
+ * evaluations and schedule, and the caller's pg_cron jobs that retrain it.
  */
 PG_FUNCTION_INFO_V1(est_drop_model);
 
@@ -31,6 +63,7 @@ est_drop_model(PG_FUNCTION_ARGS)
 	def = EstCatalogGetModel(name, true, false);
 	EstCatalogCheckPrivilege(def, EST_PRIV_OWN, "drop");
 	EstCatalogDropModel(name);
+	DropScheduledJobs(name);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -12,8 +12,9 @@
 #   c) a run whose source lost a feature column fails, and
 #      cron.job_run_details shows estimator's message
 #   d) est_unschedule removes the job and the schedule
-#   f) a superuser's job left behind by a dropped model does not run the
-#      schedule of another role's model of the same name
+#   f) est_drop_model removes the caller's job; a superuser's job left
+#      behind does not run the schedule of another role's model of the
+#      same name
 #   g) a stored job id that pg_cron gave to another job of the role (a
 #      schedule restored into another cluster) is not the model's:
 #      est_schedule and est_unschedule leave that job alone
@@ -22,8 +23,9 @@
 #   i) two jobs that retrain one model at the same time take turns: the
 #      second finds the source unchanged and skips
 #   j) a role has one job per model: est_schedule and est_unschedule
-#      remove the role's other jobs of the model, such as the one that
-#      est_drop_model leaves
+#      remove the role's other jobs of the model, such as one made by
+#      hand; est_drop_model removes the role's job, but not when it rolls
+#      back
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -233,15 +235,24 @@ is($node->safe_psql($db, q{SELECT est_unschedule('flowers_model')}, @alice),
 ### f) a superuser's job left behind runs no other role's schedule
 ###
 # The superuser schedules a model of its own and drops the model, which
-# leaves pg_cron's job.  alice then trains and schedules a model of the
-# same name.  The superuser's job, which sees every job, must not run
-# alice's source with a superuser's rights (here run by hand, as pg_cron
-# runs it, as the superuser).
+# removes the superuser's job; a job of the model's command that it makes
+# by hand stays (or one of a role that did not drop the model).  alice
+# then trains and schedules a model of the same name.  The superuser's
+# job, which sees every job, must not run alice's source with a
+# superuser's rights (here run by hand, as pg_cron runs it, as the
+# superuser).
+my $nightly_jobs = q{SELECT count(*) FROM cron.job
+	WHERE command = estimator.schedule_command('nightly')};
 $node->safe_psql(
 	$db, q{SET client_min_messages = warning;
 	  SELECT est_train('nightly', 'iris_train', steps => 10, params => '{"seed": 1}');
-	  SELECT est_schedule('nightly', 'iris_train', '0 3 * * *', steps => 10);
-	  SELECT est_drop_model('nightly');
+	  SELECT est_schedule('nightly', 'iris_train', '0 3 * * *', steps => 10);});
+is($node->safe_psql($db, $nightly_jobs), '1', 'the superuser\'s model has a job');
+$node->safe_psql($db, q{SELECT est_drop_model('nightly')});
+is($node->safe_psql($db, $nightly_jobs), '0', 'est_drop_model removes the job');
+$node->safe_psql(
+	$db, q{SELECT cron.schedule('nightly by hand', '0 3 * * *',
+							  estimator.schedule_command('nightly'));
 	  CREATE TABLE alice_rows AS SELECT * FROM iris_train;
 	  ALTER TABLE alice_rows OWNER TO alice;});
 $node->safe_psql(
@@ -361,30 +372,54 @@ is($node->safe_psql($db, q{SELECT est_unschedule('nightly')}, @alice),
 	't', 'est_unschedule removes the schedule');
 is($node->safe_psql($db, "SELECT count(*) FROM cron.job WHERE jobid IN ($job_i, $dup)"),
 	'0', 'and both jobs that retrained the model');
-# est_drop_model leaves pg_cron's job.  Trained and scheduled anew under
-# another job name, the model must not keep the old job, which would go
-# on firing at its old times.
+# A job of the model's command that the role made by hand (or that
+# est_drop_model of 0.7.0 left).  Trained and scheduled anew under another
+# job name, the model must not keep the old job, which would go on firing
+# at its old times.
 my $stray_jobs = q{SELECT string_agg(jobname, ',' ORDER BY jobid) FROM cron.job
 	WHERE command = estimator.schedule_command('stray')};
 $node->safe_psql(
 	$db, q{SET client_min_messages = warning;
 	  SELECT est_train('stray', 'alice_rows', steps => 10, params => '{"seed": 1}');
 	  SELECT est_schedule('stray', 'alice_rows', '0 3 * * *');
-	  SELECT est_drop_model('stray');
+	  SELECT est_drop_model('stray');},
+	@alice);
+is($node->safe_psql($db, $stray_jobs), '',
+	'est_drop_model removes the role\'s job');
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT cron.schedule('retrain stray', '0 3 * * *', estimator.schedule_command('stray'));
 	  SELECT est_train('stray', 'alice_rows', steps => 10, params => '{"seed": 1}');},
 	@alice);
-is($node->safe_psql($db, $stray_jobs), 'retrain stray',
-	'est_drop_model left the job');
 $node->safe_psql($db,
 	q{SELECT est_schedule('stray', 'alice_rows', '0 4 * * *', job_name => 'stray again')},
 	@alice);
 is($node->safe_psql($db, $stray_jobs), 'stray again',
 	'est_schedule under another job name removes the job left behind');
-# dropped again: est_unschedule finds no schedule but removes the job
-$node->safe_psql($db, q{SELECT est_drop_model('stray')}, @alice);
+# a drop that rolls back keeps the job
+$node->safe_psql($db, q{BEGIN; SELECT est_drop_model('stray'); ROLLBACK;}, @alice);
+is($node->safe_psql($db, $stray_jobs), 'stray again',
+	'a rolled back est_drop_model keeps the job');
+# dropped: est_unschedule finds no schedule but removes a job left behind
+$node->safe_psql(
+	$db, q{SELECT est_drop_model('stray');
+	  SELECT cron.schedule('stray by hand', '0 3 * * *', estimator.schedule_command('stray'));},
+	@alice);
 is($node->safe_psql($db, q{SELECT est_unschedule('stray')}, @alice),
 	't', 'est_unschedule of a dropped model removes its job');
 is($node->safe_psql($db, $stray_jobs), '', 'no job is left');
+# a role that may not use pg_cron's schema has no job, and drops its model
+$node->safe_psql(
+	$db, q{CREATE ROLE carol LOGIN;
+	  CREATE TABLE carol_rows AS SELECT * FROM iris_train;
+	  ALTER TABLE carol_rows OWNER TO carol;});
+is( $node->safe_psql(
+		$db, q{SET client_min_messages = warning;
+		  SELECT global_step FROM est_train('carol_model', 'carol_rows', steps => 5);
+		  SELECT est_drop_model('carol_model');
+		  SELECT count(*) FROM estimator.models WHERE name = 'carol_model';},
+		extra_params => [ '-U', 'carol' ]),
+	"5\n\n0", 'a role without usage on schema cron drops its model');
 is($node->safe_psql($db, q{SELECT est_unschedule('stray')}, @alice),
 	'f', 'a second est_unschedule finds nothing');
 
