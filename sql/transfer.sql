@@ -230,6 +230,71 @@ SELECT xfer_error(xfer_retype(bundle, 'dnn_classifier')) AS wide_as_dnn
 SELECT xfer_error(xfer_reseal(overlay(bundle PLACING '\x0400000074616e68'::bytea
 						FROM position('\x0400000072656c75'::bytea IN bundle)))) AS tanh_for_relu
   FROM xfer_bundles WHERE name = 'xfer_dnn';
+-- params whose feature columns contradict the transform of the
+-- checkpoint, which training built from them: predictions would follow
+-- the checkpoint and reset => true the params.  xfer_reparam replaces old
+-- by new in the params (the first string that starts with '{"') and fixes
+-- the lengths of the params, of the definition and of the bundle.
+CREATE FUNCTION xfer_reparam(b bytea, old text, new text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	SELECT xfer_reseal(substr(b, 1, 12) || xfer_le(length(b) + d, 8) ||
+					   xfer_le(dl + d, 8) || substr(b, 29, p - 33) ||
+					   xfer_le(pl + d, 4) || substr(b, p, o - p) || nb ||
+					   substr(b, o + length(ob)))
+	  FROM (SELECT convert_to(old, 'UTF8') AS ob, convert_to(new, 'UTF8') AS nb,
+				   position('\x7b22'::bytea IN b) AS p,
+				   position(convert_to(old, 'UTF8') IN b) AS o,
+				   get_byte(b, 20) + 256 * get_byte(b, 21) + 65536 * get_byte(b, 22) AS dl) s,
+		   LATERAL (SELECT length(s.nb) - length(s.ob) AS d,
+						   get_byte(b, s.p - 5) + 256 * get_byte(b, s.p - 4) +
+						   65536 * get_byte(b, s.p - 3) AS pl) d
+$$;
+SELECT xfer_reparam(bundle, '"seed": 11', '"seed": 11') = bundle AS reparam_keeps,
+	   xfer_error(xfer_reparam(bundle, '"seed": 11', '"seed": 12345')) AS reparam_imports
+  FROM xfer_bundles WHERE name = 'xfer_dnn';
+SELECT est_drop_model('xfer_bad');
+SELECT v.what, xfer_error(xfer_reparam(bundle, v.old, v.new)) AS refused
+  FROM xfer_bundles,
+	   (VALUES (1, 'embedding dimension', '"embedding_dimension": 3', '"embedding_dimension": 8'),
+			   (2, 'boundary', '[2, 4]', '[2, 5]'),
+			   (3, 'boundaries', '[2, 4]', '[2, 4, 6]'),
+			   (4, 'kind', '"type": "vocabulary"}', '"type": "hash", "hash_bucket_size": 3}'),
+			   (5, 'combiner', '"embedding_dimension": 3', '"combiner": "sum", "embedding_dimension": 3'),
+			   (6, 'normalizer', '"type": "numeric"', '"type": "numeric", "normalizer": "minmax"'),
+			   (7, 'null policy', '"type": "numeric"', '"type": "numeric", "default_value": 0'),
+			   (8, 'max_size', '"key": "color"', '"key": "color", "max_size": 3'),
+			   (9, 'num_oov_buckets', '"key": "color"', '"key": "color", "num_oov_buckets": 2'),
+			   (10, 'given vocabulary', '"key": "color"', '"key": "color", "vocabulary": ["red", "green", "blue"]'),
+			   (11, 'one column less', '{"key": "x1", "type": "numeric"}, ', ''),
+			   (12, 'name', '"key": "x1"', '"key": "x1", "name": "x"'),
+			   (13, 'shape', '"key": "x1"', '"key": "x1", "shape": 2')) v(n, what, old, new)
+ WHERE name = 'xfer_dnn' ORDER BY v.n;
+-- the same for identity, hash, crossed, given vocabulary and multi-valued
+-- columns; the bundle as exported imports
+SELECT global_step FROM est_train('xfer_cols',
+	'SELECT (id % 7)::int AS day, color, usr, ARRAY[color, usr] AS tags, species FROM xfer_data',
+	label => 'species', hidden_units => '{2}', steps => 5,
+	params => '{"seed": 17, "feature_columns": [
+		{"type": "identity", "key": "day", "num_buckets": 7},
+		{"type": "hash", "key": "usr", "name": "usr_h", "hash_bucket_size": 16},
+		{"type": "crossed", "keys": ["color", "usr"], "hash_bucket_size": 32},
+		{"type": "vocabulary", "key": "color", "vocabulary": ["red", "green", "blue"]},
+		{"type": "vocabulary", "key": "tags", "max_values": 4}]}');
+CREATE TABLE xfer_cols_bundle AS SELECT est_export('xfer_cols') AS b;
+SELECT i.global_step FROM xfer_cols_bundle, est_import('xfer_cols_copy', b) i;
+SELECT v.what, xfer_error(xfer_reparam(b, v.old, v.new)) AS refused
+  FROM xfer_cols_bundle,
+	   (VALUES (1, 'identity buckets', '"num_buckets": 7', '"num_buckets": 8'),
+			   (2, 'identity default', '"num_buckets": 7', '"num_buckets": 7, "default_value": 0'),
+			   (3, 'hash size', '"hash_bucket_size": 16', '"hash_bucket_size": 17'),
+			   (4, 'representation', '"hash_bucket_size": 16', '"hash_bucket_size": 16, "embedding_dimension": 2'),
+			   (5, 'crossed size', '"hash_bucket_size": 32', '"hash_bucket_size": 64'),
+			   (6, 'crossed keys', '"keys": ["color", "usr"]', '"keys": ["usr", "color"], "name": "color_X_usr"'),
+			   (7, 'vocabulary entry', '"blue"]', '"pink"]'),
+			   (8, 'vocabulary size', '"blue"]', '"blue", "pink"]'),
+			   (9, 'max_values', '"max_values": 4', '"max_values": 5'),
+			   (10, 'max_values of text', '"key": "color"', '"key": "color", "max_values": 2')) v(n, what, old, new)
+ ORDER BY v.n;
 SELECT count(*) AS nothing_imported FROM estimator.models WHERE name = 'xfer_bad';
 
 -- a feature type that does not exist in the importing database
@@ -351,10 +416,10 @@ SELECT owner FROM estimator.models WHERE name = 'xfer_user_lin';
 
 SELECT count(*) AS dropped FROM
 	(SELECT est_drop_model(name) FROM estimator.models WHERE name LIKE 'xfer%') d;
-DROP TABLE xfer_data, xfer_bundles, xfer_lin_data, xfer_small, xfer_mood_bundle, xfer_three, xfer_tiny;
+DROP TABLE xfer_data, xfer_bundles, xfer_cols_bundle, xfer_lin_data, xfer_small, xfer_mood_bundle, xfer_three, xfer_tiny;
 DROP ROLE xfer_user;
 DROP TYPE xfer_mood;
-DROP FUNCTION xfer_error(bytea), xfer_retype(bytea, text), xfer_f4(real), xfer_reseal_all(bytea), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);
+DROP FUNCTION xfer_error(bytea), xfer_reparam(bytea, text, text), xfer_retype(bytea, text), xfer_f4(real), xfer_reseal_all(bytea), xfer_reseal(bytea), xfer_le(bigint, integer), xfer_crc32c(bytea);
 
 -- Bundles that a review crafted (test/data/hostile_bundles.sql): each
 -- crashed a backend before est_import checked feature columns against

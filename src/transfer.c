@@ -54,6 +54,7 @@
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -669,16 +670,212 @@ ParamsAgreeCheck(const EstModelDef *def, EstOptions *opts,
 	EstCheckCompatibleNetwork(def, opts, ckpt);
 }
 
+/* SourceList shows the source columns of a feature column as {a,b}. */
+static char *
+SourceList(const EstFeatureColumn *fc)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int k = 0; k < fc->n_keys; k++)
+		appendStringInfo(&buf, "%s%s", k > 0 ? "," : "{",
+						 quote_identifier(fc->keys[k]));
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* NullText says what a numeric column makes of a NULL. */
+static char *
+NullText(const EstFeatureColumn *fc)
+{
+	switch (fc->null_policy)
+	{
+		case EST_NULL_ERROR:
+			return "an error";
+		case EST_NULL_DEFAULT:
+			return psprintf("the default value %s",
+							float8out_internal(fc->default_value));
+		case EST_NULL_MEAN:
+			return "the training mean";
+	}
+	return "an unknown value";
+}
+
+/* MaxSizeText shows the bound of a learned vocabulary. */
+static char *
+MaxSizeText(const EstFeatureColumn *fc)
+{
+	return fc->max_size > 0 ? psprintf("%d", fc->max_size) : "none";
+}
+
+/*
+ * SameDeclaration checks what a column's declaration says before it is
+ * built, given that of the checkpoint's column c: the name, the kind, the
+ * source columns and the settings of a numeric column (its shape decides
+ * whether its source fits).  Once these agree, building the declared
+ * column cannot fail on its sources where the checkpoint's did not.
+ */
+static void
+SameDeclaration(const EstFeatureColumn *d, const EstFeatureColumn *t, int c)
+{
+	bool		same_keys = d->n_keys == t->n_keys;
+
+	if (strcmp(d->name, t->name) != 0)
+		ReportCorrupt("Its params name feature column %d \"%s\", its checkpoint \"%s\".",
+					  c + 1, d->name, t->name);
+	if (d->kind != t->kind)
+		ReportCorrupt("Its params make feature column \"%s\" a %s column, its checkpoint a %s column.",
+					  t->name, EstFeatureKindName(d->kind),
+					  EstFeatureKindName(t->kind));
+	for (int k = 0; same_keys && k < t->n_keys; k++)
+		same_keys = strcmp(d->keys[k], t->keys[k]) == 0;
+	if (!same_keys)
+		ReportCorrupt("Its params give feature column \"%s\" source columns %s, its checkpoint %s.",
+					  t->name, SourceList(d), SourceList(t));
+	if (t->kind != EST_FC_NUMERIC)
+		return;
+	if (d->shape != t->shape)
+		ReportCorrupt("Its params give feature column \"%s\" shape %d, its checkpoint %d.",
+					  t->name, d->shape, t->shape);
+	if (d->normalizer != t->normalizer)
+		ReportCorrupt("Its params give feature column \"%s\" normalizer %s, its checkpoint %s.",
+					  t->name, EstNormalizerName(d->normalizer),
+					  EstNormalizerName(t->normalizer));
+	if (d->null_policy != t->null_policy ||
+		(t->null_policy == EST_NULL_DEFAULT &&
+		 d->default_value != t->default_value))
+		ReportCorrupt("Its params make a NULL of feature column \"%s\" %s, its checkpoint %s.",
+					  t->name, NullText(d), NullText(t));
+}
+
+/*
+ * SameCategorical checks the settings of a built categorical column d
+ * against the checkpoint's column t of the same kind: what training takes
+ * from the declaration as it is.  A learned vocabulary's entries and
+ * counts are learned from the rows, and not compared.
+ */
+static void
+SameCategorical(const EstFeatureColumn *d, const EstFeatureColumn *t)
+{
+	const char *name = t->name;
+
+	if (d->slots != t->slots)
+		ReportCorrupt("Its params give feature column \"%s\" %d values a row, its checkpoint %d.",
+					  name, d->slots, t->slots);
+	if (d->representation != t->representation)
+		ReportCorrupt("Its params make feature column \"%s\" an %s, its checkpoint an %s.",
+					  name, EstRepresentationName(d->representation),
+					  EstRepresentationName(t->representation));
+	if (t->representation == EST_INPUT_EMBEDDING && d->dimension != t->dimension)
+		ReportCorrupt("Its params give feature column \"%s\" embedding dimension %d, its checkpoint %d.",
+					  name, d->dimension, t->dimension);
+	if (t->representation == EST_INPUT_EMBEDDING && d->combiner != t->combiner)
+		ReportCorrupt("Its params give feature column \"%s\" combiner %s, its checkpoint %s.",
+					  name, EstCombinerName(d->combiner),
+					  EstCombinerName(t->combiner));
+	switch (t->kind)
+	{
+		case EST_FC_BUCKETIZED:
+			if (d->n_boundaries != t->n_boundaries)
+				ReportCorrupt("Its params give feature column \"%s\" %d boundaries, its checkpoint %d.",
+							  name, d->n_boundaries, t->n_boundaries);
+			for (int b = 0; b < t->n_boundaries; b++)
+				if (d->boundaries[b] != t->boundaries[b])
+					ReportCorrupt("Its params give boundary %d of feature column \"%s\" as %s, its checkpoint as %s.",
+								  b + 1, name,
+								  float8out_internal(d->boundaries[b]),
+								  float8out_internal(t->boundaries[b]));
+			break;
+		case EST_FC_VOCABULARY:
+			if (d->learned != t->learned)
+				ReportCorrupt(d->learned ?
+							  "Its params have feature column \"%s\" learn its vocabulary, its checkpoint's is given." :
+							  "Its params give feature column \"%s\" a vocabulary, its checkpoint's is learned.",
+							  name);
+			if (d->num_oov != t->num_oov)
+				ReportCorrupt("Its params give feature column \"%s\" %d OOV buckets, its checkpoint %d.",
+							  name, d->num_oov, t->num_oov);
+			if (t->learned &&
+				(d->hash_above != t->hash_above ||
+				 d->auto_buckets != t->auto_buckets ||
+				 d->auto_dimension != t->auto_dimension))
+				ReportCorrupt("Its params declare feature column \"%s\", its checkpoint inferred it.",
+							  name);
+			if (t->learned && d->max_size != t->max_size)
+				ReportCorrupt("Its params give feature column \"%s\" max_size %s, its checkpoint %s.",
+							  name, MaxSizeText(d), MaxSizeText(t));
+			if (t->learned)
+				break;
+			if (d->vocab_size != t->vocab_size)
+				ReportCorrupt("Its params give feature column \"%s\" a vocabulary of %d entries, its checkpoint %d.",
+							  name, d->vocab_size, t->vocab_size);
+			for (int i = 0; i < t->vocab_size; i++)
+				if (strcmp(d->vocab[i], t->vocab[i]) != 0)
+					ReportCorrupt("Its params and its checkpoint differ in entry %d of the vocabulary of feature column \"%s\".",
+								  i + 1, name);
+			break;
+		case EST_FC_IDENTITY:
+			if (d->num_buckets != t->num_buckets)
+				ReportCorrupt("Its params give feature column \"%s\" " INT64_FORMAT " buckets, its checkpoint " INT64_FORMAT ".",
+							  name, d->num_buckets, t->num_buckets);
+			if (d->default_id != t->default_id)
+				ReportCorrupt("Its params give feature column \"%s\" default id " INT64_FORMAT ", its checkpoint " INT64_FORMAT ".",
+							  name, d->default_id, t->default_id);
+			break;
+		case EST_FC_HASH:
+		case EST_FC_CROSSED:
+			if (d->num_buckets != t->num_buckets)
+				ReportCorrupt("Its params give feature column \"%s\" a hash_bucket_size of " INT64_FORMAT ", its checkpoint " INT64_FORMAT ".",
+							  name, d->num_buckets, t->num_buckets);
+			break;
+		case EST_FC_NUMERIC:
+			break;
+	}
+}
+
+/*
+ * ColumnsAgreeCheck checks the feature columns that params declare
+ * against the checkpoint's transform, which training built from them: the
+ * same columns in the same order, each of the same name, kind, source
+ * columns and declared settings, after the defaults that training fills
+ * in (EstBuildTransform).  What training learns from the rows (a learned
+ * vocabulary's entries, statistics) is not declared and not compared.
+ * Params without feature_columns declare nothing: the columns were
+ * inferred from the features' types.  A bundle whose params were edited,
+ * an embedding dimension or a boundary, would otherwise predict as its
+ * checkpoint and train anew (reset => true) as its params say.
+ */
+static void
+ColumnsAgreeCheck(const EstModelDef *def, EstOptions *opts,
+				  const EstCheckpoint *ckpt)
+{
+	const EstTransform *tf = &ckpt->transform;
+	EstTransform declared;
+
+	if (opts->n_feature_columns < 0)
+		return;
+	if (opts->n_feature_columns != tf->n_columns)
+		ReportCorrupt("Its params declare %d feature columns, its checkpoint %d.",
+					  opts->n_feature_columns, tf->n_columns);
+	for (int c = 0; c < tf->n_columns; c++)
+		SameDeclaration(&opts->feature_columns[c], &tf->columns[c], c);
+	EstBuildTransform(def->features, def->n_features, opts, &declared);
+	for (int c = 0; c < tf->n_columns; c++)
+		if (tf->columns[c].kind != EST_FC_NUMERIC)
+			SameCategorical(&declared.columns[c], &tf->columns[c]);
+}
+
 /*
  * CheckImportedParams checks the params against the definition and the
- * checkpoint: what continuing training checks, the class names, and a
- * weight column that is not a feature.
+ * checkpoint: what continuing training checks, the feature columns, the
+ * class names, and a weight column that is not a feature.
  */
 static void
 CheckImportedParams(const EstModelDef *def, EstOptions *opts,
 					const EstCheckpoint *ckpt)
 {
 	Uncorrupted(ParamsAgreeCheck, def, opts, ckpt);
+	Uncorrupted(ColumnsAgreeCheck, def, opts, ckpt);
 	if (opts->n_label_vocabulary >= 0)
 	{
 		bool		same = opts->n_label_vocabulary == def->n_label_vocabulary;
