@@ -36,7 +36,10 @@
  * CRC, then every length and count against the bytes that remain before it
  * allocates.  The checkpoint must then decode and match the definition as
  * a stored one must (EstDecodeCheckpoint), so an imported model predicts
- * exactly as the exported one did.
+ * exactly as the exported one did, and the params must be those the
+ * checkpoint was trained with as far as it records them (its optimizer,
+ * network and feature columns), so that training it further or anew
+ * (reset => true) does what its checkpoint shows.
  *
  *-------------------------------------------------------------------------
  */
