@@ -162,6 +162,22 @@ SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1);
 SELECT est_drop_model('priv_eval');
 RESET ROLE;
 
+-- a reset stores its params in the model: carol (train) may not leave an
+-- eval_source there, which alice's next training (or her pg_cron job)
+-- would run with alice's rights; her own evaluation rows she may give
+SET ROLE regress_priv_alice;
+SELECT global_step FROM est_train('priv_reset', 'iris_train', steps => 2, params => '{"seed": 1}');
+SELECT est_grant('priv_reset', 'regress_priv_carol', 'train');
+RESET ROLE;
+SET ROLE regress_priv_carol;
+SELECT expect_error($$SELECT * FROM est_train('priv_reset', 'iris_train', steps => 1, reset => true, params => '{"eval_source": "iris_test"}')$$);
+SELECT global_step FROM est_train('priv_reset', 'iris_train', steps => 1, reset => true, params => '{"eval_fraction": 0.2}');
+RESET ROLE;
+SET ROLE regress_priv_alice;
+SELECT params FROM estimator.model_catalog WHERE name = 'priv_reset';
+SELECT est_drop_model('priv_reset');
+RESET ROLE;
+
 -- dave, a member of alice's role, owns the model through her
 SET ROLE regress_priv_dave;
 SELECT est_has_model_privilege('priv_m', 'owner') AS owner;

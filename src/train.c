@@ -2184,6 +2184,28 @@ CheckStoredEvalSource(const EstModelDef *def, const EstOptions *call)
 }
 
 /*
+ * CheckResetEvalSource refuses a reset whose own params give an
+ * eval_source, unless the caller has the privileges of the model's owner.
+ * A reset stores its params in the model, and CheckStoredEvalSource lets
+ * the owner (and the owner's scheduled job) run the stored eval_source:
+ * a train grantee's reset would leave SQL of its choosing to run with the
+ * owner's rights at the owner's next training.
+ */
+static void
+CheckResetEvalSource(const EstModelDef *def, const EstOptions *call)
+{
+	if (call->eval_source == NULL ||
+		has_privs_of_role(GetUserId(), def->owner))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to store an eval_source in model \"%s\"",
+					def->name),
+			 errdetail("A reset stores its params in the model, and a stored eval_source runs with the privileges of whoever trains the model next, its owner included."),
+			 errhint("Give eval_fraction in params, or ask the owner of the model to reset it.")));
+}
+
+/*
  * ResetRequest makes a call with reset => true train the model anew with
  * its stored definition: the model's type, label, features, hidden units,
  * optimizer, learning rate, batch size and params, where the call's
@@ -2272,6 +2294,7 @@ TrainModel(EstTrainRequest *req, TrainResult *result, bool commit)
 		/* reset: forget the history, train anew as the definition says */
 		EstCatalogCheckPrivilege(def, EST_PRIV_TRAIN, "reset");
 		CheckStoredEvalSource(def, &req->opts);
+		CheckResetEvalSource(def, &req->opts);
 		EstCheckCompatible(def, req);
 		ResetRequest(req, def);
 		EstCatalogResetModel(def->name);
