@@ -178,6 +178,24 @@ SELECT params FROM estimator.model_catalog WHERE name = 'priv_reset';
 SELECT est_drop_model('priv_reset');
 RESET ROLE;
 
+-- nor does a bundle carry one: bob imports alice's model without the
+-- eval_source of its params, which his trainings would have run with his
+-- rights as SQL of his own
+SET ROLE regress_priv_alice;
+SELECT global_step FROM est_train('priv_bundle', 'iris_train', steps => 2, params => '{"seed": 1, "eval_source": "iris_test"}');
+SELECT est_grant('priv_bundle', 'regress_priv_bob', 'predict');
+RESET ROLE;
+SET ROLE regress_priv_bob;
+SET client_min_messages = notice;
+SELECT global_step FROM est_import('priv_bundle_bob', est_export('priv_bundle'));
+SET client_min_messages = warning;
+SELECT params FROM estimator.model_catalog WHERE name = 'priv_bundle_bob';
+SELECT global_step FROM est_train('priv_bundle_bob', 'iris_train', steps => 1);
+SELECT count(eval_metrics) AS evaluated_steps FROM estimator.training_log WHERE model = 'priv_bundle_bob';
+SELECT est_drop_model('priv_bundle_bob');
+RESET ROLE;
+SELECT est_drop_model('priv_bundle');
+
 -- dave, a member of alice's role, owns the model through her
 SET ROLE regress_priv_dave;
 SELECT est_has_model_privilege('priv_m', 'owner') AS owner;

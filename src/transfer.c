@@ -1094,6 +1094,25 @@ est_import(PG_FUNCTION_ARGS)
 	CheckImportedCheckpoint(def, &opts, &ckpt);
 	EstCheckpointFree(&ckpt);
 
+	/*
+	 * A stored eval_source is SQL that the model's next trainings run with
+	 * their rights, the importer's included, as SQL of the model's owner
+	 * (CheckStoredEvalSource).  The bundle's was written by whoever made
+	 * the exported model, not by the importer: it is left out.
+	 */
+	if (opts.eval_source != NULL)
+	{
+		ereport(NOTICE,
+				(errmsg("model \"%s\" is imported without the eval_source of its params",
+						name),
+				 errdetail("The bundle's params give eval_source \"%s\", SQL that another role may have written.",
+						   opts.eval_source),
+				 errhint("Give eval_source in the params of a training.")));
+		def->params = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete,
+														 JsonbPGetDatum(def->params),
+														 CStringGetTextDatum("eval_source")));
+	}
+
 	if (!EstCatalogInsertModel(def, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
