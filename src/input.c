@@ -373,10 +373,10 @@ RelationQuery(const char *source, const EstReadSpec *spec,
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid)));
 	if (spec->block_lo > 0)
-		appendStringInfo(&sql, " WHERE ctid >= '(%u,0)'::pg_catalog.tid",
+		appendStringInfo(&sql, " WHERE ctid OPERATOR(pg_catalog.>=) '(%u,0)'::pg_catalog.tid",
 						 (unsigned) spec->block_lo);
 	if (spec->block_hi > 0)
-		appendStringInfo(&sql, " %s ctid < '(%u,0)'::pg_catalog.tid",
+		appendStringInfo(&sql, " %s ctid OPERATOR(pg_catalog.<) '(%u,0)'::pg_catalog.tid",
 						 spec->block_lo > 0 ? "AND" : "WHERE",
 						 (unsigned) spec->block_hi);
 	return sql.data;
