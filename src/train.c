@@ -991,7 +991,8 @@ TransactionsWaitingForUs(int *n)
  * training) wakes at the commit only to find the row locked anew, and
  * would wait for the whole call; so, unless nowait, the call first waits
  * for the transactions that waited for it to end.  If another session
- * trained the model meanwhile, this call cannot go on.
+ * trained the model meanwhile, this call cannot go on; nor if the caller
+ * lost the privilege to train it (est_revoke between the commits).
  */
 static void
 CommitCheckpoint(const EstModelDef *def, const TrainPlan *plan, int64 step)
@@ -1022,6 +1023,9 @@ CommitCheckpoint(const EstModelDef *def, const TrainPlan *plan, int64 step)
 						   step, now),
 				 errhint("Call est_train_procedure again to continue from step " INT64_FORMAT ".",
 						 now)));
+	/* the owner may have revoked the caller's privilege meanwhile */
+	EstCatalogCheckPrivilege(EstCatalogGetModel(def->name, false, false),
+							 EST_PRIV_TRAIN, "train");
 }
 
 /* AllFinite tells whether none of n floats is NaN or infinite. */
