@@ -295,6 +295,24 @@ SELECT v.what, xfer_error(xfer_reparam(b, v.old, v.new)) AS refused
 			   (9, 'max_values', '"max_values": 4', '"max_values": 5'),
 			   (10, 'max_values of text', '"key": "color"', '"key": "color", "max_values": 2')) v(n, what, old, new)
  ORDER BY v.n;
+-- the column lists of a wide & deep model against its network, as
+-- continuing training checks them: a column moved from the linear to the
+-- DNN part, a list left out (every column), a column no feature column
+-- reads, lists given to a DNN
+SELECT v.what, xfer_error(xfer_reparam(xfer_reparam(bundle, v.old, v.new), v.old2, v.new2)) AS refused
+  FROM xfer_bundles,
+	   (VALUES (1, 'moved to the DNN', '["color", "age"]', '["age"]', '["x1", "age"]', '["x1", "age", "color"]'),
+			   (2, 'moved to the linear part', '["x1", "age"]', '["age"]', '["color", "age"]', '["color", "age", "x1"]'),
+			   (3, 'linear left out', ', "linear_feature_columns": ["color", "age"]', '', '"seed": 13', '"seed": 13'),
+			   (4, 'dnn left out', ', "dnn_feature_columns": ["x1", "age"]', '', '"seed": 13', '"seed": 13'),
+			   (5, 'unknown column', '["color", "age"]', '["color", "aeg"]', '"seed": 13', '"seed": 13')) v(n, what, old, new, old2, new2)
+ WHERE name = 'xfer_wide' ORDER BY v.n;
+SELECT xfer_error(xfer_reparam(bundle, '"seed": 11', '"seed": 11, "dnn_feature_columns": ["x1"]')) AS lists_of_a_dnn
+  FROM xfer_bundles WHERE name = 'xfer_dnn';
+-- the order of a list does not matter, nor to training
+SELECT xfer_error(xfer_reparam(bundle, '["color", "age"]', '["age", "color"]')) AS reordered
+  FROM xfer_bundles WHERE name = 'xfer_wide';
+SELECT est_drop_model('xfer_bad');
 SELECT count(*) AS nothing_imported FROM estimator.models WHERE name = 'xfer_bad';
 
 -- a feature type that does not exist in the importing database

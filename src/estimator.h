@@ -673,6 +673,9 @@ extern double EstTrainStep(EstCheckpoint *ckpt, EstWorkspace *ws,
 						   EstStepRows *rows, const EstStepPlan *sp,
 						   EstTeam *team);
 extern void EstCheckNotTraining(const char *name, const char *action);
+extern bool EstSameColumns(const EstModelDef *def, const EstTransform *tf,
+						   char **names, int n_names, const char *param,
+						   bool linear, const int *inputs, int n_inputs);
 
 /* parallel training (parallel.c) */
 extern EstTeam *EstTeamBegin(int n_workers, const EstModelDef *def,

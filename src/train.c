@@ -750,6 +750,28 @@ ColumnInputs(const EstModelDef *def, const EstTransform *tf, char **names,
 }
 
 /*
+ * EstSameColumns tells whether a column list of a wide & deep model, names
+ * (NULL: params that leave the list out, every column), picks the inputs
+ * that the network reads in that part, inputs.  It raises the errors of
+ * ColumnInputs for names that no list of the model could hold.
+ */
+bool
+EstSameColumns(const EstModelDef *def, const EstTransform *tf, char **names,
+			   int n_names, const char *param, bool linear,
+			   const int *inputs, int n_inputs)
+{
+	int		   *given;
+	int			n_given;
+	bool		same;
+
+	given = ColumnInputs(def, tf, names, n_names, param, linear, &n_given);
+	same = n_given == n_inputs &&
+		(n_inputs == 0 || memcmp(given, inputs, n_inputs * sizeof(int)) == 0);
+	pfree(given);
+	return same;
+}
+
+/*
  * CheckSameColumns refuses a column list of a wide & deep model that a
  * later call gives differently from the one the model was made with.
  */
@@ -758,14 +780,10 @@ CheckSameColumns(const EstModelDef *def, const EstTransform *tf, char **names,
 				 int n_names, const char *param, bool linear,
 				 const int *inputs, int n_inputs)
 {
-	int		   *given;
-	int			n_given;
-
 	if (n_names < 0)
 		return;
-	given = ColumnInputs(def, tf, names, n_names, param, linear, &n_given);
-	if (n_given != n_inputs ||
-		(n_inputs > 0 && memcmp(given, inputs, n_inputs * sizeof(int)) != 0))
+	if (!EstSameColumns(def, tf, names, n_names, param, linear, inputs,
+						n_inputs))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s contradicts model \"%s\"", param, def->name),

@@ -477,7 +477,8 @@ CompareNames(const void *a, const void *b)
 /*
  * Uncorrupted runs check, a function that only reads and compares, and
  * turns its data exception (class 22: what a bundle says that est_train
- * would refuse) into a corrupted bundle's, with the message as detail; any
+ * would refuse) or undefined column (params naming a column that no feature
+ * column reads) into a corrupted bundle's, with the message as detail; any
  * other error, a cancel or out of memory, stays what it is.  Such a check
  * holds no resource, so its error can be caught without a subtransaction.
  */
@@ -501,7 +502,8 @@ Uncorrupted(BundleCheck check, const EstModelDef *def, EstOptions *opts,
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+			edata->sqlerrcode != ERRCODE_UNDEFINED_COLUMN)
 			PG_RE_THROW();
 		FlushErrorState();
 		message = edata->message;
@@ -869,6 +871,54 @@ ColumnsAgreeCheck(const EstModelDef *def, EstOptions *opts,
 }
 
 /*
+ * PartColumnsCheck checks the column list of one part of a wide & deep
+ * model, names (n_names < 0: left out, every column), against the inputs
+ * its network reads there, as continuing training does (EstSameColumns).
+ */
+static void
+PartColumnsCheck(const EstModelDef *def, const EstCheckpoint *ckpt,
+				 char **names, int n_names, const char *param, bool linear,
+				 const int *inputs, int n_inputs)
+{
+	if (n_names < 0 &&
+		!EstSameColumns(def, &ckpt->transform, NULL, 0, param, linear,
+						inputs, n_inputs))
+		ReportCorrupt("Its params leave out %s, its checkpoint's network does not read every column in its %s part.",
+					  param, linear ? "linear" : "DNN");
+	if (n_names >= 0 &&
+		!EstSameColumns(def, &ckpt->transform, names, n_names, param, linear,
+						inputs, n_inputs))
+		ReportCorrupt("Its params give %s other columns than its checkpoint's network reads in its %s part.",
+					  param, linear ? "linear" : "DNN");
+}
+
+/*
+ * NetworkColumnsCheck checks linear_feature_columns and
+ * dnn_feature_columns, which split the columns of a wide & deep model
+ * between its two parts, against its checkpoint's network: a bundle whose
+ * params move a column from one part to the other would predict as its
+ * network and train anew (reset => true) as its params say.
+ */
+static void
+NetworkColumnsCheck(const EstModelDef *def, EstOptions *opts,
+					const EstCheckpoint *ckpt)
+{
+	if (!EST_IS_COMBINED(def->type))
+	{
+		if (opts->n_linear_columns >= 0 || opts->n_dnn_columns >= 0)
+			ReportCorrupt("Its params give linear_feature_columns or dnn_feature_columns to a %s.",
+						  EstModelTypeName(def->type));
+		return;
+	}
+	PartColumnsCheck(def, ckpt, opts->linear_columns, opts->n_linear_columns,
+					 "linear_feature_columns", true, ckpt->net.linear_inputs,
+					 ckpt->net.n_linear_inputs);
+	PartColumnsCheck(def, ckpt, opts->dnn_columns, opts->n_dnn_columns,
+					 "dnn_feature_columns", false, ckpt->net.dnn_inputs,
+					 ckpt->net.n_dnn_inputs);
+}
+
+/*
  * CheckImportedParams checks the params against the definition and the
  * checkpoint: what continuing training checks, the feature columns, the
  * class names, and a weight column that is not a feature.
@@ -879,6 +929,7 @@ CheckImportedParams(const EstModelDef *def, EstOptions *opts,
 {
 	Uncorrupted(ParamsAgreeCheck, def, opts, ckpt);
 	Uncorrupted(ColumnsAgreeCheck, def, opts, ckpt);
+	Uncorrupted(NetworkColumnsCheck, def, opts, ckpt);
 	if (opts->n_label_vocabulary >= 0)
 	{
 		bool		same = opts->n_label_vocabulary == def->n_label_vocabulary;
