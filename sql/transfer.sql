@@ -313,6 +313,21 @@ SELECT xfer_error(xfer_reparam(bundle, '"seed": 11', '"seed": 11, "dnn_feature_c
 SELECT xfer_error(xfer_reparam(bundle, '["color", "age"]', '["age", "color"]')) AS reordered
   FROM xfer_bundles WHERE name = 'xfer_wide';
 SELECT est_drop_model('xfer_bad');
+-- params whose feature_columns were deleted: the checkpoint's columns
+-- must then be those inferred from the features' types
+SELECT m.name, xfer_error(xfer_reparam(b.b, ', "feature_columns": ' || (m.params->'feature_columns')::text, '')) AS refused
+  FROM estimator.model_catalog m,
+	   LATERAL (SELECT bundle FROM xfer_bundles WHERE name = m.name
+				UNION ALL SELECT b FROM xfer_cols_bundle WHERE m.name = 'xfer_cols'
+				UNION ALL SELECT b FROM xfer_small WHERE m.name = 'xfer_lin') b(b)
+ WHERE m.name IN ('xfer_dnn', 'xfer_cols', 'xfer_lin') ORDER BY m.name;
+-- allowing for a text column inferred with more than 100 values, which
+-- fitting made a hash column
+SELECT global_step FROM est_train('xfer_many',
+	'SELECT ''v'' || (g % 150) AS code, (g % 3 = 0)::int AS label FROM generate_series(1, 300) g',
+	hidden_units => '{2}', steps => 5, params => '{"seed": 18}');
+SELECT kind, representation, width FROM est_feature_info('xfer_many');
+SELECT i.global_step FROM est_import('xfer_many_copy', est_export('xfer_many')) i;
 SELECT count(*) AS nothing_imported FROM estimator.models WHERE name = 'xfer_bad';
 
 -- a feature type that does not exist in the importing database

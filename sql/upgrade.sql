@@ -28,12 +28,20 @@ SELECT expect_error($$SELECT est_predict('upgrade_iris', t) FROM (SELECT NULL::r
 SELECT metric, round(value::numeric, 3) AS value
   FROM est_evaluate('upgrade_iris', 'iris_test') WHERE metric IN ('accuracy', 'loss');
 
+-- a bundle of the old checkpoint imports: its params declare no feature
+-- columns, and its checkpoint's are the numeric ones that 0.1.0 inferred
+SELECT i.* FROM est_import('upgrade_iris_copy', est_export('upgrade_iris')) i;
+SELECT i.* FROM est_import('upgrade_reg_copy', est_export('upgrade_reg')) i;
+
 -- training continues from the old checkpoint and writes format 2
 SELECT global_step FROM est_train('upgrade_iris', 'iris_train', steps => 100);
 SELECT model, global_step, get_byte(data, 8) AS format
   FROM estimator.checkpoints WHERE model = 'upgrade_iris' ORDER BY global_step;
 SELECT count(*) FILTER (WHERE est_predict('upgrade_iris', t) = label) >= 28 AS still_good
   FROM iris_test t;
+-- and so does one of format 2, whose NULLs stay errors
+SELECT i.* FROM est_import('upgrade_iris_trained', est_export('upgrade_iris')) i;
+SELECT est_drop_model(m) FROM unnest(ARRAY['upgrade_iris_copy', 'upgrade_reg_copy', 'upgrade_iris_trained']) m;
 
 DROP TABLE upgrade_expected;
 DROP EXTENSION estimator CASCADE;

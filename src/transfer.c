@@ -217,7 +217,7 @@ pg_attribute_printf(1, 2);
 static void
 ReportCorrupt(const char *fmt,...)
 {
-	char		detail[256];
+	char		detail[512];
 	va_list		args;
 
 	va_start(args, fmt);
@@ -721,36 +721,37 @@ MaxSizeText(const EstFeatureColumn *fc)
  * column cannot fail on its sources where the checkpoint's did not.
  */
 static void
-SameDeclaration(const EstFeatureColumn *d, const EstFeatureColumn *t, int c)
+SameDeclaration(const EstFeatureColumn *d, const EstFeatureColumn *t, int c,
+				const char *who)
 {
 	bool		same_keys = d->n_keys == t->n_keys;
 
 	if (strcmp(d->name, t->name) != 0)
-		ReportCorrupt("Its params name feature column %d \"%s\", its checkpoint \"%s\".",
-					  c + 1, d->name, t->name);
+		ReportCorrupt("%s name feature column %d \"%s\", its checkpoint \"%s\".",
+					  who, c + 1, d->name, t->name);
 	if (d->kind != t->kind)
-		ReportCorrupt("Its params make feature column \"%s\" a %s column, its checkpoint a %s column.",
-					  t->name, EstFeatureKindName(d->kind),
+		ReportCorrupt("%s make feature column \"%s\" a %s column, its checkpoint a %s column.",
+					  who, t->name, EstFeatureKindName(d->kind),
 					  EstFeatureKindName(t->kind));
 	for (int k = 0; same_keys && k < t->n_keys; k++)
 		same_keys = strcmp(d->keys[k], t->keys[k]) == 0;
 	if (!same_keys)
-		ReportCorrupt("Its params give feature column \"%s\" source columns %s, its checkpoint %s.",
-					  t->name, SourceList(d), SourceList(t));
+		ReportCorrupt("%s give feature column \"%s\" source columns %s, its checkpoint %s.",
+					  who, t->name, SourceList(d), SourceList(t));
 	if (t->kind != EST_FC_NUMERIC)
 		return;
 	if (d->shape != t->shape)
-		ReportCorrupt("Its params give feature column \"%s\" shape %d, its checkpoint %d.",
-					  t->name, d->shape, t->shape);
+		ReportCorrupt("%s give feature column \"%s\" shape %d, its checkpoint %d.",
+					  who, t->name, d->shape, t->shape);
 	if (d->normalizer != t->normalizer)
-		ReportCorrupt("Its params give feature column \"%s\" normalizer %s, its checkpoint %s.",
-					  t->name, EstNormalizerName(d->normalizer),
+		ReportCorrupt("%s give feature column \"%s\" normalizer %s, its checkpoint %s.",
+					  who, t->name, EstNormalizerName(d->normalizer),
 					  EstNormalizerName(t->normalizer));
 	if (d->null_policy != t->null_policy ||
 		(t->null_policy == EST_NULL_DEFAULT &&
 		 d->default_value != t->default_value))
-		ReportCorrupt("Its params make a NULL of feature column \"%s\" %s, its checkpoint %s.",
-					  t->name, NullText(d), NullText(t));
+		ReportCorrupt("%s make a NULL of feature column \"%s\" %s, its checkpoint %s.",
+					  who, t->name, NullText(d), NullText(t));
 }
 
 /*
@@ -760,81 +761,166 @@ SameDeclaration(const EstFeatureColumn *d, const EstFeatureColumn *t, int c)
  * counts are learned from the rows, and not compared.
  */
 static void
-SameCategorical(const EstFeatureColumn *d, const EstFeatureColumn *t)
+SameCategorical(const EstFeatureColumn *d, const EstFeatureColumn *t,
+				const char *who)
 {
 	const char *name = t->name;
 
 	if (d->slots != t->slots)
-		ReportCorrupt("Its params give feature column \"%s\" %d values a row, its checkpoint %d.",
-					  name, d->slots, t->slots);
+		ReportCorrupt("%s give feature column \"%s\" %d values a row, its checkpoint %d.",
+					  who, name, d->slots, t->slots);
 	if (d->representation != t->representation)
-		ReportCorrupt("Its params make feature column \"%s\" an %s, its checkpoint an %s.",
-					  name, EstRepresentationName(d->representation),
+		ReportCorrupt("%s make feature column \"%s\" an %s, its checkpoint an %s.",
+					  who, name, EstRepresentationName(d->representation),
 					  EstRepresentationName(t->representation));
 	if (t->representation == EST_INPUT_EMBEDDING && d->dimension != t->dimension)
-		ReportCorrupt("Its params give feature column \"%s\" embedding dimension %d, its checkpoint %d.",
-					  name, d->dimension, t->dimension);
+		ReportCorrupt("%s give feature column \"%s\" embedding dimension %d, its checkpoint %d.",
+					  who, name, d->dimension, t->dimension);
 	if (t->representation == EST_INPUT_EMBEDDING && d->combiner != t->combiner)
-		ReportCorrupt("Its params give feature column \"%s\" combiner %s, its checkpoint %s.",
-					  name, EstCombinerName(d->combiner),
+		ReportCorrupt("%s give feature column \"%s\" combiner %s, its checkpoint %s.",
+					  who, name, EstCombinerName(d->combiner),
 					  EstCombinerName(t->combiner));
 	switch (t->kind)
 	{
 		case EST_FC_BUCKETIZED:
 			if (d->n_boundaries != t->n_boundaries)
-				ReportCorrupt("Its params give feature column \"%s\" %d boundaries, its checkpoint %d.",
-							  name, d->n_boundaries, t->n_boundaries);
+				ReportCorrupt("%s give feature column \"%s\" %d boundaries, its checkpoint %d.",
+							  who, name, d->n_boundaries, t->n_boundaries);
 			for (int b = 0; b < t->n_boundaries; b++)
 				if (d->boundaries[b] != t->boundaries[b])
-					ReportCorrupt("Its params give boundary %d of feature column \"%s\" as %s, its checkpoint as %s.",
-								  b + 1, name,
+					ReportCorrupt("%s give boundary %d of feature column \"%s\" as %s, its checkpoint as %s.",
+								  who, b + 1, name,
 								  float8out_internal(d->boundaries[b]),
 								  float8out_internal(t->boundaries[b]));
 			break;
 		case EST_FC_VOCABULARY:
 			if (d->learned != t->learned)
 				ReportCorrupt(d->learned ?
-							  "Its params have feature column \"%s\" learn its vocabulary, its checkpoint's is given." :
-							  "Its params give feature column \"%s\" a vocabulary, its checkpoint's is learned.",
-							  name);
+							  "%s have feature column \"%s\" learn its vocabulary, its checkpoint's is given." :
+							  "%s give feature column \"%s\" a vocabulary, its checkpoint's is learned.",
+							  who, name);
 			if (d->num_oov != t->num_oov)
-				ReportCorrupt("Its params give feature column \"%s\" %d OOV buckets, its checkpoint %d.",
-							  name, d->num_oov, t->num_oov);
+				ReportCorrupt("%s give feature column \"%s\" %d OOV buckets, its checkpoint %d.",
+							  who, name, d->num_oov, t->num_oov);
 			if (t->learned &&
 				(d->hash_above != t->hash_above ||
 				 d->auto_buckets != t->auto_buckets ||
 				 d->auto_dimension != t->auto_dimension))
-				ReportCorrupt("Its params declare feature column \"%s\", its checkpoint inferred it.",
-							  name);
+				ReportCorrupt(d->hash_above > 0 ?
+							  "%s infer feature column \"%s\", its checkpoint declared it." :
+							  "%s declare feature column \"%s\", its checkpoint inferred it.",
+							  who, name);
 			if (t->learned && d->max_size != t->max_size)
-				ReportCorrupt("Its params give feature column \"%s\" max_size %s, its checkpoint %s.",
-							  name, MaxSizeText(d), MaxSizeText(t));
+				ReportCorrupt("%s give feature column \"%s\" max_size %s, its checkpoint %s.",
+							  who, name, MaxSizeText(d), MaxSizeText(t));
 			if (t->learned)
 				break;
 			if (d->vocab_size != t->vocab_size)
-				ReportCorrupt("Its params give feature column \"%s\" a vocabulary of %d entries, its checkpoint %d.",
-							  name, d->vocab_size, t->vocab_size);
+				ReportCorrupt("%s give feature column \"%s\" a vocabulary of %d entries, its checkpoint %d.",
+							  who, name, d->vocab_size, t->vocab_size);
 			for (int i = 0; i < t->vocab_size; i++)
 				if (strcmp(d->vocab[i], t->vocab[i]) != 0)
-					ReportCorrupt("Its params and its checkpoint differ in entry %d of the vocabulary of feature column \"%s\".",
-								  i + 1, name);
+					ReportCorrupt("%s and its checkpoint differ in entry %d of the vocabulary of feature column \"%s\".",
+								  who, i + 1, name);
 			break;
 		case EST_FC_IDENTITY:
 			if (d->num_buckets != t->num_buckets)
-				ReportCorrupt("Its params give feature column \"%s\" " INT64_FORMAT " buckets, its checkpoint " INT64_FORMAT ".",
-							  name, d->num_buckets, t->num_buckets);
+				ReportCorrupt("%s give feature column \"%s\" " INT64_FORMAT " buckets, its checkpoint " INT64_FORMAT ".",
+							  who, name, d->num_buckets, t->num_buckets);
 			if (d->default_id != t->default_id)
-				ReportCorrupt("Its params give feature column \"%s\" default id " INT64_FORMAT ", its checkpoint " INT64_FORMAT ".",
-							  name, d->default_id, t->default_id);
+				ReportCorrupt("%s give feature column \"%s\" default id " INT64_FORMAT ", its checkpoint " INT64_FORMAT ".",
+							  who, name, d->default_id, t->default_id);
 			break;
 		case EST_FC_HASH:
 		case EST_FC_CROSSED:
 			if (d->num_buckets != t->num_buckets)
-				ReportCorrupt("Its params give feature column \"%s\" a hash_bucket_size of " INT64_FORMAT ", its checkpoint " INT64_FORMAT ".",
-							  name, d->num_buckets, t->num_buckets);
+				ReportCorrupt("%s give feature column \"%s\" a hash_bucket_size of " INT64_FORMAT ", its checkpoint " INT64_FORMAT ".",
+							  who, name, d->num_buckets, t->num_buckets);
 			break;
 		case EST_FC_NUMERIC:
 			break;
+	}
+}
+
+/* the subject of SameDeclaration's and SameCategorical's details */
+#define DECLARED_BY	"Its params"
+#define INFERRED_BY	"Its params, which declare no feature columns,"
+
+/*
+ * AsFitHash makes an inferred vocabulary column what fitting makes of it
+ * when its training rows hold more than hash_above values (InstallPlan in
+ * src/core/features.c): a hash column of auto_buckets buckets embedded in
+ * auto_dimension dimensions.
+ */
+static void
+AsFitHash(EstFeatureColumn *fc)
+{
+	fc->kind = EST_FC_HASH;
+	fc->num_buckets = fc->auto_buckets;
+	fc->buckets = fc->auto_buckets;
+	fc->representation = EST_INPUT_EMBEDDING;
+	fc->dimension = fc->auto_dimension;
+	fc->combiner = EST_COMBINER_MEAN;
+	fc->learned = 0;
+	fc->max_size = 0;
+	fc->num_oov = 0;
+	fc->hash_above = 0;
+	fc->auto_buckets = 0;
+	fc->auto_dimension = 0;
+}
+
+/*
+ * LegacyShape tells whether a transform has the shape that
+ * EstLegacyTransform gives the checkpoint of estimator 0.1.0, which the
+ * model keeps when it trains on: numeric columns whose NULLs are errors.
+ */
+static bool
+LegacyShape(const EstTransform *tf)
+{
+	for (int c = 0; c < tf->n_columns; c++)
+		if (tf->columns[c].kind != EST_FC_NUMERIC ||
+			tf->columns[c].null_policy != EST_NULL_ERROR)
+			return false;
+	return true;
+}
+
+/*
+ * InferredAgree checks the transform of a checkpoint whose params declare
+ * no feature columns against what inference makes of the definition's
+ * features (EstBuildTransform without feature_columns), as ColumnsAgreeCheck
+ * does declared ones, allowing for what fitting decides: an inferred
+ * vocabulary column with too many values becomes a hash column.  A
+ * transform of 0.1.0's shape may make NULLs errors where inference takes
+ * the mean.  A bundle whose params lost their feature_columns would
+ * otherwise predict as its checkpoint and train anew (reset => true) from
+ * inferred columns.
+ */
+static void
+InferredAgree(const EstModelDef *def, const EstTransform *tf)
+{
+	EstOptions	none;
+	EstTransform inferred;
+	bool		legacy = LegacyShape(tf);
+
+	memset(&none, 0, sizeof(none));
+	none.n_feature_columns = -1;
+	EstBuildTransform(def->features, def->n_features, &none, &inferred);
+	if (inferred.n_columns != tf->n_columns)
+		ReportCorrupt(INFERRED_BY " infer %d feature columns, its checkpoint has %d.",
+					  inferred.n_columns, tf->n_columns);
+	for (int c = 0; c < tf->n_columns; c++)
+	{
+		EstFeatureColumn *d = &inferred.columns[c];
+		const EstFeatureColumn *t = &tf->columns[c];
+
+		if (d->kind == EST_FC_VOCABULARY && d->hash_above > 0 &&
+			t->kind == EST_FC_HASH)
+			AsFitHash(d);
+		if (legacy && d->kind == EST_FC_NUMERIC)
+			d->null_policy = EST_NULL_ERROR;
+		SameDeclaration(d, t, c, INFERRED_BY);
+		if (t->kind != EST_FC_NUMERIC)
+			SameCategorical(d, t, INFERRED_BY);
 	}
 }
 
@@ -845,10 +931,11 @@ SameCategorical(const EstFeatureColumn *d, const EstFeatureColumn *t)
  * columns and declared settings, after the defaults that training fills
  * in (EstBuildTransform).  What training learns from the rows (a learned
  * vocabulary's entries, statistics) is not declared and not compared.
- * Params without feature_columns declare nothing: the columns were
- * inferred from the features' types.  A bundle whose params were edited,
- * an embedding dimension or a boundary, would otherwise predict as its
- * checkpoint and train anew (reset => true) as its params say.
+ * Params without feature_columns declare nothing: the columns must be
+ * those inferred from the features' types (InferredAgree).  A bundle whose
+ * params were edited, an embedding dimension or a boundary, would
+ * otherwise predict as its checkpoint and train anew (reset => true) as
+ * its params say.
  */
 static void
 ColumnsAgreeCheck(const EstModelDef *def, EstOptions *opts,
@@ -858,16 +945,21 @@ ColumnsAgreeCheck(const EstModelDef *def, EstOptions *opts,
 	EstTransform declared;
 
 	if (opts->n_feature_columns < 0)
+	{
+		InferredAgree(def, tf);
 		return;
+	}
 	if (opts->n_feature_columns != tf->n_columns)
 		ReportCorrupt("Its params declare %d feature columns, its checkpoint %d.",
 					  opts->n_feature_columns, tf->n_columns);
 	for (int c = 0; c < tf->n_columns; c++)
-		SameDeclaration(&opts->feature_columns[c], &tf->columns[c], c);
+		SameDeclaration(&opts->feature_columns[c], &tf->columns[c], c,
+						DECLARED_BY);
 	EstBuildTransform(def->features, def->n_features, opts, &declared);
 	for (int c = 0; c < tf->n_columns; c++)
 		if (tf->columns[c].kind != EST_FC_NUMERIC)
-			SameCategorical(&declared.columns[c], &tf->columns[c]);
+			SameCategorical(&declared.columns[c], &tf->columns[c],
+							DECLARED_BY);
 }
 
 /*
