@@ -847,29 +847,6 @@ SameCategorical(const EstFeatureColumn *d, const EstFeatureColumn *t,
 #define INFERRED_BY	"Its params, which declare no feature columns,"
 
 /*
- * AsFitHash makes an inferred vocabulary column what fitting makes of it
- * when its training rows hold more than hash_above values (InstallPlan in
- * src/core/features.c): a hash column of auto_buckets buckets embedded in
- * auto_dimension dimensions.
- */
-static void
-AsFitHash(EstFeatureColumn *fc)
-{
-	fc->kind = EST_FC_HASH;
-	fc->num_buckets = fc->auto_buckets;
-	fc->buckets = fc->auto_buckets;
-	fc->representation = EST_INPUT_EMBEDDING;
-	fc->dimension = fc->auto_dimension;
-	fc->combiner = EST_COMBINER_MEAN;
-	fc->learned = 0;
-	fc->max_size = 0;
-	fc->num_oov = 0;
-	fc->hash_above = 0;
-	fc->auto_buckets = 0;
-	fc->auto_dimension = 0;
-}
-
-/*
  * LegacyShape tells whether a transform has the shape that
  * EstLegacyTransform gives the checkpoint of estimator 0.1.0, which the
  * model keeps when it trains on: numeric columns whose NULLs are errors.
@@ -915,7 +892,7 @@ InferredAgree(const EstModelDef *def, const EstTransform *tf)
 
 		if (d->kind == EST_FC_VOCABULARY && d->hash_above > 0 &&
 			t->kind == EST_FC_HASH)
-			AsFitHash(d);
+			EstFeatureColumnToHash(d);
 		if (legacy && d->kind == EST_FC_NUMERIC)
 			d->null_policy = EST_NULL_ERROR;
 		SameDeclaration(d, t, c, INFERRED_BY);

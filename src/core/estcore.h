@@ -805,6 +805,10 @@ typedef struct EstFeatureColumn
 	EstVocabIndex *index;		/* vocabulary lookups */
 } EstFeatureColumn;
 
+/* What fitting makes of an inferred vocabulary column of too many values:
+ * a hash column of auto_buckets buckets embedded in auto_dimension. */
+extern void EstFeatureColumnToHash(EstFeatureColumn *col);
+
 typedef struct EstTransform
 {
 	int			n_columns;

@@ -1540,27 +1540,38 @@ nomem:
 }
 
 /*
+ * EstFeatureColumnToHash makes an inferred vocabulary column what fitting
+ * makes of it when its rows hold more than hash_above values: a hash
+ * column of auto_buckets buckets embedded in auto_dimension dimensions,
+ * the vocabulary's own settings cleared, exactly a declared hash column.
+ */
+void
+EstFeatureColumnToHash(EstFeatureColumn *col)
+{
+	col->kind = EST_FC_HASH;
+	col->num_buckets = col->auto_buckets;
+	col->buckets = col->auto_buckets;
+	col->representation = EST_INPUT_EMBEDDING;
+	col->dimension = col->auto_dimension;
+	col->combiner = EST_COMBINER_MEAN;
+	col->learned = 0;
+	col->max_size = 0;
+	col->num_oov = 0;
+	col->hash_above = 0;
+	col->auto_buckets = 0;
+	col->auto_dimension = 0;
+}
+
+/*
  * InstallPlan gives the column its learned vocabulary, or makes it a hash
- * column embedded in auto_dimension dimensions (the vocabulary's own
- * settings are cleared: it is then exactly a declared hash column).
+ * column (EstFeatureColumnToHash).
  */
 static void
 InstallPlan(EstFeatureColumn *col, VocabPlan *plan)
 {
 	if (plan->to_hash)
 	{
-		col->kind = EST_FC_HASH;
-		col->num_buckets = col->auto_buckets;
-		col->buckets = col->auto_buckets;
-		col->representation = EST_INPUT_EMBEDDING;
-		col->dimension = col->auto_dimension;
-		col->combiner = EST_COMBINER_MEAN;
-		col->learned = 0;
-		col->max_size = 0;
-		col->num_oov = 0;
-		col->hash_above = 0;
-		col->auto_buckets = 0;
-		col->auto_dimension = 0;
+		EstFeatureColumnToHash(col);
 		return;
 	}
 	col->vocab = plan->vocab;
