@@ -12,7 +12,7 @@ MODULE_big = estimator
 DATA = sql/estimator--0.1.0.sql sql/estimator--0.1.0--0.2.0.sql \
 	sql/estimator--0.2.0--0.3.0.sql sql/estimator--0.3.0--0.4.0.sql \
 	sql/estimator--0.4.0--0.5.0.sql sql/estimator--0.5.0--0.6.0.sql \
-	sql/estimator--0.6.0--0.7.0.sql
+	sql/estimator--0.6.0--0.7.0.sql sql/estimator--0.7.0--0.8.0.sql
 
 CORE_OBJS = src/core/status.o src/core/alloc.o src/core/rng.o src/core/network.o \
 	src/core/optim.o src/core/metrics.o src/core/features.o \

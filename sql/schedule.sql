@@ -63,6 +63,59 @@ SELECT estimator.schedule_record('schedule_model', 'x', 'skipped');
 SELECT count(*) AS visible_schedules FROM estimator.schedules;
 RESET ROLE;
 
+-- The helpers act for the role whose code calls them, not for the
+-- session's role.  The superuser has a schedule (written here by hand: no
+-- pg_cron); schedule_user's code runs in the superuser's session, through
+-- a SECURITY DEFINER function and through an expression index that the
+-- superuser's ANALYZE evaluates as the table's owner.  Up to 0.7.0 the
+-- helpers took both for the superuser: the index rewrote the superuser's
+-- schedule.
+INSERT INTO estimator.schedules
+	(model, source, steps, epochs, only_if_changed, jobid, scheduled_by)
+	VALUES ('schedule_model', 'public.iris_train', NULL, NULL, true, 1,
+			current_user::regrole);
+GRANT CREATE ON SCHEMA public TO schedule_user;
+SET ROLE schedule_user;
+CREATE FUNCTION schedule_user_record() RETURNS void
+LANGUAGE sql SECURITY DEFINER
+AS $$ SELECT estimator.schedule_record('schedule_model', 'x', 'by schedule_user') $$;
+CREATE FUNCTION schedule_user_put() RETURNS void
+LANGUAGE sql SECURITY DEFINER
+AS $$ SELECT estimator.schedule_put('schedule_model', 'SELECT 1', 1, NULL, false, 1) $$;
+-- acts only when it runs as schedule_user in another role's session
+CREATE FUNCTION schedule_user_idx(x int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF current_user = 'schedule_user' AND current_setting('role') = 'none' THEN
+		PERFORM estimator.schedule_record('schedule_model', 'x', 'by an index');
+	END IF;
+	RETURN x;
+END
+$$;
+CREATE TABLE schedule_user_t (x int);
+CREATE INDEX ON schedule_user_t (schedule_user_idx(x));
+RESET ROLE;
+INSERT INTO schedule_user_t SELECT generate_series(1, 10);
+SELECT schedule_user_record();
+SELECT schedule_user_put();
+ANALYZE schedule_user_t;
+SELECT source, only_if_changed, scheduled_by = current_user::regrole AS superusers,
+	   last_status IS NULL AS unrecorded
+  FROM estimator.schedules;
+-- the superuser's own calls act for it
+SELECT estimator.schedule_record('schedule_model', 'x', 'by the superuser');
+SELECT estimator.schedule_lock('schedule_model');
+SELECT last_fingerprint, last_status FROM estimator.schedules;
+-- the internal functions are the schema owner's alone
+SET ROLE schedule_user;
+SELECT estimator.schedule_record_for('schedule_user', 'schedule_model', 'x', 'y');
+RESET ROLE;
+DELETE FROM estimator.schedules;
+DROP TABLE schedule_user_t;
+DROP FUNCTION schedule_user_idx(int), schedule_user_record(), schedule_user_put();
+REVOKE CREATE ON SCHEMA public FROM schedule_user;
+
 -- the fingerprint ignores the order of the rows, counts duplicates and
 -- sees a changed value; a relation name and a query give the same
 CREATE TABLE schedule_src AS SELECT * FROM iris_train;

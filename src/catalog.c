@@ -176,6 +176,45 @@ CatalogExecuteForModel(const char *sql, const char *name, bool read_only,
 	return CatalogExecute(sql, 1, types, values, NULL, read_only, count);
 }
 
+/*
+ * EstCatalogCallForCaller calls the internal function estimator.<function>
+ * as the owner of the schema, with the current user (GetUserId()) as its
+ * first argument, a regrole, and the nargs arguments of the call fcinfo
+ * after it, of the types argtypes.  The schedule helpers go through it: they act
+ * for the role whose code calls them, which a SECURITY DEFINER function
+ * cannot see (the session's role is another one when a superuser's ANALYZE
+ * evaluates an index of another role's table).
+ */
+void
+EstCatalogCallForCaller(const char *function, FunctionCallInfo fcinfo,
+						const Oid *argtypes, int nargs)
+{
+	Oid			types[FUNC_MAX_ARGS];
+	Datum		values[FUNC_MAX_ARGS];
+	char		nulls[FUNC_MAX_ARGS];
+	StringInfoData sql;
+
+	if (PG_NARGS() != nargs || nargs >= FUNC_MAX_ARGS)
+		elog(ERROR, "estimator.%s takes %d arguments, not %d",
+			 function, nargs, (int) PG_NARGS());
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT estimator.%s($1", function);
+	types[0] = REGROLEOID;
+	values[0] = ObjectIdGetDatum(GetUserId());
+	nulls[0] = ' ';
+	for (int i = 0; i < nargs; i++)
+	{
+		types[i + 1] = argtypes[i];
+		values[i + 1] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i + 1] = PG_ARGISNULL(i) ? 'n' : ' ';
+		appendStringInfo(&sql, ", $%d", i + 2);
+	}
+	appendStringInfoChar(&sql, ')');
+	SPI_connect();
+	CatalogExecute(sql.data, nargs + 1, types, values, nulls, false, 0);
+	SPI_finish();
+}
+
 static Datum
 TextArrayDatum(char **strings, int n)
 {

@@ -468,6 +468,9 @@ typedef struct EstModelVersion
 } EstModelVersion;
 
 extern bool EstCatalogModelVersion(const char *name, EstModelVersion *version);
+extern void EstCatalogCallForCaller(const char *function,
+									FunctionCallInfo fcinfo,
+									const Oid *argtypes, int nargs);
 extern EstModelDef *EstCatalogGetModel(const char *name, bool for_update,
 									   bool missing_ok);
 extern bool EstCatalogInsertModel(const EstModelDef *def, bool nowait);

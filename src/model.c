@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * model.c
- *	  SQL functions that manage models as a whole: dropping them, and the
- *	  privileges of other roles on them.
+ *	  SQL functions that manage models as a whole: dropping them, the
+ *	  privileges of other roles on them, and the writes of their schedules.
  *
  *-------------------------------------------------------------------------
  */
@@ -65,6 +65,54 @@ est_drop_model(PG_FUNCTION_ARGS)
 	EstCatalogDropModel(name);
 	DropScheduledJobs(name);
 	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * estimator.schedule_put, schedule_record and schedule_lock, which
+ * est_schedule and estimator.run_scheduled call, write a model's schedule
+ * (which users cannot) for the current user: the role whose code calls
+ * them, which is the role of the pg_cron job that a schedule's source runs
+ * as.  Each calls its internal function estimator.<name>_for as the owner
+ * of the schema, which checks that role and acts for it.  Up to 0.7.0 they
+ * were SECURITY DEFINER functions that acted for the session's role, and
+ * another role's code (an index evaluated by a superuser's ANALYZE) could
+ * rewrite a superuser's schedule.
+ */
+PG_FUNCTION_INFO_V1(est_schedule_put);
+
+Datum
+est_schedule_put(PG_FUNCTION_ARGS)
+{
+	static const Oid types[] = {TEXTOID, TEXTOID, INT8OID, INT4OID,
+		BOOLOID, INT8OID};
+
+	EstCatalogCallForCaller("schedule_put_for", fcinfo, types,
+							lengthof(types));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(est_schedule_record);
+
+Datum
+est_schedule_record(PG_FUNCTION_ARGS)
+{
+	static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID};
+
+	EstCatalogCallForCaller("schedule_record_for", fcinfo, types,
+							lengthof(types));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(est_schedule_lock);
+
+Datum
+est_schedule_lock(PG_FUNCTION_ARGS)
+{
+	static const Oid types[] = {TEXTOID};
+
+	EstCatalogCallForCaller("schedule_lock_for", fcinfo, types,
+							lengthof(types));
 	PG_RETURN_VOID();
 }
 

@@ -18,8 +18,8 @@ $node->safe_psql('postgres', 'CREATE EXTENSION estimator');
 is( $node->safe_psql(
 		'postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'estimator'"),
-	'0.7.0',
-	'CREATE EXTENSION estimator installs version 0.7.0');
+	'0.8.0',
+	'CREATE EXTENSION estimator installs version 0.8.0');
 
 # the update path from the first release
 $node->safe_psql('postgres', 'CREATE DATABASE upd');
@@ -27,8 +27,8 @@ $node->safe_psql('upd', "CREATE EXTENSION estimator VERSION '0.1.0'");
 $node->safe_psql('upd', 'ALTER EXTENSION estimator UPDATE');
 is( $node->safe_psql(
 		'upd', "SELECT extversion FROM pg_extension WHERE extname = 'estimator'"),
-	'0.7.0',
-	'ALTER EXTENSION estimator UPDATE goes from 0.1.0 to 0.7.0');
+	'0.8.0',
+	'ALTER EXTENSION estimator UPDATE goes from 0.1.0 to 0.8.0');
 is( $node->safe_psql(
 		'upd',
 		"SELECT count(*) FROM pg_proc WHERE proname IN ('est_feature_info', 'est_predict_label')"),

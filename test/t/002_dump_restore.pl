@@ -367,7 +367,7 @@ is( $node->safe_psql('r_alice',
 # estimator.model_catalog lack input_width, which 0.2.0 added NOT NULL.
 # Restored into a database that has the extension at 0.1.0, then updated,
 # the models predict as they did, to the bit.  A dump made at 0.5.0 (whose
-# tables are those of 0.7.0) restores into a new database as it is.
+# tables are those of 0.8.0) restores into a new database as it is.
 my $old_sql = slurp_file("$EstimatorTest::SRCDIR/test/data/upgrade_0.1.0.sql");
 my $same_sql = q{
 SELECT count(*) || ':' ||
@@ -399,7 +399,7 @@ for my $version ('0.1.0', '0.5.0')
 	$cret = $?;
 	if ($version eq '0.1.0')
 	{
-		isnt($ret, 0, 'the dump of 0.1.0 does not restore into 0.7.0 (plain)');
+		isnt($ret, 0, 'the dump of 0.1.0 does not restore into 0.8.0 (plain)');
 		like($err, qr/null value in column "input_width" of relation "model_catalog" violates not-null constraint/,
 			'for want of input_width');
 		isnt($cret, 0, 'nor with pg_restore');
@@ -422,7 +422,7 @@ for my $version ('0.1.0', '0.5.0')
 	}
 	else
 	{
-		is($ret, 0, "the dump of $version restores into 0.7.0 (plain)")
+		is($ret, 0, "the dump of $version restores into 0.8.0 (plain)")
 		  or diag($err);
 		is($cret, 0, 'and with pg_restore') or diag($cerr);
 	}
@@ -430,7 +430,7 @@ for my $version ('0.1.0', '0.5.0')
 	{
 		is($node->safe_psql($db,
 				q{SELECT extversion FROM pg_extension WHERE extname = 'estimator'}),
-			'0.7.0', "$db: the extension is at 0.7.0");
+			'0.8.0', "$db: the extension is at 0.8.0");
 		is($node->safe_psql($db, $same_sql), '30:30:30',
 			"$db: the models of $version predict as they did");
 	}

@@ -26,6 +26,10 @@
 #      remove the role's other jobs of the model, such as one made by
 #      hand; est_drop_model removes the role's job, but not when it rolls
 #      back
+#   k) an unprivileged role's code that a superuser's session runs (an
+#      expression index that the superuser's ANALYZE evaluates) cannot
+#      rewrite the superuser's schedule: the helpers act for the role
+#      whose code calls them (up to 0.7.0, for the session's role)
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -422,6 +426,68 @@ is( $node->safe_psql(
 	"5\n\n0", 'a role without usage on schema cron drops its model');
 is($node->safe_psql($db, q{SELECT est_unschedule('stray')}, @alice),
 	'f', 'a second est_unschedule finds nothing');
+
+###
+### k) another role's code in the superuser's session
+###
+# The superuser schedules a model of its own.  alice's index function
+# tries to store a schedule of that model with each job id up to 50 and a
+# source of her own; the superuser's ANALYZE of her table evaluates the
+# index as alice.  Up to 0.7.0 the helper acted for the session's role,
+# the superuser, and stored alice's source under the superuser's job,
+# which would have run it with a superuser's rights.
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('su_model', 'iris_train', steps => 10, params => '{"seed": 1}');
+	  SELECT est_schedule('su_model', 'iris_train', '0 0 1 1 *');});
+$node->safe_psql(
+	$db, q{
+CREATE TABLE alice_lab.alice_log (msg text);
+CREATE TABLE alice_lab.alice_t (x int);
+CREATE FUNCTION alice_lab.alice_note(msg text) RETURNS void
+LANGUAGE sql VOLATILE
+AS $$ INSERT INTO alice_lab.alice_log VALUES (msg) $$;
+CREATE FUNCTION alice_lab.alice_idx(x int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF current_setting('role') = 'none' AND session_user <> 'alice' THEN
+		FOR j IN 1..50 LOOP
+			BEGIN
+				PERFORM estimator.schedule_put('su_model',
+					'SELECT * FROM public.iris_train WHERE pg_sleep(0) IS NOT NULL',
+					1, NULL, false, j);
+				PERFORM alice_lab.alice_note('stored with job ' || j);
+			EXCEPTION WHEN OTHERS THEN
+				PERFORM alice_lab.alice_note(SQLERRM);
+			END;
+		END LOOP;
+	END IF;
+	RETURN x;
+END
+$$;
+CREATE INDEX ON alice_lab.alice_t (alice_lab.alice_idx(x));
+}, @alice);
+# rows inserted by alice herself: the index does nothing then
+$node->safe_psql($db, q{INSERT INTO alice_lab.alice_t SELECT generate_series(1, 20)}, @alice);
+$node->safe_psql($db, q{ANALYZE alice_lab.alice_t});
+is( $node->safe_psql(
+		$db,
+		q{SELECT source || ' ' || (scheduled_by::text = current_user)
+			FROM estimator.schedules WHERE model = 'su_model'}),
+	'public.iris_train true',
+	'alice\'s index did not rewrite the superuser\'s schedule');
+is( $node->safe_psql(
+		$db,
+		q{SELECT count(*) || ' ' || count(DISTINCT msg) || ' ' || min(msg)
+			FROM alice_lab.alice_log}),
+	'1000 1 must be owner of model "su_model" to schedule its training',
+	'each of its calls (20 rows, 50 job ids) acted for alice and was refused');
+$node->safe_psql(
+	$db, q{SELECT est_unschedule('su_model');
+	  SELECT est_drop_model('su_model');
+	  DROP TABLE alice_lab.alice_t, alice_lab.alice_log;
+	  DROP FUNCTION alice_lab.alice_idx(int), alice_lab.alice_note(text);});
 
 EstimatorTest::server_log_ok($node);
 

@@ -1,0 +1,174 @@
+/* sql/estimator--0.7.0--0.8.0.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION estimator UPDATE TO '0.8.0'" to load this file. \quit
+
+-- The schedule helpers act for the role whose code calls them.
+--
+-- estimator.schedule_put, schedule_record and schedule_lock were SECURITY
+-- DEFINER and acted for estimator.session_role(): the role of SET ROLE,
+-- or the session user.  That is not always the role whose code runs.  An
+-- expression index is evaluated as the owner of its table by a
+-- superuser's ANALYZE or by autovacuum, whose session user is the
+-- bootstrap superuser; so a role with no privilege at all made an index
+-- whose function called schedule_put for a model that the superuser had
+-- scheduled, with the superuser's job id and a source of its own, and the
+-- superuser's pg_cron job then ran that source as the superuser.  The
+-- same held for a SECURITY DEFINER function of that role called by
+-- another.
+--
+-- The helpers are now C functions without SECURITY DEFINER: the library
+-- takes the current user (GetUserId(), what current_user answers in the
+-- helper's caller) and calls the internal function below of the same
+-- name with "_for" as the owner of this schema, passing it that role.
+-- The internal functions do what the helpers did, for the role they are
+-- given; only this schema's owner may call them.  session_role() goes.
+
+DROP FUNCTION estimator.schedule_put(text, text, bigint, integer, boolean, bigint);
+DROP FUNCTION estimator.schedule_record(text, text, text);
+DROP FUNCTION estimator.schedule_lock(text);
+DROP FUNCTION estimator.session_role();
+
+-- Store a model's schedule after est_schedule made its job.  The job must
+-- be the caller's, run the model's command in this database, and the
+-- caller must own the model.  A schedule whose job still exists is
+-- replaced only by the role of that job.
+CREATE FUNCTION estimator.schedule_put_for(caller regrole, model text,
+										   source text, steps bigint,
+										   epochs integer,
+										   only_if_changed boolean,
+										   jobid bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job record;
+	old record;
+	alive boolean;
+	owner regrole;
+BEGIN
+	IF caller IS NULL OR model IS NULL OR source IS NULL
+	   OR only_if_changed IS NULL OR jobid IS NULL THEN
+		RAISE EXCEPTION 'model, source, only_if_changed and jobid must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT m.owner INTO owner
+	  FROM estimator.model_catalog m
+	 WHERE m.name OPERATOR(pg_catalog.=) schedule_put_for.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(caller, owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of model "%" to schedule its training', model
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	EXECUTE 'SELECT j.username, j.database, j.command FROM cron.job j'
+			' WHERE j.jobid OPERATOR(pg_catalog.=) $1'
+		INTO job USING schedule_put_for.jobid;
+	IF job IS NULL
+		OR job.username OPERATOR(pg_catalog.<>) pg_catalog.pg_get_userbyid(caller)::pg_catalog.text
+		OR job.database OPERATOR(pg_catalog.<>) pg_catalog.current_database()
+		OR job.command OPERATOR(pg_catalog.<>) estimator.schedule_command(model) THEN
+		RAISE EXCEPTION 'pg_cron job % is not the retraining of model "%" by role %',
+			jobid, model, caller
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT s.jobid, s.scheduled_by INTO old
+	  FROM estimator.schedules s
+	 WHERE s.model OPERATOR(pg_catalog.=) schedule_put_for.model
+	   FOR UPDATE;
+	IF FOUND AND old.jobid OPERATOR(pg_catalog.<>) schedule_put_for.jobid THEN
+		alive := estimator.schedule_job_alive(old.jobid, model);
+		IF alive THEN
+			RAISE EXCEPTION 'model "%" is already scheduled by pg_cron job % of role %',
+				model, old.jobid, old.scheduled_by
+				USING ERRCODE = 'duplicate_object',
+					  HINT = 'Only that role or a superuser can replace the schedule, or remove it with est_unschedule.';
+		END IF;
+	END IF;
+	INSERT INTO estimator.schedules AS s
+		(model, source, steps, epochs, only_if_changed, jobid, scheduled_by)
+		VALUES (schedule_put_for.model, schedule_put_for.source,
+				schedule_put_for.steps, schedule_put_for.epochs,
+				schedule_put_for.only_if_changed, schedule_put_for.jobid, caller)
+	ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE
+		SET source = excluded.source, steps = excluded.steps,
+			epochs = excluded.epochs, only_if_changed = excluded.only_if_changed,
+			jobid = excluded.jobid, scheduled_by = excluded.scheduled_by,
+			last_fingerprint = CASE WHEN s.source OPERATOR(pg_catalog.=) excluded.source
+								THEN s.last_fingerprint END;
+END
+$$;
+REVOKE ALL ON FUNCTION estimator.schedule_put_for(regrole, text, text, bigint, integer, boolean, bigint)
+	FROM PUBLIC;
+COMMENT ON FUNCTION estimator.schedule_put_for(regrole, text, text, bigint, integer, boolean, bigint)
+	IS 'internal: store the schedule of a model for role caller once est_schedule made its pg_cron job (called by estimator.schedule_put only)';
+
+CREATE FUNCTION estimator.schedule_put(model text, source text, steps bigint,
+									   epochs integer, only_if_changed boolean,
+									   jobid bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'est_schedule_put'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION estimator.schedule_put(text, text, bigint, integer, boolean, bigint)
+	IS 'internal: store the schedule of a model once est_schedule made its pg_cron job, for the current user';
+
+-- Record the outcome of a run, for the role whose job it is.
+CREATE FUNCTION estimator.schedule_record_for(caller regrole, model text,
+											  fingerprint text, status text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE estimator.schedules s
+	   SET last_fingerprint = fingerprint, last_run = pg_catalog.now(),
+		   last_status = status
+	 WHERE s.model OPERATOR(pg_catalog.=) schedule_record_for.model
+	   AND pg_catalog.pg_has_role(caller, s.scheduled_by, 'USAGE');
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" has no schedule of role %', model, caller
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION estimator.schedule_record_for(regrole, text, text, text)
+	FROM PUBLIC;
+COMMENT ON FUNCTION estimator.schedule_record_for(regrole, text, text, text)
+	IS 'internal: record the outcome of a scheduled training for role caller (called by estimator.schedule_record only)';
+
+CREATE FUNCTION estimator.schedule_record(model text, fingerprint text, status text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'est_schedule_record'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION estimator.schedule_record(text, text, text)
+	IS 'internal: record the outcome of a scheduled training (role of the job only, as the current user)';
+
+-- Lock a model's row for a run, as est_train does, if the role has its
+-- schedule.
+CREATE FUNCTION estimator.schedule_lock_for(caller regrole, model text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM 1
+	   FROM estimator.model_catalog m
+	   JOIN estimator.schedules s ON s.model OPERATOR(pg_catalog.=) m.name
+	  WHERE m.name OPERATOR(pg_catalog.=) schedule_lock_for.model
+		AND pg_catalog.pg_has_role(caller, s.scheduled_by, 'USAGE')
+	    FOR NO KEY UPDATE OF m;
+END
+$$;
+REVOKE ALL ON FUNCTION estimator.schedule_lock_for(regrole, text) FROM PUBLIC;
+COMMENT ON FUNCTION estimator.schedule_lock_for(regrole, text)
+	IS 'internal: lock a model''s row for a scheduled training of role caller (called by estimator.schedule_lock only)';
+
+CREATE FUNCTION estimator.schedule_lock(model text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'est_schedule_lock'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION estimator.schedule_lock(text)
+	IS 'internal: lock a model''s row for a scheduled training, as est_train does (role of the schedule only, as the current user)';
