@@ -350,6 +350,12 @@ def run_ours(r, notes, state, have_table, stream_kb, seed):
     conn, cur = connect()
     wall, rows = timed(cur, train_b(seed))
     r["b_seconds"], r["b_wall"] = rows[0][0], wall
+    # The same training again in this session, as PyTorch's process trains
+    # Iris after (a) and (c): the session has loaded the library and its
+    # caches, and OpenBLAS has its buffers.
+    cur.execute("SELECT est_drop_model('bench_iris')")
+    wall, rows = timed(cur, train_b(seed))
+    r["b_seconds_warm"] = rows[0][0]
     conn.close()
     r["b_accuracy"] = accuracy("bench_iris", "iris_test")
 
@@ -548,6 +554,9 @@ def main():
                      "%.3fx" % (loop_rate / torch_rate), ">= 60 %", verdict(pct >= 60)))
     cmp("b", "Iris 1000 steps of 32: est_train seconds / torch compute",
         O["b_seconds"], P["b_train"], 0.05)
+    cmp("b", "Iris 1000 steps of 32: est_train seconds, second call in the session "
+        "(PyTorch's process is warm too) / torch compute",
+        O["b_seconds_warm"], P["b_train"], None)
     cmp("b", "Iris 1000 steps of 32: est_train wall / torch fetch+train",
         O["b_wall"], P["b_e2e"], None)
     cmp("b", "bound: the 1000 steps' FLOPs at the sgemm rate / torch compute",
