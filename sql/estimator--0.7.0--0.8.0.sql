@@ -172,3 +172,55 @@ AS 'MODULE_PATHNAME', 'est_schedule_lock'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION estimator.schedule_lock(text)
 	IS 'internal: lock a model''s row for a scheduled training, as est_train does (role of the schedule only, as the current user)';
+
+-- Forget a model's schedule once its job is gone, if the role may see the
+-- schedule (as the policy schedules_read shows it): the role of the
+-- schedule, or the owner of the model.  Up to 0.7.0 schedule_forget was
+-- SECURITY DEFINER, executable by PUBLIC and blind to its caller: any
+-- role deleted another role's schedule whose job was gone (removed by
+-- hand, or not restored with a dump), and learned the job id and role of
+-- any model's schedule from its error.  Another role's schedule is now
+-- none, as est_unschedule sees it.
+DROP FUNCTION estimator.schedule_forget(text);
+
+CREATE FUNCTION estimator.schedule_forget_for(caller regrole, model text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s record;
+	alive boolean;
+BEGIN
+	SELECT x.jobid, x.scheduled_by, m.owner INTO s
+	  FROM estimator.schedules x
+	  JOIN estimator.model_catalog m ON m.name OPERATOR(pg_catalog.=) x.model
+	 WHERE x.model OPERATOR(pg_catalog.=) schedule_forget_for.model
+	   FOR UPDATE OF x;
+	IF NOT FOUND
+	   OR NOT (pg_catalog.pg_has_role(caller, s.scheduled_by, 'USAGE')
+			   OR pg_catalog.pg_has_role(caller, s.owner, 'USAGE')) THEN
+		RETURN false;
+	END IF;
+	alive := estimator.schedule_job_alive(s.jobid, model);
+	IF alive THEN
+		RAISE EXCEPTION 'pg_cron job % that retrains model "%" belongs to role %',
+			s.jobid, model, s.scheduled_by
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Only that role or a superuser can unschedule it.';
+	END IF;
+	DELETE FROM estimator.schedules x
+	 WHERE x.model OPERATOR(pg_catalog.=) schedule_forget_for.model;
+	RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION estimator.schedule_forget_for(regrole, text) FROM PUBLIC;
+COMMENT ON FUNCTION estimator.schedule_forget_for(regrole, text)
+	IS 'internal: delete the schedule of a model whose pg_cron job is gone, for role caller (called by estimator.schedule_forget only)';
+
+CREATE FUNCTION estimator.schedule_forget(model text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'est_schedule_forget'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION estimator.schedule_forget(text)
+	IS 'internal: delete the schedule of a model whose pg_cron job is gone (role of the schedule or owner of the model only, as the current user)';

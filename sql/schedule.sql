@@ -110,7 +110,15 @@ SELECT last_fingerprint, last_status FROM estimator.schedules;
 -- the internal functions are the schema owner's alone
 SET ROLE schedule_user;
 SELECT estimator.schedule_record_for('schedule_user', 'schedule_model', 'x', 'y');
+SELECT estimator.schedule_forget_for('schedule_user', 'schedule_model');
+-- schedule_forget forgets no schedule that the role may not see, and says
+-- nothing of it: up to 0.7.0 any role deleted another role's schedule
+-- whose job was gone, and learned the job and role of any other from the
+-- error (here the lookup of the job would fail first: no pg_cron)
+SELECT estimator.schedule_forget('schedule_model');
+SELECT estimator.schedule_forget('schedule_nope');
 RESET ROLE;
+SELECT count(*) AS kept FROM estimator.schedules;
 DELETE FROM estimator.schedules;
 DROP TABLE schedule_user_t;
 DROP FUNCTION schedule_user_idx(int), schedule_user_record(), schedule_user_put();

@@ -183,12 +183,16 @@ CatalogExecuteForModel(const char *sql, const char *name, bool read_only,
  * after it, of the types argtypes.  The schedule helpers go through it: they act
  * for the role whose code calls them, which a SECURITY DEFINER function
  * cannot see (the session's role is another one when a superuser's ANALYZE
- * evaluates an index of another role's table).
+ * evaluates an index of another role's table).  The function's result
+ * is returned, and must be of a type passed by value (void or boolean);
+ * *isnull says whether it is NULL.
  */
-void
+Datum
 EstCatalogCallForCaller(const char *function, FunctionCallInfo fcinfo,
-						const Oid *argtypes, int nargs)
+						const Oid *argtypes, int nargs, bool *isnull)
 {
+	Datum		result = (Datum) 0;
+
 	Oid			types[FUNC_MAX_ARGS];
 	Datum		values[FUNC_MAX_ARGS];
 	char		nulls[FUNC_MAX_ARGS];
@@ -210,9 +214,16 @@ EstCatalogCallForCaller(const char *function, FunctionCallInfo fcinfo,
 		appendStringInfo(&sql, ", $%d", i + 2);
 	}
 	appendStringInfoChar(&sql, ')');
+	*isnull = true;
 	SPI_connect();
 	CatalogExecute(sql.data, nargs + 1, types, values, nulls, false, 0);
+	if (SPI_processed == 1 && SPI_tuptable != NULL &&
+		SPI_tuptable->tupdesc->natts == 1 &&
+		TupleDescAttr(SPI_tuptable->tupdesc, 0)->attbyval)
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+							   1, isnull);
 	SPI_finish();
+	return result;
 }
 
 static Datum

@@ -468,9 +468,10 @@ typedef struct EstModelVersion
 } EstModelVersion;
 
 extern bool EstCatalogModelVersion(const char *name, EstModelVersion *version);
-extern void EstCatalogCallForCaller(const char *function,
-									FunctionCallInfo fcinfo,
-									const Oid *argtypes, int nargs);
+extern Datum EstCatalogCallForCaller(const char *function,
+									 FunctionCallInfo fcinfo,
+									 const Oid *argtypes, int nargs,
+									 bool *isnull);
 extern EstModelDef *EstCatalogGetModel(const char *name, bool for_update,
 									   bool missing_ok);
 extern bool EstCatalogInsertModel(const EstModelDef *def, bool nowait);

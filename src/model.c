@@ -86,9 +86,10 @@ est_schedule_put(PG_FUNCTION_ARGS)
 {
 	static const Oid types[] = {TEXTOID, TEXTOID, INT8OID, INT4OID,
 		BOOLOID, INT8OID};
+	bool		isnull;
 
 	EstCatalogCallForCaller("schedule_put_for", fcinfo, types,
-							lengthof(types));
+							lengthof(types), &isnull);
 	PG_RETURN_VOID();
 }
 
@@ -98,9 +99,10 @@ Datum
 est_schedule_record(PG_FUNCTION_ARGS)
 {
 	static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID};
+	bool		isnull;
 
 	EstCatalogCallForCaller("schedule_record_for", fcinfo, types,
-							lengthof(types));
+							lengthof(types), &isnull);
 	PG_RETURN_VOID();
 }
 
@@ -110,10 +112,35 @@ Datum
 est_schedule_lock(PG_FUNCTION_ARGS)
 {
 	static const Oid types[] = {TEXTOID};
+	bool		isnull;
 
 	EstCatalogCallForCaller("schedule_lock_for", fcinfo, types,
-							lengthof(types));
+							lengthof(types), &isnull);
 	PG_RETURN_VOID();
+}
+
+/*
+ * estimator.schedule_forget, which est_unschedule calls, deletes a
+ * model's schedule whose pg_cron job is gone, if the current user may see
+ * it: its role, or the model's owner.  Up to 0.7.0 it was a SECURITY
+ * DEFINER function executable by PUBLIC that asked nothing of its caller:
+ * any role deleted another role's schedule once that schedule's job was
+ * gone, and learned the job id and role of any schedule from its error.
+ */
+PG_FUNCTION_INFO_V1(est_schedule_forget);
+
+Datum
+est_schedule_forget(PG_FUNCTION_ARGS)
+{
+	static const Oid types[] = {TEXTOID};
+	bool		isnull;
+	Datum		result;
+
+	result = EstCatalogCallForCaller("schedule_forget_for", fcinfo, types,
+									 lengthof(types), &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
 }
 
 /*

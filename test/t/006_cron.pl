@@ -30,6 +30,10 @@
 #      expression index that the superuser's ANALYZE evaluates) cannot
 #      rewrite the superuser's schedule: the helpers act for the role
 #      whose code calls them (up to 0.7.0, for the session's role)
+#   l) a role forgets (est_unschedule, estimator.schedule_forget) no
+#      schedule of another role whose job is gone, and learns nothing of
+#      it; the owner of the model still forgets it (up to 0.8.0's first
+#      cut, any role deleted it)
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -488,6 +492,59 @@ $node->safe_psql(
 	  SELECT est_drop_model('su_model');
 	  DROP TABLE alice_lab.alice_t, alice_lab.alice_log;
 	  DROP FUNCTION alice_lab.alice_idx(int), alice_lab.alice_note(text);});
+
+###
+### l) another role's schedule whose job is gone
+###
+# The superuser's schedule of its model outlives its job, removed by hand.
+# schedule_forget was SECURITY DEFINER and asked nothing of its caller:
+# alice deleted it, and learned the job and role of any live schedule
+# from its error.
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('su_forget', 'iris_train', steps => 10, params => '{"seed": 1}');
+	  SELECT est_schedule('su_forget', 'iris_train', '0 0 1 1 *');});
+$node->safe_psql($db, q{GRANT SELECT ON iris_train TO alice});
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('alice_forget', 'iris_train', steps => 10, params => '{"seed": 1}');},
+	@alice);
+$node->safe_psql($db, q{SELECT est_grant('su_forget', 'alice', 'predict')});
+is( $node->safe_psql(
+		$db, q{SELECT estimator.schedule_forget('su_forget')}, @alice),
+	'f', 'alice cannot see the superuser\'s live schedule through schedule_forget');
+$node->safe_psql(
+	$db, q{SELECT cron.unschedule(jobid) FROM cron.job
+			WHERE command = estimator.schedule_command('su_forget')});
+is( $node->safe_psql(
+		$db, q{SELECT estimator.schedule_forget('su_forget')}, @alice),
+	'f', 'alice cannot forget the superuser\'s schedule whose job is gone');
+my ($forget_ret, $forget_out, $forget_err) = $node->psql($db,
+	q{SELECT est_unschedule('su_forget')}, extra_params => [ '-U', 'alice' ]);
+like($forget_err, qr/must be owner of model "su_forget" to unschedule/,
+	'nor can est_unschedule');
+is( $node->safe_psql(
+		$db, q{SELECT count(*) FROM estimator.schedules WHERE model = 'su_forget'}),
+	'1', 'the superuser\'s schedule stays');
+is($node->safe_psql($db, q{SELECT est_unschedule('su_forget')}),
+	't', 'the superuser forgets it');
+# alice's model, scheduled by the superuser: its owner may forget that
+# schedule once its job is gone, but not while it lives
+$node->safe_psql($db,
+	q{SELECT est_schedule('alice_forget', 'iris_train', '0 0 1 1 *')});
+($forget_ret, $forget_out, $forget_err) = $node->psql($db,
+	q{SELECT estimator.schedule_forget('alice_forget')},
+	extra_params => [ '-U', 'alice' ]);
+like($forget_err, qr/pg_cron job \d+ that retrains model "alice_forget" belongs to role/,
+	'the owner of the model cannot forget another role\'s live schedule of it');
+$node->safe_psql(
+	$db, q{SELECT cron.unschedule(jobid) FROM cron.job
+			WHERE command = estimator.schedule_command('alice_forget')});
+is($node->safe_psql($db, q{SELECT est_unschedule('alice_forget')}, @alice),
+	't', 'the owner of the model forgets it once its job is gone');
+$node->safe_psql($db,
+	q{SELECT est_drop_model('su_forget'); SELECT est_drop_model('alice_forget');
+	  REVOKE SELECT ON iris_train FROM alice;});
 
 EstimatorTest::server_log_ok($node);
 
