@@ -224,3 +224,95 @@ AS 'MODULE_PATHNAME', 'est_schedule_forget'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION estimator.schedule_forget(text)
 	IS 'internal: delete the schedule of a model whose pg_cron job is gone (role of the schedule or owner of the model only, as the current user)';
+
+-- A superuser replaces another role's schedule, as the error of
+-- schedule_put promises.  est_schedule removed the old job only when its
+-- name differed from the new one; pg_cron names jobs per role, so a
+-- superuser's est_schedule of a model that another role had scheduled
+-- under the default name made a second job and then failed with "already
+-- scheduled by pg_cron job N of role R".  It now removes the old job when
+-- it is another role's too (pg_cron shows a role only its own jobs, and a
+-- superuser every job).
+CREATE OR REPLACE FUNCTION est_schedule(model text, source text, schedule text,
+							 steps bigint DEFAULT NULL,
+							 epochs integer DEFAULT NULL,
+							 only_if_changed boolean DEFAULT true,
+							 job_name text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	owner regrole;
+	old estimator.schedules;
+	visible boolean;
+	name text;
+	jobid bigint;
+BEGIN
+	IF model IS NULL OR source IS NULL OR schedule IS NULL THEN
+		RAISE EXCEPTION 'model, source and schedule must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- NULL here failed on a NOT NULL constraint of estimator.schedules,
+	-- after pg_cron had been asked for a job
+	IF only_if_changed IS NULL THEN
+		RAISE EXCEPTION 'only_if_changed must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass true to skip the runs that find the source unchanged, or false to train at every run.';
+	END IF;
+	IF steps IS NOT NULL AND steps < 1 THEN
+		RAISE EXCEPTION 'steps must be positive, not %', steps
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF epochs IS NOT NULL AND epochs < 1 THEN
+		RAISE EXCEPTION 'epochs must be positive, not %', epochs
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF job_name OPERATOR(pg_catalog.~) '^\s*$' THEN
+		RAISE EXCEPTION 'job_name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Leave job_name out to name the job "retrain <model>".';
+	END IF;
+	-- the relation the caller means, whatever the job's search_path
+	source := estimator.schedule_source(source);
+	PERFORM estimator.check_cron();
+
+	SELECT m.owner INTO owner
+	  FROM estimator.models m WHERE m.name OPERATOR(pg_catalog.=) est_schedule.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', model
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Train it with est_train first: est_schedule continues the training of an existing model.';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(owner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of model "%" to schedule its training', model
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+
+	-- A schedule of another job name, or of another role: unschedule its
+	-- job first, if the caller sees it (its own; a superuser sees every
+	-- job), since cron.schedule below replaces only a job of the caller's
+	-- of the same name (schedule_put refuses to replace another's).
+	name := coalesce(job_name, 'retrain ' OPERATOR(pg_catalog.||) model);
+	SELECT * INTO old FROM estimator.schedules x
+	 WHERE x.model OPERATOR(pg_catalog.=) est_schedule.model;
+	IF FOUND THEN
+		EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job j'
+				' WHERE j.jobid OPERATOR(pg_catalog.=) $1'
+				' AND (j.jobname IS DISTINCT FROM $2'
+				' OR j.username OPERATOR(pg_catalog.<>) pg_catalog."current_user"()::pg_catalog.text))'
+			INTO visible USING old.jobid, name;
+		visible := visible AND estimator.schedule_job_alive(old.jobid, model);
+		IF visible THEN
+			EXECUTE 'SELECT cron.unschedule($1)' USING old.jobid;
+		END IF;
+	END IF;
+
+	EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+		INTO jobid USING name, schedule, estimator.schedule_command(model);
+	-- the caller's jobs of this model left by est_drop_model, or made by hand
+	PERFORM estimator.schedule_drop_strays(model, jobid);
+	PERFORM estimator.schedule_put(model, source, steps, epochs,
+								   only_if_changed, jobid);
+	RETURN jobid;
+END
+$$;

@@ -192,7 +192,6 @@ EstCatalogCallForCaller(const char *function, FunctionCallInfo fcinfo,
 						const Oid *argtypes, int nargs, bool *isnull)
 {
 	Datum		result = (Datum) 0;
-
 	Oid			types[FUNC_MAX_ARGS];
 	Datum		values[FUNC_MAX_ARGS];
 	char		nulls[FUNC_MAX_ARGS];

@@ -34,6 +34,8 @@
 #      schedule of another role whose job is gone, and learns nothing of
 #      it; the owner of the model still forgets it (up to 0.8.0's first
 #      cut, any role deleted it)
+#   m) a superuser's est_schedule replaces another role's schedule of
+#      the same job name
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -545,6 +547,36 @@ is($node->safe_psql($db, q{SELECT est_unschedule('alice_forget')}, @alice),
 $node->safe_psql($db,
 	q{SELECT est_drop_model('su_forget'); SELECT est_drop_model('alice_forget');
 	  REVOKE SELECT ON iris_train FROM alice;});
+
+###
+### m) a superuser replaces another role's schedule
+###
+# alice schedules her model under the default job name; the superuser's
+# est_schedule under the same name made a job of its own (pg_cron names
+# jobs per role) and failed on alice's live one.  It now removes alice's
+# job and takes the schedule over.
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('alice_m', 'alice_rows', steps => 10, params => '{"seed": 1}');},
+	@alice);
+my $alice_job = $node->safe_psql($db,
+	q{SELECT est_schedule('alice_m', 'alice_rows', '0 3 * * *')}, @alice);
+my $su_job = $node->safe_psql($db,
+	q{SELECT est_schedule('alice_m', 'alice_rows', '0 4 * * *')});
+isnt($su_job, $alice_job, 'the superuser\'s est_schedule makes a job of its own');
+is( $node->safe_psql(
+		$db,
+		q{SELECT string_agg((username = current_user) || ' ' || jobname, ',')
+			FROM cron.job WHERE command = estimator.schedule_command('alice_m')}),
+	'true retrain alice_m',
+	'and removes alice\'s job of the same name');
+is( $node->safe_psql(
+		$db,
+		q{SELECT jobid || ' ' || (scheduled_by::text = current_user)
+			FROM estimator.schedules WHERE model = 'alice_m'}),
+	"$su_job true", 'the schedule is the superuser\'s');
+$node->safe_psql($db,
+	q{SELECT est_unschedule('alice_m'); SELECT est_drop_model('alice_m');});
 
 EstimatorTest::server_log_ok($node);
 
