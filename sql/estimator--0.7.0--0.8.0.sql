@@ -123,6 +123,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF caller IS NULL OR model IS NULL OR status IS NULL THEN
+		RAISE EXCEPTION 'model and status must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	UPDATE estimator.schedules s
 	   SET last_fingerprint = fingerprint, last_run = pg_catalog.now(),
 		   last_status = status

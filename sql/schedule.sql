@@ -107,6 +107,12 @@ SELECT source, only_if_changed, scheduled_by = current_user::regrole AS superuse
 SELECT estimator.schedule_record('schedule_model', 'x', 'by the superuser');
 SELECT estimator.schedule_lock('schedule_model');
 SELECT last_fingerprint, last_status FROM estimator.schedules;
+-- NULL arguments are errors, or nothing to do
+SELECT estimator.schedule_put(NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT estimator.schedule_put('schedule_model', 'x', 1, 1, true, NULL);
+SELECT estimator.schedule_record(NULL, NULL, NULL);
+SELECT estimator.schedule_lock(NULL);
+SELECT estimator.schedule_forget(NULL);
 -- the internal functions are the schema owner's alone
 SET ROLE schedule_user;
 SELECT estimator.schedule_record_for('schedule_user', 'schedule_model', 'x', 'y');
