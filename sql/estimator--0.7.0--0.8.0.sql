@@ -237,6 +237,16 @@ COMMENT ON FUNCTION estimator.schedule_forget(text)
 -- scheduled by pg_cron job N of role R".  It now removes the old job when
 -- it is another role's too (pg_cron shows a role only its own jobs, and a
 -- superuser every job).
+--
+-- Two est_schedule calls for one model at once left two jobs: neither saw
+-- the other's uncommitted job, nor its schedule, so neither removed the
+-- other's job, and the second's schedule_put replaced the first's row
+-- once it committed.  The first job went on firing and training the model
+-- with the second's settings (it runs as the schedule's role, so its runs
+-- pass).  A call now takes a transaction-level advisory lock on the
+-- model's name (advisory locks are per database) before it reads the
+-- schedule; the second call waits for the first to commit and then
+-- replaces its job as a later call does.
 CREATE OR REPLACE FUNCTION est_schedule(model text, source text, schedule text,
 							 steps bigint DEFAULT NULL,
 							 epochs integer DEFAULT NULL,
@@ -291,6 +301,10 @@ BEGIN
 		RAISE EXCEPTION 'must be owner of model "%" to schedule its training', model
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	-- Calls for one model take turns, each reading what the last one
+	-- committed (see above).
+	PERFORM pg_catalog.pg_advisory_xact_lock(
+		pg_catalog.hashtextextended('estimator.schedule ' OPERATOR(pg_catalog.||) model, 0));
 
 	-- A schedule of another job name, or of another role: unschedule its
 	-- job first, if the caller sees it (its own; a superuser sees every

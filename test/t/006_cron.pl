@@ -36,6 +36,7 @@
 #      cut, any role deleted it)
 #   m) a superuser's est_schedule replaces another role's schedule of
 #      the same job name
+#   n) two est_schedule calls for one model at once leave one job
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -577,6 +578,45 @@ is( $node->safe_psql(
 	"$su_job true", 'the schedule is the superuser\'s');
 $node->safe_psql($db,
 	q{SELECT est_unschedule('alice_m'); SELECT est_drop_model('alice_m');});
+
+###
+### n) two est_schedule calls for one model at once
+###
+# The first call's transaction stays open while the second runs.  Neither
+# saw the other's job, so both jobs stayed, the second's schedule over the
+# first's.  The second call now waits for the first to commit, then
+# replaces its job.
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('alice_n', 'alice_rows', steps => 10, params => '{"seed": 1}');},
+	@alice);
+my $first = $node->background_psql($db, @alice);
+$first->query_safe(
+	q{BEGIN; SELECT est_schedule('alice_n', 'alice_rows', '0 3 * * *', job_name => 'n one');});
+my $second = $node->background_psql($db, @alice);
+$second->query_until(qr/second\n/,
+	q{\echo second
+SELECT est_schedule('alice_n', 'alice_rows', '0 4 * * *', job_name => 'n two');
+});
+ok( $node->poll_query_until(
+		$db, q{SELECT count(*) = 1 FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND query LIKE '%n two%'}),
+	'the second call waits for the first');
+$first->query_safe('COMMIT');
+$first->quit;
+$second->quit;
+is( $node->safe_psql(
+		$db,
+		q{SELECT string_agg(jobname, ',') FROM cron.job
+		   WHERE command = estimator.schedule_command('alice_n')}),
+	'n two', 'one job is left, the second call\'s');
+is( $node->safe_psql(
+		$db,
+		q{SELECT count(*) FROM estimator.schedules s JOIN cron.job j USING (jobid)
+		   WHERE s.model = 'alice_n' AND j.jobname = 'n two'}),
+	'1', 'and it is the schedule\'s');
+$node->safe_psql($db,
+	q{SELECT est_unschedule('alice_n'); SELECT est_drop_model('alice_n');}, @alice);
 
 EstimatorTest::server_log_ok($node);
 
