@@ -115,7 +115,9 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION estimator.schedule_put(text, text, bigint, integer, boolean, bigint)
 	IS 'internal: store the schedule of a model once est_schedule made its pg_cron job, for the current user';
 
--- Record the outcome of a run, for the role whose job it is.
+-- Record the outcome of a run, for the role whose job it is.  A schedule
+-- that est_unschedule removed while the run trained is no error: up to
+-- 0.7.0 the run then failed at its end and rolled its training back.
 CREATE FUNCTION estimator.schedule_record_for(caller regrole, model text,
 											  fingerprint text, status text)
 RETURNS void
@@ -132,10 +134,18 @@ BEGIN
 		   last_status = status
 	 WHERE s.model OPERATOR(pg_catalog.=) schedule_record_for.model
 	   AND pg_catalog.pg_has_role(caller, s.scheduled_by, 'USAGE');
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model "%" has no schedule of role %', model, caller
-			USING ERRCODE = 'undefined_object';
+	IF FOUND THEN
+		RETURN;
 	END IF;
+	-- unscheduled while the run trained: the run's training stays
+	IF NOT EXISTS (SELECT 1 FROM estimator.schedules s
+					WHERE s.model OPERATOR(pg_catalog.=) schedule_record_for.model) THEN
+		RAISE WARNING 'model "%" has no schedule any more, so this run is not recorded', model
+			USING DETAIL = 'It was unscheduled while the run trained; the training is kept.';
+		RETURN;
+	END IF;
+	RAISE EXCEPTION 'model "%" has no schedule of role %', model, caller
+		USING ERRCODE = 'undefined_object';
 END
 $$;
 REVOKE ALL ON FUNCTION estimator.schedule_record_for(regrole, text, text, text)

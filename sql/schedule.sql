@@ -52,7 +52,8 @@ SELECT estimator.run_scheduled('schedule_model');
 SELECT proconfig FROM pg_proc
  WHERE oid = 'estimator.run_scheduled(text)'::regprocedure;
 
--- users cannot write the schedules, nor record a run
+-- users cannot write the schedules, nor record a run (a model without a
+-- schedule, as est_unschedule leaves a running run: a warning)
 CREATE ROLE schedule_user;
 GRANT SELECT ON iris_train TO schedule_user;
 SET ROLE schedule_user;

@@ -37,6 +37,7 @@
 #   m) a superuser's est_schedule replaces another role's schedule of
 #      the same job name
 #   n) two est_schedule calls for one model at once leave one job
+#   o) est_unschedule while a run trains keeps the run's training
 #   e) the server log shows no crash
 #
 # Skipped when pg_cron is not installed (test/scripts/deps.sh test
@@ -617,6 +618,40 @@ is( $node->safe_psql(
 	'1', 'and it is the schedule\'s');
 $node->safe_psql($db,
 	q{SELECT est_unschedule('alice_n'); SELECT est_drop_model('alice_n');}, @alice);
+
+###
+### o) est_unschedule while a run trains
+###
+# The run (called here as pg_cron calls it) found no schedule to record
+# its outcome in at its end, failed and rolled its training back.  Its
+# training now stays, with a warning.  Its source sleeps 3 s once, before
+# its rows come: est_unschedule runs then.
+$node->safe_psql(
+	$db, q{SET client_min_messages = warning;
+	  SELECT est_train('alice_o', 'alice_rows', steps => 10, params => '{"seed": 1}');
+	  SELECT est_schedule('alice_o',
+		  'SELECT * FROM public.alice_rows WHERE (SELECT pg_sleep(3)::text) IS NOT NULL',
+		  '0 3 * * *', steps => 100, only_if_changed => false);},
+	@alice);
+my $run = $node->background_psql($db, @alice, on_error_stop => 0);
+$run->query_until(qr/running\n/, q{\echo running
+SELECT estimator.run_scheduled('alice_o');
+});
+ok( $node->poll_query_until(
+		$db, q{SELECT count(*) = 1 FROM pg_stat_activity
+				WHERE wait_event = 'PgSleep' AND query LIKE '%run_scheduled(''alice_o'')%'}),
+	'the run reads its source');
+is($node->safe_psql($db, q{SELECT est_unschedule('alice_o')}, @alice),
+	't', 'est_unschedule removes the schedule meanwhile');
+my $run_out = $run->query(q{SELECT 'done'});
+like($run_out, qr/^trained: global_step 110,.*\ndone$/s, 'the run ends');
+like($run->{stderr}, qr/WARNING:  model "alice_o" has no schedule any more, so this run is not recorded/,
+	'with a warning');
+$run->quit;
+is( $node->safe_psql(
+		$db, q{SELECT global_step FROM estimator.models WHERE name = 'alice_o'}),
+	'110', 'and its training is kept');
+$node->safe_psql($db, q{SELECT est_drop_model('alice_o')}, @alice);
 
 EstimatorTest::server_log_ok($node);
 
