@@ -643,8 +643,8 @@ ok( $node->poll_query_until(
 	'the run reads its source');
 is($node->safe_psql($db, q{SELECT est_unschedule('alice_o')}, @alice),
 	't', 'est_unschedule removes the schedule meanwhile');
-my $run_out = $run->query(q{SELECT 'done'});
-like($run_out, qr/^trained: global_step 110,.*\ndone$/s, 'the run ends');
+my $o_out = $run->query(q{SELECT 'done'});
+like($o_out, qr/^trained: global_step 110,.*\ndone$/s, 'the run ends');
 like($run->{stderr}, qr/WARNING:  model "alice_o" has no schedule any more, so this run is not recorded/,
 	'with a warning');
 $run->quit;
