@@ -344,3 +344,62 @@ BEGIN
 	RETURN jobid;
 END
 $$;
+
+-- The fingerprint of a relation covers the columns the caller may read.
+-- It hashed each row whole (t::text), which needs SELECT on every column:
+-- a role with SELECT on some columns only, the model's among them, trained
+-- on the relation (est_train reads the model's columns alone) but its
+-- fingerprint failed, so that only_if_changed never skipped a run.  Such
+-- a role now hashes the row of the columns it may read, in their order;
+-- with SELECT on the table, ROW(every column)::text is t::text, and the
+-- fingerprint is the one of 0.7.0.
+CREATE OR REPLACE FUNCTION estimator.source_fingerprint(source text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	rel regclass;
+	from_clause text;
+	row_text text := 't::pg_catalog.text';
+	readable text;
+	fp text;
+BEGIN
+	IF source OPERATOR(pg_catalog.~*) '^[\s(]*(select|with|values|table)([^[:alnum:]_$]|$)' THEN
+		-- a query: as a subquery, which rejects a second statement and
+		-- data-modifying WITH
+		from_clause := pg_catalog.format(E'(\n%s\n) t',
+			pg_catalog.regexp_replace(source, '[\s;]+$', ''));
+	ELSE
+		rel := pg_catalog.to_regclass(source);
+		IF rel IS NULL THEN
+			RAISE EXCEPTION 'relation "%" does not exist', source
+				USING ERRCODE = 'undefined_table';
+		END IF;
+		from_clause := rel::pg_catalog.text OPERATOR(pg_catalog.||) ' t';
+		IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
+			SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', '
+										 ORDER BY a.attnum)
+			  INTO readable
+			  FROM pg_catalog.pg_attribute a
+			 WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+			   AND a.attnum OPERATOR(pg_catalog.>) 0
+			   AND NOT a.attisdropped
+			   AND pg_catalog.has_column_privilege(rel, a.attnum, 'SELECT');
+			-- none: the scan below says that permission is denied
+			IF readable IS NOT NULL THEN
+				row_text := pg_catalog.format('ROW(%s)::pg_catalog.text', readable);
+			END IF;
+		END IF;
+	END IF;
+	EXECUTE 'SELECT pg_catalog.md5(pg_catalog.count(*)::pg_catalog.text'
+			' OPERATOR(pg_catalog.||) '':'' OPERATOR(pg_catalog.||)'
+			' pg_catalog.sum((''x'' OPERATOR(pg_catalog.||) pg_catalog.substr(h, 1, 15))::pg_catalog.bit(60)::pg_catalog.int8)::pg_catalog.text'
+			' OPERATOR(pg_catalog.||) '':'' OPERATOR(pg_catalog.||)'
+			' pg_catalog.sum((''x'' OPERATOR(pg_catalog.||) pg_catalog.substr(h, 16, 15))::pg_catalog.bit(60)::pg_catalog.int8)::pg_catalog.text)'
+			' FROM (SELECT pg_catalog.md5(' OPERATOR(pg_catalog.||) row_text
+			OPERATOR(pg_catalog.||) ') AS h FROM '
+			OPERATOR(pg_catalog.||) from_clause OPERATOR(pg_catalog.||) ') r'
+		INTO fp;
+	RETURN fp;
+END
+$$;

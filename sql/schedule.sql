@@ -145,6 +145,31 @@ UPDATE schedule_src SET petal_width = petal_width + 0.1
  WHERE ctid = (SELECT min(ctid) FROM schedule_src);
 SELECT estimator.source_fingerprint('schedule_src') <> :'before' AS changed;
 SELECT estimator.source_fingerprint('schedule_nope');
+-- a role that may read some columns only (the model's, say): the rows of
+-- those columns, as a query of them gives, and a change in them shows
+CREATE ROLE schedule_cols;
+GRANT SELECT (sepal_length, label) ON schedule_src TO schedule_cols;
+SET ROLE schedule_cols;
+SELECT estimator.source_fingerprint('schedule_src') =
+	   estimator.source_fingerprint('SELECT sepal_length, label FROM schedule_src') AS readable_columns;
+SELECT estimator.source_fingerprint('schedule_src') AS before_cols \gset
+RESET ROLE;
+UPDATE schedule_src SET petal_width = petal_width + 0.1
+ WHERE ctid = (SELECT min(ctid) FROM schedule_src);
+SET ROLE schedule_cols;
+SELECT estimator.source_fingerprint('schedule_src') = :'before_cols' AS unread_column_unseen;
+RESET ROLE;
+UPDATE schedule_src SET sepal_length = sepal_length + 0.1
+ WHERE ctid = (SELECT min(ctid) FROM schedule_src);
+SET ROLE schedule_cols;
+SELECT estimator.source_fingerprint('schedule_src') <> :'before_cols' AS read_column_seen;
+RESET ROLE;
+REVOKE SELECT ON schedule_src FROM schedule_cols;
+-- and a role that may read no column of it is refused
+SET ROLE schedule_cols;
+SELECT estimator.source_fingerprint('schedule_src');
+RESET ROLE;
+DROP ROLE schedule_cols;
 
 DROP TABLE schedule_src;
 REVOKE SELECT ON iris_train FROM schedule_user;
