@@ -157,6 +157,12 @@ SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1, params 
 SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1, params => '{"eval_source": "iris_test"}');
 RESET ROLE;
 SELECT expect_error($$SELECT * FROM est_train('priv_eval', 'iris_train', steps => 1)$$);
+-- carol's reset with evaluation rows of her own replaces the stored
+-- eval_source (it was "cannot both be given")
+SET ROLE regress_priv_carol;
+SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1, reset => true, params => '{"eval_fraction": 0.2}');
+RESET ROLE;
+SELECT params FROM estimator.model_catalog WHERE name = 'priv_eval';
 SET ROLE regress_priv_alice;
 SELECT global_step FROM est_train('priv_eval', 'iris_train', steps => 1);
 SELECT est_drop_model('priv_eval');

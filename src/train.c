@@ -2247,9 +2247,22 @@ ResetRequest(EstTrainRequest *req, const EstModelDef *def)
 		req->batch_size = def->batch_size;
 	if (def->params != NULL)
 	{
-		req->params = req->params == NULL ? def->params :
-			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-											   JsonbPGetDatum(def->params),
+		Datum		stored = JsonbPGetDatum(def->params);
+
+		/*
+		 * The call's evaluation rows replace the stored ones, as in a
+		 * training without reset (EstMergeOptions): its eval_fraction and
+		 * a stored eval_source were "cannot both be given".
+		 */
+		if (req->opts.eval_fraction > 0 || req->opts.eval_source != NULL)
+		{
+			stored = DirectFunctionCall2(jsonb_delete, stored,
+										 CStringGetTextDatum("eval_fraction"));
+			stored = DirectFunctionCall2(jsonb_delete, stored,
+										 CStringGetTextDatum("eval_source"));
+		}
+		req->params = req->params == NULL ? DatumGetJsonbP(stored) :
+			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, stored,
 											   JsonbPGetDatum(req->params)));
 		EstParseParams(req->params, &req->opts);
 	}
