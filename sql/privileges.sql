@@ -127,6 +127,27 @@ SELECT est_revoke('priv_m', 'Public');
 RESET ROLE;
 DROP ROLE "Public";
 
+-- a dropped role's grant stays (DROP ROLE knows nothing of it), shown by
+-- its OID: est_revoke takes that OID; est_grant does not
+CREATE ROLE regress_priv_gone;
+SET ROLE regress_priv_alice;
+SELECT est_grant('priv_m', 'regress_priv_gone', 'predict');
+RESET ROLE;
+SELECT 'regress_priv_gone'::regrole::oid AS gone_oid \gset
+DROP ROLE regress_priv_gone;
+SET ROLE regress_priv_alice;
+SELECT count(*) FILTER (WHERE grantee::oid = :gone_oid) AS dropped_grants,
+	   count(*) AS grants
+  FROM estimator.model_grants WHERE model = 'priv_m';
+SELECT split_part(expect_error(format('SELECT est_grant(%L, %L, %L)', 'priv_m', :'gone_oid', 'predict')), ':', 1) AS grant_error;
+SELECT est_revoke('priv_m', :'gone_oid') AS revoked;
+SELECT count(*) AS grants_left FROM estimator.model_grants WHERE model = 'priv_m';
+-- digits that are no OID, or a live role's OID, name no dropped role
+SELECT expect_error($$SELECT est_revoke('priv_m', '0')$$);
+SELECT expect_error($$SELECT est_revoke('priv_m', '99999999999')$$);
+SELECT split_part(expect_error(format('SELECT est_revoke(%L, %L)', 'priv_m', 'regress_priv_bob'::regrole::oid::text)), ':', 1) AS live_role_oid_error;
+RESET ROLE;
+
 -- a PL/pgSQL expression keeps its call site across statements: after SET
 -- ROLE under the same snapshot, the privilege is checked again for bob
 SELECT expect_error($sql$

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 
 #include "estimator.h"
 
@@ -144,13 +145,37 @@ est_schedule_forget(PG_FUNCTION_ARGS)
 }
 
 /*
+ * DroppedRoleArg returns the OID that role spells in digits, when no role
+ * has it: a role dropped since it was granted a privilege (the grant stays,
+ * and estimator.model_grants shows its grantee as that number).  Anything
+ * else is InvalidOid.
+ */
+static Oid
+DroppedRoleArg(const char *role)
+{
+	char	   *end;
+	unsigned long value;
+
+	if (role[0] < '0' || role[0] > '9')
+		return InvalidOid;
+	errno = 0;
+	value = strtoul(role, &end, 10);
+	if (errno != 0 || *end != '\0' || value == 0 || value > PG_UINT32_MAX)
+		return InvalidOid;
+	if (SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum((Oid) value)))
+		return InvalidOid;
+	return (Oid) value;
+}
+
+/*
  * GranteeArg resolves a role name argument: a role, or "public"
  * (InvalidOid), as GRANT spells them.  A role whose name is "public" in
  * other case ("Public", which CREATE ROLE allows) is that role, not every
- * role.
+ * role.  With dropped_ok (est_revoke), the OID of a dropped role, as the
+ * grants that DROP ROLE left show it, is that role.
  */
 static Oid
-GranteeArg(FunctionCallInfo fcinfo, int argno)
+GranteeArg(FunctionCallInfo fcinfo, int argno, bool dropped_ok)
 {
 	char	   *role;
 	Oid			roleid;
@@ -168,6 +193,12 @@ GranteeArg(FunctionCallInfo fcinfo, int argno)
 		return roleid;
 	if (pg_strcasecmp(role, "public") == 0)
 		return InvalidOid;
+	if (dropped_ok)
+	{
+		roleid = DroppedRoleArg(role);
+		if (OidIsValid(roleid))
+			return roleid;
+	}
 	return get_role_oid(role, false);
 }
 
@@ -209,7 +240,7 @@ Datum
 est_grant(PG_FUNCTION_ARGS)
 {
 	char	   *name = EstModelNameArg(fcinfo, 0);
-	Oid			grantee = GranteeArg(fcinfo, 1);
+	Oid			grantee = GranteeArg(fcinfo, 1, false);
 	char	   *priv = PrivilegeArg(fcinfo, 2, false);
 	EstModelDef *def;
 	bool		added;
@@ -233,7 +264,7 @@ Datum
 est_revoke(PG_FUNCTION_ARGS)
 {
 	char	   *name = EstModelNameArg(fcinfo, 0);
-	Oid			grantee = GranteeArg(fcinfo, 1);
+	Oid			grantee = GranteeArg(fcinfo, 1, true);
 	char	   *priv = PrivilegeArg(fcinfo, 2, true);
 	EstModelDef *def;
 	uint64		removed;
