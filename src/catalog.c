@@ -180,12 +180,12 @@ CatalogExecuteForModel(const char *sql, const char *name, bool read_only,
  * EstCatalogCallForCaller calls the internal function estimator.<function>
  * as the owner of the schema, with the current user (GetUserId()) as its
  * first argument, a regrole, and the nargs arguments of the call fcinfo
- * after it, of the types argtypes.  The schedule helpers go through it: they act
- * for the role whose code calls them, which a SECURITY DEFINER function
- * cannot see (the session's role is another one when a superuser's ANALYZE
- * evaluates an index of another role's table).  The function's result
- * is returned, and must be of a type passed by value (void or boolean);
- * *isnull says whether it is NULL.
+ * after it, of the types argtypes.  The schedule helpers go through it:
+ * they act for the role whose code calls them, which a SECURITY DEFINER
+ * function cannot see (the session's role is another one when a
+ * superuser's ANALYZE evaluates an index of another role's table).  The
+ * function's result is returned, and must be of a type passed by value
+ * (void or boolean); *isnull says whether it is NULL.
  */
 Datum
 EstCatalogCallForCaller(const char *function, FunctionCallInfo fcinfo,
