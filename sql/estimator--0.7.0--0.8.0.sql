@@ -137,9 +137,15 @@ BEGIN
 	IF FOUND THEN
 		RETURN;
 	END IF;
-	-- unscheduled while the run trained: the run's training stays
+	-- unscheduled while the run trained: the run's training stays.  A
+	-- schedule that the caller may not see (policy schedules_read) counts
+	-- as none, so that the answer tells nothing of another role's.
 	IF NOT EXISTS (SELECT 1 FROM estimator.schedules s
-					WHERE s.model OPERATOR(pg_catalog.=) schedule_record_for.model) THEN
+					WHERE s.model OPERATOR(pg_catalog.=) schedule_record_for.model
+					  AND (pg_catalog.pg_has_role(caller, s.scheduled_by, 'USAGE')
+						   OR EXISTS (SELECT 1 FROM estimator.model_catalog m
+									   WHERE m.name OPERATOR(pg_catalog.=) s.model
+										 AND pg_catalog.pg_has_role(caller, m.owner, 'USAGE')))) THEN
 		RAISE WARNING 'model "%" has no schedule any more, so this run is not recorded', model
 			USING DETAIL = 'It was unscheduled while the run trained; the training is kept.';
 		RETURN;

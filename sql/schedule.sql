@@ -101,6 +101,12 @@ INSERT INTO schedule_user_t SELECT generate_series(1, 10);
 SELECT schedule_user_record();
 SELECT schedule_user_put();
 ANALYZE schedule_user_t;
+-- a schedule that the role may not see is none to schedule_record, as to
+-- est_unschedule: the same warning as for a model without a schedule
+SET ROLE schedule_user;
+SELECT estimator.schedule_record('schedule_model', 'x', 'by schedule_user');
+SELECT estimator.schedule_record('schedule_no_such_model', 'x', 'by schedule_user');
+RESET ROLE;
 SELECT source, only_if_changed, scheduled_by = current_user::regrole AS superusers,
 	   last_status IS NULL AS unrecorded
   FROM estimator.schedules;
