@@ -145,6 +145,10 @@ SELECT count(*) AS grants_left FROM estimator.model_grants WHERE model = 'priv_m
 -- digits that are no OID, or a live role's OID, name no dropped role
 SELECT expect_error($$SELECT est_revoke('priv_m', '0')$$);
 SELECT expect_error($$SELECT est_revoke('priv_m', '99999999999')$$);
+-- nor do digits without a grant to remove: an unused OID, or the dropped
+-- role's once its grants are gone
+SELECT expect_error($$SELECT est_revoke('priv_m', '4294967295')$$);
+SELECT expect_error(format('SELECT est_revoke(%L, %L)', 'priv_m', :'gone_oid')) LIKE '42704:%' AS gone_again;
 SELECT split_part(expect_error(format('SELECT est_revoke(%L, %L)', 'priv_m', 'regress_priv_bob'::regrole::oid::text)), ':', 1) AS live_role_oid_error;
 RESET ROLE;
 

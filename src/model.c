@@ -274,6 +274,18 @@ est_revoke(PG_FUNCTION_ARGS)
 	EstCatalogCheckPrivilege(def, EST_PRIV_OWN, "revoke privileges on");
 	removed = EstCatalogRevoke(name, grantee, priv);
 	SPI_finish();
+
+	/*
+	 * Digits that no role has as OID name a dropped role only when a grant
+	 * of it was there to remove: any other number is a role that does not
+	 * exist, as it was before est_revoke took OIDs.
+	 */
+	if (removed == 0 && OidIsValid(grantee) &&
+		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(grantee)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" does not exist",
+						text_to_cstring(PG_GETARG_TEXT_PP(1)))));
 	PG_RETURN_INT64((int64) removed);
 }
 
