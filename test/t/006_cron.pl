@@ -624,25 +624,30 @@ $node->safe_psql($db,
 ###
 # The run (called here as pg_cron calls it) found no schedule to record
 # its outcome in at its end, failed and rolled its training back.  Its
-# training now stays, with a warning.  Its source sleeps 3 s once, before
-# its rows come: est_unschedule runs then.
+# training now stays, with a warning.  Its source waits, before its rows
+# come, for an advisory lock that this test holds: est_unschedule runs
+# then.
 $node->safe_psql(
 	$db, q{SET client_min_messages = warning;
 	  SELECT est_train('alice_o', 'alice_rows', steps => 10, params => '{"seed": 1}');
 	  SELECT est_schedule('alice_o',
-		  'SELECT * FROM public.alice_rows WHERE (SELECT pg_sleep(3)::text) IS NOT NULL',
+		  'SELECT * FROM public.alice_rows WHERE (SELECT pg_advisory_lock_shared(4242)::text) IS NOT NULL',
 		  '0 3 * * *', steps => 100, only_if_changed => false);},
 	@alice);
+my $holder = $node->background_psql($db);
+$holder->query_safe('SELECT pg_advisory_lock(4242)');
 my $run = $node->background_psql($db, @alice, on_error_stop => 0);
 $run->query_until(qr/running\n/, q{\echo running
 SELECT estimator.run_scheduled('alice_o');
 });
 ok( $node->poll_query_until(
 		$db, q{SELECT count(*) = 1 FROM pg_stat_activity
-				WHERE wait_event = 'PgSleep' AND query LIKE '%run_scheduled(''alice_o'')%'}),
+				WHERE wait_event = 'advisory' AND query LIKE '%run_scheduled(''alice_o'')%'}),
 	'the run reads its source');
 is($node->safe_psql($db, q{SELECT est_unschedule('alice_o')}, @alice),
 	't', 'est_unschedule removes the schedule meanwhile');
+$holder->query_safe('SELECT pg_advisory_unlock(4242)');
+$holder->quit;
 my $o_out = $run->query(q{SELECT 'done'});
 like($o_out, qr/^trained: global_step 110,.*\ndone$/s, 'the run ends');
 like($run->{stderr}, qr/WARNING:  model "alice_o" has no schedule any more, so this run is not recorded/,
