@@ -409,3 +409,40 @@ BEGIN
 	RETURN fp;
 END
 $$;
+
+-- est_unschedule takes the same lock as est_schedule: run while an
+-- est_schedule of the model had not committed, it found no schedule,
+-- returned false and left the job that est_schedule then committed.
+CREATE OR REPLACE FUNCTION est_unschedule(model text)
+RETURNS boolean
+LANGUAGE plpgsql STRICT
+AS $$
+DECLARE
+	s estimator.schedules;
+	visible boolean;
+BEGIN
+	PERFORM estimator.check_cron();
+	-- after any est_schedule of the model, as est_schedule does
+	PERFORM pg_catalog.pg_advisory_xact_lock(
+		pg_catalog.hashtextextended('estimator.schedule ' OPERATOR(pg_catalog.||) model, 0));
+	SELECT * INTO s FROM estimator.schedules x
+	 WHERE x.model OPERATOR(pg_catalog.=) est_unschedule.model;
+	IF NOT FOUND THEN
+		-- none, or one that the caller may not see
+		IF EXISTS (SELECT 1 FROM estimator.models m
+					WHERE m.name OPERATOR(pg_catalog.=) est_unschedule.model
+					  AND NOT pg_catalog.pg_has_role(m.owner, 'USAGE')) THEN
+			RAISE EXCEPTION 'must be owner of model "%" to unschedule its training', model
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		-- a job that est_drop_model left
+		RETURN estimator.schedule_drop_strays(model, NULL) OPERATOR(pg_catalog.>) 0;
+	END IF;
+	visible := estimator.schedule_job_alive(s.jobid, model);
+	IF visible THEN
+		EXECUTE 'SELECT cron.unschedule($1)' USING s.jobid;
+	END IF;
+	PERFORM estimator.schedule_drop_strays(model, NULL);
+	RETURN estimator.schedule_forget(model);
+END
+$$;

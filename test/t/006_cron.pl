@@ -36,7 +36,8 @@
 #      cut, any role deleted it)
 #   m) a superuser's est_schedule replaces another role's schedule of
 #      the same job name
-#   n) two est_schedule calls for one model at once leave one job
+#   n) two est_schedule calls for one model at once leave one job, and
+#      est_unschedule waits for an est_schedule and removes its job
 #   o) est_unschedule while a run trains keeps the run's training
 #   e) the server log shows no crash
 #
@@ -616,8 +617,31 @@ is( $node->safe_psql(
 		q{SELECT count(*) FROM estimator.schedules s JOIN cron.job j USING (jobid)
 		   WHERE s.model = 'alice_n' AND j.jobname = 'n two'}),
 	'1', 'and it is the schedule\'s');
-$node->safe_psql($db,
-	q{SELECT est_unschedule('alice_n'); SELECT est_drop_model('alice_n');}, @alice);
+# est_unschedule waits for an est_schedule of the model too, then
+# removes what it committed
+$first = $node->background_psql($db, @alice);
+$first->query_safe(
+	q{BEGIN; SELECT est_schedule('alice_n', 'alice_rows', '0 5 * * *', job_name => 'n three');});
+$second = $node->background_psql($db, @alice);
+$second->query_until(qr/unscheduling\n/,
+	q{\echo unscheduling
+SELECT est_unschedule('alice_n');
+});
+ok( $node->poll_query_until(
+		$db, q{SELECT count(*) = 1 FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND query LIKE '%est_unschedule(''alice_n'')%'}),
+	'est_unschedule waits for est_schedule');
+$first->query_safe('COMMIT');
+$first->quit;
+like($second->query(q{SELECT 'done'}), qr/^t\ndone$/, 'and removes its schedule');
+$second->quit;
+is( $node->safe_psql(
+		$db,
+		q{SELECT (SELECT count(*) FROM cron.job
+				   WHERE command = estimator.schedule_command('alice_n')) || ' ' ||
+				 (SELECT count(*) FROM estimator.schedules WHERE model = 'alice_n')}),
+	'0 0', 'and its job');
+$node->safe_psql($db, q{SELECT est_drop_model('alice_n');}, @alice);
 
 ###
 ### o) est_unschedule while a run trains
