@@ -245,6 +245,20 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION estimator.schedule_forget(text)
 	IS 'internal: delete the schedule of a model whose pg_cron job is gone (role of the schedule or owner of the model only, as the current user)';
 
+-- est_schedule and est_unschedule of one model take turns: a
+-- transaction-level advisory lock on the model's name (advisory locks are
+-- per database), taken before they read the schedule.
+CREATE FUNCTION estimator.schedule_take_turn(model text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.pg_advisory_xact_lock(
+		pg_catalog.hashtextextended('estimator.schedule ' OPERATOR(pg_catalog.||) model, 0))
+$$;
+COMMENT ON FUNCTION estimator.schedule_take_turn(text)
+	IS 'internal: wait for the other est_schedule and est_unschedule calls of a model to end (a transaction-level advisory lock)';
+
 -- A superuser replaces another role's schedule, as the error of
 -- schedule_put promises.  est_schedule removed the old job only when its
 -- name differed from the new one; pg_cron names jobs per role, so a
@@ -259,9 +273,8 @@ COMMENT ON FUNCTION estimator.schedule_forget(text)
 -- other's job, and the second's schedule_put replaced the first's row
 -- once it committed.  The first job went on firing and training the model
 -- with the second's settings (it runs as the schedule's role, so its runs
--- pass).  A call now takes a transaction-level advisory lock on the
--- model's name (advisory locks are per database) before it reads the
--- schedule; the second call waits for the first to commit and then
+-- pass).  A call now takes its turn (schedule_take_turn) before it reads
+-- the schedule; the second call waits for the first to commit and then
 -- replaces its job as a later call does.
 CREATE OR REPLACE FUNCTION est_schedule(model text, source text, schedule text,
 							 steps bigint DEFAULT NULL,
@@ -319,8 +332,7 @@ BEGIN
 	END IF;
 	-- Calls for one model take turns, each reading what the last one
 	-- committed (see above).
-	PERFORM pg_catalog.pg_advisory_xact_lock(
-		pg_catalog.hashtextextended('estimator.schedule ' OPERATOR(pg_catalog.||) model, 0));
+	PERFORM estimator.schedule_take_turn(model);
 
 	-- A schedule of another job name, or of another role: unschedule its
 	-- job first, if the caller sees it (its own; a superuser sees every
@@ -423,8 +435,7 @@ DECLARE
 BEGIN
 	PERFORM estimator.check_cron();
 	-- after any est_schedule of the model, as est_schedule does
-	PERFORM pg_catalog.pg_advisory_xact_lock(
-		pg_catalog.hashtextextended('estimator.schedule ' OPERATOR(pg_catalog.||) model, 0));
+	PERFORM estimator.schedule_take_turn(model);
 	SELECT * INTO s FROM estimator.schedules x
 	 WHERE x.model OPERATOR(pg_catalog.=) est_unschedule.model;
 	IF NOT FOUND THEN
