@@ -16,7 +16,7 @@ DATA = sql/estimator--0.1.0.sql sql/estimator--0.1.0--0.2.0.sql \
 
 CORE_OBJS = src/core/status.o src/core/alloc.o src/core/rng.o src/core/network.o \
 	src/core/optim.o src/core/metrics.o src/core/features.o \
-	src/core/checkpoint.o
+	src/core/checkpoint.o src/core/gemm.o
 SHELL_OBJS = src/estimator.o src/spec.o src/params.o src/input.o src/columns.o src/catalog.o \
 	src/train.o src/evaluate.o src/predict.o src/model.o src/deploy.o \
 	src/cache.o src/score.o src/transfer.o src/parallel.o

@@ -66,7 +66,9 @@ SELECT global_step FROM est_train('est_linreg_curve', 'est_curve', label => 'y',
 	model_type => 'linear_regressor', steps => 3000, params => '{"seed": 2}');
 SELECT (SELECT value FROM est_evaluate('est_dnnreg', 'est_curve') WHERE metric = 'r2') > 0.98 AS dnn_fits,
 	   (SELECT value FROM est_evaluate('est_linreg_curve', 'est_curve') WHERE metric = 'r2') < 0.05 AS line_cannot;
-SELECT round(est_predict('est_dnnreg', ARRAY[1.5])::numeric, 1) AS at_1_5;
+-- 1.5^2 = 2.25 lies on a rounding boundary: the test asks how near it is,
+-- which the matrix kernel's last bits do not decide.
+SELECT abs(est_predict('est_dnnreg', ARRAY[1.5]) - 2.25) < 0.1 AS near_at_1_5;
 
 -- label_dimension 2 from an array label; est_predict_values gives both.
 SELECT global_step FROM est_train('est_reg2', 'SELECT x, y2 FROM est_reg',

@@ -326,11 +326,26 @@ typedef struct EstWorkspace
 } EstWorkspace;
 
 /*
+ * The matrix products (gemm.c): C (m x n) = op(A) B + beta C, row major,
+ * op(A) being A (m x k) or, with trans_a, the transpose of A (k x m); beta
+ * is 0 or 1.  On a CPU with AVX-512, a B of at least 16 columns and at
+ * most EST_GEMM_MAX_B floats goes through the core's own kernel
+ * (EstGemmOwnKernel says which), anything else through cblas_sgemm.
+ */
+#define EST_GEMM_MAX_B			65536
+extern void EstGemm(int trans_a, int m, int n, int k, const float *a,
+					int lda, const float *b, int ldb, float beta, float *c,
+					int ldc);
+extern int	EstGemmOwnKernel(int n, int k);
+/* EstTranspose writes the transpose of a (rows x cols) into t (cols x rows) */
+extern void EstTranspose(const float *a, int rows, int cols, float *t);
+
+/*
  * The input gradient delta W^T of a layer whose kernel has at most
  * EST_TRANSPOSED_MAX weights goes through a transposed copy of W, which
- * OpenBLAS multiplies faster (same floats), for batches of at most
- * EST_TRANSPOSED_ROWS rows or layers of at most EST_TRANSPOSED_OUTPUTS
- * outputs.
+ * EstGemm multiplies faster (same floats from OpenBLAS), for batches of at
+ * most EST_TRANSPOSED_ROWS rows or layers of at most EST_TRANSPOSED_OUTPUTS
+ * outputs, and for any shape that EstGemm's own kernel takes.
  */
 #define EST_TRANSPOSED_MAX		65536
 #define EST_TRANSPOSED_ROWS		192
@@ -355,7 +370,7 @@ extern void EstWorkspaceFree(EstWorkspace *ws);
 /*
  * EstNetworkForward runs n rows of X (n x n_inputs, row-major, n <=
  * max_batch) through the network for inference (moving statistics, no
- * dropout) with cblas_sgemm and keeps every activation in the workspace;
+ * dropout) with EstGemm and keeps every activation in the workspace;
  * the logits are ws->act[n_layers].
  */
 extern void EstNetworkForward(const EstNetwork *net, EstWorkspace *ws,

@@ -25,7 +25,7 @@
  *
  * For a hidden layer l (1 <= l < n_layers):
  *
- *		z = act[l-1] * W_{l-1} + b_{l-1}				(cblas_sgemm)
+ *		z = act[l-1] * W_{l-1} + b_{l-1}				(EstGemm)
  *		y = gamma_l * (z - mean) / sqrt(var + eps) + beta_l	(batch_norm)
  *		act[l] = f(y) * mask_l							(dropout, training)
  *
@@ -1389,10 +1389,8 @@ ForwardPass(const EstNetwork *net, EstNetwork *moving_net, EstWorkspace *ws,
 		/* Start from the bias and let sgemm add the product (beta = 1). */
 		for (i = 0; i < n; i++)
 			memcpy(out + (size_t) i * out_size, b, sizeof(float) * out_size);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-					n, out_size, in_size,
-					1.0f, in, in_size, w, out_size,
-					1.0f, out, out_size);
+		EstGemm(0, n, out_size, in_size, in, in_size, w, out_size,
+				1.0f, out, out_size);
 		if (hidden == net->n_layers)
 			break;
 
@@ -2191,75 +2189,6 @@ EmbeddingBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 }
 
 /*
- * Transpose writes the transpose of the rows x cols matrix a into t (cols
- * x rows), 8 x 8 blocks at a time in vector registers where the compiler
- * has gcc's vector shuffles, the edges one float at a time.  The loops
- * over a block are unrolled so that its eight vectors stay in registers:
- * kept in arrays on the stack, a 64 x 64 kernel took 1.3 microseconds
- * instead of 0.35 (a store of two halves read back whole).
- */
-#if defined(__GNUC__) && !defined(__clang__)
-typedef float EstTVec8 __attribute__((vector_size(8 * sizeof(float))));
-typedef int EstTIdx8 __attribute__((vector_size(8 * sizeof(int))));
-#define SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (EstTIdx8) {__VA_ARGS__})
-#endif
-
-EST_CLONES static void
-Transpose(const float *a, int rows, int cols, float *t)
-{
-	int			r0 = 0;
-
-#ifdef SHUFFLE8
-	for (; r0 + 8 <= rows; r0 += 8)
-	{
-		int			c0 = 0;
-
-		for (; c0 + 8 <= cols; c0 += 8)
-		{
-			EstTVec8	v[8];
-			EstTVec8	p[8];
-			EstTVec8	q[8];
-
-			_Pragma("GCC unroll 8")
-			for (int i = 0; i < 8; i++)
-				memcpy(&v[i], a + (size_t) (r0 + i) * cols + c0, sizeof(v[i]));
-			_Pragma("GCC unroll 4")
-			for (int i = 0; i < 8; i += 2)
-			{
-				p[i] = SHUFFLE8(v[i], v[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-				p[i + 1] = SHUFFLE8(v[i], v[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-			}
-			_Pragma("GCC unroll 2")
-			for (int i = 0; i < 8; i += 4)
-				_Pragma("GCC unroll 2")
-				for (int j = 0; j < 2; j++)
-				{
-					q[i + 2 * j] = SHUFFLE8(p[i + j], p[i + j + 2],
-											0, 1, 8, 9, 4, 5, 12, 13);
-					q[i + 2 * j + 1] = SHUFFLE8(p[i + j], p[i + j + 2],
-												2, 3, 10, 11, 6, 7, 14, 15);
-				}
-			_Pragma("GCC unroll 4")
-			for (int i = 0; i < 4; i++)
-			{
-				EstTVec8	lo = SHUFFLE8(q[i], q[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-				EstTVec8	hi = SHUFFLE8(q[i], q[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-
-				memcpy(t + (size_t) (c0 + i) * rows + r0, &lo, sizeof(lo));
-				memcpy(t + (size_t) (c0 + i + 4) * rows + r0, &hi, sizeof(hi));
-			}
-		}
-		for (; c0 < cols; c0++)
-			for (int r = r0; r < r0 + 8; r++)
-				t[(size_t) c0 * rows + r] = a[(size_t) r * cols + c0];
-	}
-#endif
-	for (; r0 < rows; r0++)
-		for (int c = 0; c < cols; c++)
-			t[(size_t) c * rows + r0] = a[(size_t) r0 * cols + c];
-}
-
-/*
  * EstNetworkBackward turns ws->delta[n_layers] into the gradient of every
  * parameter, from the output layer down, through the dropout masks and
  * batch statistics of the last forward, and then into the gradients of
@@ -2325,10 +2254,8 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 		int			j;
 
 		/* dW_l = in^T * delta[l+1] */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-					in_size, out_size, n,
-					1.0f, in, in_size, d, out_size,
-					0.0f, gw, out_size);
+		EstGemm(1, in_size, out_size, n, in, in_size, d, out_size,
+				0.0f, gw, out_size);
 
 		/* db_l = column sums of delta[l+1] */
 		for (j = 0; j < out_size; j++)
@@ -2350,13 +2277,12 @@ EstNetworkBackward(const EstNetwork *net, EstWorkspace *ws, const float *X,
 			/* gradient with respect to act[l]: delta[l+1] * W_l^T */
 			if (ws->transposed != NULL &&
 				(size_t) in_size * out_size <= EST_TRANSPOSED_MAX &&
-				(n <= EST_TRANSPOSED_ROWS || out_size <= EST_TRANSPOSED_OUTPUTS))
+				(n <= EST_TRANSPOSED_ROWS || out_size <= EST_TRANSPOSED_OUTPUTS ||
+				 EstGemmOwnKernel(in_size, out_size)))
 			{
-				Transpose(w, in_size, out_size, ws->transposed);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-							n, in_size, out_size,
-							1.0f, d, out_size, ws->transposed, in_size,
-							0.0f, dl, in_size);
+				EstTranspose(w, in_size, out_size, ws->transposed);
+				EstGemm(0, n, in_size, out_size, d, out_size,
+						ws->transposed, in_size, 0.0f, dl, in_size);
 			}
 			else
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,

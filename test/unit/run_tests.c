@@ -203,6 +203,8 @@ static const UnitTest tests[] = {
 	{"training: batch normalization and dropout on blobs", TestTrainBatchNormDropout},
 	{"training: two runs give identical parameters", TestTrainDeterminism},
 	{"training: wide and deep regressor", TestTrainWideAndDeep},
+	{"matrix products: every shape near the kernel's blocks", TestGemmShapes},
+	{"matrix products: the shapes of the core's own kernel", TestGemmOwnKernel},
 	{"checkpoint: CRC-32C", TestCrc32c},
 	{"checkpoint: bit-exact round trip of every feature", TestCheckpointRoundTrip},
 	{"checkpoint: every single-byte flip is detected", TestCheckpointByteFlips},

@@ -150,6 +150,9 @@ extern void TestTrainBatchNormDropout(void);
 extern void TestTrainDeterminism(void);
 extern void TestTrainWideAndDeep(void);
 
+extern void TestGemmShapes(void);
+extern void TestGemmOwnKernel(void);
+
 extern void TestCrc32c(void);
 extern void TestCheckpointRoundTrip(void);
 extern void TestCheckpointByteFlips(void);
