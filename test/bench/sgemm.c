@@ -21,6 +21,10 @@
  *
  * Prints "gflops=<rate> flops_per_step=<n>", the median of five timings of
  * at least seconds/5 each.
+ *
+ * Built with -DSGEMM_CORE and src/core/gemm.c, it times the same products
+ * as the extension's core multiplies them (EstGemm: its own kernel where
+ * the CPU has AVX-512, OpenBLAS otherwise).
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -54,6 +58,33 @@ Fill(size_t n)
 	return p;
 }
 
+#ifdef SGEMM_CORE
+#include "estcore.h"
+
+static float *transposed;
+
+/*
+ * C (m x n) = op(A) op(B) + beta C, row major, k the inner dimension, as
+ * the extension's core multiplies: EstGemm, and for op(B) = B^T (the input
+ * gradient) a transposed copy of B first where EstGemm's own kernel takes
+ * the shape (network.c's backward pass), cblas_sgemm's NT form otherwise.
+ */
+static void
+Gemm(int ta, int tb, int m, int n, int k, const float *a, const float *b,
+	 float beta, float *c)
+{
+	if (!tb)
+		EstGemm(ta, m, n, k, a, ta ? m : k, b, n, beta, c, n);
+	else if (EstGemmOwnKernel(n, k) && (size_t) n * k <= EST_TRANSPOSED_MAX)
+	{
+		EstTranspose(b, n, k, transposed);
+		EstGemm(0, m, n, k, a, k, transposed, n, beta, c, n);
+	}
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f,
+					a, k, b, k, beta, c, n);
+}
+#else
 /* C (m x n) = op(A) op(B) + beta C, row major; k is the inner dimension. */
 static void
 Gemm(int ta, int tb, int m, int n, int k, const float *a, const float *b,
@@ -63,6 +94,7 @@ Gemm(int ta, int tb, int m, int n, int k, const float *a, const float *b,
 				tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
 				a, ta ? m : k, b, tb ? k : n, beta, c, n);
 }
+#endif
 
 static int
 Cmp(const void *a, const void *b)
@@ -115,6 +147,16 @@ main(int argc, char **argv)
 		}
 	}
 	openblas_set_num_threads(1);
+#ifdef SGEMM_CORE
+	{
+		size_t		largest = 1;
+
+		for (l = 0; l < n_sizes - 1; l++)
+			if ((size_t) d[l] * d[l + 1] > largest)
+				largest = (size_t) d[l] * d[l + 1];
+		transposed = Fill(largest);
+	}
+#endif
 
 	for (l = 0; l < n_sizes; l++)
 	{
@@ -152,7 +194,11 @@ main(int argc, char **argv)
 		rates[r] = flops * steps / t / 1e9;
 	}
 	qsort(rates, 5, sizeof(double), Cmp);
+#ifdef SGEMM_CORE
+	printf("gflops=%.3f flops_per_step=%.0f core=estimator\n", rates[2], flops);
+#else
 	printf("gflops=%.3f flops_per_step=%.0f core=%s\n", rates[2], flops,
 		   openblas_get_corename());
+#endif
 	return 0;
 }
