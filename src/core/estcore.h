@@ -328,10 +328,11 @@ typedef struct EstWorkspace
 /*
  * The matrix products (gemm.c): C (m x n) = op(A) B + beta C, row major,
  * op(A) being A (m x k) or, with trans_a, the transpose of A (k x m); beta
- * is 0 or 1.  On a CPU with AVX-512, a B of at least 16 columns and at
- * most EST_GEMM_MAX_B floats goes through the core's own kernel
- * (EstGemmOwnKernel says which), anything else through cblas_sgemm.
+ * is 0 or 1.  On a CPU with AVX-512, a B of at least EST_GEMM_MIN_COLUMNS
+ * columns and at most EST_GEMM_MAX_B floats goes through the core's own
+ * kernel (EstGemmOwnKernel says which), anything else through cblas_sgemm.
  */
+#define EST_GEMM_MIN_COLUMNS	3
 #define EST_GEMM_MAX_B			65536
 extern void EstGemm(int trans_a, int m, int n, int k, const float *a,
 					int lda, const float *b, int ldb, float beta, float *c,

@@ -111,7 +111,7 @@ void
 TestGemmShapes(void)
 {
 	static const int rows[] = {1, 2, 5, 11, 12, 13, 24, 25, 37};
-	static const int columns[] = {1, 3, 15, 16, 17, 31, 32, 33, 48, 64, 70};
+	static const int columns[] = {1, 2, 3, 4, 15, 16, 17, 31, 32, 33, 48, 64, 70};
 	static const int inner[] = {1, 2, 7, 64, 300};
 
 	for (int t = 0; t < 2; t++)
@@ -131,7 +131,8 @@ TestGemmShapes(void)
 
 /*
  * TestGemmOwnKernel checks which shapes go through the core's kernel: on
- * a CPU with AVX-512, B of 16 to EST_GEMM_MAX_B floats; elsewhere none.
+ * a CPU with AVX-512, B of 3 columns or more and EST_GEMM_MAX_B floats or
+ * fewer; elsewhere none.
  */
 void
 TestGemmOwnKernel(void)
@@ -145,8 +146,9 @@ TestGemmOwnKernel(void)
 	CHECK(EstGemmOwnKernel(64, 64) == avx512);
 	CHECK(EstGemmOwnKernel(16, 1) == avx512);
 	CHECK(EstGemmOwnKernel(256, 256) == avx512);
-	CHECK(EstGemmOwnKernel(15, 64) == 0);
-	CHECK(EstGemmOwnKernel(3, 64) == 0);
+	CHECK(EstGemmOwnKernel(3, 64) == avx512);
+	CHECK(EstGemmOwnKernel(2, 64) == 0);
+	CHECK(EstGemmOwnKernel(1, 64) == 0);
 	CHECK(EstGemmOwnKernel(64, 0) == 0);
 	CHECK(EstGemmOwnKernel(257, 256) == 0);
 	CHECK(EstGemmOwnKernel(65536, 2) == 0);
