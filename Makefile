@@ -81,7 +81,9 @@ remove-old-bitcode:
 # clamps of EstExpInPlace), and changes no result.  -ffp-contract=off keeps a product and a sum
 # two roundings where a target has fused multiply-add (the AVX2 variants
 # of the core's loops, other architectures), so that every build and
-# every CPU gives the same floats.
+# every CPU gives the same floats in those loops.  The matrix products are
+# another matter: OpenBLAS's kernels and the core's AVX-512 kernel
+# (gemm.c, explicit fused multiply-adds) each round in their own way.
 $(CORE_OBJS): CFLAGS += -fno-math-errno -fno-trapping-math -ffp-contract=off
 
 # PGXS does not track headers: every object depends on the two headers.

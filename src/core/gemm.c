@@ -44,7 +44,12 @@
 
 #define MR 12					/* rows of a block of C */
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* network.c transposes every kernel that EstGemm's own kernel takes */
+_Static_assert(EST_GEMM_MAX_B <= EST_TRANSPOSED_MAX,
+			   "EstGemm's own kernel takes kernels too large to transpose");
+
+#if defined(__x86_64__) && (defined(__clang__) || \
+	(defined(__GNUC__) && __GNUC__ >= 5))
 #define EST_HAVE_GEMM_KERNEL 1
 #include <immintrin.h>
 #endif
@@ -220,7 +225,7 @@ EstGemm(int trans_a, int m, int n, int k, const float *a, int lda,
 }
 
 /*
- * EstTranspose writes the transpose of the rows x cols matrix a into t (cols
+ * TransposeBlocks writes the transpose of the rows x cols matrix a into t (cols
  * x rows), 8 x 8 blocks at a time in vector registers where the compiler
  * has gcc's vector shuffles, the edges one float at a time.  The loops
  * over a block are unrolled so that its eight vectors stay in registers:
@@ -233,8 +238,8 @@ typedef int EstTIdx8 __attribute__((vector_size(8 * sizeof(int))));
 #define SHUFFLE8(a, b, ...) __builtin_shuffle(a, b, (EstTIdx8) {__VA_ARGS__})
 #endif
 
-EST_CLONES void
-EstTranspose(const float *a, int rows, int cols, float *t)
+EST_CLONES static void
+TransposeBlocks(const float *a, int rows, int cols, float *t)
 {
 	int			r0 = 0;
 
@@ -286,4 +291,15 @@ EstTranspose(const float *a, int rows, int cols, float *t)
 	for (; r0 < rows; r0++)
 		for (int c = 0; c < cols; c++)
 			t[(size_t) c * rows + r0] = a[(size_t) r0 * cols + c];
+}
+
+/*
+ * EstTranspose is TransposeBlocks under a name of its own: a function of
+ * several clones (EST_CLONES) is called from other files only through a
+ * plain one, since clang names no clone after the function itself.
+ */
+void
+EstTranspose(const float *a, int rows, int cols, float *t)
+{
+	TransposeBlocks(a, rows, cols, t);
 }

@@ -8,13 +8,21 @@
  * op(A), both betas and padded leading dimensions: the products must
  * match a sum in double, leave C's padding alone and, with beta 0, never
  * read C.  Where the CPU runs the core's own kernel, each float must also
- * be exactly the fused sum over p in order that gemm.c promises.
+ * be exactly the fused sum over p in order that gemm.c promises.  Each
+ * matrix ends where a page that may not be read begins (its last row has
+ * no padding), so that a load of a float past its end, which a masked
+ * vector load could do unseen by AddressSanitizer, ends the test.
  *
  *-------------------------------------------------------------------------
  */
+/* mmap's MAP_ANONYMOUS, which -std=c99 leaves out */
+#define _DEFAULT_SOURCE
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -24,6 +32,37 @@ static float
 Value(unsigned int i, unsigned int salt)
 {
 	return (float) (((i + salt) * 2654435761u) % 2001) / 1000.0f - 1.0f;
+}
+
+/*
+ * Guarded returns room for floats floats that ends where a page mapped
+ * without access begins; GuardedFree releases it.
+ */
+static float *
+Guarded(size_t floats, size_t *mapped)
+{
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	size_t		bytes = (floats * sizeof(float) + page - 1) / page * page;
+	char	   *base;
+
+	*mapped = bytes + page;
+	base = mmap(NULL, *mapped, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		abort();
+	if (mprotect(base + bytes, page, PROT_NONE) != 0)
+		abort();
+	return (float *) (base + bytes) - floats;
+}
+
+static void
+GuardedFree(float *p, size_t floats, size_t mapped)
+{
+	size_t		page = (size_t) sysconf(_SC_PAGESIZE);
+	char	   *end = (char *) (p + floats);
+	char	   *base = end - (mapped - page);
+
+	munmap(base, mapped);
 }
 
 /* op(A)'s element (i, p) */
@@ -39,12 +78,17 @@ Product(int trans_a, int m, int n, int k, float beta)
 	int			lda = (trans_a ? m : k) + PAD;
 	int			ldb = n + PAD;
 	int			ldc = n + PAD;
-	size_t		a_floats = (size_t) (trans_a ? k : m) * lda;
-	size_t		b_floats = (size_t) k * ldb;
-	size_t		c_floats = (size_t) m * ldc;
-	float	   *a = malloc(sizeof(float) * a_floats);
-	float	   *b = malloc(sizeof(float) * b_floats);
-	float	   *c = malloc(sizeof(float) * c_floats);
+	/* the last row of each ends at its width, against the guard page */
+	size_t		a_floats = (size_t) ((trans_a ? k : m) - 1) * lda +
+		(trans_a ? m : k);
+	size_t		b_floats = (size_t) (k - 1) * ldb + n;
+	size_t		c_floats = (size_t) (m - 1) * ldc + n;
+	size_t		a_mapped;
+	size_t		b_mapped;
+	size_t		c_mapped;
+	float	   *a = Guarded(a_floats, &a_mapped);
+	float	   *b = Guarded(b_floats, &b_mapped);
+	float	   *c = Guarded(c_floats, &c_mapped);
 	float	   *before = malloc(sizeof(float) * c_floats);
 	int			own = EstGemmOwnKernel(n, k);
 	int			bad = 0;
@@ -61,7 +105,7 @@ Product(int trans_a, int m, int n, int k, float beta)
 
 	for (int i = 0; i < m; i++)
 	{
-		for (int j = 0; j < ldc; j++)
+		for (int j = 0; j < ldc && (size_t) i * ldc + j < c_floats; j++)
 		{
 			size_t		at = (size_t) i * ldc + j;
 			double		sum = 0.0;
@@ -97,9 +141,9 @@ Product(int trans_a, int m, int n, int k, float beta)
 				bad++;
 		}
 	}
-	free(a);
-	free(b);
-	free(c);
+	GuardedFree(a, a_floats, a_mapped);
+	GuardedFree(b, b_floats, b_mapped);
+	GuardedFree(c, c_floats, c_mapped);
 	free(before);
 	return bad;
 }
