@@ -17,7 +17,7 @@ DATA = sql/estimator--0.1.0.sql sql/estimator--0.1.0--0.2.0.sql \
 CORE_OBJS = src/core/status.o src/core/alloc.o src/core/rng.o src/core/network.o \
 	src/core/optim.o src/core/metrics.o src/core/features.o \
 	src/core/checkpoint.o src/core/gemm.o
-SHELL_OBJS = src/estimator.o src/spec.o src/params.o src/input.o src/columns.o src/catalog.o \
+SHELL_OBJS = src/estimator.o src/blas.o src/spec.o src/params.o src/input.o src/columns.o src/catalog.o \
 	src/train.o src/evaluate.o src/predict.o src/model.o src/deploy.o \
 	src/cache.o src/score.o src/transfer.o src/parallel.o
 OBJS = $(SHELL_OBJS) $(CORE_OBJS)
@@ -39,15 +39,18 @@ PG_CPPFLAGS += -DEST_VERSION='"$(EST_VERSION)"'
 # 32-byte window wherever the linker puts it: with gcc's default, est_predict
 # got 5 to 10 % slower or faster as unrelated code grew.
 PG_CFLAGS = -Wall -Wextra -fvect-cost-model=dynamic -falign-loops=32
-# The serial OpenBLAS when Debian has it (libopenblas-serial-dev): the
-# pthread build starts a thread pool as soon as it is loaded, before
-# _PG_init can ask for one thread, and every backend would carry it.
+# OpenBLAS is not linked: src/blas.c opens it when a product first needs
+# it, the serial build when Debian has it (libopenblas-serial-dev), by its
+# full path: the pthread build starts a thread pool as soon as it is
+# loaded, and every backend would carry it.
 OPENBLAS_SERIAL = /usr/lib/x86_64-linux-gnu/openblas-serial
-ifneq ($(wildcard $(OPENBLAS_SERIAL)/libopenblas.so),)
-SHLIB_LINK = -L$(OPENBLAS_SERIAL) -Wl,-rpath,$(OPENBLAS_SERIAL) -lopenblas -lm
+ifneq ($(wildcard $(OPENBLAS_SERIAL)/libopenblas.so.0),)
+EST_BLAS_LIBRARY = $(OPENBLAS_SERIAL)/libopenblas.so.0
 else
-SHLIB_LINK = -lopenblas -lm
+EST_BLAS_LIBRARY = libopenblas.so.0
 endif
+PG_CPPFLAGS += -DEST_BLAS_LIBRARY='"$(EST_BLAS_LIBRARY)"'
+SHLIB_LINK = -lm
 
 EXTRA_CLEAN = test/results test/unit/run_tests test/unit/same_floats \
 	test/unit/same_floats_baseline tmp_cluster test/fuzz/fuzz_checkpoint \

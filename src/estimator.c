@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * estimator.c
- *	  Module entry point: settings, the core's allocator, BLAS threads and
- *	  the translation of core errors into PostgreSQL errors.
+ *	  Module entry point: settings, the core's allocator and the
+ *	  translation of core errors into PostgreSQL errors.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <math.h>
 #include <limits.h>
-#include <cblas.h>
 
 #include "fmgr.h"
 #include "utils/guc.h"
@@ -95,11 +94,7 @@ _PG_init(void)
 
 	EstSetAllocator(BackendAlloc, BackendFree);
 
-	/*
-	 * One BLAS thread per backend: the server already runs one process per
-	 * connection, and BLAS threads must never call palloc or ereport.
-	 */
-	openblas_set_num_threads(1);
+	/* OpenBLAS loads, on one thread, when a product needs it (blas.c) */
 }
 
 /*

@@ -1,9 +1,11 @@
-# 004_threads.pl: OpenBLAS runs on one thread in every server process.
+# 004_threads.pl: OpenBLAS runs on one thread in every server process,
+# and only the processes whose products need it load it.
 #
-# _PG_init calls openblas_set_num_threads(1): the server already runs one
-# process per connection, and BLAS threads must never call palloc or
-# ereport.  This test reads "Threads:" in /proc/<pid>/status, and the CPU
-# time of every thread but the main one in /proc/<pid>/task/<tid>/stat:
+# src/blas.c opens OpenBLAS when the core first calls cblas_sgemm, and asks
+# it for one thread: the server already runs one process per connection,
+# and BLAS threads must never call palloc or ereport.  This test reads
+# "Threads:" in /proc/<pid>/status, the CPU time of every thread but the
+# main one in /proc/<pid>/task/<tid>/stat, and /proc/<pid>/maps:
 #
 #   a) the postmaster, after CREATE EXTENSION and a training in a backend:
 #      the library is not preloaded, so the postmaster never loads OpenBLAS
@@ -12,11 +14,14 @@
 #      (hidden_units {256,256}, batches of 512 rows of 32 features):
 #      all the arithmetic ran on the main thread
 #   c) parallel workers scoring est_predict, and their leader
-#   d) the server log shows no crash
+#   d) a backend that loaded estimator has not loaded OpenBLAS; a training
+#      whose output layer has one unit (a product of one column, which
+#      goes to OpenBLAS on every CPU) loads it, and still one thread runs
+#   e) the server log shows no crash
 #
-# Every process has exactly one thread: the extension links Debian's serial
+# Every process has exactly one thread: the extension opens Debian's serial
 # OpenBLAS, because the pthread build starts a thread pool (one thread per
-# CPU but one) in its library constructor, before _PG_init could ask for
+# CPU but one) in its library constructor, before it could be asked for
 # one thread, and openblas_set_num_threads(1) does not end those threads.
 
 use strict;
@@ -237,7 +242,27 @@ is(threads_of($postmaster), 1,
 $bg->quit;
 
 ###
-### d) no crash in the server log
+### d) OpenBLAS loads when a product first needs it
+###
+$bg = $node->background_psql($db);
+$pid = $bg->query_safe('SELECT pg_backend_pid()');
+$bg->query_safe(q{LOAD 'estimator'});
+unlike(slurp_file("/proc/$pid/maps"), qr/openblas/,
+	'a backend that loaded estimator has not loaded OpenBLAS');
+is( $bg->query_safe(
+		q{SET client_min_messages = warning;
+		  SELECT global_step FROM est_train('threads_one', 'SELECT x, id::float8 AS label FROM wide',
+			  model_type => 'dnn_regressor', hidden_units => '{8}',
+			  steps => 5, params => '{"seed": 1}')}),
+	'5',
+	'a regressor of one output trained');
+like(slurp_file("/proc/$pid/maps"), qr/openblas/,
+	'its product of one column loaded OpenBLAS');
+one_thread($pid, 'the backend that loaded OpenBLAS');
+$bg->quit;
+
+###
+### e) no crash in the server log
 ###
 $node->stop;
 EstimatorTest::server_log_ok($node);

@@ -1,0 +1,94 @@
+/*-------------------------------------------------------------------------
+ *
+ * blas.c
+ *	  OpenBLAS, loaded when a product first needs it.
+ *
+ * The core calls cblas_sgemm for the products its own kernel does not take
+ * (on CPUs without AVX-512, all of them).  The library does not link
+ * OpenBLAS: loading it and the Fortran run time it needs took about 6 ms
+ * of the 11.5 that LOAD 'estimator' took in a new backend, paid by every
+ * connection's first call and every parallel worker's start, most of
+ * which never multiply through it (est_predict scores a row with loops of
+ * its own).  The cblas_sgemm below, hidden from other libraries, opens
+ * OpenBLAS (the serial build the Makefile names, with an rpath's effect)
+ * the first time the core calls it in a process, and forwards every call.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <dlfcn.h>
+
+/* what the core includes, made local to this library */
+#pragma GCC visibility push(hidden)
+#include <cblas.h>
+#pragma GCC visibility pop
+
+#ifndef EST_BLAS_LIBRARY
+#define EST_BLAS_LIBRARY "libopenblas.so.0"
+#endif
+
+typedef void (*SgemmFn) (const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+						 const enum CBLAS_TRANSPOSE, const blasint,
+						 const blasint, const blasint, const float,
+						 const float *, const blasint, const float *,
+						 const blasint, const float, float *, const blasint);
+typedef void (*SetThreadsFn) (int);
+
+static SgemmFn blas_sgemm = NULL;
+
+/*
+ * LoadBlas opens OpenBLAS and finds cblas_sgemm in it, or raises an error:
+ * a server without the library can still load the extension, read and
+ * score models, and fails only where a product needs it.
+ */
+static void
+LoadBlas(void)
+{
+	void	   *handle;
+	SgemmFn		sgemm;
+	SetThreadsFn set_threads;
+
+	handle = dlopen(EST_BLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("could not load OpenBLAS library \"%s\"", EST_BLAS_LIBRARY),
+				 errdetail("%s", dlerror()),
+				 errhint("Install Debian's libopenblas-serial-dev, or the package that provides the library, on the server.")));
+	sgemm = (SgemmFn) dlsym(handle, "cblas_sgemm");
+	if (sgemm == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not find function \"cblas_sgemm\" in library \"%s\"",
+						EST_BLAS_LIBRARY)));
+
+	/*
+	 * One BLAS thread per backend: the server already runs one process per
+	 * connection, and BLAS threads must never call palloc or ereport.
+	 * (The serial build has no threads; a pthread build started its pool
+	 * when it loaded, and this keeps the products on this thread.)
+	 */
+	set_threads = (SetThreadsFn) dlsym(handle, "openblas_set_num_threads");
+	if (set_threads != NULL)
+		set_threads(1);
+	blas_sgemm = sgemm;
+}
+
+/*
+ * cblas_sgemm is OpenBLAS's, once it is loaded.  The core calls it outside
+ * any critical section, with its memory in memory contexts, so that the
+ * error of a library that cannot load leaves nothing behind.
+ */
+void
+cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_a,
+			const enum CBLAS_TRANSPOSE trans_b, const blasint m,
+			const blasint n, const blasint k, const float alpha,
+			const float *a, const blasint lda, const float *b,
+			const blasint ldb, const float beta, float *c, const blasint ldc)
+{
+	if (unlikely(blas_sgemm == NULL))
+		LoadBlas();
+	blas_sgemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+			   beta, c, ldc);
+}
