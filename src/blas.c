@@ -12,6 +12,10 @@
  * its own).  The cblas_sgemm below, hidden from other libraries, opens
  * OpenBLAS (the serial build the Makefile names, with an rpath's effect)
  * the first time the core calls it in a process, and forwards every call.
+ * (For a model of one output, or on a CPU without AVX-512, that is in the
+ * first step of est_train, whose seconds then count it.)
+ * The core calls no other BLAS function: test/scripts/test.sh fails when
+ * estimator.so needs any other symbol of CBLAS or OpenBLAS.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,14 +32,49 @@
 #define EST_BLAS_LIBRARY "libopenblas.so.0"
 #endif
 
+/* OpenBLAS's header gives its integer type; netlib's CBLAS uses int */
+#ifdef OPENBLAS_CONST
+typedef blasint BlasInt;
+#else
+typedef int BlasInt;
+#endif
+
 typedef void (*SgemmFn) (const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
-						 const enum CBLAS_TRANSPOSE, const blasint,
-						 const blasint, const blasint, const float,
-						 const float *, const blasint, const float *,
-						 const blasint, const float, float *, const blasint);
+						 const enum CBLAS_TRANSPOSE, const BlasInt,
+						 const BlasInt, const BlasInt, const float,
+						 const float *, const BlasInt, const float *,
+						 const BlasInt, const float, float *, const BlasInt);
 typedef void (*SetThreadsFn) (int);
 
 static SgemmFn blas_sgemm = NULL;
+
+/* the soname of any OpenBLAS, where the Makefile found no serial build */
+#define BLAS_SONAME "libopenblas.so.0"
+
+/*
+ * OpenBlas returns a handle of OpenBLAS: a copy that another module of
+ * this process has already loaded (one copy, whose internals a second
+ * would bind to anyway), else EST_BLAS_LIBRARY, else any libopenblas.so.0
+ * (a server whose serial build is missing, though the build's machine had
+ * it).  It returns NULL, with the first error in *error, when none loads.
+ */
+static void *
+OpenBlas(char **error)
+{
+	void	   *handle;
+
+	handle = dlopen(BLAS_SONAME, RTLD_NOW | RTLD_NOLOAD);
+	if (handle != NULL)
+		return handle;
+	handle = dlopen(EST_BLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (handle != NULL)
+		return handle;
+	*error = pstrdup(dlerror());
+	if (strcmp(EST_BLAS_LIBRARY, BLAS_SONAME) != 0 &&
+		(handle = dlopen(BLAS_SONAME, RTLD_NOW | RTLD_LOCAL)) != NULL)
+		elog(DEBUG1, "estimator uses OpenBLAS \"%s\": %s", BLAS_SONAME, *error);
+	return handle;
+}
 
 /*
  * LoadBlas opens OpenBLAS and finds cblas_sgemm in it, or raises an error:
@@ -46,22 +85,28 @@ static void
 LoadBlas(void)
 {
 	void	   *handle;
+	char	   *error = NULL;
 	SgemmFn		sgemm;
 	SetThreadsFn set_threads;
 
-	handle = dlopen(EST_BLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	handle = OpenBlas(&error);
 	if (handle == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),
 				 errmsg("could not load OpenBLAS library \"%s\"", EST_BLAS_LIBRARY),
-				 errdetail("%s", dlerror()),
-				 errhint("Install Debian's libopenblas-serial-dev, or the package that provides the library, on the server.")));
+				 errdetail("%s", error),
+				 errhint("Install OpenBLAS on the server (Debian's libopenblas0-serial).")));
 	sgemm = (SgemmFn) dlsym(handle, "cblas_sgemm");
 	if (sgemm == NULL)
+	{
+		error = pstrdup(dlerror());
+		dlclose(handle);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("could not find function \"cblas_sgemm\" in library \"%s\"",
-						EST_BLAS_LIBRARY)));
+				 errmsg("could not find function \"cblas_sgemm\" in OpenBLAS library \"%s\"",
+						EST_BLAS_LIBRARY),
+				 errdetail("%s", error)));
+	}
 
 	/*
 	 * One BLAS thread per backend: the server already runs one process per
@@ -82,10 +127,10 @@ LoadBlas(void)
  */
 void
 cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_a,
-			const enum CBLAS_TRANSPOSE trans_b, const blasint m,
-			const blasint n, const blasint k, const float alpha,
-			const float *a, const blasint lda, const float *b,
-			const blasint ldb, const float beta, float *c, const blasint ldc)
+			const enum CBLAS_TRANSPOSE trans_b, const BlasInt m,
+			const BlasInt n, const BlasInt k, const float alpha,
+			const float *a, const BlasInt lda, const float *b,
+			const BlasInt ldb, const float beta, float *c, const BlasInt ldc)
 {
 	if (unlikely(blas_sgemm == NULL))
 		LoadBlas();

@@ -2,7 +2,9 @@
 # test.sh: every test suite, in a throwaway cluster.  make test runs it, and
 # so does CI (.ci/run).
 #
-#   build      make from clean; any compiler "warning:" fails the suite
+#   build      make from clean; any compiler "warning:" fails the suite, and
+#              so does any CBLAS or OpenBLAS symbol that estimator.so needs
+#              (src/blas.c opens OpenBLAS and gives cblas_sgemm)
 #   unit       make unit: C tests of src/core, without a server
 #   fuzz       make fuzz: a short libFuzzer run on the checkpoint decoder
 #   regress    make installcheck: pg_regress on test/regress_schedule
@@ -90,9 +92,17 @@ elif ! make -s install >"$RESULTS/install.log" 2>&1; then
 else
 	# Installed: the other suites can run even when the build warned.
 	built=yes
+	# OpenBLAS is opened when needed (src/blas.c), which forwards
+	# cblas_sgemm only: another CBLAS or OpenBLAS function that the core
+	# came to call would link, and fail only where it ran.
+	blas_needed=$(nm -D --undefined-only estimator.so |
+		grep -E ' (cblas_|openblas_)' || true)
 	if grep -q 'warning:' "$RESULTS/build.log"; then
 		grep -A3 'warning:' "$RESULTS/build.log" || true
 		Record build FAIL "compiler warnings, see test/results/build.log"
+	elif [ -n "$blas_needed" ]; then
+		echo "estimator.so needs BLAS symbols that src/blas.c does not give: $blas_needed"
+		Record build FAIL "estimator.so links BLAS symbols past src/blas.c"
 	else
 		Record build PASS
 	fi
