@@ -28,8 +28,10 @@
 #include <cblas.h>
 #pragma GCC visibility pop
 
+/* the soname of any OpenBLAS, where the Makefile found no serial build */
+#define BLAS_SONAME "libopenblas.so.0"
 #ifndef EST_BLAS_LIBRARY
-#define EST_BLAS_LIBRARY "libopenblas.so.0"
+#define EST_BLAS_LIBRARY BLAS_SONAME
 #endif
 
 /* OpenBLAS's header gives its integer type; netlib's CBLAS uses int */
@@ -47,9 +49,6 @@ typedef void (*SgemmFn) (const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
 typedef void (*SetThreadsFn) (int);
 
 static SgemmFn blas_sgemm = NULL;
-
-/* the soname of any OpenBLAS, where the Makefile found no serial build */
-#define BLAS_SONAME "libopenblas.so.0"
 
 /*
  * OpenBlas returns a handle of OpenBLAS: a copy that another module of
